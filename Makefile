@@ -1,0 +1,137 @@
+# Staffroom — one GNU Makefile for both programs, their tests, fuzzers and benchmarks.
+#
+#   make              build/staffroom-signal and build/staffroom-relay (optimised)
+#   make run          install what is missing, build, start Redis + signalling + relay on localhost
+#   make test         install what is missing, build with ASan+UBSan, run every test; last line "N passed, N failed"
+#   make fuzz         run every libFuzzer target for FUZZ_SECONDS each (clang)
+#   make bench-relay  staffroom-relay against coturn under the same load
+#   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
+#
+# Sources are found by wildcard: a new module in signalling/ or relay/ needs no edit here.
+
+SAN ?= 0
+ifeq ($(SAN),1)
+  B := build/asan
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT := -O1
+else
+  B := build
+  SANFLAGS :=
+  OPT := -O2
+endif
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+CFLAGS := -std=c17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -MMD -MP -Irelay/base $(SANFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
+
+SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv
+RELAY_PKGS  := openssl
+INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl
+pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+BASE_SRCS   := $(wildcard relay/base/*.c)
+RELAY_SRCS  := $(wildcard relay/*.c)
+SIGNAL_SRCS := $(wildcard signalling/*.c)
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+BASE_OBJS   := $(call obj,$(BASE_SRCS))
+RELAY_OBJS  := $(call obj,$(RELAY_SRCS))
+SIGNAL_OBJS := $(call obj,$(SIGNAL_SRCS))
+RELAY_LIB_OBJS  := $(filter-out %/main.o,$(RELAY_OBJS)) $(BASE_OBJS)
+SIGNAL_LIB_OBJS := $(filter-out %/main.o,$(SIGNAL_OBJS)) $(BASE_OBJS)
+RELAY_LIBS  := $(call pkg_libs,$(RELAY_PKGS)) -lpthread
+SIGNAL_LIBS := $(call pkg_libs,$(SIGNAL_PKGS)) -lpthread
+
+# Unit tests mirror the tree: tests/unit/relay/test_x.c links the relay's modules (not its main).
+UNIT_RELAY_SRCS  := $(wildcard tests/unit/relay/*.c)
+UNIT_SIGNAL_SRCS := $(wildcard tests/unit/signalling/*.c)
+UNIT_BASE_SRCS   := $(wildcard tests/unit/base/*.c)
+UNIT_BINS := $(patsubst %.c,$(B)/%,$(UNIT_RELAY_SRCS) $(UNIT_SIGNAL_SRCS) $(UNIT_BASE_SRCS))
+
+# Fuzz targets: tests/fuzz/relay_*.c and tests/fuzz/signalling_*.c define LLVMFuzzerTestOneInput.
+FUZZ_RELAY_SRCS  := $(wildcard tests/fuzz/relay_*.c)
+FUZZ_SIGNAL_SRCS := $(wildcard tests/fuzz/signalling_*.c)
+FUZZ_REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/replay_%,$(FUZZ_RELAY_SRCS) $(FUZZ_SIGNAL_SRCS))
+FUZZ_SECONDS ?= 60
+
+# Integration helper programs in C (e.g. the libnice relay client): tests/integration/*.c
+INTEG_SRCS := $(wildcard tests/integration/*.c)
+INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
+
+# Benchmark programs: tests/bench/*.c (always optimised, never sanitised: they measure).
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
+
+.PHONY: all run test test-build fuzz bench-relay deps clean format
+all: $(B)/staffroom-signal $(B)/staffroom-relay
+
+$(B)/staffroom-signal: $(SIGNAL_OBJS) $(BASE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SIGNAL_LIBS)
+
+$(B)/staffroom-relay: $(RELAY_OBJS) $(BASE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(RELAY_LIBS)
+
+$(B)/obj/signalling/%.o: CFLAGS += $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling
+$(B)/obj/relay/%.o: CFLAGS += $(call pkg_cflags,$(RELAY_PKGS)) -Irelay
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/unit/relay/%: tests/unit/relay/%.c $(RELAY_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Irelay -o $@ $^ $(LDFLAGS) $(call pkg_libs,cmocka) $(RELAY_LIBS)
+$(B)/tests/unit/signalling/%: tests/unit/signalling/%.c $(SIGNAL_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling -o $@ $^ $(LDFLAGS) $(call pkg_libs,cmocka) $(SIGNAL_LIBS)
+$(B)/tests/unit/base/%: tests/unit/base/%.c $(BASE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(call pkg_libs,cmocka)
+
+$(B)/tests/fuzz/replay_relay_%: tests/fuzz/relay_%.c tests/fuzz/replay_main.c $(RELAY_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Irelay -o $@ $^ $(LDFLAGS) $(RELAY_LIBS)
+$(B)/tests/fuzz/replay_signalling_%: tests/fuzz/signalling_%.c tests/fuzz/replay_main.c $(SIGNAL_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling -o $@ $^ $(LDFLAGS) $(SIGNAL_LIBS)
+
+$(B)/tests/integration/%: tests/integration/%.c
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -std=c17,$(CFLAGS)) -std=gnu17 $(call pkg_cflags,$(INTEG_PKGS)) -o $@ $< $(LDFLAGS) $(call pkg_libs,$(INTEG_PKGS)) -lpthread
+
+build/tests/bench/%: tests/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE $(call pkg_cflags,openssl) -o $@ $< $(call pkg_libs,openssl) -lpthread
+
+deps:
+	@scripts/deps.sh test
+
+run:
+	@scripts/deps.sh run
+	@$(MAKE) --no-print-directory SAN=0 all
+	@scripts/run.sh
+
+test-build: all $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(INTEG_BINS)
+
+test:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory SAN=1 -j2 test-build
+	@tests/run.sh build/asan
+
+# libFuzzer needs clang; each target runs FUZZ_SECONDS and grows its corpus in tests/fuzz/corpus/<target>/.
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
+
+bench-relay:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory SAN=0 all $(BENCH_BINS)
+	@tests/bench/bench-relay.sh
+
+format:
+	clang-format -i $(SIGNAL_SRCS) $(RELAY_SRCS) $(BASE_SRCS) $(wildcard signalling/*.h relay/*.h relay/base/*.h)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

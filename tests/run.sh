@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR — runs every test of Staffroom and ends with one line "N passed, N failed".
+#
+# Every suite speaks TAP: cmocka unit tests (CMOCKA_MESSAGE_OUTPUT=TAP), fuzz-corpus replays, and the
+# node:test integration and browser tests (--test-reporter=tap). Only top-level "ok"/"not ok" lines count.
+# A program that dies without reporting a failure (a sanitizer abort, a crash) counts as one failure.
+# Logs of every suite are kept in build/test-logs/ (screenshots of browser tests in build/test-artifacts/).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-build/asan}
+export STAFFROOM_BUILD=$PWD/$B
+export STAFFROOM_ROOT=$PWD
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+logs=build/test-logs
+rm -rf "$logs"; mkdir -p "$logs" build/test-artifacts
+
+passed=0; failed=0
+tally() { # tally LOGFILE EXIT_CODE NAME
+  local p f
+  p=$(grep -cE '^ok ' "$1"); f=$(grep -cE '^not ok ' "$1")
+  if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
+    f=1; echo "not ok - $3 exited with status $2 (see $1)"
+  fi
+  passed=$((passed + p)); failed=$((failed + f))
+  grep -E '^not ok ' "$1" | sed "s|^|$3: |"
+}
+
+for t in $(find "$B/tests/unit" -type f -perm -u+x 2>/dev/null | sort); do
+  name=${t#$B/}; log="$logs/$(echo "$name" | tr / _).log"
+  CMOCKA_MESSAGE_OUTPUT=TAP timeout 120 "$t" >"$log" 2>&1; tally "$log" $? "$name"
+done
+echo "unit: $passed passed, $failed failed so far"
+
+for t in $(find "$B/tests/fuzz" -type f -perm -u+x -name 'replay_*' 2>/dev/null | sort); do
+  target=${t##*/replay_}; log="$logs/fuzz_$target.log"
+  timeout 300 "$t" "tests/fuzz/corpus/$target" >"$log" 2>&1; tally "$log" $? "fuzz $target"
+done
+
+files=$(ls tests/integration/*.test.mjs tests/e2e/*.test.mjs 2>/dev/null)
+if [ -n "$files" ]; then
+  log="$logs/node.log"
+  timeout 1500 node --test --test-reporter=tap --test-concurrency=${TEST_CONCURRENCY:-2} $files >"$log" 2>&1
+  rc=$?
+  tally "$log" $rc "node"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
