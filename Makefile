@@ -65,7 +65,9 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
 .PHONY: all run test test-build fuzz bench-relay deps clean format
-all: $(B)/staffroom-signal $(B)/staffroom-relay
+# staffroom-signal is only built where its sources exist (the relay's worktree has none).
+PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal)
+all: $(PROGRAMS)
 
 $(B)/staffroom-signal: $(SIGNAL_OBJS) $(BASE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SIGNAL_LIBS)

@@ -1,0 +1,473 @@
+/* worker.c — see worker.h. */
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net_udp.h"
+
+#define WORKER_EVENTS 128
+#define WORKER_RX_ROUNDS 8     /* recvmmsg batches per socket per wakeup: bounded work */
+#define WORKER_ACCEPTS 32      /* accepts per listener per wakeup */
+#define WORKER_MAX_WAIT_MS 1000
+
+enum { H_WAKE, H_UDP, H_TCP_LISTEN, H_TLS_LISTEN, H_RELAY, H_CONN };
+
+typedef struct handle {
+    int kind;
+    int fd;
+    int dead;       /* closed; freed at the end of this wakeup (events may still name it) */
+    int closing;    /* connection failed while in use: closed at the end of this wakeup */
+    int out_armed;  /* EPOLLOUT registered */
+    addr_t local;
+    alloc_relay_t *relay;   /* H_RELAY */
+    net_conn_t *conn;       /* H_CONN */
+    turn_client_t client;   /* H_CONN */
+    struct handle *prev, *next; /* H_CONN: the worker's connection list */
+    struct handle *later;       /* dead / closing lists */
+} handle_t;
+
+struct worker {
+    int id;
+    int ep;
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    handle_t wake;
+    turn_t *turn;
+    stats_t stats;
+    net_rx_t *rx;
+    net_tx_t *tx;
+    net_tls_t *tls;
+    handle_t **listeners;
+    size_t nlisteners;
+    handle_t conns; /* list head */
+    handle_t *dead, *closing;
+    uint64_t now_ms;
+    int64_t now_unix;
+};
+
+static void worker_clock(worker_t *w)
+{
+    struct timespec m, r;
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    clock_gettime(CLOCK_REALTIME, &r);
+    w->now_ms = (uint64_t)m.tv_sec * 1000 + (uint64_t)m.tv_nsec / 1000000;
+    w->now_unix = r.tv_sec;
+}
+
+static int watch(worker_t *w, handle_t *h, uint32_t events, int op)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = h};
+    return epoll_ctl(w->ep, op, h->fd, &ev);
+}
+
+static void bury(worker_t *w, handle_t *h)
+{
+    if (h->dead)
+        return;
+    h->dead = 1;
+    if (h->fd >= 0) {
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, h->fd, NULL);
+        if (h->kind != H_CONN) /* a connection's fd is closed by net_conn_free */
+            close(h->fd);
+    }
+    h->later = w->dead;
+    w->dead = h;
+}
+
+static void conn_close(worker_t *w, handle_t *h)
+{
+    if (h->dead)
+        return;
+    turn_client_closed(w->turn, &h->client); /* §3.1: the allocation goes with the connection */
+    h->prev->next = h->next;
+    h->next->prev = h->prev;
+    bury(w, h);
+    net_conn_free(h->conn);
+    h->conn = NULL;
+    h->fd = -1;
+}
+
+static void conn_arm(worker_t *w, handle_t *h)
+{
+    int want = net_conn_wants_write(h->conn);
+    if (want != h->out_armed) {
+        watch(w, h, EPOLLIN | (want ? EPOLLOUT : 0), EPOLL_CTL_MOD);
+        h->out_armed = want;
+    }
+}
+
+/* ---- turn_io_t ---- */
+
+static void io_send_client(void *ctx, const turn_client_t *c, const uint8_t *data, size_t len)
+{
+    worker_t *w = ctx;
+    handle_t *h = c->conn;
+    if (c->transport == TURN_UDP) {
+        net_tx_add(w->tx, h->fd, &c->remote, data, len);
+        return;
+    }
+    if (h->dead || h->closing)
+        return;
+    if (net_conn_send(h->conn, data, len) < 0) {
+        h->closing = 1; /* maybe inside this connection's own read loop: close later */
+        h->later = w->closing;
+        w->closing = h;
+        return;
+    }
+    conn_arm(w, h);
+}
+
+static int io_relay_open(void *ctx, const addr_t *addr, alloc_relay_t *relay, void **sock)
+{
+    worker_t *w = ctx;
+    int fd = net_udp_open(addr, 0);
+    if (fd < 0)
+        return fd;
+    handle_t *h = calloc(1, sizeof *h);
+    if (!h) {
+        close(fd);
+        return -ENOMEM;
+    }
+    h->kind = H_RELAY;
+    h->fd = fd;
+    h->relay = relay;
+    h->local = *addr;
+    if (watch(w, h, EPOLLIN, EPOLL_CTL_ADD) < 0) {
+        int e = errno;
+        close(fd);
+        free(h);
+        return -e;
+    }
+    *sock = h;
+    return 0;
+}
+
+static void io_relay_close(void *ctx, void *sock)
+{
+    worker_t *w = ctx;
+    handle_t *h = sock;
+    net_tx_flush(w->tx); /* queued datagrams name this fd: send them before it is reused */
+    h->relay = NULL;
+    bury(w, h);
+}
+
+static void io_send_peer(void *ctx, void *sock, const addr_t *peer, const uint8_t *data, size_t len)
+{
+    worker_t *w = ctx;
+    handle_t *h = sock;
+    net_tx_add(w->tx, h->fd, peer, data, len);
+}
+
+/* ---- events ---- */
+
+static void on_udp(worker_t *w, handle_t *h)
+{
+    for (int round = 0; round < WORKER_RX_ROUNDS; round++) {
+        int n = net_rx_recv(w->rx, h->fd);
+        for (int i = 0; i < n; i++) {
+            size_t len;
+            addr_t from;
+            const uint8_t *p = net_rx_data(w->rx, i, &len, &from);
+            if (!p)
+                continue;
+            if (h->kind == H_UDP) {
+                turn_client_t c = {.transport = TURN_UDP, .remote = from, .local = h->local, .conn = h};
+                turn_client_input(w->turn, &c, p, len, w->now_ms, w->now_unix);
+            } else if (h->relay) {
+                turn_peer_input(w->turn, h->relay, &from, p, len, w->now_ms);
+            }
+        }
+        net_tx_flush(w->tx);
+        if (n < NET_RX_BATCH || h->dead)
+            break;
+    }
+}
+
+typedef struct {
+    worker_t *w;
+    handle_t *h;
+} frame_ctx_t;
+
+static void on_frame(void *ctx, const uint8_t *p, size_t n)
+{
+    frame_ctx_t *f = ctx;
+    if (f->h->closing)
+        return;
+    turn_client_input(f->w->turn, &f->h->client, p, n, f->w->now_ms, f->w->now_unix);
+}
+
+static void on_conn(worker_t *w, handle_t *h, uint32_t ev)
+{
+    frame_ctx_t f = {w, h};
+    int rc = 0;
+    if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP) || (h->client.transport == TURN_TLS && (ev & EPOLLOUT)))
+        rc = net_conn_on_ready(h->conn, on_frame, &f);
+    if (rc == 0 && !h->closing && (ev & EPOLLOUT))
+        rc = net_conn_flush(h->conn);
+    if (rc < 0 || h->closing) {
+        if (!h->closing)
+            conn_close(w, h);
+        return;
+    }
+    conn_arm(w, h);
+}
+
+static void on_accept(worker_t *w, handle_t *l)
+{
+    static _Atomic uint64_t last_warn;
+    for (int i = 0; i < WORKER_ACCEPTS; i++) {
+        addr_t remote, local;
+        int fd = net_tcp_accept(l->fd, &remote, &local);
+        if (fd < 0) {
+            if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+                /* Out of descriptors: leave the rest in the backlog, warn at most every 10 s. */
+                if (w->now_ms - atomic_load(&last_warn) > 10000) {
+                    atomic_store(&last_warn, w->now_ms);
+                    log_warn("worker %d: accept: %s", w->id, strerror(-fd));
+                }
+            }
+            return;
+        }
+        handle_t *h = calloc(1, sizeof *h);
+        net_conn_t *c = net_conn_new(fd, l->kind == H_TLS_LISTEN ? w->tls : NULL);
+        if (!h || !c) {
+            free(h);
+            if (c)
+                net_conn_free(c);
+            continue;
+        }
+        h->kind = H_CONN;
+        h->fd = fd;
+        h->conn = c;
+        h->local = local;
+        h->client = (turn_client_t){.transport = l->kind == H_TLS_LISTEN ? TURN_TLS : TURN_TCP,
+                                    .remote = remote, .local = local, .conn = h};
+        if (watch(w, h, EPOLLIN, EPOLL_CTL_ADD) < 0) {
+            net_conn_free(c);
+            free(h);
+            continue;
+        }
+        h->next = w->conns.next;
+        h->prev = &w->conns;
+        w->conns.next->prev = h;
+        w->conns.next = h;
+        char a[ADDR_STRLEN];
+        log_debug("worker %d: %s connection from %s", w->id, l->kind == H_TLS_LISTEN ? "TLS" : "TCP",
+                  addr_format(&remote, a, sizeof a));
+    }
+}
+
+static void worker_reap(worker_t *w)
+{
+    while (w->closing) {
+        handle_t *h = w->closing;
+        w->closing = h->later;
+        conn_close(w, h);
+    }
+    while (w->dead) {
+        handle_t *h = w->dead;
+        w->dead = h->later;
+        free(h);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    struct epoll_event evs[WORKER_EVENTS];
+    while (!atomic_load(&w->stop)) {
+        worker_clock(w);
+        uint64_t wait = turn_tick(w->turn, w->now_ms);
+        if (wait > WORKER_MAX_WAIT_MS)
+            wait = WORKER_MAX_WAIT_MS;
+        int n = epoll_wait(w->ep, evs, WORKER_EVENTS, (int)wait);
+        if (n < 0 && errno != EINTR) {
+            log_error("worker %d: epoll_wait: %s", w->id, strerror(errno));
+            break;
+        }
+        worker_clock(w);
+        for (int i = 0; i < n; i++) {
+            handle_t *h = evs[i].data.ptr;
+            if (h->dead)
+                continue;
+            switch (h->kind) {
+            case H_WAKE: {
+                uint64_t v;
+                ssize_t r = read(h->fd, &v, sizeof v);
+                (void)r;
+                break;
+            }
+            case H_UDP:
+            case H_RELAY:
+                on_udp(w, h);
+                break;
+            case H_TCP_LISTEN:
+            case H_TLS_LISTEN:
+                on_accept(w, h);
+                break;
+            case H_CONN:
+                if (!h->closing)
+                    on_conn(w, h, evs[i].events);
+                break;
+            }
+        }
+        net_tx_flush(w->tx);
+        worker_reap(w);
+    }
+    return NULL;
+}
+
+/* ---- setup ---- */
+
+static int add_listener(worker_t *w, int kind, int fd, char *err, size_t errlen)
+{
+    handle_t *h = calloc(1, sizeof *h);
+    handle_t **grown = realloc(w->listeners, (w->nlisteners + 1) * sizeof *grown);
+    if (!h || !grown) {
+        free(h);
+        if (grown)
+            w->listeners = grown;
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->listeners = grown;
+    h->kind = kind;
+    h->fd = fd;
+    net_local_addr(fd, &h->local);
+    w->listeners[w->nlisteners++] = h;
+    if (watch(w, h, EPOLLIN, EPOLL_CTL_ADD) < 0) {
+        snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int open_listener(worker_t *w, int kind, const addr_t *base, uint16_t *port, char *err,
+                         size_t errlen)
+{
+    addr_t a = *base;
+    a.port = *port;
+    int fd = kind == H_UDP ? net_udp_open(&a, 1) : net_tcp_listen(&a, 1);
+    if (fd < 0) {
+        char s[ADDR_STRLEN];
+        snprintf(err, errlen, "cannot listen on %s %s: %s", kind == H_UDP ? "udp" : "tcp",
+                 addr_format(&a, s, sizeof s), strerror(-fd));
+        return -1;
+    }
+    if (*port == 0) {
+        addr_t got;
+        net_local_addr(fd, &got);
+        *port = got.port;
+    }
+    return add_listener(w, kind, fd, err, errlen);
+}
+
+worker_t *worker_new(int id, worker_params_t *p, char *err, size_t errlen)
+{
+    worker_t *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->id = id;
+    w->ep = -1;
+    w->wake.fd = -1;
+    w->conns.next = w->conns.prev = &w->conns;
+    w->tls = p->tls;
+    turn_io_t io = {.ctx = w, .send_client = io_send_client, .relay_open = io_relay_open,
+                    .relay_close = io_relay_close, .send_peer = io_send_peer};
+    if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        (w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "epoll/eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    w->wake.kind = H_WAKE;
+    if (watch(w, &w->wake, EPOLLIN, EPOLL_CTL_ADD) < 0 || !(w->rx = net_rx_new()) ||
+        !(w->tx = net_tx_new()) || !(w->turn = turn_new(&p->turn, &io, &w->stats))) {
+        snprintf(err, errlen, "worker setup: out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < p->nlisten; i++) {
+        if (open_listener(w, H_UDP, &p->listen[i], &p->port, err, errlen) < 0 ||
+            open_listener(w, H_TCP_LISTEN, &p->listen[i], &p->port, err, errlen) < 0)
+            goto fail;
+        if (p->tls && open_listener(w, H_TLS_LISTEN, &p->listen[i], &p->tls_port, err, errlen) < 0)
+            goto fail;
+    }
+    return w;
+fail:
+    worker_free(w);
+    return NULL;
+}
+
+int worker_start(worker_t *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return -1;
+    w->started = 1;
+    return 0;
+}
+
+void worker_stop(worker_t *w)
+{
+    if (!w || !w->started)
+        return;
+    atomic_store(&w->stop, 1);
+    uint64_t one = 1;
+    ssize_t r = write(w->wake.fd, &one, sizeof one);
+    (void)r;
+    pthread_join(w->thread, NULL);
+    w->started = 0;
+}
+
+void worker_free(worker_t *w)
+{
+    if (!w)
+        return;
+    turn_free(w->turn); /* closes relay sockets through io_relay_close */
+    while (w->conns.next != &w->conns) {
+        handle_t *h = w->conns.next;
+        h->prev->next = h->next;
+        h->next->prev = h->prev;
+        net_conn_free(h->conn);
+        free(h);
+    }
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        close(w->listeners[i]->fd);
+        free(w->listeners[i]);
+    }
+    free(w->listeners);
+    w->turn = NULL;
+    w->closing = NULL; /* connections on it were freed just above */
+    while (w->dead) {
+        handle_t *h = w->dead;
+        w->dead = h->later;
+        free(h);
+    }
+    if (w->tx)
+        net_tx_flush(w->tx);
+    net_tx_free(w->tx);
+    net_rx_free(w->rx);
+    if (w->wake.fd >= 0)
+        close(w->wake.fd);
+    if (w->ep >= 0)
+        close(w->ep);
+    free(w);
+}
+
+const stats_t *worker_stats(const worker_t *w)
+{
+    return &w->stats;
+}
