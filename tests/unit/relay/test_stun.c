@@ -186,7 +186,8 @@ static size_t raw(uint8_t *buf, const uint8_t *attrs, size_t n, int force_len)
     buf[2] = (uint8_t)(l >> 8); buf[3] = (uint8_t)l;
     buf[4] = 0x21; buf[5] = 0x12; buf[6] = 0xa4; buf[7] = 0x42;
     memcpy(buf + 8, tid0, 12);
-    memcpy(buf + 20, attrs, n);
+    if (n)
+        memcpy(buf + 20, attrs, n);
     return 20 + n;
 }
 

@@ -610,9 +610,9 @@ static void test_no_port_508(void **s)
     F->io.fail_bind = 2;
     allocate(&C1, user_expiring(3600, "alice"));
     /* Pool exhausted: 10 ports, quotas out of the way. */
+    turn_free(F->t);
     quota_free(F->quota);
     F->quota = quota_new(0, 0);
-    turn_free(F->t);
     F->cfg.quota = F->quota;
     make_turn();
     for (int i = 0; i < 10; i++) {
