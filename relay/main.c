@@ -86,6 +86,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         goto out;
     }
+    /* A list key given as a flag replaces the list of the file (flags override the file), as
+     * a list key in the file replaces the default. */
+    for (const conf_key_t *k = config_keys; k->name; k++) {
+        if (k->type != CONF_LIST || !conf_find_arg(argc, argv, k->name))
+            continue;
+        conf_list_t *l = (conf_list_t *)((char *)&cfg + k->offset);
+        for (size_t i = 0; i < l->n; i++)
+            free(l->items[i]);
+        free(l->items);
+        l->items = NULL;
+        l->n = 0;
+    }
     int *rest = calloc((size_t)argc + 1, sizeof *rest), nrest = 0;
     if (!rest || conf_apply_args(config_keys, &cfg, argc, argv, rest, &nrest, err, sizeof err) < 0) {
         fprintf(stderr, "staffroom-relay: %s\n", rest ? err : "out of memory");

@@ -252,8 +252,10 @@ int net_conn_flush(net_conn_t *c)
             off += (size_t)r;
         }
     }
-    memmove(c->out, c->out + off, c->out_len - off);
-    c->out_len -= off;
+    if (off) {
+        memmove(c->out, c->out + off, c->out_len - off);
+        c->out_len -= off;
+    }
     return 0;
 }
 

@@ -10,6 +10,7 @@
 typedef struct {
     uint8_t token[PORTS_TOKEN_LEN];
     uint16_t port;
+    uint8_t family;
     uint64_t expires_ms;
 } reservation_t;
 
@@ -94,7 +95,8 @@ int ports_take(ports_t *p, uint64_t now_ms)
     return port;
 }
 
-int ports_take_even(ports_t *p, int reserve, uint64_t now_ms, uint8_t token[PORTS_TOKEN_LEN])
+int ports_take_even(ports_t *p, int reserve, uint64_t now_ms, uint8_t token[PORTS_TOKEN_LEN],
+                    uint8_t family)
 {
     pthread_mutex_lock(&p->mu);
     ports_expire(p, now_ms);
@@ -120,6 +122,7 @@ int ports_take_even(ports_t *p, int reserve, uint64_t now_ms, uint8_t token[PORT
             uint64_t t = ports_rand(p);
             memcpy(r->token, &t, PORTS_TOKEN_LEN);
             r->port = (uint16_t)(candidate + 1);
+            r->family = family;
             r->expires_ms = now_ms + PORTS_RESERVE_MS;
             memcpy(token, r->token, PORTS_TOKEN_LEN);
         }
@@ -145,6 +148,18 @@ int ports_take_token(ports_t *p, const uint8_t token[PORTS_TOKEN_LEN], uint64_t 
     }
     pthread_mutex_unlock(&p->mu);
     return port;
+}
+
+int ports_token_family(ports_t *p, const uint8_t token[PORTS_TOKEN_LEN], uint64_t now_ms)
+{
+    int family = -1;
+    pthread_mutex_lock(&p->mu);
+    ports_expire(p, now_ms);
+    for (size_t i = 0; i < p->nres; i++)
+        if (memcmp(p->res[i].token, token, PORTS_TOKEN_LEN) == 0)
+            family = p->res[i].family;
+    pthread_mutex_unlock(&p->mu);
+    return family;
 }
 
 void ports_release(ports_t *p, int port)

@@ -21,8 +21,12 @@ void ports_free(ports_t *p);
 /* Takes a free port. Returns it, or -1 when none is free. */
 int ports_take(ports_t *p, uint64_t now_ms);
 /* Takes a free even port whose successor is free too (EVEN-PORT). With reserve, the successor is
- * held under a new token written to token (valid PORTS_RESERVE_MS). Returns the port or -1. */
-int ports_take_even(ports_t *p, int reserve, uint64_t now_ms, uint8_t token[PORTS_TOKEN_LEN]);
+ * held under a new token written to token (valid PORTS_RESERVE_MS), remembering family (the
+ * relayed address family the reserved port is for). Returns the port or -1. */
+int ports_take_even(ports_t *p, int reserve, uint64_t now_ms, uint8_t token[PORTS_TOKEN_LEN],
+                    uint8_t family);
+/* The address family recorded with a live reservation (what ports_take_even was told), or -1. */
+int ports_token_family(ports_t *p, const uint8_t token[PORTS_TOKEN_LEN], uint64_t now_ms);
 /* Takes the port reserved under token (once). Returns the port, or -1 if unknown or expired. */
 int ports_take_token(ports_t *p, const uint8_t token[PORTS_TOKEN_LEN], uint64_t now_ms);
 /* Gives a port back. */

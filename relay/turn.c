@@ -290,7 +290,7 @@ static int open_relay(req_t *r, alloc_t *a, const addr_t *base, int mode, int re
         if (mode == 2)
             port = ports_take_token(t->cfg.ports, token, r->now);
         else if (mode == 1)
-            port = ports_take_even(t->cfg.ports, reserve, r->now, tok);
+            port = ports_take_even(t->cfg.ports, reserve, r->now, tok, base->family);
         else
             port = ports_take(t->cfg.ports, r->now);
         if (port < 0)
@@ -349,9 +349,11 @@ static void handle_allocate(req_t *r)
     const stun_attr_t *even = stun_find(m, TURN_A_EVEN_PORT), *tok = stun_find(m, TURN_A_RESERVATION_TOKEN),
                       *raf = stun_find(m, TURN_A_REQUESTED_ADDRESS_FAMILY),
                       *aaf = stun_find(m, TURN_A_ADDITIONAL_ADDRESS_FAMILY);
-    /* §7.2 items 4–7: RESERVATION-TOKEN excludes EVEN-PORT and the address family attributes;
-     * REQUESTED- and ADDITIONAL-ADDRESS-FAMILY exclude each other. */
-    if ((tok && (even || raf || aaf)) || (raf && aaf) || (tok && tok->len != 8) ||
+    /* §7.2 items 4–7: RESERVATION-TOKEN excludes EVEN-PORT and ADDITIONAL-ADDRESS-FAMILY;
+     * REQUESTED- and ADDITIONAL-ADDRESS-FAMILY exclude each other. The RFC also refuses
+     * RESERVATION-TOKEN with REQUESTED-ADDRESS-FAMILY, but clients that reserved an IPv6 port
+     * (coturn's among them) repeat the family with the token, so we accept it when consistent. */
+    if ((tok && (even || aaf)) || (raf && aaf) || (tok && tok->len != 8) ||
         (even && even->len != 1) || (raf && raf->len != 4) || (aaf && aaf->len != 4)) {
         reply_error(r, 400);
         return;
@@ -377,16 +379,23 @@ static void handle_allocate(req_t *r)
         else
             addr_error = 440; /* IPv4 relayed address only, with ADDRESS-ERROR-CODE */
     }
-    if ((want_v4 && !t->cfg.relay_v4.family) || (want_v6 && !t->cfg.relay_v6.family)) {
-        reply_error(r, 440);
-        return;
-    }
     if (tok) {
-        /* The reserved port is in the IPv4 pool's numbering: only valid for an IPv4 relay. */
-        if (!t->cfg.relay_v4.family) {
+        /* The reserved port belongs to the family of the allocation that reserved it. */
+        int fam = ports_token_family(t->cfg.ports, stun_attr_value(m, tok), r->now);
+        if (fam < 0) {
             reply_error(r, 508);
             return;
         }
+        if (raf && (fam == ADDR_V6) != want_v6) {
+            reply_error(r, 400);
+            return;
+        }
+        want_v4 = fam == ADDR_V4;
+        want_v6 = fam == ADDR_V6;
+    }
+    if ((want_v4 && !t->cfg.relay_v4.family) || (want_v6 && !t->cfg.relay_v6.family)) {
+        reply_error(r, 440);
+        return;
     }
     const char *user = r->user ? (const char *)stun_attr_value(m, r->user) : "";
     size_t ulen = r->user ? r->user->len : 0;
@@ -409,11 +418,13 @@ static void handle_allocate(req_t *r)
     STATS_ADD(t->stats, allocations_current, 1); /* turn_release undoes this on every path */
     int code = 0;
     int even_mode = even ? 1 : 0, reserve = even && (stun_attr_value(m, even)[0] & 0x80);
+    /* One port pool serves both families; a token names a port of the family asked for now. */
+    const uint8_t *token = tok ? stun_attr_value(m, tok) : NULL;
     if (want_v4)
-        code = open_relay(r, a, &t->cfg.relay_v4, tok ? 2 : even_mode, reserve,
-                          tok ? stun_attr_value(m, tok) : NULL);
+        code = open_relay(r, a, &t->cfg.relay_v4, tok ? 2 : even_mode, reserve, token);
     if (!code && want_v6)
-        code = open_relay(r, a, &t->cfg.relay_v6, want_v4 ? 0 : even_mode, want_v4 ? 0 : reserve, NULL);
+        code = want_v4 ? open_relay(r, a, &t->cfg.relay_v6, 0, 0, NULL)
+                       : open_relay(r, a, &t->cfg.relay_v6, tok ? 2 : even_mode, reserve, token);
     if (code) {
         turn_delete(t, a);
         reply_error(r, code);
