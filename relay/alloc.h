@@ -33,8 +33,9 @@ typedef struct alloc alloc_t;
 
 typedef struct {
     alloc_t *owner;
-    addr_t addr; /* relayed transport address */
-    void *sock;  /* the network layer's relay socket (opaque) */
+    addr_t addr;       /* relayed transport address */
+    void *sock;        /* the network layer's relay socket (opaque) */
+    int dont_fragment; /* DONT-FRAGMENT was asked (RFC 8656 §14.10): set DF on what we send */
 } alloc_relay_t;
 
 typedef struct {

@@ -36,6 +36,15 @@ fail:;
     return -e;
 }
 
+int net_udp_set_dont_fragment(int fd, const addr_t *a)
+{
+    int v = IP_PMTUDISC_DO;
+    int rc = a->family == ADDR_V6
+                 ? setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof v)
+                 : setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof v);
+    return rc < 0 ? -errno : 0;
+}
+
 int net_local_addr(int fd, addr_t *out)
 {
     struct sockaddr_storage ss;

@@ -21,6 +21,9 @@
 /* Opens a non-blocking UDP socket bound to a. reuseport: SO_REUSEPORT (one per worker, the kernel
  * keeps each client 5-tuple on one of them). Returns the fd or -errno. */
 int net_udp_open(const addr_t *a, int reuseport);
+/* Sets the Don't Fragment bit on everything the socket sends (IPv4 IP_PMTUDISC_DO, IPv6
+ * IPV6_PMTUDISC_DO). Returns 0 or -errno. */
+int net_udp_set_dont_fragment(int fd, const addr_t *a);
 /* The address a socket is bound to. Returns 0 or -1. */
 int net_local_addr(int fd, addr_t *out);
 

@@ -2,9 +2,11 @@
 #include "turn.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "stun.h"
 
 #define TURN_SWEEP_MS 1000
@@ -77,9 +79,26 @@ static void turn_release(alloc_t *a, void *ctx)
     STATS_SUB(t->stats, allocations_current, 1);
 }
 
+static void log_alloc(const char *what, const alloc_t *a)
+{
+    if (log_level < LOG_LVL_INFO)
+        return;
+    char c[ADDR_STRLEN], r[ADDR_STRLEN];
+    addr_format(&a->client.remote, c, sizeof c);
+    if (a->nrelay)
+        addr_format(&a->relay[0].addr, r, sizeof r);
+    else
+        snprintf(r, sizeof r, "-");
+    /* The username is the REST "<expiry>:<user id>": not a secret. */
+    log_info("allocation %s: client %s/%s relay %s%s user %.*s", what, c,
+             a->client.transport == TURN_UDP ? "udp" : a->client.transport == TURN_TCP ? "tcp" : "tls",
+             r, a->nrelay > 1 ? " (+ipv6)" : "", (int)(a->ulen > 64 ? 64 : a->ulen), a->username);
+}
+
 static void turn_expired(alloc_t *a, void *ctx)
 {
     turn_t *t = ctx;
+    log_alloc("expired", a);
     turn_release(a, ctx);
     STATS_ADD(t->stats, allocations_expired, 1);
 }
@@ -99,6 +118,8 @@ size_t turn_allocation_count(const turn_t *t)
 
 static void turn_delete(turn_t *t, alloc_t *a)
 {
+    if (a->expires) /* a created allocation, not a failed attempt */
+        log_alloc("deleted", a);
     turn_release(a, t);
     alloc_remove(t->allocs, a);
 }
@@ -282,6 +303,7 @@ static void allocate_success(req_t *r, alloc_t *a)
 static int open_relay(req_t *r, alloc_t *a, const addr_t *base, int mode, int reserve,
                       const uint8_t *token)
 {
+    int df = stun_find(r->m, TURN_A_DONT_FRAGMENT) != NULL;
     turn_t *t = r->t;
     int failed[TURN_PORT_TRIES], nfailed = 0, code = 508;
     for (int tries = 0; tries < TURN_PORT_TRIES; tries++) {
@@ -300,6 +322,7 @@ static int open_relay(req_t *r, alloc_t *a, const addr_t *base, int mode, int re
         rl->addr = *base;
         rl->addr.port = (uint16_t)port;
         rl->sock = NULL;
+        rl->dont_fragment = df;
         int rc = t->io.relay_open(t->io.ctx, &rl->addr, rl, &rl->sock);
         if (rc == 0) {
             a->nrelay++;
@@ -435,6 +458,7 @@ static void handle_allocate(req_t *r)
     a->bw_tokens = t->cfg.bandwidth_limit;
     a->bw_last = r->now;
     STATS_ADD(t->stats, allocations_total, 1);
+    log_alloc("created", a);
     allocate_success(r, a);
 }
 
@@ -727,6 +751,11 @@ static void handle_request(turn_t *t, const turn_client_t *c, const stun_msg_t *
             return;
         default:
             STATS_ADD(t->stats, auth_failures, 1);
+            if (log_level >= LOG_LVL_DEBUG) { /* a peer can trigger this at will: debug only */
+                char a[ADDR_STRLEN];
+                log_debug("auth failure (%s) from %s", rc == AUTH_EXPIRED ? "expired" : "bad",
+                          addr_format(&c->remote, a, sizeof a));
+            }
             reply_error(&r, 401);
             return;
         }

@@ -27,7 +27,8 @@ typedef struct {
     /* Send bytes to a client over the transport it used (c->conn says how). */
     void (*send_client)(void *ctx, const turn_client_t *c, const uint8_t *data, size_t len);
     /* Open a UDP relay socket bound to addr (IP and port set). `relay` is the allocation's relay
-     * slot that peer datagrams must be reported with (turn_peer_input). On success store the
+     * slot that peer datagrams must be reported with (turn_peer_input); relay->dont_fragment says
+     * whether datagrams to peers must carry DF. On success store the
      * socket handle in *sock and return 0; return -EADDRINUSE to have another port tried, any
      * other negative errno to give up (508). */
     int (*relay_open)(void *ctx, const addr_t *addr, alloc_relay_t *relay, void **sock);

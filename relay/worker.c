@@ -134,6 +134,8 @@ static int io_relay_open(void *ctx, const addr_t *addr, alloc_relay_t *relay, vo
     int fd = net_udp_open(addr, 0);
     if (fd < 0)
         return fd;
+    if (relay->dont_fragment)
+        net_udp_set_dont_fragment(fd, addr);
     handle_t *h = calloc(1, sizeof *h);
     if (!h) {
         close(fd);
