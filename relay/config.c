@@ -34,7 +34,7 @@ const conf_key_t config_keys[] = {
      "file of REST shared secrets, one per line (any line verifies); required unless no-auth"},
     {"no-auth", CONF_BOOL, OFF(no_auth), "no", 0, 0, NULL,
      "accept requests without credentials (benchmarks and tests only)"},
-    {"nonce-lifetime", CONF_INT, OFF(nonce_lifetime), "600", 10, 86400, "seconds",
+    {"nonce-lifetime", CONF_INT, OFF(nonce_lifetime), "600", 1, 86400, "seconds",
      "age after which a nonce is stale (438)"},
     {"default-allocation-lifetime", CONF_INT, OFF(default_allocation_lifetime), "600", 60, 86400,
      "seconds", "allocation lifetime when the client asks for none or less"},

@@ -16,7 +16,7 @@
 #define STUN_HEADER_LEN 20
 #define STUN_MAGIC 0x2112A442u
 #define STUN_MAX_MSG 65535 /* largest message accepted or built, header included */
-#define STUN_MAX_ATTRS 40  /* more attributes than this: malformed (§14 has no limit; we need one) */
+#define STUN_MAX_ATTRS 128 /* more attributes than this: malformed (§14 has no limit; we need one) */
 #define STUN_TID_LEN 12
 
 /* Methods (RFC 8489 §18.2, RFC 8656 §17). */

@@ -262,10 +262,9 @@ static unsigned lifetime_of(const req_t *r, int for_allocate, int *zero)
         *zero = 1;
         return 0;
     }
+    /* §7.2 and §7.3 alike: min(requested, maximum), but never less than the default. */
     unsigned lt = want < cfg->max_lifetime ? want : cfg->max_lifetime;
-    /* §7.2: an Allocate gets at least the default lifetime; §7.3: a Refresh gets what it asks
-     * for up to the maximum. */
-    if (for_allocate && lt < cfg->default_lifetime)
+    if (lt < cfg->default_lifetime)
         lt = cfg->default_lifetime;
     return lt;
 }

@@ -455,6 +455,30 @@ static void test_permission_policy(void **s)
     assert_int_equal(create_permission(&C1, user_expiring(3600, "mallory"), &PEER), 441);
 }
 
+static void test_many_peers(void **s)
+{
+    (void)s;
+    const char *user = user_expiring(3600, "alice");
+    allocate(&C1, user);
+    begin(TURN_CREATE_PERMISSION, STUN_REQUEST);
+    for (int i = 0; i < 40; i++) {
+        addr_t p = PEER;
+        p.ip[3] = (uint8_t)(10 + i);
+        stun_add_xor_addr(&B, TURN_A_XOR_PEER_ADDRESS, &p);
+    }
+    input(&C1, finish(&C1, user));
+    assert_int_equal(reply_code(), 0);
+    begin(TURN_CREATE_PERMISSION, STUN_REQUEST); /* more than a permission table holds: 508 */
+    for (int i = 0; i < ALLOC_MAX_PERMS; i++) {
+        addr_t p = PEER;
+        p.ip[2] = 1;
+        p.ip[3] = (uint8_t)i;
+        stun_add_xor_addr(&B, TURN_A_XOR_PEER_ADDRESS, &p);
+    }
+    input(&C1, finish(&C1, user));
+    assert_int_equal(reply_code(), 508);
+}
+
 static void test_channels(void **s)
 {
     (void)s;
@@ -519,6 +543,12 @@ static void test_refresh(void **s)
     uint32_t lt;
     assert_int_equal(stun_get_u32(sent_msg(0), TURN_A_LIFETIME, &lt), 0);
     assert_int_equal(lt, 3600); /* capped at max-allocation-lifetime */
+    assert_int_equal(refresh(&C1, user, 120), 0); /* below the default: the default */
+    assert_int_equal(stun_get_u32(sent_msg(0), TURN_A_LIFETIME, &lt), 0);
+    assert_int_equal(lt, 600);
+    assert_int_equal(refresh(&C1, user, 1800), 0);
+    assert_int_equal(stun_get_u32(sent_msg(0), TURN_A_LIFETIME, &lt), 0);
+    assert_int_equal(lt, 1800);
     assert_int_equal(refresh(&C1, user, -1), 0);
     assert_int_equal(stun_get_u32(sent_msg(0), TURN_A_LIFETIME, &lt), 0);
     assert_int_equal(lt, 600);
@@ -792,6 +822,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wrong_password_and_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permission_send_and_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permission_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_peers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_channels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_channel_padding_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
