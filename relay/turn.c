@@ -116,6 +116,11 @@ size_t turn_allocation_count(const turn_t *t)
     return alloc_count(t->allocs);
 }
 
+int turn_has_allocation(turn_t *t, const turn_client_t *c)
+{
+    return alloc_find(t->allocs, c) != NULL;
+}
+
 static void turn_delete(turn_t *t, alloc_t *a)
 {
     if (a->expires) /* a created allocation, not a failed attempt */

@@ -73,5 +73,7 @@ void turn_client_closed(turn_t *t, const turn_client_t *c);
 /* Expires allocations, permissions and channels; returns the ms until it wants to run again. */
 uint64_t turn_tick(turn_t *t, uint64_t now_ms);
 size_t turn_allocation_count(const turn_t *t);
+/* 1 when the client (5-tuple) holds an allocation. */
+int turn_has_allocation(turn_t *t, const turn_client_t *c);
 
 #endif

@@ -19,6 +19,7 @@
 #define WORKER_RX_ROUNDS 8     /* recvmmsg batches per socket per wakeup: bounded work */
 #define WORKER_ACCEPTS 32      /* accepts per listener per wakeup */
 #define WORKER_MAX_WAIT_MS 1000
+#define WORKER_TCP_IDLE_MS 60000 /* a TCP/TLS connection silent this long without an allocation */
 
 enum { H_WAKE, H_UDP, H_TCP_LISTEN, H_TLS_LISTEN, H_RELAY, H_CONN };
 
@@ -28,6 +29,7 @@ typedef struct handle {
     int dead;       /* closed; freed at the end of this wakeup (events may still name it) */
     int closing;    /* connection failed while in use: closed at the end of this wakeup */
     int out_armed;  /* EPOLLOUT registered */
+    uint64_t last_rx_ms;    /* H_CONN: last time the client sent something */
     addr_t local;
     alloc_relay_t *relay;   /* H_RELAY */
     net_conn_t *conn;       /* H_CONN */
@@ -54,6 +56,7 @@ struct worker {
     handle_t *dead, *closing;
     uint64_t now_ms;
     int64_t now_unix;
+    uint64_t next_idle_check;
 };
 
 static void worker_clock(worker_t *w)
@@ -213,6 +216,8 @@ static void on_conn(worker_t *w, handle_t *h, uint32_t ev)
 {
     frame_ctx_t f = {w, h};
     int rc = 0;
+    if (ev & EPOLLIN)
+        h->last_rx_ms = w->now_ms;
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP) || (h->client.transport == TURN_TLS && (ev & EPOLLOUT)))
         rc = net_conn_on_ready(h->conn, on_frame, &f);
     if (rc == 0 && !h->closing && (ev & EPOLLOUT))
@@ -251,6 +256,7 @@ static void on_accept(worker_t *w, handle_t *l)
         }
         h->kind = H_CONN;
         h->fd = fd;
+        h->last_rx_ms = w->now_ms;
         h->conn = c;
         h->local = local;
         h->client = (turn_client_t){.transport = l->kind == H_TLS_LISTEN ? TURN_TLS : TURN_TCP,
@@ -267,6 +273,20 @@ static void on_accept(worker_t *w, handle_t *l)
         char a[ADDR_STRLEN];
         log_debug("worker %d: %s connection from %s", w->id, l->kind == H_TLS_LISTEN ? "TLS" : "TCP",
                   addr_format(&remote, a, sizeof a));
+    }
+}
+
+/* Closes connections that hold no allocation and have been silent for WORKER_TCP_IDLE_MS, so idle
+ * or half-open connections cannot pile up. Runs once a second. */
+static void worker_idle_check(worker_t *w)
+{
+    if (w->now_ms < w->next_idle_check)
+        return;
+    w->next_idle_check = w->now_ms + 1000;
+    for (handle_t *h = w->conns.next, *next; h != &w->conns; h = next) {
+        next = h->next;
+        if (w->now_ms - h->last_rx_ms > WORKER_TCP_IDLE_MS && !turn_has_allocation(w->turn, &h->client))
+            conn_close(w, h);
     }
 }
 
@@ -325,6 +345,7 @@ static void *worker_main(void *arg)
             }
         }
         net_tx_flush(w->tx);
+        worker_idle_check(w);
         worker_reap(w);
     }
     return NULL;
