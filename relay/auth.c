@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ struct auth {
     char *realm;
     unsigned nonce_lifetime;
     uint8_t key[32];
+    pthread_rwlock_t lock; /* guards the secrets: readers are requests, the writer a reload */
     size_t nsecrets;
     char *secrets[AUTH_MAX_SECRETS];
 };
@@ -29,6 +31,7 @@ auth_t *auth_new(const char *realm, unsigned nonce_lifetime_s, const uint8_t *ke
         return NULL;
     }
     a->nonce_lifetime = nonce_lifetime_s;
+    pthread_rwlock_init(&a->lock, NULL);
     if (key)
         memcpy(a->key, key, sizeof a->key);
     else if (RAND_bytes(a->key, sizeof a->key) != 1) {
@@ -38,28 +41,43 @@ auth_t *auth_new(const char *realm, unsigned nonce_lifetime_s, const uint8_t *ke
     return a;
 }
 
+static void secrets_free(char **secrets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        OPENSSL_cleanse(secrets[i], strlen(secrets[i]));
+        free(secrets[i]);
+    }
+}
+
 void auth_free(auth_t *a)
 {
     if (!a)
         return;
-    for (size_t i = 0; i < a->nsecrets; i++) {
-        OPENSSL_cleanse(a->secrets[i], strlen(a->secrets[i]));
-        free(a->secrets[i]);
-    }
+    secrets_free(a->secrets, a->nsecrets);
+    pthread_rwlock_destroy(&a->lock);
     OPENSSL_cleanse(a->key, sizeof a->key);
     free(a->realm);
     free(a);
 }
 
+/* Appends a copy of secret to list. Returns 0 or -1. */
+static int secret_push(char **list, size_t *n, const char *secret)
+{
+    size_t len = strlen(secret);
+    if (*n >= AUTH_MAX_SECRETS || len == 0 || len > AUTH_MAX_SECRET_LEN)
+        return -1;
+    if (!(list[*n] = strdup(secret)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
 int auth_add_secret(auth_t *a, const char *secret)
 {
-    size_t n = strlen(secret);
-    if (a->nsecrets >= AUTH_MAX_SECRETS || n == 0 || n > AUTH_MAX_SECRET_LEN)
-        return -1;
-    if (!(a->secrets[a->nsecrets] = strdup(secret)))
-        return -1;
-    a->nsecrets++;
-    return 0;
+    pthread_rwlock_wrlock(&a->lock);
+    int rc = secret_push(a->secrets, &a->nsecrets, secret);
+    pthread_rwlock_unlock(&a->lock);
+    return rc;
 }
 
 int auth_load_secrets(auth_t *a, const char *path, char *err, size_t errlen)
@@ -70,7 +88,9 @@ int auth_load_secrets(auth_t *a, const char *path, char *err, size_t errlen)
         return -1;
     }
     char line[AUTH_MAX_SECRET_LEN + 64];
-    int lineno = 0, rc = 0, count = 0;
+    char *fresh[AUTH_MAX_SECRETS];
+    size_t count = 0;
+    int lineno = 0, rc = 0;
     while (fgets(line, sizeof line, f)) {
         lineno++;
         size_t n = strlen(line);
@@ -88,13 +108,12 @@ int auth_load_secrets(auth_t *a, const char *path, char *err, size_t errlen)
             s[--n] = 0;
         if (n == 0 || s[0] == '#')
             continue;
-        if (auth_add_secret(a, s) < 0) {
+        if (secret_push(fresh, &count, s) < 0) {
             snprintf(err, errlen, "%s:%d: too many secrets (at most %d)", path, lineno,
                      AUTH_MAX_SECRETS);
             rc = -1;
             break;
         }
-        count++;
     }
     OPENSSL_cleanse(line, sizeof line);
     fclose(f);
@@ -102,10 +121,29 @@ int auth_load_secrets(auth_t *a, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: no secret in file", path);
         rc = -1;
     }
-    return rc < 0 ? -1 : count;
+    if (rc < 0) {
+        secrets_free(fresh, count);
+        return -1;
+    }
+    /* Swap the whole set at once: a request sees the old set or the new one, never a mix. */
+    char *old[AUTH_MAX_SECRETS];
+    pthread_rwlock_wrlock(&a->lock);
+    size_t nold = a->nsecrets;
+    memcpy(old, a->secrets, nold * sizeof *old);
+    memcpy(a->secrets, fresh, count * sizeof *fresh);
+    a->nsecrets = count;
+    pthread_rwlock_unlock(&a->lock);
+    secrets_free(old, nold);
+    return (int)count;
 }
 
-size_t auth_secret_count(const auth_t *a) { return a->nsecrets; }
+size_t auth_secret_count(auth_t *a)
+{
+    pthread_rwlock_rdlock(&a->lock);
+    size_t n = a->nsecrets;
+    pthread_rwlock_unlock(&a->lock);
+    return n;
+}
 const char *auth_realm(const auth_t *a) { return a->realm; }
 
 static const char hexd[] = "0123456789abcdef";
@@ -219,7 +257,7 @@ int auth_rest_expiry(const uint8_t *user, size_t ulen, int64_t *expiry)
     return 0;
 }
 
-int auth_check(const auth_t *a, const stun_msg_t *m, int64_t now, const addr_t *client,
+int auth_check(auth_t *a, const stun_msg_t *m, int64_t now, const addr_t *client,
                uint8_t key[AUTH_KEY_LEN], stun_mi_kind_t *kind)
 {
     if (m->mi_index < 0 && m->mi256_index < 0)
@@ -240,6 +278,7 @@ int auth_check(const auth_t *a, const stun_msg_t *m, int64_t now, const addr_t *
     if (expiry < now)
         return AUTH_EXPIRED;
     int ok = 0;
+    pthread_rwlock_rdlock(&a->lock);
     for (size_t i = 0; i < a->nsecrets && !ok; i++) {
         char pass[32];
         if (auth_rest_password(a->secrets[i], user, u->len, pass, sizeof pass) < 0)
@@ -252,6 +291,7 @@ int auth_check(const auth_t *a, const stun_msg_t *m, int64_t now, const addr_t *
             ok = 1;
         }
     }
+    pthread_rwlock_unlock(&a->lock);
     if (!ok) {
         OPENSSL_cleanse(key, AUTH_KEY_LEN);
         return AUTH_BAD;

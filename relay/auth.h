@@ -2,8 +2,9 @@
  *
  * Owns: the shared secrets, the realm, the server's nonce key; stateless nonces; REST password and
  * long-term key derivation; checking a request's credentials.
- * Must not: touch sockets, keep per-client state, or log secrets. After setup (auth_new,
- * auth_add_secret / auth_load_secrets) an auth_t is read-only, so every worker thread can share it.
+ * Must not: touch sockets, keep per-client state, or log secrets. Thread-safe: every worker shares
+ * one auth_t; the secrets sit behind a read-write lock so that a reload (SIGHUP) swaps the whole set
+ * while requests are being checked (requests are rare next to data packets, which never get here).
  *
  * REST credentials (as coturn's use-auth-secret): username "<expiry unix time>:<user id>",
  * password base64(HMAC-SHA1(secret, username)), key MD5(username ":" realm ":" password) (§9.2.2).
@@ -44,10 +45,11 @@ void auth_free(auth_t *a);
 /* Adds one accepted secret (copied). Returns 0, or -1 if full/too long/empty. */
 int auth_add_secret(auth_t *a, const char *secret);
 /* Reads a secret file: one secret per non-empty line (surrounding blanks trimmed, '#' lines are
- * comments). Every line verifies; rotation = add the new line, later remove the old one.
- * Returns the number of secrets read (>0), or -1 with err filled. */
+ * comments) and replaces the current set with it, atomically. Every line verifies; rotation = add
+ * the new line and reload, later remove the old one and reload. Returns the number of secrets read
+ * (>0), or -1 with err filled (the current set is then kept). */
 int auth_load_secrets(auth_t *a, const char *path, char *err, size_t errlen);
-size_t auth_secret_count(const auth_t *a);
+size_t auth_secret_count(auth_t *a);
 const char *auth_realm(const auth_t *a);
 
 /* Writes a fresh nonce (NUL-terminated, AUTH_NONCE_LEN chars) for a client at unix time now. */
@@ -69,7 +71,7 @@ int auth_rest_expiry(const uint8_t *user, size_t ulen, int64_t *expiry);
 /* Checks a request (RFC 8489 §9.2.4 order: attributes present, username valid and unexpired,
  * integrity under some configured secret, then the nonce). On AUTH_OK fills key (to sign the reply)
  * and *kind (STUN_MI_SHA1 or STUN_MI_SHA256: reply with the kind the client used). */
-int auth_check(const auth_t *a, const stun_msg_t *m, int64_t now, const addr_t *client,
+int auth_check(auth_t *a, const stun_msg_t *m, int64_t now, const addr_t *client,
                uint8_t key[AUTH_KEY_LEN], stun_mi_kind_t *kind);
 
 #endif

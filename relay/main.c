@@ -2,7 +2,7 @@
  *
  * Owns: process setup and teardown. Signals are blocked in every thread and taken here with
  * sigwait: SIGTERM/SIGINT stop gracefully (exit 0, everything freed), SIGUSR1 logs the counters.
- * SIGPIPE is ignored.
+ * SIGHUP reloads the auth secret file (rotation). SIGPIPE is ignored.
  */
 #include <errno.h>
 #include <openssl/rand.h>
@@ -260,6 +260,15 @@ int main(int argc, char **argv)
             relay_sum(&relay, &sum);
             stats_format_line(&sum, s, sizeof s);
             log_info("%s", s);
+        } else if (sig == SIGHUP) {
+            /* Secret rotation without a restart: the file is read again, atomically swapped. */
+            if (auth) {
+                int n = auth_load_secrets(auth, cfg.auth_secret_file, err, sizeof err);
+                if (n < 0)
+                    log_error("SIGHUP: secrets not reloaded (old ones kept): %s", err);
+                else
+                    log_info("SIGHUP: %d secret(s) loaded from %s", n, cfg.auth_secret_file);
+            }
         } else if (sig == SIGTERM || sig == SIGINT) {
             log_info("signal %d: shutting down", sig);
             break;

@@ -39,7 +39,7 @@ typedef struct {
 } turn_io_t;
 
 typedef struct {
-    const auth_t *auth;           /* NULL = no authentication (benchmarks and tests only) */
+    auth_t *auth;                 /* NULL = no authentication (benchmarks and tests only) */
     const peer_policy_t *policy;  /* required */
     ports_t *ports;               /* required */
     quota_t *quota;               /* required */

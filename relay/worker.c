@@ -29,6 +29,7 @@ typedef struct handle {
     int dead;       /* closed; freed at the end of this wakeup (events may still name it) */
     int closing;    /* connection failed while in use: closed at the end of this wakeup */
     int out_armed;  /* EPOLLOUT registered */
+    int paused;     /* listener: accepting paused after EMFILE (re-armed by worker_idle_check) */
     uint64_t last_rx_ms;    /* H_CONN: last time the client sent something */
     addr_t local;
     alloc_relay_t *relay;   /* H_RELAY */
@@ -238,10 +239,14 @@ static void on_accept(worker_t *w, handle_t *l)
         int fd = net_tcp_accept(l->fd, &remote, &local);
         if (fd < 0) {
             if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
-                /* Out of descriptors: leave the rest in the backlog, warn at most every 10 s. */
+                /* Out of descriptors: stop watching this listener for a second (a level-triggered
+                 * listener would wake us in a loop), leave the backlog waiting, warn at most every
+                 * 10 s. */
+                watch(w, l, 0, EPOLL_CTL_MOD);
+                l->paused = 1;
                 if (w->now_ms - atomic_load(&last_warn) > 10000) {
                     atomic_store(&last_warn, w->now_ms);
-                    log_warn("worker %d: accept: %s", w->id, strerror(-fd));
+                    log_warn("worker %d: accept: %s; pausing accept", w->id, strerror(-fd));
                 }
             }
             return;
@@ -276,13 +281,19 @@ static void on_accept(worker_t *w, handle_t *l)
     }
 }
 
-/* Closes connections that hold no allocation and have been silent for WORKER_TCP_IDLE_MS, so idle
- * or half-open connections cannot pile up. Runs once a second. */
+/* Once a second: re-arms listeners paused by EMFILE, and closes connections that hold no
+ * allocation and have been silent for WORKER_TCP_IDLE_MS (idle or half-open connections must not
+ * pile up). */
 static void worker_idle_check(worker_t *w)
 {
     if (w->now_ms < w->next_idle_check)
         return;
     w->next_idle_check = w->now_ms + 1000;
+    for (size_t i = 0; i < w->nlisteners; i++)
+        if (w->listeners[i]->paused) {
+            w->listeners[i]->paused = 0;
+            watch(w, w->listeners[i], EPOLLIN, EPOLL_CTL_MOD);
+        }
     for (handle_t *h = w->conns.next, *next; h != &w->conns; h = next) {
         next = h->next;
         if (w->now_ms - h->last_rx_ms > WORKER_TCP_IDLE_MS && !turn_has_allocation(w->turn, &h->client))

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -176,7 +177,6 @@ static void test_rotated_secrets(void **s)
     close(fd);
     char err[256];
     assert_int_equal(auth_load_secrets(a, path, err, sizeof err), 2);
-    unlink(path);
     assert_int_equal(auth_secret_count(a), 2);
     char n[AUTH_NONCE_LEN + 1], user[64];
     stun_mi_kind_t kind;
@@ -185,7 +185,17 @@ static void test_rotated_secrets(void **s)
     assert_int_equal(check(a, user, "new-secret", "staffroom", n, STUN_MI_SHA1, NOW, &kind), AUTH_OK);
     assert_int_equal(check(a, user, "old-secret", "staffroom", n, STUN_MI_SHA1, NOW, &kind), AUTH_OK);
     assert_int_equal(check(a, user, "retired", "staffroom", n, STUN_MI_SHA1, NOW, &kind), AUTH_BAD);
+    /* A failed reload keeps the current set. */
     assert_int_equal(auth_load_secrets(a, "/nonexistent/secret", err, sizeof err), -1);
+    assert_int_equal(auth_secret_count(a), 2);
+    /* Rotation finished: the old secret removed from the file, the file reloaded (SIGHUP). */
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_int_equal(write(fd, "new-secret\n", 11), 11);
+    close(fd);
+    assert_int_equal(auth_load_secrets(a, path, err, sizeof err), 1);
+    unlink(path);
+    assert_int_equal(check(a, user, "new-secret", "staffroom", n, STUN_MI_SHA1, NOW, &kind), AUTH_OK);
+    assert_int_equal(check(a, user, "old-secret", "staffroom", n, STUN_MI_SHA1, NOW, &kind), AUTH_BAD);
     auth_free(a);
     /* A file with no secret at all is an error. */
     a = auth_new("staffroom", 600, nonce_key);
