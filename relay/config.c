@@ -112,6 +112,13 @@ int config_validate(const relay_config_t *c, const char *path, char *err, size_t
     if (*c->relay_address_v6 &&
         (addr_parse(c->relay_address_v6, 0, &a) < 0 || a.family != ADDR_V6))
         return fail(path, "relay-address-v6", err, errlen, "not an IPv6 address");
+    static const uint8_t zero[16] = {0};
+    if (*c->relay_address && addr_parse(c->relay_address, 0, &a) == 0 && !memcmp(a.ip, zero, 4))
+        return fail(path, "relay-address", err, errlen,
+                    "must be a concrete address (clients are told it), not 0.0.0.0");
+    if (*c->relay_address_v6 && addr_parse(c->relay_address_v6, 0, &a) == 0 && !memcmp(a.ip, zero, 16))
+        return fail(path, "relay-address-v6", err, errlen,
+                    "must be a concrete address (clients are told it), not ::");
     if (!*c->relay_address && !*c->relay_address_v6)
         return fail(path, "relay-address", err, errlen, "no relay address at all");
     if (c->relay_port_min > c->relay_port_max)

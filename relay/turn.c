@@ -718,11 +718,7 @@ static void handle_request(turn_t *t, const turn_client_t *c, const stun_msg_t *
 {
     req_t r = {.t = t, .c = c, .m = m, .now = now, .unix_now = now_unix};
     STATS_ADD(t->stats, stun_requests, 1);
-    if (m->method == STUN_BINDING) {
-        handle_binding(t, c, m);
-        return;
-    }
-    if (m->method != TURN_ALLOCATE && m->method != TURN_REFRESH &&
+    if (m->method != STUN_BINDING && m->method != TURN_ALLOCATE && m->method != TURN_REFRESH &&
         m->method != TURN_CREATE_PERMISSION && m->method != TURN_CHANNEL_BIND) {
         reply_error(&r, 400);
         return;
@@ -735,6 +731,10 @@ static void handle_request(turn_t *t, const turn_client_t *c, const stun_msg_t *
             unknown[nunknown++] = m->attrs[i].type;
     if (nunknown) {
         reply_unknown(&r, unknown, nunknown);
+        return;
+    }
+    if (m->method == STUN_BINDING) {
+        handle_binding(t, c, m);
         return;
     }
     if (t->cfg.auth) {

@@ -393,6 +393,18 @@ static int open_listener(worker_t *w, int kind, const addr_t *base, uint16_t *po
 {
     addr_t a = *base;
     a.port = *port;
+    if (w->id == 0 && a.port != 0) {
+        /* SO_REUSEPORT would let us share a port with another relay left running: the first
+         * worker checks that nobody holds it by binding once without the option. */
+        int probe = kind == H_UDP ? net_udp_open(&a, 0) : net_tcp_listen(&a, 0);
+        if (probe < 0) {
+            char s[ADDR_STRLEN];
+            snprintf(err, errlen, "cannot listen on %s %s: %s", kind == H_UDP ? "udp" : "tcp",
+                     addr_format(&a, s, sizeof s), strerror(-probe));
+            return -1;
+        }
+        close(probe);
+    }
     int fd = kind == H_UDP ? net_udp_open(&a, 1) : net_tcp_listen(&a, 1);
     if (fd < 0) {
         char s[ADDR_STRLEN];

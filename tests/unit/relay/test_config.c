@@ -70,7 +70,8 @@ static void test_validate_values(void **s)
 {
     (void)s;
     static const char *const bad[][2] = {
-        {"listen", "not-an-ip"}, {"relay-address", "::1"}, {"relay-address-v6", "1.2.3.4"},
+        {"listen", "not-an-ip"}, {"relay-address", "::1"}, {"relay-address", "0.0.0.0"},
+        {"relay-address-v6", "::"}, {"relay-address-v6", "1.2.3.4"},
         {"allow-peer", "10.0.0.0/40"}, {"deny-peer", "x"}, {"log-level", "loud"},
         {"metrics-address", "nowhere"}, {"tls-cert-file", "/nonexistent.pem"},
         {"default-allocation-lifetime", "7200"}, {"auth-secret-file", "/nonexistent/secret"},

@@ -247,6 +247,20 @@ static void test_binding(void **s)
     assert_int_equal(stun_get_xor_addr(sent_msg(0), STUN_A_XOR_MAPPED_ADDRESS, &mapped), 0);
     assert_true(addr_eq(&mapped, &C1.remote));
     assert_true(addr_eq(&F->io.sent[0].client.remote, &C1.remote));
+    /* An unknown comprehension-required attribute: 420, even on a Binding. */
+    begin(STUN_BINDING, STUN_REQUEST);
+    stun_add(&B, 0x0031, "x", 1);
+    input(&C1, finish(&C1, NULL));
+    assert_int_equal(reply_code(), 420);
+    /* Comprehension-optional ones are ignored. */
+    begin(STUN_BINDING, STUN_REQUEST);
+    stun_add(&B, 0x8031, "x", 1);
+    input(&C1, finish(&C1, NULL));
+    assert_int_equal(reply_code(), 0);
+    /* An unknown method: 400. */
+    begin(0x00b, STUN_REQUEST);
+    input(&C1, finish(&C1, NULL));
+    assert_int_equal(reply_code(), 400);
 }
 
 static void test_allocate_401_then_success(void **s)
