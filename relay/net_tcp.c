@@ -219,7 +219,7 @@ int net_conn_on_ready(net_conn_t *c, void (*frame)(void *ctx, const uint8_t *p, 
     }
     if (c->ssl && c->handshake_done && net_conn_flush(c) < 0)
         return -1;
-    return 0;
+    return c->ssl && SSL_pending(c->ssl) > 0 ? 1 : 0;
 }
 
 int net_conn_flush(net_conn_t *c)

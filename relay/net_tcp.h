@@ -36,7 +36,8 @@ int net_conn_fd(const net_conn_t *c);
 
 /* Call when the socket is readable (or writable, for TLS). Every complete frame is passed to
  * frame(ctx, bytes, len) (borrowed for the call). Reads a bounded amount per call.
- * Returns 0, or -1 when the connection is finished (closed by the peer, error, garbage). */
+ * Returns 0; 1 when TLS still holds decrypted bytes (the socket may not become readable again for
+ * them: call again soon); -1 when the connection is finished (closed by the peer, error, garbage). */
 int net_conn_on_ready(net_conn_t *c, void (*frame)(void *ctx, const uint8_t *p, size_t n), void *ctx);
 /* Queues bytes and tries to write them now. Returns 0, or -1 if the connection failed.
  * Beyond NET_CONN_OUT_MAX queued, the frame is dropped (returns 0). */

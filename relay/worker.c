@@ -37,6 +37,8 @@ typedef struct handle {
     turn_client_t client;   /* H_CONN */
     struct handle *prev, *next; /* H_CONN: the worker's connection list */
     struct handle *later;       /* dead / closing lists */
+    struct handle *again_next;  /* H_CONN: TLS bytes left to process on the next round */
+    int in_again;
 } handle_t;
 
 struct worker {
@@ -54,7 +56,7 @@ struct worker {
     handle_t **listeners;
     size_t nlisteners;
     handle_t conns; /* list head */
-    handle_t *dead, *closing;
+    handle_t *dead, *closing, *again;
     uint64_t now_ms;
     int64_t now_unix;
     uint64_t next_idle_check;
@@ -93,6 +95,13 @@ static void conn_close(worker_t *w, handle_t *h)
 {
     if (h->dead)
         return;
+    if (h->in_again) /* it will be freed at the end of this wakeup: off the retry list */
+        for (handle_t **pp = &w->again; *pp; pp = &(*pp)->again_next)
+            if (*pp == h) {
+                *pp = h->again_next;
+                h->in_again = 0;
+                break;
+            }
     turn_client_closed(w->turn, &h->client); /* §3.1: the allocation goes with the connection */
     h->prev->next = h->next;
     h->next->prev = h->prev;
@@ -221,6 +230,14 @@ static void on_conn(worker_t *w, handle_t *h, uint32_t ev)
         h->last_rx_ms = w->now_ms;
     if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP) || (h->client.transport == TURN_TLS && (ev & EPOLLOUT)))
         rc = net_conn_on_ready(h->conn, on_frame, &f);
+    if (rc == 1) { /* bounded work done, TLS has more: come back without waiting for epoll */
+        rc = 0;
+        if (!h->in_again) {
+            h->in_again = 1;
+            h->again_next = w->again;
+            w->again = h;
+        }
+    }
     if (rc == 0 && !h->closing && (ev & EPOLLOUT))
         rc = net_conn_flush(h->conn);
     if (rc < 0 || h->closing) {
@@ -324,6 +341,8 @@ static void *worker_main(void *arg)
         uint64_t wait = turn_tick(w->turn, w->now_ms);
         if (wait > WORKER_MAX_WAIT_MS)
             wait = WORKER_MAX_WAIT_MS;
+        if (w->again)
+            wait = 0;
         int n = epoll_wait(w->ep, evs, WORKER_EVENTS, (int)wait);
         if (n < 0 && errno != EINTR) {
             log_error("worker %d: epoll_wait: %s", w->id, strerror(errno));
@@ -354,6 +373,16 @@ static void *worker_main(void *arg)
                     on_conn(w, h, evs[i].events);
                 break;
             }
+        }
+        /* TLS connections that still had decrypted input: one more bounded round each. */
+        handle_t *again = w->again;
+        w->again = NULL;
+        while (again) {
+            handle_t *h = again;
+            again = h->again_next;
+            h->in_again = 0;
+            if (!h->dead && !h->closing)
+                on_conn(w, h, EPOLLIN);
         }
         net_tx_flush(w->tx);
         worker_idle_check(w);
@@ -497,6 +526,7 @@ void worker_free(worker_t *w)
     free(w->listeners);
     w->turn = NULL;
     w->closing = NULL; /* connections on it were freed just above */
+    w->again = NULL;
     while (w->dead) {
         handle_t *h = w->dead;
         w->dead = h->later;
