@@ -15,6 +15,7 @@
 #include "stun.h"
 
 #define NET_CONN_IN_MAX (STUN_MAX_MSG + 64) /* the largest frame, with room to spare */
+#define NET_CONN_IN_MIN 4096                /* what an idle connection keeps */
 #define NET_READS_PER_WAKEUP 16
 
 struct net_tls {
@@ -26,10 +27,10 @@ struct net_conn {
     SSL *ssl;
     int handshake_done;
     int tls_wants_write;
-    size_t in_len;
+    uint8_t *in; /* grows to the frame being read (at most NET_CONN_IN_MAX), shrinks when idle */
+    size_t in_len, in_cap;
     uint8_t *out;
     size_t out_len, out_cap;
-    uint8_t in[NET_CONN_IN_MAX];
 };
 
 net_tls_t *net_tls_new(const char *cert_file, const char *key_file, char *err, size_t errlen)
@@ -43,7 +44,8 @@ net_tls_t *net_tls_new(const char *cert_file, const char *key_file, char *err, s
     if (!t->ctx)
         goto fail;
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                 SSL_MODE_RELEASE_BUFFERS);
     if (SSL_CTX_use_certificate_chain_file(t->ctx, cert_file) != 1 ||
         SSL_CTX_use_PrivateKey_file(t->ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(t->ctx) != 1)
@@ -113,6 +115,11 @@ net_conn_t *net_conn_new(int fd, net_tls_t *tls)
         return NULL;
     }
     c->fd = fd;
+    c->in_cap = NET_CONN_IN_MIN;
+    if (!(c->in = malloc(c->in_cap))) {
+        net_conn_free(c);
+        return NULL;
+    }
     if (tls) {
         if (!(c->ssl = SSL_new(tls->ctx)) || SSL_set_fd(c->ssl, fd) != 1) {
             net_conn_free(c);
@@ -131,6 +138,7 @@ void net_conn_free(net_conn_t *c)
         SSL_free(c->ssl); /* no close_notify: the peer is gone or misbehaving */
     if (c->fd >= 0)
         close(c->fd);
+    free(c->in);
     free(c->out);
     free(c);
 }
@@ -198,7 +206,20 @@ static long conn_read(net_conn_t *c, uint8_t *p, size_t n)
 int net_conn_on_ready(net_conn_t *c, void (*frame)(void *ctx, const uint8_t *p, size_t n), void *ctx)
 {
     for (int round = 0; round < NET_READS_PER_WAKEUP; round++) {
-        long r = conn_read(c, c->in + c->in_len, sizeof c->in - c->in_len);
+        if (c->in_len == c->in_cap) {
+            /* Full without a whole frame: grow to that frame's length (bounded; a length field
+             * beyond any valid frame already closed the connection below). */
+            long fl = stun_frame_len(c->in, c->in_len);
+            size_t want = fl > 0 ? (size_t)fl : c->in_cap * 2;
+            if (want > NET_CONN_IN_MAX || want <= c->in_cap)
+                return -1;
+            uint8_t *grown = realloc(c->in, want);
+            if (!grown)
+                return -1;
+            c->in = grown;
+            c->in_cap = want;
+        }
+        long r = conn_read(c, c->in + c->in_len, c->in_cap - c->in_len);
         if (r < 0)
             return -1;
         if (r == 0)
@@ -207,15 +228,24 @@ int net_conn_on_ready(net_conn_t *c, void (*frame)(void *ctx, const uint8_t *p, 
         size_t off = 0;
         for (;;) {
             long fl = stun_frame_len(c->in + off, c->in_len - off);
-            if (fl < 0 || (size_t)fl > sizeof c->in)
+            if (fl < 0 || (size_t)fl > NET_CONN_IN_MAX)
                 return -1; /* not STUN/ChannelData: the stream cannot be resynchronised */
             if (fl == 0 || (size_t)fl > c->in_len - off)
                 break;
             frame(ctx, c->in + off, (size_t)fl);
             off += (size_t)fl;
         }
-        memmove(c->in, c->in + off, c->in_len - off);
-        c->in_len -= off;
+        if (off) {
+            memmove(c->in, c->in + off, c->in_len - off);
+            c->in_len -= off;
+        }
+    }
+    if (c->in_len == 0 && c->in_cap > NET_CONN_IN_MIN) { /* back to idle size */
+        uint8_t *small = realloc(c->in, NET_CONN_IN_MIN);
+        if (small) {
+            c->in = small;
+            c->in_cap = NET_CONN_IN_MIN;
+        }
     }
     if (c->ssl && c->handshake_done && net_conn_flush(c) < 0)
         return -1;

@@ -223,6 +223,34 @@ static void test_tcp_framing(void **s)
             answers++;
         }
     }
+    /* A frame bigger than the idle input buffer (the buffer grows to it), in small pieces. */
+    static uint8_t big[12000];
+    static char soft[9000];
+    memset(soft, 'x', sizeof soft);
+    stun_builder_t b;
+    uint8_t tid[12] = {7};
+    stun_build(&b, big, sizeof big, STUN_BINDING, STUN_REQUEST, tid);
+    stun_add(&b, 0x8022, soft, sizeof soft);
+    size_t bn = (size_t)stun_finish(&b);
+    for (size_t off = 0; off < bn; off += 1000) {
+        size_t k = bn - off < 1000 ? bn - off : 1000;
+        assert_int_equal(write(fd, big + off, k), (ssize_t)k);
+    }
+    got = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 3000), 1);
+        ssize_t r = read(fd, buf + got, sizeof buf - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+        long fl = stun_frame_len(buf, got);
+        if (fl > 0 && (size_t)fl <= got) {
+            stun_msg_t m;
+            assert_int_equal(stun_parse(buf, (size_t)fl, &m), 0);
+            assert_memory_equal(m.tid, tid, 12);
+            break;
+        }
+    }
     /* Garbage closes the connection. */
     assert_int_equal(write(fd, "\xff\xff\xff\xff", 4), 4);
     struct pollfd p = {.fd = fd, .events = POLLIN};
