@@ -41,7 +41,7 @@ const conf_key_t config_keys[] = {
     {"max-allocation-lifetime", CONF_INT, OFF(max_allocation_lifetime), "3600", 60, 86400,
      "seconds", "longest allocation lifetime granted"},
     {"user-quota", CONF_INT, OFF(user_quota), "10", 0, 1000000, "allocations",
-     "allocations per user id at once (0 = unlimited)"},
+     "allocations per user id at once (0 = unlimited; not applied with no-auth)"},
     {"total-quota", CONF_INT, OFF(total_quota), "10000", 0, 10000000, "allocations",
      "allocations in total at once (0 = unlimited)"},
     {"bandwidth-limit", CONF_INT, OFF(bandwidth_limit), "0", 0, 10000000000LL, "bytes/s",

@@ -68,6 +68,11 @@ int quota_take(quota_t *q, const char *user, size_t ulen)
     pthread_mutex_lock(&q->mu);
     if (q->total && q->current >= q->total)
         goto out;
+    if (!user) { /* nobody to count per user (no authentication): the total only */
+        q->current++;
+        rc = 0;
+        goto out;
+    }
     quota_user_t **pp = quota_find(q, user, ulen);
     if (!*pp) {
         quota_user_t *u = calloc(1, sizeof *u + ulen);
@@ -90,6 +95,12 @@ out:
 void quota_release(quota_t *q, const char *user, size_t ulen)
 {
     pthread_mutex_lock(&q->mu);
+    if (!user) {
+        if (q->current)
+            q->current--;
+        pthread_mutex_unlock(&q->mu);
+        return;
+    }
     quota_user_t **pp = quota_find(q, user, ulen);
     if (*pp && (*pp)->count) {
         (*pp)->count--;

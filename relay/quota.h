@@ -16,7 +16,8 @@ typedef struct quota quota_t;
 /* per_user or total 0 = unlimited. NULL on allocation failure. */
 quota_t *quota_new(unsigned per_user, unsigned total);
 void quota_free(quota_t *q);
-/* Counts one allocation for user. Returns 0, or -1 when a quota is reached (nothing counted). */
+/* Counts one allocation for user (NULL: no user, only the total counts). Returns 0, or -1 when a
+ * quota is reached (nothing counted). */
 int quota_take(quota_t *q, const char *user, size_t ulen);
 /* Uncounts one allocation taken with quota_take for the same user. */
 void quota_release(quota_t *q, const char *user, size_t ulen);

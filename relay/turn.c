@@ -50,9 +50,15 @@ turn_t *turn_new(const turn_config_t *cfg, const turn_io_t *io, stats_t *stats)
     return t;
 }
 
-/* The part of a username that quotas count: the user id of "<expiry>:<user id>". */
-static void quota_key(const char *user, size_t ulen, const char **k, size_t *klen)
+/* The part of a username that quotas count: the user id of "<expiry>:<user id>". Without
+ * authentication there is no user: NULL, and only the total quota applies. */
+static void quota_key(const turn_t *t, const char *user, size_t ulen, const char **k, size_t *klen)
 {
+    if (!t->cfg.auth) {
+        *k = NULL;
+        *klen = 0;
+        return;
+    }
     const char *colon = memchr(user, ':', ulen);
     if (colon) {
         *k = colon + 1;
@@ -74,7 +80,7 @@ static void turn_release(alloc_t *a, void *ctx)
     a->nrelay = 0;
     const char *k;
     size_t kl;
-    quota_key(a->username, a->ulen, &k, &kl);
+    quota_key(t, a->username, a->ulen, &k, &kl);
     quota_release(t->cfg.quota, k, kl);
     STATS_SUB(t->stats, allocations_current, 1);
 }
@@ -428,7 +434,7 @@ static void handle_allocate(req_t *r)
     size_t ulen = r->user ? r->user->len : 0;
     const char *qk;
     size_t qkl;
-    quota_key(user, ulen, &qk, &qkl);
+    quota_key(t, user, ulen, &qk, &qkl);
     if (quota_take(t->cfg.quota, qk, qkl) < 0) {
         reply_error(r, 486);
         return;

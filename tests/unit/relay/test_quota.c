@@ -22,6 +22,13 @@ static void test_quota(void **s)
     quota_release(q, "nobody", 6); /* unknown: no effect */
     assert_int_equal(quota_current(q), 3);
     quota_free(q);
+    q = quota_new(1, 2); /* no user: only the total counts */
+    assert_int_equal(quota_take(q, NULL, 0), 0);
+    assert_int_equal(quota_take(q, NULL, 0), 0);
+    assert_int_equal(quota_take(q, NULL, 0), -1);
+    quota_release(q, NULL, 0);
+    assert_int_equal(quota_current(q), 1);
+    quota_free(q);
     q = quota_new(0, 0); /* unlimited */
     for (int i = 0; i < 1000; i++)
         assert_int_equal(quota_take(q, "x", 1), 0);
