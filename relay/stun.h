@@ -171,7 +171,10 @@ const char *stun_reason(int code);
 /* CRC-32 (ISO-HDLC) as used by FINGERPRINT before the XOR. */
 uint32_t stun_crc32(const uint8_t *p, size_t n);
 
-/* ChannelData (RFC 8656 §12.4): 0x4000..0x7FFF (as this server accepts). */
+/* Channel numbers. RFC 8656 §12 narrowed them to 0x4000..0x4FFF, but RFC 5766 allowed
+ * 0x4000..0x7FFF and libwebrtc (Chrome) still picks its numbers at random in that wider range:
+ * refusing 0x5000..0x7FFF would fail three ChannelBinds in four from browsers. So we accept the
+ * RFC 5766 range; nothing else uses 0x5000..0x7FFF on a TURN client's 5-tuple. */
 #define TURN_CHANNEL_MIN 0x4000
 #define TURN_CHANNEL_MAX 0x7FFF
 /* Parses a ChannelData message: returns 0 with number and payload (borrowed), or -1 when it is not
