@@ -169,8 +169,13 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < cfg.deny_peer.n; i++)
         peer_policy_add(policy, cfg.deny_peer.items[i], 0);
     peer_policy_allow_loopback(policy, cfg.allow_loopback_peers);
-    for (size_t i = 0; i < cfg.listen.n; i++)
+    static const uint8_t zero[16] = {0};
+    for (size_t i = 0; i < cfg.listen.n; i++) {
         addr_parse(cfg.listen.items[i], 0, &listen[i]);
+        if (!memcmp(listen[i].ip, zero, addr_ip_len(&listen[i])))
+            log_warn("listen %s: UDP replies leave from the address the kernel picks; on a host with "
+                     "several addresses, list each one instead", cfg.listen.items[i]);
+    }
     if (*cfg.tls_cert_file && !(tls = net_tls_new(cfg.tls_cert_file, cfg.tls_key_file, err, sizeof err))) {
         fprintf(stderr, "staffroom-relay: %s\n", err);
         goto out;
