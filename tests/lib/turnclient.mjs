@@ -189,7 +189,8 @@ export function parseMessage(buf) {
     get(type) { const a = attrs.find((x) => x.type === type); return a ? a.value : undefined; },
   };
   const ec = msg.get(ATTR.ERROR_CODE);
-  if (ec && ec.length >= 4) msg.error = { code: (ec[2] & 7) * 100 + ec[3], reason: ec.subarray(4).toString('utf8') };
+  // The reason phrase is text for humans; some servers pad it with NULs, which are dropped here.
+  if (ec && ec.length >= 4) msg.error = { code: (ec[2] & 7) * 100 + ec[3], reason: ec.subarray(4).toString('utf8').replace(/[\x00-\x1f]/g, '') };
   const xm = msg.get(ATTR.XOR_MAPPED_ADDRESS);
   if (xm) msg.mapped = decodeXorAddress(xm, tid);
   else if (msg.get(ATTR.MAPPED_ADDRESS)) msg.mapped = decodeAddress(msg.get(ATTR.MAPPED_ADDRESS));
