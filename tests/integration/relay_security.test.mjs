@@ -21,6 +21,9 @@ const mainRelay = lazy(() => startRelay(h, { label: 'main', relayV6: true }));
 const nonceRelay = lazy(() => startRelay(h, { label: 'nonce', nonceLifetime: 1 }));
 const quotaRelay = lazy(() => startRelay(h, { label: 'quota', userQuota: 2 }));
 const fuzzRelay = lazy(() => startRelay(h, { label: 'fuzz' }));
+const totalRelay = lazy(() => startRelay(h, { label: 'total', totalQuota: 3 }));
+const allowRelay = lazy(() => startRelay(h, { label: 'allow', allowPeer: ['10.0.0.0/8'] }));
+const denyRelay = lazy(() => startRelay(h, { label: 'deny', denyPeer: ['203.0.113.0/24'] }));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const T = { timeout: 20000 };
@@ -107,6 +110,28 @@ for (const [form, family, address] of [
 ]) {
   test(`bypass form ${form} -> 403`, T, () => expectDenied(family, [address]));
 }
+
+async function permissionCodes(relay, peers) {
+  return withClient(relay, {}, async (c) => {
+    assert.equal((await c.allocate()).cls, 'success');
+    const out = {};
+    for (const address of peers) {
+      const r = await c.createPermission({ address, port: 1 });
+      out[address] = r.cls === 'success' ? 'ok' : r.error?.code;
+    }
+    return out;
+  });
+}
+
+test('--allow-peer 10.0.0.0/8 opens that default-denied range and only it', T, async () => {
+  const got = await permissionCodes(await allowRelay(), ['10.1.2.3', '192.168.1.1', '127.0.0.1', '203.0.113.5']);
+  assert.deepEqual(got, { '10.1.2.3': 'ok', '192.168.1.1': 403, '127.0.0.1': 403, '203.0.113.5': 'ok' });
+});
+
+test('--deny-peer 203.0.113.0/24 closes that public range and only it', T, async () => {
+  const got = await permissionCodes(await denyRelay(), ['203.0.113.7', '198.51.100.7']);
+  assert.deepEqual(got, { '203.0.113.7': 403, '198.51.100.7': 'ok' });
+});
 
 // ------------------------------------------------------------------------------------------------
 // Credentials (RFC 8489 §9.2 long-term mechanism, coturn REST form)
@@ -226,6 +251,37 @@ test('over quota (--user-quota 2) -> 486; freeing one allocation admits another'
     const other = await client(r, { user: 'someone-else' });
     cs.push(other);
     assert.equal((await other.allocate()).cls, 'success');
+  } finally { cs.forEach((c) => c.close()); }
+});
+
+test('total quota (--total-quota 3) -> 486 across different users', T, async () => {
+  const r = await totalRelay();
+  const cs = [];
+  try {
+    for (let i = 0; i < 4; i++) cs.push(await client(r, { user: `user${i}` }));
+    for (let i = 0; i < 3; i++) assert.equal((await cs[i].allocate()).cls, 'success', `allocation ${i}`);
+    const fourth = await cs[3].allocate();
+    assert.equal(fourth.error?.code, 486, explain(fourth));
+  } finally { cs.forEach((c) => c.close()); }
+});
+
+test('closing a TCP connection frees its allocation (user quota admits a new one)', T, async () => {
+  const r = await quotaRelay();
+  const creds = r.creds('tcpquota');
+  const cs = [];
+  try {
+    for (let i = 0; i < 3; i++) cs.push(await client(r, { creds, transport: 'tcp' }));
+    assert.equal((await cs[0].allocate()).cls, 'success');
+    assert.equal((await cs[1].allocate()).cls, 'success');
+    assert.equal((await cs[2].allocate()).error?.code, 486);
+    cs[0].close();
+    let again;
+    for (let i = 0; i < 30; i++) {
+      await sleep(100);
+      again = await cs[2].allocate();
+      if (again.cls === 'success') break;
+    }
+    assert.equal(again.cls, 'success', `after closing a TCP connection: ${explain(again)}`);
   } finally { cs.forEach((c) => c.close()); }
 });
 

@@ -10,7 +10,7 @@ import { TurnClient, METHOD, ATTR, attr, checkIntegrity } from '../lib/turnclien
 
 const h = new Harness('relay-turn');
 let relayP;
-const relay = () => (relayP ||= startRelay(h, { allowLoopback: true, relayV6: true }));
+const relay = () => (relayP ||= startRelay(h, { allowLoopback: true, relayV6: true, tls: true }));
 const cleanups = [];
 after(async () => { cleanups.forEach((f) => f()); await h.close(); });
 
@@ -20,7 +20,8 @@ const explain = (r) => (r.cls === 'error' ? `${r.error?.code} ${r.error?.reason}
 
 async function client(opts = {}) {
   const r = await relay();
-  const c = new TurnClient({ port: r.port, ...r.creds(opts.user || 'turn'), ...opts });
+  const port = opts.transport === 'tls' ? r.tlsPort : r.port;
+  const c = new TurnClient({ port, ...r.creds(opts.user || 'turn'), ...opts });
   await c.connect();
   cleanups.push(() => c.close());
   return c;
@@ -56,7 +57,7 @@ async function allocated(opts) {
   return c;
 }
 
-for (const transport of ['udp', 'tcp']) {
+for (const transport of ['udp', 'tcp', 'tls']) {
   const U = transport.toUpperCase();
 
   test(`${U}: Binding answers XOR-MAPPED-ADDRESS = the client's own address`, T, async () => {

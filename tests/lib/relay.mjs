@@ -7,6 +7,7 @@
 //
 //   const relay = await startRelay(h, { allowLoopback: true });
 //   relay.port, relay.secret, relay.creds('alice'), relay.metricsPort, relay.impl, relay.rec
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -50,11 +51,26 @@ function expand6(ip) {
   return all.map((x) => parseInt(x, 16));
 }
 
-// opts: allowLoopback (false), nonceLifetime, userQuota, metrics (false), relayV6 (false),
+// A self-signed certificate for 127.0.0.1 in dir (openssl CLI); returns { cert, key } paths.
+export function testCertificate(dir) {
+  const cert = path.join(dir, 'relay-cert.pem');
+  const key = path.join(dir, 'relay-key.pem');
+  if (!fs.existsSync(cert)) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  }
+  return { cert, key };
+}
+
+// opts: allowLoopback (false), nonceLifetime, userQuota, totalQuota, metrics (false), relayV6 (false),
+//       tls (false: adds a TLS listener, relay.tlsPort), allowPeer / denyPeer (CIDR lists),
 //       args (extra raw flags), label
 export async function startRelay(h, opts = {}) {
-  const { allowLoopback = false, nonceLifetime, userQuota, metrics = false, relayV6 = false, args = [], label = 'relay' } = opts;
+  const { allowLoopback = false, nonceLifetime, userQuota, totalQuota, metrics = false, relayV6 = false,
+    tls = false, allowPeer = [], denyPeer = [], args = [], label = 'relay' } = opts;
   const port = await freeUdpTcpPort();
+  const tlsPort = tls ? await freePort() : 0;
+  const cert = tls ? testCertificate(h.dir) : null;
   const secret = crypto.randomBytes(16).toString('hex');
   const secret2 = crypto.randomBytes(16).toString('hex');
   const secretFile = path.join(h.dir, `${label}-secret`);
@@ -63,18 +79,21 @@ export async function startRelay(h, opts = {}) {
   let argv;
   let startOpts;
   if (isCoturn) {
-    argv = ['-n', '--log-file=stdout', '--no-cli', '--no-tls', '--no-dtls', '--listening-ip=127.0.0.1',
+    argv = ['-n', '--log-file=stdout', '--no-cli', ...(tls ? [`--tls-listening-port=${tlsPort}`, `--cert=${cert.cert}`,
+      `--pkey=${cert.key}`] : ['--no-tls']), '--no-dtls', '--listening-ip=127.0.0.1',
       '--relay-ip=127.0.0.1', `--listening-port=${port}`, '--use-auth-secret',
       `--static-auth-secret=${secret}`, `--realm=${REALM}`, '--no-multicast-peers'];
     if (relayV6) argv.push('--listening-ip=::1', '--relay-ip=::1');
     if (allowLoopback) argv.push('--allow-loopback-peers');
-    for (const c of [...DENIED_V4, ...DENIED_V6]) {
+    for (const c of allowPeer) argv.push(`--allowed-peer-ip=${cidrRange(c)}`);
+    for (const c of [...denyPeer, ...DENIED_V4, ...DENIED_V6]) {
       if (allowLoopback && (c.startsWith('127.') || c === '::1/128')) continue;
       if (c === '::/128') continue; // coturn then refuses every IPv4 peer (its range check)
       argv.push(`--denied-peer-ip=${cidrRange(c)}`);
     }
     if (nonceLifetime) argv.push(`--stale-nonce=${nonceLifetime}`);
     if (userQuota) argv.push(`--user-quota=${userQuota}`);
+    if (totalQuota) argv.push(`--total-quota=${totalQuota}`);
     startOpts = { port };
   } else {
     argv = ['--listen', '127.0.0.1', '--listen-port', String(port), '--relay-address', '127.0.0.1',
@@ -82,6 +101,10 @@ export async function startRelay(h, opts = {}) {
     if (relayV6) argv.push('--listen', '::1', '--relay-address-v6', '::1');
     if (nonceLifetime) argv.push('--nonce-lifetime', String(nonceLifetime));
     if (userQuota) argv.push('--user-quota', String(userQuota));
+    if (totalQuota) argv.push('--total-quota', String(totalQuota));
+    if (tls) argv.push('--tls-listen-port', String(tlsPort), '--tls-cert-file', cert.cert, '--tls-key-file', cert.key);
+    for (const c of allowPeer) argv.push('--allow-peer', c);
+    for (const c of denyPeer) argv.push('--deny-peer', c);
     if (metrics) argv.push('--metrics-address', '127.0.0.1', '--metrics-port', String(metricsPort));
     startOpts = { ready: /staffroom-relay listening/ };
   }
@@ -89,7 +112,7 @@ export async function startRelay(h, opts = {}) {
   const rec = await h.start(label, RELAY_BIN, argv, startOpts);
   if (isCoturn) await new Promise((r) => setTimeout(r, 300)); // UDP listeners come up with TCP's
   return {
-    impl: IMPL, port, secret, secret2, secretFile, metricsPort, rec, argv,
+    impl: IMPL, port, tlsPort, secret, secret2, secretFile, metricsPort, rec, argv,
     creds: (user = 'alice', ttl = 3600, s = secret) => restCredentials(s, user, ttl),
   };
 }

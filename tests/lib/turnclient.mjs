@@ -18,6 +18,7 @@
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import zlib from 'node:zlib';
 
 export const MAGIC = 0x2112a442;
@@ -238,7 +239,7 @@ export const attr = {
 // Client
 
 export class TurnClient {
-  // opts: host ('127.0.0.1'), port, transport ('udp'|'tcp'), username, password,
+  // opts: host ('127.0.0.1'), port, transport ('udp'|'tcp'|'tls'), username, password,
   // timeoutMs (per request, 3000), rto (UDP retransmit interval, 250 ms)
   constructor({ host = '127.0.0.1', port, transport = 'udp', username, password, timeoutMs = 3000, rto = 250 } = {}) {
     Object.assign(this, { host, port, transport, username, password, timeoutMs, rto });
@@ -258,6 +259,14 @@ export class TurnClient {
       this.sock.on('message', (m) => this.onPacket(m));
       this.sock.on('error', (e) => this.onError(e));
       await new Promise((res) => this.sock.bind(0, net.isIPv6(this.host) ? '::1' : '127.0.0.1', res));
+    } else if (this.transport === 'tls') {
+      // Test certificates are self-signed: the relay's identity is not what these tests check.
+      this.sock = tls.connect({ port: this.port, host: this.host, rejectUnauthorized: false });
+      this.sock.setNoDelay(true);
+      await new Promise((res, rej) => { this.sock.once('secureConnect', res); this.sock.once('error', rej); });
+      this.sock.on('data', (d) => this.onTcp(d));
+      this.sock.on('error', (e) => this.onError(e));
+      this.sock.on('close', () => { this.remoteClosed = true; this.wake(); });
     } else {
       this.sock = net.connect(this.port, this.host);
       this.sock.setNoDelay(true);
@@ -430,7 +439,7 @@ export class TurnClient {
   }
 
   sendChannelData(channel, data) {
-    this.sendRaw(encodeChannelData(channel, data, { padded: this.transport === 'tcp' }));
+    this.sendRaw(encodeChannelData(channel, data, { padded: this.transport !== 'udp' }));
   }
 
   close() {
