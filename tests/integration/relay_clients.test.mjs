@@ -44,7 +44,7 @@ async function uclient(tcp) {
   await h.start(`peer-${peerPort}`, 'turnutils_peer', ['-L', '127.0.0.1', '-p', String(peerPort)]);
   await new Promise((res) => setTimeout(res, 200));
   const args = [...(tcp ? ['-t'] : []), '-c', '-m', '5', '-n', '100', '-l', '120', '-z', '5', '-e', '127.0.0.1',
-    '-r', String(peerPort), '-X', '-g', '-u', 'uclient', '-W', r.secret, '-p', String(r.port), '127.0.0.1'];
+    '-r', String(peerPort), '-X', '-g', '-u', `uclient-${tcp ? 'tcp' : 'udp'}`, '-W', r.secret, '-p', String(r.port), '127.0.0.1'];
   const res = await run('turnutils_uclient', args, 25000);
   const tot = res.out.match(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$/m);
   const lost = res.out.match(/Total lost packets (\d+)/);

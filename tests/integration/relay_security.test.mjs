@@ -28,8 +28,10 @@ const denyRelay = lazy(() => startRelay(h, { label: 'deny', denyPeer: ['203.0.11
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const T = { timeout: 20000 };
 
-// A connected client with credentials for `user`; closed by the test's cleanup list.
-async function client(relay, { user = 'alice', transport = 'udp', ttl = 3600, creds, ...rest } = {}) {
+// A connected client with credentials for `user` (by default a user of its own: allocations outlive
+// the test that made them, and a relay's per-user quota must not leak between tests).
+let userSeq = 0;
+async function client(relay, { user = `sec${userSeq++}`, transport = 'udp', ttl = 3600, creds, ...rest } = {}) {
   const c = new TurnClient({ port: relay.port, transport, ...(creds || relay.creds(user, ttl)), ...rest });
   await c.connect();
   return c;

@@ -18,10 +18,12 @@ const T = { timeout: 20000 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const explain = (r) => (r.cls === 'error' ? `${r.error?.code} ${r.error?.reason}` : r.cls);
 
+// Each client is a user of its own: allocations outlive their test, a per-user quota must not leak.
+let userSeq = 0;
 async function client(opts = {}) {
   const r = await relay();
   const port = opts.transport === 'tls' ? r.tlsPort : r.port;
-  const c = new TurnClient({ port, ...r.creds(opts.user || 'turn'), ...opts });
+  const c = new TurnClient({ port, ...r.creds(opts.user || `turn${userSeq++}`), ...opts });
   await c.connect();
   cleanups.push(() => c.close());
   return c;
