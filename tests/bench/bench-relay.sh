@@ -141,15 +141,16 @@ echo "bench-relay: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (other 
 echo
 echo "Loads: (a) $FEW_ALLOCS allocations, max rate (window $WINDOW/alloc); (b) $MANY_ALLOCS allocations at $MANY_RATE pkt/s;"
 echo "       ${SECONDS_PER_LOAD} s each, $PAYLOAD-byte payloads, client->relay->peer->relay->client over UDP, $LOAD_THREADS load thread(s)."
+echo "       A packet back crossed the relay twice. relay CPU = utime+stime over the load and its drain; pkts/CPU-s = packets back / relay CPU."
 awk '
   function num(x) { return x ~ /^-?[0-9.]+$/ }
   { load[NR] = $1; relay[NR] = $2; pps[$1, $2] = $3; loss[$1, $2] = $4; avg[$1, $2] = $5; p99[$1, $2] = $6;
-    cpu[$1, $2] = $7; seen[$1] = 1 }
+    cpu[$1, $2] = $7; recv[$1, $2] = $8; seen[$1] = 1 }
   END {
     printf "%-4s %-10s %12s %8s %10s %10s %9s %14s\n", "load", "relay", "pkts/s back", "loss %", "RTT avg us", "RTT p99 us", "relay CPU", "pkts/CPU-s"
     for (i = 1; i <= NR; i++) {
       l = load[i]; r = relay[i]
-      eff[l, r] = (num(cpu[l, r]) && cpu[l, r] > 0 && num(pps[l, r])) ? pps[l, r] * SECS / cpu[l, r] : "-"
+      eff[l, r] = (num(cpu[l, r]) && cpu[l, r] > 0 && num(recv[l, r])) ? recv[l, r] / cpu[l, r] : "-"
       printf "%-4s %-10s %12s %8s %10s %10s %9s %14s\n", l, r, pps[l, r], loss[l, r], avg[l, r], p99[l, r], \
         (num(cpu[l, r]) ? cpu[l, r] " s" : "-"), (num(eff[l, r]) ? sprintf("%.0f", eff[l, r]) : "-")
     }
