@@ -235,3 +235,72 @@ test('many ChannelData packets in a burst arrive (UDP, 200 x 500 bytes, paced)',
   while (p.received.length < 200 && Date.now() < deadline) await sleep(20);
   assert.equal(p.received.length, 200);
 });
+
+test('TCP: requests and ChannelData written one byte at a time are reassembled', { timeout: 30000 }, async () => {
+  const c = await client({ transport: 'tcp' });
+  // Send each outgoing frame byte by byte: the relay's stream parser must resume mid-header and mid-body.
+  const write = c.sendRaw.bind(c);
+  c.sendRaw = (buf) => { (async () => { for (const b of buf) { write(Buffer.from([b])); await sleep(1); } })(); };
+  c.timeoutMs = 8000;
+  const a = await c.allocate();
+  assert.equal(a.cls, 'success', explain(a));
+  const p = await peer();
+  assert.equal((await c.channelBind(0x4321, p.addr)).cls, 'success');
+  c.sendChannelData(0x4321, Buffer.from('slowly, with padding'));
+  assert.equal((await p.next(5000)).data.toString(), 'slowly, with padding');
+});
+
+test('TCP: several frames in one write (STUN + ChannelData + STUN) are all handled', T, async () => {
+  const c = await allocated({ transport: 'tcp' });
+  const p = await peer();
+  assert.equal((await c.channelBind(0x4322, p.addr)).cls, 'success');
+  const { encodeChannelData, encodeMessage } = await import('../lib/turnclient.mjs');
+  const frames = [encodeChannelData(0x4322, Buffer.from('one'), { padded: true }),
+    encodeMessage({ method: METHOD.BINDING }), encodeChannelData(0x4322, Buffer.from('three'), { padded: true })];
+  c.sendRaw(Buffer.concat(frames));
+  const got = [(await p.next()).data.toString(), (await p.next()).data.toString()];
+  assert.deepEqual(got, ['one', 'three']);
+  const ev = await c.next((e) => e.kind === 'message');
+  assert.equal(ev.msg.cls, 'success');
+});
+
+test('CreatePermission with one allowed and one denied peer -> 403 and installs neither', T, async () => {
+  const c = await allocated();
+  const p = await peer();
+  const r = await c.createPermission([p.addr, { address: '10.0.0.1', port: 1 }]);
+  assert.equal(r.error?.code, 403, explain(r));
+  p.send(Buffer.from('should not pass'), c.relayed);
+  await assert.rejects(c.nextData(400), /timed out/, 'a permission was installed by a refused request');
+});
+
+test('Send indication to a denied peer is dropped; the allocation keeps working', T, async () => {
+  const c = await allocated();
+  c.sendIndication({ address: '10.0.0.1', port: 9 }, Buffer.from('x'));
+  c.sendIndication({ address: '0.0.0.0', port: 9 }, Buffer.from('x'));
+  const p = await peer();
+  assert.equal((await c.createPermission(p.addr)).cls, 'success');
+  c.sendIndication(p.addr, Buffer.from('fine'));
+  assert.equal((await p.next()).data.toString(), 'fine');
+});
+
+test('a request on an allocation with another user\'s valid credentials -> 441', T, async () => {
+  const r = await relay();
+  const c = await allocated();
+  // Same 5-tuple, valid credentials of a different user (RFC 8656 §5: 441 Wrong Credentials).
+  const { username, password } = r.creds('intruder');
+  const other = new TurnClient({ port: r.port, username, password });
+  other.sock = c.sock; other.transport = 'udp';
+  c.sock.removeAllListeners('message');
+  c.sock.on('message', (m) => other.onPacket(m));
+  const res = await other.refresh(600);
+  assert.equal(res.error?.code, 441, explain(res));
+});
+
+test('IPv6 listener: Binding and Allocate from ::1', T, async () => {
+  const c = await client({ host: '::1' });
+  const b = await c.binding();
+  assert.equal(b.cls, 'success', explain(b));
+  assert.deepEqual(b.mapped, { family: 'IPv6', address: '::1', port: c.localPort });
+  const a = await c.allocate();
+  assert.equal(a.cls, 'success', explain(a));
+});
