@@ -6,9 +6,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Harness, freeUdpTcpPort } from '../lib/harness.mjs';
-import { startRelay, isCoturn, RELAY_BIN } from '../lib/relay.mjs';
+import { startRelay, isCoturn, RELAY_BIN, stopRelayChecked } from '../lib/relay.mjs';
 import { TurnClient } from '../lib/turnclient.mjs';
 
 const h = new Harness('relay-clients');
@@ -88,6 +89,53 @@ test('metrics: GET /metrics shows allocation and packet counters > 0 after relay
   } finally { c.close(); }
 });
 
+// Raw bytes to a TCP port; resolves with whatever came back before the close (or 1 s).
+function rawTcp(port, data, { endAfterMs = 50 } = {}) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    let got = '';
+    s.on('data', (d) => { got += d.toString('latin1'); });
+    s.on('error', () => {});
+    s.on('connect', () => { for (const d of [].concat(data)) s.write(d); setTimeout(() => s.end(), endAfterMs); });
+    const t = setTimeout(() => s.destroy(), 1000);
+    s.on('close', () => { clearTimeout(t); resolve(got); });
+  });
+}
+
+test('metrics: unknown paths get 404, garbage and oversized requests do not break the endpoint', { timeout: 20000, skip: isCoturn && 'coturn has no metrics here' }, async () => {
+  const r = await relay();
+  const nope = await rawTcp(r.metricsPort, 'GET /nope HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(nope, /^HTTP\/1\.[01] 404/, nope.slice(0, 200));
+  await rawTcp(r.metricsPort, 'GARBAGE\r\n\r\n');
+  await rawTcp(r.metricsPort, '\x00\xff\x00\xff'.repeat(1000));
+  await rawTcp(r.metricsPort, `GET /metrics HTTP/1.1\r\nX: ${'a'.repeat(200000)}\r\n\r\n`);
+  await rawTcp(r.metricsPort, 'GET /metr', { endAfterMs: 10 });
+  await Promise.all(Array.from({ length: 50 }, () => rawTcp(r.metricsPort, 'GET /metrics HTTP/1.0\r\n\r\n')));
+  const res = await fetch(`http://127.0.0.1:${r.metricsPort}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /alloc/i);
+  assert.equal(r.rec.exited, null, `relay died:\n${r.rec.output.slice(-3000)}`);
+});
+
+test('TCP: 200 idle client connections, then a Binding over TCP and UDP still works', { timeout: 20000 }, async () => {
+  const r = await relay();
+  const socks = await Promise.all(Array.from({ length: 200 }, () => new Promise((resolve) => {
+    const s = net.connect(r.port, '127.0.0.1');
+    s.on('error', () => resolve(s));
+    s.on('connect', () => resolve(s));
+  })));
+  try {
+    for (const transport of ['tcp', 'udp']) {
+      const c = new TurnClient({ port: r.port, transport });
+      await c.connect();
+      const b = await c.binding();
+      c.close();
+      assert.equal(b.cls, 'success');
+    }
+  } finally { socks.forEach((s) => s.destroy()); }
+  assert.equal(r.rec.exited, null, `relay died:\n${r.rec.output.slice(-3000)}`);
+});
+
 // ---- command line (staffroom-relay only) ----
 const cliSkip = isCoturn && 'staffroom-relay command line';
 
@@ -128,4 +176,9 @@ test('--version exits 0', { timeout: 15000, skip: cliSkip }, async () => {
   const res = await run(RELAY_BIN, ['--version'], 10000);
   assert.equal(res.code, 0, res.out);
   assert.ok(res.out.trim().length > 0, 'prints nothing');
+});
+
+test('the relay exits 0 on SIGTERM afterwards (sanitizers and leak check clean)', { timeout: 30000 }, async () => {
+  const why = await stopRelayChecked(h, await relay());
+  assert.equal(why, null, why);
 });

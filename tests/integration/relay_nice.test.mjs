@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { Harness, bin } from '../lib/harness.mjs';
-import { startRelay } from '../lib/relay.mjs';
+import { startRelay, stopRelayChecked } from '../lib/relay.mjs';
 
 const h = new Harness('relay-nice');
 let relayP;
@@ -33,3 +33,8 @@ for (const transport of ['udp', 'tcp']) {
     assert.equal(r.rec.exited, null, `relay died:\n${r.rec.output.slice(-3000)}`);
   });
 }
+
+test('the relay exits 0 on SIGTERM afterwards (sanitizers and leak check clean)', { timeout: 30000 }, async () => {
+  const why = await stopRelayChecked(h, await relay());
+  assert.equal(why, null, why);
+});

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { Harness } from '../lib/harness.mjs';
-import { startRelay } from '../lib/relay.mjs';
+import { startRelay, stopRelayChecked } from '../lib/relay.mjs';
 import { TurnClient, METHOD, ATTR, attr, checkIntegrity } from '../lib/turnclient.mjs';
 
 const h = new Harness('relay-turn');
@@ -303,4 +303,9 @@ test('IPv6 listener: Binding and Allocate from ::1', T, async () => {
   assert.deepEqual(b.mapped, { family: 'IPv6', address: '::1', port: c.localPort });
   const a = await c.allocate();
   assert.equal(a.cls, 'success', explain(a));
+});
+
+test('the relay exits 0 on SIGTERM afterwards (sanitizers and leak check clean)', { timeout: 30000 }, async () => {
+  const why = await stopRelayChecked(h, await relay());
+  assert.equal(why, null, why);
 });

@@ -116,3 +116,13 @@ export async function startRelay(h, opts = {}) {
     creds: (user = 'alice', ttl = 3600, s = secret) => restCredentials(s, user, ttl),
   };
 }
+
+// Stops a relay with SIGTERM and returns a reason string if the stop was not clean (exit status
+// not 0, or a sanitizer report in its output), or null. coturn's exit status is not checked.
+export async function stopRelayChecked(h, relay) {
+  const res = await h.stop(relay.rec, 'SIGTERM', 20000);
+  const log = relay.rec.output;
+  if (/AddressSanitizer|LeakSanitizer|runtime error:/.test(log)) return `sanitizer report:\n${log.slice(-4000)}`;
+  if (!isCoturn && (res.code !== 0 || res.signal)) return `exit ${res.code ?? res.signal} on SIGTERM:\n${log.slice(-4000)}`;
+  return null;
+}
