@@ -4,6 +4,8 @@
 // RELAY_IMPL=coturn runs the same cases against Debian's turnserver given the same deny list.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import fs from 'node:fs';
 import net from 'node:net';
 import { Harness } from '../lib/harness.mjs';
 import { startRelay, stopRelayChecked, isCoturn, DENIED_V4, DENIED_V6 } from '../lib/relay.mjs';
@@ -24,6 +26,7 @@ const fuzzRelay = lazy(() => startRelay(h, { label: 'fuzz' }));
 const totalRelay = lazy(() => startRelay(h, { label: 'total', totalQuota: 3 }));
 const allowRelay = lazy(() => startRelay(h, { label: 'allow', allowPeer: ['10.0.0.0/8'] }));
 const denyRelay = lazy(() => startRelay(h, { label: 'deny', denyPeer: ['203.0.113.0/24'] }));
+const loadRelay = lazy(() => startRelay(h, { label: 'load', allowLoopback: true }));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const T = { timeout: 20000 };
@@ -474,6 +477,73 @@ test('malformed and truncated frames over TCP are dropped or answered 400; relay
   assert.equal(r.rec.exited, null, `relay died: ${r.rec.output.slice(-3000)}`);
 });
 
+// ------------------------------------------------------------------------------------------------
+// Resource limits under hostile or careless clients
+
+const rssKb = (pid) => Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]);
+
+test('a TCP client that stops reading while its peer floods does not grow the relay without bound', { timeout: 60000 }, async () => {
+  const r = await loadRelay();
+  const c = await client(r, { transport: 'tcp' });
+  const p = dgram.createSocket('udp4');
+  try {
+    assert.equal((await c.allocate()).cls, 'success');
+    await new Promise((res) => p.bind(0, '127.0.0.1', res));
+    assert.equal((await c.channelBind(0x4000, { address: '127.0.0.1', port: p.address().port })).cls, 'success');
+    c.sock.pause(); // the client reads nothing from now on
+    const before = rssKb(r.rec.proc.pid);
+    const buf = Buffer.alloc(1200, 7);
+    for (let i = 0; i < 100000; i++) { // 120 MB offered to a client that does not read
+      p.send(buf, c.relayed.port, '127.0.0.1');
+      if (i % 200 === 199) await new Promise((res) => setImmediate(res));
+    }
+    await sleep(1000);
+    const grown = rssKb(r.rec.proc.pid) - before;
+    assert.ok(grown < 64 * 1024, `relay RSS grew by ${grown} KB for a client that does not read`);
+    await bindingStillWorks(r, 'udp');
+  } finally { c.close(); p.close(); }
+  assert.equal(r.rec.exited, null, `relay died: ${r.rec.output.slice(-3000)}`);
+});
+
+test('allocation churn under traffic: 40 clients allocate, relay, delete, 15 times each', { timeout: 60000 }, async () => {
+  const r = await loadRelay();
+  const peer = dgram.createSocket('udp4');
+  await new Promise((res) => peer.bind(0, '127.0.0.1', res));
+  peer.on('message', (m, ri) => peer.send(m, ri.port, ri.address)); // echo
+  const pa = { address: '127.0.0.1', port: peer.address().port };
+  let echoed = 0;
+  const worker = async (k) => {
+    for (let round = 0; round < 15; round++) {
+      const c = await client(r, { transport: k % 4 === 0 ? 'tcp' : 'udp' });
+      try {
+        const a = await c.allocate();
+        if (a.cls !== 'success') throw new Error(`Allocate: ${explain(a)}`);
+        const cb = await c.channelBind(0x4000 + round, pa);
+        if (cb.cls !== 'success') throw new Error(`ChannelBind: ${explain(cb)}`);
+        // One packet every 50 ms until the echo is back: 40 clients' bursts at once would overflow the
+        // single echo socket of this test, and that loss would not be the relay's.
+        const echo = c.nextChannelData(3000);
+        let i = 0;
+        const tick = setInterval(() => c.sendChannelData(0x4000 + round, Buffer.from(`k${k} r${round} i${i++}`)), 50);
+        c.sendChannelData(0x4000 + round, Buffer.from(`k${k} r${round} first`));
+        try { await echo; } finally { clearInterval(tick); }
+        echoed++;
+        // Delete while echoes are still in flight, sometimes by Refresh 0, sometimes by just leaving (TCP close).
+        if (round % 3 !== 2 || c.transport === 'udp') {
+          const d = await c.refresh(0);
+          if (d.cls !== 'success') throw new Error(`Refresh 0: ${explain(d)}`);
+        }
+      } finally { c.close(); }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: 40 }, (_, k) => worker(k)));
+  } finally { peer.close(); }
+  assert.equal(echoed, 600);
+  await bindingStillWorks(r, 'udp');
+  assert.equal(r.rec.exited, null, `relay died: ${r.rec.output.slice(-3000)}`);
+});
+
 test('after malformed input the relay exits 0 on SIGTERM (sanitizers and leak check clean)', { timeout: 30000, skip: isCoturn && 'coturn exit status is not ours' }, async () => {
   const why = await stopRelayChecked(h, await fuzzRelay());
   assert.equal(why, null, why);
@@ -481,7 +551,7 @@ test('after malformed input the relay exits 0 on SIGTERM (sanitizers and leak ch
 
 test('every other relay of this file exits 0 on SIGTERM (sanitizers and leak check clean)', { timeout: 30000 }, async () => {
   const whys = [];
-  for (const [name, start] of Object.entries({ mainRelay, nonceRelay, quotaRelay, totalRelay, allowRelay, denyRelay })) {
+  for (const [name, start] of Object.entries({ mainRelay, nonceRelay, quotaRelay, totalRelay, allowRelay, denyRelay, loadRelay })) {
     const r = await start().catch(() => null); // a relay that never started is another test's failure
     if (!r) continue;
     const why = await stopRelayChecked(h, r);

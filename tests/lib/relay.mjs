@@ -122,7 +122,7 @@ export async function startRelay(h, opts = {}) {
 export async function stopRelayChecked(h, relay) {
   const res = await h.stop(relay.rec, 'SIGTERM', 20000);
   const log = relay.rec.output;
-  if (/AddressSanitizer|LeakSanitizer|runtime error:/.test(log)) return `sanitizer report:\n${log.slice(-4000)}`;
+  if (/AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:/.test(log)) return `sanitizer report:\n${log.slice(-4000)}`;
   if (!isCoturn && (res.code !== 0 || res.signal)) return `exit ${res.code ?? res.signal} on SIGTERM:\n${log.slice(-4000)}`;
   return null;
 }
