@@ -166,6 +166,15 @@ test('--check-config on a good file exits 0', { timeout: 15000, skip: cliSkip },
   assert.equal(res.code, 0, res.out);
 });
 
+const SHIPPED_CONF = path.join(process.env.STAFFROOM_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..'), 'config/staffroom-relay.conf');
+// Every key of the shipped file must parse; its secret file is the operator's to set, so a flag gives one.
+test('--check-config accepts the shipped config/staffroom-relay.conf (with a secret file given)', { timeout: 15000, skip: (cliSkip || (!fs.existsSync(SHIPPED_CONF) && 'no config/staffroom-relay.conf in this tree')) }, async () => {
+  const s = path.join(h.dir, 'shipped-secret');
+  fs.writeFileSync(s, 'abc\n');
+  const res = await run(RELAY_BIN, ['--config', SHIPPED_CONF, '--auth-secret-file', s, '--check-config'], 10000);
+  assert.equal(res.code, 0, res.out);
+});
+
 test('--help exits 0 and lists the keys', { timeout: 15000, skip: cliSkip }, async () => {
   const res = await run(RELAY_BIN, ['--help'], 10000);
   assert.equal(res.code, 0, res.out);

@@ -27,6 +27,10 @@ const totalRelay = lazy(() => startRelay(h, { label: 'total', totalQuota: 3 }));
 const allowRelay = lazy(() => startRelay(h, { label: 'allow', allowPeer: ['10.0.0.0/8'] }));
 const denyRelay = lazy(() => startRelay(h, { label: 'deny', denyPeer: ['203.0.113.0/24'] }));
 const loadRelay = lazy(() => startRelay(h, { label: 'load', allowLoopback: true }));
+const bwRelay = lazy(() => startRelay(h, { label: 'bandwidth', allowLoopback: true, bandwidthLimit: 20000 }));
+// Four relay ports above the kernel's ephemeral range (32768-60999), so nothing else takes them.
+const PORT_BASE = 61000 + 4 * Math.floor(Math.random() * 1000);
+const portsRelay = lazy(() => startRelay(h, { label: 'ports', relayPorts: [PORT_BASE, PORT_BASE + 3] }));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const T = { timeout: 20000 };
@@ -544,6 +548,50 @@ test('allocation churn under traffic: 40 clients allocate, relay, delete, 15 tim
   assert.equal(r.rec.exited, null, `relay died: ${r.rec.output.slice(-3000)}`);
 });
 
+test('--bandwidth-limit 20000 (bytes/s): a client sending 200 kB in half a second gets far less through', { timeout: 20000 }, async () => {
+  const r = await bwRelay();
+  const c = await client(r);
+  const p = dgram.createSocket('udp4');
+  let bytes = 0;
+  p.on('message', (m) => { bytes += m.length; });
+  try {
+    await new Promise((res) => p.bind(0, '127.0.0.1', res));
+    assert.equal((await c.allocate()).cls, 'success');
+    assert.equal((await c.channelBind(0x4000, { address: '127.0.0.1', port: p.address().port })).cls, 'success');
+    for (let i = 0; i < 200; i++) {
+      c.sendChannelData(0x4000, Buffer.alloc(1000, i & 0xff));
+      if (i % 10 === 9) await sleep(25);
+    }
+    await sleep(500);
+  } finally { c.close(); p.close(); }
+  // 20 kB/s over ~0.5-1 s, plus whatever burst the limiter allows: well under half of what was sent.
+  assert.ok(bytes > 0, 'nothing got through at all');
+  assert.ok(bytes <= 100000, `${bytes} of 200000 bytes got through a 20000 bytes/s limit`);
+});
+
+test('relay ports stay in --relay-port-min..max; when all are taken Allocate -> 508; a freed port is reused', { timeout: 20000 }, async () => {
+  const r = await portsRelay();
+  const cs = [];
+  try {
+    let refused;
+    for (let i = 0; i < 8 && !refused; i++) {
+      const c = await client(r);
+      cs.push(c);
+      const a = await c.allocate();
+      if (a.cls === 'success') {
+        assert.ok(a.relayed.port >= PORT_BASE && a.relayed.port <= PORT_BASE + 3, `relayed port ${a.relayed.port} outside ${PORT_BASE}-${PORT_BASE + 3}`);
+      } else refused = a;
+    }
+    assert.ok(refused, 'more than 4 allocations on 4 relay ports');
+    assert.equal(refused.error?.code, 508, explain(refused));
+    const granted = cs.filter((c) => c.relayed);
+    assert.ok(granted.length >= 1 && granted.length <= 4, `${granted.length} allocations granted`);
+    assert.equal((await granted[0].refresh(0)).cls, 'success');
+    const again = await cs[cs.length - 1].allocate();
+    assert.equal(again.cls, 'success', `after freeing a port: ${explain(again)}`);
+  } finally { cs.forEach((c) => c.close()); }
+});
+
 test('after malformed input the relay exits 0 on SIGTERM (sanitizers and leak check clean)', { timeout: 30000, skip: isCoturn && 'coturn exit status is not ours' }, async () => {
   const why = await stopRelayChecked(h, await fuzzRelay());
   assert.equal(why, null, why);
@@ -551,7 +599,7 @@ test('after malformed input the relay exits 0 on SIGTERM (sanitizers and leak ch
 
 test('every other relay of this file exits 0 on SIGTERM (sanitizers and leak check clean)', { timeout: 30000 }, async () => {
   const whys = [];
-  for (const [name, start] of Object.entries({ mainRelay, nonceRelay, quotaRelay, totalRelay, allowRelay, denyRelay, loadRelay })) {
+  for (const [name, start] of Object.entries({ mainRelay, nonceRelay, quotaRelay, totalRelay, allowRelay, denyRelay, loadRelay, bwRelay, portsRelay })) {
     const r = await start().catch(() => null); // a relay that never started is another test's failure
     if (!r) continue;
     const why = await stopRelayChecked(h, r);

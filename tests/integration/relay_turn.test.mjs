@@ -305,6 +305,23 @@ test('IPv6 listener: Binding and Allocate from ::1', T, async () => {
   assert.equal(a.cls, 'success', explain(a));
 });
 
+test('TLS: garbage, a plain STUN request and a half handshake on the TLS port do not stop it serving', T, async () => {
+  const r = await relay();
+  const net = await import('node:net');
+  const { encodeMessage } = await import('../lib/turnclient.mjs');
+  const hello = Buffer.from('16030100c8010000c40303', 'hex'); // a ClientHello that stops after its header
+  for (const junk of [Buffer.from('GET / HTTP/1.1\r\n\r\n'), encodeMessage({ method: METHOD.BINDING }), hello, Buffer.alloc(3000, 0x16)]) {
+    await new Promise((resolve) => {
+      const s = net.connect(r.tlsPort, '127.0.0.1');
+      s.on('error', () => {});
+      s.on('connect', () => { s.write(junk); setTimeout(() => s.destroy(), 100); });
+      s.on('close', resolve);
+    });
+  }
+  const c = await client({ transport: 'tls' });
+  assert.equal((await c.binding()).cls, 'success');
+});
+
 test('the relay exits 0 on SIGTERM afterwards (sanitizers and leak check clean)', { timeout: 30000 }, async () => {
   const why = await stopRelayChecked(h, await relay());
   assert.equal(why, null, why);

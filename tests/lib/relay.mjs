@@ -64,10 +64,11 @@ export function testCertificate(dir) {
 
 // opts: allowLoopback (false), nonceLifetime, userQuota, totalQuota, metrics (false), relayV6 (false),
 //       tls (false: adds a TLS listener, relay.tlsPort), allowPeer / denyPeer (CIDR lists),
+//       bandwidthLimit (bytes/s), relayPorts ([min, max]),
 //       args (extra raw flags), label
 export async function startRelay(h, opts = {}) {
   const { allowLoopback = false, nonceLifetime, userQuota, totalQuota, metrics = false, relayV6 = false,
-    tls = false, allowPeer = [], denyPeer = [], args = [], label = 'relay' } = opts;
+    tls = false, allowPeer = [], denyPeer = [], bandwidthLimit, relayPorts, args = [], label = 'relay' } = opts;
   const port = await freeUdpTcpPort();
   const tlsPort = tls ? await freePort() : 0;
   const cert = tls ? testCertificate(h.dir) : null;
@@ -94,6 +95,8 @@ export async function startRelay(h, opts = {}) {
     if (nonceLifetime) argv.push(`--stale-nonce=${nonceLifetime}`);
     if (userQuota) argv.push(`--user-quota=${userQuota}`);
     if (totalQuota) argv.push(`--total-quota=${totalQuota}`);
+    if (bandwidthLimit) argv.push(`--max-bps=${bandwidthLimit}`);
+    if (relayPorts) argv.push(`--min-port=${relayPorts[0]}`, `--max-port=${relayPorts[1]}`);
     startOpts = { port };
   } else {
     argv = ['--listen', '127.0.0.1', '--listen-port', String(port), '--relay-address', '127.0.0.1',
@@ -102,6 +105,8 @@ export async function startRelay(h, opts = {}) {
     if (nonceLifetime) argv.push('--nonce-lifetime', String(nonceLifetime));
     if (userQuota) argv.push('--user-quota', String(userQuota));
     if (totalQuota) argv.push('--total-quota', String(totalQuota));
+    if (bandwidthLimit) argv.push('--bandwidth-limit', String(bandwidthLimit));
+    if (relayPorts) argv.push('--relay-port-min', String(relayPorts[0]), '--relay-port-max', String(relayPorts[1]));
     if (tls) argv.push('--tls-listen-port', String(tlsPort), '--tls-cert-file', cert.cert, '--tls-key-file', cert.key);
     for (const c of allowPeer) argv.push('--allow-peer', c);
     for (const c of denyPeer) argv.push('--deny-peer', c);
