@@ -9,6 +9,8 @@
  * numbered messages; every one must arrive, in any order, exactly once, and the selected pair must be
  * relay/relay on both sides. Exit 0 on success; otherwise one line "relay_nice: FAIL: reason" and 1.
  * Everything is bounded by a 20 s timeout.
+ * No TLS case: in RFC 5245 mode libnice 0.1.21 sends NICE_RELAY_TYPE_TURN_TLS as plain TURN over TCP
+ * (TLS-like wrapping only in its Google/MSOC modes), so it cannot test a relay's TLS listener.
  */
 #include <agent.h>
 #include <gio/gio.h>
