@@ -107,13 +107,13 @@ run_load() {
   res=$(echo "$out" | grep '^RESULT')
   if [ $rc -ne 0 ] || [ -z "$res" ]; then
     echo "  [$relay] load $load failed (exit $rc): $(tail -3 "$RUN/load-$relay-$load.err")"
-    echo "$load $relay - - - - - -" >>"$RUN/rows"
+    echo "$load $relay - - - - - - - -" >>"$RUN/rows"
     return
   fi
   # RESULT sent=.. recv=.. seconds=.. pps=.. loss_pct=.. rtt_avg_us=.. rtt_p50_us=.. rtt_p99_us=.. relay_cpu_s=..
   eval "$(echo "$res" | sed 's/^RESULT //; s/\([a-z0-9_]*\)=/local r_\1=/g')"
   # shellcheck disable=SC2154
-  echo "$load $relay $r_pps $r_loss_pct $r_rtt_avg_us $r_rtt_p99_us $r_relay_cpu_s $r_recv" >>"$RUN/rows"
+  echo "$load $relay $r_pps $r_loss_pct $r_rtt_avg_us $r_rtt_p99_us $r_relay_cpu_s $r_recv $r_sent_pps" >>"$RUN/rows"
 }
 
 bench_relay() { # bench_relay NAME START_FUNCTION
@@ -122,7 +122,7 @@ bench_relay() { # bench_relay NAME START_FUNCTION
   echo "== $name on 127.0.0.1:$PORT, $RELAY_THREADS relay thread(s)"
   if ! $start "$PORT"; then
     echo "  [$name] did not start; see $RUN"
-    for l in a b; do echo "$l $name - - - - - -" >>"$RUN/rows"; done
+    for l in a b; do echo "$l $name - - - - - - - -" >>"$RUN/rows"; done
     stop_relay
     return
   fi
@@ -141,17 +141,18 @@ echo "bench-relay: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (other 
 echo
 echo "Loads: (a) $FEW_ALLOCS allocations, max rate (window $WINDOW/alloc); (b) $MANY_ALLOCS allocations at $MANY_RATE pkt/s;"
 echo "       ${SECONDS_PER_LOAD} s each, $PAYLOAD-byte payloads, client->relay->peer->relay->client over UDP, $LOAD_THREADS load thread(s)."
+echo "       sent/s = what the generator managed to offer (below the target when it was starved of CPU)."
 echo "       A packet back crossed the relay twice. relay CPU = utime+stime over the load and its drain; pkts/CPU-s = packets back / relay CPU."
 awk '
   function num(x) { return x ~ /^-?[0-9.]+$/ }
   { load[NR] = $1; relay[NR] = $2; pps[$1, $2] = $3; loss[$1, $2] = $4; avg[$1, $2] = $5; p99[$1, $2] = $6;
-    cpu[$1, $2] = $7; recv[$1, $2] = $8; seen[$1] = 1 }
+    cpu[$1, $2] = $7; recv[$1, $2] = $8; sent[$1, $2] = $9; seen[$1] = 1 }
   END {
-    printf "%-4s %-10s %12s %8s %10s %10s %9s %14s\n", "load", "relay", "pkts/s back", "loss %", "RTT avg us", "RTT p99 us", "relay CPU", "pkts/CPU-s"
+    printf "%-4s %-10s %10s %12s %8s %10s %10s %9s %12s\n", "load", "relay", "sent/s", "pkts/s back", "loss %", "RTT avg us", "RTT p99 us", "relay CPU", "pkts/CPU-s"
     for (i = 1; i <= NR; i++) {
       l = load[i]; r = relay[i]
       eff[l, r] = (num(cpu[l, r]) && cpu[l, r] > 0 && num(recv[l, r])) ? recv[l, r] / cpu[l, r] : "-"
-      printf "%-4s %-10s %12s %8s %10s %10s %9s %14s\n", l, r, pps[l, r], loss[l, r], avg[l, r], p99[l, r], \
+      printf "%-4s %-10s %10s %12s %8s %10s %10s %9s %12s\n", l, r, sent[l, r], pps[l, r], loss[l, r], avg[l, r], p99[l, r], \
         (num(cpu[l, r]) ? cpu[l, r] " s" : "-"), (num(eff[l, r]) ? sprintf("%.0f", eff[l, r]) : "-")
     }
     print ""

@@ -15,7 +15,7 @@
  * (a stalled window reopens after 100 ms, so loss cannot stop the run). Without -W, no credentials
  * are sent (a relay in no-auth mode). Prints a human summary and one machine-readable line:
  *   RESULT sent=.. recv=.. seconds=.. pps=.. loss_pct=.. rtt_avg_us=.. rtt_p50_us=.. rtt_p99_us=..
- *          relay_cpu_s=..
+ *          relay_cpu_s=.. sent_pps=..
  * With -P, relay_cpu_s is the relay process's utime+stime (all its threads, /proc/PID/stat) spent
  * between the start of sending and the end of the drain; setup is not counted. Otherwise -1.
  */
@@ -43,7 +43,9 @@
 #define BATCH 64
 #define PKT_MAX 1400
 #define HDR_LEN 16 /* payload: u64 send time (ns), u32 allocation index, u32 sequence */
-#define HIST_US 100000 /* RTT histogram: 1 us buckets up to 100 ms, then one overflow bucket */
+/* RTT histogram: 1 us buckets up to 100 ms, then 1 ms buckets up to 10 s, then one overflow bucket */
+#define HIST_FINE 100000
+#define HIST_US (HIST_FINE + 9900)
 #define CHANNEL 0x4000
 #define STUN_MAGIC 0x2112A442u
 #define DRAIN_MS 700
@@ -400,6 +402,7 @@ typedef struct {
 } worker_t;
 
 static worker_t W[MAX_THREADS];
+static uint64_t hist_bucket(uint64_t us);
 static atomic_int go;
 static uint64_t t_start, t_stop_send, t_end;
 
@@ -469,8 +472,7 @@ static void client_recv(worker_t *w, alloc_t *a)
             uint64_t rtt = now - sent;
             w->rtt_sum_ns += rtt;
             w->rtt_n++;
-            uint64_t us = rtt / 1000;
-            w->hist[us > HIST_US ? HIST_US : us]++;
+            w->hist[hist_bucket(rtt / 1000)]++;
         }
     }
 }
@@ -581,6 +583,19 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Bucket of a round trip of `us` microseconds, and the middle of a bucket in microseconds. */
+static uint64_t hist_bucket(uint64_t us)
+{
+    if (us < HIST_FINE)
+        return us;
+    uint64_t b = HIST_FINE + (us - HIST_FINE) / 1000;
+    return b > HIST_US ? HIST_US : b;
+}
+static double hist_value(int b)
+{
+    return b < HIST_FINE ? b + 0.5 : HIST_FINE + (b - HIST_FINE) * 1000.0 + 500.0;
+}
+
 static double percentile(const uint64_t *hist, uint64_t total, double p)
 {
     if (!total)
@@ -589,9 +604,9 @@ static double percentile(const uint64_t *hist, uint64_t total, double p)
     for (int i = 0; i <= HIST_US; i++) {
         acc += hist[i];
         if (acc > want)
-            return i + 0.5;
+            return hist_value(i);
     }
-    return HIST_US;
+    return hist_value(HIST_US);
 }
 
 static void usage(void)
@@ -701,8 +716,9 @@ int main(int argc, char **argv)
            (unsigned long long)sent, (unsigned long long)recv, pps, (unsigned long long)echoed,
            loss, avg, p50, p99, bad ? " (stray packets seen)" : "");
     printf("RESULT sent=%llu recv=%llu seconds=%.3f pps=%.0f loss_pct=%.3f rtt_avg_us=%.1f "
-           "rtt_p50_us=%.1f rtt_p99_us=%.1f relay_cpu_s=%.2f\n",
-           (unsigned long long)sent, (unsigned long long)recv, secs, pps, loss, avg, p50, p99, cpu);
+           "rtt_p50_us=%.1f rtt_p99_us=%.1f relay_cpu_s=%.2f sent_pps=%.0f\n",
+           (unsigned long long)sent, (unsigned long long)recv, secs, pps, loss, avg, p50, p99, cpu,
+           (double)sent / secs);
     fflush(stdout);
     for (int i = 0; i < O.nallocs; i++)
         release_alloc(&A[i]);
