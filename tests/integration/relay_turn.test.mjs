@@ -305,6 +305,14 @@ test('IPv6 listener: Binding and Allocate from ::1', T, async () => {
   assert.equal(a.cls, 'success', explain(a));
 });
 
+test('CreatePermission with 40 peers is answered (success or an error), not dropped', T, async () => {
+  const c = await allocated();
+  c.timeoutMs = 2000;
+  const peers = Array.from({ length: 40 }, (_, k) => ({ address: `198.51.100.${k + 1}`, port: 1 }));
+  const r = await c.createPermission(peers); // throws on no answer at all
+  assert.ok(r.cls === 'success' || r.cls === 'error', r.cls);
+});
+
 test('TLS: garbage, a plain STUN request and a half handshake on the TLS port do not stop it serving', T, async () => {
   const r = await relay();
   const net = await import('node:net');
