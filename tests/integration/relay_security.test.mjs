@@ -26,6 +26,7 @@ const fuzzRelay = lazy(() => startRelay(h, { label: 'fuzz' }));
 const totalRelay = lazy(() => startRelay(h, { label: 'total', totalQuota: 3 }));
 const allowRelay = lazy(() => startRelay(h, { label: 'allow', allowPeer: ['10.0.0.0/8'] }));
 const denyRelay = lazy(() => startRelay(h, { label: 'deny', denyPeer: ['203.0.113.0/24'] }));
+const noAuthRelay = lazy(() => startRelay(h, { label: 'noauth', noAuth: true }));
 const loadRelay = lazy(() => startRelay(h, { label: 'load', allowLoopback: true }));
 const bwRelay = lazy(() => startRelay(h, { label: 'bandwidth', allowLoopback: true, bandwidthLimit: 20000 }));
 // Four relay ports above the kernel's ephemeral range (32768-60999), so nothing else takes them.
@@ -217,6 +218,18 @@ test('username expiring after Allocate -> Refresh and CreatePermission refused w
     assert.equal(ref.error?.code, 401, `Refresh with an expired username: ${explain(ref)}`);
     const perm = await c.createPermission({ address: '203.0.113.9', port: 1 });
     assert.equal(perm.error?.code, 401, `CreatePermission with an expired username: ${explain(perm)}`);
+  });
+});
+
+test('--no-auth yes: Allocate and CreatePermission without any credentials; the deny list still applies', T, async () => {
+  const r = await noAuthRelay();
+  await withClient(r, { creds: { username: undefined, password: undefined } }, async (c) => {
+    const a = await c.request(METHOD.ALLOCATE, [attr.requestedTransport()], { auth: false });
+    assert.equal(a.cls, 'success', explain(a));
+    const p = await c.request(METHOD.CREATE_PERMISSION, [{ type: ATTR.XOR_PEER_ADDRESS, peer: { address: '203.0.113.4', port: 1 } }], { auth: false });
+    assert.equal(p.cls, 'success', explain(p));
+    const d = await c.request(METHOD.CREATE_PERMISSION, [{ type: ATTR.XOR_PEER_ADDRESS, peer: { address: '10.0.0.1', port: 1 } }], { auth: false });
+    assert.equal(d.error?.code, 403, explain(d));
   });
 });
 
@@ -599,7 +612,7 @@ test('after malformed input the relay exits 0 on SIGTERM (sanitizers and leak ch
 
 test('every other relay of this file exits 0 on SIGTERM (sanitizers and leak check clean)', { timeout: 30000 }, async () => {
   const whys = [];
-  for (const [name, start] of Object.entries({ mainRelay, nonceRelay, quotaRelay, totalRelay, allowRelay, denyRelay, loadRelay, bwRelay, portsRelay })) {
+  for (const [name, start] of Object.entries({ mainRelay, nonceRelay, quotaRelay, totalRelay, allowRelay, denyRelay, loadRelay, bwRelay, portsRelay, noAuthRelay })) {
     const r = await start().catch(() => null); // a relay that never started is another test's failure
     if (!r) continue;
     const why = await stopRelayChecked(h, r);

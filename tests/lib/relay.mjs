@@ -64,11 +64,11 @@ export function testCertificate(dir) {
 
 // opts: allowLoopback (false), nonceLifetime, userQuota, totalQuota, metrics (false), relayV6 (false),
 //       tls (false: adds a TLS listener, relay.tlsPort), allowPeer / denyPeer (CIDR lists),
-//       bandwidthLimit (bytes/s), relayPorts ([min, max]),
+//       bandwidthLimit (bytes/s), relayPorts ([min, max]), noAuth (false: no credentials at all),
 //       args (extra raw flags), label
 export async function startRelay(h, opts = {}) {
   const { allowLoopback = false, nonceLifetime, userQuota, totalQuota, metrics = false, relayV6 = false,
-    tls = false, allowPeer = [], denyPeer = [], bandwidthLimit, relayPorts, args = [], label = 'relay' } = opts;
+    tls = false, allowPeer = [], denyPeer = [], bandwidthLimit, relayPorts, noAuth = false, args = [], label = 'relay' } = opts;
   const port = await freeUdpTcpPort();
   const tlsPort = tls ? await freePort() : 0;
   const cert = tls ? testCertificate(h.dir) : null;
@@ -82,8 +82,8 @@ export async function startRelay(h, opts = {}) {
   if (isCoturn) {
     argv = ['-n', '--log-file=stdout', '--no-cli', ...(tls ? [`--tls-listening-port=${tlsPort}`, `--cert=${cert.cert}`,
       `--pkey=${cert.key}`] : ['--no-tls']), '--no-dtls', '--listening-ip=127.0.0.1',
-      '--relay-ip=127.0.0.1', `--listening-port=${port}`, '--use-auth-secret',
-      `--static-auth-secret=${secret}`, `--realm=${REALM}`, '--no-multicast-peers'];
+      '--relay-ip=127.0.0.1', `--listening-port=${port}`,
+      ...(noAuth ? ['--no-auth'] : ['--use-auth-secret', `--static-auth-secret=${secret}`]), `--realm=${REALM}`, '--no-multicast-peers'];
     if (relayV6) argv.push('--listening-ip=::1', '--relay-ip=::1');
     if (allowLoopback) argv.push('--allow-loopback-peers');
     for (const c of allowPeer) argv.push(`--allowed-peer-ip=${cidrRange(c)}`);
@@ -100,7 +100,8 @@ export async function startRelay(h, opts = {}) {
     startOpts = { port };
   } else {
     argv = ['--listen', '127.0.0.1', '--listen-port', String(port), '--relay-address', '127.0.0.1',
-      '--realm', REALM, '--auth-secret-file', secretFile, '--allow-loopback-peers', allowLoopback ? 'yes' : 'no'];
+      '--realm', REALM, ...(noAuth ? ['--no-auth', 'yes'] : ['--auth-secret-file', secretFile]),
+      '--allow-loopback-peers', allowLoopback ? 'yes' : 'no'];
     if (relayV6) argv.push('--listen', '::1', '--relay-address-v6', '::1');
     if (nonceLifetime) argv.push('--nonce-lifetime', String(nonceLifetime));
     if (userQuota) argv.push('--user-quota', String(userQuota));
