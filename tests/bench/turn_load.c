@@ -12,7 +12,8 @@
  *             [-P RELAY_PID]
  *
  * -r 0 is "as fast as possible": closed loop with at most WINDOW packets in flight per allocation
- * (a stalled window reopens after 100 ms, so loss cannot stop the run). Without -W, no credentials
+ * (a stalled window reopens after 100 ms, so loss cannot stop the run); -r 0 -w 0 is an open-loop
+ * flood (sendmmsg batches as fast as the sockets take them; expect loss). Without -W, no credentials
  * are sent (a relay in no-auth mode). Prints a human summary and one machine-readable line:
  *   RESULT sent=.. recv=.. seconds=.. pps=.. loss_pct=.. rtt_avg_us=.. rtt_p50_us=.. rtt_p99_us=..
  *          relay_cpu_s=.. sent_pps=..
@@ -555,6 +556,10 @@ static void *worker_main(void *arg)
         } else if (sending) {
             for (int k = 0; k < w->count; k++) {
                 alloc_t *a = &A[w->first + k];
+                if (O.window == 0) { /* open loop: a full batch per allocation per pass */
+                    client_send(w, a, BATCH);
+                    continue;
+                }
                 uint32_t inflight = a->seq - a->max_rx;
                 if (inflight >= (uint32_t)O.window) {
                     if (now - a->last_progress < 100000000ull)
@@ -640,7 +645,7 @@ int main(int argc, char **argv)
     }
     if (O.port <= 0 || O.port > 65535 || O.nallocs < 1 || O.nallocs > MAX_ALLOCS || O.nthreads < 1 ||
         O.nthreads > MAX_THREADS || O.nthreads > O.nallocs || O.rate < 0 || O.seconds <= 0 ||
-        O.seconds > 600 || O.size < HDR_LEN || O.size > PKT_MAX || O.window < 1 || O.window > 4096)
+        O.seconds > 600 || O.size < HDR_LEN || O.size > PKT_MAX || O.window < 0 || O.window > 4096)
         usage();
     memset(&relay_sa, 0, sizeof relay_sa);
     relay_sa.sin_family = AF_INET;
