@@ -118,7 +118,17 @@ for (const [form, family, address] of [
   ['::127.0.0.1 (IPv4-compatible loopback)', 'IPv6', '::127.0.0.1'],
   ['64:ff9b::7f00:1 (NAT64 of 127.0.0.1)', 'IPv6', '64:ff9b::7f00:1'],
 ]) {
-  test(`bypass form ${form} -> 403`, T, () => expectDenied(family, [address]));
+  test(`bypass form ${form} -> 403`, T, async () => {
+    await expectDenied(family, [address]);
+    if (family === 'IPv6') { // on an IPv4 allocation the same peer must not pass either (403 or 443)
+      const r = await mainRelay();
+      await withClient(r, {}, async (c) => {
+        assert.equal((await c.allocate()).cls, 'success');
+        const res = await c.createPermission({ address, port: 4000 });
+        assert.ok(res.cls === 'error' && [403, 443].includes(res.error.code), `IPv4 allocation: ${explain(res)}`);
+      });
+    }
+  });
 }
 
 async function permissionCodes(relay, peers) {
