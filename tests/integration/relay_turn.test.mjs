@@ -313,6 +313,32 @@ test('CreatePermission with 40 peers is answered (success or an error), not drop
   assert.ok(r.cls === 'success' || r.cls === 'error', r.cls);
 });
 
+test('Allocate with DONT-FRAGMENT succeeds', T, async () => {
+  const c = await client();
+  const a = await c.allocate({ extra: [attr.dontFragment()] });
+  assert.equal(a.cls, 'success', explain(a));
+});
+
+test('Refresh with a REQUESTED-ADDRESS-FAMILY other than the allocation\'s -> 443', T, async () => {
+  const c = await allocated();
+  const r = await c.request(METHOD.REFRESH, [attr.lifetime(600), attr.requestedFamily('IPv6')]);
+  assert.equal(r.error?.code, 443, explain(r));
+});
+
+test('TLS: 100 connections that never finish the handshake do not stop new TLS clients', { timeout: 20000 }, async () => {
+  const r = await relay();
+  const net = await import('node:net');
+  const socks = await Promise.all(Array.from({ length: 100 }, () => new Promise((resolve) => {
+    const s = net.connect(r.tlsPort, '127.0.0.1');
+    s.on('error', () => resolve(s));
+    s.on('connect', () => { s.write(Buffer.from('160301', 'hex')); resolve(s); });
+  })));
+  try {
+    const c = await client({ transport: 'tls' });
+    assert.equal((await c.binding()).cls, 'success');
+  } finally { socks.forEach((s) => s.destroy()); }
+});
+
 test('TLS: garbage, a plain STUN request and a half handshake on the TLS port do not stop it serving', T, async () => {
   const r = await relay();
   const net = await import('node:net');
