@@ -187,6 +187,27 @@ test('any line of the secret file verifies (second secret)', { ...T, skip: isCot
   });
 });
 
+test('SIGHUP reloads the secret file: a new secret verifies, a removed one no longer does', { ...T, skip: isCoturn && 'coturn takes its secret on the command line' }, async () => {
+  const r = await startRelay(h, { label: 'reload' });
+  try {
+    const fresh = 'rotated-secret-' + Date.now();
+    fs.writeFileSync(r.secretFile, `${fresh}\n`);
+    r.rec.proc.kill('SIGHUP');
+    let got;
+    for (let i = 0; i < 40; i++) { // the reload is asynchronous: allow it a moment
+      await sleep(50);
+      got = await withClient(r, { creds: restCredentials(fresh, `reload${i}`, 3600) }, (c) => c.allocate());
+      if (got.cls === 'success') break;
+    }
+    assert.equal(got.cls, 'success', `new secret after SIGHUP: ${explain(got)}`);
+    const old = await withClient(r, { creds: r.creds('reload-old') }, (c) => c.allocate());
+    assert.equal(old.error?.code, 401, `removed secret after SIGHUP: ${explain(old)}`);
+  } finally {
+    const why = await stopRelayChecked(h, r);
+    assert.equal(why, null, why);
+  }
+});
+
 test('wrong password -> 401', T, async () => {
   const r = await mainRelay();
   const { username } = r.creds('mallory');
