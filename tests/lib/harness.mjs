@@ -74,10 +74,11 @@ export class Harness {
     const proc = spawn(file, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const rec = { label, proc, logPath, exited: null, output: '' };
     this.procs.push(rec);
-    rec.exitPromise = new Promise((resolve) => proc.on('exit', (code, signal) => {
-      rec.exited = { code, signal };
-      resolve(rec.exited);
-    }));
+    rec.exitPromise = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => { rec.exited = { code, signal }; resolve(rec.exited); });
+      // A missing binary is an 'error' without 'exit': report it instead of crashing the runner.
+      proc.on('error', (e) => { rec.output += `${e}\n`; rec.exited = { code: -1, signal: null }; resolve(rec.exited); proc.emit('exit', -1, null); });
+    });
     const onData = (d) => { log.write(d); rec.output += d.toString(); if (rec.output.length > 1 << 20) rec.output = rec.output.slice(-(1 << 19)); };
     proc.stdout.on('data', onData);
     proc.stderr.on('data', onData);
