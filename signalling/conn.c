@@ -195,10 +195,15 @@ void conn_closed(conn_t *c)
     free(c);
 }
 
+static void (*test_sink)(uint64_t id, const char *text, size_t len);
+void conn_set_test_sink(void (*sink)(uint64_t id, const char *text, size_t len)) { test_sink = sink; }
+
 void conn_send_text(conn_t *c, const char *text, size_t len)
 {
     if (c->ws)
         ws_send(c->ws, text, len);
+    else if (test_sink)
+        test_sink(c->id, text, len);
 }
 
 void conn_send_json(conn_t *c, json_t *event)

@@ -59,6 +59,9 @@ void conn_set_session(conn_t *c, const char *session_hash);
  * free connections. */
 void conn_foreach(const char *uid, void (*fn)(conn_t *c, void *arg), void *arg);
 
+/* Tests: a connection made with ws == NULL hands what it would send to this sink (NULL: dropped). */
+void conn_set_test_sink(void (*sink)(uint64_t id, const char *text, size_t len));
+
 /* Frees every connection's state without notifying anyone (after the sockets are gone, at exit). */
 void conn_free_all(void);
 
