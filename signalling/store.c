@@ -430,7 +430,13 @@ static void connect_role(int role)
 
 int store_open(uv_loop_t *loop, const char *host, int port, const char *password)
 {
+    store_message_fn on_message = S.on_message; /* handlers may be set before opening */
+    store_sub_up_fn on_sub_up = S.on_sub_up;
+    store_up_fn on_up = S.on_up;
     memset(&S, 0, sizeof S);
+    S.on_message = on_message;
+    S.on_sub_up = on_sub_up;
+    S.on_up = on_up;
     S.loop = loop;
     S.host = strdup(host);
     S.password = strdup(password ? password : "");
