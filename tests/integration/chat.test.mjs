@@ -119,6 +119,11 @@ test('chat.history: pages both ways across more than 100 messages, oldest first,
   // between two ids, both exclusive
   const mid = await alice.client.ok('chat.history', { channel: help.id, after: ids[10], before: ids[14] });
   assert.deepEqual(mid.messages.map((m) => m.text), ['m11', 'm12', 'm13']);
+  // the ends of the id space are empty pages, not errors
+  const top = await alice.client.ok('chat.history', { channel: help.id, after: '18446744073709551615-18446744073709551615' });
+  assert.deepEqual([top.messages, top.has_more], [[], false]);
+  const bottom = await alice.client.ok('chat.history', { channel: help.id, before: '0-0' });
+  assert.deepEqual([bottom.messages, bottom.has_more], [[], false]);
   // limits and ids are checked
   assertError(await alice.client.request('chat.history', { channel: help.id, limit: 101 }), 'bad_request', 'limit');
   assertError(await alice.client.request('chat.history', { channel: help.id, limit: 0 }), 'bad_request', 'limit');
