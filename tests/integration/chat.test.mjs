@@ -156,6 +156,24 @@ test('reconnect: auth.resume then chat.history after the last id gives every mis
   await b.client.close();
 });
 
+test('a member who leaves can no longer chat, and stops receiving the circle\'s messages', async () => {
+  const { circle: c, channels: [ch] } = await createCircle(admin);
+  const other = await createCircle(admin);
+  const l = await joined(stack, c.id, 'leaver');
+  await joinAndWait(l, other.circle.id);
+  await l.client.ok('chat.send', { channel: ch.id, text: 'bye all' });
+  await l.client.ok('circle.leave', { circle: c.id });
+  await l.client.waitEvent('circle.membership', (e) => e.circle === c.id && e.status === 'none');
+  assertError(await l.client.request('chat.send', { channel: ch.id, text: 'still here?' }), 'forbidden');
+  assertError(await l.client.request('chat.history', { channel: ch.id }), 'forbidden');
+  const gone = await admin.client.ok('chat.send', { channel: ch.id, text: 'after you left' });
+  // barrier: a message in the circle the leaver still belongs to, published later on the same bus
+  const barrier = await admin.client.ok('chat.send', { channel: other.channels[0].id, text: 'barrier' });
+  await l.client.waitEvent('chat.message', (e) => e.message.id === barrier.message.id);
+  assert.ok(!l.client.events.some((e) => e.type === 'chat.message' && e.message.id === gone.message.id));
+  await l.client.close();
+});
+
 test('chat.edit: own messages only; members see chat.updated; history shows the new text', async () => {
   const m = (await alice.client.ok('chat.send', { channel: general.id, text: 'teh typo' })).message;
   const r = await alice.client.request('chat.edit', { channel: general.id, message: m.id, text: 'the typo' });
