@@ -240,7 +240,10 @@ test('chat.send: over the message rate limit → rate_limited', async () => {
   for (let i = 0; i < 6; i++) answers.push(await c.request('chat.send', { channel: general.id, text: `burst ${i}` }));
   assert.deepEqual(answers.slice(0, 3).map((a) => a.type), ['ok', 'ok', 'ok']);
   const limited = answers.slice(3);
-  for (const a of limited) assertError(a, 'rate_limited');
+  for (const a of limited) {
+    assertError(a, 'rate_limited');
+    assert.ok(a.retry_after_ms > 0, `a retry hint: ${JSON.stringify(a)}`);
+  }
   // nothing refused was stored
   const hist = await c.ok('chat.history', { channel: general.id, limit: 10 });
   assert.deepEqual(hist.messages.slice(-3).map((m) => m.text), ['burst 0', 'burst 1', 'burst 2']);
