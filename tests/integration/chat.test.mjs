@@ -276,7 +276,9 @@ test('Redis stops and restarts mid-session: unavailable while down, no acknowled
     const a = await joined(s, c.id, 'survivor');
     const acked = [];
     const send = async (text) => {
-      const r = await a.client.request('chat.send', { channel: ch.id, text });
+      const r = await a.client.request('chat.send', { channel: ch.id, text }).catch((e) => {
+        throw new Error(`chat.send "${text}": ${e.message} (every request must be answered, Redis up or down)`);
+      });
       if (r.type === 'ok') acked.push(r.message.id);
       return r;
     };
