@@ -201,16 +201,28 @@ test('two teachers find a circle, join, chat live with typing, edits and presenc
   assert.ok(overflow <= 1, `no sideways scrolling on a phone (overflow ${overflow}px)`);
   await alice.setViewportSize({ width: 1280, height: 860 });
 
-  // Moderated circle: Alice asks to join, the admin approves in a third context, Alice's view follows.
+  // A moderator adds a channel; it appears in Alice's channel list without a reload.
+  await card(admin, STATS).getByRole('link', { name: `Open ${STATS}` }).click();
+  await admin.getByText('Add a channel').click();
+  await admin.getByLabel('New channel name').fill('p-values');
+  await admin.getByLabel('Topic (optional)').fill('Explaining significance without tears');
+  await admin.getByRole('button', { name: 'Add channel' }).click();
+  await admin.getByRole('heading', { name: '# p-values' }).waitFor({ timeout: T });
+  await alice.getByRole('link', { name: '# p-values' }).waitFor({ timeout: T });
+
+  // Moderated circle: the admin watches the join requests; Alice asks to join; it shows up live.
+  await admin.getByRole('link', { name: 'Circles', exact: true }).click();
+  await card(admin, PHYS).getByRole('link', { name: `Open ${PHYS}` }).click();
+  const requests = admin.getByRole('list', { name: 'Pending join requests' });
+  await admin.getByText('No pending requests.').waitFor({ timeout: T });
+
   await alice.getByRole('link', { name: 'Circles', exact: true }).click();
   await search(alice, 'physics');
   await card(alice, PHYS).getByRole('button', { name: `Request to join ${PHYS}` }).click();
   await card(alice, PHYS).getByText('Request pending').waitFor({ timeout: T });
   await shot(alice, 'chat-08-request-pending');
 
-  await card(admin, PHYS).getByRole('link', { name: `Open ${PHYS}` }).click();
-  const requests = admin.getByRole('list', { name: 'Pending join requests' });
-  await requests.getByText('Alice Adams').waitFor({ timeout: T });
+  await requests.getByText('Alice Adams').waitFor({ timeout: T }); // via the circle.join_request event
   await assertLabelled(admin, 'circle page (moderator, join requests)');
   await shot(admin, 'chat-09-admin-join-requests');
   await admin.getByRole('button', { name: 'Approve Alice Adams' }).click();

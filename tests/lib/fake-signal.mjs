@@ -150,8 +150,9 @@ const handlers = {
     need(['primary', 'secondary', 'further'].includes(r.phase), 'bad_request', 'phase');
     const id = rid();
     S.circles[id] = { id, name: r.name, subject: r.subject, phase: r.phase, description: r.description || '', moderated: Boolean(r.moderated), members: { [c.uid]: 'moderator' }, pending: {}, channels: [] };
-    S.order.push(id); addChannel(id, 'general'); addChannel(id, 'help'); save();
-    return { circle: circleView(S.circles[id], c.uid) };
+    S.order.push(id); const channels = [addChannel(id, 'general'), addChannel(id, 'help')]; save();
+    toUser(c.uid, { type: 'circle.membership', circle: id, user: c.uid, status: 'member', role: 'moderator' });
+    return { circle: circleView(S.circles[id], c.uid), channels };
   },
   'circle.list': (c, r) => {
     const q = (r.q || '').toLowerCase();
@@ -164,16 +165,22 @@ const handlers = {
   'circle.join': (c, r) => {
     const x = circleOf(r.circle, c.uid);
     need(!x.members[c.uid] && !x.pending[c.uid], 'conflict', 'already a member or pending');
-    if (x.moderated) { x.pending[c.uid] = Date.now(); save(); toUser(c.uid, { type: 'circle.membership', circle: x.id, user: c.uid, status: 'pending', role: null }); return { status: 'pending' }; }
+    if (x.moderated) {
+      x.pending[c.uid] = Date.now(); save();
+      toUser(c.uid, { type: 'circle.membership', circle: x.id, user: c.uid, status: 'pending', role: null });
+      for (const [m, role] of Object.entries(x.members)) if (role === 'moderator') toUser(m, { type: 'circle.join_request', circle: x.id, user: brief(S.users[c.uid]), requested_at: x.pending[c.uid] });
+      return { status: 'pending' };
+    }
     x.members[c.uid] = 'member'; save();
     toUser(c.uid, { type: 'circle.membership', circle: x.id, user: c.uid, status: 'member', role: 'member' });
-    toCircle(x.id, { type: 'circle.member_joined', circle: x.id, user: c.uid, role: 'member' });
+    toCircle(x.id, { type: 'circle.member_joined', circle: x.id, user: brief(S.users[c.uid]), role: 'member' });
     return { status: 'member' };
   },
   'circle.leave': (c, r) => {
-    const x = circleOf(r.circle, c.uid); need(x.members[c.uid], 'not_found', 'not a member');
+    const x = circleOf(r.circle, c.uid); need(x.members[c.uid] || x.pending[c.uid], 'not_found', 'not a member');
+    if (x.pending[c.uid]) { delete x.pending[c.uid]; save(); toUser(c.uid, { type: 'circle.membership', circle: x.id, user: c.uid, status: 'none', role: null }); return {}; }
+    toCircle(x.id, { type: 'circle.member_left', circle: x.id, user: brief(S.users[c.uid]), role: x.members[c.uid] });
     delete x.members[c.uid]; save();
-    toCircle(x.id, { type: 'circle.member_left', circle: x.id, user: c.uid, role: 'member' });
     toUser(c.uid, { type: 'circle.membership', circle: x.id, user: c.uid, status: 'none', role: null });
     return {};
   },
@@ -185,7 +192,7 @@ const handlers = {
     const x = circleOf(r.circle, c.uid, { moderator: true }); need(x.pending[r.user], 'not_found', 'no such request');
     delete x.pending[r.user]; x.members[r.user] = 'member'; save();
     toUser(r.user, { type: 'circle.membership', circle: x.id, user: r.user, status: 'member', role: 'member' });
-    toCircle(x.id, { type: 'circle.member_joined', circle: x.id, user: r.user, role: 'member' });
+    toCircle(x.id, { type: 'circle.member_joined', circle: x.id, user: brief(S.users[r.user]), role: 'member' });
     return {};
   },
   'circle.reject': (c, r) => {
@@ -201,7 +208,8 @@ const handlers = {
   'channel.create': (c, r) => {
     const x = circleOf(r.circle, c.uid, { moderator: true });
     need(!x.channels.some((id) => S.channels[id].name === r.name), 'conflict', 'channel name taken');
-    const ch = addChannel(x.id, r.name, r.topic); save(); return { channel: ch };
+    const ch = addChannel(x.id, r.name, r.topic); save();
+    toCircle(x.id, { type: 'channel.created', channel: ch }); return { channel: ch };
   },
   'channel.list': (c, r) => ({ channels: circleOf(r.circle, c.uid, { member: true }).channels.map((id) => S.channels[id]) }),
   'chat.send': (c, r) => {
@@ -210,7 +218,7 @@ const handlers = {
     const m = { id: `${Date.now()}-${S.seq++}`, user: c.uid, text: r.text, ts: Date.now() };
     S.logs[ch.id].push(m); save();
     const message = msgView(m, ch.id);
-    toCircle(ch.circle, { type: 'chat.message', message });
+    toCircle(ch.circle, { type: 'chat.message', circle: ch.circle, message });
     return { message };
   },
   'chat.history': (c, r) => {
@@ -224,18 +232,18 @@ const handlers = {
     const ch = channelOf(r.channel, c.uid); const m = S.logs[ch.id].find((x) => x.id === r.message && !x.deleted);
     need(m, 'not_found', 'no such message'); need(m.user === c.uid, 'forbidden', 'not your message');
     m.text = r.text; m.edited = true; save();
-    const message = msgView(m, ch.id); toCircle(ch.circle, { type: 'chat.updated', message }); return { message };
+    const message = msgView(m, ch.id); toCircle(ch.circle, { type: 'chat.updated', circle: ch.circle, message }); return { message };
   },
   'chat.delete': (c, r) => {
     const ch = channelOf(r.channel, c.uid); const m = S.logs[ch.id].find((x) => x.id === r.message && !x.deleted);
     need(m, 'not_found', 'no such message');
     const x = S.circles[ch.circle];
     need(m.user === c.uid || x.members[c.uid] === 'moderator' || S.users[c.uid].admin, 'forbidden', 'not your message');
-    m.deleted = true; save(); toCircle(ch.circle, { type: 'chat.deleted', channel: ch.id, message: m.id }); return {};
+    m.deleted = true; save(); toCircle(ch.circle, { type: 'chat.deleted', circle: ch.circle, channel: ch.id, message: m.id }); return {};
   },
   'chat.typing': (c, r) => {
     const ch = channelOf(r.channel, c.uid);
-    toCircle(ch.circle, { type: 'chat.typing', channel: ch.id, user: brief(S.users[c.uid]) }, c);
+    toCircle(ch.circle, { type: 'chat.typing', circle: ch.circle, channel: ch.id, user: brief(S.users[c.uid]) });
     return {};
   },
 };

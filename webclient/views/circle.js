@@ -34,7 +34,8 @@ export function mountCircle(root, ctx, params) {
       h('p', { class: 'counts' }, countsText(circle)),
       circle.description ? h('p', { class: 'desc' }, circle.description) : null);
     if (circle.my_status !== 'member') {
-      fill(body, notMember(circle));
+      // Admins act as moderators of every circle without being members: they can still decide requests.
+      fill(body, notMember(circle), ctx.user?.admin && circle.moderated ? h('aside', { class: 'channels' }, pendingPanel(circleId)) : null);
       return;
     }
     let channels = [];
@@ -46,13 +47,24 @@ export function mountCircle(root, ctx, params) {
     }
     if (!alive) return;
     const current = channels.find((c) => c.id === params.channel) || channels[0];
+    const channelLink = (c) => h('li', { dataset: { channel: c.id } },
+      h('a', {
+        href: `#/circle/${encodeURIComponent(circleId)}/${encodeURIComponent(c.id)}`,
+        'aria-current': c === current ? 'page' : undefined,
+      }, `# ${c.name}`));
+    const channelList = h('ul', {}, channels.map(channelLink));
+    // A channel added by a moderator appears for everyone without a reload.
+    const onChannel = (ev) => {
+      const ch = ev.detail.channel;
+      if (!ch || ch.circle !== circleId || channelList.querySelector(`[data-channel="${CSS.escape(ch.id)}"]`)) return;
+      channelList.appendChild(channelLink(ch));
+      ctx.announce(`New channel # ${ch.name}`);
+    };
+    conn.addEventListener('channel.created', onChannel);
+    cleanups.push(() => conn.removeEventListener('channel.created', onChannel));
     const side = h('aside', { class: 'channels', 'aria-label': 'Channels' },
       h('h2', {}, 'Channels'),
-      h('ul', {}, channels.map((c) => h('li', {},
-        h('a', {
-          href: `#/circle/${encodeURIComponent(circleId)}/${encodeURIComponent(c.id)}`,
-          'aria-current': c === current ? 'page' : undefined,
-        }, `# ${c.name}`)))),
+      channelList,
       moderator ? addChannelForm(circleId) : null,
       moderator && circle.moderated ? pendingPanel(circleId) : null);
     const chatEl = h('section', { class: 'chat', 'aria-label': current ? `Channel ${current.name}` : 'Chat' });
@@ -66,7 +78,18 @@ export function mountCircle(root, ctx, params) {
   function notMember(circle) {
     const error = h('p', { class: 'form-error', role: 'alert' });
     if (circle.my_status === 'pending') {
-      return h('div', { class: 'card' }, h('p', {}, '⏳ Your request to join is waiting for a moderator.'));
+      const withdraw = h('button', { type: 'button', class: 'secondary' }, 'Withdraw request');
+      withdraw.addEventListener('click', async () => {
+        withdraw.disabled = true;
+        try {
+          await conn.request('circle.leave', { circle: circle.id });
+          reload();
+        } catch (err) {
+          error.textContent = ctx.describeError(err);
+          withdraw.disabled = false;
+        }
+      });
+      return h('div', { class: 'card' }, h('p', {}, '⏳ Your request to join is waiting for a moderator.'), withdraw, error);
     }
     const label = circle.moderated ? 'Request to join' : 'Join this circle';
     const btn = h('button', { type: 'button' }, label);
@@ -145,7 +168,7 @@ export function mountCircle(root, ctx, params) {
     }
     refresh.addEventListener('click', loadPending);
     const onEvent = (ev) => { if (ev.detail.circle === cid) loadPending(); };
-    for (const t of ['circle.pending', 'circle.join_request', 'circle.member_joined']) {
+    for (const t of ['circle.join_request', 'circle.member_joined', 'circle.membership']) {
       conn.addEventListener(t, onEvent);
       cleanups.push(() => conn.removeEventListener(t, onEvent));
     }

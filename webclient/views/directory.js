@@ -82,7 +82,8 @@ export function mountDirectory(root, ctx) {
         h('a', { class: 'button', href: `#/circle/${encodeURIComponent(c.id)}`, 'aria-label': `Open ${c.name}` }, 'Open'),
         h('button', { type: 'button', class: 'secondary', 'aria-label': `Leave ${c.name}`, onclick: () => act('circle.leave') }, 'Leave'));
     } else if (c.my_status === 'pending') {
-      actions.append(h('span', { class: 'badge' }, '⏳ Request pending'));
+      actions.append(h('span', { class: 'badge' }, '⏳ Request pending'),
+        h('button', { type: 'button', class: 'secondary small', 'aria-label': `Withdraw request to join ${c.name}`, onclick: () => act('circle.leave') }, 'Withdraw'));
     } else {
       const label = c.moderated ? 'Request to join' : 'Join';
       actions.append(h('button', { type: 'button', 'aria-label': `${label} ${c.name}`, onclick: () => act('circle.join') }, label));
@@ -105,9 +106,9 @@ export function mountDirectory(root, ctx) {
           if (next.my_status === 'member') next.members += 1;
           ctx.announce(next.my_status === 'member' ? `You joined ${c.name}` : `Your request to join ${c.name} was sent`);
         } else {
+          if (c.my_status === 'member') next.members = Math.max(0, next.members - 1);
+          ctx.announce(c.my_status === 'member' ? `You left ${c.name}` : `Request to join ${c.name} withdrawn`);
           next.my_status = 'none';
-          next.members = Math.max(0, next.members - 1);
-          ctx.announce(`You left ${c.name}`);
         }
         render(li, next);
         // The server's own view (counts) follows.
