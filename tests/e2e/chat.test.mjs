@@ -25,7 +25,9 @@ const mark = (what) => timings.push(`${what}: ${((Date.now() - t0) / 1000).toFix
 
 before(async () => {
   h = new Harness('e2e-chat');
-  stack = await startWebStack(h);
+  // Every page load and reconnect signs in again (auth.resume), all from 127.0.0.1: lift the per-address
+  // sign-in limit above what this file does; a short presence TTL so a closed page goes offline quickly.
+  stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100', '--presence-ttl', '6'] });
   await stack.createAdmin('admin', PW.admin);
   browser = await launchBrowser();
   mark('stack + browser up');
@@ -242,6 +244,16 @@ test('every control is labelled on the profile page, and a profile change is sav
   await assertLabelled(page, 'profile page');
   const tz = page.getByLabel('Time zone');
   assert.ok(await tz.locator('option').count() > 100, 'time zones from Intl.supportedValuesOf');
+  // Keyboard: Tab reaches the controls and the focused one is visibly marked.
+  await page.getByLabel('Display name').focus();
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement;
+    const cs = getComputedStyle(el);
+    return { label: el.labels?.[0]?.textContent, outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
+  });
+  assert.equal(focused.label, 'School', 'Tab moves from display name to school');
+  assert.ok(focused.outline !== 'none' && focused.width >= 2, `visible focus ring: ${JSON.stringify(focused)}`);
   await page.getByLabel('School').fill('Northgate Adult College');
   await page.getByLabel(/Subjects/).fill('Statistics, Mathematics');
   await tz.selectOption('Europe/Lisbon');
@@ -330,4 +342,12 @@ test('after a server restart the page says it is reconnecting, comes back by its
   const texts = await alice.locator('li.msg .msg-text').allTextContents();
   assert.deepEqual(texts.slice(-3), ['Sent while Alice was away', 'And this one after the restart', 'Back again, thanks Bob']);
   mark('reconnect test done');
+
+  // Bob closes his page: Alice sees him go offline (presence survives the restart, and expires).
+  await memberRow(alice, 'bob').filter({ hasText: 'online' }).waitFor({ timeout: T });
+  await users.bob.context.close();
+  delete users.bob;
+  await memberRow(alice, 'bob').filter({ hasText: '○ offline' }).waitFor({ timeout: 20000 });
+  await shot(alice, 'chat-15-bob-offline');
+  mark('bob offline');
 });

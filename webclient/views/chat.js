@@ -29,7 +29,7 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
   const send = h('button', { type: 'submit' }, 'Send');
   const composer = h('form', { class: 'composer', 'aria-label': 'Send a message' }, input.wrap, send);
 
-  fill(el, h('div', { class: 'chat-head' }, title, topic), older, log, empty, typing, composerError, composer);
+  fill(el, h('div', { class: 'chat-head' }, title, topic), older, empty, log, typing, composerError, composer);
 
   // ----- rendering -----
   const nameOf = (u) => (u && (u.display_name || u.name)) || 'someone';
