@@ -16,7 +16,10 @@ const conn = new Connection();
 const ctx = {
   conn,
   get user() { return conn.user; },
-  presence: 'online',
+  // The status this user chose on this tab; a new connection starts "online", so it is re-sent after a
+  // reconnect or a reload.
+  get presence() { return sessionStorage.getItem('staffroom.presence') || 'online'; },
+  set presence(v) { sessionStorage.setItem('staffroom.presence', v); },
   navigate(hash) {
     if (location.hash === hash) route();
     else location.hash = hash;
@@ -145,11 +148,11 @@ conn.addEventListener('state', (ev) => {
 });
 
 conn.addEventListener('resumed', async (ev) => {
-  if (!started) { start(); return; }
-  // After a reconnect: restore the chosen presence (a new connection starts "online").
+  // After a reload or a reconnect: restore the chosen presence (a new connection starts "online").
   if (ev.detail.user && ctx.presence !== 'online') {
     conn.request('presence.set', { status: ctx.presence }).catch((err) => ctx.showError(err));
   }
+  if (!started) { start(); return; }
   updateHeader();
 });
 

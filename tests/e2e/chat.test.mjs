@@ -53,6 +53,11 @@ async function openUser(name) {
 async function signUp(page, name, display, password) {
   await page.getByRole('heading', { name: 'Sign in to Staffroom' }).waitFor({ timeout: T });
   await page.getByRole('link', { name: 'Create an account' }).click();
+  await signUpHere(page, name, display, password);
+}
+
+async function signUpHere(page, name, display, password) {
+  await page.getByRole('heading', { name: 'Create your Staffroom account' }).waitFor({ timeout: T });
   await page.getByLabel('User name').fill(name);
   await page.getByLabel('Display name (shown to others)').fill(display);
   await page.getByLabel('Password').fill(password);
@@ -284,6 +289,16 @@ test('errors from the server are shown in words', async () => {
   await carol.getByRole('alert').filter({ hasText: /name or password is wrong/ }).waitFor({ timeout: T });
   const text = await carol.locator('.form-error').textContent();
   assert.doesNotMatch(text, /^\s*(unauthorized|conflict)\s*$/, 'a sentence, not a bare code');
+
+  // Carol signs up properly, signs out, and a reload keeps her signed out (the token is gone).
+  await carol.getByRole('link', { name: 'Create an account' }).click();
+  await signUpHere(carol, 'carol', 'Carol Chen', 'carol password 1');
+  await carol.getByRole('button', { name: 'Sign out' }).click();
+  await carol.getByRole('heading', { name: 'Sign in to Staffroom' }).waitFor({ timeout: T });
+  assert.equal(await carol.evaluate(() => localStorage.getItem('staffroom.token')), null);
+  await carol.reload();
+  await carol.getByRole('heading', { name: 'Sign in to Staffroom' }).waitFor({ timeout: T });
+  assert.equal(await carol.getByRole('button', { name: 'Sign out' }).isVisible(), false);
 });
 
 test('after a server restart the page says it is reconnecting, comes back by itself and misses nothing', async () => {
@@ -343,8 +358,9 @@ test('after a server restart the page says it is reconnecting, comes back by its
   assert.deepEqual(texts.slice(-3), ['Sent while Alice was away', 'And this one after the restart', 'Back again, thanks Bob']);
   mark('reconnect test done');
 
-  // Bob closes his page: Alice sees him go offline (presence survives the restart, and expires).
-  await memberRow(alice, 'bob').filter({ hasText: 'online' }).waitFor({ timeout: T });
+  // Bob chose "away" earlier: his client restores it after the reload and the restart.
+  await memberRow(alice, 'bob').filter({ hasText: '◐ away' }).waitFor({ timeout: T });
+  // Bob closes his page: Alice sees him go offline.
   await users.bob.context.close();
   delete users.bob;
   await memberRow(alice, 'bob').filter({ hasText: '○ offline' }).waitFor({ timeout: 20000 });
