@@ -23,10 +23,12 @@ const FIELDS = {
   school: 'school', subjects: 'subjects', topic: 'topic', status: 'status',
 };
 
-// Human text for an error object { code, message, field } (or any thrown Error).
-export function describeError(err) {
+// Human text for an error object { code, message, field } (or any thrown Error). `overrides` maps a code
+// to a sentence that fits the place where it happened (e.g. conflict on sign-up: the name is taken).
+export function describeError(err, overrides = {}) {
   if (!err) return '';
   const code = err.code;
+  if (overrides[code]) return overrides[code];
   let text = MESSAGES[code] || (err.message ? String(err.message) : 'Something went wrong');
   if (code === 'bad_request' && err.field) text += `: check the ${FIELDS[err.field] || err.field}`;
   if (code === 'rate_limited' && Number.isFinite(err.retry_after_ms)) {

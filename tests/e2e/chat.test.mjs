@@ -279,16 +279,24 @@ test('errors from the server are shown in words', async () => {
   await carol.getByLabel('User name').fill('alice');
   await carol.getByLabel('Password').fill('another password 1');
   await carol.getByRole('button', { name: 'Create account' }).click();
-  await carol.getByRole('alert').filter({ hasText: /already exists/ }).waitFor({ timeout: T });
+  await carol.getByRole('alert').filter({ hasText: 'That user name is already taken' }).waitFor({ timeout: T });
   await shot(carol, 'chat-12-error-name-taken');
   // Wrong password (unauthorized).
   await carol.getByRole('link', { name: 'Sign in' }).click();
   await carol.getByLabel('User name').fill('alice');
   await carol.getByLabel('Password').fill('not her password');
   await carol.getByRole('button', { name: 'Sign in' }).click();
-  await carol.getByRole('alert').filter({ hasText: /name or password is wrong/ }).waitFor({ timeout: T });
+  await carol.getByRole('alert').filter({ hasText: 'Wrong user name or password.' }).waitFor({ timeout: T });
   const text = await carol.locator('.form-error').textContent();
   assert.doesNotMatch(text, /^\s*(unauthorized|conflict)\s*$/, 'a sentence, not a bare code');
+
+  // A request refused inside the app: a moderator adds a channel whose name exists (conflict).
+  const admin = users.admin.page;
+  await admin.getByText('Add a channel').click();
+  await admin.getByLabel('New channel name').fill('general');
+  await admin.getByRole('button', { name: 'Add channel' }).click();
+  await admin.getByRole('form', { name: 'Add a channel' }).getByRole('alert').filter({ hasText: 'already exists' }).waitFor({ timeout: T });
+  await shot(admin, 'chat-13-error-channel-exists');
 
   // Carol signs up properly, signs out, and a reload keeps her signed out (the token is gone).
   await carol.getByRole('link', { name: 'Create an account' }).click();
@@ -325,7 +333,7 @@ test('after a server restart the page says it is reconnecting, comes back by its
   for (const page of [alice, bob]) {
     await page.getByRole('status').filter({ hasText: 'reconnecting' }).waitFor({ timeout: T });
   }
-  await shot(alice, 'chat-13-reconnecting');
+  await shot(alice, 'chat-14-reconnecting');
   await stack.startSignal();
 
   // Bob comes back by himself and sends a message while Alice is still cut off.
@@ -346,7 +354,7 @@ test('after a server restart the page says it is reconnecting, comes back by its
   await sendMessage(alice, 'Back again, thanks Bob');
   await messageItem(bob, 'Back again, thanks Bob').waitFor({ timeout: T });
   await alice.getByRole('status').filter({ hasText: 'reconnecting' }).waitFor({ state: 'hidden', timeout: T });
-  await shot(alice, 'chat-14-after-restart');
+  await shot(alice, 'chat-15-after-restart');
 
   // Nothing shown twice, in id order.
   for (const page of [alice, bob]) {
@@ -364,6 +372,6 @@ test('after a server restart the page says it is reconnecting, comes back by its
   await users.bob.context.close();
   delete users.bob;
   await memberRow(alice, 'bob').filter({ hasText: '○ offline' }).waitFor({ timeout: 20000 });
-  await shot(alice, 'chat-15-bob-offline');
+  await shot(alice, 'chat-16-bob-offline');
   mark('bob offline');
 });

@@ -40,7 +40,9 @@ export function mountAuth(root, ctx, { mode }) {
       }
       ctx.signedIn();
     } catch (err) {
-      error.textContent = ctx.describeError(err);
+      error.textContent = ctx.describeError(err, signup
+        ? { conflict: 'That user name is already taken — please choose another.' }
+        : { unauthorized: 'Wrong user name or password.' });
       submit.disabled = false;
       password.input.focus();
     }
