@@ -261,6 +261,8 @@ const server = http.createServer((req, res) => {
 });
 const wss = new WebSocketServer({ server, path: '/ws', handleProtocols: (p) => (p.has('staffroom.v1') ? 'staffroom.v1' : false) });
 wss.on('connection', (ws) => {
+  // Like staffroom-signal: a WebSocket without the subprotocol is refused.
+  if (ws.protocol !== 'staffroom.v1') { ws.close(1002, 'subprotocol staffroom.v1 required'); return; }
   const c = { ws, uid: null, status: 'online' };
   conns.add(c);
   ws.on('message', (data) => {
