@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
 import { launchBrowser, newUser, shot, unlabeledControls, disabledFeatures, launchArgs } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
+import WebSocket from 'ws';
 
 const T = 15000; // longest wait for any one thing to appear in the page
 const PW = { admin: 'admin password 123', alice: 'alice password 123', bob: 'bob password 123' };
@@ -27,7 +28,10 @@ before(async () => {
   h = new Harness('e2e-chat');
   // Every page load and reconnect signs in again (auth.resume), all from 127.0.0.1: lift the per-address
   // sign-in limit above what this file does; a short presence TTL so a closed page goes offline quickly.
-  stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100', '--presence-ttl', '6'] });
+  stack = await startWebStack(h, { args: [
+    '--login-rate', '1000', '--login-burst', '100', '--presence-ttl', '6',
+    '--message-rate', '6000', '--message-burst', '200',
+  ] });
   await stack.createAdmin('admin', PW.admin);
   browser = await launchBrowser();
   mark('stack + browser up');
@@ -110,6 +114,25 @@ async function sendMessage(page, text) {
   await messageItem(page, text).waitFor({ timeout: T });
   // The composer empties once the server has acknowledged (stored) the message.
   await page.waitForFunction(() => document.querySelector('.composer-input').value === '', null, { timeout: T });
+}
+
+// A bare protocol client (another device of a user) for setting up many messages quickly.
+async function wsClient(url) {
+  const ws = new WebSocket(url, 'staffroom.v1');
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  let next = 1;
+  const pending = new Map();
+  ws.on('message', (d) => {
+    const m = JSON.parse(d.toString());
+    if (m.id != null && pending.has(m.id)) { pending.get(m.id)(m); pending.delete(m.id); }
+  });
+  const ok = (type, fields = {}) => new Promise((resolve, reject) => {
+    const id = next++;
+    const timer = setTimeout(() => reject(new Error(`no answer to ${type}`)), T);
+    pending.set(id, (m) => { clearTimeout(timer); if (m.type === 'ok') resolve(m); else reject(new Error(`${type}: ${JSON.stringify(m)}`)); });
+    ws.send(JSON.stringify({ ...fields, type, id }));
+  });
+  return { ok, close: () => ws.close() };
 }
 
 async function assertLabelled(page, where) {
@@ -309,6 +332,32 @@ test('errors from the server are shown in words', async () => {
   assert.equal(await carol.getByRole('button', { name: 'Sign out' }).isVisible(), false);
 });
 
+test('scroll-back: the latest 50 messages first, older ones on request, in order', async () => {
+  const bobDevice = await wsClient(stack.wsUrl);
+  await bobDevice.ok('auth.login', { name: 'bob', password: PW.bob });
+  const { circles } = await bobDevice.ok('circle.list', { q: 'statis' });
+  const { channels } = await bobDevice.ok('channel.list', { circle: circles[0].id });
+  const help = channels.find((c) => c.name === 'help');
+  for (let i = 1; i <= 60; i++) await bobDevice.ok('chat.send', { channel: help.id, text: `old message ${String(i).padStart(2, '0')}` });
+  bobDevice.close();
+
+  const alice = users.alice.page;
+  await alice.getByRole('link', { name: 'Circles', exact: true }).click();
+  await search(alice, 'statis');
+  await openCircleChat(alice, STATS);
+  await alice.getByRole('link', { name: '# help' }).click();
+  await alice.getByRole('heading', { name: '# help' }).waitFor({ timeout: T });
+  await messageItem(alice, 'old message 60').waitFor({ timeout: T });
+  assert.equal(await alice.locator('li.msg').count(), 50, 'one page of history');
+  assert.equal(await messageItem(alice, 'old message 10').count(), 0);
+  await alice.getByRole('button', { name: 'Load older messages' }).click();
+  await messageItem(alice, 'old message 01').waitFor({ timeout: T });
+  const texts = await alice.locator('li.msg .msg-text').allTextContents();
+  assert.deepEqual(texts, Array.from({ length: 60 }, (_, i) => `old message ${String(i + 1).padStart(2, '0')}`));
+  await alice.getByRole('button', { name: 'Load older messages' }).waitFor({ state: 'hidden', timeout: T });
+  await shot(alice, 'chat-14-scroll-back');
+});
+
 test('after a server restart the page says it is reconnecting, comes back by itself and misses nothing', async () => {
   const alice = users.alice.page;
   const bob = users.bob.page;
@@ -333,7 +382,7 @@ test('after a server restart the page says it is reconnecting, comes back by its
   for (const page of [alice, bob]) {
     await page.getByRole('status').filter({ hasText: 'reconnecting' }).waitFor({ timeout: T });
   }
-  await shot(alice, 'chat-14-reconnecting');
+  await shot(alice, 'chat-15-reconnecting');
   await stack.startSignal();
 
   // Bob comes back by himself and sends a message while Alice is still cut off.
@@ -354,7 +403,7 @@ test('after a server restart the page says it is reconnecting, comes back by its
   await sendMessage(alice, 'Back again, thanks Bob');
   await messageItem(bob, 'Back again, thanks Bob').waitFor({ timeout: T });
   await alice.getByRole('status').filter({ hasText: 'reconnecting' }).waitFor({ state: 'hidden', timeout: T });
-  await shot(alice, 'chat-15-after-restart');
+  await shot(alice, 'chat-16-after-restart');
 
   // Nothing shown twice, in id order.
   for (const page of [alice, bob]) {
@@ -372,6 +421,6 @@ test('after a server restart the page says it is reconnecting, comes back by its
   await users.bob.context.close();
   delete users.bob;
   await memberRow(alice, 'bob').filter({ hasText: '○ offline' }).waitFor({ timeout: 20000 });
-  await shot(alice, 'chat-16-bob-offline');
+  await shot(alice, 'chat-17-bob-offline');
   mark('bob offline');
 });
