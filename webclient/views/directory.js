@@ -134,8 +134,19 @@ export function mountDirectory(root, ctx) {
     if (ev.detail.status === 'member' && ev.detail.user === conn.user?.id) ctx.announce('A join request was approved');
   };
   const onResumed = () => load(false);
+  // Someone in one of my circles came or went: the online counts change. Refresh the cards shown, at most
+  // once every two seconds.
+  let countsTimer = null;
+  const onPresence = () => {
+    if (countsTimer) return;
+    countsTimer = setTimeout(() => {
+      countsTimer = null;
+      for (const li of list.children) refreshOne(li, li.dataset.circle);
+    }, 2000);
+  };
   conn.addEventListener('circle.membership', onMembership);
   conn.addEventListener('resumed', onResumed);
+  conn.addEventListener('presence', onPresence);
 
   root.append(
     h('section', { class: 'directory' },
@@ -148,8 +159,10 @@ export function mountDirectory(root, ctx) {
   return () => {
     alive = false;
     clearTimeout(debounce);
+    clearTimeout(countsTimer);
     conn.removeEventListener('circle.membership', onMembership);
     conn.removeEventListener('resumed', onResumed);
+    conn.removeEventListener('presence', onPresence);
   };
 }
 
