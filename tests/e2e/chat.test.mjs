@@ -338,13 +338,16 @@ test('scroll-back: the latest 50 messages first, older ones on request, in order
   const { circles } = await bobDevice.ok('circle.list', { q: 'statis' });
   const { channels } = await bobDevice.ok('channel.list', { circle: circles[0].id });
   const help = channels.find((c) => c.name === 'help');
-  for (let i = 1; i <= 60; i++) await bobDevice.ok('chat.send', { channel: help.id, text: `old message ${String(i).padStart(2, '0')}` });
-  bobDevice.close();
+  for (let i = 1; i <= 59; i++) await bobDevice.ok('chat.send', { channel: help.id, text: `old message ${String(i).padStart(2, '0')}` });
 
   const alice = users.alice.page;
   await alice.getByRole('link', { name: 'Circles', exact: true }).click();
   await search(alice, 'statis');
   await openCircleChat(alice, STATS);
+  // While Alice reads #general, Bob writes in #help: the channel list shows it.
+  await bobDevice.ok('chat.send', { channel: help.id, text: 'old message 60' });
+  await alice.getByRole('link', { name: '# help (1 new)' }).waitFor({ timeout: T });
+  bobDevice.close();
   await alice.getByRole('link', { name: '# help' }).click();
   await alice.getByRole('heading', { name: '# help' }).waitFor({ timeout: T });
   await messageItem(alice, 'old message 60').waitFor({ timeout: T });

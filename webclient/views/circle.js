@@ -51,7 +51,7 @@ export function mountCircle(root, ctx, params) {
       h('a', {
         href: `#/circle/${encodeURIComponent(circleId)}/${encodeURIComponent(c.id)}`,
         'aria-current': c === current ? 'page' : undefined,
-      }, `# ${c.name}`));
+      }, `# ${c.name}`, h('span', { class: 'unread' })));
     const channelList = h('ul', {}, channels.map(channelLink));
     // A channel added by a moderator appears for everyone without a reload.
     const onChannel = (ev) => {
@@ -60,8 +60,21 @@ export function mountCircle(root, ctx, params) {
       channelList.appendChild(channelLink(ch));
       ctx.announce(`New channel # ${ch.name}`);
     };
+    // Messages in the other channels of this circle: "(N new)" next to the channel's name.
+    const unread = new Map();
+    const onMessage = (ev) => {
+      const m = ev.detail.message;
+      if (!m || (current && m.channel === current.id) || m.user?.id === conn.user?.id) return;
+      const li = channelList.querySelector(`[data-channel="${CSS.escape(String(m.channel))}"]`);
+      if (!li) return;
+      const n = (unread.get(m.channel) || 0) + 1;
+      unread.set(m.channel, n);
+      li.querySelector('.unread').textContent = ` (${n} new)`;
+    };
     conn.addEventListener('channel.created', onChannel);
+    conn.addEventListener('chat.message', onMessage);
     cleanups.push(() => conn.removeEventListener('channel.created', onChannel));
+    cleanups.push(() => conn.removeEventListener('chat.message', onMessage));
     const side = h('aside', { class: 'channels', 'aria-label': 'Channels' },
       h('h2', {}, 'Channels'),
       channelList,
