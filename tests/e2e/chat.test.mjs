@@ -9,9 +9,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { launchBrowser, newUser, shot, unlabeledControls, disabledFeatures, launchArgs } from '../lib/browser.mjs';
-import { startWebStack } from '../lib/webstack.mjs';
+import { launchBrowser, newUser, shot as saveShot, unlabeledControls, disabledFeatures, launchArgs } from '../lib/browser.mjs';
+import { startWebStack, FAKE } from '../lib/webstack.mjs';
 import WebSocket from 'ws';
+
+// Screenshots of runs against the Node stand-in get their own names, so they never pass for the real thing.
+const shot = (page, name) => saveShot(page, FAKE ? `fake-${name}` : name);
 
 const T = 15000; // longest wait for any one thing to appear in the page
 const PW = { admin: 'admin password 123', alice: 'alice password 123', bob: 'bob password 123' };
