@@ -9,7 +9,8 @@
 #include "circle_lua.h"
 #include "feature.h"
 
-/* Lua shared by the circle scripts: the public view of a circle, and adding a member. */
+/* Lua shared by the circle scripts: the public view of a circle, and adding a member. "Experts online"
+ * counts experts and mentors with a live device, as presence.h defines it. */
 #define CIRCLES_LUA                                                                                \
     CIRCLE_LUA_PRELUDE                                                                             \
     "local function circle_obj(cid, uid, now)\n"                                                   \
@@ -21,7 +22,7 @@
     "    if members[i] == uid then my_role = members[i + 1] end\n"                                  \
     "    if is_online(members[i], now) then\n"                                                      \
     "      online = online + 1\n"                                                                  \
-    "      if members[i + 1] == 'expert' then experts = experts + 1 end\n"                          \
+    "      if members[i + 1] == 'expert' or members[i + 1] == 'mentor' then experts = experts + 1 end\n" \
     "    end\n"                                                                                    \
     "  end\n"                                                                                      \
     "  local status = 'none'\n"                                                                    \
