@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# run.sh — starts Staffroom on this machine for trying it out: a private Redis, then staffroom-signal on
+# http://127.0.0.1:8080 serving the web client. Data and generated secrets live in var/ and are kept
+# between runs. Ctrl-C stops everything cleanly.
+#
+#   scripts/run.sh            (normally through `make run`, which builds first)
+#   REDIS_PORT=6391 SIGNAL_PORT=9000 scripts/run.sh
+#
+# To add a program (e.g. staffroom-relay): write a start_<name> function that starts it in the
+# background and calls `track <pid> <name>`, and call it below; shutdown stops tracked programs in
+# reverse order.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build}
+VAR=${VAR:-var}
+REDIS_PORT=${REDIS_PORT:-6390}
+SIGNAL_ADDR=${SIGNAL_ADDR:-127.0.0.1}
+SIGNAL_PORT=${SIGNAL_PORT:-8080}
+ADMIN_NAME=${ADMIN_NAME:-admin}
+
+PIDS=(); NAMES=()
+track() { PIDS+=("$1"); NAMES+=("$2"); }
+
+stop_all() {
+  trap - INT TERM EXIT
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+    if kill -0 "${PIDS[i]}" 2>/dev/null; then
+      echo "run: stopping ${NAMES[i]} (pid ${PIDS[i]})" >&2
+      kill -TERM "${PIDS[i]}" 2>/dev/null || true
+      wait "${PIDS[i]}" 2>/dev/null || true
+    fi
+  done
+}
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
+
+# A random secret written once (mode 600) and kept: running again keeps using it.
+secret_file() {
+  if [ ! -s "$1" ]; then
+    (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")
+  fi
+}
+
+wait_port() { # wait_port PORT NAME PID
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    kill -0 "$3" 2>/dev/null || { echo "run: $2 exited; see above" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "run: $2 is not listening on port $1" >&2; exit 1
+}
+
+start_redis() {
+  mkdir -p "$VAR/redis"
+  secret_file "$VAR/redis.pass"
+  # The password goes in a private config file, not on the command line (where ps would show it).
+  (umask 077; cat >"$VAR/redis/redis.conf" <<CONF
+port $REDIS_PORT
+bind 127.0.0.1
+protected-mode yes
+dir $VAR/redis
+appendonly yes
+appendfsync always
+save ""
+requirepass $(cat "$VAR/redis.pass")
+CONF
+  )
+  redis-server "$VAR/redis/redis.conf" >"$VAR/redis/redis.log" 2>&1 &
+  track $! redis-server
+  wait_port "$REDIS_PORT" redis-server "$!"
+  echo "run: redis-server on 127.0.0.1:$REDIS_PORT (data in $VAR/redis, log $VAR/redis/redis.log)" >&2
+}
+
+SIGNAL_ARGS=(--listen-address "$SIGNAL_ADDR" --listen-port "$SIGNAL_PORT" --web-root webclient
+  --redis-host 127.0.0.1 --redis-port "$REDIS_PORT" --redis-password-file "$VAR/redis.pass"
+  --turn-secret-file "$VAR/turn.secret")
+
+create_admin_once() {
+  [ -s "$VAR/admin.password" ] && return 0
+  (umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$VAR/admin.password.new")
+  local rc=0
+  "$BUILD/staffroom-signal" "${SIGNAL_ARGS[@]}" --create-admin "$ADMIN_NAME" <"$VAR/admin.password.new" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    mv "$VAR/admin.password.new" "$VAR/admin.password"
+  elif [ "$rc" -eq 3 ]; then
+    rm -f "$VAR/admin.password.new"
+    echo "run: an account named $ADMIN_NAME exists already (its password is not in $VAR/admin.password)" >&2
+  else
+    rm -f "$VAR/admin.password.new"; echo "run: --create-admin failed" >&2; exit 1
+  fi
+}
+
+start_signal() {
+  secret_file "$VAR/turn.secret"
+  "$BUILD/staffroom-signal" "${SIGNAL_ARGS[@]}" "$@" &
+  track $! staffroom-signal
+  wait_port "$SIGNAL_PORT" staffroom-signal "$!"
+}
+
+mkdir -p "$VAR"; VAR=$(cd "$VAR" && pwd)
+[ -x "$BUILD/staffroom-signal" ] || { echo "run: $BUILD/staffroom-signal is missing: run make first" >&2; exit 1; }
+start_redis
+create_admin_once
+start_signal "$@"
+
+cat >&2 <<MSG
+
+  Staffroom is running.  Open  http://$SIGNAL_ADDR:$SIGNAL_PORT/
+  Sign in as "$ADMIN_NAME" with the password in $VAR/admin.password$( [ -s "$VAR/admin.password" ] && printf ' (%s)' "$(cat "$VAR/admin.password")" )
+  Health: http://$SIGNAL_ADDR:$SIGNAL_PORT/healthz   Metrics: http://$SIGNAL_ADDR:$SIGNAL_PORT/metrics
+  Press Ctrl-C to stop (data stays in $VAR/).
+
+MSG
+# Wait until any program exits (or Ctrl-C); then stop the others.
+wait -n "${PIDS[@]}" || true
+echo "run: a program exited; stopping the rest" >&2

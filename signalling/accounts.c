@@ -1,0 +1,687 @@
+/* accounts.c — see accounts.h. */
+#include "accounts.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "msg.h"
+#include "presence.h"
+
+#define TOKEN_BYTES 32
+#define TOKEN_HEX (2 * TOKEN_BYTES)
+#define UID_BYTES 16
+#define PASSWORD_MIN 8
+#define PASSWORD_MAX 256
+
+static uv_loop_t *loop;
+
+void accounts_init(uv_loop_t *l) { loop = l; }
+
+/* ---------------- scripts ---------------- */
+
+/* ARGV: lname, uid, name, display_name, pwhash, admin, created_ms, session key ('' = none), ttl_s. */
+static store_script_t register_script = STORE_SCRIPT("accounts_register",
+    "if redis.call('EXISTS', 'username:' .. ARGV[1]) == 1 then\n"
+    "  return redis.error_reply('conflict: that name is taken')\n"
+    "end\n"
+    "redis.call('SET', 'username:' .. ARGV[1], ARGV[2])\n"
+    "redis.call('HSET', 'user:' .. ARGV[2], 'name', ARGV[3], 'display_name', ARGV[4], 'school', '',\n"
+    "  'subjects', '[]', 'tz', 'UTC', 'bio', '', 'pwhash', ARGV[5], 'admin', ARGV[6], 'created', ARGV[7])\n"
+    "if ARGV[8] ~= '' then redis.call('SET', ARGV[8], ARGV[2], 'EX', tonumber(ARGV[9])) end\n"
+    "return {redis.call('HGETALL', 'user:' .. ARGV[2]), {}}\n");
+
+/* ARGV: lname → {uid, pwhash}. The same error for an unknown name and (later) a wrong password. */
+static store_script_t lookup_script = STORE_SCRIPT("accounts_lookup",
+    "local uid = redis.call('GET', 'username:' .. ARGV[1])\n"
+    "if not uid then return redis.error_reply('unauthorized: wrong name or password') end\n"
+    "local h = redis.call('HGET', 'user:' .. uid, 'pwhash')\n"
+    "if not h then return redis.error_reply('unauthorized: wrong name or password') end\n"
+    "return {uid, h}\n");
+
+/* ARGV: session key, uid, ttl_s → {user hash, user's circles}. */
+static store_script_t session_script = STORE_SCRIPT("accounts_session",
+    "redis.call('SET', ARGV[1], ARGV[2], 'EX', tonumber(ARGV[3]))\n"
+    "return {redis.call('HGETALL', 'user:' .. ARGV[2]), redis.call('HGETALL', 'user:' .. ARGV[2] .. ':circles')}\n");
+
+/* ARGV: session key → {user hash, circles, pttl_ms, uid}. */
+static store_script_t resume_script = STORE_SCRIPT("accounts_resume",
+    "local uid = redis.call('GET', ARGV[1])\n"
+    "if not uid then return redis.error_reply('unauthorized: unknown or expired token') end\n"
+    "return {redis.call('HGETALL', 'user:' .. uid), redis.call('HGETALL', 'user:' .. uid .. ':circles'),\n"
+    "  redis.call('PTTL', ARGV[1]), uid}\n");
+
+/* ARGV: uid, then field/value pairs → the user hash. */
+static store_script_t update_script = STORE_SCRIPT("accounts_profile_update",
+    "if redis.call('EXISTS', 'user:' .. ARGV[1]) == 0 then return redis.error_reply('not_found: no such user') end\n"
+    "for i = 2, #ARGV - 1, 2 do redis.call('HSET', 'user:' .. ARGV[1], ARGV[i], ARGV[i + 1]) end\n"
+    "return redis.call('HGETALL', 'user:' .. ARGV[1])\n");
+
+/* ---------------- helpers ---------------- */
+
+static long long unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int accounts_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n < 3 || n > 32)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
+            return 0;
+    return 1;
+}
+
+int accounts_tz_valid(const char *tz)
+{
+    size_t n = strlen(tz);
+    if (n < 1 || n > 64 || tz[0] == '/' || strstr(tz, ".."))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)tz[i]) && !strchr("_+-/", tz[i]))
+            return 0;
+    /* A few bytes from a local file: cheap enough for the loop, and checks it is a real zone file
+     * (not a directory like "Europe"). */
+    char path[128];
+    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char magic[4];
+    ssize_t got = read(fd, magic, 4);
+    close(fd);
+    return got == 4 && memcmp(magic, "TZif", 4) == 0;
+}
+
+static void lower(char *dst, const char *src, size_t n)
+{
+    size_t i = 0;
+    for (; src[i] && i + 1 < n; i++)
+        dst[i] = (char)tolower((unsigned char)src[i]);
+    dst[i] = '\0';
+}
+
+/* A new token (hex, sent to the client once) and the Redis key of its hash. */
+static void token_new(char hex[TOKEN_HEX + 1], char key[8 + 2 * crypto_hash_sha256_BYTES + 1])
+{
+    unsigned char raw[TOKEN_BYTES], h[crypto_hash_sha256_BYTES];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(hex, TOKEN_HEX + 1, raw, sizeof raw);
+    crypto_hash_sha256(h, raw, sizeof raw);
+    memcpy(key, "session:", 8);
+    sodium_bin2hex(key + 8, 2 * sizeof h + 1, h, sizeof h);
+    sodium_memzero(raw, sizeof raw);
+}
+
+/* The session key for a token the client sent; -1 if it is not 64 hex characters. */
+static int token_key(const char *hex, char key[8 + 2 * crypto_hash_sha256_BYTES + 1])
+{
+    unsigned char raw[TOKEN_BYTES], h[crypto_hash_sha256_BYTES];
+    size_t n = 0;
+    if (strlen(hex) != TOKEN_HEX || sodium_hex2bin(raw, sizeof raw, hex, TOKEN_HEX, NULL, &n, NULL) < 0 ||
+        n != TOKEN_BYTES)
+        return -1;
+    crypto_hash_sha256(h, raw, sizeof raw);
+    memcpy(key, "session:", 8);
+    sodium_bin2hex(key + 8, 2 * sizeof h + 1, h, sizeof h);
+    sodium_memzero(raw, sizeof raw);
+    return 0;
+}
+
+json_t *accounts_user_json(const char *uid, const store_reply_t *h)
+{
+    size_t n = store_len(h);
+    if (n == 0 || n % 2)
+        return NULL;
+    json_t *u = json_pack("{s:s,s:s,s:s,s:s,s:[],s:s,s:s,s:b}", "id", uid, "name", "", "display_name", "",
+                          "school", "", "subjects", "tz", "UTC", "bio", "", "admin", 0);
+    if (!u)
+        return NULL;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        const char *k = store_str(store_elem(h, i), NULL);
+        size_t vlen = 0;
+        const char *v = store_str(store_elem(h, i + 1), &vlen);
+        if (!k || !v)
+            continue;
+        if (strcmp(k, "admin") == 0) {
+            json_object_set_new(u, "admin", json_boolean(strcmp(v, "1") == 0));
+        } else if (strcmp(k, "subjects") == 0) {
+            json_t *s = json_loadb(v, vlen, 0, NULL);
+            if (json_is_array(s))
+                json_object_set_new(u, "subjects", s);
+            else
+                json_decref(s);
+        } else if (!strcmp(k, "name") || !strcmp(k, "display_name") || !strcmp(k, "school") || !strcmp(k, "tz") ||
+                   !strcmp(k, "bio")) {
+            json_object_set_new(u, k, json_stringn(v, vlen));
+        } /* pwhash, created: never sent */
+    }
+    return u;
+}
+
+/* ---------------- signing in ---------------- */
+
+/* Completes a sign-in: the connection (if still there) becomes uid's, then r is answered with user and,
+ * for register/login, the new token. user and circles are borrowed store replies. */
+static void sign_in(req_t *r, const char *uid, const store_reply_t *user, const store_reply_t *circles,
+                    const char *token, const char *session_key, long long expires_at)
+{
+    json_t *u = accounts_user_json(uid, user);
+    if (!u) {
+        req_error(r, E_UNAUTHORIZED, "that account no longer exists");
+        return;
+    }
+    conn_t *c = conn_find(req_conn(r));
+    if (c) {
+        size_t n = store_len(circles), k = 0;
+        const char **ids = calloc(n / 2 + 1, sizeof *ids);
+        for (size_t i = 0; ids && i + 1 < n; i += 2) {
+            const char *status = store_str(store_elem(circles, i + 1), NULL);
+            if (status && strcmp(status, "member") == 0)
+                ids[k++] = store_str(store_elem(circles, i), NULL);
+        }
+        if (conn_sign_in(c, uid, json_string_value(json_object_get(u, "name")), ids, k) == 0) {
+            conn_set_session(c, session_key + 8);
+            presence_device_up(c);
+            log_info("conn %llu: signed in as %s", (unsigned long long)conn_id(c), uid);
+        }
+        free(ids);
+    }
+    req_set_user(r, uid);
+    json_t *out = json_pack("{s:o,s:I}", "user", u, "expires_at", (json_int_t)expires_at);
+    if (token)
+        json_object_set_new(out, "token", json_string(token));
+    req_ok(r, out);
+}
+
+/* ---------------- password work on the thread pool ---------------- */
+
+typedef struct job job_t;
+typedef void (*job_done_fn)(job_t *j, int status);
+struct job {
+    uv_work_t work;
+    req_t *r;
+    int verify;                         /* 0: hash password into hash; 1: verify password against hash */
+    char password[PASSWORD_MAX * 4 + 1]; /* wiped after use */
+    char hash[crypto_pwhash_STRBYTES];
+    char uid[2 * UID_BYTES + 1];
+    int ok;
+    job_done_fn done;
+};
+
+static void job_work(uv_work_t *w)
+{
+    job_t *j = w->data;
+    if (j->verify)
+        j->ok = crypto_pwhash_str_verify(j->hash, j->password, strlen(j->password)) == 0;
+    else
+        j->ok = crypto_pwhash_str(j->hash, j->password, strlen(j->password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                  crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+    sodium_memzero(j->password, sizeof j->password);
+}
+
+static void job_after(uv_work_t *w, int status)
+{
+    job_t *j = w->data;
+    j->done(j, status);
+    sodium_memzero(j, sizeof *j);
+    free(j);
+}
+
+/* Queues a hash or verify of password (copied) for r; done runs on the loop and owns answering r. */
+static void job_start(req_t *r, const char *password, const char *hash, const char *uid, job_done_fn done)
+{
+    job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    j->work.data = j;
+    j->r = r;
+    j->done = done;
+    snprintf(j->password, sizeof j->password, "%s", password);
+    if (hash) {
+        j->verify = 1;
+        snprintf(j->hash, sizeof j->hash, "%s", hash);
+    }
+    if (uid)
+        snprintf(j->uid, sizeof j->uid, "%s", uid);
+    /* The request's own copy of the password is no longer needed. */
+    json_object_del(req_json(r), "password");
+    if (uv_queue_work(loop, &j->work, job_work, job_after) < 0) {
+        sodium_memzero(j, sizeof *j);
+        free(j);
+        req_error(r, E_INTERNAL, "cannot queue work");
+    }
+}
+
+/* ---------------- auth.register ---------------- */
+
+typedef struct {
+    req_t *r;
+    char token[TOKEN_HEX + 1];
+    char key[8 + 2 * crypto_hash_sha256_BYTES + 1];
+    char uid[2 * UID_BYTES + 1];
+} pending_t;
+
+static void register_stored(const store_reply_t *rep, void *priv)
+{
+    pending_t *p = priv;
+    if (!store_ok(rep) || store_len(rep) != 2) {
+        req_store_error(p->r, rep);
+    } else {
+        long long exp = unix_ms() + config_get()->token_lifetime * 1000;
+        sign_in(p->r, p->uid, store_elem(rep, 0), store_elem(rep, 1), p->token, p->key, exp);
+    }
+    sodium_memzero(p, sizeof *p);
+    free(p);
+}
+
+static void register_hashed(job_t *j, int status)
+{
+    req_t *r = j->r;
+    if (status < 0 || !j->ok) {
+        req_error(r, E_INTERNAL, "password hashing failed");
+        return;
+    }
+    json_t *root = req_json(r);
+    const char *name = json_string_value(json_object_get(root, "name"));
+    const char *display = json_string_value(json_object_get(root, "display_name"));
+    pending_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    p->r = r;
+    unsigned char raw[UID_BYTES];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(p->uid, sizeof p->uid, raw, sizeof raw);
+    token_new(p->token, p->key);
+    char lname[40], created[32], ttl[32];
+    lower(lname, name, sizeof lname);
+    snprintf(created, sizeof created, "%lld", unix_ms());
+    snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
+    const char *args[] = {lname, p->uid, name, display ? display : name, j->hash, "0", created, p->key, ttl};
+    store_eval(&register_script, register_stored, p, 0, 9, args);
+}
+
+static int get_name_password(req_t *r, const char **name, const char **password)
+{
+    if (req_str(r, "name", 3, 32, 1, name) < 0 || req_str(r, "password", PASSWORD_MIN, PASSWORD_MAX, 1, password) < 0)
+        return -1;
+    if (!accounts_name_valid(*name)) {
+        req_error_ex(r, E_BAD_REQUEST, "name", 0, "'name' may only hold letters, digits, '_', '.' and '-'");
+        return -1;
+    }
+    return 0;
+}
+
+static void on_register(req_t *r)
+{
+    const char *name, *password, *display = NULL;
+    if (get_name_password(r, &name, &password) < 0 || req_str(r, "display_name", 1, 64, 0, &display) < 0)
+        return;
+    job_start(r, password, NULL, NULL, register_hashed);
+}
+
+/* ---------------- auth.login ---------------- */
+
+static void login_session(const store_reply_t *rep, void *priv)
+{
+    pending_t *p = priv;
+    if (!store_ok(rep) || store_len(rep) != 2) {
+        req_store_error(p->r, rep);
+    } else {
+        long long exp = unix_ms() + config_get()->token_lifetime * 1000;
+        sign_in(p->r, p->uid, store_elem(rep, 0), store_elem(rep, 1), p->token, p->key, exp);
+    }
+    sodium_memzero(p, sizeof *p);
+    free(p);
+}
+
+static void login_verified(job_t *j, int status)
+{
+    req_t *r = j->r;
+    if (status < 0) {
+        req_error(r, E_INTERNAL, "password check failed");
+        return;
+    }
+    if (!j->ok) {
+        log_info("conn %llu: failed sign-in", (unsigned long long)req_conn(r));
+        req_error(r, E_UNAUTHORIZED, "wrong name or password");
+        return;
+    }
+    pending_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    p->r = r;
+    snprintf(p->uid, sizeof p->uid, "%s", j->uid);
+    token_new(p->token, p->key);
+    char ttl[32];
+    snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
+    const char *args[] = {p->key, p->uid, ttl};
+    store_eval(&session_script, login_session, p, 0, 3, args);
+}
+
+static void login_found(const store_reply_t *rep, void *priv)
+{
+    req_t *r = priv;
+    if (!store_ok(rep) || store_len(rep) != 2) {
+        req_store_error(r, rep);
+        return;
+    }
+    const char *uid = store_str(store_elem(rep, 0), NULL), *hash = store_str(store_elem(rep, 1), NULL);
+    const char *password = json_string_value(json_object_get(req_json(r), "password"));
+    if (!uid || !hash || !password || strlen(uid) != 2 * UID_BYTES) {
+        req_error(r, E_INTERNAL, "malformed account record");
+        return;
+    }
+    job_start(r, password, hash, uid, login_verified);
+}
+
+static void on_login(req_t *r)
+{
+    const char *name, *password;
+    if (get_name_password(r, &name, &password) < 0)
+        return;
+    char lname[40];
+    lower(lname, name, sizeof lname);
+    const char *args[] = {lname};
+    store_eval(&lookup_script, login_found, r, 0, 1, args);
+}
+
+/* ---------------- auth.resume ---------------- */
+
+typedef struct {
+    req_t *r;
+    char key[8 + 2 * crypto_hash_sha256_BYTES + 1];
+} resume_t;
+
+static void resume_found(const store_reply_t *rep, void *priv)
+{
+    resume_t *p = priv;
+    if (!store_ok(rep) || store_len(rep) != 4) {
+        req_store_error(p->r, rep);
+    } else {
+        const char *uid = store_str(store_elem(rep, 3), NULL);
+        long long exp = unix_ms() + store_int(store_elem(rep, 2));
+        sign_in(p->r, uid ? uid : "", store_elem(rep, 0), store_elem(rep, 1), NULL, p->key, exp);
+    }
+    free(p);
+}
+
+static void on_resume(req_t *r)
+{
+    const char *token;
+    if (req_str(r, "token", 1, 128, 1, &token) < 0)
+        return;
+    resume_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    if (token_key(token, p->key) < 0) {
+        free(p);
+        req_error_ex(r, E_BAD_REQUEST, "token", 0, "'token' must be 64 hexadecimal characters");
+        return;
+    }
+    p->r = r;
+    const char *args[] = {p->key};
+    store_eval(&resume_script, resume_found, p, 0, 1, args);
+}
+
+/* ---------------- auth.logout ---------------- */
+
+static void logout_done(const store_reply_t *rep, void *priv)
+{
+    req_t *r = priv;
+    if (!store_ok(rep))
+        req_store_error(r, rep);
+    else
+        req_ok(r, NULL);
+}
+
+static void on_logout(req_t *r)
+{
+    conn_t *c = conn_find(req_conn(r));
+    char key[80] = "";
+    if (c) {
+        if (conn_session(c)[0])
+            snprintf(key, sizeof key, "session:%s", conn_session(c));
+        log_info("conn %llu: signed out", (unsigned long long)conn_id(c));
+        conn_sign_out(c); /* at once: even if Redis is down, this connection is no longer signed in */
+    }
+    if (!key[0]) {
+        req_ok(r, NULL);
+        return;
+    }
+    store_cmdf(logout_done, r, "DEL %s", key);
+}
+
+/* ---------------- profile.get / profile.update ---------------- */
+
+static int uid_valid(const char *s)
+{
+    if (strlen(s) != 2 * UID_BYTES)
+        return 0;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+typedef struct {
+    req_t *r;
+    char uid[2 * UID_BYTES + 1];
+} profile_t;
+
+static void profile_answer(const store_reply_t *rep, void *priv)
+{
+    profile_t *p = priv;
+    if (!store_ok(rep) || store_type(rep) != STORE_ARR) {
+        req_store_error(p->r, rep);
+    } else {
+        json_t *u = accounts_user_json(p->uid, rep);
+        if (u)
+            req_ok(p->r, json_pack("{s:o}", "user", u));
+        else
+            req_error(p->r, E_NOT_FOUND, "no such user");
+    }
+    free(p);
+}
+
+static profile_t *profile_new(req_t *r, const char *uid)
+{
+    profile_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    p->r = r;
+    snprintf(p->uid, sizeof p->uid, "%s", uid);
+    return p;
+}
+
+static void on_profile_get(req_t *r)
+{
+    const char *uid = req_user(r);
+    if (req_str(r, "user", 1, 64, 0, &uid) < 0)
+        return;
+    if (!uid_valid(uid)) {
+        req_error_ex(r, E_BAD_REQUEST, "user", 0, "'user' must be a user id (32 hexadecimal characters)");
+        return;
+    }
+    profile_t *p = profile_new(r, uid);
+    if (p)
+        store_cmdf(profile_answer, p, "HGETALL user:%s", uid);
+}
+
+#define SUBJECTS_MAX 20
+
+/* The subjects field as compact JSON text (new), NULL with r answered on a bad value, or *absent. */
+static char *subjects_text(req_t *r, int *absent)
+{
+    json_t *v = json_object_get(req_json(r), "subjects");
+    *absent = !v || json_is_null(v);
+    if (*absent)
+        return NULL;
+    int ok = json_is_array(v) && json_array_size(v) <= SUBJECTS_MAX;
+    size_t i;
+    json_t *s;
+    json_array_foreach(v, i, s)
+    {
+        ok = ok && json_is_string(s) && json_string_length(s) >= 1 && json_string_length(s) <= 64;
+    }
+    if (!ok) {
+        req_error_ex(r, E_BAD_REQUEST, "subjects", 0, "'subjects' must be a list of at most %d strings of 1-64 characters",
+                     SUBJECTS_MAX);
+        return NULL;
+    }
+    char *text = json_dumps(v, JSON_COMPACT);
+    if (!text)
+        req_error(r, E_INTERNAL, "out of memory");
+    return text;
+}
+
+static void on_profile_update(req_t *r)
+{
+    const char *display = NULL, *school = NULL, *tz = NULL, *bio = NULL;
+    if (req_str(r, "display_name", 1, 64, 0, &display) < 0 || req_str(r, "school", 0, 128, 0, &school) < 0 ||
+        req_str(r, "tz", 1, 64, 0, &tz) < 0 || req_str(r, "bio", 0, 2000, 0, &bio) < 0)
+        return;
+    if (tz && !accounts_tz_valid(tz)) {
+        req_error_ex(r, E_BAD_REQUEST, "tz", 0, "'tz' must be an IANA time zone name such as Europe/London");
+        return;
+    }
+    int absent;
+    char *subjects = subjects_text(r, &absent);
+    if (!subjects && !absent)
+        return;
+    const char *args[11];
+    int n = 0;
+    args[n++] = req_user(r);
+    const char *names[] = {"display_name", "school", "tz", "bio", "subjects"};
+    const char *vals[] = {display, school, tz, bio, subjects};
+    for (int i = 0; i < 5; i++) {
+        if (vals[i]) {
+            args[n++] = names[i];
+            args[n++] = vals[i];
+        }
+    }
+    profile_t *p = profile_new(r, req_user(r));
+    if (p)
+        store_eval(&update_script, profile_answer, p, 0, n, args);
+    free(subjects);
+}
+
+const handler_t accounts_handlers[] = {
+    {"auth.register", on_register, H_PUBLIC | H_RL_LOGIN},
+    {"auth.login", on_login, H_PUBLIC | H_RL_LOGIN},
+    {"auth.resume", on_resume, H_PUBLIC | H_RL_LOGIN},
+    {"auth.logout", on_logout, 0},
+    {"profile.get", on_profile_get, 0},
+    {"profile.update", on_profile_update, 0},
+    {NULL, NULL, 0},
+};
+
+/* ---------------- --create-admin ---------------- */
+
+typedef struct {
+    uv_timer_t timer;
+    int waited_ms;
+    int rc;
+    int sent;
+    char lname[40], uid[2 * UID_BYTES + 1], created[32];
+    const char *name;
+    char hash[crypto_pwhash_STRBYTES];
+} admin_t;
+
+static void admin_stored(const store_reply_t *rep, void *priv)
+{
+    admin_t *a = priv;
+    size_t len = 0;
+    const char *err = store_str(rep, &len);
+    if (store_ok(rep)) {
+        printf("created admin %s (id %s)\n", a->name, a->uid);
+        a->rc = 0;
+    } else if (rep && err && strncmp(err, "conflict", 8) == 0) {
+        fprintf(stderr, "staffroom-signal: --create-admin: the name %s is taken\n", a->name);
+        a->rc = 3;
+    } else {
+        fprintf(stderr, "staffroom-signal: --create-admin: %s\n", rep ? err : "Redis is unavailable");
+        a->rc = 1;
+    }
+    store_close();
+}
+
+static void admin_tick(uv_timer_t *t)
+{
+    admin_t *a = t->data;
+    if (store_is_up()) {
+        const char *args[] = {a->lname, a->uid, a->name, a->name, a->hash, "1", a->created, "", "0"};
+        uv_close((uv_handle_t *)t, NULL);
+        store_eval(&register_script, admin_stored, a, 0, 9, args);
+        return;
+    }
+    a->waited_ms += 50;
+    if (a->waited_ms >= 10000) {
+        fprintf(stderr, "staffroom-signal: --create-admin: cannot reach Redis\n");
+        uv_close((uv_handle_t *)t, NULL);
+        store_close();
+    }
+}
+
+int accounts_create_admin(uv_loop_t *l, const char *name, const char *password)
+{
+    if (!accounts_name_valid(name)) {
+        fprintf(stderr, "staffroom-signal: --create-admin: a name is 3-32 of letters, digits, '_', '.', '-'\n");
+        return 1;
+    }
+    size_t plen = strlen(password);
+    if (plen < PASSWORD_MIN || plen > PASSWORD_MAX) {
+        fprintf(stderr, "staffroom-signal: --create-admin: the password must be %d-%d characters\n", PASSWORD_MIN,
+                PASSWORD_MAX);
+        return 1;
+    }
+    admin_t a;
+    memset(&a, 0, sizeof a);
+    a.rc = 1;
+    a.name = name;
+    /* This path is not the server loop: hashing here, blocking, is fine. */
+    if (crypto_pwhash_str(a.hash, password, plen, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        fprintf(stderr, "staffroom-signal: --create-admin: out of memory hashing the password\n");
+        return 1;
+    }
+    lower(a.lname, name, sizeof a.lname);
+    unsigned char raw[UID_BYTES];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(a.uid, sizeof a.uid, raw, sizeof raw);
+    snprintf(a.created, sizeof a.created, "%lld", unix_ms());
+    uv_timer_init(l, &a.timer);
+    a.timer.data = &a;
+    uv_timer_start(&a.timer, admin_tick, 0, 50);
+    uv_run(l, UV_RUN_DEFAULT);
+    sodium_memzero(a.hash, sizeof a.hash);
+    return a.rc;
+}

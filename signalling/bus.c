@@ -1,0 +1,157 @@
+/* bus.c — see bus.h. */
+#include "bus.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+
+#define NBUCKETS 1024
+
+typedef struct chan {
+    struct chan *next;
+    unsigned refs;
+    char name[]; /* "ev:u:<uid>" */
+} chan_t;
+
+static chan_t *buckets[NBUCKETS];
+static size_t nchannels;
+
+static unsigned hash(const char *s)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h % NBUCKETS;
+}
+
+void bus_ref(const char *channel)
+{
+    chan_t **b = &buckets[hash(channel)];
+    for (chan_t *c = *b; c; c = c->next) {
+        if (strcmp(c->name, channel) == 0) {
+            c->refs++;
+            return;
+        }
+    }
+    size_t n = strlen(channel);
+    chan_t *c = malloc(sizeof *c + n + 1);
+    if (!c) {
+        log_error("bus: out of memory subscribing %s", channel);
+        return;
+    }
+    memcpy(c->name, channel, n + 1);
+    c->refs = 1;
+    c->next = *b;
+    *b = c;
+    nchannels++;
+    store_subscribe(channel);
+}
+
+void bus_unref(const char *channel)
+{
+    for (chan_t **p = &buckets[hash(channel)]; *p; p = &(*p)->next) {
+        chan_t *c = *p;
+        if (strcmp(c->name, channel) != 0)
+            continue;
+        if (--c->refs == 0) {
+            *p = c->next;
+            store_unsubscribe(channel);
+            free(c);
+            nchannels--;
+        }
+        return;
+    }
+}
+
+size_t bus_channel_count(void) { return nchannels; }
+
+void bus_on_sub_up(void)
+{
+    for (size_t i = 0; i < NBUCKETS; i++)
+        for (chan_t *c = buckets[i]; c; c = c->next)
+            store_subscribe(c->name);
+    log_info("bus: subscribed to %zu channels", nchannels);
+}
+
+void bus_free_all(void)
+{
+    for (size_t i = 0; i < NBUCKETS; i++) {
+        while (buckets[i]) {
+            chan_t *c = buckets[i];
+            buckets[i] = c->next;
+            free(c);
+        }
+    }
+    nchannels = 0;
+}
+
+static void publish(const char *prefix, const char *id, json_t *event)
+{
+    char *text = json_dumps(event, JSON_COMPACT);
+    char channel[160];
+    if (!text || snprintf(channel, sizeof channel, "%s%s", prefix, id) >= (int)sizeof channel) {
+        log_error("bus: cannot publish to %s%s", prefix, id);
+        free(text);
+        return;
+    }
+    store_cmdf(NULL, NULL, "PUBLISH %s %s", channel, text);
+    free(text);
+}
+
+void bus_publish_user(const char *user_id, json_t *event) { publish("ev:u:", user_id, event); }
+void bus_publish_circle(const char *circle_id, json_t *event) { publish("ev:c:", circle_id, event); }
+
+typedef struct {
+    const char *payload;
+    size_t len;
+    const char *circle;  /* ev:c: deliveries: only connections in this circle */
+    const char *member_circle; /* circle.membership: the circle to add/remove */
+    int member;
+} delivery_t;
+
+static void deliver_one(conn_t *c, void *arg)
+{
+    delivery_t *d = arg;
+    if (d->circle && !conn_in_circle(c, d->circle))
+        return;
+    if (d->member_circle)
+        conn_set_circle(c, d->member_circle, d->member);
+    conn_send_text(c, d->payload, d->len);
+    metrics_event_delivered();
+}
+
+/* A circle.membership event for uid: returns the circle (borrowed from *root) and member flag. */
+static const char *membership(const char *uid, const char *payload, size_t len, json_t **root, int *member)
+{
+    *root = NULL;
+    if (!memmem(payload, len, "circle.membership", 17))
+        return NULL;
+    *root = json_loadb(payload, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(*root, "type"));
+    const char *user = json_string_value(json_object_get(*root, "user"));
+    const char *circle = json_string_value(json_object_get(*root, "circle"));
+    const char *status = json_string_value(json_object_get(*root, "status"));
+    if (!type || strcmp(type, "circle.membership") || !user || strcmp(user, uid) || !circle || !status)
+        return NULL;
+    *member = strcmp(status, "member") == 0;
+    return circle;
+}
+
+void bus_on_message(const char *channel, const char *payload, size_t len)
+{
+    delivery_t d = {payload, len, NULL, NULL, 0};
+    if (strncmp(channel, "ev:u:", 5) == 0) {
+        json_t *root;
+        d.member_circle = membership(channel + 5, payload, len, &root, &d.member);
+        conn_foreach(channel + 5, deliver_one, &d);
+        json_decref(root);
+    } else if (strncmp(channel, "ev:c:", 5) == 0) {
+        d.circle = channel + 5;
+        conn_foreach(NULL, deliver_one, &d);
+    }
+}

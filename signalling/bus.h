@@ -1,0 +1,34 @@
+/* bus.h — events between nodes: Redis pub/sub channels ev:u:<user> (a user's devices) and ev:c:<circle>
+ * (a circle's members). Payloads are the event's JSON text exactly as clients receive it.
+ *
+ * Owns: the refcounted set of channels this node is subscribed to (one reference per local connection
+ * that needs the channel), delivery of each published event to the right local connections, and the
+ * circle.membership side effect (below).
+ * Must not: keep state another node needs; parse payloads other than circle.membership.
+ */
+#ifndef STAFFROOM_BUS_H
+#define STAFFROOM_BUS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* ---- the core API (ARCHITECTURE.md) ---- */
+/* Publish a JSON event (text) to a user's devices or to a circle's members, on every node. Fire and
+ * forget: if Redis is down the event is lost (and logged at debug). event is borrowed. */
+void bus_publish_user(const char *user_id, json_t *event);
+void bus_publish_circle(const char *circle_id, json_t *event);
+/* A published event of type "circle.membership" {circle, user, status:"member"|"pending"|"none", role}
+ * on ev:u:<user> also updates that user's connections' circle sets on every node (status "member" adds
+ * the circle, anything else removes it) and is then forwarded to the client like any event. */
+
+/* ---- for conn.c and main.c ---- */
+/* Take / drop one reference on a channel; the first reference subscribes, the last unsubscribes. */
+void bus_ref(const char *channel);
+void bus_unref(const char *channel);
+/* store.c's handlers: a message arrived; the pub/sub connection (re)connected → subscribe everything. */
+void bus_on_message(const char *channel, const char *payload, size_t len);
+void bus_on_sub_up(void);
+size_t bus_channel_count(void);
+void bus_free_all(void);
+
+#endif

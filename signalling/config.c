@@ -1,0 +1,104 @@
+/* config.c — see config.h. Every key lives in this one table: its default, range, unit and help line
+ * are what --help prints and what config/staffroom-signal.conf documents. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+#define K(name, type, field, def, min, max, unit, help) \
+    { name, type, offsetof(signal_config_t, field), def, min, max, unit, help }
+
+const conf_key_t signal_config_keys[] = {
+    K("listen-address", CONF_STR, listen_address, "127.0.0.1", 0, 0, NULL, "address to listen on (HTTP and WebSocket)"),
+    K("listen-port", CONF_INT, listen_port, "8080", 1, 65535, NULL, "TCP port to listen on"),
+    K("web-root", CONF_STR, web_root, "webclient", 0, 0, NULL, "directory of the web client's static files"),
+    K("max-clients", CONF_INT, max_clients, "10000", 1, 1000000, "connections", "WebSocket connections accepted at once"),
+    K("max-frame-bytes", CONF_INT, max_frame_bytes, "65536", 256, 16777216, "bytes", "largest request frame; larger ones get too_large and the connection is closed"),
+    K("send-queue-max-bytes", CONF_INT, send_queue_max_bytes, "1048576", 4096, 1073741824, "bytes", "unsent data per connection before a slow client is disconnected"),
+    K("ping-interval", CONF_INT, ping_interval, "20", 1, 3600, "seconds", "idle time before the server pings a WebSocket"),
+    K("ping-timeout", CONF_INT, ping_timeout, "40", 2, 7200, "seconds", "idle time (no frame, no pong) before a WebSocket is dropped"),
+    K("redis-host", CONF_STR, redis_host, "127.0.0.1", 0, 0, NULL, "Redis host"),
+    K("redis-port", CONF_INT, redis_port, "6379", 1, 65535, NULL, "Redis port"),
+    K("redis-password-file", CONF_STR, redis_password_file, NULL, 0, 0, NULL, "file holding the Redis password (first line); empty: no AUTH"),
+    K("login-rate", CONF_INT, login_rate, "10", 1, 1000000, "per minute", "sign-in attempts (register, login, resume) per IP address"),
+    K("login-burst", CONF_INT, login_burst, "10", 1, 1000000, "attempts", "sign-in attempts allowed at once per IP address"),
+    K("message-rate", CONF_INT, message_rate, "120", 1, 1000000, "per minute", "rate-limited messages (chat) per user"),
+    K("message-burst", CONF_INT, message_burst, "20", 1, 1000000, "messages", "rate-limited messages allowed at once per user"),
+    K("token-lifetime", CONF_INT, token_lifetime, "2592000", 60, 31536000, "seconds", "session token lifetime (30 days)"),
+    K("presence-ttl", CONF_INT, presence_ttl, "45", 2, 3600, "seconds", "a device not refreshed for this long is offline (refreshed every ttl/3)"),
+    K("presence-sweep-interval", CONF_INT, presence_sweep_interval, "3000", 100, 60000, "milliseconds", "how often this node sweeps expired devices"),
+    K("node-id", CONF_STR, node_id, NULL, 0, 0, NULL, "this node's name ([A-Za-z0-9_.-], unique per community); empty: hostname-pid"),
+    K("log-level", CONF_STR, log_level, "info", 0, 0, NULL, "error, warn, info or debug"),
+    /* Relay credentials: used by turn.c (turn.credentials). */
+    K("turn-secret-file", CONF_STR, turn_secret_file, NULL, 0, 0, NULL, "file holding the TURN shared secret (first line), as in staffroom-relay"),
+    K("turn-urls", CONF_LIST, turn_urls, NULL, 0, 0, NULL, "a TURN/STUN URL handed to clients (repeatable); none: turn:127.0.0.1:3478 over UDP and TCP"),
+    K("turn-credential-ttl", CONF_INT, turn_credential_ttl, "3600", 60, 604800, "seconds", "lifetime of TURN credentials"),
+    {0},
+};
+
+static const signal_config_t *current;
+
+const signal_config_t *config_get(void) { return current; }
+void config_set_current(const signal_config_t *cfg) { current = cfg; }
+
+int signal_config_check(const signal_config_t *cfg, char *err, size_t errlen)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    int ok = 0;
+    for (size_t i = 0; i < 4; i++)
+        ok |= strcmp(cfg->log_level, levels[i]) == 0;
+    if (!ok) {
+        snprintf(err, errlen, "key 'log-level': '%s' is not error, warn, info or debug", cfg->log_level);
+        return -1;
+    }
+    for (const char *p = cfg->node_id; *p; p++) {
+        if (!isalnum((unsigned char)*p) && !strchr("_.-", *p)) {
+            snprintf(err, errlen, "key 'node-id': only letters, digits, '_', '.' and '-' are allowed");
+            return -1;
+        }
+    }
+    if (strlen(cfg->node_id) > 64) {
+        snprintf(err, errlen, "key 'node-id': longer than 64 characters");
+        return -1;
+    }
+    if (cfg->ping_timeout <= cfg->ping_interval) {
+        snprintf(err, errlen, "key 'ping-timeout': must be larger than ping-interval (%lld)", cfg->ping_interval);
+        return -1;
+    }
+    if (!*cfg->listen_address || !*cfg->redis_host) {
+        snprintf(err, errlen, "key '%s': must not be empty", *cfg->listen_address ? "redis-host" : "listen-address");
+        return -1;
+    }
+    return 0;
+}
+
+int signal_config_load(signal_config_t *cfg, int argc, char **argv, int *rest, int *nrest, char *err,
+                       size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    if (conf_defaults(signal_config_keys, cfg, err, errlen) < 0)
+        return -1;
+    const char *file = conf_find_arg(argc, argv, "config");
+    if (file && conf_load_file(signal_config_keys, cfg, file, err, errlen) < 0)
+        return -1;
+    if (conf_apply_args(signal_config_keys, cfg, argc, argv, rest, nrest, err, errlen) < 0)
+        return -1;
+    if (signal_config_check(cfg, err, errlen) < 0) {
+        /* Name the file when the value came from one; flags are named by the check itself. */
+        if (file) {
+            char tmp[512];
+            snprintf(tmp, sizeof tmp, "%s: %s", file, err);
+            snprintf(err, errlen, "%s", tmp);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+void signal_config_free(signal_config_t *cfg)
+{
+    conf_free(signal_config_keys, cfg);
+}

@@ -1,0 +1,65 @@
+/* config.h — staffroom-signal's configuration: one conf_key_t table (relay/base/conf.h) drives the
+ * config file, the --key flags, --help and --check-config.
+ *
+ * Owns: signal_config_t and its table, semantic checks across keys, the process-wide current config.
+ * Must not: open sockets or read secrets (secret *files* are read by the module that uses them).
+ */
+#ifndef STAFFROOM_SIGNAL_CONFIG_H
+#define STAFFROOM_SIGNAL_CONFIG_H
+
+#include <stddef.h>
+
+#include "conf.h"
+
+typedef struct {
+    /* network and HTTP */
+    char *listen_address;
+    long long listen_port;
+    char *web_root;
+    long long max_clients;
+    long long max_frame_bytes;
+    long long send_queue_max_bytes;
+    long long ping_interval;     /* seconds idle before lws sends a WebSocket PING */
+    long long ping_timeout;      /* seconds without any sign of life before a socket is dropped */
+    /* Redis */
+    char *redis_host;
+    long long redis_port;
+    char *redis_password_file;
+    /* limits */
+    long long login_rate;        /* per minute, per IP */
+    long long login_burst;
+    long long message_rate;      /* per minute, per user */
+    long long message_burst;
+    /* accounts and presence */
+    long long token_lifetime;    /* seconds */
+    long long presence_ttl;      /* seconds */
+    long long presence_sweep_interval; /* milliseconds */
+    /* node and logs */
+    char *node_id;
+    char *log_level;
+    /* relay credentials (turn.c) */
+    char *turn_secret_file;
+    conf_list_t turn_urls;
+    long long turn_credential_ttl;
+} signal_config_t;
+
+/* The table; ends with {NULL}. */
+extern const conf_key_t signal_config_keys[];
+
+/* Defaults, then --config FILE, then flags. Arguments that are not config keys are written to rest[]
+ * (indexes into argv) and *nrest. Then checks across keys (signal_config_check). Returns 0, or -1 with
+ * err ("FILE:LINE: key 'NAME': reason" or "--NAME: reason"). On -1 the caller still calls
+ * signal_config_free. */
+int signal_config_load(signal_config_t *cfg, int argc, char **argv, int *rest, int *nrest, char *err,
+                       size_t errlen);
+
+/* Checks that need more than one key or more than a range (log level name, node id charset). */
+int signal_config_check(const signal_config_t *cfg, char *err, size_t errlen);
+
+void signal_config_free(signal_config_t *cfg);
+
+/* The running process's config (set once by main before anything starts; borrowed). */
+const signal_config_t *config_get(void);
+void config_set_current(const signal_config_t *cfg);
+
+#endif

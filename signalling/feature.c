@@ -1,0 +1,102 @@
+/* feature.c — ids and script answers shared by the feature modules (see feature.h). */
+#include "feature.h"
+
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "log.h"
+
+int feature_id_new(char out[FEATURE_ID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[FEATURE_ID_LEN / 2];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[FEATURE_ID_LEN] = '\0';
+    return 0;
+}
+
+int feature_id_valid(const char *s)
+{
+    size_t n = strspn(s, "0123456789abcdef");
+    return n == FEATURE_ID_LEN && s[n] == '\0';
+}
+
+int feature_stream_id_valid(const char *s)
+{
+    size_t ms = strspn(s, "0123456789");
+    if (ms < 1 || ms > 20 || s[ms] != '-')
+        return 0;
+    size_t seq = strspn(s + ms + 1, "0123456789");
+    return seq >= 1 && seq <= 20 && s[ms + 1 + seq] == '\0';
+}
+
+int feature_req_id(req_t *r, const char *field, int stream, int required, const char **out)
+{
+    const char *v = NULL;
+    /* 41 = 20 digits, '-', 20 digits: the longest stream id */
+    if (req_str(r, field, 1, stream ? 41 : FEATURE_ID_LEN, required, &v) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    if (stream ? !feature_stream_id_valid(v) : !feature_id_valid(v)) {
+        req_error_ex(r, E_BAD_REQUEST, field, 0, "%s is not a valid %s id", field,
+                        stream ? "message" : "circle or channel");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int feature_req_enum(req_t *r, const char *field, const char *const *allowed, int required,
+                     const char **out)
+{
+    const char *v = NULL;
+    if (req_str(r, field, 1, 32, required, &v) < 0)
+        return -1;
+    if (!v)
+        return 0;
+    for (const char *const *a = allowed; *a; a++) {
+        if (strcmp(v, *a) == 0) {
+            *out = v;
+            return 0;
+        }
+    }
+    req_error_ex(r, E_BAD_REQUEST, field, 0, "%s: '%s' is not one of the allowed values", field, v);
+    return -1;
+}
+
+static void answer_cb(const store_reply_t *rep, void *priv)
+{
+    req_t *r = priv;
+    if (!rep || store_type(rep) != STORE_STR) {
+        req_store_error(r, rep);
+        return;
+    }
+    size_t len = 0;
+    const char *text = store_str(rep, &len);
+    if (len == 0) {
+        req_ok(r, NULL);
+        return;
+    }
+    json_error_t jerr;
+    json_t *fields = json_loadb(text, len, 0, &jerr);
+    if (!json_is_object(fields)) {
+        /* a script bug, not a client error: keep the evidence */
+        log_error("feature: %s: script answer is not a JSON object: %s", req_type(r), jerr.text);
+        json_decref(fields);
+        req_error(r, E_INTERNAL, "internal error");
+        return;
+    }
+    req_ok(r, fields);
+}
+
+void feature_eval_answer(req_t *r, store_script_t *s, int nargs, const char **args)
+{
+    store_eval(s, answer_cb, r, 0, nargs, args);
+}

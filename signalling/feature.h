@@ -1,0 +1,45 @@
+/* feature.h — what the circle, channel and chat handlers share: ids, and answering a request with the
+ * result of one store script.
+ *
+ * Owns: the format of circle/channel ids (128-bit random, 32 lowercase hex) and of chat message ids
+ * (Redis stream ids "MS-SEQ"); the convention that a feature script returns a JSON object whose members
+ * become the ok answer.
+ * Must not: know any message type, or touch Redis other than through store_eval.
+ */
+#ifndef STAFFROOM_FEATURE_H
+#define STAFFROOM_FEATURE_H
+
+#include <stddef.h>
+
+#include "msg.h"
+#include "store.h"
+
+#define FEATURE_ID_LEN 32 /* hex characters of a circle or channel id */
+
+/* Writes a fresh random id (FEATURE_ID_LEN hex characters and a NUL) into out. Returns 0, or -1 if
+ * the system's random source failed. */
+int feature_id_new(char out[FEATURE_ID_LEN + 1]);
+
+/* 1 if s is a circle/channel id as made by feature_id_new, else 0. */
+int feature_id_valid(const char *s);
+
+/* 1 if s is a full stream id "MS-SEQ" (decimal, each at most 20 digits), else 0. */
+int feature_stream_id_valid(const char *s);
+
+/* Reads the string field `field` that must be an id (check: feature_id_valid, or
+ * feature_stream_id_valid if stream is 1). Missing (when required), mistyped or malformed → answers
+ * bad_request naming the field, frees r and returns -1: the caller must return at once. An absent
+ * optional field leaves *out as is and returns 0. *out is borrowed for r's lifetime. */
+int feature_req_id(req_t *r, const char *field, int stream, int required, const char **out);
+
+/* Reads the string field `field` that must be one of the NULL-terminated `allowed` words. Errors and
+ * ownership as feature_req_id. */
+int feature_req_enum(req_t *r, const char *field, const char *const *allowed, int required,
+                     const char **out);
+
+/* Runs script s with nargs ARGV strings (no KEYS; args borrowed for the call only) and answers r:
+ * a JSON object text reply → ok with the object's members; an empty reply → plain ok; an error or no
+ * reply (Redis down) → req_store_error. r is always answered exactly once, later, from the loop. */
+void feature_eval_answer(req_t *r, store_script_t *s, int nargs, const char **args);
+
+#endif

@@ -1,0 +1,246 @@
+/* main.c — staffroom-signal: arguments, config, signals, loop wiring. No protocol logic here.
+ *
+ * Start-up may block (reading files); once uv_run starts, nothing does. Shutdown (SIGTERM/SIGINT):
+ * close every connection (their devices leave presence), stop timers, flush Redis, let every handle
+ * close, free everything, exit 0. */
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "accounts.h"
+#include "bus.h"
+#include "config.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "metrics.h"
+#include "presence.h"
+#include "store.h"
+#include "ws.h"
+
+#define VERSION "0.1.0"
+
+static uv_signal_t sig_term, sig_int;
+static int stopping;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: staffroom-signal [--config FILE] [--KEY VALUE ...]\n"
+            "       staffroom-signal --check-config [--config FILE] [--KEY VALUE ...]\n"
+            "       staffroom-signal --create-admin NAME   (password: one line on stdin)\n"
+            "       staffroom-signal --help | --version\n\n"
+            "The signalling server of Staffroom: HTTP (web client, /healthz, /metrics) and the WebSocket /ws.\n"
+            "Flags override the config file. Keys:\n");
+    conf_print_help(signal_config_keys, out);
+}
+
+/* Reads the first line of a secret file into buf. Returns 0, or -1 with a message in err. */
+static int read_secret(const char *path, char *buf, size_t n, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!fgets(buf, (int)n, f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (!buf[0]) {
+        snprintf(err, errlen, "%s: empty", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (stopping)
+        return;
+    stopping = 1;
+    log_info("signal %d: shutting down (%zu connections)", signum, conn_count());
+    ws_stop();       /* closes every connection: presence removes their devices */
+    presence_stop();
+    store_close();   /* sends what is queued, then disconnects */
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+}
+
+static void close_leftover(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) {
+        log_warn("closing a leftover handle of type %s", uv_handle_type_name(uv_handle_get_type(h)));
+        uv_close(h, NULL);
+    }
+}
+
+static void loop_finish(uv_loop_t *loop)
+{
+    uv_run(loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(loop) == UV_EBUSY) {
+        uv_walk(loop, close_leftover, NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+        uv_loop_close(loop);
+    }
+}
+
+typedef struct {
+    int help, version, check, bad;
+    const char *admin;
+} opts_t;
+
+static void parse_rest(int argc, char **argv, const int *rest, int nrest, opts_t *o)
+{
+    for (int i = 0; i < nrest; i++) {
+        const char *a = argv[rest[i]];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+            o->help = 1;
+        else if (!strcmp(a, "--version"))
+            o->version = 1;
+        else if (!strcmp(a, "--check-config"))
+            o->check = 1;
+        else if (!strcmp(a, "--config") && i + 1 < nrest && rest[i + 1] == rest[i] + 1)
+            i++; /* already read by signal_config_load */
+        else if (!strncmp(a, "--config=", 9))
+            ;
+        else if (!strcmp(a, "--create-admin") && i + 1 < nrest && rest[i + 1] == rest[i] + 1)
+            o->admin = argv[rest[++i]];
+        else {
+            fprintf(stderr, "staffroom-signal: unknown option '%s' (see --help)\n", a);
+            o->bad = 1;
+        }
+    }
+    (void)argc;
+}
+
+static int read_admin_password(char *buf, size_t n)
+{
+    if (!fgets(buf, (int)n, stdin))
+        return -1;
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return 0;
+}
+
+static int run_server(uv_loop_t *loop, signal_config_t *cfg)
+{
+    if (dispatch_init() < 0 || ws_start(loop, cfg) < 0) {
+        store_close();
+        return 1;
+    }
+    presence_start(loop);
+    uv_signal_init(loop, &sig_term);
+    uv_signal_init(loop, &sig_int);
+    uv_signal_start(&sig_term, on_signal, SIGTERM);
+    uv_signal_start(&sig_int, on_signal, SIGINT);
+    /* Tests and scripts wait for this exact line; it is written whatever the log level. */
+    fprintf(stderr, "staffroom-signal listening on http://%s:%lld (node %s, Redis %s:%lld)\n", cfg->listen_address,
+            cfg->listen_port, cfg->node_id, cfg->redis_host, cfg->redis_port);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    log_init("staffroom-signal");
+    signal_config_t cfg;
+    char err[1024];
+    int *rest = calloc((size_t)argc + 1, sizeof *rest), nrest = 0, rc = 0;
+    opts_t o = {0};
+    if (!rest)
+        return 1;
+    if (signal_config_load(&cfg, argc, argv, rest, &nrest, err, sizeof err) < 0) {
+        fprintf(stderr, "staffroom-signal: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    parse_rest(argc, argv, rest, nrest, &o);
+    if (o.bad) {
+        rc = 2;
+        goto out;
+    }
+    if (o.help || o.version) {
+        if (o.version)
+            printf("staffroom-signal %s\n", VERSION);
+        else
+            usage(stdout);
+        goto out;
+    }
+    log_set_level_name(cfg.log_level);
+    if (!cfg.node_id[0]) {
+        char host[64] = "node", id[96];
+        gethostname(host, sizeof host - 1);
+        host[strcspn(host, ".")] = '\0';
+        snprintf(id, sizeof id, "%s-%d", host, (int)getpid());
+        conf_set(signal_config_keys, &cfg, "node-id", id, err, sizeof err);
+    }
+    config_set_current(&cfg);
+
+    char password[512] = "";
+    if (cfg.redis_password_file[0] &&
+        read_secret(cfg.redis_password_file, password, sizeof password, err, sizeof err) < 0) {
+        fprintf(stderr, "staffroom-signal: key 'redis-password-file': %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if (o.check) {
+        char secret[512];
+        if (cfg.turn_secret_file[0] && read_secret(cfg.turn_secret_file, secret, sizeof secret, err, sizeof err) < 0) {
+            fprintf(stderr, "staffroom-signal: key 'turn-secret-file': %s\n", err);
+            rc = 2;
+            goto out;
+        }
+        sodium_memzero(secret, sizeof secret);
+        conf_print_values(signal_config_keys, &cfg, stdout);
+        printf("# configuration OK\n");
+        goto out;
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "staffroom-signal: libsodium failed to initialise\n");
+        rc = 1;
+        goto out;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    store_set_handlers(bus_on_message, bus_on_sub_up, presence_on_store_up);
+    if (store_open(&loop, cfg.redis_host, (int)cfg.redis_port, password) < 0) {
+        rc = 1;
+        uv_loop_close(&loop);
+        goto out;
+    }
+    sodium_memzero(password, sizeof password);
+    accounts_init(&loop);
+    if (o.admin) {
+        char pw[1024];
+        if (read_admin_password(pw, sizeof pw) < 0) {
+            fprintf(stderr, "staffroom-signal: --create-admin: no password on stdin\n");
+            store_close();
+            rc = 1;
+        } else {
+            rc = accounts_create_admin(&loop, o.admin, pw);
+        }
+        sodium_memzero(pw, sizeof pw);
+        loop_finish(&loop);
+        goto out;
+    }
+    rc = run_server(&loop, &cfg);
+    loop_finish(&loop);
+    if (req_outstanding())
+        log_warn("%ld requests were still unanswered at exit", req_outstanding());
+    log_info("stopped");
+out:
+    bus_free_all();
+    conn_free_all();
+    dispatch_free();
+    signal_config_free(&cfg);
+    free(rest);
+    return rc;
+}

@@ -1,0 +1,311 @@
+/* msg.c — see msg.h. */
+#include "msg.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "metrics.h"
+
+struct req {
+    uint64_t conn;
+    char *user;
+    json_t *root;
+    json_t *id;       /* borrowed from root */
+    const char *type; /* static: the handler table's */
+};
+
+static long outstanding;
+
+static const char *const codes[] = {E_BAD_REQUEST, E_UNAUTHORIZED, E_FORBIDDEN, E_NOT_FOUND, E_CONFLICT,
+                                    E_RATE_LIMITED, E_TOO_LARGE, E_UNAVAILABLE, E_ROOM_FULL, E_INTERNAL};
+
+int msg_is_code(const char *code, size_t len)
+{
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
+        if (strlen(codes[i]) == len && memcmp(codes[i], code, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---------------- parsing ---------------- */
+
+static int parse_fail(msg_parsed_t *out, const char *field, const char *message)
+{
+    out->code = E_BAD_REQUEST;
+    snprintf(out->field, sizeof out->field, "%s", field ? field : "");
+    snprintf(out->message, sizeof out->message, "%s", message);
+    return -1;
+}
+
+static int id_valid(const json_t *id)
+{
+    if (json_is_integer(id))
+        return 1;
+    if (json_is_string(id)) {
+        size_t n = json_string_length(id);
+        return n >= 1 && n <= 64;
+    }
+    return 0;
+}
+
+int msg_parse(const char *buf, size_t len, msg_parsed_t *out)
+{
+    json_error_t jerr;
+    memset(out, 0, sizeof *out);
+    /* Duplicate keys are rejected: two "type" members could mean different things to different readers. */
+    out->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!out->root)
+        return parse_fail(out, NULL, "invalid JSON");
+    if (!json_is_object(out->root))
+        return parse_fail(out, NULL, "a request must be a JSON object");
+    json_t *id = json_object_get(out->root, "id");
+    if (id_valid(id))
+        out->id = id;
+    json_t *type = json_object_get(out->root, "type");
+    if (!type)
+        return parse_fail(out, "type", "missing field 'type'");
+    if (!json_is_string(type) || json_string_length(type) < 1 || json_string_length(type) > 64)
+        return parse_fail(out, "type", "'type' must be a string of 1-64 characters");
+    if (!id)
+        return parse_fail(out, "id", "missing field 'id'");
+    if (!out->id)
+        return parse_fail(out, "id", "'id' must be a string of 1-64 characters or an integer");
+    out->type = json_string_value(type);
+    return 0;
+}
+
+void msg_parsed_clear(msg_parsed_t *p)
+{
+    json_decref(p->root);
+    p->root = NULL;
+    p->id = NULL;
+    p->type = NULL;
+}
+
+char *msg_error_text(const json_t *id, const char *code, const char *field, long long retry_after_ms,
+                     const char *message)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "type", json_string("error"));
+    json_object_set_new(o, "id", id ? json_deep_copy(id) : json_null());
+    json_object_set_new(o, "code", json_string(code));
+    json_object_set_new(o, "message", json_string(message));
+    if (field && *field)
+        json_object_set_new(o, "field", json_string(field));
+    if (retry_after_ms > 0)
+        json_object_set_new(o, "retry_after_ms", json_integer(retry_after_ms));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text;
+}
+
+/* ---------------- requests ---------------- */
+
+req_t *req_new(uint64_t conn, const char *user, json_t *root, const char *type)
+{
+    req_t *r = calloc(1, sizeof *r);
+    if (!r || (user && !(r->user = strdup(user)))) {
+        free(r);
+        json_decref(root);
+        return NULL;
+    }
+    r->conn = conn;
+    r->root = root;
+    r->id = json_object_get(root, "id");
+    r->type = type;
+    outstanding++;
+    return r;
+}
+
+long req_outstanding(void) { return outstanding; }
+
+static void req_free(req_t *r)
+{
+    outstanding--;
+    json_decref(r->root);
+    free(r->user);
+    free(r);
+}
+
+const char *req_type(const req_t *r) { return r->type; }
+const char *req_user(const req_t *r) { return r->user; }
+uint64_t req_conn(const req_t *r) { return r->conn; }
+json_t *req_json(const req_t *r) { return r->root; }
+
+void req_set_user(req_t *r, const char *user)
+{
+    char *copy = user ? strdup(user) : NULL;
+    free(r->user);
+    r->user = copy;
+}
+
+static void req_send_text(req_t *r, const char *text)
+{
+    conn_t *c = conn_find(r->conn);
+    if (c && text)
+        conn_send_text(c, text, strlen(text));
+}
+
+void req_ok(req_t *r, json_t *fields)
+{
+    json_t *o = json_object();
+    if (o && fields)
+        json_object_update(o, fields);
+    json_decref(fields);
+    char *text = NULL;
+    if (o) {
+        json_object_set_new(o, "type", json_string("ok"));
+        json_object_set(o, "id", r->id);
+        text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    if (!text)
+        log_error("conn %llu: out of memory answering %s", (unsigned long long)r->conn, r->type);
+    req_send_text(r, text);
+    free(text);
+    metrics_request(r->type, "ok");
+    req_free(r);
+}
+
+static void req_verror(req_t *r, const char *code, const char *field, long long retry_ms, const char *fmt,
+                       va_list ap)
+{
+    char message[256];
+    vsnprintf(message, sizeof message, fmt, ap);
+    char *text = msg_error_text(r->id, code, field, retry_ms, message);
+    req_send_text(r, text);
+    free(text);
+    log_debug("conn %llu: %s -> %s (%s)", (unsigned long long)r->conn, r->type, code, message);
+    metrics_request(r->type, code);
+    req_free(r);
+}
+
+void req_error(req_t *r, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    req_verror(r, code, NULL, 0, fmt, ap);
+    va_end(ap);
+}
+
+void req_error_ex(req_t *r, const char *code, const char *field, long long retry_after_ms, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    req_verror(r, code, field, retry_after_ms, fmt, ap);
+    va_end(ap);
+}
+
+void req_store_error(req_t *r, const store_reply_t *rep)
+{
+    if (!rep) {
+        req_error(r, E_UNAVAILABLE, "the store is unavailable; retry later");
+        return;
+    }
+    size_t len = 0;
+    const char *s = store_str(rep, &len);
+    if (store_type(rep) == STORE_ERR && s) {
+        const char *colon = memchr(s, ':', len);
+        if (colon && msg_is_code(s, (size_t)(colon - s))) {
+            char code[32];
+            snprintf(code, sizeof code, "%.*s", (int)(colon - s), s);
+            const char *m = colon + 1;
+            while (*m == ' ')
+                m++;
+            /* code must be a static string for metrics: map it back to our table's entry */
+            for (size_t i = 0; i < sizeof codes / sizeof *codes; i++)
+                if (strcmp(codes[i], code) == 0) {
+                    req_error(r, codes[i], "%s", m);
+                    return;
+                }
+        }
+        log_error("conn %llu: %s: store error: %.*s", (unsigned long long)r->conn, r->type, (int)(len > 300 ? 300 : len), s);
+    } else {
+        log_error("conn %llu: %s: unexpected store reply type %d", (unsigned long long)r->conn, r->type, (int)store_type(rep));
+    }
+    req_error(r, E_INTERNAL, "internal error");
+}
+
+/* ---------------- field getters ---------------- */
+
+/* The field or NULL; JSON null counts as absent. */
+static json_t *field_get(req_t *r, const char *field)
+{
+    json_t *v = json_object_get(r->root, field);
+    return json_is_null(v) ? NULL : v;
+}
+
+static size_t utf8_chars(const char *s, size_t bytes)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < bytes; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
+int req_str(req_t *r, const char *field, size_t minlen, size_t maxlen, int required, const char **out)
+{
+    json_t *v = field_get(r, field);
+    if (!v) {
+        if (!required)
+            return 0;
+        req_error_ex(r, E_BAD_REQUEST, field, 0, "missing field '%s'", field);
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        req_error_ex(r, E_BAD_REQUEST, field, 0, "'%s' must be a string", field);
+        return -1;
+    }
+    size_t n = utf8_chars(json_string_value(v), json_string_length(v));
+    if (n < minlen || n > maxlen || strlen(json_string_value(v)) != json_string_length(v)) {
+        req_error_ex(r, E_BAD_REQUEST, field, 0, "'%s' must be %zu-%zu characters", field, minlen, maxlen);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int req_int(req_t *r, const char *field, long long min, long long max, int required, long long *out)
+{
+    json_t *v = field_get(r, field);
+    if (!v) {
+        if (!required)
+            return 0;
+        req_error_ex(r, E_BAD_REQUEST, field, 0, "missing field '%s'", field);
+        return -1;
+    }
+    if (!json_is_integer(v)) {
+        req_error_ex(r, E_BAD_REQUEST, field, 0, "'%s' must be an integer", field);
+        return -1;
+    }
+    long long n = (long long)json_integer_value(v);
+    if (n < min || n > max) {
+        req_error_ex(r, E_BAD_REQUEST, field, 0, "'%s' must be in [%lld, %lld]", field, min, max);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int req_bool(req_t *r, const char *field, int required, int *out)
+{
+    json_t *v = field_get(r, field);
+    if (!v) {
+        if (!required)
+            return 0;
+        req_error_ex(r, E_BAD_REQUEST, field, 0, "missing field '%s'", field);
+        return -1;
+    }
+    if (!json_is_boolean(v)) {
+        req_error_ex(r, E_BAD_REQUEST, field, 0, "'%s' must be true or false", field);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}

@@ -1,0 +1,507 @@
+/* store.c — see store.h. hiredis 0.14.1's async API with its libuv adapter.
+ *
+ * hiredis frees an async context itself after its connect callback reports failure, and after the
+ * disconnect callback; we only ever forget our pointer there. When hiredis tears a context down it
+ * calls every pending reply callback with a NULL reply: that is how "exactly once, NULL if Redis went
+ * away" holds for commands in flight. */
+#include "store.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/adapters/libuv.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+enum { ROLE_CMD, ROLE_SUB };
+static const char *const role_name[] = {"commands", "pub/sub"};
+static int role_ids[2] = {ROLE_CMD, ROLE_SUB}; /* ac->data points here */
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define CLOSE_GRACE_MS 2000
+
+typedef struct deferred {
+    struct deferred *next;
+    store_cb cb;
+    void *priv;
+} deferred_t;
+
+static struct {
+    uv_loop_t *loop;
+    char *host, *password;
+    int port;
+    redisAsyncContext *ac[2];
+    int up[2];
+    int was_up;        /* for logging transitions once */
+    int closing, opened;
+    uv_timer_t retry, defer, grace;
+    unsigned backoff_ms;
+    deferred_t *dhead, **dtail;
+    store_message_fn on_message;
+    store_sub_up_fn on_sub_up;
+    store_up_fn on_up;
+} S;
+
+/* ---------------- replies ---------------- */
+
+static const redisReply *R(const store_reply_t *r) { return (const redisReply *)(const void *)r; }
+
+enum store_type store_type(const store_reply_t *r)
+{
+    switch (R(r)->type) {
+    case REDIS_REPLY_INTEGER: return STORE_INT;
+    case REDIS_REPLY_STRING: return STORE_STR;
+    case REDIS_REPLY_ARRAY: return STORE_ARR;
+    case REDIS_REPLY_ERROR: return STORE_ERR;
+    case REDIS_REPLY_STATUS: return STORE_STATUS;
+    default: return STORE_NIL;
+    }
+}
+
+long long store_int(const store_reply_t *r) { return r && R(r)->type == REDIS_REPLY_INTEGER ? R(r)->integer : 0; }
+
+const char *store_str(const store_reply_t *r, size_t *len)
+{
+    if (!r)
+        return NULL;
+    int t = R(r)->type;
+    if (t != REDIS_REPLY_STRING && t != REDIS_REPLY_STATUS && t != REDIS_REPLY_ERROR)
+        return NULL;
+    if (len)
+        *len = R(r)->len;
+    return R(r)->str;
+}
+
+size_t store_len(const store_reply_t *r) { return r && R(r)->type == REDIS_REPLY_ARRAY ? R(r)->elements : 0; }
+
+const store_reply_t *store_elem(const store_reply_t *r, size_t i)
+{
+    if (!r || R(r)->type != REDIS_REPLY_ARRAY || i >= R(r)->elements)
+        return NULL;
+    return (const store_reply_t *)(const void *)R(r)->element[i];
+}
+
+int store_ok(const store_reply_t *rep) { return rep && R(rep)->type != REDIS_REPLY_ERROR; }
+
+int store_is_up(void) { return S.up[ROLE_CMD] && S.up[ROLE_SUB]; }
+
+/* ---------------- deferred NULL answers ---------------- */
+
+static void defer_run(uv_timer_t *t)
+{
+    (void)t;
+    deferred_t *d = S.dhead;
+    S.dhead = NULL;
+    S.dtail = &S.dhead;
+    while (d) {
+        deferred_t *next = d->next;
+        d->cb(NULL, d->priv);
+        free(d);
+        d = next;
+    }
+}
+
+/* Answers cb with NULL later, on the loop (never re-entering the caller). */
+static void defer_null(store_cb cb, void *priv)
+{
+    if (!cb)
+        return;
+    if (S.closing || !S.opened) {
+        cb(NULL, priv); /* shutdown: nothing will run later */
+        return;
+    }
+    deferred_t *d = malloc(sizeof *d);
+    if (!d) {
+        cb(NULL, priv);
+        return;
+    }
+    d->next = NULL;
+    d->cb = cb;
+    d->priv = priv;
+    *S.dtail = d;
+    S.dtail = &d->next;
+    uv_timer_start(&S.defer, defer_run, 0, 0);
+}
+
+/* ---------------- commands ---------------- */
+
+typedef struct {
+    store_cb cb;
+    void *priv;
+} wrap_t;
+
+static void cmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    wrap_t *w = privdata;
+    w->cb((const store_reply_t *)reply, w->priv);
+    free(w);
+}
+
+static int cmd_usable(void) { return !S.closing && S.ac[ROLE_CMD] && S.up[ROLE_CMD]; }
+
+void store_cmd(store_cb cb, void *priv, int argc, const char **argv, const size_t *argvlen)
+{
+    if (!cmd_usable()) {
+        defer_null(cb, priv);
+        return;
+    }
+    wrap_t *w = NULL;
+    if (cb && !(w = malloc(sizeof *w))) {
+        defer_null(cb, priv);
+        return;
+    }
+    if (w) {
+        w->cb = cb;
+        w->priv = priv;
+    }
+    if (redisAsyncCommandArgv(S.ac[ROLE_CMD], w ? cmd_reply : NULL, w, argc, argv, argvlen) != REDIS_OK) {
+        free(w);
+        defer_null(cb, priv);
+    }
+}
+
+void store_cmdf(store_cb cb, void *priv, const char *fmt, ...)
+{
+    if (!cmd_usable()) {
+        defer_null(cb, priv);
+        return;
+    }
+    wrap_t *w = NULL;
+    if (cb && !(w = malloc(sizeof *w))) {
+        defer_null(cb, priv);
+        return;
+    }
+    if (w) {
+        w->cb = cb;
+        w->priv = priv;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAsyncCommand(S.ac[ROLE_CMD], w ? cmd_reply : NULL, w, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK) {
+        free(w);
+        defer_null(cb, priv);
+    }
+}
+
+/* ---------------- scripts ---------------- */
+
+typedef struct {
+    store_script_t *s;
+    store_cb cb;
+    void *priv;
+    int argc;       /* 3 + nkeys + nargs: EVAL(SHA) body numkeys args… */
+    char **argv;    /* owned copies, argv[1] is replaced by the body on retry */
+    size_t *lens;
+    int retried;
+} eval_t;
+
+static void eval_free(eval_t *e)
+{
+    for (int i = 0; i < e->argc; i++)
+        if (i != 1) /* argv[1] borrows the sha or the script body */
+            free(e->argv[i]);
+    free(e->argv);
+    free(e->lens);
+    free(e);
+}
+
+static void script_sha(store_script_t *s)
+{
+    if (s->sha[0])
+        return;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(s->lua, strlen(s->lua), md, &n, EVP_sha1(), NULL);
+    for (unsigned i = 0; i < n && i < 20; i++)
+        snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+}
+
+static void eval_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+static void eval_send(eval_t *e)
+{
+    if (!cmd_usable() ||
+        redisAsyncCommandArgv(S.ac[ROLE_CMD], eval_reply, e, e->argc, (const char **)e->argv, e->lens) != REDIS_OK) {
+        store_cb cb = e->cb;
+        void *priv = e->priv;
+        eval_free(e);
+        defer_null(cb, priv);
+    }
+}
+
+static void eval_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    eval_t *e = privdata;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR && !e->retried && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* Redis lost its script cache (restarted): send the body once; it is cached again. */
+        e->retried = 1;
+        free(e->argv[0]);
+        e->argv[0] = strdup("EVAL");
+        e->lens[0] = 4;
+        e->argv[1] = (char *)e->s->lua;
+        e->lens[1] = strlen(e->s->lua);
+        if (e->argv[0]) {
+            eval_send(e);
+            return;
+        }
+        e->cb(NULL, e->priv);
+        eval_free(e);
+        return;
+    }
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_debug("store: script %s: %s", e->s->name, r->str);
+    if (e->cb)
+        e->cb((const store_reply_t *)reply, e->priv);
+    eval_free(e);
+}
+
+void store_eval(store_script_t *s, store_cb cb, void *priv, int nkeys, int nargs, const char **args)
+{
+    script_sha(s);
+    eval_t *e = calloc(1, sizeof *e);
+    int argc = 3 + nkeys + nargs;
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    if (!e || !(e->argv = calloc((size_t)argc, sizeof *e->argv)) || !(e->lens = calloc((size_t)argc, sizeof *e->lens))) {
+        if (e) {
+            free(e->argv);
+            free(e);
+        }
+        defer_null(cb, priv);
+        return;
+    }
+    e->s = s;
+    e->cb = cb;
+    e->priv = priv;
+    e->argc = argc;
+    e->argv[0] = strdup("EVALSHA");
+    e->argv[1] = s->sha;
+    e->argv[2] = strdup(nk);
+    int ok = e->argv[0] && e->argv[2];
+    for (int i = 0; i < nkeys + nargs; i++)
+        ok &= (e->argv[3 + i] = strdup(args[i] ? args[i] : "")) != NULL;
+    if (!ok) {
+        eval_free(e);
+        defer_null(cb, priv);
+        return;
+    }
+    for (int i = 0; i < argc; i++)
+        e->lens[i] = strlen(e->argv[i]);
+    eval_send(e);
+}
+
+/* ---------------- connections ---------------- */
+
+static void connect_role(int role);
+
+static void retry_fire(uv_timer_t *t)
+{
+    (void)t;
+    for (int role = 0; role < 2; role++)
+        if (!S.ac[role])
+            connect_role(role);
+}
+
+static void schedule_retry(void)
+{
+    if (S.closing || uv_is_active((uv_handle_t *)&S.retry))
+        return;
+    uv_timer_start(&S.retry, retry_fire, S.backoff_ms, 0);
+    S.backoff_ms = S.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : S.backoff_ms * 2;
+}
+
+static void note_state(void)
+{
+    int up = S.up[ROLE_CMD] && S.up[ROLE_SUB];
+    if (up && !S.was_up)
+        log_info("store: Redis %s:%d is up", S.host, S.port);
+    else if (!up && S.was_up)
+        log_warn("store: Redis %s:%d is down; retrying with back-off", S.host, S.port);
+    S.was_up = up;
+}
+
+static void ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)privdata;
+    int role = *(int *)ac->data;
+    redisReply *r = reply;
+    if (!r)
+        return; /* the context is going away; the disconnect path retries */
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_error("store: Redis %s connection refused our handshake: %s", role_name[role], r->str);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    S.up[role] = 1;
+    if (S.up[ROLE_CMD] && S.up[ROLE_SUB])
+        S.backoff_ms = BACKOFF_MIN_MS;
+    note_state();
+    if (role == ROLE_SUB && S.on_sub_up)
+        S.on_sub_up();
+    if (role == ROLE_CMD && S.on_up)
+        S.on_up();
+}
+
+static void auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)privdata;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        /* The message names the problem (e.g. WRONGPASS); it never contains the password. */
+        log_error("store: Redis AUTH failed: %s", r->str);
+        redisAsyncDisconnect(ac);
+    }
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    int role = *(int *)ac->data;
+    if (status != REDIS_OK) {
+        log_debug("store: connecting %s to %s:%d failed: %s", role_name[role], S.host, S.port, ac->errstr);
+        S.ac[role] = NULL; /* hiredis frees it */
+        schedule_retry();
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    (void)status;
+    int role = *(int *)ac->data;
+    if (S.ac[role] == ac)
+        S.ac[role] = NULL;
+    S.up[role] = 0;
+    if (S.closing) {
+        if (!S.ac[ROLE_CMD] && !S.ac[ROLE_SUB] && !uv_is_closing((uv_handle_t *)&S.grace))
+            uv_close((uv_handle_t *)&S.grace, NULL);
+        return;
+    }
+    note_state();
+    schedule_retry();
+}
+
+static void sub_message(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    (void)privdata;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    if (strcmp(r->element[0]->str, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    if (S.on_message)
+        S.on_message(r->element[1]->str, r->element[2]->str, r->element[2]->len);
+}
+
+static void connect_role(int role)
+{
+    redisAsyncContext *ac = redisAsyncConnect(S.host, S.port);
+    if (!ac || ac->err) {
+        log_debug("store: cannot start connecting to %s:%d: %s", S.host, S.port, ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_retry();
+        return;
+    }
+    ac->data = &role_ids[role];
+    if (redisLibuvAttach(ac, S.loop) != REDIS_OK) {
+        redisAsyncFree(ac);
+        schedule_retry();
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    S.ac[role] = ac;
+    S.up[role] = 0;
+    /* Queued now, sent once connected; the PING's answer marks the connection usable. */
+    if (S.password && *S.password)
+        redisAsyncCommand(ac, auth_reply, NULL, "AUTH %s", S.password);
+    redisAsyncCommand(ac, ready_reply, NULL, "PING");
+}
+
+int store_open(uv_loop_t *loop, const char *host, int port, const char *password)
+{
+    memset(&S, 0, sizeof S);
+    S.loop = loop;
+    S.host = strdup(host);
+    S.password = strdup(password ? password : "");
+    S.port = port;
+    S.dtail = &S.dhead;
+    S.backoff_ms = BACKOFF_MIN_MS;
+    if (!S.host || !S.password) {
+        free(S.host);
+        free(S.password);
+        return -1;
+    }
+    uv_timer_init(loop, &S.retry);
+    uv_timer_init(loop, &S.defer);
+    uv_timer_init(loop, &S.grace);
+    S.opened = 1;
+    connect_role(ROLE_CMD);
+    connect_role(ROLE_SUB);
+    return 0;
+}
+
+static void grace_fire(uv_timer_t *t)
+{
+    (void)t;
+    /* Redis did not answer what was queued in time: give up on it. */
+    for (int role = 0; role < 2; role++)
+        if (S.ac[role])
+            redisAsyncFree(S.ac[role]);
+    S.ac[ROLE_CMD] = S.ac[ROLE_SUB] = NULL;
+    if (!uv_is_closing((uv_handle_t *)&S.grace))
+        uv_close((uv_handle_t *)&S.grace, NULL);
+}
+
+void store_close(void)
+{
+    if (!S.opened || S.closing)
+        return;
+    defer_run(NULL);
+    S.closing = 1;
+    uv_close((uv_handle_t *)&S.retry, NULL);
+    uv_close((uv_handle_t *)&S.defer, NULL);
+    if (S.ac[ROLE_SUB])
+        redisAsyncFree(S.ac[ROLE_SUB]); /* nothing to flush on the pub/sub connection */
+    S.ac[ROLE_SUB] = NULL;
+    if (S.ac[ROLE_CMD])
+        redisAsyncDisconnect(S.ac[ROLE_CMD]); /* sends what is queued, waits for the answers */
+    if (S.ac[ROLE_CMD] || S.ac[ROLE_SUB])
+        uv_timer_start(&S.grace, grace_fire, CLOSE_GRACE_MS, 0);
+    else if (!uv_is_closing((uv_handle_t *)&S.grace))
+        uv_close((uv_handle_t *)&S.grace, NULL);
+    free(S.host);
+    free(S.password);
+    S.host = S.password = NULL;
+}
+
+/* ---------------- pub/sub ---------------- */
+
+void store_set_handlers(store_message_fn on_message, store_sub_up_fn on_sub_up, store_up_fn on_up)
+{
+    S.on_message = on_message;
+    S.on_sub_up = on_sub_up;
+    S.on_up = on_up;
+}
+
+void store_subscribe(const char *channel)
+{
+    if (!S.closing && S.ac[ROLE_SUB] && S.up[ROLE_SUB])
+        redisAsyncCommand(S.ac[ROLE_SUB], sub_message, NULL, "SUBSCRIBE %s", channel);
+}
+
+void store_unsubscribe(const char *channel)
+{
+    if (!S.closing && S.ac[ROLE_SUB] && S.up[ROLE_SUB])
+        redisAsyncCommand(S.ac[ROLE_SUB], sub_message, NULL, "UNSUBSCRIBE %s", channel);
+}

@@ -1,0 +1,70 @@
+/* store.h — Redis, asynchronously, on the process's libuv loop. The only module that includes hiredis.
+ *
+ * Owns: two connections (commands; pub/sub), AUTH, reconnection with back-off, Lua scripts by SHA
+ * (EVALSHA, falling back to EVAL on NOSCRIPT, e.g. after Redis restarted), the channel subscriptions
+ * it is told about.
+ * Must not: know features, or block (only store_open is called before the loop runs, and it does not
+ * block either: connecting is asynchronous).
+ *
+ * Callbacks: every store_cb passed here is called exactly once, on the loop, never from inside the call
+ * that registered it (except after store_close, at shutdown, when it is called at once with NULL).
+ * rep is NULL if Redis is down, went away before answering, or the command could not be sent; rep is
+ * borrowed for the duration of the callback only. cb may be NULL: the command is fire-and-forget.
+ */
+#ifndef STAFFROOM_STORE_H
+#define STAFFROOM_STORE_H
+
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct store_reply store_reply_t; /* borrowed for the callback only */
+typedef void (*store_cb)(const store_reply_t *rep, void *priv);
+
+typedef struct {
+    const char *name;
+    const char *lua;
+    char sha[41]; /* filled on first use (SHA-1 of lua, hex) */
+} store_script_t;
+#define STORE_SCRIPT(NAME, LUA) { NAME, LUA, "" }
+
+/* argv/argvlen are borrowed (copied before return). */
+void store_cmd(store_cb cb, void *priv, int argc, const char **argv, const size_t *argvlen);
+/* hiredis format: %s a C string, %b a (pointer, size_t) pair, e.g. "GET %s". */
+void store_cmdf(store_cb cb, void *priv, const char *fmt, ...);
+/* args: nkeys key names then nargs arguments, C strings (borrowed). */
+void store_eval(store_script_t *s, store_cb cb, void *priv, int nkeys, int nargs, const char **args);
+/* 1 if both connections are up and authenticated. */
+int store_is_up(void);
+
+enum store_type { STORE_NIL, STORE_INT, STORE_STR, STORE_ARR, STORE_ERR, STORE_STATUS };
+enum store_type store_type(const store_reply_t *r);
+long long store_int(const store_reply_t *r);                  /* INT; 0 otherwise */
+const char *store_str(const store_reply_t *r, size_t *len);   /* STR, STATUS, ERR; NULL otherwise. len may be NULL */
+size_t store_len(const store_reply_t *r);                     /* ARR; 0 otherwise */
+const store_reply_t *store_elem(const store_reply_t *r, size_t i); /* ARR element, NULL if out of range */
+/* 1 if rep is a usable answer: not NULL and not an error. */
+int store_ok(const store_reply_t *rep);
+
+/* --- lifecycle and pub/sub, for main.c and bus.c --- */
+
+/* Starts connecting (both connections). password may be NULL or "" (no AUTH); all borrowed (copied).
+ * Returns 0, or -1 if out of memory. Connection failures are retried forever with back-off. */
+int store_open(uv_loop_t *loop, const char *host, int port, const char *password);
+/* Stops reconnecting, sends what is queued, then disconnects; handles close once the loop runs on.
+ * Pending callbacks are called with NULL. */
+void store_close(void);
+
+/* Called for every message on a subscribed channel (channel and payload borrowed for the call). */
+typedef void (*store_message_fn)(const char *channel, const char *payload, size_t len);
+/* Called each time the pub/sub connection comes up (first time and after every reconnection): the
+ * owner of the subscriptions subscribes again to everything it needs. */
+typedef void (*store_sub_up_fn)(void);
+/* Called when the command connection comes up (after a reconnection too): e.g. presence refreshes. */
+typedef void (*store_up_fn)(void);
+void store_set_handlers(store_message_fn on_message, store_sub_up_fn on_sub_up, store_up_fn on_up);
+/* (Un)subscribes one channel now if the pub/sub connection is up; otherwise nothing (on_sub_up will
+ * resubscribe). Reference counting is the caller's (bus.c). */
+void store_subscribe(const char *channel);
+void store_unsubscribe(const char *channel);
+
+#endif

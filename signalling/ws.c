@@ -1,0 +1,382 @@
+/* ws.c — see ws.h. libwebsockets 4.1 on a foreign libuv loop. */
+#include "ws.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "metrics.h"
+#include "msg.h"
+#include "store.h"
+
+#define WS_PROTOCOL "staffroom.v1"
+#define RX_CHUNK 16384
+
+typedef struct frame {
+    struct frame *next;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE bytes of headroom, then the text */
+} frame_t;
+
+/* Per WebSocket; lws allocates it zeroed and frees it after LWS_CALLBACK_CLOSED. */
+struct ws_sess {
+    struct lws *wsi;
+    conn_t *conn;
+    char *rx;
+    size_t rxlen, rxcap;
+    int rx_skip;      /* discarding the rest of an oversized frame */
+    frame_t *head, *tail;
+    size_t queued;
+    int closing;      /* close once the queue is written (too_large) */
+    int killed;       /* dropped (slow client): write nothing more */
+};
+
+/* Per HTTP request on the dynamic mounts. */
+typedef struct {
+    unsigned char *body; /* LWS_PRE headroom, then the body */
+    size_t len;
+} http_sess_t;
+
+static struct lws_context *ctx;
+static const signal_config_t *cfg;
+static lws_retry_bo_t idle_policy;
+
+/* ---------------- send queue ---------------- */
+
+static void queue_free(ws_sess_t *s)
+{
+    while (s->head) {
+        frame_t *f = s->head;
+        s->head = f->next;
+        free(f);
+    }
+    s->tail = NULL;
+    s->queued = 0;
+}
+
+static void kill_async(ws_sess_t *s)
+{
+    s->killed = 1;
+    queue_free(s);
+    /* Closing from outside lws's own callback for this wsi is only safe asynchronously. */
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void ws_send(ws_sess_t *s, const char *text, size_t len)
+{
+    if (s->killed)
+        return;
+    if (s->queued + len > (size_t)cfg->send_queue_max_bytes) {
+        log_warn("conn %llu: send queue over %lld bytes: disconnecting a slow client",
+                 (unsigned long long)(s->conn ? conn_id(s->conn) : 0), cfg->send_queue_max_bytes);
+        metrics_slow_client();
+        kill_async(s);
+        return;
+    }
+    frame_t *f = malloc(sizeof *f + LWS_PRE + len);
+    if (!f) {
+        kill_async(s);
+        return;
+    }
+    f->next = NULL;
+    f->len = len;
+    memcpy(f->buf + LWS_PRE, text, len);
+    if (s->tail)
+        s->tail->next = f;
+    else
+        s->head = f;
+    s->tail = f;
+    s->queued += len;
+    lws_callback_on_writable(s->wsi);
+}
+
+/* Writes one frame; returns -1 to have lws close the connection. */
+static int on_writeable(ws_sess_t *s)
+{
+    if (s->killed)
+        return -1;
+    frame_t *f = s->head;
+    if (f) {
+        s->head = f->next;
+        if (!s->head)
+            s->tail = NULL;
+        s->queued -= f->len;
+        int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
+        free(f);
+        if (n < 0)
+            return -1;
+    }
+    if (s->head) {
+        lws_callback_on_writable(s->wsi);
+        return 0;
+    }
+    if (s->closing) {
+        static const unsigned char why[] = "frame too large";
+        lws_close_reason(s->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why, sizeof why - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------- receiving ---------------- */
+
+static void too_large(ws_sess_t *s)
+{
+    char *text = msg_error_text(NULL, E_TOO_LARGE, NULL, 0, "frame larger than max-frame-bytes");
+    log_info("conn %llu: frame over %lld bytes: closing", (unsigned long long)conn_id(s->conn), cfg->max_frame_bytes);
+    metrics_request("unknown", E_TOO_LARGE);
+    if (text)
+        ws_send(s, text, strlen(text));
+    free(text);
+    s->closing = 1;
+    s->rxlen = 0;
+    lws_callback_on_writable(s->wsi);
+}
+
+static int on_receive(ws_sess_t *s, const void *in, size_t len)
+{
+    if (s->closing || s->killed || !s->conn)
+        return 0;
+    if (s->rxlen + len > (size_t)cfg->max_frame_bytes) {
+        too_large(s);
+        return 0;
+    }
+    if (s->rxlen + len > s->rxcap) {
+        size_t cap = s->rxcap ? s->rxcap : RX_CHUNK;
+        while (cap < s->rxlen + len)
+            cap *= 2;
+        if (cap > (size_t)cfg->max_frame_bytes)
+            cap = (size_t)cfg->max_frame_bytes;
+        char *p = realloc(s->rx, cap);
+        if (!p)
+            return -1;
+        s->rx = p;
+        s->rxcap = cap;
+    }
+    memcpy(s->rx + s->rxlen, in, len);
+    s->rxlen += len;
+    if (!lws_is_final_fragment(s->wsi) || lws_remaining_packet_payload(s->wsi))
+        return 0;
+    size_t n = s->rxlen;
+    s->rxlen = 0;
+    if (lws_frame_is_binary(s->wsi))
+        dispatch_reject(s->conn, "frames must be text (JSON)");
+    else
+        dispatch_frame(s->conn, s->rx, n);
+    return 0;
+}
+
+/* ---------------- WebSocket protocol ---------------- */
+
+static int path_is_ws(struct lws *wsi)
+{
+    char uri[64];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+        return 0;
+    return strcmp(uri, "/ws") == 0;
+}
+
+static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    ws_sess_t *s = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        if (!path_is_ws(wsi)) {
+            metrics_conn_rejected("path");
+            return 1;
+        }
+        if (conn_count() >= (size_t)cfg->max_clients) {
+            log_warn("max-clients (%lld) reached: refusing a connection", cfg->max_clients);
+            metrics_conn_rejected("max_clients");
+            return 1;
+        }
+        return 0;
+    case LWS_CALLBACK_ESTABLISHED: {
+        char peer[64] = "";
+        lws_get_peer_simple(wsi, peer, sizeof peer);
+        s->wsi = wsi;
+        s->conn = conn_new(s, peer);
+        if (!s->conn)
+            return -1;
+        metrics_conn_opened();
+        log_info("conn %llu: open from %s", (unsigned long long)conn_id(s->conn), peer);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(s, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return on_writeable(s);
+    case LWS_CALLBACK_CLOSED:
+        if (s->conn) {
+            log_info("conn %llu: closed", (unsigned long long)conn_id(s->conn));
+            conn_closed(s->conn);
+            s->conn = NULL;
+            metrics_conn_closed();
+        }
+        queue_free(s);
+        free(s->rx);
+        s->rx = NULL;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* ---------------- HTTP: /healthz, /metrics ---------------- */
+
+static int http_reply(struct lws *wsi, http_sess_t *h, unsigned status, const char *ctype, const char *body,
+                      size_t len)
+{
+    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    h->body = malloc(LWS_PRE + len + 1);
+    if (!h->body)
+        return -1;
+    memcpy(h->body + LWS_PRE, body, len);
+    h->len = len;
+    if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int on_http(struct lws *wsi, http_sess_t *h)
+{
+    char uri[64] = "";
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) {
+        lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
+        return -1;
+    }
+    if (strcmp(uri, "/healthz") == 0) {
+        int up = store_is_up();
+        char body[256];
+        int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"redis\":%s,\"connections\":%zu,\"node\":\"%s\"}\n",
+                         up ? "ok" : "unavailable", up ? "true" : "false", conn_count(), cfg->node_id);
+        return http_reply(wsi, h, up ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json", body,
+                          (size_t)n);
+    }
+    if (strcmp(uri, "/metrics") == 0) {
+        size_t n;
+        char *text = metrics_render(store_is_up(), &n);
+        if (!text)
+            return -1;
+        int rc = http_reply(wsi, h, HTTP_STATUS_OK, "text/plain; version=0.0.4", text, n);
+        free(text);
+        return rc;
+    }
+    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+    return -1;
+}
+
+static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    http_sess_t *h = user;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* A WebSocket without the staffroom.v1 subprotocol lands here: refuse it. */
+        metrics_conn_rejected("path");
+        return 1;
+    case LWS_CALLBACK_HTTP:
+        return on_http(wsi, h) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (!h || !h->body)
+            break;
+        {
+            int n = lws_write(wsi, h->body + LWS_PRE, h->len, LWS_WRITE_HTTP_FINAL);
+            free(h->body);
+            h->body = NULL;
+            if (n < 0 || lws_http_transaction_completed(wsi))
+                return -1;
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (h) {
+            free(h->body);
+            h->body = NULL;
+        }
+        break;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", cb_http, sizeof(http_sess_t), 0, 0, NULL, 0},
+    {WS_PROTOCOL, cb_ws, sizeof(ws_sess_t), RX_CHUNK, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static struct lws_http_mount mount_files, mount_health, mount_metrics;
+
+static void lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    if (level & LLL_ERR)
+        log_error("lws: %.*s", (int)n, line);
+    else
+        log_debug("lws: %.*s", (int)n, line);
+}
+
+int ws_start(uv_loop_t *loop, const signal_config_t *config)
+{
+    cfg = config;
+    lws_set_log_level(LLL_ERR | LLL_WARN | (log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0), lws_log);
+
+    mount_metrics.mountpoint = "/metrics";
+    mount_metrics.origin = "http";
+    mount_metrics.origin_protocol = LWSMPRO_CALLBACK;
+    mount_metrics.mountpoint_len = 8;
+    mount_health.mount_next = &mount_metrics;
+    mount_health.mountpoint = "/healthz";
+    mount_health.origin = "http";
+    mount_health.origin_protocol = LWSMPRO_CALLBACK;
+    mount_health.mountpoint_len = 8;
+    mount_files.mount_next = &mount_health;
+    mount_files.mountpoint = "/";
+    mount_files.origin = cfg->web_root;
+    mount_files.def = "index.html";
+    mount_files.origin_protocol = LWSMPRO_FILE;
+    mount_files.mountpoint_len = 1;
+
+    /* lws pings a WebSocket idle for ping-interval and drops it after ping-timeout without any sign of
+     * life: how a vanished client (cable pulled, laptop closed) is noticed. */
+    idle_policy.secs_since_valid_ping = (uint16_t)cfg->ping_interval;
+    idle_policy.secs_since_valid_hangup = (uint16_t)cfg->ping_timeout;
+
+    static void *loops[1];
+    loops[0] = loop;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = loops;
+    info.port = (int)cfg->listen_port;
+    info.iface = cfg->listen_address;
+    info.protocols = protocols;
+    info.mounts = &mount_files;
+    info.vhost_name = "staffroom";
+    info.retry_and_idle_policy = &idle_policy;
+    info.timeout_secs = 10;
+    ctx = lws_create_context(&info);
+    if (!ctx) {
+        log_error("cannot listen on %s:%lld (see lws errors above)", cfg->listen_address, cfg->listen_port);
+        return -1;
+    }
+    return 0;
+}
+
+void ws_stop(void)
+{
+    if (!ctx)
+        return;
+    lws_context_destroy(ctx);
+    ctx = NULL;
+}

@@ -1,0 +1,106 @@
+// browser.mjs — Debian's Chromium through playwright-core, launched exactly as /work/shared/E2E.md says:
+// loopback only (no name is ever resolved, no background networking), fake camera and microphone, and ONE
+// merged --disable-features list (Chromium honours only the last such flag): playwright-core's own defaults
+// plus WebRtcHideLocalIpsWithMdns (else the WebRTC mDNS responder sends multicast off the machine).
+//
+//   const browser = await launchBrowser();
+//   const { context, page } = await newUser(browser);   // one user = one context (own storage)
+//   await shot(page, 'chat-alice');                     // build/test-artifacts/chat-alice.png
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { ROOT } from './harness.mjs';
+
+export const CHROMIUM = process.env.STAFFROOM_CHROMIUM || '/usr/bin/chromium';
+export const ARTIFACTS = path.join(ROOT, 'build/test-artifacts');
+
+// playwright-core's default disabled features, as of the version pinned in package-lock.json (1.65.1);
+// used only if they cannot be read from the installed package below.
+const FALLBACK_DISABLED = [
+  'AvoidUnnecessaryBeforeUnloadCheckSync', 'DestroyProfileOnBrowserClose', 'HttpsUpgrades',
+  'HttpsFirstBalancedModeAutoEnable', 'LensOverlay', 'MediaRouter', 'PaintHolding', 'ThirdPartyStoragePartitioning',
+  'AvoidCorsURLLoaderRestartOnRedirect', 'TcpPortRandomizationWin', 'OptimizationHints',
+  'NetworkTimeServiceQuerying', 'AimEnabled', 'PreconnectToSearch', 'msForceBrowserSignIn',
+  'msEdgeUpdateLaunchServicesPreferredVersion',
+];
+const OUR_DISABLED = ['WebRtcHideLocalIpsWithMdns'];
+
+// Reads the `disabledFeatures = [ ... ]` array from the installed playwright-core (its chromium switches),
+// so that a newer playwright-core's additions are kept when we pass our merged list.
+export function playwrightDisabledFeatures() {
+  try {
+    const require = createRequire(import.meta.url);
+    const pkgDir = path.dirname(require.resolve('playwright-core/package.json'));
+    const candidates = [path.join(pkgDir, 'lib/coreBundle.js'), path.join(pkgDir, 'lib/server/chromium/chromiumSwitches.js')];
+    for (const file of candidates) {
+      if (!fs.existsSync(file)) continue;
+      const src = fs.readFileSync(file, 'utf8');
+      const start = src.indexOf('disabledFeatures = [');
+      if (start < 0) continue;
+      const end = src.indexOf(']', start);
+      const body = src.slice(start, end).replace(/\/\/.*$/gm, '');
+      const names = [...body.matchAll(/"([A-Za-z0-9_]+)"/g)].map((m) => m[1]);
+      if (names.length) return names;
+    }
+  } catch { /* fall through */ }
+  return FALLBACK_DISABLED;
+}
+
+export function disabledFeatures() {
+  return [...new Set([...playwrightDisabledFeatures(), ...FALLBACK_DISABLED, ...OUR_DISABLED])];
+}
+
+export function launchArgs() {
+  return [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync',
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    `--disable-features=${disabledFeatures().join(',')}`,
+    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+  ];
+}
+
+export async function launchBrowser(extraArgs = []) {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...launchArgs(), ...extraArgs] });
+}
+
+// A separate user: its own context (storage, cookies) and one page. Console errors are collected in
+// page.errors so a test can assert there were none.
+export async function newUser(browser, { viewport = { width: 1280, height: 860 } } = {}) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.errors = [];     // console errors (e.g. a refused WebSocket while the server restarts)
+  page.exceptions = []; // uncaught exceptions in the page's code: a test asserts there are none
+  page.on('pageerror', (err) => { page.exceptions.push(String(err)); page.errors.push(String(err)); });
+  page.on('console', (msg) => { if (msg.type() === 'error') page.errors.push(msg.text()); });
+  return { context, page };
+}
+
+export async function shot(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+// Every input, select, textarea and button on the page that has no accessible name (label element,
+// aria-label, aria-labelledby, title, or — for buttons — text). Returns descriptions; [] is the goal.
+export function unlabeledControls(page) {
+  return page.evaluate(() => {
+    const visibleText = (el) => (el.textContent || '').replace(/\s+/g, ' ').trim();
+    const byIds = (ids) => ids.split(/\s+/).map((id) => document.getElementById(id)).filter(Boolean).map(visibleText).join(' ').trim();
+    const bad = [];
+    for (const el of document.querySelectorAll('input, select, textarea, button')) {
+      if (el.type === 'hidden') continue;
+      let name = (el.getAttribute('aria-label') || '').trim();
+      if (!name && el.getAttribute('aria-labelledby')) name = byIds(el.getAttribute('aria-labelledby'));
+      if (!name && el.labels && el.labels.length) name = [...el.labels].map(visibleText).join(' ').trim();
+      if (!name && el.tagName === 'BUTTON') name = visibleText(el);
+      if (!name && (el.type === 'submit' || el.type === 'button')) name = el.value;
+      if (!name) name = (el.getAttribute('title') || '').trim();
+      if (!name) bad.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.name ? `[name=${el.name}]` : ''}`);
+    }
+    return bad;
+  });
+}

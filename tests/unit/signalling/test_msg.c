@@ -1,0 +1,260 @@
+/* test_msg.c — the request envelope: msg_parse on good and bad frames, the field getters' answers
+ * (bad_request naming the field), ok/error answers, and dispatch's checks (unknown type, sign-in
+ * required). Answers are captured through conn's test sink (a connection without a socket). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "msg.h"
+
+static char last[4096];
+static int nsent;
+
+static void sink(uint64_t id, const char *text, size_t len)
+{
+    (void)id;
+    snprintf(last, sizeof last, "%.*s", (int)len, text);
+    nsent++;
+}
+
+/* The last answer as JSON (new reference). */
+static json_t *answer(void)
+{
+    json_t *j = json_loads(last, 0, NULL);
+    assert_non_null(j);
+    return j;
+}
+
+static void assert_error(const char *code, const char *field)
+{
+    json_t *j = answer();
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "error");
+    assert_string_equal(json_string_value(json_object_get(j, "code")), code);
+    if (field)
+        assert_string_equal(json_string_value(json_object_get(j, "field")), field);
+    json_decref(j);
+}
+
+static void parse_accepts_a_request(void **state)
+{
+    (void)state;
+    msg_parsed_t p;
+    const char *t = "{\"type\":\"ping\",\"id\":7}";
+    assert_int_equal(msg_parse(t, strlen(t), &p), 0);
+    assert_string_equal(p.type, "ping");
+    assert_int_equal(json_integer_value(p.id), 7);
+    msg_parsed_clear(&p);
+    t = "{\"type\":\"x\",\"id\":\"abc\"} trailing";
+    assert_int_equal(msg_parse(t, strlen("{\"type\":\"x\",\"id\":\"abc\"}"), &p), 0); /* len, not NUL, ends it */
+    assert_string_equal(json_string_value(p.id), "abc");
+    msg_parsed_clear(&p);
+}
+
+static void expect_bad(const char *t, const char *field, int id_read)
+{
+    msg_parsed_t p;
+    assert_int_equal(msg_parse(t, strlen(t), &p), -1);
+    assert_string_equal(p.code, E_BAD_REQUEST);
+    assert_string_equal(p.field, field);
+    assert_true(id_read ? p.id != NULL : p.id == NULL);
+    msg_parsed_clear(&p);
+}
+
+static void parse_rejects_bad_frames(void **state)
+{
+    (void)state;
+    expect_bad("{bad", "", 0);
+    expect_bad("", "", 0);
+    expect_bad("[1,2]", "", 0);
+    expect_bad("\"text\"", "", 0);
+    expect_bad("42", "", 0);
+    expect_bad("{\"id\":1}", "type", 1);
+    expect_bad("{\"id\":1,\"type\":5}", "type", 1);
+    expect_bad("{\"id\":1,\"type\":\"\"}", "type", 1);
+    expect_bad("{\"type\":\"ping\"}", "id", 0);
+    expect_bad("{\"type\":\"ping\",\"id\":true}", "id", 0);
+    expect_bad("{\"type\":\"ping\",\"id\":\"\"}", "id", 0);
+    char longid[128];
+    snprintf(longid, sizeof longid, "{\"type\":\"ping\",\"id\":\"%065d\"}", 0);
+    expect_bad(longid, "id", 0);
+    expect_bad("{\"type\":\"a\",\"type\":\"b\",\"id\":1}", "", 0); /* duplicate keys */
+    expect_bad("{\"type\":\"ping\",\"id\":1,\"x\":\"\xff\"}", "", 0); /* invalid UTF-8 */
+}
+
+static void error_text_has_every_member(void **state)
+{
+    (void)state;
+    json_t *id = json_string("r1");
+    char *t = msg_error_text(id, E_RATE_LIMITED, "name", 1500, "slow down");
+    json_t *j = json_loads(t, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "error");
+    assert_string_equal(json_string_value(json_object_get(j, "id")), "r1");
+    assert_string_equal(json_string_value(json_object_get(j, "code")), "rate_limited");
+    assert_string_equal(json_string_value(json_object_get(j, "field")), "name");
+    assert_int_equal(json_integer_value(json_object_get(j, "retry_after_ms")), 1500);
+    json_decref(j);
+    free(t);
+    t = msg_error_text(NULL, E_BAD_REQUEST, NULL, 0, "x");
+    j = json_loads(t, 0, NULL);
+    assert_true(json_is_null(json_object_get(j, "id")));
+    assert_null(json_object_get(j, "field"));
+    json_decref(j);
+    free(t);
+    json_decref(id);
+    assert_true(msg_is_code("forbidden", 9));
+    assert_false(msg_is_code("forbid", 6));
+}
+
+/* A request from connection c with body text. */
+static req_t *mkreq(conn_t *c, const char *text)
+{
+    json_t *root = json_loads(text, 0, NULL);
+    assert_non_null(root);
+    return req_new(conn_id(c), NULL, root, "test.type");
+}
+
+static void getters_answer_bad_request_naming_the_field(void **state)
+{
+    (void)state;
+    conn_t *c = conn_new(NULL, "127.0.0.1");
+    const char *s = "unchanged";
+    long long n = -1;
+    int b = -1;
+
+    req_t *r = mkreq(c, "{\"type\":\"t\",\"id\":1}");
+    assert_int_equal(req_str(r, "name", 1, 10, 1, &s), -1);
+    assert_error("bad_request", "name");
+
+    r = mkreq(c, "{\"type\":\"t\",\"id\":1,\"name\":5}");
+    assert_int_equal(req_str(r, "name", 1, 10, 1, &s), -1);
+    assert_error("bad_request", "name");
+
+    r = mkreq(c, "{\"type\":\"t\",\"id\":1,\"name\":\"elevenchars\"}");
+    assert_int_equal(req_str(r, "name", 1, 10, 1, &s), -1);
+    assert_error("bad_request", "name");
+
+    /* lengths count characters, not bytes: three two-byte characters fit in 3 */
+    r = mkreq(c, "{\"type\":\"t\",\"id\":1,\"name\":\"\xc3\xa9\xc3\xa9\xc3\xa9\",\"opt\":null}");
+    assert_int_equal(req_str(r, "name", 1, 3, 1, &s), 0);
+    assert_string_equal(s, "\xc3\xa9\xc3\xa9\xc3\xa9");
+    const char *o = "kept";
+    assert_int_equal(req_str(r, "opt", 1, 3, 0, &o), 0);  /* null counts as absent */
+    assert_string_equal(o, "kept");
+    assert_int_equal(req_int(r, "count", 0, 5, 0, &n), 0); /* absent optional */
+    assert_int_equal(n, -1);
+    req_ok(r, NULL);
+
+    r = mkreq(c, "{\"type\":\"t\",\"id\":1,\"limit\":500}");
+    assert_int_equal(req_int(r, "limit", 1, 100, 1, &n), -1);
+    assert_error("bad_request", "limit");
+    r = mkreq(c, "{\"type\":\"t\",\"id\":1,\"limit\":1.5}");
+    assert_int_equal(req_int(r, "limit", 1, 100, 1, &n), -1);
+    assert_error("bad_request", "limit");
+    r = mkreq(c, "{\"type\":\"t\",\"id\":1,\"flag\":\"yes\"}");
+    assert_int_equal(req_bool(r, "flag", 1, &b), -1);
+    assert_error("bad_request", "flag");
+    r = mkreq(c, "{\"type\":\"t\",\"id\":1,\"flag\":true,\"limit\":100}");
+    assert_int_equal(req_bool(r, "flag", 1, &b), 0);
+    assert_int_equal(b, 1);
+    assert_int_equal(req_int(r, "limit", 1, 100, 1, &n), 0);
+    assert_int_equal(n, 100);
+    req_ok(r, NULL);
+
+    assert_int_equal(req_outstanding(), 0);
+    conn_closed(c);
+}
+
+static void ok_merges_fields_and_keeps_the_id(void **state)
+{
+    (void)state;
+    conn_t *c = conn_new(NULL, "127.0.0.1");
+    req_t *r = mkreq(c, "{\"type\":\"t\",\"id\":\"abc\"}");
+    req_ok(r, json_pack("{s:s,s:i}", "type", "sneaky", "n", 3));
+    json_t *j = answer();
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "ok");
+    assert_string_equal(json_string_value(json_object_get(j, "id")), "abc");
+    assert_int_equal(json_integer_value(json_object_get(j, "n")), 3);
+    json_decref(j);
+
+    r = mkreq(c, "{\"type\":\"t\",\"id\":2}");
+    req_store_error(r, NULL); /* Redis down */
+    assert_error("unavailable", NULL);
+
+    /* an answer to a connection that is gone is dropped, and r is still freed */
+    r = mkreq(c, "{\"type\":\"t\",\"id\":3}");
+    conn_closed(c);
+    int before = nsent;
+    req_ok(r, NULL);
+    assert_int_equal(nsent, before);
+    assert_int_equal(req_outstanding(), 0);
+}
+
+static void dispatch_checks_type_and_sign_in(void **state)
+{
+    (void)state;
+    conn_t *c = conn_new(NULL, "10.0.0.1");
+    const char *t = "{\"type\":\"no.such\",\"id\":1}";
+    dispatch_frame(c, t, strlen(t));
+    assert_error("bad_request", "type");
+    t = "{\"type\":\"profile.get\",\"id\":2}";
+    dispatch_frame(c, t, strlen(t));
+    assert_error("unauthorized", NULL);
+    t = "{\"type\":\"ping\",\"id\":3}";
+    dispatch_frame(c, t, strlen(t));
+    json_t *j = answer();
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "ok");
+    assert_true(json_is_true(json_object_get(j, "pong")));
+    json_decref(j);
+    t = "[]";
+    dispatch_frame(c, t, strlen(t));
+    assert_error("bad_request", NULL);
+    assert_non_null(dispatch_find("auth.login"));
+    assert_non_null(dispatch_find("presence.set"));
+    assert_null(dispatch_find("auth"));
+    conn_closed(c);
+}
+
+static signal_config_t cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    int rest[4], nrest;
+    char err[256];
+    char *argv[] = {"test", NULL};
+    if (signal_config_load(&cfg, 1, argv, rest, &nrest, err, sizeof err) < 0)
+        return -1;
+    config_set_current(&cfg);
+    conn_set_test_sink(sink);
+    return dispatch_init();
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    dispatch_free();
+    signal_config_free(&cfg);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parse_accepts_a_request),
+        cmocka_unit_test(parse_rejects_bad_frames),
+        cmocka_unit_test(error_text_has_every_member),
+        cmocka_unit_test(getters_answer_bad_request_naming_the_field),
+        cmocka_unit_test(ok_merges_fields_and_keeps_the_id),
+        cmocka_unit_test(dispatch_checks_type_and_sign_in),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

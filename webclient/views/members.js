@@ -1,0 +1,81 @@
+// views/members.js — a circle's member list with roles and live presence (text + symbol, never colour
+// alone). Refreshes on membership events; presence events update one row.
+import { h, fill } from '../dom.js';
+
+export const PRESENCE = {
+  online: { symbol: '●', label: 'online' },
+  away: { symbol: '◐', label: 'away' },
+  busy: { symbol: '⊘', label: 'busy' },
+  in_call: { symbol: '☎', label: 'in a call' },
+  offline: { symbol: '○', label: 'offline' },
+};
+const ROLE_ORDER = { moderator: 0, mentor: 1, expert: 2, member: 3 };
+
+export function presenceBadge(status) {
+  const p = PRESENCE[status] || PRESENCE.offline;
+  return h('span', { class: `presence presence-${status || 'offline'}`, dataset: { presence: status || 'offline' } },
+    h('span', { 'aria-hidden': 'true' }, p.symbol), ` ${p.label}`);
+}
+
+export function mountMembers(el, ctx, { circle }) {
+  const { conn } = ctx;
+  let alive = true;
+  let members = [];
+  const count = h('p', { class: 'muted', role: 'status' });
+  const list = h('ul', { class: 'member-list' });
+  fill(el, h('h2', { id: `members-${circle.id}` }, 'Members'), count, list);
+  list.setAttribute('aria-labelledby', `members-${circle.id}`);
+
+  function render() {
+    members.sort((a, b) => (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9)
+      || (a.presence === 'offline') - (b.presence === 'offline')
+      || nameOf(a).localeCompare(nameOf(b)));
+    list.replaceChildren(...members.map(row));
+    const online = members.filter((m) => m.presence && m.presence !== 'offline').length;
+    count.textContent = `${members.length} ${members.length === 1 ? 'member' : 'members'}, ${online} online`;
+  }
+
+  function row(m) {
+    const me = m.user.id === conn.user?.id;
+    return h('li', { class: 'member', dataset: { user: m.user.id, name: m.user.name } },
+      h('span', { class: 'who' }, nameOf(m), me ? h('span', { class: 'muted' }, ' (you)') : null),
+      m.role !== 'member' ? h('span', { class: `role role-${m.role}` }, m.role) : null,
+      presenceBadge(m.presence));
+  }
+
+  async function load() {
+    try {
+      const res = await conn.request('circle.members', { circle: circle.id });
+      if (!alive) return;
+      members = res.members;
+      for (const m of members) ctx.users.set(m.user.id, m.user);
+      render();
+    } catch (err) {
+      if (alive) count.textContent = `Could not load members: ${ctx.describeError(err)}`;
+    }
+  }
+
+  const onPresence = (ev) => {
+    const { user, status } = ev.detail;
+    const m = members.find((x) => x.user.id === user);
+    if (!m || m.presence === status) return;
+    m.presence = status;
+    render();
+  };
+  const onChange = (ev) => { if (ev.detail.circle === circle.id) load(); };
+  const types = ['circle.member_joined', 'circle.member_left', 'circle.role'];
+  conn.addEventListener('presence', onPresence);
+  for (const t of types) conn.addEventListener(t, onChange);
+  conn.addEventListener('resumed', load);
+  load();
+  return () => {
+    alive = false;
+    conn.removeEventListener('presence', onPresence);
+    for (const t of types) conn.removeEventListener(t, onChange);
+    conn.removeEventListener('resumed', load);
+  };
+}
+
+function nameOf(m) {
+  return m.user.display_name || m.user.name || m.user.id;
+}
