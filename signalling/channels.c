@@ -95,10 +95,13 @@ static store_script_t history_script = STORE_SCRIPT("chat.history", CHANNELS_LUA
     "if before ~= '' then hi = '(' .. before end\n"
     "local entries\n"
     "if after ~= '' then\n"
-    "  entries = redis.call('XRANGE', log, '(' .. after, hi, 'COUNT', limit + 1)\n"
+    "  entries = redis.pcall('XRANGE', log, '(' .. after, hi, 'COUNT', limit + 1)\n"
     "else\n"
-    "  entries = redis.call('XREVRANGE', log, hi, '-', 'COUNT', limit + 1)\n"
+    "  entries = redis.pcall('XREVRANGE', log, hi, '-', 'COUNT', limit + 1)\n"
     "end\n"
+    /* Redis refuses an exclusive bound past the ends of the id space ("(0-0" as end, the largest id as
+     * start): nothing lies beyond them, so that is an empty page, not an error */
+    "if entries.err then entries = {} end\n"
     "local has_more = #entries > limit\n"
     "local n = math.min(#entries, limit)\n"
     "local out = {}\n"

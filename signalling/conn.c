@@ -56,7 +56,11 @@ const char *conn_status(const conn_t *c) { return c->status; }
 const char *conn_session(const conn_t *c) { return c->session; }
 void conn_set_session(conn_t *c, const char *h) { snprintf(c->session, sizeof c->session, "%s", h ? h : ""); }
 
-void conn_set_status(conn_t *c, const char *status) { snprintf(c->status, sizeof c->status, "%s", status); }
+void conn_set_status(conn_t *c, const char *status)
+{
+    if (status != c->status) /* may be handed its own buffer back */
+        snprintf(c->status, sizeof c->status, "%s", status);
+}
 
 conn_t *conn_new(ws_sess_t *ws, const char *peer)
 {

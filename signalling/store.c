@@ -11,6 +11,7 @@
 #include <hiredis/adapters/libuv.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ static int role_ids[2] = {ROLE_CMD, ROLE_SUB}; /* ac->data points here */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define CLOSE_GRACE_MS 2000
+#define HANDSHAKE_TIMEOUT_MS 3000 /* connect + AUTH + PING */
 
 typedef struct deferred {
     struct deferred *next;
@@ -39,7 +41,8 @@ static struct {
     int up[2];
     int was_up;        /* for logging transitions once */
     int closing, opened;
-    uv_timer_t retry, defer, grace;
+    uv_timer_t retry, defer, grace, watchdog;
+    uint64_t started[2]; /* loop time of the current connection attempt */
     unsigned backoff_ms;
     deferred_t *dhead, **dtail;
     store_message_fn on_message;
@@ -422,15 +425,38 @@ static void connect_role(int role)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     S.ac[role] = ac;
     S.up[role] = 0;
+    S.started[role] = uv_now(S.loop);
     /* Queued now, sent once connected; the PING's answer marks the connection usable. */
     if (S.password && *S.password)
         redisAsyncCommand(ac, auth_reply, NULL, "AUTH %s", S.password);
     redisAsyncCommand(ac, ready_reply, NULL, "PING");
 }
 
+/* hiredis 0.14's libuv adapter drops poll errors, so a refused or lost connection attempt can hang
+ * in "connecting" for ever: give each attempt a deadline and start over after it. */
+static void watchdog_fire(uv_timer_t *t)
+{
+    (void)t;
+    for (int role = 0; role < 2; role++) {
+        if (S.ac[role] && !S.up[role] && uv_now(S.loop) - S.started[role] > HANDSHAKE_TIMEOUT_MS) {
+            log_debug("store: %s connection attempt timed out", role_name[role]);
+            redisAsyncContext *ac = S.ac[role];
+            S.ac[role] = NULL;
+            redisAsyncFree(ac);
+            schedule_retry();
+        }
+    }
+}
+
 int store_open(uv_loop_t *loop, const char *host, int port, const char *password)
 {
+    store_message_fn on_message = S.on_message; /* handlers may be set before opening */
+    store_sub_up_fn on_sub_up = S.on_sub_up;
+    store_up_fn on_up = S.on_up;
     memset(&S, 0, sizeof S);
+    S.on_message = on_message;
+    S.on_sub_up = on_sub_up;
+    S.on_up = on_up;
     S.loop = loop;
     S.host = strdup(host);
     S.password = strdup(password ? password : "");
@@ -445,6 +471,8 @@ int store_open(uv_loop_t *loop, const char *host, int port, const char *password
     uv_timer_init(loop, &S.retry);
     uv_timer_init(loop, &S.defer);
     uv_timer_init(loop, &S.grace);
+    uv_timer_init(loop, &S.watchdog);
+    uv_timer_start(&S.watchdog, watchdog_fire, 500, 500);
     S.opened = 1;
     connect_role(ROLE_CMD);
     connect_role(ROLE_SUB);
@@ -471,6 +499,7 @@ void store_close(void)
     S.closing = 1;
     uv_close((uv_handle_t *)&S.retry, NULL);
     uv_close((uv_handle_t *)&S.defer, NULL);
+    uv_close((uv_handle_t *)&S.watchdog, NULL);
     if (S.ac[ROLE_SUB])
         redisAsyncFree(S.ac[ROLE_SUB]); /* nothing to flush on the pub/sub connection */
     S.ac[ROLE_SUB] = NULL;

@@ -109,9 +109,9 @@ static int on_writeable(ws_sess_t *s)
         free(f);
         if (n < 0)
             return -1;
-    }
-    if (s->head) {
-        lws_callback_on_writable(s->wsi);
+        /* One write per callback: a close frame, too, waits for the next one. */
+        if (s->head || s->closing)
+            lws_callback_on_writable(s->wsi);
         return 0;
     }
     if (s->closing) {

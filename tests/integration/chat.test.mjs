@@ -119,6 +119,11 @@ test('chat.history: pages both ways across more than 100 messages, oldest first,
   // between two ids, both exclusive
   const mid = await alice.client.ok('chat.history', { channel: help.id, after: ids[10], before: ids[14] });
   assert.deepEqual(mid.messages.map((m) => m.text), ['m11', 'm12', 'm13']);
+  // the ends of the id space are empty pages, not errors
+  const top = await alice.client.ok('chat.history', { channel: help.id, after: '18446744073709551615-18446744073709551615' });
+  assert.deepEqual([top.messages, top.has_more], [[], false]);
+  const bottom = await alice.client.ok('chat.history', { channel: help.id, before: '0-0' });
+  assert.deepEqual([bottom.messages, bottom.has_more], [[], false]);
   // limits and ids are checked
   assertError(await alice.client.request('chat.history', { channel: help.id, limit: 101 }), 'bad_request', 'limit');
   assertError(await alice.client.request('chat.history', { channel: help.id, limit: 0 }), 'bad_request', 'limit');
@@ -149,6 +154,24 @@ test('reconnect: auth.resume then chat.history after the last id gives every mis
   assert.equal(ev.message.text, 'welcome back');
   await client.close();
   await b.client.close();
+});
+
+test('a member who leaves can no longer chat, and stops receiving the circle\'s messages', async () => {
+  const { circle: c, channels: [ch] } = await createCircle(admin);
+  const other = await createCircle(admin);
+  const l = await joined(stack, c.id, 'leaver');
+  await joinAndWait(l, other.circle.id);
+  await l.client.ok('chat.send', { channel: ch.id, text: 'bye all' });
+  await l.client.ok('circle.leave', { circle: c.id });
+  await l.client.waitEvent('circle.membership', (e) => e.circle === c.id && e.status === 'none');
+  assertError(await l.client.request('chat.send', { channel: ch.id, text: 'still here?' }), 'forbidden');
+  assertError(await l.client.request('chat.history', { channel: ch.id }), 'forbidden');
+  const gone = await admin.client.ok('chat.send', { channel: ch.id, text: 'after you left' });
+  // barrier: a message in the circle the leaver still belongs to, published later on the same bus
+  const barrier = await admin.client.ok('chat.send', { channel: other.channels[0].id, text: 'barrier' });
+  await l.client.waitEvent('chat.message', (e) => e.message.id === barrier.message.id);
+  assert.ok(!l.client.events.some((e) => e.type === 'chat.message' && e.message.id === gone.message.id));
+  await l.client.close();
 });
 
 test('chat.edit: own messages only; members see chat.updated; history shows the new text', async () => {
@@ -217,7 +240,10 @@ test('chat.send: over the message rate limit → rate_limited', async () => {
   for (let i = 0; i < 6; i++) answers.push(await c.request('chat.send', { channel: general.id, text: `burst ${i}` }));
   assert.deepEqual(answers.slice(0, 3).map((a) => a.type), ['ok', 'ok', 'ok']);
   const limited = answers.slice(3);
-  for (const a of limited) assertError(a, 'rate_limited');
+  for (const a of limited) {
+    assertError(a, 'rate_limited');
+    assert.ok(a.retry_after_ms > 0, `a retry hint: ${JSON.stringify(a)}`);
+  }
   // nothing refused was stored
   const hist = await c.ok('chat.history', { channel: general.id, limit: 10 });
   assert.deepEqual(hist.messages.slice(-3).map((m) => m.text), ['burst 0', 'burst 1', 'burst 2']);

@@ -1,0 +1,149 @@
+// limits.test.mjs — what a misbehaving client meets: oversized frames, malformed and non-object JSON,
+// unknown types, binary frames, login and message rate limits, a slow reader, max-clients, wrong paths.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { Harness } from '../lib/harness.mjs';
+import { startStack, startNode, connect, registerUser, uniqueName, httpGet } from '../lib/client.mjs';
+
+let h, stack;
+before(async () => {
+  h = new Harness('limits');
+  stack = await startStack(h, { args: ['--max-frame-bytes', '1024', '--login-rate', '100000', '--login-burst', '100000',
+    '--message-rate', '6', '--message-burst', '3', '--send-queue-max-bytes', '65536'] });
+});
+after(async () => { await h.close(); });
+
+function assertError(r, code, field) {
+  assert.equal(r.type, 'error', JSON.stringify(r));
+  assert.equal(r.code, code, JSON.stringify(r));
+  if (field) assert.equal(r.field, field, JSON.stringify(r));
+}
+
+test('a frame at max-frame-bytes is served; one byte more gets too_large and the connection closes', async () => {
+  const c = await connect(stack.wsUrl);
+  const base = JSON.stringify({ type: 'ping', id: 1, pad: '' });
+  const exact = JSON.stringify({ type: 'ping', id: 1, pad: 'x'.repeat(1024 - base.length) });
+  assert.equal(exact.length, 1024);
+  c.sendRaw(exact);
+  const ok = await c.waitEvent('ok', (e) => e.id === 1);
+  assert.equal(ok.pong, true);
+  c.sendRaw(JSON.stringify({ type: 'ping', id: 2, pad: 'x'.repeat(1025 - base.length) }));
+  const err = await c.waitEvent('error');
+  assert.equal(err.code, 'too_large');
+  await c.waitClose(); // closed by the server (lws sends no close frame here: code 1006 on the client)
+  assert.ok(c.closed);
+});
+
+test('a fragmented frame is assembled, and capped as a whole', async () => {
+  const c = await connect(stack.wsUrl);
+  const text = JSON.stringify({ type: 'ping', id: 'frag', pad: 'y'.repeat(600) });
+  c.ws.send(text.slice(0, 300), { fin: false });
+  c.ws.send(text.slice(300), { fin: true });
+  const ok = await c.waitEvent('ok', (e) => e.id === 'frag');
+  assert.equal(ok.pong, true);
+  const half = 'z'.repeat(700);
+  c.ws.send(half, { fin: false });
+  c.ws.send(half, { fin: true }); // 1400 bytes in two fragments of 700
+  assert.equal((await c.waitEvent('error')).code, 'too_large');
+  await c.waitClose();
+});
+
+test('malformed, non-object and incomplete requests are bad_request; the connection stays usable', async () => {
+  const c = await connect(stack.wsUrl);
+  const cases = [
+    ['{"type":"ping",', null, undefined],
+    ['[1,2,3]', null, undefined],
+    ['"just a string"', null, undefined],
+    ['null', null, undefined],
+    ['{"id":5}', 5, 'type'],
+    ['{"type":7,"id":6}', 6, 'type'],
+    ['{"type":"ping"}', null, 'id'],
+    ['{"type":"ping","id":{"a":1}}', null, 'id'],
+    ['{"type":"no.such.type","id":9}', 9, 'type'],
+    ['{"type":"ping","id":10,"type":"auth.logout"}', null, undefined],
+  ];
+  for (const [raw, id, field] of cases) {
+    c.sendRaw(raw);
+    const e = await c.waitEvent('error');
+    assert.equal(e.code, 'bad_request', raw);
+    assert.equal(e.id, id, raw);
+    assert.equal(e.field, field, raw);
+    assert.ok(e.message.length > 0);
+  }
+  c.sendRaw(Buffer.from('{"type":"ping","id":1}'), { binary: true });
+  assert.equal((await c.waitEvent('error')).code, 'bad_request');
+  assert.equal((await c.request('ping')).type, 'ok');
+  await c.close();
+});
+
+test('too many logins from one address are rate_limited with a retry hint', async () => {
+  const node = await startNode(h, { redisPort: stack.redisPort, label: 'login-limited', args: ['--login-rate', '1', '--login-burst', '3'] });
+  const c = await connect(node.wsUrl);
+  const answers = [];
+  for (let i = 0; i < 4; i++) answers.push(await c.request('auth.login', { name: 'nobody_here', password: 'wrong password' }, 30000));
+  for (const r of answers.slice(0, 3)) assertError(r, 'unauthorized');
+  assertError(answers[3], 'rate_limited');
+  assert.ok(answers[3].retry_after_ms > 0 && answers[3].retry_after_ms <= 60000);
+  // a different connection from the same address shares the limit
+  const d = await connect(node.wsUrl);
+  assertError(await d.request('auth.register', { name: uniqueName(), password: 'password 1' }), 'rate_limited');
+  await c.close(); await d.close();
+  await h.stop(node.proc);
+});
+
+test('too many messages from one user are rate_limited (H_RL_MSG types)', async () => {
+  const c = await connect(stack.wsUrl);
+  await registerUser(c, uniqueName('chatty'));
+  const fields = { channel: 'f'.repeat(32), text: 'hello' };
+  const answers = [];
+  for (let i = 0; i < 5; i++) answers.push(await c.request('chat.send', fields));
+  const limited = answers.filter((r) => r.code === 'rate_limited');
+  assert.equal(limited.length, 2, JSON.stringify(answers));
+  assert.ok(answers.slice(0, 3).every((r) => r.code !== 'rate_limited'));
+  assert.ok(limited[0].retry_after_ms > 0);
+  // other requests are not limited
+  assert.equal((await c.request('profile.get', {})).type, 'ok');
+  await c.close();
+});
+
+test('a client that stops reading is disconnected once its send queue passes the cap', async () => {
+  const node = await startNode(h, { redisPort: stack.redisPort, label: 'slow', args: ['--send-queue-max-bytes', '65536'] });
+  const c = await connect(node.wsUrl);
+  await registerUser(c, uniqueName('slow'));
+  assert.equal((await c.request('profile.update', { bio: 'b'.repeat(2000) })).type, 'ok');
+  c.ws._socket.pause(); // the client reads nothing more; the server keeps answering
+  const frame = JSON.stringify({ type: 'profile.get', id: 'x' });
+  for (let i = 0; i < 8000 && !c.closed; i++) {
+    c.ws.send(frame);
+    if (i % 500 === 499) await new Promise((r) => setTimeout(r, 20));
+  }
+  c.ws._socket.resume();
+  await c.waitClose(30000);
+  const m = await httpGet(`${node.httpUrl}/metrics`);
+  assert.match(m.body, /staffroom_slow_clients_total 1\n/);
+  await h.stop(node.proc);
+});
+
+test('max-clients refuses connections over the cap', async () => {
+  const node = await startNode(h, { redisPort: stack.redisPort, label: 'capped', args: ['--max-clients', '2'] });
+  const a = await connect(node.wsUrl);
+  const b = await connect(node.wsUrl);
+  await assert.rejects(connect(node.wsUrl));
+  await a.close();
+  await b.close();
+  // a place is free again once a client has gone
+  const d = await connect(node.wsUrl);
+  assert.equal((await d.request('ping')).type, 'ok');
+  await d.close();
+  await h.stop(node.proc);
+});
+
+test('WebSockets on another path or without the staffroom.v1 subprotocol are refused', async () => {
+  await assert.rejects(connect(stack.wsUrl.replace('/ws', '/other')));
+  await assert.rejects(connect(stack.wsUrl, { protocol: null }));
+  await assert.rejects(connect(stack.wsUrl, { protocol: 'chat.v9' }));
+  const ok = await connect(stack.wsUrl);
+  assert.equal(ok.ws.protocol, 'staffroom.v1');
+  await ok.close();
+});
