@@ -14,12 +14,14 @@
 
 #include "accounts.h"
 #include "bus.h"
+#include "calls.h"
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
 #include "presence.h"
+#include "rooms.h"
 #include "store.h"
 #include "ws.h"
 
@@ -67,6 +69,8 @@ static void on_signal(uv_signal_t *h, int signum)
     stopping = 1;
     log_info("signal %d: shutting down (%zu connections)", signum, conn_count());
     ws_stop();       /* closes every connection: presence removes their devices */
+    calls_stop();
+    rooms_stop();
     presence_stop();
     store_close();   /* sends what is queued, then disconnects */
     uv_close((uv_handle_t *)&sig_term, NULL);
@@ -136,6 +140,8 @@ static int run_server(uv_loop_t *loop, signal_config_t *cfg)
         return 1;
     }
     presence_start(loop);
+    calls_start(loop);
+    rooms_start(loop);
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
