@@ -25,8 +25,16 @@
 #define PASSWORD_MAX 256
 
 static uv_loop_t *loop;
+static char dummy_hash[crypto_pwhash_STRBYTES];
 
-void accounts_init(uv_loop_t *l) { loop = l; }
+void accounts_init(uv_loop_t *l)
+{
+    loop = l;
+    /* Start-up may block: one hash to verify unknown names against. */
+    if (crypto_pwhash_str(dummy_hash, "no such user", 12, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        dummy_hash[0] = '\0';
+}
 
 /* ---------------- scripts ---------------- */
 
@@ -41,12 +49,13 @@ static store_script_t register_script = STORE_SCRIPT("accounts_register",
     "if ARGV[8] ~= '' then redis.call('SET', ARGV[8], ARGV[2], 'EX', tonumber(ARGV[9])) end\n"
     "return {redis.call('HGETALL', 'user:' .. ARGV[2]), {}}\n");
 
-/* ARGV: lname → {uid, pwhash}. The same error for an unknown name and (later) a wrong password. */
+/* ARGV: lname → {uid, pwhash}, or {'', ''} for an unknown name (which is then checked against a dummy
+ * hash, so that the answer takes as long as for a wrong password: no user enumeration by timing). */
 static store_script_t lookup_script = STORE_SCRIPT("accounts_lookup",
     "local uid = redis.call('GET', 'username:' .. ARGV[1])\n"
-    "if not uid then return redis.error_reply('unauthorized: wrong name or password') end\n"
+    "if not uid then return {'', ''} end\n"
     "local h = redis.call('HGET', 'user:' .. uid, 'pwhash')\n"
-    "if not h then return redis.error_reply('unauthorized: wrong name or password') end\n"
+    "if not h then return {'', ''} end\n"
     "return {uid, h}\n");
 
 /* ARGV: session key, uid, ttl_s → {user hash, user's circles}. */
@@ -364,7 +373,7 @@ static void login_verified(job_t *j, int status)
         req_error(r, E_INTERNAL, "password check failed");
         return;
     }
-    if (!j->ok) {
+    if (!j->ok || !j->uid[0]) {
         log_info("conn %llu: failed sign-in", (unsigned long long)req_conn(r));
         req_error(r, E_UNAUTHORIZED, "wrong name or password");
         return;
@@ -392,6 +401,10 @@ static void login_found(const store_reply_t *rep, void *priv)
     }
     const char *uid = store_str(store_elem(rep, 0), NULL), *hash = store_str(store_elem(rep, 1), NULL);
     const char *password = json_string_value(json_object_get(req_json(r), "password"));
+    if (uid && !*uid && dummy_hash[0]) {
+        job_start(r, password ? password : "", dummy_hash, NULL, login_verified); /* unknown name */
+        return;
+    }
     if (!uid || !hash || !password || strlen(uid) != 2 * UID_BYTES) {
         req_error(r, E_INTERNAL, "malformed account record");
         return;

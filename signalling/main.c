@@ -28,7 +28,34 @@
 #define VERSION "0.1.0"
 
 static uv_signal_t sig_term, sig_int;
-static int stopping;
+static uv_timer_t drain;
+static int stopping, drain_ticks;
+
+#define DRAIN_TICK_MS 20
+#define DRAIN_FORCE_TICKS 50   /* after 1 s, drop connections that did not close */
+#define DRAIN_GIVEUP_TICKS 100 /* after 2 s, destroy whatever is left */
+
+static void finish_stop(void)
+{
+    ws_stop();
+    calls_stop(); /* after the connections: their calls ended (disconnected), their rooms were left */
+    rooms_stop();
+    presence_stop();
+    store_close(); /* sends what is queued (presence removals), then disconnects */
+    uv_close((uv_handle_t *)&sig_term, NULL);
+    uv_close((uv_handle_t *)&sig_int, NULL);
+}
+
+/* Waits for the WebSockets to close before destroying lws's context. */
+static void drain_tick(uv_timer_t *t)
+{
+    drain_ticks++;
+    size_t open = ws_close_all(drain_ticks >= DRAIN_FORCE_TICKS);
+    if (open == 0 || drain_ticks >= DRAIN_GIVEUP_TICKS) {
+        uv_close((uv_handle_t *)t, NULL);
+        finish_stop();
+    }
+}
 
 static void usage(FILE *out)
 {
@@ -68,13 +95,10 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     stopping = 1;
     log_info("signal %d: shutting down (%zu connections)", signum, conn_count());
-    ws_stop();       /* closes every connection: presence removes their devices */
-    calls_stop();
-    rooms_stop();
-    presence_stop();
-    store_close();   /* sends what is queued, then disconnects */
-    uv_close((uv_handle_t *)&sig_term, NULL);
-    uv_close((uv_handle_t *)&sig_int, NULL);
+    /* Close every connection first (their devices leave presence), then tear down. */
+    ws_close_all(0);
+    uv_timer_init(uv_handle_get_loop((uv_handle_t *)h), &drain);
+    uv_timer_start(&drain, drain_tick, 0, DRAIN_TICK_MS);
 }
 
 static void close_leftover(uv_handle_t *h, void *arg)
@@ -232,6 +256,7 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             rc = accounts_create_admin(&loop, o.admin, pw);
+            store_close(); /* no-op if it closed already; not if the input was refused up front */
         }
         sodium_memzero(pw, sizeof pw);
         loop_finish(&loop);

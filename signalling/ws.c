@@ -33,6 +33,8 @@ struct ws_sess {
     size_t queued;
     int closing;      /* close once the queue is written (too_large) */
     int killed;       /* dropped (slow client): write nothing more */
+    int going_away;   /* server shutdown: close (1001) at the next writable */
+    ws_sess_t *prev, *next; /* every open WebSocket, for shutdown */
 };
 
 /* Per HTTP request on the dynamic mounts. */
@@ -42,6 +44,8 @@ typedef struct {
 } http_sess_t;
 
 static struct lws_context *ctx;
+static ws_sess_t *sessions;
+static size_t nsessions;
 static const signal_config_t *cfg;
 static lws_retry_bo_t idle_policy;
 
@@ -99,6 +103,11 @@ static int on_writeable(ws_sess_t *s)
 {
     if (s->killed)
         return -1;
+    if (s->going_away) {
+        static const unsigned char why[] = "server shutting down";
+        lws_close_reason(s->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)why, sizeof why - 1);
+        return -1;
+    }
     frame_t *f = s->head;
     if (f) {
         s->head = f->next;
@@ -202,6 +211,11 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         s->conn = conn_new(s, peer);
         if (!s->conn)
             return -1;
+        s->next = sessions;
+        if (sessions)
+            sessions->prev = s;
+        sessions = s;
+        nsessions++;
         metrics_conn_opened();
         log_info("conn %llu: open from %s", (unsigned long long)conn_id(s->conn), peer);
         return 0;
@@ -212,6 +226,13 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
         return on_writeable(s);
     case LWS_CALLBACK_CLOSED:
         if (s->conn) {
+            if (s->prev)
+                s->prev->next = s->next;
+            else
+                sessions = s->next;
+            if (s->next)
+                s->next->prev = s->prev;
+            nsessions--;
             log_info("conn %llu: closed", (unsigned long long)conn_id(s->conn));
             conn_closed(s->conn);
             s->conn = NULL;
@@ -371,6 +392,19 @@ int ws_start(uv_loop_t *loop, const signal_config_t *config)
         return -1;
     }
     return 0;
+}
+
+size_t ws_close_all(int force)
+{
+    for (ws_sess_t *s = sessions; s; s = s->next) {
+        if (force) {
+            kill_async(s);
+        } else if (!s->going_away) {
+            s->going_away = 1;
+            lws_callback_on_writable(s->wsi);
+        }
+    }
+    return nsessions;
 }
 
 void ws_stop(void)

@@ -21,6 +21,11 @@ typedef struct ws_sess ws_sess_t;
 /* Creates the context and listens (cfg borrowed; must outlive ws_stop). Returns 0, or -1 (logged),
  * e.g. when the port is taken. */
 int ws_start(uv_loop_t *loop, const signal_config_t *cfg);
+/* Starts closing every WebSocket (close code 1001, or at once without a close frame if force) and
+ * returns how many are still open; their close paths (presence, bus) run as they close. Call before
+ * ws_stop, and run the loop until it returns 0: lws 4.1 leaks connections still open when its context
+ * is destroyed on a foreign loop. */
+size_t ws_close_all(int force);
 /* Closes every connection (their close paths run: presence, bus) and the listener; lws's handles
  * finish closing once the loop runs on. Safe to call twice. */
 void ws_stop(void);
