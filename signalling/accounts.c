@@ -188,6 +188,19 @@ json_t *accounts_user_json(const char *uid, const store_reply_t *h)
 
 /* ---------------- signing in ---------------- */
 
+typedef struct {
+    req_t *r;
+    json_t *out;
+} answer_t;
+
+static void answer_signed_in(const store_reply_t *rep, void *priv)
+{
+    (void)rep;
+    answer_t *a = priv;
+    req_ok(a->r, a->out);
+    free(a);
+}
+
 /* Completes a sign-in: the connection (if still there) becomes uid's, then r is answered with user and,
  * for register/login, the new token. user and circles are borrowed store replies. */
 static void sign_in(req_t *r, const char *uid, const store_reply_t *user, const store_reply_t *circles,
@@ -218,7 +231,16 @@ static void sign_in(req_t *r, const char *uid, const store_reply_t *user, const 
     json_t *out = json_pack("{s:o,s:I}", "user", u, "expires_at", (json_int_t)expires_at);
     if (token)
         json_object_set_new(out, "token", json_string(token));
-    req_ok(r, out);
+    answer_t *a = malloc(sizeof *a);
+    if (!a) {
+        req_ok(r, out);
+        return;
+    }
+    a->r = r;
+    a->out = out;
+    /* Answer once the user's and circles' channels are subscribed: the client may act on the answer at
+     * once (e.g. join a circle) and must not miss the events that follow. */
+    store_sub_barrier(answer_signed_in, a);
 }
 
 /* ---------------- password work on the thread pool ---------------- */

@@ -119,10 +119,41 @@ static void deliver_one(conn_t *c, void *arg)
     delivery_t *d = arg;
     if (d->circle && !conn_in_circle(c, d->circle))
         return;
-    if (d->member_circle)
+    if (d->member_circle) {
         conn_set_circle(c, d->member_circle, d->member);
+        return; /* forwarded once the circle's channel is subscribed (membership_forward) */
+    }
     conn_send_text(c, d->payload, d->len);
     metrics_event_delivered();
+}
+
+/* A circle.membership event waiting for its SUBSCRIBE to be confirmed. */
+typedef struct {
+    char uid[80];
+    size_t len;
+    char payload[];
+} held_t;
+
+static void membership_forward(const store_reply_t *rep, void *priv)
+{
+    (void)rep;
+    held_t *held = priv;
+    delivery_t d = {held->payload, held->len, NULL, NULL, 0};
+    conn_foreach(held->uid, deliver_one, &d);
+    free(held);
+}
+
+/* Forwards a membership event only after the circle's channel is live, so that a client reacting to it
+ * (e.g. reading or writing the circle's channels) cannot miss the circle's next events. */
+static void membership_hold(const char *uid, const char *payload, size_t len)
+{
+    held_t *held = malloc(sizeof *held + len);
+    if (!held)
+        return;
+    snprintf(held->uid, sizeof held->uid, "%s", uid);
+    held->len = len;
+    memcpy(held->payload, payload, len);
+    store_sub_barrier(membership_forward, held);
 }
 
 /* A circle.membership event for uid: returns the circle (borrowed from *root) and member flag. */
@@ -209,6 +240,8 @@ void bus_on_message(const char *channel, const char *payload, size_t len)
         json_t *root;
         d.member_circle = membership(channel + 5, payload, len, &root, &d.member);
         conn_foreach(channel + 5, deliver_one, &d);
+        if (d.member_circle)
+            membership_hold(channel + 5, payload, len);
         json_decref(root);
     } else if (strncmp(channel, "ev:c:", 5) == 0) {
         d.circle = channel + 5;

@@ -131,6 +131,12 @@ void conn_sign_out(conn_t *c)
 
 int conn_sign_in(conn_t *c, const char *uid, const char *name, const char *const *circles, size_t n)
 {
+    if (c->user && strcmp(c->user, uid) == 0) {
+        /* Signing in again as the same user: keep the device (no offline/online flap to others). */
+        for (size_t i = 0; i < n; i++)
+            conn_set_circle(c, circles[i], 1);
+        return 0;
+    }
     conn_sign_out(c);
     c->user = strdup(uid);
     c->name = strdup(name ? name : "");

@@ -33,8 +33,17 @@ typedef struct deferred {
     void *priv;
 } deferred_t;
 
+typedef struct barrier {
+    struct barrier *next;
+    uint64_t target; /* fires once sub_confirmed reaches it */
+    store_cb cb;
+    void *priv;
+} barrier_t;
+
 static struct {
     uv_loop_t *loop;
+    uint64_t sub_sent, sub_confirmed; /* SUBSCRIBEs on the current pub/sub connection */
+    barrier_t *bhead, **btail;
     char *host, *password;
     int port;
     redisAsyncContext *ac[2];
@@ -129,6 +138,35 @@ static void defer_null(store_cb cb, void *priv)
     *S.dtail = d;
     S.dtail = &d->next;
     uv_timer_start(&S.defer, defer_run, 0, 0);
+}
+
+/* ---------------- subscription barriers ---------------- */
+
+static void barrier_run(int all)
+{
+    while (S.bhead && (all || S.bhead->target <= S.sub_confirmed)) {
+        barrier_t *b = S.bhead;
+        S.bhead = b->next;
+        if (!S.bhead)
+            S.btail = &S.bhead;
+        defer_null(b->cb, b->priv);
+        free(b);
+    }
+}
+
+void store_sub_barrier(store_cb cb, void *priv)
+{
+    barrier_t *b;
+    if (S.closing || !S.up[ROLE_SUB] || S.sub_confirmed >= S.sub_sent || !(b = malloc(sizeof *b))) {
+        defer_null(cb, priv);
+        return;
+    }
+    b->next = NULL;
+    b->target = S.sub_sent;
+    b->cb = cb;
+    b->priv = priv;
+    *S.btail = b;
+    S.btail = &b->next;
 }
 
 /* ---------------- commands ---------------- */
@@ -346,6 +384,8 @@ static void ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     S.up[role] = 1;
+    if (role == ROLE_SUB)
+        S.sub_sent = S.sub_confirmed = 0;
     if (S.up[ROLE_CMD] && S.up[ROLE_SUB])
         S.backoff_ms = BACKOFF_MIN_MS;
     note_state();
@@ -383,6 +423,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     if (S.ac[role] == ac)
         S.ac[role] = NULL;
     S.up[role] = 0;
+    if (role == ROLE_SUB)
+        barrier_run(1);
     if (S.closing) {
         if (!S.ac[ROLE_CMD] && !S.ac[ROLE_SUB] && !uv_is_closing((uv_handle_t *)&S.grace))
             uv_close((uv_handle_t *)&S.grace, NULL);
@@ -399,6 +441,11 @@ static void sub_message(redisAsyncContext *ac, void *reply, void *privdata)
     redisReply *r = reply;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING)
         return;
+    if (strcmp(r->element[0]->str, "subscribe") == 0) {
+        S.sub_confirmed++;
+        barrier_run(0);
+        return;
+    }
     if (strcmp(r->element[0]->str, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING)
         return;
     if (S.on_message)
@@ -462,6 +509,7 @@ int store_open(uv_loop_t *loop, const char *host, int port, const char *password
     S.password = strdup(password ? password : "");
     S.port = port;
     S.dtail = &S.dhead;
+    S.btail = &S.bhead;
     S.backoff_ms = BACKOFF_MIN_MS;
     if (!S.host || !S.password) {
         free(S.host);
@@ -495,6 +543,7 @@ void store_close(void)
 {
     if (!S.opened || S.closing)
         return;
+    barrier_run(1);
     defer_run(NULL);
     S.closing = 1;
     uv_close((uv_handle_t *)&S.retry, NULL);
@@ -525,8 +574,9 @@ void store_set_handlers(store_message_fn on_message, store_sub_up_fn on_sub_up, 
 
 void store_subscribe(const char *channel)
 {
-    if (!S.closing && S.ac[ROLE_SUB] && S.up[ROLE_SUB])
-        redisAsyncCommand(S.ac[ROLE_SUB], sub_message, NULL, "SUBSCRIBE %s", channel);
+    if (!S.closing && S.ac[ROLE_SUB] && S.up[ROLE_SUB] &&
+        redisAsyncCommand(S.ac[ROLE_SUB], sub_message, NULL, "SUBSCRIBE %s", channel) == REDIS_OK)
+        S.sub_sent++;
 }
 
 void store_unsubscribe(const char *channel)

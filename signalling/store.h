@@ -66,5 +66,9 @@ void store_set_handlers(store_message_fn on_message, store_sub_up_fn on_sub_up, 
  * resubscribe). Reference counting is the caller's (bus.c). */
 void store_subscribe(const char *channel);
 void store_unsubscribe(const char *channel);
+/* Calls cb (with rep NULL) once Redis has confirmed every SUBSCRIBE sent so far, or at once (on the loop)
+ * if there is none pending or the pub/sub connection is down or goes away. Used to answer a sign-in, or
+ * to forward circle.membership, only when the events that follow can no longer be missed. */
+void store_sub_barrier(store_cb cb, void *priv);
 
 #endif

@@ -98,16 +98,31 @@ void ws_send(ws_sess_t *s, const char *text, size_t len)
     lws_callback_on_writable(s->wsi);
 }
 
+/* Writes a close frame (RFC 6455 section 5.5.1: 2-byte status, then a reason) and returns -1 so that
+ * lws drops the socket. lws 4.1 marks a socket unusable when a writeable callback returns -1, so its own
+ * lws_close_reason() frame would never be sent from here: we write it ourselves. */
+static int send_close(ws_sess_t *s, enum lws_close_status status, const char *why)
+{
+    unsigned char buf[LWS_PRE + 64];
+    size_t n = strlen(why);
+    if (n > sizeof buf - LWS_PRE - 2)
+        n = sizeof buf - LWS_PRE - 2;
+    buf[LWS_PRE] = (unsigned char)((unsigned)status >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)((unsigned)status & 0xff);
+    memcpy(buf + LWS_PRE + 2, why, n);
+    /* Opcode 4 is lws's own LWS_WRITE_CLOSE, which 4.1's public header leaves to lws_close_reason(). */
+    lws_write(s->wsi, buf + LWS_PRE, n + 2, (enum lws_write_protocol)4);
+    s->killed = 1;
+    return -1;
+}
+
 /* Writes one frame; returns -1 to have lws close the connection. */
 static int on_writeable(ws_sess_t *s)
 {
     if (s->killed)
         return -1;
-    if (s->going_away) {
-        static const unsigned char why[] = "server shutting down";
-        lws_close_reason(s->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)why, sizeof why - 1);
-        return -1;
-    }
+    if (s->going_away)
+        return send_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     frame_t *f = s->head;
     if (f) {
         s->head = f->next;
@@ -123,11 +138,8 @@ static int on_writeable(ws_sess_t *s)
             lws_callback_on_writable(s->wsi);
         return 0;
     }
-    if (s->closing) {
-        static const unsigned char why[] = "frame too large";
-        lws_close_reason(s->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why, sizeof why - 1);
-        return -1;
-    }
+    if (s->closing)
+        return send_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
     return 0;
 }
 

@@ -65,3 +65,16 @@ test('a node that dies leaves its users to expire: the other node announces them
   assert.equal(await stack.redisCmd('ZSCORE', 'presence:online', rb.user.id), null);
   await a.close();
 });
+
+test('an event published right after a sign-in answer reaches the new connection', async () => {
+  // The answer to a sign-in is sent only once the user's channel is subscribed, so nothing published
+  // after it can be missed, whichever node publishes.
+  for (let i = 0; i < 10; i++) {
+    const c = await connect(stack.nodes[0].wsUrl);
+    const r = await registerUser(c, uniqueName('race'));
+    await stack.redisCmd('PUBLISH', `ev:u:${r.user.id}`, JSON.stringify({ type: 'test.ping', n: i }));
+    const ev = await c.waitEvent('test.ping', () => true, 5000);
+    assert.equal(ev.n, i);
+    await c.close();
+  }
+});

@@ -149,13 +149,16 @@ test('a Redis password is read from redis-password-file; a wrong one keeps the n
 test('SIGTERM closes connections, frees everything and exits 0', async () => {
   const node = await startNode(h, { redisPort: stack.redisPort, label: 'term' });
   const c = await connect(node.wsUrl);
-  await registerUser(c, uniqueName('term'));
+  const reg = await registerUser(c, uniqueName('term'));
+  assert.equal(await stack.redisCmd('HLEN', `presence:user:${reg.user.id}`), 1);
   const d = await connect(node.wsUrl);
   const res = await h.stop(node.proc, 'SIGTERM');
   assert.deepEqual(res, { code: 0, signal: null }, fs.readFileSync(node.proc.logPath, 'utf8'));
-  await c.waitClose(); // closed by the server (lws 4.1 sends no close frame when a callback closes)
-  await d.waitClose();
+  assert.equal((await c.waitClose()).code, 1001); // "going away"
+  assert.equal((await d.waitClose()).code, 1001);
   const log = fs.readFileSync(node.proc.logPath, 'utf8');
   assert.match(log, /shutting down \(2 connections\)/);
   assert.doesNotMatch(log, /LeakSanitizer|AddressSanitizer/);
+  // what was queued for Redis at shutdown was flushed: the closed device left presence
+  assert.equal(await stack.redisCmd('HLEN', `presence:user:${reg.user.id}`), 0);
 });

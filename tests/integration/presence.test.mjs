@@ -81,6 +81,17 @@ test('signing in and closing announce online and offline to the circle, and only
   await a.client.close(); await outsider.close();
 });
 
+test('signing in again on the same connection does not flap presence', async () => {
+  const { users: [a, b] } = await circleOf(2);
+  const again = await b.client.request('auth.login', { name: b.user.name, password: b.password }, 30000);
+  assert.equal(again.type, 'ok');
+  assert.equal((await b.client.request('presence.set', { status: 'busy' })).type, 'ok');
+  await a.client.waitEvent('presence', isPresence(b.user.id, 'busy'), 5000);
+  assert.equal(a.client.events.filter((e) => e.type === 'presence' && e.user === b.user.id).length, 0,
+    JSON.stringify(a.client.events));
+  await a.client.close(); await b.client.close();
+});
+
 test('several devices: the combined status is the strongest (busy > online > away)', async () => {
   const { users: [a, b] } = await circleOf(2);
   const phone = await connect(stack.wsUrl);
