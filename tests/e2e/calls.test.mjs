@@ -130,6 +130,24 @@ test('1. A calls B from the member list, B accepts: video both ways through the 
   assert.deepEqual(await a.evaluate(() => [...window.staffroomPeers][0].pc.getSenders().map((s) => s.track?.enabled)), [false, false]);
   await a.getByRole('button', { name: 'Unmute microphone' }).click();
   await a.getByRole('button', { name: 'Turn camera on' }).click();
+  // ICE restart (what a failed connection triggers), from the polite callee: it re-offers over call.signal,
+  // new ICE credentials are in use on both sides and video keeps being decoded.
+  const ufrag = (page) => page.evaluate(() => [...window.staffroomPeers][0].pc.localDescription.sdp.match(/a=ice-ufrag:(\S+)/)[1]);
+  const [ua, ub] = [await ufrag(a), await ufrag(b)];
+  const before = (await mediaStats(a))[0].frames;
+  await b.evaluate(() => [...window.staffroomPeers][0].restartIce());
+  assert.equal(await b.evaluate(() => [...window.staffroomPeers][0].restarts), 1);
+  const deadline = Date.now() + T;
+  while ((await ufrag(a)) === ua || (await ufrag(b)) === ub) {
+    assert.ok(Date.now() < deadline, 'ICE credentials changed on both sides after the restart');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await a.waitForFunction(async (n) => {
+    const st = await [...window.staffroomPeers][0].pc.getStats();
+    let f = 0; st.forEach((x) => { if (x.type === 'inbound-rtp' && x.kind === 'video') f += x.framesDecoded; });
+    return f > n + 10;
+  }, before, { timeout: T, polling: 100 });
+  assert.equal((await mediaStats(b))[0].local, 'relay');
   await shot(a, 'calls-in-call-caller');
   await shot(b, 'calls-in-call-callee');
 });
