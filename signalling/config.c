@@ -17,7 +17,7 @@ const conf_key_t signal_config_keys[] = {
     K("web-root", CONF_STR, web_root, "webclient", 0, 0, NULL, "directory of the web client's static files"),
     K("max-clients", CONF_INT, max_clients, "10000", 1, 1000000, "connections", "WebSocket connections accepted at once"),
     K("max-frame-bytes", CONF_INT, max_frame_bytes, "65536", 256, 16777216, "bytes", "largest request frame; larger ones get too_large and the connection is closed"),
-    K("send-queue-max-bytes", CONF_INT, send_queue_max_bytes, "1048576", 4096, 1073741824, "bytes", "unsent data per connection before a slow client is disconnected"),
+    K("send-queue-max-bytes", CONF_INT, send_queue_max_bytes, "4194304", 4096, 1073741824, "bytes", "unsent data per connection before a slow client is disconnected"),
     K("ping-interval", CONF_INT, ping_interval, "20", 1, 3600, "seconds", "idle time before the server pings a WebSocket"),
     K("ping-timeout", CONF_INT, ping_timeout, "40", 2, 7200, "seconds", "idle time (no frame, no pong) before a WebSocket is dropped"),
     K("redis-host", CONF_STR, redis_host, "127.0.0.1", 0, 0, NULL, "Redis host"),

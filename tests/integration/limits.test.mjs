@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { Harness } from '../lib/harness.mjs';
+import { Harness, eventually } from '../lib/harness.mjs';
 import { startStack, startNode, connect, registerUser, uniqueName, httpGet } from '../lib/client.mjs';
 
 let h, stack;
@@ -146,4 +146,34 @@ test('WebSockets on another path or without the staffroom.v1 subprotocol are ref
   const ok = await connect(stack.wsUrl);
   assert.equal(ok.ws.protocol, 'staffroom.v1');
   await ok.close();
+});
+
+test('random and mutated frames never crash the server; every frame gets exactly one answer', async () => {
+  const c = await connect(stack.wsUrl);
+  await registerUser(c, uniqueName('fuzz'));
+  const seeds = ['{"type":"profile.update","id":1,"bio":"x"}', '{"type":"presence.set","id":2,"status":"away"}',
+    '{"type":"auth.resume","id":3,"token":"00"}', '{"type":"profile.get","id":4,"user":"ab"}', '{"type":"ping","id":5}'];
+  let seed = 12345;
+  const rnd = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const N = 300;
+  for (let i = 0; i < N; i++) {
+    let s = seeds[rnd(seeds.length)];
+    const chars = s.split('');
+    for (let k = rnd(4) + 1; k > 0; k--) {
+      const at = rnd(chars.length + 1);
+      const op = rnd(3);
+      if (op === 0) chars.splice(at, 1);
+      else if (op === 1) chars.splice(at, 0, String.fromCharCode(rnd(128)));
+      else chars.splice(at, 0, '{"[]}:,\\"'[rnd(9)]);
+    }
+    s = chars.join('');
+    c.sendRaw(s);
+  }
+  // every frame is answered (ok or error), none twice; answers that need Redis come later than the others
+  const answered = () => c.events.filter((e) => e.type === 'ok' || e.type === 'error').length;
+  await eventually(() => answered() >= N, { timeoutMs: 30000, what: `${N} answers (have ${answered()})` });
+  assert.equal((await c.request('ping')).type, 'ok'); // a round trip more: nothing else was pending
+  assert.equal(answered(), N);
+  assert.equal((await c.request('ping')).type, 'ok');
+  await c.close();
 });

@@ -83,3 +83,16 @@ test('a node started while Redis is down serves HTTP and connects once Redis app
   await c.close();
   await h.stop(node.proc);
 });
+
+test('scripts flushed from Redis are sent again (EVALSHA → NOSCRIPT → EVAL)', async () => {
+  const c = await connect(stack.wsUrl);
+  await registerUser(c, uniqueName('flush'));
+  assert.equal((await c.request('presence.set', { status: 'away' })).type, 'ok'); // script cached
+  assert.equal(await stack.redisCmd('SCRIPT', 'FLUSH'), 'OK');
+  const r = await c.request('presence.set', { status: 'busy' });
+  assert.equal(r.type, 'ok', JSON.stringify(r));
+  assert.equal(r.combined, 'busy');
+  const info = await stack.redisCmd('INFO', 'errorstats');
+  assert.match(info, /errorstat_NOSCRIPT:count=[1-9]/); // the fallback path was taken
+  await c.close();
+});
