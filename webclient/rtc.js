@@ -50,6 +50,8 @@ export class Peer extends EventTarget {
     };
     pc.onicecandidate = ({ candidate }) => { if (candidate) this.send({ candidate: candidate.toJSON() }); };
     pc.onnegotiationneeded = () => this.offer();
+    // After an ICE restart the connection state may never change: stable signalling means it is done.
+    pc.onsignalingstatechange = () => { if (pc.signalingState === 'stable') this.emit('state'); };
     pc.onconnectionstatechange = () => {
       this.emit('state');
       if (pc.connectionState === 'failed') this.restartIce();
