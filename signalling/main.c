@@ -157,6 +157,26 @@ static int read_admin_password(char *buf, size_t n)
     return 0;
 }
 
+/* The "listening on" line is what scripts and tests wait for before they connect: it is written once the
+ * socket listens and Redis is up, or after READY_WAIT_MS without Redis (the node serves anyway and
+ * answers `unavailable` until Redis comes). Written whatever the log level. */
+#define READY_TICK_MS 20
+#define READY_WAIT_MS 3000
+static uv_timer_t ready;
+static int ready_waited;
+
+static void ready_tick(uv_timer_t *t)
+{
+    const signal_config_t *cfg = t->data;
+    if (!store_is_up() && ready_waited < READY_WAIT_MS && !stopping) {
+        ready_waited += READY_TICK_MS;
+        return;
+    }
+    fprintf(stderr, "staffroom-signal listening on http://%s:%lld (node %s, Redis %s:%lld%s)\n", cfg->listen_address,
+            cfg->listen_port, cfg->node_id, cfg->redis_host, cfg->redis_port, store_is_up() ? "" : ", not reachable yet");
+    uv_close((uv_handle_t *)t, NULL);
+}
+
 static int run_server(uv_loop_t *loop, signal_config_t *cfg)
 {
     if (dispatch_init() < 0 || ws_start(loop, cfg) < 0) {
@@ -170,9 +190,9 @@ static int run_server(uv_loop_t *loop, signal_config_t *cfg)
     uv_signal_init(loop, &sig_int);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
     uv_signal_start(&sig_int, on_signal, SIGINT);
-    /* Tests and scripts wait for this exact line; it is written whatever the log level. */
-    fprintf(stderr, "staffroom-signal listening on http://%s:%lld (node %s, Redis %s:%lld)\n", cfg->listen_address,
-            cfg->listen_port, cfg->node_id, cfg->redis_host, cfg->redis_port);
+    uv_timer_init(loop, &ready);
+    ready.data = cfg;
+    uv_timer_start(&ready, ready_tick, 0, READY_TICK_MS);
     return 0;
 }
 

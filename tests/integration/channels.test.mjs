@@ -2,14 +2,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
-import { startStack, connect } from '../lib/client.mjs';
-import { newAdmin, newMember, createCircle, joined, assertError, NO_SUCH_ID, SIGNIN } from '../lib/community.mjs';
+import { connect } from '../lib/client.mjs';
+import { newAdmin, newMember, createCircle, joined, assertError, NO_SUCH_ID, SIGNIN, startReadyStack } from '../lib/community.mjs';
 
 let h, stack, admin, circle, mod, member, outsider;
 
 before(async () => {
   h = new Harness('channels');
-  stack = await startStack(h, { args: SIGNIN });
+  stack = await startReadyStack(h, { args: SIGNIN });
   admin = await newAdmin(stack);
   ({ circle } = await createCircle(admin));
   mod = await joined(stack, circle.id, 'mod');

@@ -3,8 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { startStack, startNode, connect } from '../lib/client.mjs';
-import { newAdmin, newMember, createCircle, joined, joinAndWait, assertError, NO_SUCH_ID, SIGNIN } from '../lib/community.mjs';
+import { connect } from '../lib/client.mjs';
+import { newAdmin, newMember, createCircle, joined, joinAndWait, assertError, NO_SUCH_ID, SIGNIN, startReadyStack, startReadyNode } from '../lib/community.mjs';
 
 // Generous limits on the main stack: the rate limit has its own node below.
 const FAST = ['--message-rate', '100000', '--message-burst', '100000', ...SIGNIN];
@@ -12,7 +12,7 @@ let h, stack, admin, circle, general, help, alice, bob, outsider;
 
 before(async () => {
   h = new Harness('chat');
-  stack = await startStack(h, { args: FAST });
+  stack = await startReadyStack(h, { args: FAST });
   admin = await newAdmin(stack);
   ({ circle, channels: [general, help] } = await createCircle(admin));
   alice = await joined(stack, circle.id, 'alice');
@@ -232,7 +232,7 @@ test('chat.typing: reaches the other members, not non-members', async () => {
 });
 
 test('chat.send: over the message rate limit → rate_limited', async () => {
-  const node = await startNode(h, { redisPort: stack.redisPort, label: 'signal-rl', args: ['--message-rate', '1', '--message-burst', '3', ...SIGNIN] });
+  const node = await startReadyNode(h, { redisPort: stack.redisPort, label: 'signal-rl', args: ['--message-rate', '1', '--message-burst', '3', ...SIGNIN] });
   const c = await connect(node.wsUrl);
   const r = await c.request('auth.login', { name: alice.user.name, password: alice.password });
   assert.equal(r.type, 'ok');
@@ -252,7 +252,7 @@ test('chat.send: over the message rate limit → rate_limited', async () => {
 });
 
 test('two nodes on one Redis: members on different nodes chat live', async () => {
-  const node2 = await startNode(h, { redisPort: stack.redisPort, label: 'signal-two', args: FAST });
+  const node2 = await startReadyNode(h, { redisPort: stack.redisPort, label: 'signal-two', args: FAST });
   const { circle: c, channels: [ch] } = await createCircle(admin);
   const a = await joined(stack, c.id, 'n1', stack.wsUrl);
   const b = await joined(stack, c.id, 'n2', node2.wsUrl);
@@ -270,13 +270,15 @@ test('two nodes on one Redis: members on different nodes chat live', async () =>
 test('Redis stops and restarts mid-session: unavailable while down, no acknowledged message lost', async () => {
   const h2 = new Harness('chat-redis');
   try {
-    const s = await startStack(h2, { args: FAST });
+    const s = await startReadyStack(h2, { args: FAST });
     const adm = await newAdmin(s);
     const { circle: c, channels: [ch] } = await createCircle(adm);
     const a = await joined(s, c.id, 'survivor');
     const acked = [];
     const send = async (text) => {
-      const r = await a.client.request('chat.send', { channel: ch.id, text });
+      const r = await a.client.request('chat.send', { channel: ch.id, text }).catch((e) => {
+        throw new Error(`chat.send "${text}": ${e.message} (every request must be answered, Redis up or down)`);
+      });
       if (r.type === 'ok') acked.push(r.message.id);
       return r;
     };

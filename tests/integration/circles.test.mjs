@@ -3,14 +3,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { startStack, connect } from '../lib/client.mjs';
-import { newAdmin, newMember, createCircle, joined, joinAndWait, assertError, NO_SUCH_ID, SIGNIN } from '../lib/community.mjs';
+import { connect } from '../lib/client.mjs';
+import { newAdmin, newMember, createCircle, joined, joinAndWait, assertError, NO_SUCH_ID, SIGNIN, startReadyStack } from '../lib/community.mjs';
 
 let h, stack, admin;
 
 before(async () => {
   h = new Harness('circles');
-  stack = await startStack(h, { args: ['--presence-ttl', '3', ...SIGNIN] });
+  stack = await startReadyStack(h, { args: ['--presence-ttl', '3', ...SIGNIN] });
   admin = await newAdmin(stack);
 });
 

@@ -6,8 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Harness } from '../lib/harness.mjs';
-import { startStack, startNode, connect } from '../lib/client.mjs';
-import { newMember, assertError, SIGNIN } from '../lib/community.mjs';
+import { connect } from '../lib/client.mjs';
+import { newMember, assertError, SIGNIN, startReadyStack, startReadyNode } from '../lib/community.mjs';
 
 const SECRET = 'relay shared secret for tests';
 let h, stack, secretFile;
@@ -17,7 +17,7 @@ before(async () => {
   secretFile = path.join(h.dir, 'turn-secret');
   // blank lines and surrounding blanks are not part of the secret
   fs.writeFileSync(secretFile, `\n   ${SECRET}  \nnot the secret\n`, { mode: 0o600 });
-  stack = await startStack(h, { args: [...SIGNIN, '--turn-secret-file', secretFile,
+  stack = await startReadyStack(h, { args: [...SIGNIN, '--turn-secret-file', secretFile,
     '--turn-urls', 'turn:relay.example.org:3478?transport=udp', '--turn-urls', 'turns:relay.example.org:5349?transport=tcp',
     '--turn-credential-ttl', '600'] });
 });
@@ -51,7 +51,7 @@ test('turn.credentials: refused before sign-in', async () => {
 });
 
 test('turn.credentials: default URLs and TTL when only the secret is configured', async () => {
-  const node = await startNode(h, { redisPort: stack.redisPort, label: 'signal-defaults', args: [...SIGNIN, '--turn-secret-file', secretFile] });
+  const node = await startReadyNode(h, { redisPort: stack.redisPort, label: 'signal-defaults', args: [...SIGNIN, '--turn-secret-file', secretFile] });
   const u = await newMember({ wsUrl: node.wsUrl }, 'turnd', node.wsUrl);
   const r = await u.client.ok('turn.credentials', {});
   assert.equal(r.ttl, 3600);
@@ -63,7 +63,7 @@ test('turn.credentials: default URLs and TTL when only the secret is configured'
 
 test('turn.credentials: unavailable without a secret file, or with an unreadable one', async () => {
   for (const [label, extra] of [['signal-nosecret', []], ['signal-badsecret', ['--turn-secret-file', path.join(h.dir, 'missing')]]]) {
-    const node = await startNode(h, { redisPort: stack.redisPort, label, args: [...SIGNIN, ...extra] });
+    const node = await startReadyNode(h, { redisPort: stack.redisPort, label, args: [...SIGNIN, ...extra] });
     const u = await newMember({ wsUrl: node.wsUrl }, 'turnx', node.wsUrl);
     const r = await u.client.request('turn.credentials', {});
     assertError(r, 'unavailable');

@@ -6,8 +6,24 @@
 //   const bob = await joined(stack, circle.id);               // a new user who joined (and was told so)
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { bin } from './harness.mjs';
-import { connect, registerUser, uniqueName } from './client.mjs';
+import { bin, eventually } from './harness.mjs';
+import { connect, registerUser, uniqueName, startNode, startStack, httpGet } from './client.mjs';
+
+// A node prints "listening" before its Redis connection is up, and answers `unavailable` until then:
+// wait for /healthz to say Redis is up, so a test's first request does not race the connection.
+export async function redisReady(node) {
+  await eventually(async () => (await httpGet(`${node.httpUrl}/healthz`)).status === 200,
+    { what: `${node.label} connected to Redis`, timeoutMs: 15000 });
+  return node;
+}
+
+// startNode / startStack (client.mjs), then redisReady on every node.
+export async function startReadyNode(h, opts) { return redisReady(await startNode(h, opts)); }
+export async function startReadyStack(h, opts) {
+  const stack = await startStack(h, opts);
+  for (const n of stack.nodes) await redisReady(n);
+  return stack;
+}
 
 // A new signed-in user on `url` (default: node 0 of the stack).
 export async function newMember(stack, prefix = 'u', url = stack.wsUrl) {
