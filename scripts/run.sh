@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # run.sh — starts Staffroom on this machine for trying it out: a private Redis, then staffroom-signal on
-# http://127.0.0.1:8080 serving the web client. Data and generated secrets live in var/ and are kept
+# http://127.0.0.1:8080 serving the web client, and staffroom-relay (TURN) on 127.0.0.1:3478 (UDP and TCP)
+# sharing a generated secret with it (var/turn.secret: the signal server's turn-secret-file and the
+# relay's auth-secret-file), so calls work between two browsers on this machine. Data and generated secrets live in var/ and are kept
 # between runs. Ctrl-C stops everything cleanly.
 #
 #   scripts/run.sh            (normally through `make run`, which builds first)
@@ -17,6 +19,8 @@ VAR=${VAR:-var}
 REDIS_PORT=${REDIS_PORT:-6390}
 SIGNAL_ADDR=${SIGNAL_ADDR:-127.0.0.1}
 SIGNAL_PORT=${SIGNAL_PORT:-8080}
+RELAY_ADDR=${RELAY_ADDR:-127.0.0.1}
+RELAY_PORT=${RELAY_PORT:-3478}
 ADMIN_NAME=${ADMIN_NAME:-admin}
 
 PIDS=(); NAMES=()
@@ -75,7 +79,8 @@ CONF
 
 SIGNAL_ARGS=(--listen-address "$SIGNAL_ADDR" --listen-port "$SIGNAL_PORT" --web-root webclient
   --redis-host 127.0.0.1 --redis-port "$REDIS_PORT" --redis-password-file "$VAR/redis.pass"
-  --turn-secret-file "$VAR/turn.secret")
+  --turn-secret-file "$VAR/turn.secret"
+  --turn-urls "turn:$RELAY_ADDR:$RELAY_PORT?transport=udp" --turn-urls "turn:$RELAY_ADDR:$RELAY_PORT?transport=tcp")
 
 create_admin_once() {
   [ -s "$VAR/admin.password" ] && return 0
@@ -99,9 +104,25 @@ start_signal() {
   wait_port "$SIGNAL_PORT" staffroom-signal "$!"
 }
 
+# The TURN relay: on loopback, browsers on this machine are each other's peers at 127.0.0.1, so loopback
+# peers are allowed (only when the relay itself listens on loopback).
+start_relay() {
+  secret_file "$VAR/turn.secret"
+  local loop=no
+  case "$RELAY_ADDR" in 127.*) loop=yes ;; esac
+  "$BUILD/staffroom-relay" --listen "$RELAY_ADDR" --listen-port "$RELAY_PORT" --relay-address "$RELAY_ADDR" \
+    --realm staffroom --auth-secret-file "$VAR/turn.secret" --allow-loopback-peers "$loop" \
+    >"$VAR/relay.log" 2>&1 &
+  track $! staffroom-relay
+  wait_port "$RELAY_PORT" staffroom-relay "$!"
+  echo "run: staffroom-relay on $RELAY_ADDR:$RELAY_PORT (UDP and TCP; log $VAR/relay.log)" >&2
+}
+
 mkdir -p "$VAR"; VAR=$(cd "$VAR" && pwd)
 [ -x "$BUILD/staffroom-signal" ] || { echo "run: $BUILD/staffroom-signal is missing: run make first" >&2; exit 1; }
+[ -x "$BUILD/staffroom-relay" ] || { echo "run: $BUILD/staffroom-relay is missing: run make first" >&2; exit 1; }
 start_redis
+start_relay
 create_admin_once
 start_signal "$@"
 
@@ -109,6 +130,7 @@ cat >&2 <<MSG
 
   Staffroom is running.  Open  http://$SIGNAL_ADDR:$SIGNAL_PORT/
   Sign in as "$ADMIN_NAME" with the password in $VAR/admin.password$( [ -s "$VAR/admin.password" ] && printf ' (%s)' "$(cat "$VAR/admin.password")" )
+  TURN relay: turn:$RELAY_ADDR:$RELAY_PORT (add ?relay=1 to the page's URL to force calls through it)
   Health: http://$SIGNAL_ADDR:$SIGNAL_PORT/healthz   Metrics: http://$SIGNAL_ADDR:$SIGNAL_PORT/metrics
   Press Ctrl-C to stop (data stays in $VAR/).
 

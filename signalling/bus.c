@@ -173,10 +173,70 @@ static const char *membership(const char *uid, const char *payload, size_t len, 
     return circle;
 }
 
+static bus_device_hook_fn device_hook;
+void bus_set_device_hook(bus_device_hook_fn fn) { device_hook = fn; }
+
+typedef struct {
+    const char *device; /* to_device, or NULL */
+    const char *except; /* not_device, or NULL */
+    json_t *event;      /* stripped */
+    const char *text;
+    size_t len;
+} targeted_t;
+
+static void deliver_targeted(conn_t *c, void *arg)
+{
+    targeted_t *t = arg;
+    if (t->device && strcmp(conn_device(c), t->device) != 0)
+        return;
+    if (t->except && strcmp(conn_device(c), t->except) == 0)
+        return;
+    if (device_hook)
+        device_hook(c, t->event);
+    conn_send_text(c, t->text, t->len);
+    metrics_event_delivered();
+}
+
+/* An ev:u: event with "to_device" or "not_device": returns 1 if it was one (and was delivered). */
+static int targeted(const char *uid, const char *payload, size_t len)
+{
+    if (!memmem(payload, len, "_device\"", 8))
+        return 0;
+    json_t *root = json_loadb(payload, len, 0, NULL);
+    targeted_t t = {0};
+    char *to = NULL, *except = NULL;
+    const char *v;
+    if ((v = json_string_value(json_object_get(root, BUS_TO_DEVICE))))
+        t.device = to = strdup(v);
+    if ((v = json_string_value(json_object_get(root, BUS_NOT_DEVICE))))
+        t.except = except = strdup(v);
+    if (!to && !except) {
+        free(to);
+        json_decref(root);
+        return 0;
+    }
+    json_object_del(root, BUS_TO_DEVICE);
+    json_object_del(root, BUS_NOT_DEVICE);
+    t.event = root;
+    char *text = json_dumps(root, JSON_COMPACT);
+    if (text) {
+        t.text = text;
+        t.len = strlen(text);
+        conn_foreach(uid, deliver_targeted, &t);
+    }
+    free(text);
+    free(to);
+    free(except);
+    json_decref(root);
+    return 1;
+}
+
 void bus_on_message(const char *channel, const char *payload, size_t len)
 {
     delivery_t d = {payload, len, NULL, NULL, 0};
     if (strncmp(channel, "ev:u:", 5) == 0) {
+        if (targeted(channel + 5, payload, len))
+            return;
         json_t *root;
         d.member_circle = membership(channel + 5, payload, len, &root, &d.member);
         conn_foreach(channel + 5, deliver_one, &d);

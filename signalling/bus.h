@@ -12,6 +12,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "conn.h"
+
 /* ---- the core API (ARCHITECTURE.md) ---- */
 /* Publish a JSON event (text) to a user's devices or to a circle's members, on every node. Fire and
  * forget: if Redis is down the event is lost (and logged at debug). event is borrowed. */
@@ -20,6 +22,19 @@ void bus_publish_circle(const char *circle_id, json_t *event);
 /* A published event of type "circle.membership" {circle, user, status:"member"|"pending"|"none", role}
  * on ev:u:<user> also updates that user's connections' circle sets on every node (status "member" adds
  * the circle, anything else removes it) and is then forwarded to the client like any event. */
+
+/* Targeted delivery (calls, rooms). An event published on ev:u:<user> whose top-level object has
+ *   "to_device": DEVICE   is delivered only to the connection whose conn_device() is DEVICE;
+ *   "not_device": DEVICE  is delivered to every device of the user except DEVICE.
+ * The member is removed before the event reaches the client. Events without either member are forwarded
+ * verbatim as before (only payloads containing the text "_device" are parsed). */
+#define BUS_TO_DEVICE "to_device"
+#define BUS_NOT_DEVICE "not_device"
+/* Called for each local connection a targeted event (to_device or not_device) is delivered to, just
+ * before it is sent; event borrowed for the call (already stripped of the routing member). One hook
+ * (calls.c uses it to follow its calls' state); NULL removes it. */
+typedef void (*bus_device_hook_fn)(conn_t *c, const json_t *event);
+void bus_set_device_hook(bus_device_hook_fn fn);
 
 /* ---- for conn.c and main.c ---- */
 /* Take / drop one reference on a channel; the first reference subscribes, the last unsubscribes. */

@@ -36,6 +36,10 @@ const conf_key_t signal_config_keys[] = {
     K("turn-secret-file", CONF_STR, turn_secret_file, NULL, 0, 0, NULL, "file holding the TURN shared secret (first line), as in staffroom-relay"),
     K("turn-urls", CONF_LIST, turn_urls, NULL, 0, 0, NULL, "a TURN/STUN URL handed to clients (repeatable); none: turn:127.0.0.1:3478 over UDP and TCP"),
     K("turn-credential-ttl", CONF_INT, turn_credential_ttl, "3600", 60, 604800, "seconds", "lifetime of TURN credentials"),
+    /* Calls and drop-in rooms: calls.c, rooms.c. */
+    K("call-ring-timeout", CONF_INT, call_ring_timeout, "45", 1, 3600, "seconds", "an unanswered call ends (reason timeout) after this long"),
+    K("room-max-participants", CONF_INT, room_max_participants, "6", 2, 50, "participants", "devices in one drop-in room at once (mesh); one more gets room_full"),
+    K("room-participant-ttl", CONF_INT, room_participant_ttl, "15", 3, 3600, "seconds", "a room participant whose node stops refreshing it (every ttl/3) leaves the room after this long"),
     {0},
 };
 

@@ -41,6 +41,10 @@ typedef struct {
     char *turn_secret_file;
     conf_list_t turn_urls;
     long long turn_credential_ttl;
+    /* calls and rooms (calls.c, rooms.c) */
+    long long call_ring_timeout;      /* seconds */
+    long long room_max_participants;
+    long long room_participant_ttl;   /* seconds */
 } signal_config_t;
 
 /* The table; ends with {NULL}. */

@@ -13,6 +13,8 @@
 #include "config.h"
 #include "log.h"
 #include "presence.h"
+#include "calls.h"
+#include "rooms.h"
 #include "ws.h"
 
 #define NBUCKETS 4096
@@ -26,6 +28,8 @@ struct conn {
     char device[96];
     char *user, *name;
     char status[16];
+    char media_saved[16];
+    int media;
     char session[72];
     char **circles;
     size_t ncircles, capcircles;
@@ -52,6 +56,15 @@ const char *conn_user_name(const conn_t *c) { return c->name; }
 const char *conn_device(const conn_t *c) { return c->device; }
 size_t conn_count(void) { return count; }
 const char *conn_status(const conn_t *c) { return c->status; }
+
+int conn_media_ref(conn_t *c, int delta)
+{
+    c->media += delta;
+    if (c->media < 0)
+        c->media = 0;
+    return c->media;
+}
+char *conn_media_saved(conn_t *c) { return c->media_saved; }
 
 const char *conn_session(const conn_t *c) { return c->session; }
 void conn_set_session(conn_t *c, const char *h) { snprintf(c->session, sizeof c->session, "%s", h ? h : ""); }
@@ -101,6 +114,8 @@ void conn_sign_out(conn_t *c)
 {
     if (!c->user)
         return;
+    calls_conn_gone(c); /* its call ends (reason disconnected), its rooms are left */
+    rooms_conn_gone(c);
     presence_device_gone(c);
     char ch[160];
     snprintf(ch, sizeof ch, "ev:u:%s", c->user);
@@ -111,6 +126,7 @@ void conn_sign_out(conn_t *c)
     c->user = c->name = NULL;
     c->status[0] = '\0';
     c->session[0] = '\0';
+    c->media = 0;
 }
 
 int conn_sign_in(conn_t *c, const char *uid, const char *name, const char *const *circles, size_t n)

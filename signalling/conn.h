@@ -51,6 +51,11 @@ const char *const *conn_circles(const conn_t *c, size_t *n);
 const char *conn_status(const conn_t *c);
 void conn_set_status(conn_t *c, const char *status);
 
+/* Calls and rooms this connection takes part in (its device shows in_call while > 0): adds delta and
+ * returns the new count (never below 0). The status to go back to is kept with it (conn_media_saved). */
+int conn_media_ref(conn_t *c, int delta);
+char *conn_media_saved(conn_t *c); /* 16-byte buffer owned by c */
+
 /* The session this connection signed in with: hex SHA-256 of its token ("" if none); borrowed. */
 const char *conn_session(const conn_t *c);
 void conn_set_session(conn_t *c, const char *session_hash);

@@ -14,12 +14,14 @@
 
 #include "accounts.h"
 #include "bus.h"
+#include "calls.h"
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
 #include "presence.h"
+#include "rooms.h"
 #include "store.h"
 #include "ws.h"
 
@@ -36,6 +38,8 @@ static int stopping, drain_ticks;
 static void finish_stop(void)
 {
     ws_stop();
+    calls_stop(); /* after the connections: their calls ended (disconnected), their rooms were left */
+    rooms_stop();
     presence_stop();
     store_close(); /* sends what is queued (presence removals), then disconnects */
     uv_close((uv_handle_t *)&sig_term, NULL);
@@ -180,6 +184,8 @@ static int run_server(uv_loop_t *loop, signal_config_t *cfg)
         return 1;
     }
     presence_start(loop);
+    calls_start(loop);
+    rooms_start(loop);
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
     uv_signal_start(&sig_term, on_signal, SIGTERM);

@@ -144,6 +144,20 @@ void presence_set_device(conn_t *c, const char *status)
     store_eval(&set_script, NULL, NULL, 0, 4, args);
 }
 
+void presence_media(conn_t *c, int on)
+{
+    if (!conn_user(c))
+        return;
+    if (on) {
+        if (conn_media_ref(c, 1) == 1) {
+            snprintf(conn_media_saved(c), 16, "%s", strcmp(conn_status(c), "in_call") ? conn_status(c) : "online");
+            presence_set_device(c, "in_call");
+        }
+    } else if (conn_media_ref(c, 0) > 0 && conn_media_ref(c, -1) == 0) {
+        presence_set_device(c, conn_media_saved(c)[0] ? conn_media_saved(c) : "online");
+    }
+}
+
 void presence_device_up(conn_t *c) { presence_set_device(c, conn_status(c)[0] ? conn_status(c) : "online"); }
 
 void presence_device_gone(conn_t *c)

@@ -38,6 +38,11 @@ extern store_script_t presence_counts_script;
  * Fire and forget. */
 void presence_set_device(conn_t *c, const char *status);
 
+/* Calls and rooms: on=1 when c starts taking part in a call or room (its device shows in_call),
+ * on=0 when it stops; nested (a device in a call and a room stays in_call until both end). Leaving the
+ * last one restores the status the device had before. */
+void presence_media(conn_t *c, int on);
+
 /* ---- for conn.c, accounts.c and main.c ---- */
 /* The connection has just signed in: announce its device (status online). */
 void presence_device_up(conn_t *c);

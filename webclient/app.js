@@ -9,6 +9,7 @@ import { mountAuth } from './views/auth.js';
 import { mountDirectory } from './views/directory.js';
 import { mountCircle } from './views/circle.js';
 import { mountProfile } from './views/profile.js';
+import { mountCalls } from './views/calls.js';
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection();
@@ -157,6 +158,7 @@ conn.addEventListener('resumed', async (ev) => {
 });
 
 conn.addEventListener('signedout', () => {
+  ctx.room?.leave(false);
   if (!started) { start(); return; }
   ctx.showError('Your session has ended. Please sign in again.');
   route();
@@ -166,6 +168,7 @@ conn.addEventListener('server-error', (ev) => ctx.showError(ev.detail));
 
 function start() {
   started = true;
+  ctx.calls ||= mountCalls(ctx);
   route();
 }
 

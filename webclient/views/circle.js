@@ -4,6 +4,7 @@ import { h, field, fill } from '../dom.js';
 import { phaseLabel, countsText } from './directory.js';
 import { mountChat } from './chat.js';
 import { mountMembers } from './members.js';
+import { mountRooms } from './room.js';
 
 export function mountCircle(root, ctx, params) {
   const { conn } = ctx;
@@ -81,8 +82,10 @@ export function mountCircle(root, ctx, params) {
       moderator ? addChannelForm(circleId) : null,
       moderator && circle.moderated ? pendingPanel(circleId) : null);
     const chatEl = h('section', { class: 'chat', 'aria-label': current ? `Channel ${current.name}` : 'Chat' });
-    const membersEl = h('aside', { class: 'members', 'aria-label': 'Members' });
-    fill(body, side, chatEl, membersEl);
+    const membersEl = h('div', {});
+    const roomsEl = h('div', { class: 'rooms-panel' });
+    fill(body, side, chatEl, h('aside', { class: 'members', 'aria-label': 'Drop-in rooms and members' }, roomsEl, membersEl));
+    cleanups.push(mountRooms(roomsEl, ctx, { circle }));
     if (current) cleanups.push(mountChat(chatEl, ctx, { circle, channel: current, moderator }));
     else chatEl.append(h('p', { class: 'muted' }, 'This circle has no channels yet.'));
     cleanups.push(mountMembers(membersEl, ctx, { circle }));

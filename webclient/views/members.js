@@ -40,7 +40,17 @@ export function mountMembers(el, ctx, { circle }) {
     return h('li', { class: 'member', dataset: { user: m.user.id, name: m.user.name } },
       h('span', { class: 'who' }, nameOf(m), me ? h('span', { class: 'muted' }, ' (you)') : null),
       m.role !== 'member' ? h('span', { class: `role role-${m.role}` }, m.role) : null,
-      presenceBadge(m.presence));
+      presenceBadge(m.presence),
+      me ? null : callButton(m));
+  }
+
+  // Experts and mentors get a prominent call button: they are who people come to call.
+  function callButton(m) {
+    const prominent = m.role === 'expert' || m.role === 'mentor';
+    return h('button', {
+      type: 'button', class: prominent ? 'call-button prominent' : 'call-button secondary',
+      'aria-label': `Call ${nameOf(m)}`, onclick: () => ctx.calls?.start(m.user),
+    }, prominent ? '📞 Call' : 'Call');
   }
 
   async function load() {

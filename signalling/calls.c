@@ -1,0 +1,484 @@
+/* calls.c — see calls.h. */
+#include "calls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "config.h"
+#include "feature.h"
+#include "log.h"
+#include "msg.h"
+#include "presence.h"
+#include "store.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* ---------------- scripts (one per state change; each publishes its own events) ---------------- */
+
+/* load(): the call as a table (nil if gone). pub(): publish an event on ev:u:<uid>, with the routing
+ * member KEY = dev appended when dev is given (bus.h). ended(): deletes the call and tells both sides. */
+#define CALL_LUA_PRELUDE \
+    "local ACTIVE_TTL = " STR(CALL_ACTIVE_TTL) "\n" \
+    "local function load(id)\n" \
+    "  local h = redis.call('HGETALL', 'call:' .. id)\n" \
+    "  if #h == 0 then return nil end\n" \
+    "  local c = {id = id}\n" \
+    "  for i = 1, #h, 2 do c[h[i]] = h[i + 1] end\n" \
+    "  return c\n" \
+    "end\n" \
+    "local function pub(uid, key, dev, t)\n" \
+    "  local s = cjson.encode(t)\n" \
+    "  if dev then s = string.sub(s, 1, -2) .. ',\"' .. key .. '\":' .. cjson.encode(dev) .. '}' end\n" \
+    "  redis.call('PUBLISH', 'ev:u:' .. uid, s)\n" \
+    "end\n" \
+    "local function ended(c, reason, by)\n" \
+    "  redis.call('DEL', 'call:' .. c.id)\n" \
+    "  for _, u in ipairs({c.caller, c.callee}) do\n" \
+    "    if redis.call('GET', 'user:' .. u .. ':call') == c.id then redis.call('DEL', 'user:' .. u .. ':call') end\n" \
+    "  end\n" \
+    "  local ev = {type = 'call.ended', call = c.id, reason = reason, by = by}\n" \
+    "  pub(c.caller, 'to_device', c.caller_dev, ev)\n" \
+    "  pub(c.callee, 'to_device', c.callee_dev, ev)\n" \
+    "  return ''\n" \
+    "end\n" \
+    "local function accept(c, uid, dev)\n" \
+    "  if c.callee ~= uid then return redis.error_reply('forbidden: only the person called can accept') end\n" \
+    "  if c.state ~= 'ringing' then return redis.error_reply('conflict: the call was already answered') end\n" \
+    "  redis.call('HSET', 'call:' .. c.id, 'state', 'active', 'callee_dev', dev)\n" \
+    "  redis.call('EXPIRE', 'call:' .. c.id, ACTIVE_TTL)\n" \
+    "  redis.call('EXPIRE', 'user:' .. c.caller .. ':call', ACTIVE_TTL)\n" \
+    "  redis.call('EXPIRE', 'user:' .. c.callee .. ':call', ACTIVE_TTL)\n" \
+    "  pub(c.caller, 'to_device', c.caller_dev, {type = 'call.accepted', call = c.id, peer = uid, polite = false})\n" \
+    "  pub(uid, 'to_device', dev, {type = 'call.accepted', call = c.id, peer = c.caller, polite = true})\n" \
+    "  pub(uid, 'not_device', dev, {type = 'call.answered_elsewhere', call = c.id})\n" \
+    "  return {call = c.id, peer = c.caller, polite = true, state = 'active'}\n" \
+    "end\n"
+
+/* ARGV: new call id, caller, caller device, callee, ring timeout (s). */
+static store_script_t invite_script = STORE_SCRIPT("call_invite", CALL_LUA_PRELUDE
+    "local id, a, adev, b, ring = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])\n"
+    "if a == b then return redis.error_reply('conflict: you cannot call yourself') end\n"
+    "if redis.call('EXISTS', 'user:' .. b) == 0 then return redis.error_reply('not_found: no such user') end\n"
+    "local mine = redis.call('GET', 'user:' .. a .. ':call')\n"
+    "if mine then\n"
+    "  local c = load(mine)\n"
+    "  if not c then redis.call('DEL', 'user:' .. a .. ':call')\n"
+    "  elseif c.state == 'ringing' and c.callee == a and c.caller == b then\n"
+    "    local r = accept(c, a, adev)\n" /* glare: both called each other; this invite answers theirs */
+    "    if r.err then return r end\n"
+    "    r.glare = true\n"
+    "    return cjson.encode(r)\n"
+    "  else return redis.error_reply('conflict: you are already in a call') end\n"
+    "end\n"
+    "local theirs = redis.call('GET', 'user:' .. b .. ':call')\n"
+    "if theirs and redis.call('EXISTS', 'call:' .. theirs) == 1 then\n"
+    "  pub(a, 'to_device', adev, {type = 'call.ended', call = id, reason = 'busy'})\n"
+    "  return cjson.encode({call = id, state = 'ended', reason = 'busy'})\n"
+    "end\n"
+    "local n = redis.call('HMGET', 'user:' .. a, 'name', 'display_name')\n"
+    "redis.call('HSET', 'call:' .. id, 'caller', a, 'callee', b, 'caller_dev', adev, 'state', 'ringing')\n"
+    "redis.call('EXPIRE', 'call:' .. id, ring + 30)\n"
+    "redis.call('SET', 'user:' .. a .. ':call', id, 'EX', ring + 30)\n"
+    "redis.call('SET', 'user:' .. b .. ':call', id, 'EX', ring + 30)\n"
+    "pub(b, nil, nil, {type = 'call.incoming', call = id, from = {id = a, name = n[1] or '', display_name = n[2] or n[1] or ''}})\n"
+    "return cjson.encode({call = id, state = 'ringing', peer = b})\n");
+
+/* ARGV: call id, user, device. */
+static store_script_t accept_script = STORE_SCRIPT("call_accept", CALL_LUA_PRELUDE
+    "local c = load(ARGV[1])\n"
+    "if not c then return redis.error_reply('not_found: no such call (it may have ended)') end\n"
+    "local r = accept(c, ARGV[2], ARGV[3])\n"
+    "if r.err then return r end\n"
+    "return cjson.encode(r)\n");
+
+/* ARGV: call id, user, device, action (decline|cancel|hangup|timeout|disconnect), reason (hangup). */
+static store_script_t end_script = STORE_SCRIPT("call_end", CALL_LUA_PRELUDE
+    "local id, uid, dev, action, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    "local c = load(id)\n"
+    "if not c then\n"
+    "  if action == 'timeout' or action == 'disconnect' then return '' end\n"
+    "  return redis.error_reply('not_found: no such call (it may have ended)')\n"
+    "end\n"
+    "if action == 'timeout' then\n"
+    "  if c.state ~= 'ringing' then return '' end\n"
+    "  return ended(c, 'timeout')\n"
+    "end\n"
+    "if action == 'disconnect' then\n"
+    "  if dev ~= c.caller_dev and dev ~= c.callee_dev then return '' end\n"
+    "  return ended(c, 'disconnected', uid)\n"
+    "end\n"
+    "if uid ~= c.caller and uid ~= c.callee then return redis.error_reply('forbidden: you are not a party to this call') end\n"
+    "local caller = uid == c.caller and dev == c.caller_dev\n"
+    "local callee = uid == c.callee\n"
+    "if action == 'decline' then\n"
+    "  if not callee then return redis.error_reply('forbidden: only the person called can decline') end\n"
+    "  if c.state ~= 'ringing' then return redis.error_reply('conflict: the call was already answered') end\n"
+    "  return ended(c, 'declined', uid)\n"
+    "elseif action == 'cancel' then\n"
+    "  if not caller then return redis.error_reply('forbidden: only the caller can cancel') end\n"
+    "  if c.state ~= 'ringing' then return redis.error_reply('conflict: the call was answered; hang up instead') end\n"
+    "  return ended(c, 'cancelled', uid)\n"
+    "end\n"
+    "if c.state == 'ringing' then\n"
+    "  if caller then return ended(c, 'cancelled', uid) end\n"
+    "  if callee then return ended(c, 'declined', uid) end\n"
+    "end\n"
+    "if not caller and not (callee and dev == c.callee_dev) then\n"
+    "  return redis.error_reply('forbidden: hang up from the device that is in the call')\n"
+    "end\n"
+    "return ended(c, reason, uid)\n");
+
+/* ARGV: call id, user, device, event text (a JSON object; the target device is appended). */
+static store_script_t signal_script = STORE_SCRIPT("call_signal", CALL_LUA_PRELUDE
+    "local c = load(ARGV[1])\n"
+    "if not c then return redis.error_reply('not_found: no such call (it may have ended)') end\n"
+    "local uid, dev = ARGV[2], ARGV[3]\n"
+    "local to, todev\n"
+    "if uid == c.caller and dev == c.caller_dev then to, todev = c.callee, c.callee_dev\n"
+    "elseif uid == c.callee and dev == c.callee_dev then to, todev = c.caller, c.caller_dev\n"
+    "else return redis.error_reply('forbidden: you are not a party to this call') end\n"
+    "if c.state ~= 'active' or not todev then return redis.error_reply('conflict: the call has not been accepted yet') end\n"
+    "redis.call('PUBLISH', 'ev:u:' .. to, string.sub(ARGV[4], 1, -2) .. ',\"to_device\":' .. cjson.encode(todev) .. '}')\n"
+    "return ''\n");
+
+/* ARGV: call ids of this node's connections → keeps active calls alive. */
+static store_script_t refresh_script = STORE_SCRIPT("call_refresh", CALL_LUA_PRELUDE
+    "local n = 0\n"
+    "for _, id in ipairs(ARGV) do\n"
+    "  local c = load(id)\n"
+    "  if c and c.state == 'active' then\n"
+    "    redis.call('EXPIRE', 'call:' .. id, ACTIVE_TTL)\n"
+    "    redis.call('EXPIRE', 'user:' .. c.caller .. ':call', ACTIVE_TTL)\n"
+    "    redis.call('EXPIRE', 'user:' .. c.callee .. ':call', ACTIVE_TTL)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n");
+
+/* ---------------- this node's part: who is in which call, ring timers ---------------- */
+
+typedef struct part {
+    struct part *next;
+    uint64_t conn;
+    char call[FEATURE_ID_LEN + 1];
+    int active; /* counted in the connection's presence (presence_media) */
+} part_t;
+
+typedef struct ring {
+    uv_timer_t timer;
+    struct ring *next;
+    char call[FEATURE_ID_LEN + 1];
+} ring_t;
+
+static part_t *parts;
+static ring_t *rings;
+static uv_loop_t *loop;
+static uv_timer_t refresher;
+static int started;
+
+static part_t *part_find(uint64_t conn, const char *call)
+{
+    for (part_t *p = parts; p; p = p->next)
+        if (p->conn == conn && (!call || strcmp(p->call, call) == 0))
+            return p;
+    return NULL;
+}
+
+static part_t *part_add(uint64_t conn, const char *call)
+{
+    part_t *p = part_find(conn, call);
+    if (p || !(p = calloc(1, sizeof *p)))
+        return p;
+    p->conn = conn;
+    snprintf(p->call, sizeof p->call, "%s", call);
+    p->next = parts;
+    parts = p;
+    return p;
+}
+
+/* Unlinks and frees p; gives the connection's in_call back if p counted. */
+static void part_remove(part_t *p)
+{
+    for (part_t **pp = &parts; *pp; pp = &(*pp)->next) {
+        if (*pp != p)
+            continue;
+        *pp = p->next;
+        conn_t *c = conn_find(p->conn);
+        if (p->active && c)
+            presence_media(c, 0);
+        free(p);
+        return;
+    }
+}
+
+static void part_activate(part_t *p)
+{
+    conn_t *c = conn_find(p->conn);
+    if (p->active || !c)
+        return;
+    p->active = 1;
+    presence_media(c, 1);
+}
+
+/* bus.h hook: follows this node's connections' calls from the events the scripts publish. */
+static void on_targeted(conn_t *c, const json_t *ev)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    const char *call = json_string_value(json_object_get(ev, "call"));
+    if (!type || !call || strlen(call) != FEATURE_ID_LEN)
+        return;
+    if (strcmp(type, "call.accepted") == 0) {
+        part_t *p = part_add(conn_id(c), call);
+        if (p)
+            part_activate(p);
+    } else if (strcmp(type, "call.ended") == 0) {
+        part_t *p = part_find(conn_id(c), call);
+        if (p)
+            part_remove(p);
+    }
+}
+
+static void ring_closed(uv_handle_t *h) { free(h->data); }
+
+static void ring_unlink_close(ring_t *g)
+{
+    for (ring_t **pp = &rings; *pp; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    uv_close((uv_handle_t *)&g->timer, ring_closed);
+}
+
+static void ring_fire(uv_timer_t *t)
+{
+    ring_t *g = t->data;
+    const char *args[] = {g->call, "", "", "timeout", "timeout"};
+    store_eval(&end_script, NULL, NULL, 0, 5, args);
+    ring_unlink_close(g);
+}
+
+static void ring_start(const char *call)
+{
+    ring_t *g = calloc(1, sizeof *g);
+    if (!g || !started) {
+        free(g);
+        return;
+    }
+    snprintf(g->call, sizeof g->call, "%s", call);
+    uv_timer_init(loop, &g->timer);
+    g->timer.data = g;
+    g->next = rings;
+    rings = g;
+    uv_timer_start(&g->timer, ring_fire, (uint64_t)config_get()->call_ring_timeout * 1000, 0);
+}
+
+static void refresh_fire(uv_timer_t *t)
+{
+    (void)t;
+    enum { MAX = 256 };
+    const char *ids[MAX];
+    int n = 0;
+    for (part_t *p = parts; p && n < MAX; p = p->next)
+        if (p->active)
+            ids[n++] = p->call;
+    if (n && store_is_up())
+        store_eval(&refresh_script, NULL, NULL, 0, n, ids);
+}
+
+int calls_start(uv_loop_t *l)
+{
+    loop = l;
+    uv_timer_init(loop, &refresher);
+    uv_timer_start(&refresher, refresh_fire, CALL_REFRESH_S * 1000, CALL_REFRESH_S * 1000);
+    bus_set_device_hook(on_targeted);
+    started = 1;
+    return 0;
+}
+
+void calls_stop(void)
+{
+    if (!started)
+        return;
+    started = 0;
+    bus_set_device_hook(NULL);
+    uv_close((uv_handle_t *)&refresher, NULL);
+    while (rings)
+        ring_unlink_close(rings);
+    while (parts) {
+        part_t *p = parts;
+        parts = p->next;
+        free(p);
+    }
+}
+
+void calls_conn_gone(conn_t *c)
+{
+    part_t *p;
+    while ((p = part_find(conn_id(c), NULL))) {
+        const char *args[] = {p->call, conn_user(c), conn_device(c), "disconnect", "disconnected"};
+        store_eval(&end_script, NULL, NULL, 0, 5, args);
+        p->active = 0; /* the connection is going: no presence change for it */
+        part_remove(p);
+    }
+}
+
+/* ---------------- requests ---------------- */
+
+enum after { AFTER_INVITE, AFTER_ACCEPT, AFTER_END, AFTER_NONE };
+
+typedef struct {
+    req_t *r;
+    enum after after;
+    char call[FEATURE_ID_LEN + 1];
+} pending_t;
+
+/* The script's answer: a JSON object → ok with its members (and the local bookkeeping for it); "" → ok. */
+static void script_done(const store_reply_t *rep, void *priv)
+{
+    pending_t *pd = priv;
+    req_t *r = pd->r;
+    if (!store_ok(rep) || store_type(rep) != STORE_STR) {
+        req_store_error(r, rep);
+        free(pd);
+        return;
+    }
+    size_t len;
+    const char *text = store_str(rep, &len);
+    json_t *o = len ? json_loadb(text, len, 0, NULL) : json_object();
+    if (!json_is_object(o)) {
+        log_error("calls: %s: script answer is not a JSON object", req_type(r));
+        json_decref(o);
+        req_error(r, E_INTERNAL, "internal error");
+        free(pd);
+        return;
+    }
+    const char *call = json_string_value(json_object_get(o, "call"));
+    const char *state = json_string_value(json_object_get(o, "state"));
+    uint64_t cid = req_conn(r);
+    if (pd->after == AFTER_INVITE && call && state && strcmp(state, "ringing") == 0) {
+        part_add(cid, call);
+        ring_start(call);
+    } else if ((pd->after == AFTER_INVITE || pd->after == AFTER_ACCEPT) && call && state &&
+               strcmp(state, "active") == 0) {
+        part_add(cid, call); /* call.accepted (the bus) activates it, in whichever order they come */
+    } else if (pd->after == AFTER_END) {
+        part_t *p = part_find(cid, pd->call);
+        if (p)
+            part_remove(p);
+    }
+    req_ok(r, o);
+    free(pd);
+}
+
+static void run(req_t *r, store_script_t *s, enum after after, const char *call, int nargs, const char **args)
+{
+    pending_t *pd = calloc(1, sizeof *pd);
+    if (!pd) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    pd->r = r;
+    pd->after = after;
+    snprintf(pd->call, sizeof pd->call, "%s", call ? call : "");
+    store_eval(s, script_done, pd, 0, nargs, args);
+}
+
+/* The request's signed-in connection, or NULL (answered). */
+static conn_t *req_conn_live(req_t *r)
+{
+    conn_t *c = conn_find(req_conn(r));
+    if (!c || !conn_user(c)) {
+        req_error(r, E_UNAUTHORIZED, "sign in first");
+        return NULL;
+    }
+    return c;
+}
+
+static void on_invite(req_t *r)
+{
+    const char *user;
+    if (feature_req_id(r, "user", 0, 1, &user) < 0)
+        return;
+    conn_t *c = req_conn_live(r);
+    char id[FEATURE_ID_LEN + 1], ring[24];
+    if (!c)
+        return;
+    if (feature_id_new(id) < 0) {
+        req_error(r, E_INTERNAL, "no random source");
+        return;
+    }
+    snprintf(ring, sizeof ring, "%lld", config_get()->call_ring_timeout);
+    const char *args[] = {id, conn_user(c), conn_device(c), user, ring};
+    run(r, &invite_script, AFTER_INVITE, NULL, 5, args);
+}
+
+static void on_accept(req_t *r)
+{
+    const char *call;
+    if (feature_req_id(r, "call", 0, 1, &call) < 0)
+        return;
+    conn_t *c = req_conn_live(r);
+    if (!c)
+        return;
+    const char *args[] = {call, conn_user(c), conn_device(c)};
+    run(r, &accept_script, AFTER_ACCEPT, call, 3, args);
+}
+
+static void end_request(req_t *r, const char *action)
+{
+    const char *call, *reason = "hangup";
+    static const char *const reasons[] = {"hangup", "failed", NULL};
+    if (feature_req_id(r, "call", 0, 1, &call) < 0)
+        return;
+    if (strcmp(action, "hangup") == 0 && feature_req_enum(r, "reason", reasons, 0, &reason) < 0)
+        return;
+    conn_t *c = req_conn_live(r);
+    if (!c)
+        return;
+    const char *args[] = {call, conn_user(c), conn_device(c), action, reason};
+    run(r, &end_script, AFTER_END, call, 5, args);
+}
+
+static void on_decline(req_t *r) { end_request(r, "decline"); }
+static void on_cancel(req_t *r) { end_request(r, "cancel"); }
+static void on_hangup(req_t *r) { end_request(r, "hangup"); }
+
+static void on_signal(req_t *r)
+{
+    const char *call;
+    if (feature_req_id(r, "call", 0, 1, &call) < 0)
+        return;
+    json_t *data = json_object_get(req_json(r), "data");
+    if (!json_is_object(data)) {
+        req_error_ex(r, E_BAD_REQUEST, "data", 0, "'data' must be an object (an SDP description or an ICE candidate)");
+        return;
+    }
+    conn_t *c = req_conn_live(r);
+    if (!c)
+        return;
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:O}", "type", "call.signal", "call", call, "from", conn_device(c), "data", data);
+    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    if (!text) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    const char *args[] = {call, conn_user(c), conn_device(c), text};
+    run(r, &signal_script, AFTER_NONE, call, 4, args);
+    free(text);
+}
+
+const handler_t calls_handlers[] = {
+    {"call.invite", on_invite, H_RL_MSG},
+    {"call.accept", on_accept, 0},
+    {"call.decline", on_decline, 0},
+    {"call.cancel", on_cancel, 0},
+    {"call.hangup", on_hangup, 0},
+    {"call.signal", on_signal, 0},
+    {NULL, NULL, 0},
+};

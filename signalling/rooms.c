@@ -1,0 +1,485 @@
+/* rooms.c — see rooms.h. */
+#include "rooms.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "feature.h"
+#include "log.h"
+#include "msg.h"
+#include "presence.h"
+#include "store.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define SWEEP_MS 1000
+#define SWEEP_ROOMS "200" /* rooms looked at per sweep: bounded work per Redis call */
+
+/* Lists are built as JSON text by hand: cjson encodes an empty table as {} where the protocol wants []. */
+#define ROOM_LUA_PRELUDE \
+    "local function now_ms() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n" \
+    "local function is_member(cid, uid) return redis.call('HEXISTS', 'circle:' .. cid .. ':members', uid) == 1 end\n" \
+    "local function is_admin(uid) return redis.call('HGET', 'user:' .. uid, 'admin') == '1' end\n" \
+    "local function expire(rid, now)\n" \
+    "  local gone = redis.call('ZRANGEBYSCORE', 'room:' .. rid .. ':members', '-inf', now)\n" \
+    "  for _, d in ipairs(gone) do\n" \
+    "    redis.call('ZREM', 'room:' .. rid .. ':members', d)\n" \
+    "    redis.call('HDEL', 'room:' .. rid .. ':p', d)\n" \
+    "  end\n" \
+    "  return #gone\n" \
+    "end\n" \
+    "local function participants(rid)\n" \
+    "  local devs = redis.call('ZRANGE', 'room:' .. rid .. ':members', 0, -1)\n" \
+    "  local out = {}\n" \
+    "  for _, d in ipairs(devs) do\n" \
+    "    local p = redis.call('HGET', 'room:' .. rid .. ':p', d)\n" \
+    "    if p then out[#out + 1] = p end\n" \
+    "  end\n" \
+    "  return '[' .. table.concat(out, ',') .. ']'\n" \
+    "end\n" \
+    "local function room_json(rid)\n" \
+    "  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'name', 'standing')\n" \
+    "  return '{\"id\":' .. cjson.encode(rid) .. ',\"circle\":' .. cjson.encode(r[1]) .. ',\"name\":' .. cjson.encode(r[2])\n" \
+    "    .. ',\"standing\":' .. (r[3] == '1' and 'true' or 'false') .. ',\"participants\":' .. participants(rid) .. '}'\n" \
+    "end\n" \
+    "local function announce(rid)\n" \
+    "  local cid = redis.call('HGET', 'room:' .. rid, 'circle')\n" \
+    "  if not cid then return end\n" \
+    "  redis.call('PUBLISH', 'ev:c:' .. cid, '{\"type\":\"room.participants\",\"circle\":' .. cjson.encode(cid)\n" \
+    "    .. ',\"room\":' .. cjson.encode(rid) .. ',\"participants\":' .. participants(rid) .. '}')\n" \
+    "end\n" \
+    "local function make_room(cid, rid, name, uid, standing, now)\n" \
+    "  redis.call('HSET', 'room:' .. rid, 'circle', cid, 'name', name, 'created_by', uid, 'created', now, 'standing', standing)\n" \
+    "  redis.call('ZADD', 'circle:' .. cid .. ':rooms', now, rid)\n" \
+    "end\n" \
+    /* a room the user may enter: its circle, or an error reply */ \
+    "local function room_for(rid, uid)\n" \
+    "  local cid = redis.call('HGET', 'room:' .. rid, 'circle')\n" \
+    "  if not cid then return nil, redis.error_reply('not_found: no such room') end\n" \
+    "  if not is_member(cid, uid) then return nil, redis.error_reply('forbidden: only members of the circle enter its rooms') end\n" \
+    "  return cid\n" \
+    "end\n"
+
+/* ARGV: circle, user, a fresh room id (used if the circle has no room yet). */
+static store_script_t list_script = STORE_SCRIPT("room_list", ROOM_LUA_PRELUDE
+    "local cid, uid = ARGV[1], ARGV[2]\n"
+    "if redis.call('EXISTS', 'circle:' .. cid) == 0 then return redis.error_reply('not_found: no such circle') end\n"
+    "if not is_member(cid, uid) and not is_admin(uid) then return redis.error_reply('forbidden: members only') end\n"
+    "local now = now_ms()\n"
+    "if redis.call('ZCARD', 'circle:' .. cid .. ':rooms') == 0 then make_room(cid, ARGV[3], 'Drop-in room', uid, '1', now) end\n"
+    "local out = {}\n"
+    "for _, rid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':rooms', 0, -1)) do\n"
+    "  if expire(rid, now) > 0 then announce(rid) end\n"
+    "  out[#out + 1] = room_json(rid)\n"
+    "end\n"
+    "return '{\"rooms\":[' .. table.concat(out, ',') .. ']}'\n");
+
+/* ARGV: circle, user, new room id, name, max rooms. */
+static store_script_t create_script = STORE_SCRIPT("room_create", ROOM_LUA_PRELUDE
+    "local cid, uid, rid, name = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "if redis.call('EXISTS', 'circle:' .. cid) == 0 then return redis.error_reply('not_found: no such circle') end\n"
+    "local role = redis.call('HGET', 'circle:' .. cid .. ':members', uid)\n"
+    "if role ~= 'moderator' and not is_admin(uid) then return redis.error_reply('forbidden: only moderators add rooms') end\n"
+    "if redis.call('ZCARD', 'circle:' .. cid .. ':rooms') >= tonumber(ARGV[5]) then return redis.error_reply('conflict: the circle has as many rooms as allowed') end\n"
+    "local now = now_ms()\n"
+    "if redis.call('ZCARD', 'circle:' .. cid .. ':rooms') == 0 then make_room(cid, rid .. 's', 'Drop-in room', uid, '1', now) end\n"
+    "make_room(cid, rid, name, uid, '0', now)\n"
+    "local room = room_json(rid)\n"
+    "redis.call('PUBLISH', 'ev:c:' .. cid, '{\"type\":\"room.created\",\"circle\":' .. cjson.encode(cid) .. ',\"room\":' .. room .. '}')\n"
+    "return '{\"room\":' .. room .. '}'\n");
+
+/* ARGV: room, user, device, camera (0|1), mic (0|1), cap, ttl ms. */
+static store_script_t join_script = STORE_SCRIPT("room_join", ROOM_LUA_PRELUDE
+    "local rid, uid, dev = ARGV[1], ARGV[2], ARGV[3]\n"
+    "local cid, err = room_for(rid, uid)\n"
+    "if not cid then return err end\n"
+    "local now = now_ms()\n"
+    "expire(rid, now)\n"
+    "local key = 'room:' .. rid .. ':members'\n"
+    "if not redis.call('ZSCORE', key, dev) and redis.call('ZCARD', key) >= tonumber(ARGV[6]) then\n"
+    "  announce(rid)\n"
+    "  return redis.error_reply('room_full: the room is full (' .. ARGV[6] .. ' participants)')\n"
+    "end\n"
+    "local n = redis.call('HMGET', 'user:' .. uid, 'name', 'display_name')\n"
+    "redis.call('ZADD', key, now + tonumber(ARGV[7]), dev)\n"
+    "redis.call('HSET', 'room:' .. rid .. ':p', dev, cjson.encode({user = {id = uid, name = n[1] or '', display_name = n[2] or n[1] or ''},\n"
+    "  device = dev, camera = ARGV[4] == '1', mic = ARGV[5] == '1'}))\n"
+    "redis.call('SADD', 'rooms:live', rid)\n"
+    "announce(rid)\n"
+    "return '{\"room\":' .. room_json(rid) .. ',\"device\":' .. cjson.encode(dev) .. '}'\n");
+
+/* ARGV: room, user, device, camera, mic. */
+static store_script_t update_script = STORE_SCRIPT("room_update", ROOM_LUA_PRELUDE
+    "local rid, uid, dev = ARGV[1], ARGV[2], ARGV[3]\n"
+    "local cid, err = room_for(rid, uid)\n"
+    "if not cid then return err end\n"
+    "local raw = redis.call('HGET', 'room:' .. rid .. ':p', dev)\n"
+    "if not raw then return redis.error_reply('not_found: you are not in this room') end\n"
+    "local p = cjson.decode(raw)\n"
+    "p.camera, p.mic = ARGV[4] == '1', ARGV[5] == '1'\n"
+    "redis.call('HSET', 'room:' .. rid .. ':p', dev, cjson.encode(p))\n"
+    "announce(rid)\n"
+    "return ''\n");
+
+/* ARGV: room, device, quiet (1: no error if absent). */
+static store_script_t leave_script = STORE_SCRIPT("room_leave", ROOM_LUA_PRELUDE
+    "local rid, dev = ARGV[1], ARGV[2]\n"
+    "if redis.call('ZREM', 'room:' .. rid .. ':members', dev) == 0 then\n"
+    "  if ARGV[3] == '1' then return '' end\n"
+    "  if redis.call('EXISTS', 'room:' .. rid) == 0 then return redis.error_reply('not_found: no such room') end\n"
+    "  return redis.error_reply('not_found: you are not in this room')\n"
+    "end\n"
+    "redis.call('HDEL', 'room:' .. rid .. ':p', dev)\n"
+    "announce(rid)\n"
+    "return ''\n");
+
+/* ARGV: room, user, device, target device, event text (JSON object; the target device is appended). */
+static store_script_t signal_script = STORE_SCRIPT("room_signal", ROOM_LUA_PRELUDE
+    "local rid, uid, dev, to = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local cid, err = room_for(rid, uid)\n"
+    "if not cid then return err end\n"
+    "if not redis.call('HGET', 'room:' .. rid .. ':p', dev) then return redis.error_reply('forbidden: join the room first') end\n"
+    "local raw = redis.call('HGET', 'room:' .. rid .. ':p', to)\n"
+    "if not raw then return redis.error_reply('not_found: no such participant in this room') end\n"
+    "local target = cjson.decode(raw).user.id\n"
+    "redis.call('PUBLISH', 'ev:u:' .. target, string.sub(ARGV[5], 1, -2) .. ',\"to_device\":' .. cjson.encode(to) .. '}')\n"
+    "return ''\n");
+
+/* ARGV: ttl ms, then (room, device) pairs of this node's connections. */
+static store_script_t refresh_script = STORE_SCRIPT("room_refresh", ROOM_LUA_PRELUDE
+    "local exp = now_ms() + tonumber(ARGV[1])\n"
+    "for i = 2, #ARGV - 1, 2 do redis.call('ZADD', 'room:' .. ARGV[i] .. ':members', 'XX', exp, ARGV[i + 1]) end\n"
+    "return (#ARGV - 1) / 2\n");
+
+/* ARGV: rooms per sweep → participants removed. */
+static store_script_t sweep_script = STORE_SCRIPT("room_sweep", ROOM_LUA_PRELUDE
+    "local now = now_ms()\n"
+    "local total = 0\n"
+    "for _, rid in ipairs(redis.call('SRANDMEMBER', 'rooms:live', tonumber(ARGV[1]))) do\n"
+    "  local n = expire(rid, now)\n"
+    "  if n > 0 then announce(rid) total = total + n end\n"
+    "  if redis.call('ZCARD', 'room:' .. rid .. ':members') == 0 then redis.call('SREM', 'rooms:live', rid) end\n"
+    "end\n"
+    "return total\n");
+
+/* ---------------- this node's participants ---------------- */
+
+typedef struct part {
+    struct part *next;
+    uint64_t conn;
+    char room[FEATURE_ID_LEN + 2]; /* "s" suffix: a standing room made by room.create */
+} part_t;
+
+static part_t *parts;
+static uv_timer_t refresher, sweeper;
+static int started;
+
+static char *ttl_ms(char *buf, size_t n)
+{
+    snprintf(buf, n, "%lld", config_get()->room_participant_ttl * 1000);
+    return buf;
+}
+
+static part_t *part_find(uint64_t conn, const char *room)
+{
+    for (part_t *p = parts; p; p = p->next)
+        if (p->conn == conn && (!room || strcmp(p->room, room) == 0))
+            return p;
+    return NULL;
+}
+
+static void part_add(conn_t *c, const char *room)
+{
+    if (part_find(conn_id(c), room))
+        return;
+    part_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return;
+    p->conn = conn_id(c);
+    snprintf(p->room, sizeof p->room, "%s", room);
+    p->next = parts;
+    parts = p;
+    presence_media(c, 1);
+}
+
+/* Unlinks and frees p; c (may be NULL) gets its presence back. */
+static void part_remove(part_t *p, conn_t *c)
+{
+    for (part_t **pp = &parts; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    }
+    if (c)
+        presence_media(c, 0);
+    free(p);
+}
+
+void rooms_conn_gone(conn_t *c)
+{
+    part_t *p;
+    while ((p = part_find(conn_id(c), NULL))) {
+        const char *args[] = {p->room, conn_device(c), "1"};
+        store_eval(&leave_script, NULL, NULL, 0, 3, args);
+        part_remove(p, NULL); /* the device is going away: presence forgets it anyway */
+    }
+}
+
+static void refresh_fire(uv_timer_t *t)
+{
+    (void)t;
+    enum { MAX = 200 };
+    const char *args[1 + 2 * MAX];
+    char ttl[32];
+    args[0] = ttl_ms(ttl, sizeof ttl);
+    int n = 1;
+    for (part_t *p = parts; p; p = p->next) {
+        conn_t *c = conn_find(p->conn);
+        if (!c)
+            continue;
+        args[n++] = p->room;
+        args[n++] = conn_device(c);
+        if (n == 1 + 2 * MAX) {
+            store_eval(&refresh_script, NULL, NULL, 0, n, args);
+            n = 1;
+        }
+    }
+    if (n > 1)
+        store_eval(&refresh_script, NULL, NULL, 0, n, args);
+}
+
+static void sweep_fire(uv_timer_t *t)
+{
+    (void)t;
+    const char *args[] = {SWEEP_ROOMS};
+    if (store_is_up())
+        store_eval(&sweep_script, NULL, NULL, 0, 1, args);
+}
+
+int rooms_start(uv_loop_t *loop)
+{
+    uint64_t every = (uint64_t)config_get()->room_participant_ttl * 1000 / 3;
+    uv_timer_init(loop, &refresher);
+    uv_timer_init(loop, &sweeper);
+    uv_timer_start(&refresher, refresh_fire, every, every);
+    uv_timer_start(&sweeper, sweep_fire, SWEEP_MS, SWEEP_MS);
+    started = 1;
+    return 0;
+}
+
+void rooms_stop(void)
+{
+    if (!started)
+        return;
+    started = 0;
+    uv_close((uv_handle_t *)&refresher, NULL);
+    uv_close((uv_handle_t *)&sweeper, NULL);
+    while (parts) {
+        part_t *p = parts;
+        parts = p->next;
+        free(p);
+    }
+}
+
+/* ---------------- requests ---------------- */
+
+typedef struct {
+    req_t *r;
+    int joined;  /* room.join: record the participation on success */
+    int left;    /* room.leave: forget it */
+    char room[FEATURE_ID_LEN + 2];
+} pending_t;
+
+static void script_done(const store_reply_t *rep, void *priv)
+{
+    pending_t *pd = priv;
+    req_t *r = pd->r;
+    if (!store_ok(rep) || store_type(rep) != STORE_STR) {
+        req_store_error(r, rep);
+        free(pd);
+        return;
+    }
+    size_t len;
+    const char *text = store_str(rep, &len);
+    json_t *o = len ? json_loadb(text, len, 0, NULL) : json_object();
+    if (!json_is_object(o)) {
+        log_error("rooms: %s: script answer is not a JSON object", req_type(r));
+        json_decref(o);
+        req_error(r, E_INTERNAL, "internal error");
+        free(pd);
+        return;
+    }
+    conn_t *c = conn_find(req_conn(r));
+    if (c && pd->joined) {
+        part_add(c, pd->room);
+    } else if (c && pd->left) {
+        part_t *p = part_find(conn_id(c), pd->room);
+        if (p)
+            part_remove(p, c);
+    } else if (!c && pd->joined) {
+        /* the connection went while joining: take it out again */
+        const char *args[] = {pd->room, json_string_value(json_object_get(o, "device")), "1"};
+        if (args[1])
+            store_eval(&leave_script, NULL, NULL, 0, 3, args);
+    }
+    req_ok(r, o);
+    free(pd);
+}
+
+static void run(req_t *r, store_script_t *s, const char *room, int joined, int left, int nargs, const char **args)
+{
+    pending_t *pd = calloc(1, sizeof *pd);
+    if (!pd) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    pd->r = r;
+    pd->joined = joined;
+    pd->left = left;
+    snprintf(pd->room, sizeof pd->room, "%s", room ? room : "");
+    store_eval(s, script_done, pd, 0, nargs, args);
+}
+
+static conn_t *signed_in(req_t *r)
+{
+    conn_t *c = conn_find(req_conn(r));
+    if (!c || !conn_user(c)) {
+        req_error(r, E_UNAUTHORIZED, "sign in first");
+        return NULL;
+    }
+    return c;
+}
+
+/* A room id: a circle-style id, optionally with the "s" suffix of a standing room made by room.create. */
+static int req_room(req_t *r, const char **out)
+{
+    const char *v;
+    if (req_str(r, "room", 1, FEATURE_ID_LEN + 1, 1, &v) < 0)
+        return -1;
+    char buf[FEATURE_ID_LEN + 1];
+    snprintf(buf, sizeof buf, "%s", v);
+    size_t n = strlen(v);
+    if (!feature_id_valid(buf) || (n == FEATURE_ID_LEN + 1 && v[FEATURE_ID_LEN] != 's')) {
+        req_error_ex(r, E_BAD_REQUEST, "room", 0, "room is not a valid room id");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void on_list(req_t *r)
+{
+    const char *circle;
+    char id[FEATURE_ID_LEN + 1];
+    if (feature_req_id(r, "circle", 0, 1, &circle) < 0)
+        return;
+    if (feature_id_new(id) < 0) {
+        req_error(r, E_INTERNAL, "no random source");
+        return;
+    }
+    const char *args[] = {circle, req_user(r), id};
+    run(r, &list_script, NULL, 0, 0, 3, args);
+}
+
+static void on_create(req_t *r)
+{
+    const char *circle, *name;
+    char id[FEATURE_ID_LEN + 1], max[16];
+    if (feature_req_id(r, "circle", 0, 1, &circle) < 0 || req_str(r, "name", 1, 64, 1, &name) < 0)
+        return;
+    if (feature_id_new(id) < 0) {
+        req_error(r, E_INTERNAL, "no random source");
+        return;
+    }
+    snprintf(max, sizeof max, "%d", ROOMS_PER_CIRCLE_MAX);
+    const char *args[] = {circle, req_user(r), id, name, max};
+    run(r, &create_script, NULL, 0, 0, 5, args);
+}
+
+/* camera and mic: both required for join, both for update. */
+static int req_av(req_t *r, const char **camera, const char **mic)
+{
+    int cam = 0, m = 0;
+    if (req_bool(r, "camera", 1, &cam) < 0 || req_bool(r, "mic", 1, &m) < 0)
+        return -1;
+    *camera = cam ? "1" : "0";
+    *mic = m ? "1" : "0";
+    return 0;
+}
+
+static void on_join(req_t *r)
+{
+    const char *room, *camera, *mic;
+    if (req_room(r, &room) < 0 || req_av(r, &camera, &mic) < 0)
+        return;
+    conn_t *c = signed_in(r);
+    if (!c)
+        return;
+    char cap[16], ttl[32];
+    snprintf(cap, sizeof cap, "%lld", config_get()->room_max_participants);
+    const char *args[] = {room, conn_user(c), conn_device(c), camera, mic, cap, ttl_ms(ttl, sizeof ttl)};
+    run(r, &join_script, room, 1, 0, 7, args);
+}
+
+static void on_update(req_t *r)
+{
+    const char *room, *camera, *mic;
+    if (req_room(r, &room) < 0 || req_av(r, &camera, &mic) < 0)
+        return;
+    conn_t *c = signed_in(r);
+    if (!c)
+        return;
+    const char *args[] = {room, conn_user(c), conn_device(c), camera, mic};
+    run(r, &update_script, NULL, 0, 0, 5, args);
+}
+
+static void on_leave(req_t *r)
+{
+    const char *room;
+    if (req_room(r, &room) < 0)
+        return;
+    conn_t *c = signed_in(r);
+    if (!c)
+        return;
+    const char *args[] = {room, conn_device(c), "0"};
+    run(r, &leave_script, room, 0, 1, 3, args);
+}
+
+static void on_signal(req_t *r)
+{
+    const char *room, *to;
+    if (req_room(r, &room) < 0 || req_str(r, "to", 1, 96, 1, &to) < 0)
+        return;
+    json_t *data = json_object_get(req_json(r), "data");
+    if (!json_is_object(data)) {
+        req_error_ex(r, E_BAD_REQUEST, "data", 0, "'data' must be an object (an SDP description or an ICE candidate)");
+        return;
+    }
+    conn_t *c = signed_in(r);
+    if (!c)
+        return;
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", "room.signal", "room", room, "from", conn_device(c),
+                           "user", conn_user(c), "data", data);
+    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+    json_decref(ev);
+    if (!text) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    const char *args[] = {room, conn_user(c), conn_device(c), to, text};
+    run(r, &signal_script, NULL, 0, 0, 5, args);
+    free(text);
+}
+
+const handler_t rooms_handlers[] = {
+    {"room.list", on_list, 0},
+    {"room.create", on_create, 0},
+    {"room.join", on_join, 0},
+    {"room.update", on_update, 0},
+    {"room.leave", on_leave, 0},
+    {"room.signal", on_signal, 0},
+    {NULL, NULL, 0},
+};

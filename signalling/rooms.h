@@ -1,0 +1,35 @@
+/* rooms.h — drop-in rooms: standing group calls of a circle (a mesh of peer connections between the
+ * participants' browsers; the server only admits, lists and relays signals).
+ *
+ * Owns: the `room.*` request types (PROTOCOL.md, "Drop-in rooms") and the Redis keys
+ *   circle:<cid>:rooms   zset  room id by creation (the first is the circle's standing drop-in room,
+ *                              made on the first room.list)
+ *   room:<rid>           hash  circle, name, created_by, created
+ *   room:<rid>:members   zset  device → expiry (unix ms, Redis clock)
+ *   room:<rid>:p         hash  device → participant JSON {user:{id,name,display_name}, device, camera, mic}
+ *   rooms:live           set   rooms that have (or had) participants: what the sweep walks
+ * Join (with the cap check), leave, update and the sweep are Lua scripts that also PUBLISH
+ * `room.participants` on ev:c:<cid>; `room.signal` is PUBLISHed on ev:u:<target user> with "to_device".
+ * This node keeps which of its connections are in which room: it refreshes them every ttl/3 and removes
+ * them when the connection goes; every node sweeps expired participants (a dead node's) every second.
+ * Must not: block; let anyone but a circle member in, or relay signals for a non-participant.
+ */
+#ifndef STAFFROOM_ROOMS_H
+#define STAFFROOM_ROOMS_H
+
+#include <uv.h>
+
+#include "conn.h"
+#include "dispatch.h"
+
+#define ROOMS_PER_CIRCLE_MAX 20
+
+/* The handlers of every room.* request; ends with {NULL}. */
+extern const handler_t rooms_handlers[];
+
+int rooms_start(uv_loop_t *loop);
+void rooms_stop(void);
+/* The connection is signing out or closing: it leaves every room at once. */
+void rooms_conn_gone(conn_t *c);
+
+#endif

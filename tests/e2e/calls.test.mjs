@@ -1,0 +1,211 @@
+// calls.test.mjs — calls and drop-in rooms in Debian's Chromium (fake camera and microphone), relay-only
+// (?relay=1 → iceTransportPolicy 'relay') through staffroom-relay on 127.0.0.1 over UDP, against real
+// staffroom-signal + Redis. Users are registered and put in a circle over the WebSocket (the UI for that is
+// tested in chat.test.mjs); each user is its own browser context, signed in with its token.
+//   1. A calls B from the member list, B accepts: both decode video over a relay/relay candidate pair;
+//      prints accept → first decoded frame on each side.
+//   2. Hang-up on one side ends the call on the other.
+//   3. B declines; then B does not answer: A is told each.
+//   4. Three users in the circle's drop-in room all receive each other's video; a fourth, viewing the
+//      circle, sees the three listed before joining.
+// Screenshots: build/test-artifacts/calls-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Harness } from '../lib/harness.mjs';
+import { launchBrowser, newUser as newBrowserUser, shot } from '../lib/browser.mjs';
+import { startWebStack } from '../lib/webstack.mjs';
+import { startRelay } from '../lib/relay.mjs';
+import { connect, registerUser, uniqueName } from '../lib/client.mjs';
+
+const T = 15000;
+const RING_S = 8; // short for the no-answer test, long enough that a loaded machine still clicks Accept in time
+let h, stack, relay, browser, circleId;
+const u = {}; // name → { user, token, page, context }
+
+before(async () => {
+  h = new Harness('e2e-calls');
+  relay = await startRelay(h, { allowLoopback: true });
+  stack = await startWebStack(h, { args: [
+    '--login-rate', '1000', '--login-burst', '100', '--call-ring-timeout', String(RING_S),
+    '--turn-secret-file', relay.secretFile, '--turn-urls', `turn:127.0.0.1:${relay.port}?transport=udp`,
+  ] });
+  await stack.createAdmin('admin', 'admin password 123');
+  const admin = await connect(stack.wsUrl);
+  await admin.ok('auth.login', { name: 'admin', password: 'admin password 123' });
+  circleId = (await admin.ok('circle.create', { name: 'Statistics evenings', subject: 'Statistics', phase: 'further' })).circle.id;
+  for (const [name, role] of [['ada', 'member'], ['bob', 'expert'], ['cy', 'member'], ['dee', 'member']]) {
+    const c = await connect(stack.wsUrl);
+    const reg = await registerUser(c, uniqueName(name), 'password 12345', { display_name: name[0].toUpperCase() + name.slice(1) });
+    await c.ok('circle.join', { circle: circleId });
+    if (role !== 'member') await admin.ok('circle.set_role', { circle: circleId, user: reg.user.id, role });
+    await c.close();
+    u[name] = reg;
+  }
+  await admin.close();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  for (const x of Object.values(u)) {
+    if (x.page?.exceptions?.length) console.log(`# page exceptions: ${x.page.exceptions.join(' | ')}`);
+  }
+  if (browser) await browser.close();
+  if (h) await h.close();
+});
+
+async function open(name) {
+  const x = u[name];
+  if (x.page) return x.page;
+  const { context, page } = await newBrowserUser(browser);
+  await context.addInitScript((token) => { localStorage.setItem('staffroom.token', token); }, x.token);
+  await page.goto(`${stack.url}?relay=1#/circle/${circleId}`);
+  await page.getByRole('heading', { name: 'Statistics evenings' }).waitFor({ timeout: T });
+  x.page = page;
+  x.context = context;
+  return page;
+}
+
+// Per live peer connection of the page: decoded video frames and the selected pair's candidate types.
+function mediaStats(page) {
+  return page.evaluate(async () => {
+    const out = [];
+    for (const p of window.staffroomPeers || []) {
+      const stats = await p.pc.getStats();
+      const byId = new Map();
+      stats.forEach((s) => byId.set(s.id, s));
+      let frames = 0; let pair = null;
+      stats.forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
+        if (s.type === 'transport' && s.selectedCandidatePairId) pair = byId.get(s.selectedCandidatePairId);
+      });
+      if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
+      out.push({ label: p.label, frames, state: p.pc.connectionState,
+        local: pair ? byId.get(pair.localCandidateId)?.candidateType : null,
+        remote: pair ? byId.get(pair.remoteCandidateId)?.candidateType : null });
+    }
+    return out;
+  });
+}
+
+// Resolves with the time (ms after t0) when every peer of the page (at least `n`) has decoded video.
+async function firstFrames(page, n, t0, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await mediaStats(page);
+    if (s.length >= n && s.every((x) => x.frames > 0)) return { at: Date.now() - t0, stats: s };
+    if (Date.now() > deadline) throw new Error(`no decoded video after ${timeoutMs} ms: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 25)); // getStats has no change event: poll
+  }
+}
+
+const notice = (page) => page.locator('#call-notice');
+
+test('1. A calls B from the member list, B accepts: video both ways through the relay', async () => {
+  const a = await open('ada');
+  const b = await open('bob');
+  const call = a.getByRole('button', { name: 'Call Bob' });
+  await call.waitFor({ timeout: T });
+  assert.match(await call.getAttribute('class'), /prominent/, 'experts have a prominent call button');
+  await call.click();
+  await a.getByRole('dialog', { name: 'Calling Bob' }).waitFor({ timeout: T });
+  const ringing = b.getByRole('alertdialog', { name: 'Incoming call from Ada' });
+  await ringing.waitFor({ timeout: T });
+  await shot(b, 'calls-incoming');
+  const t0 = Date.now();
+  await ringing.getByRole('button', { name: 'Accept' }).click();
+  const [fa, fb] = await Promise.all([firstFrames(a, 1, t0), firstFrames(b, 1, t0)]);
+  console.log(`# accept → first decoded frame: caller ${fa.at} ms, callee ${fb.at} ms`);
+  for (const s of [...fa.stats, ...fb.stats]) {
+    assert.equal(s.local, 'relay', JSON.stringify(s));
+    assert.equal(s.remote, 'relay', JSON.stringify(s));
+  }
+  await a.getByRole('region', { name: 'Call with Bob' }).locator('.conn-state[data-state="connected"]').waitFor({ timeout: T });
+  await b.getByRole('region', { name: 'Call with Ada' }).locator('.conn-state[data-state="connected"]').waitFor({ timeout: T });
+  // Presence: the others see both in a call.
+  const c = await open('cy');
+  await c.locator('.member[data-name] .presence[data-presence="in_call"]').nth(1).waitFor({ timeout: T });
+  // Mute and camera off toggle the local tracks.
+  await a.getByRole('button', { name: 'Mute microphone' }).click();
+  await a.getByRole('button', { name: 'Turn camera off' }).click();
+  assert.deepEqual(await a.evaluate(() => [...window.staffroomPeers][0].pc.getSenders().map((s) => s.track?.enabled)), [false, false]);
+  await a.getByRole('button', { name: 'Unmute microphone' }).click();
+  await a.getByRole('button', { name: 'Turn camera on' }).click();
+  // ICE restart (what a failed connection triggers), from the polite callee: it re-offers over call.signal,
+  // new ICE credentials are in use on both sides and video keeps being decoded.
+  const ufrag = (page) => page.evaluate(() => [...window.staffroomPeers][0].pc.localDescription.sdp.match(/a=ice-ufrag:(\S+)/)[1]);
+  const [ua, ub] = [await ufrag(a), await ufrag(b)];
+  const before = (await mediaStats(a))[0].frames;
+  await b.evaluate(() => [...window.staffroomPeers][0].restartIce());
+  assert.equal(await b.evaluate(() => [...window.staffroomPeers][0].restarts), 1);
+  const deadline = Date.now() + T;
+  while ((await ufrag(a)) === ua || (await ufrag(b)) === ub) {
+    assert.ok(Date.now() < deadline, 'ICE credentials changed on both sides after the restart');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await a.waitForFunction(async (n) => {
+    const st = await [...window.staffroomPeers][0].pc.getStats();
+    let f = 0; st.forEach((x) => { if (x.type === 'inbound-rtp' && x.kind === 'video') f += x.framesDecoded; });
+    return f > n + 10;
+  }, before, { timeout: T, polling: 100 });
+  assert.equal((await mediaStats(b))[0].local, 'relay');
+  await b.getByRole('region', { name: 'Call with Ada' }).locator('.conn-state', { hasText: 'Connected' }).waitFor({ timeout: T });
+  await shot(a, 'calls-in-call-caller');
+  await shot(b, 'calls-in-call-callee');
+});
+
+test('2. hang-up on one side ends the call on the other', async () => {
+  const a = await open('ada');
+  const b = await open('bob');
+  await b.getByRole('region', { name: 'Call with Ada' }).getByRole('button', { name: 'Hang up' }).click();
+  await notice(a).filter({ hasText: 'The call has ended.' }).waitFor({ timeout: T });
+  assert.equal(await a.getByRole('region', { name: 'Call with Bob' }).count(), 0);
+  assert.equal(await a.evaluate(() => window.staffroomPeers.size), 0, 'the caller closed its peer connection');
+  await shot(a, 'calls-hung-up');
+});
+
+test('3. B declines, then B does not answer: A is told each', async () => {
+  const a = await open('ada');
+  const b = await open('bob');
+  await a.getByRole('button', { name: 'Call Bob' }).click();
+  await b.getByRole('alertdialog', { name: 'Incoming call from Ada' }).getByRole('button', { name: 'Decline' }).click();
+  await notice(a).filter({ hasText: 'Bob declined the call.' }).waitFor({ timeout: T });
+  await shot(a, 'calls-declined');
+  const t0 = Date.now();
+  await a.getByRole('button', { name: 'Call Bob' }).click();
+  await b.getByRole('alertdialog', { name: 'Incoming call from Ada' }).waitFor({ timeout: T });
+  await notice(a).filter({ hasText: 'Bob did not answer.' }).waitFor({ timeout: T });
+  const took = Date.now() - t0;
+  assert.ok(took >= RING_S * 1000 - 200, `told after ${took} ms`);
+  await b.getByRole('alertdialog').waitFor({ state: 'detached', timeout: T });
+  await shot(a, 'calls-no-answer');
+});
+
+test('4. three in the drop-in room receive each other; a fourth sees them before joining', async () => {
+  const names = ['ada', 'bob', 'cy'];
+  const pages = [];
+  for (const n of names) pages.push(await open(n));
+  const dee = await open('dee');
+  const t0 = Date.now();
+  for (const p of pages) {
+    const join = p.getByRole('button', { name: 'Join Drop-in room' });
+    await join.waitFor({ timeout: T });
+    await join.click();
+    await p.getByRole('region', { name: 'Room Drop-in room' }).waitFor({ timeout: T });
+  }
+  const inside = dee.getByRole('list', { name: 'Inside Drop-in room' });
+  for (const n of ['Ada', 'Bob', 'Cy']) await inside.getByText(n, { exact: true }).waitFor({ timeout: T });
+  assert.equal(await inside.locator('li').count(), 3);
+  await shot(dee, 'calls-room-seen-before-joining');
+  const frames = await Promise.all(pages.map((p) => firstFrames(p, 2, t0, 30000)));
+  for (const f of frames) for (const s of f.stats) {
+    assert.equal(s.local, 'relay', JSON.stringify(s));
+    assert.equal(s.remote, 'relay', JSON.stringify(s));
+  }
+  console.log(`# room: all three decoding from both others ${Math.max(...frames.map((f) => f.at))} ms after the first join click`);
+  await shot(pages[2], 'calls-room-three');
+  // Leaving updates what the viewer sees.
+  await pages[0].getByRole('button', { name: 'Leave room' }).click();
+  await inside.locator('li').nth(1).waitFor({ timeout: T });
+  await dee.waitForFunction(() => document.querySelectorAll('.room-participants li').length === 2, null, { timeout: T });
+  for (const x of Object.values(u)) assert.deepEqual(x.page?.exceptions || [], []);
+});

@@ -1,0 +1,241 @@
+// views/calls.js — 1:1 calls in the page: starting a call (ctx.calls.start), the incoming-call dialog that
+// rings (accept / decline), the outgoing "Calling…" dialog (cancel), and the in-call view: remote and local
+// video, mute microphone, camera off, hang up, duration, connection state, automatic ICE restart (rtc.js).
+// One call at a time; the layer lives outside the routed view, so a call survives navigation.
+import { h, fill } from '../dom.js';
+import { Peer, rtcConfig, localMedia, stopStream, videoFor } from '../rtc.js';
+
+const ENDED_TEXT = {
+  busy: (n) => `${n} is in another call.`,
+  timeout: (n) => `${n} did not answer.`,
+  declined: (n) => `${n} declined the call.`,
+  cancelled: (n) => `${n} cancelled the call.`,
+  hangup: () => 'The call has ended.',
+  failed: () => 'The call failed (no connection could be made).',
+  disconnected: (n) => `The call was cut off: ${n}'s connection was lost.`,
+};
+
+export function mountCalls(ctx) {
+  const { conn } = ctx;
+  const layer = h('section', { id: 'call-layer', class: 'call-layer', hidden: true, 'aria-live': 'polite' });
+  const notice = h('p', { id: 'call-notice', class: 'call-notice', role: 'status', hidden: true });
+  document.body.append(layer, notice);
+  let cur = null; // { id, who:{id,name,display_name}, dir:'out'|'in', state, peer, stream, prepared, signals[], … }
+  let ringer = null;
+
+  const nameOf = (u) => u?.display_name || u?.name || 'Someone';
+  const who = (uid) => ctx.users.get(uid) || { id: uid };
+
+  function tell(text) {
+    notice.textContent = text;
+    notice.hidden = false;
+    ctx.announce(text);
+  }
+
+  function ring(on) {
+    if (!on) { ringer?.stop(); ringer = null; return; }
+    try { // a soft two-tone ring; browsers may keep it silent until the page was interacted with
+      const ac = new AudioContext();
+      const osc = ac.createOscillator();
+      const gain = ac.createGain();
+      gain.gain.value = 0.04;
+      osc.connect(gain).connect(ac.destination);
+      osc.start();
+      const t = setInterval(() => { osc.frequency.value = osc.frequency.value === 440 ? 480 : 440; }, 400);
+      ringer = { stop: () => { clearInterval(t); osc.stop(); ac.close(); } };
+    } catch { ringer = null; }
+  }
+
+  // Media and ICE config, asked for as early as possible (while it rings).
+  function prepare(c) {
+    c.prepared ||= Promise.all([localMedia(), rtcConfig(conn)]).then(([stream, config]) => {
+      c.stream = stream;
+      c.config = config;
+      return c;
+    });
+    return c.prepared;
+  }
+
+  function show(...children) {
+    fill(layer, ...children);
+    layer.hidden = false;
+  }
+
+  function teardown() {
+    ring(false);
+    if (!cur) return;
+    clearInterval(cur.timer);
+    cur.peer?.close();
+    if (cur.prepared) cur.prepared.then((c) => stopStream(c.stream)).catch(() => {});
+    cur = null;
+    fill(layer);
+    layer.hidden = true;
+    document.body.dataset.call = 'none';
+  }
+
+  function fail(err) {
+    const id = cur?.id;
+    teardown();
+    tell(`The call could not go on: ${ctx.describeError(err)}`);
+    if (id) conn.request('call.hangup', { call: id, reason: 'failed' }).catch(() => {});
+  }
+
+  // ---------- outgoing ----------
+  async function start(user) {
+    if (cur) { ctx.showError('You are already in a call.'); return; }
+    notice.hidden = true;
+    cur = { who: user, dir: 'out', state: 'calling', signals: [] };
+    document.body.dataset.call = 'calling';
+    const c = cur;
+    show(h('div', { class: 'call-dialog', role: 'dialog', 'aria-label': `Calling ${nameOf(user)}` },
+      h('h2', {}, `Calling ${nameOf(user)}…`),
+      h('p', { class: 'muted call-state' }, 'Ringing'),
+      h('button', { type: 'button', class: 'danger', onclick: () => cancel(c) }, 'Cancel call')));
+    prepare(c).catch(() => {});
+    try {
+      const res = await conn.request('call.invite', { user: user.id });
+      if (cur !== c) { if (res.state === 'ringing') conn.request('call.cancel', { call: res.call }).catch(() => {}); return; }
+      c.id = res.call;
+      if (res.state === 'ended') { teardown(); tell(ENDED_TEXT[res.reason]?.(nameOf(user)) || 'The call has ended.'); return; }
+      if (res.state === 'active') { c.polite = res.polite; begin(c, false); } // glare: we answered their call
+    } catch (err) {
+      if (cur === c) { teardown(); tell(`Could not call ${nameOf(user)}: ${ctx.describeError(err)}`); }
+    }
+  }
+
+  function cancel(c) {
+    if (c.id) conn.request('call.cancel', { call: c.id }).catch(() => {});
+    else c.cancelled = true;
+    teardown();
+  }
+
+  // ---------- incoming ----------
+  conn.addEventListener('call.incoming', (ev) => {
+    const { call, from } = ev.detail;
+    if (cur) return; // another device of ours, or already busy here: the server decides busy
+    ctx.users.set(from.id, { ...ctx.users.get(from.id), ...from });
+    notice.hidden = true;
+    cur = { id: call, who: from, dir: 'in', state: 'ringing', signals: [] };
+    const c = cur;
+    document.body.dataset.call = 'ringing';
+    ring(true);
+    const accept = h('button', { type: 'button', class: 'accept', onclick: () => answer(c) }, 'Accept');
+    const decline = h('button', { type: 'button', class: 'danger', onclick: () => {
+      conn.request('call.decline', { call }).catch(() => {});
+      teardown();
+    } }, 'Decline');
+    show(h('div', { class: 'call-dialog ringing', role: 'alertdialog', 'aria-label': `Incoming call from ${nameOf(from)}` },
+      h('h2', {}, `${nameOf(from)} is calling you`),
+      h('p', { class: 'ring-icon', 'aria-hidden': 'true' }, '☎'),
+      h('div', { class: 'actions' }, accept, decline)));
+    accept.focus();
+  });
+
+  async function answer(c) {
+    ring(false);
+    c.state = 'connecting';
+    c.acceptClicked = performance.now();
+    show(h('div', { class: 'call-dialog' }, h('h2', {}, `Connecting to ${nameOf(c.who)}…`)));
+    prepare(c).catch(() => {});
+    try {
+      const res = await conn.request('call.accept', { call: c.id });
+      if (cur !== c) return;
+      c.polite = res.polite;
+      begin(c, false);
+    } catch (err) {
+      if (cur === c) { teardown(); tell(`Could not answer: ${ctx.describeError(err)}`); }
+    }
+  }
+
+  conn.addEventListener('call.answered_elsewhere', (ev) => {
+    if (cur?.id === ev.detail.call) { teardown(); tell('The call was answered on another device.'); }
+  });
+
+  conn.addEventListener('call.accepted', (ev) => {
+    const { call, polite } = ev.detail;
+    if (!cur || cur.id !== call) return;
+    cur.polite = polite;
+    begin(cur, cur.dir === 'out' && !polite);
+  });
+
+  conn.addEventListener('call.signal', (ev) => {
+    const { call, data } = ev.detail;
+    if (!cur || cur.id !== call) return;
+    if (cur.peer) cur.peer.handle(data);
+    else cur.signals.push(data);
+  });
+
+  conn.addEventListener('call.ended', (ev) => {
+    const { call, reason } = ev.detail;
+    if (!cur || cur.id !== call) return;
+    const name = nameOf(cur.who);
+    teardown();
+    tell(ENDED_TEXT[reason]?.(name) || 'The call has ended.');
+  });
+
+  // ---------- in call ----------
+  async function begin(c, initiator) {
+    if (c.begun) return;
+    c.begun = true;
+    c.state = 'active';
+    document.body.dataset.call = 'active';
+    try {
+      await prepare(c);
+    } catch (err) {
+      if (cur === c) fail(err);
+      return;
+    }
+    if (cur !== c) return;
+    const send = (data) => conn.request('call.signal', { call: c.id, data }).catch((err) => console.warn('call.signal', err));
+    c.peer = new Peer({ config: c.config, polite: c.polite, initiator, send, stream: c.stream, label: c.id });
+    for (const d of c.signals.splice(0)) c.peer.handle(d);
+    renderActive(c);
+  }
+
+  function renderActive(c) {
+    const remote = videoFor(c.peer.remote, { label: `Video of ${nameOf(c.who)}` });
+    remote.classList.add('remote');
+    const local = videoFor(c.stream, { local: true, label: 'Your camera' });
+    const state = h('span', { class: 'conn-state', dataset: { state: 'new' } }, 'Connecting…');
+    const duration = h('span', { class: 'duration', 'aria-label': 'Call duration' }, '0:00');
+    const mic = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Mute microphone');
+    const cam = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Turn camera off');
+    const hang = h('button', { type: 'button', class: 'danger' }, 'Hang up');
+    mic.addEventListener('click', () => toggle(c.stream.getAudioTracks(), mic, 'Unmute microphone', 'Mute microphone'));
+    cam.addEventListener('click', () => toggle(c.stream.getVideoTracks(), cam, 'Turn camera on', 'Turn camera off'));
+    hang.addEventListener('click', () => {
+      conn.request('call.hangup', { call: c.id, reason: 'hangup' }).catch(() => {});
+      teardown();
+      tell('You hung up.');
+    });
+    const started = Date.now();
+    c.timer = setInterval(() => {
+      const s = Math.floor((Date.now() - started) / 1000);
+      duration.textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+    }, 1000);
+    const onState = () => {
+      const s = c.peer.state;
+      state.dataset.state = s;
+      state.textContent = { new: 'Connecting…', connecting: 'Connecting…', connected: 'Connected',
+        disconnected: 'Connection unstable…', failed: 'Connection failed — reconnecting…', closed: 'Closed' }[s] || s;
+    };
+    c.peer.addEventListener('state', onState);
+    c.peer.addEventListener('restart', () => { state.textContent = 'Reconnecting (ICE restart)…'; });
+    show(h('div', { class: 'in-call', role: 'region', 'aria-label': `Call with ${nameOf(c.who)}` },
+      h('h2', {}, `In a call with ${nameOf(c.who)}`),
+      h('p', { class: 'call-meta' }, state, ' · ', duration),
+      h('div', { class: 'videos' }, remote, local),
+      h('div', { class: 'actions' }, mic, cam, hang)));
+  }
+
+  function toggle(tracks, btn, onText, offText) {
+    const off = btn.getAttribute('aria-pressed') !== 'true';
+    for (const t of tracks) t.enabled = !off;
+    btn.setAttribute('aria-pressed', String(off));
+    btn.textContent = off ? onText : offText;
+  }
+
+  // Signed out on this tab: nothing of a call may linger.
+  conn.addEventListener('signedout', teardown);
+  return { start, get active() { return Boolean(cur); } };
+}

@@ -1,0 +1,160 @@
+// views/room.js — drop-in rooms on a circle's page: who is inside each room (name, camera, mic), seen
+// before joining and kept live from room.participants; joining opens the room view: a video tile per
+// participant, a mesh of Peers (rtc.js) — the newcomer offers to everyone inside; of two participants the
+// one with the greater device id is the polite one. Leaving, a closed tab or a lost connection leaves.
+import { h, fill } from '../dom.js';
+import { Peer, rtcConfig, localMedia, stopStream, videoFor } from '../rtc.js';
+
+const nameOf = (u) => u?.display_name || u?.name || 'Someone';
+
+function avText(p) {
+  return `${p.camera ? 'camera on' : 'camera off'}, ${p.mic ? 'mic on' : 'mic off'}`;
+}
+
+// The rooms panel of a circle. Returns its cleanup.
+export function mountRooms(el, ctx, { circle }) {
+  const { conn } = ctx;
+  let alive = true;
+  let rooms = [];
+  const status = h('p', { class: 'muted', role: 'status' });
+  const list = h('div', { class: 'rooms' });
+  fill(el, h('h2', {}, 'Drop-in rooms'), status, list);
+
+  function render() {
+    list.replaceChildren(...rooms.map((r) => {
+      const inside = r.participants;
+      const joined = ctx.room?.roomId === r.id;
+      const join = h('button', { type: 'button', disabled: joined || Boolean(ctx.room) },
+        joined ? 'You are inside' : `Join ${r.name}`);
+      join.addEventListener('click', () => enterRoom(ctx, r, { onChange: render }).catch((err) => ctx.showError(err)));
+      return h('section', { class: 'room', dataset: { room: r.id }, 'aria-label': r.name },
+        h('h3', {}, r.name, h('span', { class: 'muted' }, ` — ${inside.length ? `${inside.length} inside` : 'empty'}`)),
+        h('ul', { class: 'room-participants', 'aria-label': `Inside ${r.name}` }, inside.map((p) =>
+          h('li', { dataset: { user: p.user.id, device: p.device } },
+            h('span', { class: 'who' }, nameOf(p.user)),
+            h('span', { class: 'av muted' }, ` ${p.camera ? '🎥' : '🚫🎥'} ${p.mic ? '🎤' : '🔇'} (${avText(p)})`)))),
+        join);
+    }));
+  }
+
+  async function load() {
+    try {
+      const res = await conn.request('room.list', { circle: circle.id });
+      if (!alive) return;
+      rooms = res.rooms;
+      status.textContent = '';
+      render();
+    } catch (err) {
+      if (alive) status.textContent = `Could not load the rooms: ${ctx.describeError(err)}`;
+    }
+  }
+  const onParticipants = (ev) => {
+    const r = rooms.find((x) => x.id === ev.detail.room);
+    if (!r) { if (ev.detail.circle === circle.id) load(); return; }
+    r.participants = ev.detail.participants;
+    render();
+  };
+  const onCreated = (ev) => { if (ev.detail.circle === circle.id) load(); };
+  conn.addEventListener('room.participants', onParticipants);
+  conn.addEventListener('room.created', onCreated);
+  conn.addEventListener('resumed', load);
+  load();
+  return () => {
+    alive = false;
+    conn.removeEventListener('room.participants', onParticipants);
+    conn.removeEventListener('room.created', onCreated);
+    conn.removeEventListener('resumed', load);
+  };
+}
+
+// Joins room r and shows the room view (outside the routed view, like a call). ctx.room is the session.
+export async function enterRoom(ctx, r, { onChange } = {}) {
+  const { conn } = ctx;
+  if (ctx.room) return;
+  const [stream, config] = await Promise.all([localMedia(), rtcConfig(conn)]);
+  const s = { roomId: r.id, name: r.name, peers: new Map(), tiles: new Map(), stream, config, device: null };
+  ctx.room = s;
+  const layer = h('section', { id: 'room-layer', class: 'call-layer room-layer', role: 'region', 'aria-label': `Room ${r.name}` });
+  const grid = h('div', { class: 'tiles' });
+  const mic = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Mute microphone');
+  const cam = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Turn camera off');
+  const leave = h('button', { type: 'button', class: 'danger' }, 'Leave room');
+  document.body.append(layer);
+  fill(layer, h('h2', {}, r.name), grid, h('div', { class: 'actions' }, mic, cam, leave));
+  grid.append(tile(s, 'me', ctx.user, stream, true));
+
+  const send = (to) => (data) => conn.request('room.signal', { room: r.id, to, data }).catch((err) => console.warn('room.signal', err));
+  function peerFor(device, user, initiator) {
+    let p = s.peers.get(device);
+    if (p) return p;
+    p = new Peer({ config, polite: s.device > device, initiator, send: send(device), stream, label: device });
+    s.peers.set(device, p);
+    grid.append(tile(s, device, user, p.remote, false));
+    p.addEventListener('state', () => { s.tiles.get(device)?.setAttribute('data-state', p.state); });
+    return p;
+  }
+  function drop(device) {
+    s.peers.get(device)?.close();
+    s.peers.delete(device);
+    s.tiles.get(device)?.remove();
+    s.tiles.delete(device);
+  }
+  const onSignal = (ev) => {
+    const { room, from, user, data } = ev.detail;
+    if (room !== r.id || !s.device) return;
+    peerFor(from, ctx.users.get(user) || { id: user }, false).handle(data);
+  };
+  const onParticipants = (ev) => {
+    if (ev.detail.room !== r.id || !s.device) return;
+    const here = new Map(ev.detail.participants.map((p) => [p.device, p]));
+    for (const d of [...s.peers.keys()]) if (!here.has(d)) drop(d);
+    for (const [d, p] of here) {
+      ctx.users.set(p.user.id, p.user);
+      const cap = s.tiles.get(d)?.querySelector('figcaption');
+      if (cap) cap.textContent = `${nameOf(p.user)} (${avText(p)})`;
+    }
+  };
+  conn.addEventListener('room.signal', onSignal);
+  conn.addEventListener('room.participants', onParticipants);
+
+  s.leave = async (tellServer = true) => {
+    conn.removeEventListener('room.signal', onSignal);
+    conn.removeEventListener('room.participants', onParticipants);
+    for (const d of [...s.peers.keys()]) drop(d);
+    stopStream(stream);
+    layer.remove();
+    ctx.room = null;
+    onChange?.();
+    if (tellServer) await conn.request('room.leave', { room: r.id }).catch(() => {});
+  };
+  const update = () => conn.request('room.update', { room: r.id,
+    camera: cam.getAttribute('aria-pressed') !== 'true', mic: mic.getAttribute('aria-pressed') !== 'true' }).catch((e) => ctx.showError(e));
+  mic.addEventListener('click', () => { toggle(stream.getAudioTracks(), mic, 'Unmute microphone', 'Mute microphone'); update(); });
+  cam.addEventListener('click', () => { toggle(stream.getVideoTracks(), cam, 'Turn camera on', 'Turn camera off'); update(); });
+  leave.addEventListener('click', () => s.leave());
+
+  try {
+    const res = await conn.request('room.join', { room: r.id, camera: true, mic: true });
+    s.device = res.device;
+    for (const p of res.room.participants) if (p.device !== s.device) peerFor(p.device, p.user, true);
+    onChange?.();
+  } catch (err) {
+    await s.leave(false);
+    throw err;
+  }
+}
+
+function tile(s, key, user, stream, local) {
+  const f = h('figure', { class: 'tile', dataset: { device: key } },
+    videoFor(stream, { local, label: local ? 'Your camera' : `Video of ${nameOf(user)}` }),
+    h('figcaption', {}, local ? 'You' : nameOf(user)));
+  s.tiles.set(key, f);
+  return f;
+}
+
+function toggle(tracks, btn, onText, offText) {
+  const off = btn.getAttribute('aria-pressed') !== 'true';
+  for (const t of tracks) t.enabled = !off;
+  btn.setAttribute('aria-pressed', String(off));
+  btn.textContent = off ? onText : offText;
+}
