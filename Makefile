@@ -35,6 +35,9 @@ BASE_SRCS   := $(wildcard relay/base/*.c)
 RELAY_SRCS  := $(wildcard relay/*.c)
 SIGNAL_SRCS := $(wildcard signalling/*.c)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+# What a compile-and-link rule feeds the compiler: its sources and objects, not the headers that the
+# generated dependency files add to its prerequisites.
+inputs = $(filter %.c %.o,$^)
 
 BASE_OBJS   := $(call obj,$(BASE_SRCS))
 RELAY_OBJS  := $(call obj,$(RELAY_SRCS))
@@ -83,20 +86,20 @@ $(B)/obj/%.o: %.c
 
 $(B)/tests/unit/relay/%: tests/unit/relay/%.c $(RELAY_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Irelay -o $@ $^ $(LDFLAGS) $(call pkg_libs,cmocka) $(RELAY_LIBS)
+	$(CC) $(CFLAGS) -Irelay -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,cmocka) $(RELAY_LIBS)
 $(B)/tests/unit/signalling/%: tests/unit/signalling/%.c $(SIGNAL_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling -o $@ $^ $(LDFLAGS) $(call pkg_libs,cmocka) $(SIGNAL_LIBS)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,cmocka) $(SIGNAL_LIBS)
 $(B)/tests/unit/base/%: tests/unit/base/%.c $(BASE_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(call pkg_libs,cmocka)
+	$(CC) $(CFLAGS) -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,cmocka)
 
 $(B)/tests/fuzz/replay_relay_%: tests/fuzz/relay_%.c tests/fuzz/replay_main.c $(RELAY_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Irelay -o $@ $^ $(LDFLAGS) $(RELAY_LIBS)
+	$(CC) $(CFLAGS) -Irelay -o $@ $(inputs) $(LDFLAGS) $(RELAY_LIBS)
 $(B)/tests/fuzz/replay_signalling_%: tests/fuzz/signalling_%.c tests/fuzz/replay_main.c $(SIGNAL_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling -o $@ $^ $(LDFLAGS) $(SIGNAL_LIBS)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling -o $@ $(inputs) $(LDFLAGS) $(SIGNAL_LIBS)
 
 $(B)/tests/integration/%: tests/integration/%.c
 	@mkdir -p $(@D)
