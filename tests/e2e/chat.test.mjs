@@ -423,10 +423,13 @@ test('after a server restart the page says it is reconnecting, comes back by its
 
   // Bob chose "away" earlier: his client restores it after the reload and the restart.
   await memberRow(alice, 'bob').filter({ hasText: '◐ away' }).waitFor({ timeout: T });
-  // Bob closes his page: Alice sees him go offline.
+  // Bob closes his page: Alice sees him go offline, in the member list and in the circle's header counts.
+  const onlineInHeader = async () => Number((await alice.locator('.circle-head .counts').textContent()).match(/(\d+) online/)[1]);
+  const before = await onlineInHeader();
   await users.bob.context.close();
   delete users.bob;
   await memberRow(alice, 'bob').filter({ hasText: '○ offline' }).waitFor({ timeout: 20000 });
+  await eventually(async () => (await onlineInHeader()) === before - 1, { timeoutMs: T, what: 'the header to count one fewer online' });
   await shot(alice, 'chat-17-bob-offline');
   mark('bob offline');
 });

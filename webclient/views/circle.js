@@ -18,6 +18,29 @@ export function mountCircle(root, ctx, params) {
   root.append(h('section', { class: 'circle' },
     h('p', { class: 'crumbs' }, h('a', { href: '#/circles' }, '← All circles')), header, body));
 
+  // The header's "N members · N online · N experts online" follows presence and membership changes.
+  // Events arrive in bursts (one per shared circle, several devices), so re-read the counts at most
+  // once per second rather than once per event.
+  let countsTimer = null;
+  function watchCounts(counts) {
+    const refresh = (ev) => {
+      if (ev.detail?.circle && ev.detail.circle !== circleId) return;
+      if (countsTimer) return;
+      countsTimer = setTimeout(async () => {
+        countsTimer = null;
+        try {
+          const fresh = (await conn.request('circle.get', { circle: circleId })).circle;
+          if (alive) counts.textContent = countsText(fresh);
+        } catch { /* the next event tries again; the member list stays live meanwhile */ }
+      }, 1000);
+    };
+    for (const type of ['presence', 'circle.member_joined', 'circle.member_left', 'circle.role']) {
+      conn.addEventListener(type, refresh);
+      cleanups.push(() => conn.removeEventListener(type, refresh));
+    }
+    cleanups.push(() => { clearTimeout(countsTimer); countsTimer = null; });
+  }
+
   async function load() {
     let circle;
     try {
@@ -29,11 +52,13 @@ export function mountCircle(root, ctx, params) {
     if (!alive) return;
     shownStatus = circle.my_status;
     const moderator = circle.my_role === 'moderator' || Boolean(ctx.user?.admin);
+    const counts = h('p', { class: 'counts', 'aria-live': 'polite' }, countsText(circle));
     fill(header,
       h('h1', {}, circle.name),
       h('p', { class: 'meta' }, [circle.subject, phaseLabel(circle.phase), circle.moderated ? 'moderated' : 'open'].join(' · ')),
-      h('p', { class: 'counts' }, countsText(circle)),
+      counts,
       circle.description ? h('p', { class: 'desc' }, circle.description) : null);
+    watchCounts(counts);
     if (circle.my_status !== 'member') {
       // Admins act as moderators of every circle without being members: they can still decide requests.
       fill(body, notMember(circle), ctx.user?.admin && circle.moderated ? h('aside', { class: 'channels' }, pendingPanel(circleId)) : null);
