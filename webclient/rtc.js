@@ -23,6 +23,33 @@ export function localMedia() {
   return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
 }
 
+// The cameras and microphones the browser offers: { video: [{deviceId, label}], audio: [...] }.
+// Labels are only given once the page has media permission (it has, during a call).
+export async function listDevices() {
+  const all = await navigator.mediaDevices.enumerateDevices();
+  const pick = (kind) => all.filter((d) => d.kind === kind)
+    .map((d, i) => ({ deviceId: d.deviceId, label: d.label || `${kind === 'videoinput' ? 'Camera' : 'Microphone'} ${i + 1}` }));
+  return { video: pick('videoinput'), audio: pick('audioinput') };
+}
+
+// Switches `stream`'s track of `kind` ('video' or 'audio') to the device `deviceId`, in place, and in
+// every given Peer's sender, without renegotiation (RTCRtpSender.replaceTrack). A muted microphone or a
+// camera turned off stays so on the new device.
+export async function switchDevice(stream, kind, deviceId, peerList) {
+  const fresh = await navigator.mediaDevices.getUserMedia(
+    kind === 'video' ? { video: { deviceId: { exact: deviceId }, width: 640, height: 360 } } : { audio: { deviceId: { exact: deviceId } } });
+  const track = fresh.getTracks()[0];
+  const old = kind === 'video' ? stream.getVideoTracks()[0] : stream.getAudioTracks()[0];
+  if (old) {
+    track.enabled = old.enabled;
+    stream.removeTrack(old);
+    old.stop();
+  }
+  stream.addTrack(track);
+  await Promise.all([...peerList].map((p) => p.replaceTrack(kind, track)));
+  return track;
+}
+
 // Every live Peer of this page (tests read their stats; also used to stop all on sign-out).
 export const peers = new Set();
 window.staffroomPeers = peers;
@@ -60,6 +87,12 @@ export class Peer extends EventTarget {
   }
 
   get state() { return this.pc.connectionState; }
+
+  // Sends `track` instead of the current track of its kind (device change); no renegotiation needed.
+  async replaceTrack(kind, track) {
+    const sender = this.pc.getSenders().find((s) => s.track?.kind === kind);
+    if (sender) await sender.replaceTrack(track);
+  }
 
   emit(type) { this.dispatchEvent(new Event(type)); }
 

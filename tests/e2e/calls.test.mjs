@@ -149,6 +149,25 @@ test('1. A calls B from the member list, B accepts: video both ways through the 
   }, before, { timeout: T, polling: 100 });
   assert.equal((await mediaStats(b))[0].local, 'relay');
   await b.getByRole('region', { name: 'Call with Ada' }).locator('.conn-state', { hasText: 'Connected' }).waitFor({ timeout: T });
+  // Device picker: choosing a camera swaps the sent track in place and the other side keeps decoding.
+  const region = a.getByRole('region', { name: 'Call with Bob' });
+  const camera = region.getByRole('combobox', { name: 'Camera' });
+  await camera.waitFor({ timeout: T });
+  assert.ok(await region.getByRole('combobox', { name: 'Microphone' }).locator('option').count() >= 1, 'microphones listed');
+  const cameras = await camera.locator('option').evaluateAll((os) => os.map((o) => o.value));
+  assert.ok(cameras.length >= 1, 'cameras listed');
+  const sentVideo = () => a.evaluate(() => [...window.staffroomPeers][0].pc.getSenders().find((x) => x.track?.kind === 'video').track.id);
+  const trackBefore = await sentVideo();
+  const framesAtB = (await mediaStats(b))[0].frames;
+  await camera.selectOption(cameras[cameras.length - 1]);
+  await a.waitForFunction((id) => [...window.staffroomPeers][0].pc.getSenders().some((x) => x.track?.kind === 'video' && x.track.id !== id),
+    trackBefore, { timeout: T, polling: 50 });
+  assert.notEqual(await sentVideo(), trackBefore, 'a new camera track is sent');
+  await b.waitForFunction(async (n) => {
+    const st = await [...window.staffroomPeers][0].pc.getStats();
+    let f = 0; st.forEach((x) => { if (x.type === 'inbound-rtp' && x.kind === 'video') f += x.framesDecoded; });
+    return f > n + 10;
+  }, framesAtB, { timeout: T, polling: 100 });
   await shot(a, 'calls-in-call-caller');
   await shot(b, 'calls-in-call-callee');
 });

@@ -1,9 +1,9 @@
 // views/calls.js — 1:1 calls in the page: starting a call (ctx.calls.start), the incoming-call dialog that
 // rings (accept / decline), the outgoing "Calling…" dialog (cancel), and the in-call view: remote and local
-// video, mute microphone, camera off, hang up, duration, connection state, automatic ICE restart (rtc.js).
+// video, mute microphone, camera off, camera and microphone pickers, hang up, duration, connection state, automatic ICE restart (rtc.js).
 // One call at a time; the layer lives outside the routed view, so a call survives navigation.
 import { h, fill } from '../dom.js';
-import { Peer, rtcConfig, localMedia, stopStream, videoFor } from '../rtc.js';
+import { Peer, rtcConfig, localMedia, stopStream, videoFor, listDevices, switchDevice } from '../rtc.js';
 
 const ENDED_TEXT = {
   busy: (n) => `${n} is in another call.`,
@@ -225,7 +225,32 @@ export function mountCalls(ctx) {
       h('h2', {}, `In a call with ${nameOf(c.who)}`),
       h('p', { class: 'call-meta' }, state, ' · ', duration),
       h('div', { class: 'videos' }, remote, local),
-      h('div', { class: 'actions' }, mic, cam, hang)));
+      h('div', { class: 'actions' }, mic, cam, hang),
+      devicePicker(c)));
+  }
+
+  // Camera and microphone choosers; a change swaps the track in place (the call goes on).
+  function devicePicker(c) {
+    const box = h('div', { class: 'devices' });
+    const chooser = (kind, labelText, devices) => {
+      const current = (kind === 'video' ? c.stream.getVideoTracks() : c.stream.getAudioTracks())[0]?.getSettings().deviceId;
+      const select = h('select', { 'aria-label': labelText, name: `${kind}-device` },
+        devices.map((d) => h('option', { value: d.deviceId, selected: d.deviceId === current }, d.label)));
+      select.addEventListener('change', async () => {
+        try {
+          await switchDevice(c.stream, kind, select.value, c.peer ? [c.peer] : []);
+          ctx.announce(`${labelText}: ${select.selectedOptions[0]?.textContent}`);
+        } catch (err) {
+          tell(`Could not switch to that device: ${ctx.describeError(err)}`);
+        }
+      });
+      return h('label', {}, `${labelText} `, select);
+    };
+    listDevices().then((d) => {
+      if (cur !== c) return;
+      fill(box, chooser('video', 'Camera', d.video), ' ', chooser('audio', 'Microphone', d.audio));
+    }).catch(() => fill(box, h('span', { class: 'muted' }, 'The browser does not list its devices.')));
+    return box;
   }
 
   function toggle(tracks, btn, onText, offText) {
