@@ -24,7 +24,7 @@
     "  local by = cjson.null\n"                                                                      \
     "  if h.taken_by then by = brief(h.taken_by) end\n"                                              \
     "  return {id = rid, circle = h.circle, topic = h.topic, details = h.details or '',\n"            \
-    "    requester = brief(h.requester), status = h.status, taken_by = by,\n"                         \
+    "    requester = brief(h.requester), status = help_status(h.status, h.call), taken_by = by,\n"    \
     "    created = tonumber(h.created), message = h.message or cjson.null}\n"                         \
     "end\n"                                                                                          \
     "local function load(rid)\n"                                                                     \
@@ -141,7 +141,7 @@ static store_script_t accept_script = STORE_SCRIPT("help.accept", HELP_SCRIPT_LU
     "  return fail('forbidden', 'this request was not offered to you')\n"
     "end\n"
     "if h.status == 'taken' then return fail('conflict', 'someone else already took this request') end\n"
-    "if h.status ~= 'open' then return fail('conflict', 'this request is ' .. h.status) end\n"
+    "if h.status ~= 'open' then return fail('conflict', 'this request is ' .. help_status(h.status, h.call)) end\n"
     "if calls_busy(uid) then return fail('conflict', 'you are already in a call') end\n"
     "if calls_busy(h.requester) then return fail('conflict', 'the person who asked is in another call') end\n"
     "redis.call('ZREM', 'help:deadlines', rid)\n"

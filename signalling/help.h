@@ -8,7 +8,8 @@
  * Owns: the `help.*` request types; the Redis keys
  *   help:duty:<cid>        hash   uid → device that went on duty (on duty while that device is live)
  *   help:<rid>             hash   circle, requester, requester_dev, topic, details, status
- *                                 (open|taken|unanswered|cancelled), taken_by, call, created (ms),
+ *                                 (open|taken|unanswered|cancelled; a taken request whose call is
+ *                                 over reads as answered), taken_by, call, created (ms),
  *                                 channel, message (the help channel message id), deadline (ms)
  *   help:<rid>:offered     set    uids the request was offered to
  *   circle:<cid>:help      zset   rid by creation time (help.list)

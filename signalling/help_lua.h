@@ -30,12 +30,20 @@
     "  end\n"                                                                                       \
     "  return n\n"                                                                                  \
     "end\n"                                                                                         \
+    /* a taken request whose call is over has been answered (derived when read: no event of its own) */ \
+    "local function help_status(status, call)\n"                                                    \
+    "  if status == 'taken' and call and redis.call('EXISTS', 'call:' .. call) == 0 then\n"          \
+    "    return 'answered'\n"                                                                       \
+    "  end\n"                                                                                      \
+    "  return status\n"                                                                            \
+    "end\n"                                                                                        \
     /* the `help` object of a help channel message: the request's current status */                 \
     "local function help_brief(rid)\n"                                                              \
-    "  local f = redis.call('HMGET', 'help:' .. rid, 'status', 'topic', 'taken_by')\n"               \
+    "  local f = redis.call('HMGET', 'help:' .. rid, 'status', 'topic', 'taken_by', 'call')\n"       \
     "  local by = cjson.null\n"                                                                     \
     "  if f[3] then by = brief(f[3]) end\n"                                                          \
-    "  return {request = rid, status = f[1] or 'cancelled', topic = f[2] or '', taken_by = by}\n"     \
+    "  return {request = rid, status = help_status(f[1] or 'cancelled', f[4]), topic = f[2] or '',\n" \
+    "    taken_by = by}\n"                                                                          \
     "end\n"
 
 #endif

@@ -199,11 +199,16 @@ test('help.list: newest first with statuses; errors for non-members, bad fields 
   await e.client.waitEvent('help.offer', forReq(second));
   await asker.client.ok('help.cancel', { request: first });
   const acc = await e.client.ok('help.accept', { request: second });
-  const list = (await asker.client.ok('help.list', { circle: cid, limit: 10 })).requests;
+  let list = (await asker.client.ok('help.list', { circle: cid, limit: 10 })).requests;
   assert.deepEqual(list.map((x) => [x.id, x.status]), [[second, 'taken'], [first, 'cancelled']]);
   assert.equal(list[0].taken_by.id, e.user.id);
   assert.equal((await asker.client.ok('help.list', { circle: cid, limit: 1 })).requests.length, 1);
+  // Once the call is over the request reads as answered.
   await e.client.ok('call.hangup', { call: acc.call });
+  await asker.client.waitEvent('call.ended', (x) => x.call === acc.call);
+  list = (await asker.client.ok('help.list', { circle: cid, limit: 10 })).requests;
+  assert.deepEqual(list.map((x) => x.status), ['answered', 'cancelled']);
+  assert.equal(list[0].taken_by.id, e.user.id);
 
   const outsider = await newMember(stack);
   assertError(await outsider.client.request('help.request', { circle: cid, topic: 'x' }), 'forbidden');

@@ -179,6 +179,7 @@ export function helpStatusText(help) {
   switch (help.status) {
     case 'open': return 'Help request · waiting for an expert';
     case 'taken': return `Help request · taken by ${nameOf(help.taken_by)}`;
+    case 'answered': return `Help request · answered by ${nameOf(help.taken_by)}`;
     case 'unanswered': return 'Help request · unanswered';
     case 'cancelled': return 'Help request · cancelled';
     default: return `Help request · ${help.status}`;
