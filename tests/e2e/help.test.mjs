@@ -4,8 +4,8 @@
 //      asks for help in the UI; Bob gets the offer (topic, details, who asks) and accepts; both decode video
 //      over a relay/relay pair. Prints request click → first decoded frame on each side. The help channel
 //      shows the request as taken by Bob.
-//   2. Nobody on duty: Ada is told nobody answered and gets the choices; "Keep waiting" waits again, and
-//      cancelling ends the request (the help channel shows it cancelled).
+//   2. Nobody on duty: Ada is told nobody answered and gets the choices; Bob comes on duty and "Keep
+//      waiting" offers it to him (he says not now); cancelling ends it (the help channel shows it cancelled).
 // Screenshots: build/test-artifacts/help-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,19 +109,18 @@ test('1. night shift: Ada asks for help, Bob on duty accepts, both see each othe
   await a.locator('.help-count', { hasText: '1 expert on duty now' }).waitFor({ timeout: T });
   assert.match(await a.locator('.circle-head .counts').textContent(), /1 on duty now/);
   assert.equal(await a.getByLabel(/I am on duty/).count(), 0, 'members have no duty toggle');
+  await a.locator(`.member[data-user="${u.bob.user.id}"] .on-duty`).waitFor({ timeout: T });
   await a.getByRole('button', { name: 'Get help now' }).click();
   await a.getByLabel('What do you need help with?').fill('Explaining p-values to adult learners');
   await a.getByLabel('Details (optional)').fill('Evening class at 21:30, they keep asking what 0.05 means.');
   await shot(a, 'help-ask');
   const t0 = Date.now();
   await a.getByRole('button', { name: 'Ask the experts' }).click();
-  await a.locator('.help-waiting', { hasText: 'Waiting for an expert' }).waitFor({ timeout: T });
-  await shot(a, 'help-waiting');
+  // No screenshots from here to the first frames: they would count in the time printed below.
   const offer = b.getByRole('alertdialog', { name: 'Help request from Ada' });
-  await offer.waitFor({ timeout: T });
-  assert.match(await offer.textContent(), /Explaining p-values to adult learners/);
+  await offer.getByText('Explaining p-values to adult learners').waitFor({ timeout: T });
   assert.match(await offer.textContent(), /0\.05/);
-  await shot(b, 'help-offer');
+  assert.equal(await a.locator('.help-waiting', { hasText: 'Waiting for an expert' }).count(), 1);
   const t1 = Date.now();
   await offer.getByRole('button', { name: 'Accept' }).click();
   const [fa, fb] = await Promise.all([firstFrames(a, t0), firstFrames(b, t0)]);
@@ -161,8 +160,18 @@ test('2. nobody on duty: Ada is told, may keep waiting, then cancels; the channe
   await shot(a, 'help-unanswered');
   await openHelpChannel(a);
   await a.locator('.msg', { hasText: 'Marking rubric' }).locator('.help-status', { hasText: 'unanswered' }).waitFor({ timeout: T });
+  // Bob comes on duty; Ada keeps waiting: the request is offered to him; he says not now.
+  const b = await open('bob');
+  await b.getByLabel(/I am on duty/).check();
+  await a.locator('.help-count', { hasText: '1 expert on duty now' }).waitFor({ timeout: T });
   await a.locator('.help-unanswered').getByRole('button', { name: 'Keep waiting' }).click();
-  await a.locator('.help-waiting').waitFor({ timeout: T });
+  await a.locator('.help-waiting', { hasText: 'offered to 1 expert' }).waitFor({ timeout: T });
+  await shot(a, 'help-waiting');
+  const offer = b.getByRole('alertdialog', { name: 'Help request from Ada' });
+  await offer.getByText('Marking rubric for t-tests').waitFor({ timeout: T });
+  await shot(b, 'help-offer');
+  await offer.getByRole('button', { name: 'Not now' }).click();
+  assert.equal(await offer.count(), 0);
   await a.locator('.msg', { hasText: 'Marking rubric' }).locator('.help-status', { hasText: 'waiting' }).waitFor({ timeout: T });
   await a.getByRole('button', { name: 'Cancel request' }).click();
   await a.getByRole('button', { name: 'Get help now' }).waitFor({ timeout: T });

@@ -230,5 +230,14 @@ test('help.list: newest first with statuses; errors for non-members, bad fields 
   assertError(await outsider.client.request('help.accept', { request: third }), 'forbidden');
   assertError(await asker.client.request('help.accept', { request: third }), 'forbidden');
   await asker.client.ok('help.cancel', { request: third });
-  await closeAll(asker, e, outsider);
+  // An asker who has gone (closed the tab) cannot be put in a call.
+  const fourth = (await asker.client.ok('help.request', { circle: cid, topic: 'fourth' })).request.id;
+  await e.client.waitEvent('help.offer', forReq(fourth));
+  await asker.client.close();
+  await eventually(async () => {
+    const r = await e.client.request('help.accept', { request: fourth });
+    assert.notEqual(r.type, 'ok', 'no call with an asker who is gone');
+    return r.message.includes('no longer connected');
+  }, { what: 'accept refused once the asker is gone' });
+  await closeAll(e, outsider);
 });
