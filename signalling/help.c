@@ -115,6 +115,7 @@ static store_script_t request_script = STORE_SCRIPT("help.request", HELP_SCRIPT_
     "local rid, uid, dev, cid, topic, details = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]\n"
     "if not circle_exists(cid) then return fail('not_found', 'no such circle') end\n"
     "if not role_of(cid, uid) then return fail('forbidden', 'only members of the circle ask for help in it') end\n"
+    "if calls_busy(uid) then return fail('conflict', 'you are in a call; ask for help when it is over') end\n"
     "local now = now_ms()\n"
     "redis.call('HSET', 'help:' .. rid, 'circle', cid, 'requester', uid, 'requester_dev', dev,\n"
     "  'topic', topic, 'details', details, 'status', 'open', 'created', string.format('%d', now))\n"

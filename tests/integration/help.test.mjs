@@ -114,6 +114,8 @@ test('help.request is offered only to on-duty experts of the circle who are not 
   }
   for (const u of [off, busy, elsewhere, plain, asker]) await assertNoEvent(u, 'help.offer', rid);
   await asker.client.ok('help.cancel', { request: rid });
+  // Someone in a call cannot ask (the call that would follow could not start).
+  assertError(await plain.client.request('help.request', { circle: cid, topic: 'from a call' }), 'conflict');
   await closeAll(asker, e0, e1, off, busy, elsewhere, plain);
 });
 
