@@ -68,6 +68,10 @@ test('help.duty: experts and mentors go on and off duty; circle and members show
   const members = (await m.client.ok('circle.members', { circle: cid })).members;
   assert.equal(members.find((x) => x.user.id === e.user.id).on_duty, true);
   assert.equal(members.find((x) => x.user.id === m.user.id).on_duty, false);
+  // A presence change of an on-duty expert carries on_duty: true.
+  await e.client.ok('presence.set', { status: 'away' });
+  const away = await m.client.waitEvent('presence', (x) => x.user === e.user.id && x.status === 'away');
+  assert.equal(away.on_duty, true);
   const list = (await m.client.ok('circle.list', { limit: 100 })).circles.find((c) => c.id === cid);
   assert.equal(list.experts_on_duty, 2);
   assert.equal((await e.client.ok('help.duty', { circle: cid, on: false })).experts_on_duty, 1);
@@ -77,8 +81,10 @@ test('help.duty: experts and mentors go on and off duty; circle and members show
   assertError(await m.client.request('help.duty', { circle: NO_SUCH_ID, on: true }), 'not_found');
   assertError(await e.client.request('help.duty', { circle: cid }), 'bad_request', 'on');
   assertError(await e.client.request('help.duty', { circle: 'nope', on: true }), 'bad_request', 'circle');
-  // Duty ends with the device: the mentor signs off, the count drops.
+  // Duty ends with the device: the mentor signs off, the count drops; the presence event says so.
   await mentor.client.close();
+  const gone = await m.client.waitEvent('presence', (x) => x.user === mentor.user.id && x.status === 'offline');
+  assert.equal(gone.on_duty, false);
   await eventually(async () => (await m.client.ok('circle.get', { circle: cid })).circle.experts_on_duty === 0,
     { what: 'duty ended with the device' });
   await closeAll(e, m, outsider);

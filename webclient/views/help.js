@@ -110,8 +110,16 @@ export function mountHelp(root, ctx, { circle }) {
       h('div', { class: 'actions' }, wait, post, book)));
   }
 
+  // Duty also ends when an expert's device goes (no help.duty then): recount when someone goes offline.
+  async function recount() {
+    try {
+      const c = (await conn.request('circle.get', { circle: cid })).circle;
+      if (alive) count.textContent = onDutyText(c.experts_on_duty || 0);
+    } catch { /* the next event recounts */ }
+  }
   const on = {
     'help.duty': (ev) => { if (ev.detail.circle === cid) count.textContent = onDutyText(ev.detail.experts_on_duty); },
+    presence: (ev) => { if (ev.detail.circle === cid && ev.detail.status === 'offline') recount(); },
     'help.unanswered': (ev) => { if (mine && ev.detail.request === mine.id) showUnanswered(); },
     'call.accepted': (ev) => {
       if (mine && ev.detail.help === mine.id) { showAsk(); ctx.announce('An expert took your request.'); }

@@ -71,7 +71,8 @@ export function mountMembers(el, ctx, { circle }) {
     const m = members.find((x) => x.user.id === user);
     if (!m || m.presence === status) return;
     m.presence = status;
-    if (status === 'offline') m.on_duty = false; // duty ends with the device (help requests)
+    if (typeof ev.detail.on_duty === 'boolean') m.on_duty = ev.detail.on_duty; // help requests
+    if (status === 'offline') m.on_duty = false; // duty ends with the device
     render();
   };
   const onChange = (ev) => { if (ev.detail.circle === circle.id) load(); };
