@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { newAdmin, newMember, createCircle, joined, assertError, NO_SUCH_ID, SIGNIN, startReadyStack } from '../lib/community.mjs';
+import { newAdmin, newMember, createCircle, joined, assertError, NO_SUCH_ID, SIGNIN, startReadyStack, startReadyNode } from '../lib/community.mjs';
+import { device } from '../lib/calls.mjs';
 
 const TIMEOUT_S = 2;
 const ARGS = [...SIGNIN, '--message-rate', '100000', '--message-burst', '10000', '--presence-ttl', '3',
@@ -248,4 +249,20 @@ test('help.list: newest first with statuses; errors for non-members, bad fields 
     return r.message.includes('no longer connected');
   }, { what: 'accept refused once the asker is gone' });
   await closeAll(e, outsider);
+});
+
+test('a request times out even when the node that made it is gone (every node sweeps)', async () => {
+  const { cid } = await circle();
+  const doomed = await startReadyNode(h, { redisPort: stack.redisPort, label: 'signal-doomed', args: ARGS });
+  const asker = await joined(stack, cid, 'd', doomed.wsUrl);
+  const other = await device(node(0), asker); // the asker's second device, on a node that stays
+  const { request } = await asker.client.ok('help.request', { circle: cid, topic: 'Still there?' });
+  await h.stop(doomed.proc, 'SIGKILL'); // no chance to clean up or to run its own sweep
+  const un = await other.client.waitEvent('help.unanswered', forReq(request.id), 15000);
+  assert.deepEqual(un.options, ['wait', 'post', 'book']);
+  assert.equal((await other.client.ok('help.list', { circle: cid })).requests[0].status, 'unanswered');
+  // Exactly once: the deadline was claimed (removed) by the sweep that announced it, so no node can again.
+  assert.equal(await stack.redisCmd('ZSCORE', 'help:deadlines', request.id), null);
+  assert.equal(other.client.events.filter((e) => e.type === 'help.unanswered').length, 0);
+  await other.client.close();
 });
