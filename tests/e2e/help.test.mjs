@@ -152,6 +152,10 @@ test('2. nobody on duty: Ada is told, may keep waiting, then cancels; the channe
   await a.getByLabel('What do you need help with?').fill('Marking rubric for t-tests');
   await a.getByRole('button', { name: 'Ask the experts' }).click();
   await a.locator('.help-waiting', { hasText: 'offered to 0 experts' }).waitFor({ timeout: T });
+  // Going to another channel (the circle view is rebuilt) keeps the request's state.
+  await a.getByRole('link', { name: /# general/ }).click();
+  await a.getByRole('region', { name: 'Channel general' }).waitFor({ timeout: T });
+  await a.locator('.help-waiting', { hasText: 'Marking rubric' }).waitFor({ timeout: T });
   const choices = a.locator('.help-unanswered');
   await choices.waitFor({ timeout: HELP_TIMEOUT_S * 1000 + T });
   for (const name of ['Keep waiting', 'Leave it as a post', 'Book a mentor']) {

@@ -22,6 +22,21 @@ export function mountHelp(root, ctx, { circle }) {
   root.append(h('section', { class: 'help-panel', 'aria-label': 'Get help now' },
     h('h2', {}, 'Get help now'), count, duty, panel));
   showAsk();
+  restore();
+
+  // After a reload or coming back to the circle: my latest request that still waits is shown again.
+  async function restore() {
+    try {
+      const { requests } = await conn.request('help.list', { circle: cid, limit: 20 });
+      const req = requests.find((r) => r.requester?.id === conn.user?.id);
+      if (!alive || mine || !req) return;
+      if (req.status === 'open') showWaiting(req);
+      else if (req.status === 'unanswered' && !sessionStorage.getItem(`staffroom.help.posted.${req.id}`)) {
+        mine = { id: req.id, topic: req.topic };
+        showUnanswered();
+      }
+    } catch { /* nothing to restore */ }
+  }
 
   function dutyToggle() {
     if (circle.my_role !== 'expert' && circle.my_role !== 'mentor') return null;
@@ -79,9 +94,10 @@ export function mountHelp(root, ctx, { circle }) {
     });
     fill(panel, h('div', { class: 'help-waiting card', dataset: { request: req.id, state: 'waiting' } },
       h('p', {}, h('strong', {}, '⏳ Waiting for an expert…')),
-      h('p', { class: 'muted' }, `“${req.topic}” — offered to ${offered} ${offered === 1 ? 'expert' : 'experts'}.`),
+      h('p', { class: 'muted' }, offered === undefined ? `“${req.topic}”`
+        : `“${req.topic}” — offered to ${offered} ${offered === 1 ? 'expert' : 'experts'}.`),
       cancel));
-    ctx.announce('Your help request was sent. Waiting for an expert.');
+    if (offered !== undefined) ctx.announce('Your help request was sent. Waiting for an expert.');
   }
 
   function showUnanswered() {
@@ -96,7 +112,11 @@ export function mountHelp(root, ctx, { circle }) {
         if (alive) showWaiting(r.request, r.offered);
       } catch (err) { ctx.showError(err); }
     });
-    post.addEventListener('click', () => { showAsk(); ctx.announce('Your request stays in the help channel.'); });
+    post.addEventListener('click', () => {
+      sessionStorage.setItem(`staffroom.help.posted.${req.id}`, '1'); // not asked again on this tab
+      showAsk();
+      ctx.announce('Your request stays in the help channel.');
+    });
     // Booking lives with the circle's mentors (scheduling); until then, point at them in the member list.
     book.addEventListener('click', () => {
       const list = document.querySelector('.members');
