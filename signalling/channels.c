@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "circle_lua.h"
+#include "help_lua.h"
 #include "feature.h"
 
 #define STR_(x) #x
@@ -14,6 +15,7 @@
 /* Lua shared by the channel scripts: membership of a channel's circle, and the message view. */
 #define CHANNELS_LUA                                                                               \
     CIRCLE_LUA_PRELUDE                                                                             \
+    HELP_LUA                                                                                       \
     "local function member_channel(chid, uid)\n"                                                   \
     "  local cid = redis.call('HGET', 'channel:' .. chid, 'circle')\n"                              \
     "  if not cid then return nil, nil, fail('not_found', 'no such channel') end\n"                 \
@@ -29,8 +31,10 @@
     "  local text, edited = f.text, false\n"                                                       \
     "  local e = redis.call('HGET', 'channel:' .. chid .. ':edits', id)\n"                          \
     "  if e then text, edited = e, true end\n"                                                     \
-    "  return {id = id, channel = chid, user = brief(f.user), text = text,\n"                       \
+    "  local m = {id = id, channel = chid, user = brief(f.user), text = text,\n"                    \
     "    ts = tonumber(string.match(id, '^(%d+)')), edited = edited}\n"                             \
+    "  if f.help then m.help = help_brief(f.help) end\n"                                             \
+    "  return m\n"                                                                                 \
     "end\n"                                                                                        \
     "local function find_msg(chid, id)\n"                                                          \
     "  local r = redis.call('XRANGE', 'channel:' .. chid .. ':log', id, id)\n"                      \

@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "circle_lua.h"
+#include "help_lua.h"
 #include "feature.h"
 
 /* Lua shared by the circle scripts: the public view of a circle, and adding a member. "Experts online"
  * counts experts and mentors with a live device, as presence.h defines it. */
 #define CIRCLES_LUA                                                                                \
     CIRCLE_LUA_PRELUDE                                                                             \
+    HELP_LUA                                                                                       \
     "local function circle_obj(cid, uid, now)\n"                                                   \
     "  local c = hash('circle:' .. cid)\n"                                                          \
     "  local members = redis.call('HGETALL', 'circle:' .. cid .. ':members')\n"                     \
@@ -30,7 +32,8 @@
     "  elseif redis.call('ZSCORE', 'circle:' .. cid .. ':pending', uid) then status = 'pending' end\n" \
     "  return {id = cid, name = c.name, subject = c.subject, phase = c.phase,\n"                     \
     "    description = c.description or '', moderated = c.moderated == '1', members = n,\n"         \
-    "    online = online, experts_online = experts, my_status = status,\n"                          \
+    "    online = online, experts_online = experts, experts_on_duty = help_duty_count(cid, now),\n" \
+    "    my_status = status,\n"                                                                   \
     "    my_role = my_role or cjson.null, created = tonumber(c.created)}\n"                          \
     "end\n"                                                                                        \
     "local function add_member(cid, uid, role)\n"                                                  \
@@ -200,7 +203,8 @@ static store_script_t members_script = STORE_SCRIPT("circle.members", CIRCLES_LU
     "end\n"
     "local now, flat, list = now_ms(), redis.call('HGETALL', 'circle:' .. cid .. ':members'), {}\n"
     "for i = 1, #flat, 2 do\n"
-    "  list[#list + 1] = {user = brief(flat[i]), role = flat[i + 1], presence = presence_of(flat[i], now)}\n"
+    "  list[#list + 1] = {user = brief(flat[i]), role = flat[i + 1], presence = presence_of(flat[i], now),\n"
+    "    on_duty = help_on_duty(cid, flat[i], now)}\n"
     "end\n"
     "local rank = {moderator = 1, expert = 2, mentor = 3, member = 4}\n"
     "table.sort(list, function(a, b)\n"

@@ -38,6 +38,9 @@ const conf_key_t signal_config_keys[] = {
     K("turn-credential-ttl", CONF_INT, turn_credential_ttl, "3600", 60, 604800, "seconds", "lifetime of TURN credentials"),
     /* Calls and drop-in rooms: calls.c, rooms.c. */
     K("call-ring-timeout", CONF_INT, call_ring_timeout, "45", 1, 3600, "seconds", "an unanswered call ends (reason timeout) after this long"),
+    /* Help requests: help.c. */
+    K("help-timeout", CONF_INT, help_timeout, "180", 1, 86400, "seconds", "a help request nobody accepts for this long is unanswered (the requester is told)"),
+    K("help-sweep-interval", CONF_INT, help_sweep_interval, "500", 50, 60000, "milliseconds", "how often this node looks for timed-out help requests (every node does; each timeout is handled once)"),
     K("room-max-participants", CONF_INT, room_max_participants, "6", 2, 50, "participants", "devices in one drop-in room at once (mesh); one more gets room_full"),
     K("room-participant-ttl", CONF_INT, room_participant_ttl, "15", 3, 3600, "seconds", "a room participant whose node stops refreshing it (every ttl/3) leaves the room after this long"),
     {0},

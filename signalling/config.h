@@ -43,6 +43,9 @@ typedef struct {
     long long turn_credential_ttl;
     /* calls and rooms (calls.c, rooms.c) */
     long long call_ring_timeout;      /* seconds */
+    /* help requests (help.c) */
+    long long help_timeout;           /* seconds an open help request waits for an accept */
+    long long help_sweep_interval;    /* milliseconds between this node's sweeps of help deadlines */
     long long room_max_participants;
     long long room_participant_ttl;   /* seconds */
 } signal_config_t;

@@ -19,6 +19,7 @@ extern const handler_t circles_handlers[] __attribute__((weak));
 extern const handler_t channels_handlers[] __attribute__((weak));
 extern const handler_t turn_handlers[] __attribute__((weak));
 extern const handler_t calls_handlers[] __attribute__((weak));
+extern const handler_t help_handlers[] __attribute__((weak));
 extern const handler_t rooms_handlers[] __attribute__((weak));
 
 static void on_ping(req_t *r)
@@ -48,10 +49,11 @@ static const handler_t *tables(size_t i)
     case 5: return turn_handlers;
     case 6: return calls_handlers;
     case 7: return rooms_handlers;
+    case 8: return help_handlers;
     default: return NULL;
     }
 }
-#define NTABLES 8
+#define NTABLES 9
 
 const handler_t *dispatch_find(const char *type)
 {

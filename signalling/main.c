@@ -18,6 +18,7 @@
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "help.h"
 #include "log.h"
 #include "metrics.h"
 #include "presence.h"
@@ -38,6 +39,7 @@ static int stopping, drain_ticks;
 static void finish_stop(void)
 {
     ws_stop();
+    help_stop();
     calls_stop(); /* after the connections: their calls ended (disconnected), their rooms were left */
     rooms_stop();
     presence_stop();
@@ -185,6 +187,7 @@ static int run_server(uv_loop_t *loop, signal_config_t *cfg)
     }
     presence_start(loop);
     calls_start(loop);
+    help_start(loop);
     rooms_start(loop);
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);

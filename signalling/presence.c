@@ -37,7 +37,13 @@
     "  local circles = redis.call('HGETALL', 'user:' .. uid .. ':circles')\n" \
     "  for i = 1, #circles, 2 do\n" \
     "    if circles[i + 1] == 'member' then\n" \
-    "      redis.call('PUBLISH', 'ev:c:' .. circles[i], cjson.encode({type = 'presence', user = uid, status = st, circle = circles[i]}))\n" \
+    "      local ev = {type = 'presence', user = uid, status = st, circle = circles[i]}\n" \
+    /* help requests: on duty as help_lua.h defines it (the duty device live, role expert or mentor) */ \
+    "      local dd = redis.call('HGET', 'help:duty:' .. circles[i], uid)\n" \
+    "      local role = redis.call('HGET', 'circle:' .. circles[i] .. ':members', uid)\n" \
+    "      ev.on_duty = (dd and (role == 'expert' or role == 'mentor') and\n" \
+    "        tonumber(redis.call('ZSCORE', 'presence:devices', uid .. '/' .. dd) or '0') > now) and true or false\n" \
+    "      redis.call('PUBLISH', 'ev:c:' .. circles[i], cjson.encode(ev))\n" \
     "    end\n" \
     "  end\n" \
     "  return st\n" \

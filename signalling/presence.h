@@ -10,7 +10,8 @@
  *   presence:status        hash  uid → the combined status last announced (absent = offline)
  * Combined status of a user over live devices: in_call > busy > online > away > offline.
  * Event, published on ev:c:<cid> for every circle the user is a member of (user:<uid>:circles = member),
- * whenever the combined status changes: {"type":"presence","user":UID,"status":STATUS,"circle":CID}
+ * whenever the combined status changes: {"type":"presence","user":UID,"status":STATUS,"circle":CID,
+ * "on_duty":BOOL} (on_duty: on duty for help requests in that circle, help.h)
  * (a client sharing two circles with the user gets one event per circle; each carries the full status).
  * Must not: keep anything another node needs; the device list it heartbeats is its own connections.
  */

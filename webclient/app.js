@@ -10,6 +10,7 @@ import { mountDirectory } from './views/directory.js';
 import { mountCircle } from './views/circle.js';
 import { mountProfile } from './views/profile.js';
 import { mountCalls } from './views/calls.js';
+import { mountHelpOffers } from './views/help.js';
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection();
@@ -169,6 +170,7 @@ conn.addEventListener('server-error', (ev) => ctx.showError(ev.detail));
 function start() {
   started = true;
   ctx.calls ||= mountCalls(ctx);
+  ctx.helpOffers ||= (mountHelpOffers(ctx), true);
   route();
 }
 

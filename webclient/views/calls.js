@@ -153,6 +153,13 @@ export function mountCalls(ctx) {
 
   conn.addEventListener('call.accepted', (ev) => {
     const { call, polite } = ev.detail;
+    // An accepted help request (help.js) starts a call that never rang here: open the call view for it.
+    if (!cur && ev.detail.help) {
+      const peer = ev.detail.peer_user || who(ev.detail.peer);
+      ctx.users.set(peer.id, { ...ctx.users.get(peer.id), ...peer });
+      notice.hidden = true;
+      cur = { id: call, who: peer, dir: polite ? 'in' : 'out', state: 'connecting', signals: [], help: ev.detail.help };
+    }
     if (!cur || cur.id !== call) return;
     cur.polite = polite;
     begin(cur, cur.dir === 'out' && !polite);

@@ -1,6 +1,7 @@
 // views/chat.js — one channel's live chat: history with scroll-back, live messages, typing indicator,
 // edit / delete (own messages; moderators delete any), and catching up after a reconnect with
 // chat.history { after: last id } so nothing is missed or shown twice.
+import { helpStatusText } from './help.js';
 import { h, field, fill, formatTime } from '../dom.js';
 import { compareIds } from '../protocol.js';
 
@@ -80,10 +81,11 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
       h('time', { datetime: Number.isFinite(msg.ts) ? when.toISOString() : undefined }, Number.isFinite(msg.ts) ? formatTime(msg.ts, conn.user?.tz) : ''),
       msg.edited ? h('span', { class: 'muted edited' }, ' (edited)') : null);
     const text = h('p', { class: 'msg-text' }, msg.text);
+    const helpLine = msg.help ? h('p', { class: 'help-status', dataset: { status: msg.help.status } }, helpStatusText(msg.help)) : null;
     const actions = h('div', { class: 'msg-actions' });
     if (mine) actions.append(h('button', { type: 'button', class: 'link', 'aria-label': 'Edit your message', onclick: () => startEdit(msg) }, 'Edit'));
     if (mine || moderator) actions.append(h('button', { type: 'button', class: 'link', 'aria-label': `Delete message by ${nameOf(msg.user)}`, onclick: (ev) => askDelete(msg, ev.currentTarget) }, 'Delete'));
-    return [head, text, actions.children.length ? actions : null];
+    return [head, helpLine, text, actions.children.length ? actions : null];
   }
 
   function startEdit(msg) {

@@ -5,6 +5,7 @@ import { phaseLabel, countsText } from './directory.js';
 import { mountChat } from './chat.js';
 import { mountMembers } from './members.js';
 import { mountRooms } from './room.js';
+import { mountHelp } from './help.js';
 
 export function mountCircle(root, ctx, params) {
   const { conn } = ctx;
@@ -109,6 +110,10 @@ export function mountCircle(root, ctx, params) {
     const chatEl = h('section', { class: 'chat', 'aria-label': current ? `Channel ${current.name}` : 'Chat' });
     const membersEl = h('div', {});
     const roomsEl = h('div', { class: 'rooms-panel' });
+    const helpEl = h('div', { class: 'help-area' });
+    body.before(helpEl);
+    cleanups.push(() => helpEl.remove());
+    cleanups.push(mountHelp(helpEl, ctx, { circle }));
     fill(body, side, chatEl, h('aside', { class: 'members', 'aria-label': 'Drop-in rooms and members' }, roomsEl, membersEl));
     cleanups.push(mountRooms(roomsEl, ctx, { circle }));
     if (current) cleanups.push(mountChat(chatEl, ctx, { circle, channel: current, moderator }));

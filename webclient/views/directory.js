@@ -12,6 +12,7 @@ export const phaseLabel = (p) => PHASES.find((x) => x.value === p)?.label || p;
 export function countsText(c) {
   const parts = [`${c.members} ${c.members === 1 ? 'member' : 'members'}`, `${c.online} online`];
   if (c.experts_online > 0) parts.push(`${c.experts_online} ${c.experts_online === 1 ? 'expert' : 'experts'} online`);
+  if (c.experts_on_duty > 0) parts.push(`${c.experts_on_duty} on duty now`);
   return parts.join(' · ');
 }
 

@@ -41,6 +41,7 @@ export function mountMembers(el, ctx, { circle }) {
       h('span', { class: 'who' }, nameOf(m), me ? h('span', { class: 'muted' }, ' (you)') : null),
       m.role !== 'member' ? h('span', { class: `role role-${m.role}` }, m.role) : null,
       presenceBadge(m.presence),
+      m.on_duty ? h('span', { class: 'on-duty' }, ' · on duty') : null,
       me ? null : callButton(m));
   }
 
@@ -70,6 +71,8 @@ export function mountMembers(el, ctx, { circle }) {
     const m = members.find((x) => x.user.id === user);
     if (!m || m.presence === status) return;
     m.presence = status;
+    if (typeof ev.detail.on_duty === 'boolean') m.on_duty = ev.detail.on_duty; // help requests
+    if (status === 'offline') m.on_duty = false; // duty ends with the device
     render();
   };
   const onChange = (ev) => { if (ev.detail.circle === circle.id) load(); };
@@ -77,12 +80,18 @@ export function mountMembers(el, ctx, { circle }) {
   conn.addEventListener('presence', onPresence);
   for (const t of types) conn.addEventListener(t, onChange);
   conn.addEventListener('resumed', load);
+  const onDuty = (ev) => {
+    const m = ev.detail.circle === circle.id && members.find((x) => x.user.id === ev.detail.user);
+    if (m) { m.on_duty = ev.detail.on_duty; render(); }
+  };
+  conn.addEventListener('help.duty', onDuty);
   load();
   return () => {
     alive = false;
     conn.removeEventListener('presence', onPresence);
     for (const t of types) conn.removeEventListener(t, onChange);
     conn.removeEventListener('resumed', load);
+    conn.removeEventListener('help.duty', onDuty);
   };
 }
 

@@ -1,0 +1,215 @@
+// views/help.js — help requests in the page.
+//   mountHelp(el, ctx, {circle})  the circle's "Get help now" panel: the ask form, the waiting state (cancel),
+//     the unanswered choices (keep waiting / leave it as a post / book a mentor), "N experts on duty now",
+//     and for experts and mentors the on-duty toggle.
+//   mountHelpOffers(ctx)  the offers an on-duty expert gets anywhere in the app (topic, details, who asks;
+//     Accept / Not now), closed when taken by someone else or cancelled. Accepting opens the call view
+//     (calls.js handles the call.accepted that follows).
+import { h, field, fill } from '../dom.js';
+
+const nameOf = (u) => u?.display_name || u?.name || 'Someone';
+const onDutyText = (n) => `${n} ${n === 1 ? 'expert' : 'experts'} on duty now`;
+
+export function mountHelp(root, ctx, { circle }) {
+  const { conn } = ctx;
+  const cid = circle.id;
+  let alive = true;
+  let mine = null; // the request this tab is waiting on: { id, state: 'open'|'unanswered' }
+
+  const count = h('p', { class: 'help-count', role: 'status' }, onDutyText(circle.experts_on_duty || 0));
+  const panel = h('div', { class: 'help-body' });
+  const duty = dutyToggle();
+  root.append(h('section', { class: 'help-panel', 'aria-label': 'Get help now' },
+    h('h2', {}, 'Get help now'), count, duty, panel));
+  showAsk();
+  restore();
+
+  // After a reload or coming back to the circle: my latest request that still waits is shown again.
+  async function restore() {
+    try {
+      const { requests } = await conn.request('help.list', { circle: cid, limit: 20 });
+      const req = requests.find((r) => r.requester?.id === conn.user?.id);
+      if (!alive || mine || !req) return;
+      if (req.status === 'open') showWaiting(req);
+      else if (req.status === 'unanswered' && !sessionStorage.getItem(`staffroom.help.posted.${req.id}`)) {
+        mine = { id: req.id, topic: req.topic };
+        showUnanswered();
+      }
+    } catch { /* nothing to restore */ }
+  }
+
+  function dutyToggle() {
+    if (circle.my_role !== 'expert' && circle.my_role !== 'mentor') return null;
+    const box = h('input', { type: 'checkbox', id: `duty-${cid}`, name: 'on-duty' });
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    box.addEventListener('change', async () => {
+      error.textContent = '';
+      try {
+        const r = await conn.request('help.duty', { circle: cid, on: box.checked });
+        count.textContent = onDutyText(r.experts_on_duty);
+        ctx.announce(r.on_duty ? 'You are on duty: help requests of this circle will reach you.' : 'You are off duty.');
+      } catch (err) {
+        box.checked = !box.checked;
+        error.textContent = ctx.describeError(err);
+      }
+    });
+    return h('div', { class: 'duty' }, box, h('label', { for: box.id }, ' I am on duty (help requests reach me)'), error);
+  }
+
+  function showAsk() {
+    mine = null;
+    const topic = field('What do you need help with?', 'input', { name: 'topic', required: true, maxlength: 120,
+      placeholder: 'e.g. explaining p-values to adult learners' });
+    const details = field('Details (optional)', 'textarea', { name: 'details', rows: 3, maxlength: 2000 });
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    const form = h('form', { class: 'help-form', 'aria-label': 'Ask for help', hidden: true },
+      topic.wrap, details.wrap, error,
+      h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Ask the experts')));
+    const open = h('button', { type: 'button', class: 'get-help prominent' }, 'Get help now');
+    open.addEventListener('click', () => { form.hidden = false; open.hidden = true; topic.input.focus(); });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      error.textContent = '';
+      const fields = { circle: cid, topic: topic.input.value.trim() };
+      if (details.input.value.trim()) fields.details = details.input.value.trim();
+      const btn = form.querySelector('button[type=submit]');
+      btn.disabled = true;
+      try {
+        const r = await conn.request('help.request', fields);
+        if (alive) showWaiting(r.request, r.offered);
+      } catch (err) {
+        error.textContent = ctx.describeError(err);
+        btn.disabled = false;
+      }
+    });
+    fill(panel, open, form);
+  }
+
+  function showWaiting(req, offered) {
+    mine = { id: req.id, state: 'open', topic: req.topic };
+    const cancel = h('button', { type: 'button', class: 'danger small' }, 'Cancel request');
+    cancel.addEventListener('click', async () => {
+      try { await conn.request('help.cancel', { request: req.id }); } catch (err) { ctx.showError(err); }
+      if (alive) { showAsk(); ctx.announce('Your help request was cancelled.'); }
+    });
+    fill(panel, h('div', { class: 'help-waiting card', dataset: { request: req.id, state: 'waiting' } },
+      h('p', {}, h('strong', {}, '⏳ Waiting for an expert…')),
+      h('p', { class: 'muted' }, offered === undefined ? `“${req.topic}”`
+        : `“${req.topic}” — offered to ${offered} ${offered === 1 ? 'expert' : 'experts'}.`),
+      cancel));
+    if (offered !== undefined) ctx.announce('Your help request was sent. Waiting for an expert.');
+  }
+
+  function showUnanswered() {
+    mine.state = 'unanswered';
+    const req = mine;
+    const wait = h('button', { type: 'button' }, 'Keep waiting');
+    const post = h('button', { type: 'button', class: 'secondary' }, 'Leave it as a post');
+    const book = h('button', { type: 'button', class: 'secondary' }, 'Book a mentor');
+    wait.addEventListener('click', async () => {
+      try {
+        const r = await conn.request('help.wait', { request: req.id });
+        if (alive) showWaiting(r.request, r.offered);
+      } catch (err) { ctx.showError(err); }
+    });
+    post.addEventListener('click', () => {
+      sessionStorage.setItem(`staffroom.help.posted.${req.id}`, '1'); // not asked again on this tab
+      showAsk();
+      ctx.announce('Your request stays in the help channel.');
+    });
+    // Booking lives with the circle's mentors (scheduling); until then, point at them in the member list.
+    book.addEventListener('click', () => {
+      const list = document.querySelector('.members');
+      list?.scrollIntoView({ behavior: 'smooth' });
+      list?.querySelector('h2, [tabindex]')?.focus?.();
+      ctx.announce('The circle\'s mentors are in the member list.');
+    });
+    fill(panel, h('div', { class: 'help-unanswered card', role: 'alert', dataset: { request: req.id, state: 'unanswered' } },
+      h('p', {}, h('strong', {}, 'Nobody could take your request just now.')),
+      h('p', { class: 'muted' }, `“${req.topic}” stays in the help channel for later.`),
+      h('div', { class: 'actions' }, wait, post, book)));
+  }
+
+  // Duty also ends when an expert's device goes (no help.duty then): recount when someone goes offline.
+  async function recount() {
+    try {
+      const c = (await conn.request('circle.get', { circle: cid })).circle;
+      if (alive) count.textContent = onDutyText(c.experts_on_duty || 0);
+    } catch { /* the next event recounts */ }
+  }
+  const on = {
+    'help.duty': (ev) => { if (ev.detail.circle === cid) count.textContent = onDutyText(ev.detail.experts_on_duty); },
+    presence: (ev) => { if (ev.detail.circle === cid && ev.detail.status === 'offline') recount(); },
+    'help.unanswered': (ev) => { if (mine && ev.detail.request === mine.id) showUnanswered(); },
+    'call.accepted': (ev) => {
+      if (mine && ev.detail.help === mine.id) { showAsk(); ctx.announce('An expert took your request.'); }
+    },
+  };
+  for (const [t, f] of Object.entries(on)) conn.addEventListener(t, f);
+  return () => {
+    alive = false;
+    for (const [t, f] of Object.entries(on)) conn.removeEventListener(t, f);
+  };
+}
+
+export function mountHelpOffers(ctx) {
+  const { conn } = ctx;
+  const layer = h('section', { id: 'help-offers', class: 'help-offers', 'aria-live': 'assertive', hidden: true });
+  document.body.append(layer);
+  const offers = new Map(); // request id → element
+
+  function drop(rid, why) {
+    const el = offers.get(rid);
+    if (!el) return;
+    el.remove();
+    offers.delete(rid);
+    layer.hidden = offers.size === 0;
+    if (why) ctx.announce(why);
+  }
+
+  conn.addEventListener('help.offer', (ev) => {
+    const req = ev.detail.request;
+    if (!req || offers.has(req.id)) return;
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    const accept = h('button', { type: 'button', class: 'accept' }, 'Accept');
+    const later = h('button', { type: 'button', class: 'secondary' }, 'Not now');
+    const el = h('div', { class: 'help-offer card', role: 'alertdialog', 'aria-label': `Help request from ${nameOf(req.requester)}`,
+      dataset: { request: req.id } },
+      h('h2', {}, `${nameOf(req.requester)} needs help`),
+      h('p', { class: 'help-topic' }, req.topic),
+      req.details ? h('p', { class: 'help-details' }, req.details) : null,
+      h('div', { class: 'actions' }, accept, later), error);
+    accept.addEventListener('click', async () => {
+      accept.disabled = true;
+      error.textContent = '';
+      try {
+        await conn.request('help.accept', { request: req.id });
+        drop(req.id);
+      } catch (err) {
+        error.textContent = err.code === 'conflict' ? 'Someone else already took it.' : ctx.describeError(err);
+        setTimeout(() => drop(req.id), 4000);
+      }
+    });
+    later.addEventListener('click', () => drop(req.id));
+    offers.set(req.id, el);
+    layer.append(el);
+    layer.hidden = false;
+    ctx.announce(`${nameOf(req.requester)} needs help: ${req.topic}`);
+    accept.focus();
+  });
+  conn.addEventListener('help.taken', (ev) => drop(ev.detail.request, `${nameOf(ev.detail.by)} took the help request.`));
+  conn.addEventListener('help.cancelled', (ev) => drop(ev.detail.request, 'A help request was withdrawn.'));
+  conn.addEventListener('signedout', () => { for (const rid of [...offers.keys()]) drop(rid); });
+}
+
+// The status line a help channel message shows (chat.js).
+export function helpStatusText(help) {
+  switch (help.status) {
+    case 'open': return 'Help request · waiting for an expert';
+    case 'taken': return `Help request · taken by ${nameOf(help.taken_by)}`;
+    case 'answered': return `Help request · answered by ${nameOf(help.taken_by)}`;
+    case 'unanswered': return 'Help request · unanswered';
+    case 'cancelled': return 'Help request · cancelled';
+    default: return `Help request · ${help.status}`;
+  }
+}
