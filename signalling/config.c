@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -36,6 +37,9 @@ const conf_key_t signal_config_keys[] = {
     K("turn-secret-file", CONF_STR, turn_secret_file, NULL, 0, 0, NULL, "file holding the TURN shared secret (first line), as in staffroom-relay"),
     K("turn-urls", CONF_LIST, turn_urls, NULL, 0, 0, NULL, "a TURN/STUN URL handed to clients (repeatable); none: turn:127.0.0.1:3478 over UDP and TCP"),
     K("turn-credential-ttl", CONF_INT, turn_credential_ttl, "3600", 60, 604800, "seconds", "lifetime of TURN credentials"),
+    /* Scheduled mentoring: used by schedule.c. */
+    K("reminder-offsets", CONF_STR, reminder_offsets, "15,1", 0, 0, "minutes", "reminders before a mentoring session, comma-separated (an item ending in s is in seconds)"),
+    K("schedule-tick", CONF_INT, schedule_tick, "1000", 50, 60000, "milliseconds", "how often this node claims due reminders"),
     {0},
 };
 
@@ -68,6 +72,12 @@ int signal_config_check(const signal_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "key 'ping-timeout': must be larger than ping-interval (%lld)", cfg->ping_interval);
         return -1;
     }
+    long long offsets[CONFIG_MAX_REMINDERS];
+    if (config_reminder_offsets(cfg->reminder_offsets, offsets) < 0) {
+        snprintf(err, errlen, "key 'reminder-offsets': comma-separated minutes (or seconds with s), at most %d, each up to a week",
+                 CONFIG_MAX_REMINDERS);
+        return -1;
+    }
     if (!*cfg->listen_address || !*cfg->redis_host) {
         snprintf(err, errlen, "key '%s': must not be empty", *cfg->listen_address ? "redis-host" : "listen-address");
         return -1;
@@ -96,6 +106,26 @@ int signal_config_load(signal_config_t *cfg, int argc, char **argv, int *rest, i
         return -1;
     }
     return 0;
+}
+
+int config_reminder_offsets(const char *s, long long out[CONFIG_MAX_REMINDERS])
+{
+    int n = 0;
+    while (s && *s) {
+        char *end;
+        if (!isdigit((unsigned char)*s) || n == CONFIG_MAX_REMINDERS)
+            return -1;
+        long long v = strtoll(s, &end, 10);
+        if (*end == 's')
+            end++;
+        else
+            v *= 60;
+        if (v <= 0 || v > 7 * 86400 || (*end && *end != ','))
+            return -1;
+        out[n++] = v;
+        s = *end ? end + 1 : end;
+    }
+    return n;
 }
 
 void signal_config_free(signal_config_t *cfg)

@@ -18,6 +18,8 @@ extern const handler_t presence_handlers[] __attribute__((weak));
 extern const handler_t circles_handlers[] __attribute__((weak));
 extern const handler_t channels_handlers[] __attribute__((weak));
 extern const handler_t turn_handlers[] __attribute__((weak));
+extern const handler_t schedule_handlers[] __attribute__((weak));
+extern const handler_t mentoring_handlers[] __attribute__((weak));
 
 static void on_ping(req_t *r)
 {
@@ -44,10 +46,12 @@ static const handler_t *tables(size_t i)
     case 3: return circles_handlers;
     case 4: return channels_handlers;
     case 5: return turn_handlers;
+    case 6: return schedule_handlers;
+    case 7: return mentoring_handlers;
     default: return NULL;
     }
 }
-#define NTABLES 6
+#define NTABLES 8
 
 const handler_t *dispatch_find(const char *type)
 {

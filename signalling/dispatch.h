@@ -20,7 +20,7 @@ typedef struct { const char *type; handler_fn fn; unsigned flags; } handler_t; /
 #define H_RL_MSG 0x4     /* counts against the message rate limit */
 /* Each feature module exports its table; a module not linked yet is simply absent (weak symbols). */
 extern const handler_t accounts_handlers[], presence_handlers[], circles_handlers[], channels_handlers[],
-    turn_handlers[];
+    turn_handlers[], schedule_handlers[], mentoring_handlers[];
 
 /* ---- for ws.c and main.c ---- */
 /* Handles one complete text frame (buf borrowed) from connection c: parses, checks, calls the handler,

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "presence.h"
+#include "schedule.h"
 #include "store.h"
 #include "ws.h"
 
@@ -37,6 +38,7 @@ static void finish_stop(void)
 {
     ws_stop();
     presence_stop();
+    schedule_stop();
     store_close(); /* sends what is queued (presence removals), then disconnects */
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
@@ -180,6 +182,7 @@ static int run_server(uv_loop_t *loop, signal_config_t *cfg)
         return 1;
     }
     presence_start(loop);
+    schedule_start(loop);
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
     uv_signal_start(&sig_term, on_signal, SIGTERM);
