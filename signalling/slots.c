@@ -153,7 +153,8 @@ static int bookable(const slots_rules_t *r, int64_t s, int64_t now)
 }
 
 /* Calls emit for every slot start of the rules whose local date lies in [day0, day1] (days since the
- * epoch, in the zone's calendar). Stops early when emit returns nonzero. */
+ * epoch, in the zone's calendar). Stops early when emit returns nonzero. Runs inside a tz scope of the
+ * rules' zone (tz.h), as does local_day. */
 typedef int (*emit_fn)(int64_t start, void *arg);
 static void each_slot(const slots_rules_t *r, int64_t day0, int64_t day1, emit_fn emit, void *arg)
 {
@@ -168,17 +169,17 @@ static void each_slot(const slots_rules_t *r, int64_t day0, int64_t day1, emit_f
             for (int t = r->w[i].start_min; t + r->slot_min <= r->w[i].end_min; t += step) {
                 int64_t s;
                 /* 24:00 is not a start (a slot must fit), so t < 1440 here */
-                if (tz_local_to_utc(r->tz, y, m, d, t / 60, t % 60, &s) == 0 && emit(s, arg))
+                if (tz_local_utc(y, m, d, t / 60, t % 60, &s) == 0 && emit(s, arg))
                     return;
             }
         }
     }
 }
 
-static int64_t local_day(const slots_rules_t *r, int64_t t)
+static int64_t local_day(int64_t t)
 {
     struct tm tm;
-    if (tz_utc_to_local(r->tz, t, &tm) < 0)
+    if (tz_utc_local(t, &tm) < 0)
         return t / 86400;
     return days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
@@ -218,7 +219,11 @@ size_t slots_list(const slots_rules_t *r, int64_t from, int64_t to, int64_t now,
     if (to <= from || cap == 0)
         return 0;
     list_arg_t a = {r, from, to, now, booked, nbooked, 0, cap, out};
-    each_slot(r, local_day(r, from) - 1, local_day(r, to) + 1, list_emit, &a);
+    tz_saved_t saved;
+    if (tz_enter(r->tz, &saved) < 0)
+        return 0;
+    each_slot(r, local_day(from) - 1, local_day(to) + 1, list_emit, &a);
+    tz_leave(&saved);
     return a.n;
 }
 
@@ -238,8 +243,12 @@ static int find_emit(int64_t s, void *p)
 int slots_check(const slots_rules_t *r, int64_t start, int64_t now)
 {
     find_arg_t a = {start, 0};
-    int64_t day = local_day(r, start);
+    tz_saved_t saved;
+    if (tz_enter(r->tz, &saved) < 0)
+        return SLOTS_NOT_A_SLOT;
+    int64_t day = local_day(start);
     each_slot(r, day - 1, day + 1, find_emit, &a);
+    tz_leave(&saved);
     if (!a.found)
         return SLOTS_NOT_A_SLOT;
     if (start < now + (int64_t)r->notice_min * 60)

@@ -4,13 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The TZ value in force before tz_enter, restored by tz_leave ("" and had_tz = 0: TZ was unset). */
-typedef struct {
-    char old[256];
-    int had_tz;
-} tz_saved_t;
-
-static int tz_enter(const char *zone, tz_saved_t *s)
+/* tz_saved_t: the TZ value in force before tz_enter, restored by tz_leave (had_tz = 0: TZ was unset). */
+int tz_enter(const char *zone, tz_saved_t *s)
 {
     const char *cur = getenv("TZ");
     s->had_tz = cur != NULL;
@@ -26,7 +21,7 @@ static int tz_enter(const char *zone, tz_saved_t *s)
     return 0;
 }
 
-static void tz_leave(const tz_saved_t *s)
+void tz_leave(const tz_saved_t *s)
 {
     if (s->had_tz)
         setenv("TZ", s->old, 1);
@@ -35,11 +30,8 @@ static void tz_leave(const tz_saved_t *s)
     tzset();
 }
 
-int tz_local_to_utc(const char *zone, int y, int mon, int d, int hh, int mm, int64_t *out)
+int tz_local_utc(int y, int mon, int d, int hh, int mm, int64_t *out)
 {
-    tz_saved_t s;
-    if (tz_enter(zone, &s) < 0)
-        return -1;
     struct tm tm = {0};
     tm.tm_year = y - 1900;
     tm.tm_mon = mon - 1;
@@ -61,6 +53,21 @@ int tz_local_to_utc(const char *zone, int y, int mon, int d, int hh, int mm, int
         *out = (int64_t)t;
         rc = 0;
     }
+    return rc;
+}
+
+int tz_utc_local(int64_t t, struct tm *out)
+{
+    time_t tt = (time_t)t;
+    return localtime_r(&tt, out) ? 0 : -1;
+}
+
+int tz_local_to_utc(const char *zone, int y, int mon, int d, int hh, int mm, int64_t *out)
+{
+    tz_saved_t s;
+    if (tz_enter(zone, &s) < 0)
+        return -1;
+    int rc = tz_local_utc(y, mon, d, hh, mm, out);
     tz_leave(&s);
     return rc;
 }
@@ -70,8 +77,7 @@ int tz_utc_to_local(const char *zone, int64_t t, struct tm *out)
     tz_saved_t s;
     if (tz_enter(zone, &s) < 0)
         return -1;
-    time_t tt = (time_t)t;
-    int rc = localtime_r(&tt, out) ? 0 : -1;
+    int rc = tz_utc_local(t, out);
     tz_leave(&s);
     return rc;
 }

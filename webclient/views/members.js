@@ -40,7 +40,8 @@ export function mountMembers(el, ctx, { circle }) {
     return h('li', { class: 'member', dataset: { user: m.user.id, name: m.user.name } },
       h('span', { class: 'who' }, nameOf(m), me ? h('span', { class: 'muted' }, ' (you)') : null),
       m.role !== 'member' ? h('span', { class: `role role-${m.role}` }, m.role) : null,
-      presenceBadge(m.presence));
+      presenceBadge(m.presence),
+      m.role === 'mentor' && !me ? h('a', { class: 'book', href: `#/book/${m.user.id}` }, 'Book a session') : null);
   }
 
   async function load() {
