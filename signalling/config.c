@@ -120,7 +120,7 @@ int config_reminder_offsets(const char *s, long long out[CONFIG_MAX_REMINDERS])
             end++;
         else
             v *= 60;
-        if (v <= 0 || v > 7 * 86400 || (*end && *end != ','))
+        if (v <= 0 || v > 7 * 86400 || (*end && *end != ',') || (*end == ',' && !end[1]))
             return -1;
         out[n++] = v;
         s = *end ? end + 1 : end;
