@@ -62,6 +62,17 @@ static store_script_t load_script = STORE_SCRIPT("schedule.load", SCHEDULE_LUA_P
     "  for _, bid in ipairs(near) do if bid ~= except then return true end end\n"                     \
     "  return false\n"                                                                               \
     "end\n"                                                                                          \
+    /* uid has another active booking (either role) overlapping [start, finish) */                    \
+    "local function busy(uid, start, finish, except)\n"                                               \
+    "  for _, bid in ipairs(redis.call('ZRANGEBYSCORE', 'user:' .. uid .. ':bookings', start - 86400,\n" \
+    "      '(' .. finish)) do\n"                                                                     \
+    "    if bid ~= except then\n"                                                                   \
+    "      local f = redis.call('HMGET', 'booking:' .. bid, 'status', 'end')\n"                       \
+    "      if f[1] == 'booked' and tonumber(f[2]) > start then return true end\n"                      \
+    "    end\n"                                                                                     \
+    "  end\n"                                                                                       \
+    "  return false\n"                                                                              \
+    "end\n"                                                                                         \
     "local function tell(b, ev)\n"                                                                    \
     "  local text = cjson.encode(ev)\n"                                                              \
     "  redis.call('PUBLISH', 'ev:u:' .. b.mentor.id, text)\n"                                        \
@@ -76,6 +87,12 @@ static store_script_t book_script = STORE_SCRIPT("schedule.book", SCHEDULE_LUA_P
     "  return fail('forbidden', 'you can book a mentor of a circle you belong to')\n"
     "end\n"
     "if taken(m, start, gap, nil) then return fail('conflict', 'this slot is already booked') end\n"
+    "if busy(uid, start, tonumber(ARGV[5]), nil) then\n"
+    "  return fail('conflict', 'you already have a session at that time')\n"
+    "end\n"
+    "if busy(m, start, tonumber(ARGV[5]), nil) then\n"
+    "  return fail('conflict', 'the mentor already has a session at that time')\n"
+    "end\n"
     "local now = now_ms()\n"
     "local nows = string.format('%d', now)\n"
     "redis.call('HSET', 'booking:' .. bid, 'mentor', m, 'mentee', uid, 'start', ARGV[4], 'end', ARGV[5],\n"
@@ -130,6 +147,11 @@ static store_script_t reschedule_script = STORE_SCRIPT("schedule.reschedule", SC
     "local h, e = active_booking(bid, uid, now)\n"
     "if e then return e end\n"
     "if taken(h.mentor, start, gap, bid) then return fail('conflict', 'this slot is already booked') end\n"
+    "for _, who in ipairs({h.mentor, h.mentee}) do\n"
+    "  if busy(who, start, tonumber(ARGV[4]), bid) then\n"
+    "    return fail('conflict', 'one of you already has a session at that time')\n"
+    "  end\n"
+    "end\n"
     "local old = tonumber(h.start)\n"
     "redis.call('HSET', 'booking:' .. bid, 'start', ARGV[3], 'end', ARGV[4], 'updated',\n"
     "  string.format('%d', now))\n"

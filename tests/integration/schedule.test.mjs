@@ -135,6 +135,17 @@ test('schedule.book: the rules are checked again (not a slot, too soon, too far,
   const soon = await mentor({ ...ALWAYS, min_notice_minutes: 60, max_ahead_days: 30 });
   assertError(await u.client.request('schedule.book', { mentor: soon.user.id, start: nextGrid(120) }), 'conflict', 'start');
   assertError(await u.client.request('schedule.book', { mentor: soon.user.id, start: nextGrid(40 * 86400) }), 'conflict', 'start');
+  assertError(await u.client.request('schedule.book', { mentor: m.user.id, start: String(MAR23_1900Z) }), 'bad_request', 'start');
+  assertError(await u.client.request('schedule.book', { mentor: m.user.id, start: MAR23_1900Z, topic: 'x'.repeat(201) }), 'bad_request', 'topic');
+  assertError(await u.client.request('schedule.book', { mentor: 'nonsense', start: MAR23_1900Z }), 'bad_request', 'mentor');
+  assertError(await m.client.request('schedule.availability.set', { ...LONDON,
+    windows: Array.from({ length: 29 }, (_, i) => ({ day: 'mon', start: `${String(i % 24).padStart(2, '0')}:00`, end: '24:00' })) }), 'bad_request', 'windows');
+  // one person, one session at a time: the same mentee cannot book two mentors at once
+  const other = await mentor(LONDON);
+  await u.client.ok('schedule.book', { mentor: m.user.id, start: MAR23_1900Z + 5400 });
+  const twice = await u.client.request('schedule.book', { mentor: other.user.id, start: MAR23_1900Z + 5400 });
+  assertError(twice, 'conflict');
+  assert.match(twice.message, /you already have a session/);
   const outsider = await newMember(stack, 'out'); // not in the circle
   assertError(await outsider.client.request('schedule.book', { mentor: m.user.id, start: MAR23_1900Z + 3600 }), 'forbidden');
   assertError(await u.client.request('schedule.book', { mentor: NO_SUCH_ID, start: MAR23_1900Z }), 'not_found');
