@@ -340,7 +340,7 @@ static int ics_start(struct lws *wsi, http_sess_t *h, const char *uri)
     ics_token(wsi, token, sizeof token);
     if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0 || strpbrk(host, "\r\n \"<>"))
         snprintf(host, sizeof host, "%s:%lld", cfg->listen_address, cfg->listen_port);
-    snprintf(url, sizeof url, "http://%s/#session=%s", host, bid);
+    snprintf(url, sizeof url, "http://%s/#/sessions/join/%s", host, bid); /* the web client's route */
     ics_pending_t *p = calloc(1, sizeof *p);
     if (!p)
         return -1;

@@ -173,7 +173,7 @@ test('schedule.reschedule and schedule.cancel: both parties are told; the .ics f
   assert.equal(Number(f.DTEND), MAR23_1900Z + 1800);
   assert.equal(f.SEQUENCE, '0');
   assert.match(f.SUMMARY, /^Mentoring: /);
-  assert.match(f.DESCRIPTION, /Fractions, ratios; and "more"\\nJoin the session: http:\/\/.*#session=/);
+  assert.match(f.DESCRIPTION, /Fractions, ratios; and "more"\\nJoin the session: http:\/\/127\.0\.0\.1:\d+\/#\/sessions\/join\/[0-9a-f]{32}$/);
   assert.ok(Math.abs(Number(f.DTSTAMP) - Date.now() / 1000) < 120);
 
   assertError(await third.client.request('schedule.reschedule', { booking: b.id, start: MAR23_1900Z + 3600 }), 'forbidden');
@@ -245,6 +245,17 @@ test('session.join: open from 5 minutes before the start for the two participant
   assert.equal((await m.client.ok('session.join', { booking: b.id })).peer.id, u.user.id);
   assertError(await third.client.request('session.join', { booking: b.id }), 'forbidden');
   assertError(await u.client.request('session.join', { booking: NO_SUCH_ID }), 'not_found');
+  // a session that ended more than 15 minutes ago is closed (written straight into Redis: the past
+  // cannot be booked)
+  const now = Math.floor(Date.now() / 1000);
+  await stack.redisCmd('HSET', `booking:${'e'.repeat(32)}`, 'mentor', m.user.id, 'mentee', u.user.id,
+    'start', String(now - 3600), 'end', String(now - 1500), 'topic', '', 'status', 'booked', 'sequence', '0',
+    'created', '0', 'updated', '0');
+  const over = await u.client.request('session.join', { booking: 'e'.repeat(32) });
+  assertError(over, 'conflict');
+  assert.match(over.message, /over/);
+  await stack.redisCmd('HSET', `booking:${'e'.repeat(32)}`, 'end', String(now - 600));
+  assert.equal((await u.client.ok('session.join', { booking: 'e'.repeat(32) })).open, true); // 10 min after the end
   const later = (await u.client.ok('schedule.book', { mentor: m.user.id, start: nextGrid(3600) })).booking;
   const early = await u.client.request('session.join', { booking: later.id });
   assertError(early, 'conflict');

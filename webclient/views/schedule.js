@@ -3,7 +3,8 @@
 // notifications, and the slot picker for booking a mentor. Times come from the server as unix seconds
 // (UTC) and are shown in the viewer's own time zone; availability is edited in the mentor's zone.
 //
-// Routes (app.js): #/sessions  #/sessions/notes/<user id>  #/book/<mentor id>
+// Routes (app.js): #/sessions  #/sessions/notes/<user id>  #/sessions/join/<booking id> (the .ics join link)
+//                  #/book/<mentor id>
 import { h, fill, field } from '../dom.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
@@ -30,6 +31,7 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
   const { conn } = ctx;
   let alive = true;
   let data = { upcoming: [], past: [] };
+  let joinTried = false;
   const status = h('p', { class: 'muted', role: 'status' });
   const upcoming = h('ul', { class: 'session-list', 'aria-label': 'Upcoming sessions' });
   const past = h('ul', { class: 'session-list', 'aria-label': 'Past sessions' });
@@ -73,6 +75,11 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
       data = res;
       render();
       status.textContent = '';
+      if (args[0] === 'join' && args[1] && !joinTried) {
+        joinTried = true;
+        const b = data.upcoming.find((x) => x.id === args[1]);
+        if (b) joinSession(b);
+      }
     } catch (err) {
       if (alive) status.textContent = `Could not load your sessions: ${ctx.describeError(err)}`;
     }
