@@ -341,41 +341,52 @@ static void availability_get(req_t *r)
 
 /* ---------------- slots ---------------- */
 
-static void slots_loaded(const store_reply_t *rep, void *priv)
+/* A schedule.slots request waiting for the mentor's rules and bookings. */
+typedef struct {
+    req_t *r;
+    char mentor[FEATURE_ID_LEN + 1];
+    int64_t from, to;
+} slots_req_t;
+
+/* The slots of rules in [q->from, q->to) minus the bookings in rep (flat: id, start, …) as an ok answer. */
+static void answer_slots(slots_req_t *q, const slots_rules_t *rules, const store_reply_t *rep)
 {
-    req_t *r = priv;
-    if (!rep || store_type(rep) != STORE_ARR || store_len(rep) < 1) {
-        req_store_error(r, rep);
-        return;
-    }
-    size_t len = 0;
-    const char *text = store_str(store_elem(rep, 0), &len);
-    slots_rules_t rules;
-    if (rules_from_text(r, text, text ? len : 0, &rules) < 0)
-        return;
     size_t nb = (store_len(rep) - 1) / 2;
     int64_t *booked = calloc(nb + 1, sizeof *booked), *out = calloc(SLOTS_MAX, sizeof *out);
     if (!booked || !out) {
         free(booked);
         free(out);
-        req_error(r, E_INTERNAL, "out of memory");
+        req_error(q->r, E_INTERNAL, "out of memory");
         return;
     }
     for (size_t i = 0; i < nb; i++) {
         const char *s = store_str(store_elem(rep, 2 + 2 * i), NULL);
         booked[i] = s ? strtoll(s, NULL, 10) : 0;
     }
-    json_t *j = req_json(r);
-    int64_t from = json_integer_value(json_object_get(j, "from")), to = json_integer_value(json_object_get(j, "to"));
-    size_t n = slots_list(&rules, from, to, now_s(), booked, nb, out, SLOTS_MAX);
+    size_t n = slots_list(rules, q->from, q->to, now_s(), booked, nb, out, SLOTS_MAX);
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, json_pack("{s:I,s:I}", "start", (json_int_t)out[i], "end",
-                                             (json_int_t)(out[i] + rules.slot_min * 60)));
+                                             (json_int_t)(out[i] + rules->slot_min * 60)));
     free(booked);
     free(out);
-    req_ok(r, json_pack("{s:s,s:o,s:s,s:i}", "mentor", json_string_value(json_object_get(j, "mentor")), "slots",
-                        arr, "tz", rules.tz, "slot_minutes", rules.slot_min));
+    req_ok(q->r, json_pack("{s:s,s:o,s:s,s:i}", "mentor", q->mentor, "slots", arr, "tz", rules->tz,
+                           "slot_minutes", rules->slot_min));
+}
+
+static void slots_loaded(const store_reply_t *rep, void *priv)
+{
+    slots_req_t *q = priv;
+    slots_rules_t rules;
+    if (!rep || store_type(rep) != STORE_ARR || store_len(rep) < 1) {
+        req_store_error(q->r, rep);
+    } else {
+        size_t len = 0;
+        const char *text = store_str(store_elem(rep, 0), &len);
+        if (rules_from_text(q->r, text, text ? len : 0, &rules) == 0)
+            answer_slots(q, &rules, rep);
+    }
+    free(q);
 }
 
 static void schedule_slots(req_t *r)
@@ -391,15 +402,21 @@ static void schedule_slots(req_t *r)
         req_error_ex(r, E_BAD_REQUEST, "to", 0, "to: must be after from, at most 31 days later");
         return;
     }
-    /* the getters leave the request as it came: write the effective range back for slots_loaded */
-    json_object_set_new(req_json(r), "from", json_integer(from));
-    json_object_set_new(req_json(r), "to", json_integer(to));
+    slots_req_t *q = calloc(1, sizeof *q);
+    if (!q) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    q->r = r;
+    strcpy(q->mentor, mentor);
+    q->from = from;
+    q->to = to;
     char f[24], t[24];
     /* bookings up to a day around the range can block its edges (slot + buffer is under a day) */
     snprintf(f, sizeof f, "%lld", from - 86400);
     snprintf(t, sizeof t, "%lld", to + 86400);
     const char *args[] = {mentor, f, t};
-    store_eval(&load_script, slots_loaded, r, 0, 3, args);
+    store_eval(&load_script, slots_loaded, q, 0, 3, args);
 }
 
 /* ---------------- book, reschedule ---------------- */
