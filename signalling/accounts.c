@@ -18,6 +18,9 @@
 #include "msg.h"
 #include "presence.h"
 
+/* Weak: schedule.c sends what waited for a user while offline; a build without it skips this. */
+extern void schedule_signed_in(uint64_t conn, const char *uid) __attribute__((weak));
+
 #define TOKEN_BYTES 32
 #define TOKEN_HEX (2 * TOKEN_BYTES)
 #define UID_BYTES 16
@@ -155,6 +158,11 @@ static int token_key(const char *hex, char key[8 + 2 * crypto_hash_sha256_BYTES 
     return 0;
 }
 
+int accounts_session_key(const char *token, char key[80])
+{
+    return token_key(token, key);
+}
+
 json_t *accounts_user_json(const char *uid, const store_reply_t *h)
 {
     size_t n = store_len(h);
@@ -223,6 +231,8 @@ static void sign_in(req_t *r, const char *uid, const store_reply_t *user, const 
         if (conn_sign_in(c, uid, json_string_value(json_object_get(u, "name")), ids, k) == 0) {
             conn_set_session(c, session_key + 8);
             presence_device_up(c);
+            if (schedule_signed_in)
+                schedule_signed_in(conn_id(c), uid);
             log_info("conn %llu: signed in as %s", (unsigned long long)conn_id(c), uid);
         }
         free(ids);

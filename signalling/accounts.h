@@ -23,6 +23,11 @@ void accounts_init(uv_loop_t *loop);
  * reply is not a non-empty array. The password hash is never copied. */
 json_t *accounts_user_json(const char *uid, const store_reply_t *hgetall);
 
+/* The Redis key ("session:<sha256 hex>", 72 characters and a NUL) of a session token (64 hex characters,
+ * borrowed). Returns 0, or -1 if token is malformed. For endpoints that take the token outside the
+ * WebSocket (GET /ics/…). */
+int accounts_session_key(const char *token, char key[80]);
+
 /* 1 if tz names a time zone in /usr/share/zoneinfo (e.g. "Europe/London", "UTC"), else 0. */
 int accounts_tz_valid(const char *tz);
 /* 1 if name is a valid user name (3–32 of [A-Za-z0-9_.-]), else 0. */

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -43,6 +44,9 @@ const conf_key_t signal_config_keys[] = {
     K("help-sweep-interval", CONF_INT, help_sweep_interval, "500", 50, 60000, "milliseconds", "how often this node looks for timed-out help requests (every node does; each timeout is handled once)"),
     K("room-max-participants", CONF_INT, room_max_participants, "6", 2, 50, "participants", "devices in one drop-in room at once (mesh); one more gets room_full"),
     K("room-participant-ttl", CONF_INT, room_participant_ttl, "15", 3, 3600, "seconds", "a room participant whose node stops refreshing it (every ttl/3) leaves the room after this long"),
+    /* Scheduled mentoring: used by schedule.c. */
+    K("reminder-offsets", CONF_STR, reminder_offsets, "15,1", 0, 0, "minutes", "reminders before a mentoring session, comma-separated (an item ending in s is in seconds)"),
+    K("schedule-tick", CONF_INT, schedule_tick, "1000", 50, 60000, "milliseconds", "how often this node claims due reminders"),
     {0},
 };
 
@@ -75,6 +79,12 @@ int signal_config_check(const signal_config_t *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "key 'ping-timeout': must be larger than ping-interval (%lld)", cfg->ping_interval);
         return -1;
     }
+    long long offsets[CONFIG_MAX_REMINDERS];
+    if (config_reminder_offsets(cfg->reminder_offsets, offsets) < 0) {
+        snprintf(err, errlen, "key 'reminder-offsets': comma-separated minutes (or seconds with s), at most %d, each up to a week",
+                 CONFIG_MAX_REMINDERS);
+        return -1;
+    }
     if (!*cfg->listen_address || !*cfg->redis_host) {
         snprintf(err, errlen, "key '%s': must not be empty", *cfg->listen_address ? "redis-host" : "listen-address");
         return -1;
@@ -103,6 +113,26 @@ int signal_config_load(signal_config_t *cfg, int argc, char **argv, int *rest, i
         return -1;
     }
     return 0;
+}
+
+int config_reminder_offsets(const char *s, long long out[CONFIG_MAX_REMINDERS])
+{
+    int n = 0;
+    while (s && *s) {
+        char *end;
+        if (!isdigit((unsigned char)*s) || n == CONFIG_MAX_REMINDERS)
+            return -1;
+        long long v = strtoll(s, &end, 10);
+        if (*end == 's')
+            end++;
+        else
+            v *= 60;
+        if (v <= 0 || v > 7 * 86400 || (*end && *end != ',') || (*end == ',' && !end[1]))
+            return -1;
+        out[n++] = v;
+        s = *end ? end + 1 : end;
+    }
+    return n;
 }
 
 void signal_config_free(signal_config_t *cfg)

@@ -48,6 +48,9 @@ typedef struct {
     long long help_sweep_interval;    /* milliseconds between this node's sweeps of help deadlines */
     long long room_max_participants;
     long long room_participant_ttl;   /* seconds */
+    /* scheduled mentoring (schedule.c) */
+    char *reminder_offsets;      /* "15,1": minutes before a session (an item may end in s: seconds) */
+    long long schedule_tick;     /* milliseconds between two "claim due reminders" runs on this node */
 } signal_config_t;
 
 /* The table; ends with {NULL}. */
@@ -64,6 +67,12 @@ int signal_config_load(signal_config_t *cfg, int argc, char **argv, int *rest, i
 int signal_config_check(const signal_config_t *cfg, char *err, size_t errlen);
 
 void signal_config_free(signal_config_t *cfg);
+
+#define CONFIG_MAX_REMINDERS 8
+/* Parses a reminder-offsets value ("15,1", "90s,5"): comma-separated positive integers, minutes unless
+ * suffixed with s (seconds); up to CONFIG_MAX_REMINDERS, each at most a week. Writes seconds into out and
+ * returns how many, or -1 if malformed. */
+int config_reminder_offsets(const char *s, long long out[CONFIG_MAX_REMINDERS]);
 
 /* The running process's config (set once by main before anything starts; borrowed). */
 const signal_config_t *config_get(void);

@@ -21,6 +21,8 @@ extern const handler_t turn_handlers[] __attribute__((weak));
 extern const handler_t calls_handlers[] __attribute__((weak));
 extern const handler_t help_handlers[] __attribute__((weak));
 extern const handler_t rooms_handlers[] __attribute__((weak));
+extern const handler_t schedule_handlers[] __attribute__((weak));
+extern const handler_t mentoring_handlers[] __attribute__((weak));
 
 static void on_ping(req_t *r)
 {
@@ -50,10 +52,12 @@ static const handler_t *tables(size_t i)
     case 6: return calls_handlers;
     case 7: return rooms_handlers;
     case 8: return help_handlers;
+    case 9: return schedule_handlers;
+    case 10: return mentoring_handlers;
     default: return NULL;
     }
 }
-#define NTABLES 9
+#define NTABLES 11
 
 const handler_t *dispatch_find(const char *type)
 {

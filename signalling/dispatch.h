@@ -21,7 +21,7 @@ typedef struct { const char *type; handler_fn fn; unsigned flags; } handler_t; /
 /* Each feature module exports its table; a module not linked yet is simply absent (weak symbols). */
 extern const handler_t accounts_handlers[], presence_handlers[], circles_handlers[], channels_handlers[],
     turn_handlers[], calls_handlers[], rooms_handlers[];
-extern const handler_t help_handlers[];
+extern const handler_t help_handlers[], schedule_handlers[], mentoring_handlers[];
 
 /* ---- for ws.c and main.c ---- */
 /* Handles one complete text frame (buf borrowed) from connection c: parses, checks, calls the handler,

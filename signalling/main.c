@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "presence.h"
 #include "rooms.h"
+#include "schedule.h"
 #include "store.h"
 #include "ws.h"
 
@@ -43,6 +44,7 @@ static void finish_stop(void)
     calls_stop(); /* after the connections: their calls ended (disconnected), their rooms were left */
     rooms_stop();
     presence_stop();
+    schedule_stop();
     store_close(); /* sends what is queued (presence removals), then disconnects */
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
@@ -189,6 +191,7 @@ static int run_server(uv_loop_t *loop, signal_config_t *cfg)
     calls_start(loop);
     help_start(loop);
     rooms_start(loop);
+    schedule_start(loop);
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
     uv_signal_start(&sig_term, on_signal, SIGTERM);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "schedule.h"
 #include "store.h"
 
 #define WS_PROTOCOL "staffroom.v1"
@@ -37,10 +38,21 @@ struct ws_sess {
     ws_sess_t *prev, *next; /* every open WebSocket, for shutdown */
 };
 
+/* A GET /ics/… waiting for Redis. Owned by the HTTP session while it lives; if the connection closes
+ * first, wsi is cleared and the answer's callback frees it. */
+typedef struct {
+    struct lws *wsi; /* NULL once the connection is gone */
+    int done;        /* the answer is in status/body */
+    unsigned status;
+    char *body;
+    size_t len;
+} ics_pending_t;
+
 /* Per HTTP request on the dynamic mounts. */
 typedef struct {
     unsigned char *body; /* LWS_PRE headroom, then the body */
     size_t len;
+    ics_pending_t *ics;
 } http_sess_t;
 
 static struct lws_context *ctx;
@@ -278,6 +290,93 @@ static int http_reply(struct lws *wsi, http_sess_t *h, unsigned status, const ch
     return 0;
 }
 
+/* ---------------- HTTP: GET /ics/<booking>.ics (schedule.h) ---------------- */
+
+static void ics_done(int status, const char *body, size_t len, void *priv)
+{
+    ics_pending_t *p = priv;
+    if (!p->wsi) { /* the client went away meanwhile */
+        free(p);
+        return;
+    }
+    p->body = malloc(len + 1);
+    if (p->body) {
+        memcpy(p->body, body, len);
+        p->len = len;
+        p->status = (unsigned)status;
+    } else {
+        p->status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
+    }
+    p->done = 1;
+    lws_callback_on_writable(p->wsi);
+}
+
+/* The token: ?token=… or "Authorization: Bearer …"; "" if neither. */
+static void ics_token(struct lws *wsi, char *out, size_t cap)
+{
+    char auth[128];
+    out[0] = '\0';
+    const char *v = lws_get_urlarg_by_name(wsi, "token=", out, (int)cap);
+    if (v) {
+        memmove(out, v, strlen(v) + 1);
+        return;
+    }
+    out[0] = '\0';
+    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 && strncmp(auth, "Bearer ", 7) == 0)
+        snprintf(out, cap, "%s", auth + 7);
+}
+
+/* Starts answering GET /ics/<32 hex>.ics; the answer is written once Redis has checked the token. */
+static int ics_start(struct lws *wsi, http_sess_t *h, const char *uri)
+{
+    char bid[40] = "", token[128], host[128] = "", url[256];
+    size_t n = strlen(uri);
+    if (n != 5 + 32 + 4 || strcmp(uri + n - 4, ".ics") != 0) {
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+        return -1;
+    }
+    memcpy(bid, uri + 5, 32);
+    bid[32] = '\0';
+    ics_token(wsi, token, sizeof token);
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0 || strpbrk(host, "\r\n \"<>"))
+        snprintf(host, sizeof host, "%s:%lld", cfg->listen_address, cfg->listen_port);
+    snprintf(url, sizeof url, "http://%s/#/sessions/join/%s", host, bid); /* the web client's route */
+    ics_pending_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return -1;
+    p->wsi = wsi;
+    h->ics = p;
+    schedule_ics(bid, token, url, ics_done, p);
+    return 0;
+}
+
+static void ics_drop(http_sess_t *h)
+{
+    if (!h || !h->ics)
+        return;
+    if (h->ics->done) {
+        free(h->ics->body);
+        free(h->ics);
+    } else {
+        h->ics->wsi = NULL; /* ics_done frees it */
+    }
+    h->ics = NULL;
+}
+
+static int http_reply(struct lws *wsi, http_sess_t *h, unsigned status, const char *ctype, const char *body,
+                      size_t len);
+
+/* Writes the answer of a finished /ics request (headers now; the body at the next writable). */
+static int ics_write(struct lws *wsi, http_sess_t *h)
+{
+    ics_pending_t *p = h->ics;
+    unsigned st = p->body ? p->status : HTTP_STATUS_INTERNAL_SERVER_ERROR;
+    int rc = http_reply(wsi, h, st, st == 200 ? "text/calendar; charset=utf-8" : "text/plain; charset=utf-8",
+                        p->body ? p->body : "internal error\n", p->body ? p->len : 15);
+    ics_drop(h);
+    return rc;
+}
+
 static int on_http(struct lws *wsi, http_sess_t *h)
 {
     char uri[64] = "";
@@ -293,6 +392,8 @@ static int on_http(struct lws *wsi, http_sess_t *h)
         return http_reply(wsi, h, up ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json", body,
                           (size_t)n);
     }
+    if (strncmp(uri, "/ics/", 5) == 0)
+        return ics_start(wsi, h, uri);
     if (strcmp(uri, "/metrics") == 0) {
         size_t n;
         char *text = metrics_render(store_is_up(), &n);
@@ -317,6 +418,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, h) ? -1 : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (h && h->ics && h->ics->done)
+            return ics_write(wsi, h) ? -1 : 0;
         if (!h || !h->body)
             break;
         {
@@ -332,6 +435,7 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (h) {
             free(h->body);
             h->body = NULL;
+            ics_drop(h);
         }
         break;
     default:
@@ -346,7 +450,7 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static struct lws_http_mount mount_files, mount_health, mount_metrics;
+static struct lws_http_mount mount_files, mount_health, mount_metrics, mount_ics;
 
 static void lws_log(int level, const char *line)
 {
@@ -368,6 +472,11 @@ int ws_start(uv_loop_t *loop, const signal_config_t *config)
     mount_metrics.origin = "http";
     mount_metrics.origin_protocol = LWSMPRO_CALLBACK;
     mount_metrics.mountpoint_len = 8;
+    mount_metrics.mount_next = &mount_ics;
+    mount_ics.mountpoint = "/ics";
+    mount_ics.origin = "http";
+    mount_ics.origin_protocol = LWSMPRO_CALLBACK;
+    mount_ics.mountpoint_len = 4;
     mount_health.mount_next = &mount_metrics;
     mount_health.mountpoint = "/healthz";
     mount_health.origin = "http";

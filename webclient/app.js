@@ -2,6 +2,7 @@
 // the header (presence, sign out), the connection banner and error display. Views live in views/.
 //
 // Routes: #/signin  #/signup  #/circles  #/circle/<cid>[/<channel id>]  #/profile
+//         #/sessions[/notes/<uid>]  #/book/<mentor uid>  (views/schedule.js)
 import { Connection } from './protocol.js';
 import { describeError } from './errors.js';
 import { h, fill } from './dom.js';
@@ -11,6 +12,7 @@ import { mountCircle } from './views/circle.js';
 import { mountProfile } from './views/profile.js';
 import { mountCalls } from './views/calls.js';
 import { mountHelpOffers } from './views/help.js';
+import { mountSessions, mountBook } from './views/schedule.js';
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection();
@@ -78,6 +80,8 @@ function route() {
     case 'circles': unmount = mountDirectory(view, ctx); break;
     case 'circle': unmount = mountCircle(view, ctx, { circle: args[0], channel: args[1] }); break;
     case 'profile': unmount = mountProfile(view, ctx); break;
+    case 'sessions': unmount = mountSessions(view, ctx, { args }); break;
+    case 'book': unmount = mountBook(view, ctx, { mentor: args[0] }); break;
     default:
       fill(view, h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '#/circles' }, 'Back to the circles')));
   }

@@ -42,6 +42,7 @@ export function mountMembers(el, ctx, { circle }) {
       m.role !== 'member' ? h('span', { class: `role role-${m.role}` }, m.role) : null,
       presenceBadge(m.presence),
       m.on_duty ? h('span', { class: 'on-duty' }, ' · on duty') : null,
+      m.role === 'mentor' && !me ? h('a', { class: 'book', href: `#/book/${m.user.id}` }, 'Book a session') : null,
       me ? null : callButton(m));
   }
 

@@ -132,6 +132,36 @@ static void every_key_has_help(void **state)
     assert_true(n >= 20);
 }
 
+static void reminder_offsets_are_minutes_or_seconds(void **state)
+{
+    (void)state;
+    long long o[CONFIG_MAX_REMINDERS];
+    assert_int_equal(config_reminder_offsets("15,1", o), 2);
+    assert_int_equal(o[0], 900);
+    assert_int_equal(o[1], 60);
+    assert_int_equal(config_reminder_offsets("90s,5", o), 2);
+    assert_int_equal(o[0], 90);
+    assert_int_equal(o[1], 300);
+    assert_int_equal(config_reminder_offsets("", o), 0);
+    assert_int_equal(config_reminder_offsets("0", o), -1);
+    assert_int_equal(config_reminder_offsets("15,", o), -1);
+    assert_int_equal(config_reminder_offsets("15m", o), -1);
+    assert_int_equal(config_reminder_offsets("-1", o), -1);
+    assert_int_equal(config_reminder_offsets("20000", o), -1); /* over a week */
+    assert_int_equal(config_reminder_offsets("1,2,3,4,5,6,7,8,9", o), -1);
+    signal_config_t cfg;
+    char err[256];
+    char *argv[] = {"x", "--reminder-offsets", "soon", NULL};
+    assert_int_equal(load(&cfg, 3, argv, err, sizeof err), -1);
+    assert_non_null(strstr(err, "reminder-offsets"));
+    signal_config_free(&cfg);
+    char *ok[] = {"x", NULL};
+    assert_int_equal(load(&cfg, 1, ok, err, sizeof err), 0);
+    assert_string_equal(cfg.reminder_offsets, "15,1");
+    assert_int_equal(cfg.schedule_tick, 1000);
+    signal_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -140,6 +170,7 @@ int main(void)
         cmocka_unit_test(file_errors_name_file_line_and_key),
         cmocka_unit_test(flag_errors_name_the_flag),
         cmocka_unit_test(every_key_has_help),
+        cmocka_unit_test(reminder_offsets_are_minutes_or_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

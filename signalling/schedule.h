@@ -1,0 +1,44 @@
+/* schedule.h — scheduled mentoring: availability, slots, bookings, reminders, the session join window
+ * and the .ics calendar export.
+ *
+ * Owns: the `schedule.*`, `session.join` and `notifications.list` request types (PROTOCOL.md,
+ * "Scheduling"); the Redis keys sched:avail:<uid> (rules JSON), booking:<bid> (hash), the zsets
+ * sched:mentor:<uid>:booked (active bookings by start, for the atomic no-double-booking check) and
+ * user:<uid>:bookings (both roles), sched:reminders (due time in ms → "<bid>|<seconds before>"), and the
+ * lists notif:<uid> (in-app history) and notif:<uid>:pending (events waiting for an offline user);
+ * the reminder timer (every node claims due reminders with one atomic script, so each is sent once).
+ * Must not: keep booking state in this process (every node answers from Redis), or block the loop.
+ *
+ * Times on the wire are unix seconds (UTC); clients show them in the viewer's zone. Rules are checked in
+ * C (slots.h) before a booking script runs; the script then makes the booking atomically, refusing it
+ * if another active booking of the mentor lies within slot + buffer of it.
+ */
+#ifndef STAFFROOM_SCHEDULE_H
+#define STAFFROOM_SCHEDULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "dispatch.h"
+
+/* The handlers of every schedule.* request, session.join and notifications.list; ends with {NULL}. */
+extern const handler_t schedule_handlers[];
+
+/* Starts this node's reminder timer (schedule-tick) on loop (borrowed). */
+void schedule_start(uv_loop_t *loop);
+/* Stops the timer (its handle closes as the loop runs on). A claim in flight still completes. */
+void schedule_stop(void);
+
+/* A connection just signed in as uid: the events that waited for that user while offline are sent to
+ * it (if it is still open when Redis answers) and no longer wait. uid borrowed. */
+void schedule_signed_in(uint64_t conn, const char *uid);
+
+/* The answer to GET /ics/<booking>.ics: status is an HTTP status (200, 401, 403, 404, 503, 500); body is
+ * the calendar (text/calendar) for 200, a short text otherwise; both borrowed for the call only. */
+typedef void (*schedule_ics_cb)(int status, const char *body, size_t len, void *priv);
+/* Checks the session token (hex, borrowed) against Redis and renders booking bid's calendar with
+ * join_url (borrowed, may be NULL) as its join link. cb is called exactly once, later, from the loop. */
+void schedule_ics(const char *bid, const char *token, const char *join_url, schedule_ics_cb cb, void *priv);
+
+#endif

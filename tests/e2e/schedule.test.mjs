@@ -1,0 +1,116 @@
+// schedule.test.mjs — the scheduling views of the web client in Debian's Chromium against real
+// staffroom-signal + Redis: a mentor publishes availability in the editor, a mentee finds her in the
+// circle's member list, picks a slot, sees the session under "My sessions" with its .ics link and a join
+// button that is not lit yet, and both write in the pair's mentoring notes.
+// Users and the circle are set up over the protocol (tests/lib/client.mjs); only the scheduling views
+// are driven through the page. Screenshots: build/test-artifacts/schedule-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Harness } from '../lib/harness.mjs';
+import { connect, registerUser, uniqueName } from '../lib/client.mjs';
+import { launchBrowser, newUser, shot, unlabeledControls } from '../lib/browser.mjs';
+import { startWebStack } from '../lib/webstack.mjs';
+
+const T = 15000;
+let h; let stack; let browser; let circle;
+const people = {};
+
+async function signIn(page, name, password) {
+  await page.goto(stack.url);
+  await page.getByRole('heading', { name: 'Sign in to Staffroom' }).waitFor({ timeout: T });
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+}
+
+before(async () => {
+  h = new Harness('e2e-schedule');
+  stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100'] });
+  await stack.createAdmin('schedadmin', 'admin password 123');
+  const admin = await connect(stack.wsUrl);
+  await admin.ok('auth.login', { name: 'schedadmin', password: 'admin password 123' }, 30000);
+  circle = (await admin.ok('circle.create', { name: 'Maths mentoring', subject: 'Mathematics', phase: 'secondary' })).circle;
+  for (const who of ['mentor', 'mentee']) {
+    const c = await connect(stack.wsUrl);
+    const name = uniqueName(who);
+    const reg = await registerUser(c, name, `${who} password 123`, { display_name: who === 'mentor' ? 'Maria Mentor' : 'Ezra Mentee' });
+    await c.ok('circle.join', { circle: circle.id });
+    people[who] = { name, password: `${who} password 123`, id: reg.user.id, token: reg.token, client: c };
+  }
+  await admin.ok('circle.set_role', { circle: circle.id, user: people.mentor.id, role: 'mentor' });
+  await admin.close();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  for (const p of Object.values(people)) await p.client?.close();
+  if (browser) await browser.close();
+  if (h) await h.close();
+});
+
+test('a mentor publishes availability, a mentee books a slot and sees the session; both share notes', async () => {
+  // the mentor: availability editor under "Sessions"
+  const { page: mp } = await newUser(browser);
+  await signIn(mp, people.mentor.name, people.mentor.password);
+  await mp.getByRole('link', { name: 'Sessions', exact: true }).click();
+  await mp.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: T });
+  await mp.getByLabel('Your time zone').fill('Europe/London');
+  await mp.getByRole('button', { name: 'Add a weekly window' }).click();
+  await mp.getByLabel('Day', { exact: true }).selectOption('wed');
+  await mp.getByLabel('From', { exact: true }).fill('09:00');
+  await mp.getByLabel('To', { exact: true }).fill('11:00');
+  await mp.getByLabel('Minimum notice (minutes)').fill('0');
+  await mp.getByRole('button', { name: 'Save availability' }).click();
+  await mp.getByText('Availability saved.').waitFor({ timeout: T });
+  const stored = await people.mentee.client.ok('schedule.availability.get', { mentor: people.mentor.id });
+  assert.deepEqual(stored.availability.windows, [{ day: 'wed', start: '09:00', end: '11:00' }]);
+  assert.equal(stored.availability.tz, 'Europe/London');
+  assert.equal(stored.availability.min_notice_minutes, 0);
+  assert.deepEqual(await unlabeledControls(mp), []);
+  await shot(mp, 'schedule-01-availability');
+
+  // the mentee: member list → slot picker → my sessions
+  const { page: ep } = await newUser(browser);
+  await signIn(ep, people.mentee.name, people.mentee.password);
+  await ep.goto(`${stack.url}#/circle/${circle.id}`);
+  await ep.getByRole('link', { name: 'Book a session' }).click();
+  await ep.getByRole('heading', { name: 'Book a session with Maria Mentor' }).waitFor({ timeout: T });
+  const slots = await people.mentee.client.ok('schedule.slots', { mentor: people.mentor.id });
+  assert.ok(slots.slots.length >= 4);
+  const first = ep.locator(`.slot-days button[data-start="${slots.slots[0].start}"]`);
+  await first.waitFor({ timeout: T });
+  assert.deepEqual(await unlabeledControls(ep), []);
+  await shot(ep, 'schedule-02-slots');
+  await ep.getByLabel('What would you like to talk about?').fill('Teaching ratios');
+  await first.click();
+  await ep.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: T });
+  const row = ep.locator('.session-list li.session').first();
+  await row.getByText('Mentor: Maria Mentor').waitFor({ timeout: T });
+  await row.getByText('— Teaching ratios').waitFor({ timeout: T });
+  const mine = await people.mentee.client.ok('schedule.mine');
+  const b = mine.upcoming[0];
+  assert.equal(b.start, slots.slots[0].start);
+  assert.equal(b.topic, 'Teaching ratios');
+  // the join button exists but is not lit days ahead; the .ics link downloads the calendar
+  assert.equal(await row.getByRole('button', { name: 'Join the session with Maria Mentor' }).isDisabled(), true);
+  const href = await row.getByRole('link', { name: 'Add to calendar (.ics)' }).getAttribute('href');
+  assert.match(href, new RegExp(`^/ics/${b.id}\\.ics\\?token=[0-9a-f]{64}$`));
+  const res = await fetch(new URL(href, stack.url));
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /BEGIN:VCALENDAR/);
+  await shot(ep, 'schedule-03-my-sessions');
+
+  // notes of the pair, written by the mentee and seen by the mentor
+  await row.getByRole('link', { name: 'Notes' }).click();
+  await ep.getByRole('heading', { name: 'Mentoring notes with Maria Mentor' }).waitFor({ timeout: T });
+  await ep.getByLabel('Kind', { exact: true }).selectOption('goal');
+  await ep.getByLabel('Text', { exact: true }).fill('Plan three lessons on ratio tables');
+  await ep.getByRole('button', { name: 'Add', exact: true }).click();
+  await ep.getByText('Plan three lessons on ratio tables').waitFor({ timeout: T });
+  await mp.goto(`${stack.url}#/sessions/notes/${people.mentee.id}`);
+  await mp.getByText('Plan three lessons on ratio tables').waitFor({ timeout: T });
+  await mp.locator('.session-list li.session').getByText('Mentee: Ezra Mentee').waitFor({ timeout: T });
+  assert.deepEqual(mp.exceptions, []);
+  assert.deepEqual(ep.exceptions, []);
+});

@@ -1,0 +1,268 @@
+// views/schedule.js — scheduled mentoring: "my sessions" (join buttons that light up when the room is open,
+// .ics downloads, cancel), the mentoring notes of a pair, the mentor's availability editor, the in-app
+// notifications, and the slot picker for booking a mentor. Times come from the server as unix seconds
+// (UTC) and are shown in the viewer's own time zone; availability is edited in the mentor's zone.
+//
+// Routes (app.js): #/sessions  #/sessions/notes/<user id>  #/sessions/join/<booking id> (the .ics join link)
+//                  #/book/<mentor id>
+import { h, fill, field } from '../dom.js';
+
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+const DAY_LABEL = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
+const OPENS_BEFORE_S = 300; // the session room opens 5 minutes before the start …
+const CLOSES_AFTER_S = 900; // … and closes 15 minutes after the end (PROTOCOL.md, session.join)
+const viewerZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+export function formatSlot(unixS, tz) {
+  const opts = { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' };
+  try {
+    return new Intl.DateTimeFormat(undefined, tz ? { ...opts, timeZone: tz } : opts).format(new Date(unixS * 1000));
+  } catch {
+    return new Intl.DateTimeFormat(undefined, opts).format(new Date(unixS * 1000));
+  }
+}
+
+const nameOf = (u) => u?.display_name || u?.name || 'someone';
+export const roomOpen = (b, nowS) => b.status === 'booked' && nowS >= b.start - OPENS_BEFORE_S && nowS < b.end + CLOSES_AFTER_S;
+
+// ---------------------------------------------------------------- my sessions
+
+export function mountSessions(el, ctx, { args = [] } = {}) {
+  const { conn } = ctx;
+  let alive = true;
+  let data = { upcoming: [], past: [] };
+  let joinTried = false;
+  const status = h('p', { class: 'muted', role: 'status' });
+  const upcoming = h('ul', { class: 'session-list', 'aria-label': 'Upcoming sessions' });
+  const past = h('ul', { class: 'session-list', 'aria-label': 'Past sessions' });
+  const room = h('div', { class: 'session-room', role: 'status' });
+  const notesPane = h('section', { class: 'mentoring-notes', 'aria-label': 'Mentoring notes' });
+  const availPane = h('section', { class: 'availability' });
+  const notifPane = h('section', { class: 'notifications' });
+  fill(el, h('h1', {}, 'My sessions'),
+    h('p', { class: 'muted' }, `Times are shown in your time zone (${viewerZone()}).`),
+    status, room, h('h2', {}, 'Upcoming'), upcoming, h('h2', {}, 'Past'), past, notesPane, availPane, notifPane);
+
+  function row(b) {
+    const me = conn.user?.id;
+    const peer = b.mentor.id === me ? b.mentee : b.mentor;
+    const open = roomOpen(b, Date.now() / 1000);
+    const join = h('button', { type: 'button', class: 'join', disabled: !open, dataset: { booking: b.id },
+      'aria-label': `Join the session with ${nameOf(peer)}`, onclick: () => joinSession(b) }, open ? 'Join now' : 'Join');
+    return h('li', { class: `session session-${b.status}`, dataset: { booking: b.id, start: b.start } },
+      h('span', { class: 'when' }, formatSlot(b.start)), ' ',
+      h('span', { class: 'who' }, `${b.mentor.id === me ? 'Mentee' : 'Mentor'}: ${nameOf(peer)}`),
+      b.topic ? h('span', { class: 'topic' }, ` — ${b.topic}`) : null,
+      b.status === 'cancelled' ? h('span', { class: 'badge' }, ' cancelled') : null,
+      h('span', { class: 'actions' },
+        b.status === 'booked' && b.end > Date.now() / 1000 ? join : null,
+        h('a', { href: `/ics/${b.id}.ics?token=${encodeURIComponent(conn.token || '')}`, download: `session-${b.id}.ics` }, 'Add to calendar (.ics)'),
+        h('a', { href: `#/sessions/notes/${peer.id}` }, 'Notes'),
+        b.status === 'booked' && b.start > Date.now() / 1000
+          ? h('button', { type: 'button', class: 'link', onclick: () => cancel(b) }, 'Cancel') : null));
+  }
+
+  function render() {
+    upcoming.replaceChildren(...data.upcoming.map(row));
+    past.replaceChildren(...data.past.map(row));
+    if (!data.upcoming.length) upcoming.replaceChildren(h('li', { class: 'muted' }, 'No sessions booked. Find a mentor in one of your circles.'));
+  }
+
+  async function load() {
+    try {
+      const res = await conn.request('schedule.mine');
+      if (!alive) return;
+      data = res;
+      render();
+      status.textContent = '';
+      if (args[0] === 'join' && args[1] && !joinTried) {
+        joinTried = true;
+        const b = data.upcoming.find((x) => x.id === args[1]);
+        if (b) joinSession(b);
+      }
+    } catch (err) {
+      if (alive) status.textContent = `Could not load your sessions: ${ctx.describeError(err)}`;
+    }
+  }
+
+  async function joinSession(b) {
+    try {
+      const res = await conn.request('session.join', { booking: b.id });
+      fill(room, h('p', {}, `The room with ${nameOf(res.peer)} is open until ${formatSlot(res.closes_at)}.`));
+      ctx.announce(`Session room open with ${nameOf(res.peer)}`);
+    } catch (err) { ctx.showError(err); }
+  }
+
+  async function cancel(b) {
+    if (!confirm(`Cancel the session on ${formatSlot(b.start)}?`)) return;
+    try { await conn.request('schedule.cancel', { booking: b.id }); } catch (err) { ctx.showError(err); }
+  }
+
+  // join buttons light up at the right time without a reload
+  const timer = setInterval(() => { if (alive) render(); }, 15000);
+  const onChange = () => load();
+  const events = ['schedule.booked', 'schedule.cancelled', 'schedule.rescheduled'];
+  for (const t of events) conn.addEventListener(t, onChange);
+  const onReminder = (ev) => {
+    const { booking, minutes } = ev.detail;
+    ctx.announce(`Your session ${minutes ? `starts in ${minutes} minutes` : 'starts now'}: ${booking.topic || ''}`);
+  };
+  conn.addEventListener('schedule.reminder', onReminder);
+
+  load();
+  if (args[0] === 'notes' && args[1]) mountNotes(notesPane, ctx, { with: args[1] });
+  mountAvailability(availPane, ctx);
+  mountNotifications(notifPane, ctx);
+  return () => {
+    alive = false;
+    clearInterval(timer);
+    for (const t of events) conn.removeEventListener(t, onChange);
+    conn.removeEventListener('schedule.reminder', onReminder);
+  };
+}
+
+// ---------------------------------------------------------------- notes of a pair
+
+export function mountNotes(el, ctx, { with: other }) {
+  const { conn } = ctx;
+  const list = h('ul', { class: 'notes' });
+  const sessions = h('p', { class: 'muted' });
+  const kind = field('Kind', 'select', {}, [{ value: 'note', label: 'Note' }, { value: 'goal', label: 'Goal' }]);
+  const text = field('Text', 'textarea', { maxlength: 2000, required: true, rows: 3 });
+  const title = h('h2', {}, 'Mentoring notes');
+  const form = h('form', { class: 'note-form', onsubmit: add }, kind.wrap, text.wrap, h('button', { type: 'submit' }, 'Add'));
+  fill(el, title, sessions, list, form);
+
+  async function load() {
+    try {
+      const res = await conn.request('mentoring.notes.list', { with: other });
+      title.textContent = `Mentoring notes with ${nameOf(res.with)}`;
+      sessions.textContent = `${res.sessions.length} session${res.sessions.length === 1 ? '' : 's'} together`;
+      list.replaceChildren(...res.notes.map((n) => h('li', { class: `note note-${n.kind}` },
+        h('strong', {}, n.kind === 'goal' ? 'Goal: ' : ''), n.text, h('span', { class: 'muted' }, ` — ${nameOf(n.by)}, ${formatSlot(Math.floor(n.at / 1000))}`))));
+    } catch (err) { sessions.textContent = `Could not load the notes: ${ctx.describeError(err)}`; }
+  }
+
+  async function add(ev) {
+    ev.preventDefault();
+    try {
+      await conn.request('mentoring.notes.add', { with: other, kind: kind.input.value, text: text.input.value });
+      text.input.value = '';
+      load();
+    } catch (err) { ctx.showError(err); }
+  }
+  load();
+}
+
+// ---------------------------------------------------------------- availability editor (mentors)
+
+export function mountAvailability(el, ctx) {
+  const { conn } = ctx;
+  const tz = field('Your time zone', 'input', { value: viewerZone(), required: true });
+  const slot = field('Slot length (minutes)', 'input', { type: 'number', min: 5, max: 240, value: 30 });
+  const buffer = field('Break between sessions (minutes)', 'input', { type: 'number', min: 0, max: 120, value: 0 });
+  const notice = field('Minimum notice (minutes)', 'input', { type: 'number', min: 0, max: 20160, value: 60 });
+  const ahead = field('Bookable up to (days ahead)', 'input', { type: 'number', min: 1, max: 365, value: 60 });
+  const rows = h('ul', { class: 'windows', 'aria-label': 'Weekly windows' });
+  const msg = h('p', { role: 'status', class: 'muted' });
+
+  function windowRow(w = { day: 'tue', start: '19:00', end: '21:00' }) {
+    const day = field('Day', 'select', {}, DAYS.map((d) => ({ value: d, label: DAY_LABEL[d], selected: d === w.day })));
+    const start = field('From', 'input', { type: 'time', value: w.start });
+    const end = field('To', 'input', { type: 'time', value: w.end === '24:00' ? '23:59' : w.end });
+    const li = h('li', { class: 'window' }, day.wrap, start.wrap, end.wrap,
+      h('button', { type: 'button', class: 'link', onclick: () => li.remove() }, 'Remove'));
+    li.read = () => ({ day: day.input.value, start: start.input.value, end: end.input.value === '23:59' ? '24:00' : end.input.value });
+    return li;
+  }
+
+  async function save(ev) {
+    ev.preventDefault();
+    const rules = {
+      tz: tz.input.value.trim(), windows: [...rows.children].map((li) => li.read()),
+      slot_minutes: Number(slot.input.value), buffer_minutes: Number(buffer.input.value),
+      min_notice_minutes: Number(notice.input.value), max_ahead_days: Number(ahead.input.value),
+    };
+    try {
+      await conn.request('schedule.availability.set', rules);
+      msg.textContent = 'Availability saved.';
+    } catch (err) {
+      msg.textContent = err.code === 'forbidden' ? 'Only mentors publish availability.' : ctx.describeError(err);
+    }
+  }
+
+  fill(el, h('h2', {}, 'My availability (mentors)'),
+    h('form', { class: 'availability-form', onsubmit: save }, tz.wrap, rows,
+      h('button', { type: 'button', onclick: () => rows.appendChild(windowRow()) }, 'Add a weekly window'),
+      slot.wrap, buffer.wrap, notice.wrap, ahead.wrap, h('button', { type: 'submit' }, 'Save availability'), msg));
+
+  conn.request('schedule.availability.get').then((res) => {
+    const a = res.availability;
+    if (!a) return;
+    tz.input.value = a.tz;
+    slot.input.value = a.slot_minutes;
+    buffer.input.value = a.buffer_minutes;
+    notice.input.value = a.min_notice_minutes;
+    ahead.input.value = a.max_ahead_days;
+    rows.replaceChildren(...a.windows.map(windowRow));
+  }).catch((err) => { msg.textContent = ctx.describeError(err); });
+}
+
+// ---------------------------------------------------------------- notifications
+
+export function mountNotifications(el, ctx) {
+  const list = h('ul', { class: 'notification-list' });
+  fill(el, h('h2', {}, 'Notifications'), list);
+  ctx.conn.request('notifications.list').then((res) => {
+    list.replaceChildren(...res.notifications.map((n) => h('li', {},
+      `Reminder: session with ${nameOf(n.event.booking.mentor)} and ${nameOf(n.event.booking.mentee)} at ${formatSlot(n.event.booking.start)}`)));
+    if (!res.notifications.length) list.replaceChildren(h('li', { class: 'muted' }, 'Nothing yet.'));
+  }).catch((err) => ctx.showError(err));
+}
+
+// ---------------------------------------------------------------- slot picker
+
+export function mountBook(el, ctx, { mentor }) {
+  const { conn } = ctx;
+  let alive = true;
+  const title = h('h1', {}, 'Book a mentoring session');
+  const info = h('p', { class: 'muted', role: 'status' });
+  const topic = field('What would you like to talk about?', 'input', { maxlength: 200 });
+  const days = h('div', { class: 'slot-days' });
+  fill(el, title, info, topic.wrap, days);
+
+  async function load() {
+    try {
+      const [a, s] = await Promise.all([conn.request('schedule.availability.get', { mentor }),
+        conn.request('schedule.slots', { mentor })]);
+      if (!alive) return;
+      title.textContent = `Book a session with ${nameOf(a.mentor)}`;
+      info.textContent = `Slots of ${s.slot_minutes} minutes, shown in your time zone (${viewerZone()}); ${nameOf(a.mentor)} is in ${s.tz}.`;
+      const byDay = new Map();
+      for (const slot of s.slots) {
+        const day = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long' }).format(new Date(slot.start * 1000));
+        if (!byDay.has(day)) byDay.set(day, []);
+        byDay.get(day).push(slot);
+      }
+      days.replaceChildren(...[...byDay].map(([day, slots]) => h('section', { class: 'slot-day' }, h('h2', {}, day),
+        h('ul', { class: 'slots' }, slots.map((slot) => h('li', {}, h('button', { type: 'button', dataset: { start: slot.start },
+          onclick: () => book(slot) }, new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' }).format(new Date(slot.start * 1000)))))))));
+      if (!s.slots.length) days.replaceChildren(h('p', {}, 'No free slots in the next two weeks.'));
+    } catch (err) {
+      if (alive) info.textContent = err.code === 'not_found' ? 'This mentor has not published availability yet.' : ctx.describeError(err);
+    }
+  }
+
+  async function book(slot) {
+    try {
+      await conn.request('schedule.book', { mentor, start: slot.start, topic: topic.input.value });
+      ctx.announce(`Booked for ${formatSlot(slot.start)}`);
+      ctx.navigate('#/sessions');
+    } catch (err) {
+      ctx.showError(err);
+      load(); // someone else may have taken it
+    }
+  }
+  load();
+  return () => { alive = false; };
+}
