@@ -19,6 +19,7 @@
 
 /* Lists are built as JSON text by hand: cjson encodes an empty table as {} where the protocol wants []. */
 #define ROOM_LUA_PRELUDE \
+    ROOMS_LUA_PRIVATE \
     "local function now_ms() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n" \
     "local function is_member(cid, uid) return redis.call('HEXISTS', 'circle:' .. cid .. ':members', uid) == 1 end\n" \
     "local function is_admin(uid) return redis.call('HGET', 'user:' .. uid, 'admin') == '1' end\n" \
@@ -40,23 +41,42 @@
     "  return '[' .. table.concat(out, ',') .. ']'\n" \
     "end\n" \
     "local function room_json(rid)\n" \
-    "  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'name', 'standing')\n" \
-    "  return '{\"id\":' .. cjson.encode(rid) .. ',\"circle\":' .. cjson.encode(r[1]) .. ',\"name\":' .. cjson.encode(r[2])\n" \
-    "    .. ',\"standing\":' .. (r[3] == '1' and 'true' or 'false') .. ',\"participants\":' .. participants(rid) .. '}'\n" \
+    "  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'name', 'standing', 'private')\n" \
+    "  return '{\"id\":' .. cjson.encode(rid) .. ',\"circle\":' .. (r[1] and cjson.encode(r[1]) or 'null')\n" \
+    "    .. ',\"name\":' .. cjson.encode(r[2]) .. ',\"standing\":' .. (r[3] == '1' and 'true' or 'false')\n" \
+    "    .. ',\"private\":' .. (r[4] == '1' and 'true' or 'false') .. ',\"participants\":' .. participants(rid) .. '}'\n" \
     "end\n" \
+    /* a circle room's events go to the circle; a private room's to its guests */ \
     "local function announce(rid)\n" \
-    "  local cid = redis.call('HGET', 'room:' .. rid, 'circle')\n" \
-    "  if not cid then return end\n" \
-    "  redis.call('PUBLISH', 'ev:c:' .. cid, '{\"type\":\"room.participants\",\"circle\":' .. cjson.encode(cid)\n" \
-    "    .. ',\"room\":' .. cjson.encode(rid) .. ',\"participants\":' .. participants(rid) .. '}')\n" \
+    "  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'private')\n" \
+    "  if r[1] then\n" \
+    "    redis.call('PUBLISH', 'ev:c:' .. r[1], '{\"type\":\"room.participants\",\"circle\":' .. cjson.encode(r[1])\n" \
+    "      .. ',\"room\":' .. cjson.encode(rid) .. ',\"participants\":' .. participants(rid) .. '}')\n" \
+    "  elseif r[2] == '1' then\n" \
+    "    local ev = '{\"type\":\"room.participants\",\"circle\":null,\"room\":' .. cjson.encode(rid)\n" \
+    "      .. ',\"participants\":' .. participants(rid) .. '}'\n" \
+    "    for _, g in ipairs(redis.call('SMEMBERS', 'room:' .. rid .. ':guests')) do redis.call('PUBLISH', 'ev:u:' .. g, ev) end\n" \
+    "  end\n" \
     "end\n" \
     "local function make_room(cid, rid, name, uid, standing, now)\n" \
     "  redis.call('HSET', 'room:' .. rid, 'circle', cid, 'name', name, 'created_by', uid, 'created', now, 'standing', standing)\n" \
     "  redis.call('ZADD', 'circle:' .. cid .. ':rooms', now, rid)\n" \
     "end\n" \
-    /* a room the user may enter: its circle, or an error reply */ \
+    /* a private room: its guests only, and only while it is open */ \
+    "local function private_for(rid, uid, now)\n" \
+    "  local r = redis.call('HMGET', 'room:' .. rid, 'opens', 'closes')\n" \
+    "  if redis.call('SISMEMBER', 'room:' .. rid .. ':guests', uid) == 0 then\n" \
+    "    return nil, redis.error_reply('forbidden: this room is private to the people of its session')\n" \
+    "  end\n" \
+    "  if now < tonumber(r[1]) * 1000 then return nil, redis.error_reply('conflict: this room is not open yet') end\n" \
+    "  if now >= tonumber(r[2]) * 1000 then return nil, redis.error_reply('conflict: this room is closed') end\n" \
+    "  return ''\n" \
+    "end\n" \
+    /* a room the user may enter: its circle ('' for a private room), or an error reply */ \
     "local function room_for(rid, uid)\n" \
-    "  local cid = redis.call('HGET', 'room:' .. rid, 'circle')\n" \
+    "  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'private')\n" \
+    "  if r[2] == '1' then return private_for(rid, uid, now_ms()) end\n" \
+    "  local cid = r[1]\n" \
     "  if not cid then return nil, redis.error_reply('not_found: no such room') end\n" \
     "  if not is_member(cid, uid) then return nil, redis.error_reply('forbidden: only members of the circle enter its rooms') end\n" \
     "  return cid\n" \
@@ -158,6 +178,10 @@ static store_script_t sweep_script = STORE_SCRIPT("room_sweep", ROOM_LUA_PRELUDE
     "local now = now_ms()\n"
     "local total = 0\n"
     "for _, rid in ipairs(redis.call('SRANDMEMBER', 'rooms:live', tonumber(ARGV[1]))) do\n"
+    "  local closes = redis.call('HGET', 'room:' .. rid, 'closes')\n"
+    "  if closes and now >= tonumber(closes) * 1000 and redis.call('EXISTS', 'room:' .. rid .. ':members') == 1 then\n"
+    "    private_room_close(rid)\n"
+    "  end\n"
     "  local n = expire(rid, now)\n"
     "  if n > 0 then announce(rid) total = total + n end\n"
     "  if redis.call('ZCARD', 'room:' .. rid .. ':members') == 0 then redis.call('SREM', 'rooms:live', rid) end\n"
@@ -298,6 +322,12 @@ static void script_done(const store_reply_t *rep, void *priv)
     pending_t *pd = priv;
     req_t *r = pd->r;
     if (!store_ok(rep) || store_type(rep) != STORE_STR) {
+        /* room.leave forgets this node's record even when the room no longer has the device (a private
+         * room that closed took everyone out), so presence does not stay in_call. */
+        conn_t *c = pd->left ? conn_find(req_conn(r)) : NULL;
+        part_t *p = c ? part_find(conn_id(c), pd->room) : NULL;
+        if (p)
+            part_remove(p, c);
         req_store_error(r, rep);
         free(pd);
         return;

@@ -12,6 +12,7 @@
 #include "feature.h"
 #include "ics.h"
 #include "log.h"
+#include "rooms.h"
 #include "schedule_lua.h"
 #include "slots.h"
 
@@ -120,7 +121,7 @@ static store_script_t book_script = STORE_SCRIPT("schedule.book", SCHEDULE_LUA_P
 
 /* ARGV: uid, bid, reminder offsets… */
 static store_script_t cancel_script = STORE_SCRIPT("schedule.cancel", SCHEDULE_LUA_PRELUDE ARM_REMINDERS_LUA
-    ACTIVE_BOOKING_LUA
+    ACTIVE_BOOKING_LUA ROOMS_LUA_PRIVATE
     "local uid, bid, now = ARGV[1], ARGV[2], now_ms()\n"
     "local h, e = active_booking(bid, uid, now)\n"
     "if e then return e end\n"
@@ -129,6 +130,7 @@ static store_script_t cancel_script = STORE_SCRIPT("schedule.cancel", SCHEDULE_L
     "redis.call('HINCRBY', 'booking:' .. bid, 'sequence', 1)\n"
     "redis.call('ZREM', 'sched:mentor:' .. h.mentor .. ':booked', bid)\n"
     "for i = 3, #ARGV do redis.call('ZREM', 'sched:reminders', bid .. '|' .. ARGV[i]) end\n"
+    "private_room_close(bid)\n"
     "local b = booking_obj(bid)\n"
     "tell(b, {type = 'schedule.cancelled', booking = b, by = uid})\n"
     "return cjson.encode({booking = b})\n");
@@ -141,7 +143,7 @@ static store_script_t active_script = STORE_SCRIPT("schedule.active", SCHEDULE_L
 
 /* ARGV: uid, bid, new start, new end, gap seconds, reminder offsets… */
 static store_script_t reschedule_script = STORE_SCRIPT("schedule.reschedule", SCHEDULE_LUA_PRELUDE
-    ARM_REMINDERS_LUA ACTIVE_BOOKING_LUA
+    ARM_REMINDERS_LUA ACTIVE_BOOKING_LUA ROOMS_LUA_PRIVATE
     "local uid, bid, now = ARGV[1], ARGV[2], now_ms()\n"
     "local start, gap = tonumber(ARGV[3]), tonumber(ARGV[5])\n"
     "local h, e = active_booking(bid, uid, now)\n"
@@ -160,6 +162,7 @@ static store_script_t reschedule_script = STORE_SCRIPT("schedule.reschedule", SC
     "redis.call('ZADD', 'user:' .. h.mentor .. ':bookings', start, bid)\n"
     "redis.call('ZADD', 'user:' .. h.mentee .. ':bookings', start, bid)\n"
     "arm(bid, start, 6, now)\n"
+    "private_room_close(bid) -- it opens again around the new time (session.join)\n"
     "local b = booking_obj(bid)\n"
     "tell(b, {type = 'schedule.rescheduled', booking = b, old_start = old, by = uid})\n"
     "return cjson.encode({booking = b})\n");
@@ -180,7 +183,7 @@ static store_script_t mine_script = STORE_SCRIPT("schedule.mine", SCHEDULE_LUA_P
     "return '{\"upcoming\":' .. jarr(up) .. ',\"past\":' .. jarr(past) .. '}'\n");
 
 /* ARGV: uid, bid, seconds the room opens before the start, seconds it stays open after the end */
-static store_script_t join_script = STORE_SCRIPT("session.join", SCHEDULE_LUA_PRELUDE
+static store_script_t join_script = STORE_SCRIPT("session.join", SCHEDULE_LUA_PRELUDE ROOMS_LUA_PRIVATE
     "local uid, bid, now = ARGV[1], ARGV[2], now_ms()\n"
     "local h = hash('booking:' .. bid)\n"
     "if not h.mentor then return fail('not_found', 'no such booking') end\n"
@@ -191,8 +194,9 @@ static store_script_t join_script = STORE_SCRIPT("session.join", SCHEDULE_LUA_PR
     "local closes = tonumber(h['end']) + tonumber(ARGV[4])\n"
     "if now < opens * 1000 then return fail('conflict', 'not open yet: the room opens 5 minutes before the start') end\n"
     "if now >= closes * 1000 then return fail('conflict', 'this session is over') end\n"
+    "private_room_set(bid, 'Mentoring session', h.mentor, h.mentee, opens, closes)\n"
     "return cjson.encode({booking = booking_obj(bid), peer = brief(peer), opens_at = opens,\n"
-    "  closes_at = closes, open = true})\n");
+    "  closes_at = closes, open = true, room = bid})\n");
 
 /* Claims up to 100 due reminders (ZRANGEBYSCORE + ZREM in one step: exactly one node sends each) and
  * sends them: an event on ev:u of both parties, an entry in their notification history, and a copy

@@ -262,6 +262,49 @@ test('session.join: open from 5 minutes before the start for the two participant
   assert.match(early.message, /not open yet/);
 });
 
+test('the session room: only its two people enter and signal each other; it closes at its time and on a cancel', async () => {
+  const m = await mentor(ALWAYS);
+  const u = await member();
+  const third = await member();
+  const b = (await u.client.ok('schedule.book', { mentor: m.user.id, start: nextGrid(10) })).booking;
+  const room = (await u.client.ok('session.join', { booking: b.id })).room;
+  assert.equal(room, b.id);
+  // the private room is no room of the circle
+  const listed = (await u.client.ok('room.list', { circle: circle.id })).rooms;
+  assert.ok(!listed.some((r) => r.id === room));
+  const ju = await u.client.ok('room.join', { room, camera: true, mic: true });
+  assert.equal(ju.room.private, true);
+  assert.equal(ju.room.circle, null);
+  // the mentor sees the mentee inside before joining (room.participants goes to both guests)
+  const seen = await m.client.waitEvent('room.participants', (e) => e.room === room && e.participants.length === 1);
+  assert.equal(seen.participants[0].user.id, u.user.id);
+  const jm = await m.client.ok('room.join', { room, camera: true, mic: false });
+  assert.equal(jm.room.participants.length, 2);
+  await m.client.ok('room.signal', { room, to: ju.device, data: { description: { type: 'offer', sdp: 'v=0' } } });
+  const sig = await u.client.waitEvent('room.signal', (e) => e.room === room);
+  assert.equal(sig.from, jm.device);
+  // a third member of the same circle: refused by the session and by the room
+  assertError(await third.client.request('session.join', { booking: b.id }), 'forbidden');
+  assertError(await third.client.request('room.join', { room, camera: true, mic: true }), 'forbidden');
+  assertError(await third.client.request('room.signal', { room, to: ju.device, data: {} }), 'forbidden');
+  await u.client.waitEvent('presence', (e) => e.user === m.user.id && e.status === 'in_call');
+  // its time is over (moved into the past in Redis): the sweep takes both out and tells them
+  await stack.redisCmd('HSET', `room:${room}`, 'closes', String(Math.floor(Date.now() / 1000)));
+  await u.client.waitEvent('room.closed', (e) => e.room === room);
+  await m.client.waitEvent('room.closed', (e) => e.room === room);
+  assertError(await m.client.request('room.join', { room, camera: true, mic: true }), 'conflict');
+  assertError(await m.client.request('room.leave', { room }), 'not_found');
+  await u.client.waitEvent('presence', (e) => e.user === m.user.id && e.status === 'online');
+  // a cancel closes an open session room at once
+  const b2 = (await u.client.ok('schedule.book', { mentor: m.user.id, start: nextGrid(900) })).booking;
+  await stack.redisCmd('HSET', `booking:${b2.id}`, 'start', String(nextGrid(60)), 'end', String(nextGrid(60) + 300));
+  const room2 = (await m.client.ok('session.join', { booking: b2.id })).room;
+  await m.client.ok('room.join', { room: room2, camera: true, mic: true });
+  await u.client.ok('schedule.cancel', { booking: b2.id });
+  await m.client.waitEvent('room.closed', (e) => e.room === room2);
+  assertError(await m.client.request('room.join', { room: room2, camera: true, mic: true }), 'conflict');
+});
+
 test('mentoring notes: shared by the pair, with their sessions; anyone else is forbidden', async () => {
   const m = await mentor(LONDON);
   const u = await member();

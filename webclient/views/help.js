@@ -117,17 +117,23 @@ export function mountHelp(root, ctx, { circle }) {
       showAsk();
       ctx.announce('Your request stays in the help channel.');
     });
-    // Booking lives with the circle's mentors (scheduling); until then, point at them in the member list.
-    book.addEventListener('click', () => {
-      const list = document.querySelector('.members');
-      list?.scrollIntoView({ behavior: 'smooth' });
-      list?.querySelector('h2, [tabindex]')?.focus?.();
-      ctx.announce('The circle\'s mentors are in the member list.');
+    // Booking: list the circle's mentors, each a link to their slot picker (views/schedule.js, #/book/<id>).
+    const mentors = h('ul', { class: 'help-mentors', 'aria-label': 'Mentors of this circle' });
+    book.addEventListener('click', async () => {
+      try {
+        const res = await conn.request('circle.members', { circle: cid });
+        const list = (res.members || []).filter((m) => m.role === 'mentor' && m.user.id !== conn.user?.id);
+        if (!alive) return;
+        fill(mentors, ...(list.length ? list.map((m) => h('li', {},
+          h('a', { href: `#/book/${m.user.id}` }, `Book a session with ${m.user.display_name || m.user.name}`)))
+          : [h('li', { class: 'muted' }, 'This circle has no mentors yet.')]));
+        (mentors.querySelector('a') || book).focus();
+      } catch (err) { ctx.showError(err); }
     });
     fill(panel, h('div', { class: 'help-unanswered card', role: 'alert', dataset: { request: req.id, state: 'unanswered' } },
       h('p', {}, h('strong', {}, 'Nobody could take your request just now.')),
       h('p', { class: 'muted' }, `“${req.topic}” stays in the help channel for later.`),
-      h('div', { class: 'actions' }, wait, post, book)));
+      h('div', { class: 'actions' }, wait, post, book), mentors));
   }
 
   // Duty also ends when an expert's device goes (no help.duty then): recount when someone goes offline.
