@@ -15,6 +15,7 @@ import { Harness } from '../lib/harness.mjs';
 import { launchBrowser, newUser as newBrowserUser, shot } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { startRelay } from '../lib/relay.mjs';
+import { mediaStats, firstFrames } from '../lib/media.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 
 const T = 15000;
@@ -63,39 +64,6 @@ async function open(name) {
   x.page = page;
   x.context = context;
   return page;
-}
-
-// Per live peer connection of the page: decoded video frames and the selected pair's candidate types.
-function mediaStats(page) {
-  return page.evaluate(async () => {
-    const out = [];
-    for (const p of window.staffroomPeers || []) {
-      const stats = await p.pc.getStats();
-      const byId = new Map();
-      stats.forEach((s) => byId.set(s.id, s));
-      let frames = 0; let pair = null;
-      stats.forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
-        if (s.type === 'transport' && s.selectedCandidatePairId) pair = byId.get(s.selectedCandidatePairId);
-      });
-      if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
-      out.push({ label: p.label, frames, state: p.pc.connectionState,
-        local: pair ? byId.get(pair.localCandidateId)?.candidateType : null,
-        remote: pair ? byId.get(pair.remoteCandidateId)?.candidateType : null });
-    }
-    return out;
-  });
-}
-
-// Resolves with the time (ms after t0) when every peer of the page (at least `n`) has decoded video.
-async function firstFrames(page, n, t0, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await mediaStats(page);
-    if (s.length >= n && s.every((x) => x.frames > 0)) return { at: Date.now() - t0, stats: s };
-    if (Date.now() > deadline) throw new Error(`no decoded video after ${timeoutMs} ms: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 25)); // getStats has no change event: poll
-  }
 }
 
 const notice = (page) => page.locator('#call-notice');

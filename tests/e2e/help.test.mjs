@@ -13,6 +13,7 @@ import { Harness } from '../lib/harness.mjs';
 import { launchBrowser, newUser as newBrowserUser, shot } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { startRelay } from '../lib/relay.mjs';
+import { firstFrames } from '../lib/media.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 
 const T = 15000;
@@ -64,38 +65,6 @@ async function open(name) {
   return page;
 }
 
-// Per live peer connection of the page: decoded video frames and the selected pair's candidate types.
-function mediaStats(page) {
-  return page.evaluate(async () => {
-    const out = [];
-    for (const p of window.staffroomPeers || []) {
-      const stats = await p.pc.getStats();
-      const byId = new Map();
-      stats.forEach((s) => byId.set(s.id, s));
-      let frames = 0; let pair = null;
-      stats.forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0;
-        if (s.type === 'transport' && s.selectedCandidatePairId) pair = byId.get(s.selectedCandidatePairId);
-      });
-      if (!pair) stats.forEach((s) => { if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });
-      out.push({ frames, local: pair ? byId.get(pair.localCandidateId)?.candidateType : null,
-        remote: pair ? byId.get(pair.remoteCandidateId)?.candidateType : null });
-    }
-    return out;
-  });
-}
-
-// Resolves with the time (ms after t0) when the page's peer has decoded video.
-async function firstFrames(page, t0, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await mediaStats(page);
-    if (s.length >= 1 && s.every((x) => x.frames > 0)) return { at: Date.now() - t0, stats: s };
-    if (Date.now() > deadline) throw new Error(`no decoded video after ${timeoutMs} ms: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 25)); // getStats has no change event: poll
-  }
-}
-
 async function openHelpChannel(page) {
   await page.getByRole('link', { name: /# help/ }).click();
   await page.getByRole('region', { name: 'Channel help' }).waitFor({ timeout: T });
@@ -123,7 +92,7 @@ test('1. night shift: Ada asks for help, Bob on duty accepts, both see each othe
   assert.equal(await a.locator('.help-waiting', { hasText: 'Waiting for an expert' }).count(), 1);
   const t1 = Date.now();
   await offer.getByRole('button', { name: 'Accept' }).click();
-  const [fa, fb] = await Promise.all([firstFrames(a, t0), firstFrames(b, t0)]);
+  const [fa, fb] = await Promise.all([firstFrames(a, 1, t0), firstFrames(b, 1, t0)]);
   console.log(`# help request click → first decoded frame: asker ${fa.at} ms, expert ${fb.at} ms ` +
     `(of which request → offer shown ${t1 - t0} ms, Accept click → frames ${Math.max(fa.at, fb.at) - (t1 - t0)} ms)`);
   for (const s of [...fa.stats, ...fb.stats]) {
@@ -162,6 +131,9 @@ test('2. nobody on duty: Ada is told, may keep waiting, then cancels; the channe
     assert.equal(await choices.getByRole('button', { name }).count(), 1, name);
   }
   await shot(a, 'help-unanswered');
+  // "Book a mentor" lists the circle's mentors (each a link to the slot picker); Statistics has none
+  await choices.getByRole('button', { name: 'Book a mentor' }).click();
+  await choices.getByText('This circle has no mentors yet.').waitFor({ timeout: T });
   await openHelpChannel(a);
   await a.locator('.msg', { hasText: 'Marking rubric' }).locator('.help-status', { hasText: 'unanswered' }).waitFor({ timeout: T });
   // Bob comes on duty; Ada keeps waiting: the request is offered to him; he says not now.

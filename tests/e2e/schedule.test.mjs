@@ -1,7 +1,9 @@
 // schedule.test.mjs — the scheduling views of the web client in Debian's Chromium against real
 // staffroom-signal + Redis: a mentor publishes availability in the editor, a mentee finds her in the
 // circle's member list, picks a slot, sees the session under "My sessions" with its .ics link and a join
-// button that is not lit yet, and both write in the pair's mentoring notes.
+// button that is not lit yet, and both write in the pair's mentoring notes. Then the mentoring journey to
+// the end: a session that starts within two minutes, both join its room when it opens (relay-only through
+// staffroom-relay) and decode each other's video; printed: the second join click → first decoded frame.
 // Users and the circle are set up over the protocol (tests/lib/client.mjs); only the scheduling views
 // are driven through the page. Screenshots: build/test-artifacts/schedule-*.png.
 import { test, before, after } from 'node:test';
@@ -10,9 +12,11 @@ import { Harness } from '../lib/harness.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 import { launchBrowser, newUser, shot, unlabeledControls } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
+import { startRelay } from '../lib/relay.mjs';
+import { firstFrames } from '../lib/media.mjs';
 
 const T = 15000;
-let h; let stack; let browser; let circle;
+let h; let stack; let relay; let browser; let circle;
 const people = {};
 
 async function signIn(page, name, password) {
@@ -26,7 +30,9 @@ async function signIn(page, name, password) {
 
 before(async () => {
   h = new Harness('e2e-schedule');
-  stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100'] });
+  relay = await startRelay(h, { allowLoopback: true });
+  stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100',
+    '--turn-secret-file', relay.secretFile, '--turn-urls', `turn:127.0.0.1:${relay.port}?transport=udp`] });
   await stack.createAdmin('schedadmin', 'admin password 123');
   const admin = await connect(stack.wsUrl);
   await admin.ok('auth.login', { name: 'schedadmin', password: 'admin password 123' }, 30000);
@@ -111,6 +117,67 @@ test('a mentor publishes availability, a mentee books a slot and sees the sessio
   await mp.goto(`${stack.url}#/sessions/notes/${people.mentee.id}`);
   await mp.getByText('Plan three lessons on ratio tables').waitFor({ timeout: T });
   await mp.locator('.session-list li.session').getByText('Mentee: Ezra Mentee').waitFor({ timeout: T });
+  assert.deepEqual(mp.exceptions, []);
+  assert.deepEqual(ep.exceptions, []);
+});
+
+// One weekly window holding exactly one 30-minute slot that starts 1–2 minutes from now, in a zone where
+// that window does not cross midnight (UTC, or UTC+6 near midnight UTC).
+function windowStartingSoon() {
+  const start = Math.ceil(Date.now() / 60000) * 60 + 60; // unix s, a whole minute at least 60 s ahead
+  for (const [tz, offsetH] of [['UTC', 0], ['Etc/GMT-6', 6]]) {
+    const local = new Date((start + offsetH * 3600) * 1000);
+    const minutes = local.getUTCHours() * 60 + local.getUTCMinutes();
+    if (minutes + 30 > 24 * 60) continue;
+    const hhmm = (m) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+    const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][local.getUTCDay()];
+    return { start, rules: { tz, windows: [{ day, start: hhmm(minutes), end: hhmm(minutes + 30) }],
+      slot_minutes: 30, buffer_minutes: 0, min_notice_minutes: 0, max_ahead_days: 30 } };
+  }
+  throw new Error('no zone fits');
+}
+
+test('the mentoring journey: a session booked to start now; both join its room when it opens and see each other', async () => {
+  const { start, rules } = windowStartingSoon();
+  await people.mentor.client.ok('schedule.availability.set', rules); // the editor itself is driven above
+  // the mentee books the slot in the slot picker (relay-only media: ?relay=1)
+  const { page: ep } = await newUser(browser);
+  await ep.context().addInitScript((token) => { localStorage.setItem('staffroom.token', token); }, people.mentee.token);
+  await ep.goto(`${stack.url}?relay=1#/book/${people.mentor.id}`);
+  await ep.getByRole('heading', { name: 'Book a session with Maria Mentor' }).waitFor({ timeout: T });
+  await ep.getByLabel('What would you like to talk about?').fill('First lesson observation');
+  await ep.locator(`.slot-days button[data-start="${start}"]`).click();
+  await ep.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: T });
+  const row = ep.locator(`li.session[data-start="${start}"]`);
+  await row.getByText('— First lesson observation').waitFor({ timeout: T });
+  // the room is open already (from 5 minutes before the start): the join button is lit for both
+  const { page: mp } = await newUser(browser);
+  await mp.context().addInitScript((token) => { localStorage.setItem('staffroom.token', token); }, people.mentor.token);
+  await mp.goto(`${stack.url}?relay=1#/sessions`);
+  const mrow = mp.locator(`li.session[data-start="${start}"]`);
+  const mjoin = mrow.getByRole('button', { name: 'Join the session with Ezra Mentee' });
+  await mjoin.waitFor({ timeout: T });
+  assert.equal(await mjoin.isEnabled(), true);
+  // the mentee goes in first; the mentor sees her waiting, then joins
+  await row.getByRole('button', { name: 'Join the session with Maria Mentor' }).click();
+  await ep.getByRole('region', { name: 'Room Session with Maria Mentor' }).waitFor({ timeout: T });
+  await mrow.getByText('Ezra Mentee is in the room').waitFor({ timeout: T });
+  await shot(mp, 'schedule-04-mentee-waiting');
+  const t0 = Date.now();
+  await mjoin.click();
+  await mp.getByRole('region', { name: 'Room Session with Ezra Mentee' }).waitFor({ timeout: T });
+  const [fm, fe] = await Promise.all([firstFrames(mp, 1, t0, 30000), firstFrames(ep, 1, t0, 30000)]);
+  for (const st of [...fm.stats, ...fe.stats]) {
+    assert.equal(st.local, 'relay', JSON.stringify(st));
+    assert.equal(st.remote, 'relay', JSON.stringify(st));
+  }
+  console.log(`# session room: mentor's join click → first decoded frame: mentor ${fm.at} ms, mentee ${fe.at} ms`);
+  await shot(mp, 'schedule-05-session-mentor');
+  await shot(ep, 'schedule-06-session-mentee');
+  // the mentor leaves: the mentee's tile of her goes, the mentee stays inside
+  await mp.getByRole('button', { name: 'Leave room' }).click();
+  await ep.waitForFunction(() => window.staffroomPeers.size === 0, null, { timeout: T });
+  assert.equal(await ep.getByRole('region', { name: 'Room Session with Maria Mentor' }).count(), 1);
   assert.deepEqual(mp.exceptions, []);
   assert.deepEqual(ep.exceptions, []);
 });

@@ -47,8 +47,22 @@ export function mountCalls(ctx) {
   }
 
   // Media and ICE config, asked for as early as possible (while it rings).
+  // Camera, mic and ICE servers fetched ahead of a call that will start without ringing here (help.js:
+  // while asking for help, and on an expert's Accept), so the call's media flows sooner.
+  let warm = null;
+  function warmUp() {
+    if (!cur) warm ||= Promise.all([localMedia(), rtcConfig(conn)]);
+  }
+  function coolDown() {
+    const w = warm;
+    warm = null;
+    w?.then(([stream]) => stopStream(stream)).catch(() => {});
+  }
+
   function prepare(c) {
-    c.prepared ||= Promise.all([localMedia(), rtcConfig(conn)]).then(([stream, config]) => {
+    const early = warm;
+    warm = null;
+    c.prepared ||= (early || Promise.all([localMedia(), rtcConfig(conn)])).then(([stream, config]) => {
       c.stream = stream;
       c.config = config;
       return c;
@@ -269,5 +283,5 @@ export function mountCalls(ctx) {
 
   // Signed out on this tab: nothing of a call may linger.
   conn.addEventListener('signedout', teardown);
-  return { start, get active() { return Boolean(cur); } };
+  return { start, warmUp, coolDown, get active() { return Boolean(cur); } };
 }

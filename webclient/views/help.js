@@ -87,8 +87,10 @@ export function mountHelp(root, ctx, { circle }) {
 
   function showWaiting(req, offered) {
     mine = { id: req.id, state: 'open', topic: req.topic };
+    ctx.calls?.warmUp(); // camera and relay credentials ready before an expert accepts
     const cancel = h('button', { type: 'button', class: 'danger small' }, 'Cancel request');
     cancel.addEventListener('click', async () => {
+      ctx.calls?.coolDown();
       try { await conn.request('help.cancel', { request: req.id }); } catch (err) { ctx.showError(err); }
       if (alive) { showAsk(); ctx.announce('Your help request was cancelled.'); }
     });
@@ -102,6 +104,7 @@ export function mountHelp(root, ctx, { circle }) {
 
   function showUnanswered() {
     mine.state = 'unanswered';
+    ctx.calls?.coolDown(); // the camera goes off while nobody is coming; "Keep waiting" warms it again
     const req = mine;
     const wait = h('button', { type: 'button' }, 'Keep waiting');
     const post = h('button', { type: 'button', class: 'secondary' }, 'Leave it as a post');
@@ -188,10 +191,12 @@ export function mountHelpOffers(ctx) {
     accept.addEventListener('click', async () => {
       accept.disabled = true;
       error.textContent = '';
+      ctx.calls?.warmUp(); // media while the accept travels: the call starts on its answer
       try {
         await conn.request('help.accept', { request: req.id });
         drop(req.id);
       } catch (err) {
+        ctx.calls?.coolDown();
         error.textContent = err.code === 'conflict' ? 'Someone else already took it.' : ctx.describeError(err);
         setTimeout(() => drop(req.id), 4000);
       }

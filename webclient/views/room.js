@@ -114,12 +114,20 @@ export async function enterRoom(ctx, r, { onChange } = {}) {
       if (cap) cap.textContent = `${nameOf(p.user)} (${avText(p)})`;
     }
   };
+  // a private (session) room closes at its time or when the booking is cancelled: everyone is out
+  const onClosed = (ev) => {
+    if (ev.detail.room !== r.id) return;
+    s.leave(false);
+    ctx.announce?.(`${r.name} has closed.`);
+  };
   conn.addEventListener('room.signal', onSignal);
   conn.addEventListener('room.participants', onParticipants);
+  conn.addEventListener('room.closed', onClosed);
 
   s.leave = async (tellServer = true) => {
     conn.removeEventListener('room.signal', onSignal);
     conn.removeEventListener('room.participants', onParticipants);
+    conn.removeEventListener('room.closed', onClosed);
     for (const d of [...s.peers.keys()]) drop(d);
     stopStream(stream);
     layer.remove();

@@ -3,9 +3,11 @@
 // notifications, and the slot picker for booking a mentor. Times come from the server as unix seconds
 // (UTC) and are shown in the viewer's own time zone; availability is edited in the mentor's zone.
 //
+// Joining opens the session's private room (room.js's room view; only the two of them may enter).
 // Routes (app.js): #/sessions  #/sessions/notes/<user id>  #/sessions/join/<booking id> (the .ics join link)
 //                  #/book/<mentor id>
 import { h, fill, field } from '../dom.js';
+import { enterRoom } from './room.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const DAY_LABEL = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
@@ -32,6 +34,7 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
   let alive = true;
   let data = { upcoming: [], past: [] };
   let joinTried = false;
+  const present = new Map(); // booking id → participants of its session room (room.participants)
   const status = h('p', { class: 'muted', role: 'status' });
   const upcoming = h('ul', { class: 'session-list', 'aria-label': 'Upcoming sessions' });
   const past = h('ul', { class: 'session-list', 'aria-label': 'Past sessions' });
@@ -47,13 +50,17 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
     const me = conn.user?.id;
     const peer = b.mentor.id === me ? b.mentee : b.mentor;
     const open = roomOpen(b, Date.now() / 1000);
-    const join = h('button', { type: 'button', class: 'join', disabled: !open, dataset: { booking: b.id },
-      'aria-label': `Join the session with ${nameOf(peer)}`, onclick: () => joinSession(b) }, open ? 'Join now' : 'Join');
+    const inside = ctx.room?.roomId === b.id;
+    const join = h('button', { type: 'button', class: 'join', disabled: !open || Boolean(ctx.room), dataset: { booking: b.id },
+      'aria-label': `Join the session with ${nameOf(peer)}`, onclick: () => joinSession(b) },
+      inside ? 'You are inside' : open ? 'Join now' : 'Join');
+    const waiting = (present.get(b.id) || []).filter((p) => p.user.id !== me);
     return h('li', { class: `session session-${b.status}`, dataset: { booking: b.id, start: b.start } },
       h('span', { class: 'when' }, formatSlot(b.start)), ' ',
       h('span', { class: 'who' }, `${b.mentor.id === me ? 'Mentee' : 'Mentor'}: ${nameOf(peer)}`),
       b.topic ? h('span', { class: 'topic' }, ` — ${b.topic}`) : null,
       b.status === 'cancelled' ? h('span', { class: 'badge' }, ' cancelled') : null,
+      waiting.length ? h('span', { class: 'in-room' }, ` — ${nameOf(waiting[0].user)} is in the room`) : null,
       h('span', { class: 'actions' },
         b.status === 'booked' && b.end > Date.now() / 1000 ? join : null,
         h('a', { href: `/ics/${b.id}.ics?token=${encodeURIComponent(conn.token || '')}`, download: `session-${b.id}.ics` }, 'Add to calendar (.ics)'),
@@ -90,6 +97,8 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
       const res = await conn.request('session.join', { booking: b.id });
       fill(room, h('p', {}, `The room with ${nameOf(res.peer)} is open until ${formatSlot(res.closes_at)}.`));
       ctx.announce(`Session room open with ${nameOf(res.peer)}`);
+      await enterRoom(ctx, { id: res.room, name: `Session with ${nameOf(res.peer)}` },
+        { onChange: () => { if (alive) render(); } });
     } catch (err) { ctx.showError(err); }
   }
 
@@ -108,6 +117,13 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
     ctx.announce(`Your session ${minutes ? `starts in ${minutes} minutes` : 'starts now'}: ${booking.topic || ''}`);
   };
   conn.addEventListener('schedule.reminder', onReminder);
+  // who is already inside a session room (the other person waiting), shown before joining
+  const onParticipants = (ev) => {
+    if (ev.detail.circle !== null) return;
+    present.set(ev.detail.room, ev.detail.participants);
+    render();
+  };
+  conn.addEventListener('room.participants', onParticipants);
 
   load();
   if (args[0] === 'notes' && args[1]) mountNotes(notesPane, ctx, { with: args[1] });
@@ -118,6 +134,7 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
     clearInterval(timer);
     for (const t of events) conn.removeEventListener(t, onChange);
     conn.removeEventListener('schedule.reminder', onReminder);
+    conn.removeEventListener('room.participants', onParticipants);
   };
 }
 
