@@ -81,7 +81,7 @@ function route() {
     case 'circle': unmount = mountCircle(view, ctx, { circle: args[0], channel: args[1] }); break;
     case 'profile': unmount = mountProfile(view, ctx); break;
     case 'sessions': unmount = mountSessions(view, ctx, { args }); break;
-    case 'book': unmount = mountBook(view, ctx, { mentor: args[0] }); break;
+    case 'book': unmount = mountBook(view, ctx, { mentor: args[0], booking: args[1] }); break;
     default:
       fill(view, h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '#/circles' }, 'Back to the circles')));
   }

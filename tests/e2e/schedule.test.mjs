@@ -106,6 +106,14 @@ test('a mentor publishes availability, a mentee books a slot and sees the sessio
   assert.equal(res.status, 200);
   assert.match(await res.text(), /BEGIN:VCALENDAR/);
   await shot(ep, 'schedule-03-my-sessions');
+  // moving it to the next slot: the picker in reschedule mode, then My sessions shows the new time
+  await row.getByRole('link', { name: 'Reschedule the session with Maria Mentor' }).click();
+  await ep.getByRole('heading', { name: 'Move your session with Maria Mentor' }).waitFor({ timeout: T });
+  await ep.locator(`.slot-days button[data-start="${slots.slots[1].start}"]`).click();
+  await ep.locator(`li.session[data-start="${slots.slots[1].start}"]`).waitFor({ timeout: T });
+  const moved = (await people.mentee.client.ok('schedule.mine')).upcoming.find((x) => x.id === b.id);
+  assert.equal(moved.start, slots.slots[1].start);
+  assert.equal(moved.sequence, 1);
 
   // notes of the pair, written by the mentee and seen by the mentor
   await row.getByRole('link', { name: 'Notes' }).click();

@@ -5,7 +5,7 @@
 //
 // Joining opens the session's private room (room.js's room view; only the two of them may enter).
 // Routes (app.js): #/sessions  #/sessions/notes/<user id>  #/sessions/join/<booking id> (the .ics join link)
-//                  #/book/<mentor id>
+//                  #/book/<mentor id>  #/book/<mentor id>/<booking id> (move that booking to another slot)
 import { h, fill, field } from '../dom.js';
 import { enterRoom } from './room.js';
 
@@ -65,6 +65,8 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
         b.status === 'booked' && b.end > Date.now() / 1000 ? join : null,
         h('a', { href: `/ics/${b.id}.ics?token=${encodeURIComponent(conn.token || '')}`, download: `session-${b.id}.ics` }, 'Add to calendar (.ics)'),
         h('a', { href: `#/sessions/notes/${peer.id}` }, 'Notes'),
+        b.status === 'booked' && b.start > Date.now() / 1000
+          ? h('a', { href: `#/book/${b.mentor.id}/${b.id}`, 'aria-label': `Reschedule the session with ${nameOf(peer)}` }, 'Reschedule') : null,
         b.status === 'booked' && b.start > Date.now() / 1000
           ? h('button', { type: 'button', class: 'link', onclick: () => cancel(b) }, 'Cancel') : null));
   }
@@ -239,21 +241,22 @@ export function mountNotifications(el, ctx) {
 
 // ---------------------------------------------------------------- slot picker
 
-export function mountBook(el, ctx, { mentor }) {
+// With `booking`, the picker moves that booking (schedule.reschedule) instead of making a new one.
+export function mountBook(el, ctx, { mentor, booking }) {
   const { conn } = ctx;
   let alive = true;
-  const title = h('h1', {}, 'Book a mentoring session');
+  const title = h('h1', {}, booking ? 'Move a mentoring session' : 'Book a mentoring session');
   const info = h('p', { class: 'muted', role: 'status' });
   const topic = field('What would you like to talk about?', 'input', { maxlength: 200 });
   const days = h('div', { class: 'slot-days' });
-  fill(el, title, info, topic.wrap, days);
+  fill(el, title, info, booking ? null : topic.wrap, days);
 
   async function load() {
     try {
       const [a, s] = await Promise.all([conn.request('schedule.availability.get', { mentor }),
         conn.request('schedule.slots', { mentor })]);
       if (!alive) return;
-      title.textContent = `Book a session with ${nameOf(a.mentor)}`;
+      title.textContent = `${booking ? 'Move your session with' : 'Book a session with'} ${nameOf(a.mentor)}`;
       info.textContent = `Slots of ${s.slot_minutes} minutes, shown in your time zone (${viewerZone()}); ${nameOf(a.mentor)} is in ${s.tz}.`;
       const byDay = new Map();
       for (const slot of s.slots) {
@@ -272,8 +275,9 @@ export function mountBook(el, ctx, { mentor }) {
 
   async function book(slot) {
     try {
-      await conn.request('schedule.book', { mentor, start: slot.start, topic: topic.input.value });
-      ctx.announce(`Booked for ${formatSlot(slot.start)}`);
+      if (booking) await conn.request('schedule.reschedule', { booking, start: slot.start });
+      else await conn.request('schedule.book', { mentor, start: slot.start, topic: topic.input.value });
+      ctx.announce(`${booking ? 'Moved to' : 'Booked for'} ${formatSlot(slot.start)}`);
       ctx.navigate('#/sessions');
     } catch (err) {
       ctx.showError(err);
