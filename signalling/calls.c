@@ -479,6 +479,6 @@ const handler_t calls_handlers[] = {
     {"call.decline", on_decline, 0},
     {"call.cancel", on_cancel, 0},
     {"call.hangup", on_hangup, 0},
-    {"call.signal", on_signal, 0},
+    {"call.signal", on_signal, H_RL_SIGNAL},
     {NULL, NULL, 0},
 };

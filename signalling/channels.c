@@ -258,6 +258,6 @@ const handler_t channels_handlers[] = {
     {"chat.history", chat_history, 0},
     {"chat.edit", chat_edit, H_RL_MSG},
     {"chat.delete", chat_delete, 0},
-    {"chat.typing", chat_typing, 0},
+    {"chat.typing", chat_typing, H_RL_SIGNAL},
     {NULL, NULL, 0},
 };

@@ -28,6 +28,8 @@ const conf_key_t signal_config_keys[] = {
     K("login-burst", CONF_INT, login_burst, "30", 1, 1000000, "attempts", "sign-in attempts allowed at once per IP address"),
     K("message-rate", CONF_INT, message_rate, "120", 1, 1000000, "per minute", "rate-limited messages (chat) per user"),
     K("message-burst", CONF_INT, message_burst, "20", 1, 1000000, "messages", "rate-limited messages allowed at once per user"),
+    K("signal-rate", CONF_INT, signal_rate, "3000", 1, 1000000, "per minute", "call and room signals, typing, presence and room changes per user"),
+    K("signal-burst", CONF_INT, signal_burst, "400", 1, 1000000, "signals", "signals allowed at once per user (a room join sends an offer and candidates to every participant)"),
     K("token-lifetime", CONF_INT, token_lifetime, "2592000", 60, 31536000, "seconds", "session token lifetime (30 days)"),
     K("presence-ttl", CONF_INT, presence_ttl, "45", 2, 3600, "seconds", "a device not refreshed for this long is offline (refreshed every ttl/3)"),
     K("presence-sweep-interval", CONF_INT, presence_sweep_interval, "3000", 100, 60000, "milliseconds", "how often this node sweeps expired devices"),

@@ -30,6 +30,8 @@ typedef struct {
     long long login_burst;
     long long message_rate;      /* per minute, per user */
     long long message_burst;
+    long long signal_rate;       /* per minute, per user: call.signal, room.signal, chat.typing, … */
+    long long signal_burst;
     /* accounts and presence */
     long long token_lifetime;    /* seconds */
     long long presence_ttl;      /* seconds */

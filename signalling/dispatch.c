@@ -38,7 +38,7 @@ static const handler_t core_handlers[] = {
 };
 
 #define LIMIT_TABLE_CAP 8192
-static ratelimit_table_t *login_limits, *msg_limits;
+static ratelimit_table_t *login_limits, *msg_limits, *signal_limits;
 
 static const handler_t *tables(size_t i)
 {
@@ -80,14 +80,16 @@ int dispatch_init(void)
     log_debug("dispatch: %zu request types", n);
     login_limits = ratelimit_table_new(LIMIT_TABLE_CAP);
     msg_limits = ratelimit_table_new(LIMIT_TABLE_CAP);
-    return login_limits && msg_limits ? 0 : -1;
+    signal_limits = ratelimit_table_new(LIMIT_TABLE_CAP);
+    return login_limits && msg_limits && signal_limits ? 0 : -1;
 }
 
 void dispatch_free(void)
 {
     ratelimit_table_free(login_limits);
     ratelimit_table_free(msg_limits);
-    login_limits = msg_limits = NULL;
+    ratelimit_table_free(signal_limits);
+    login_limits = msg_limits = signal_limits = NULL;
 }
 
 static uint64_t now_ms(void)
@@ -121,6 +123,8 @@ static uint64_t limited(conn_t *c, unsigned flags)
         return ratelimit_table_take(login_limits, conn_peer(c), now_ms(), cfg->login_rate, cfg->login_burst);
     if ((flags & H_RL_MSG) && msg_limits && conn_user(c))
         return ratelimit_table_take(msg_limits, conn_user(c), now_ms(), cfg->message_rate, cfg->message_burst);
+    if ((flags & H_RL_SIGNAL) && signal_limits && conn_user(c))
+        return ratelimit_table_take(signal_limits, conn_user(c), now_ms(), cfg->signal_rate, cfg->signal_burst);
     return 0;
 }
 

@@ -18,6 +18,7 @@ typedef struct { const char *type; handler_fn fn; unsigned flags; } handler_t; /
 #define H_PUBLIC 0x1     /* may be called before sign-in (auth.register, auth.login, auth.resume, ping) */
 #define H_RL_LOGIN 0x2   /* counts against the login rate limit */
 #define H_RL_MSG 0x4     /* counts against the message rate limit */
+#define H_RL_SIGNAL 0x8  /* counts against the signal rate limit (call/room signals, typing, presence) */
 /* Each feature module exports its table; a module not linked yet is simply absent (weak symbols). */
 extern const handler_t accounts_handlers[], presence_handlers[], circles_handlers[], channels_handlers[],
     turn_handlers[], calls_handlers[], rooms_handlers[];

@@ -207,7 +207,7 @@ static void on_presence_set(req_t *r)
 }
 
 const handler_t presence_handlers[] = {
-    {"presence.set", on_presence_set, 0},
+    {"presence.set", on_presence_set, H_RL_SIGNAL},
     {NULL, NULL, 0},
 };
 

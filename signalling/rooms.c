@@ -507,9 +507,9 @@ static void on_signal(req_t *r)
 const handler_t rooms_handlers[] = {
     {"room.list", on_list, 0},
     {"room.create", on_create, 0},
-    {"room.join", on_join, 0},
-    {"room.update", on_update, 0},
-    {"room.leave", on_leave, 0},
-    {"room.signal", on_signal, 0},
+    {"room.join", on_join, H_RL_SIGNAL},
+    {"room.update", on_update, H_RL_SIGNAL},
+    {"room.leave", on_leave, H_RL_SIGNAL},
+    {"room.signal", on_signal, H_RL_SIGNAL},
     {NULL, NULL, 0},
 };

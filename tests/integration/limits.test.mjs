@@ -10,7 +10,8 @@ let h, stack;
 before(async () => {
   h = new Harness('limits');
   stack = await startStack(h, { args: ['--max-frame-bytes', '1024', '--login-rate', '100000', '--login-burst', '100000',
-    '--message-rate', '6', '--message-burst', '3', '--send-queue-max-bytes', '65536'] });
+    '--message-rate', '6', '--message-burst', '3', '--signal-rate', '60', '--signal-burst', '10',
+    '--send-queue-max-bytes', '65536'] });
 });
 after(async () => { await h.close(); });
 
@@ -104,6 +105,22 @@ test('too many messages from one user are rate_limited (H_RL_MSG types)', async 
   assert.ok(limited[0].retry_after_ms > 0);
   // other requests are not limited
   assert.equal((await c.request('profile.get', {})).type, 'ok');
+  await c.close();
+});
+
+test('a flood of signals (call.signal, room.signal, chat.typing) is rate_limited (H_RL_SIGNAL types)', async () => {
+  const c = await connect(stack.wsUrl);
+  await registerUser(c, uniqueName('flood'));
+  const kinds = [['call.signal', { call: 'a'.repeat(32), data: {} }], ['room.signal', { room: 'b'.repeat(32), to: 'x', data: {} }],
+    ['chat.typing', { channel: 'c'.repeat(32) }]];
+  const answers = [];
+  for (let i = 0; i < 14; i++) answers.push(await c.request(...kinds[i % kinds.length]));
+  // the first 10 (the burst) reach their handlers (not_found: no such call/room/channel); the rest are held back
+  assert.ok(answers.slice(0, 10).every((r) => r.code !== 'rate_limited'), JSON.stringify(answers.slice(0, 10)));
+  const limited = answers.slice(10);
+  assert.ok(limited.every((r) => r.code === 'rate_limited' && r.retry_after_ms > 0), JSON.stringify(limited));
+  // the message limit is separate: a chat.send still reaches its handler
+  assert.notEqual((await c.request('chat.send', { channel: 'f'.repeat(32), text: 'hi' })).code, 'rate_limited');
   await c.close();
 });
 
