@@ -200,6 +200,11 @@ static void on_presence_set(req_t *r)
         req_error(r, E_UNAUTHORIZED, "sign in first");
         return;
     }
+    if (conn_media_ref(c, 0) > 0) {
+        /* In a call or a room others keep seeing in_call; the chosen status is what returns afterwards. */
+        snprintf(conn_media_saved(c), 16, "%s", status);
+        status = "in_call";
+    }
     conn_set_status(c, status);
     char ttl[32];
     const char *args[] = {conn_user(c), conn_device(c), status, ttl_ms_text(ttl, sizeof ttl)};

@@ -109,7 +109,7 @@ test('moderators add rooms; members may not', async () => {
   await closeAll([mod, m]);
 });
 
-test('a participant whose socket dies leaves the room at once; presence in_call meanwhile', async () => {
+test('a participant whose socket dies leaves the room at once; presence in_call meanwhile, even over presence.set', async () => {
   const { us: [a, b, viewer], room } = await circleOf(3, [], [0, 1]);
   await a.client.ok('room.join', { room, camera: true, mic: true });
   await b.client.ok('room.join', { room, camera: true, mic: true });
@@ -119,8 +119,12 @@ test('a participant whose socket dies leaves the room at once; presence in_call 
   b.client.terminate();
   const ev = await viewer.client.waitEvent('room.participants', only(room, [a.user.id]), 5000);
   assert.deepEqual(users(ev), [a.user.id]);
+  // choosing "away" inside the room keeps in_call for others; it shows once a leaves
+  const set = await a.client.ok('presence.set', { status: 'away' });
+  assert.equal(set.combined, 'in_call');
   await a.client.ok('room.leave', { room });
-  await viewer.client.waitEvent('presence', (e) => e.user === a.user.id && e.status === 'online');
+  const back = await viewer.client.waitEvent('presence', (e) => e.user === a.user.id && e.status !== 'in_call');
+  assert.equal(back.status, 'away');
   await closeAll([a, viewer]);
 });
 
