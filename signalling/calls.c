@@ -15,6 +15,9 @@
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
+#define CALL_REFRESH_MS (CALL_PARTY_TTL * 1000 / 3) /* a party's node pushes its deadline back this often */
+#define CALL_SWEEP_MS 500                           /* how often every node claims due deadlines */
+#define CALL_SWEEP_BATCH "200"                      /* deadlines claimed per sweep: bounded work per call */
 
 /* ---------------- scripts (one per state change; each publishes its own events) ---------------- */
 
@@ -22,6 +25,8 @@
  * member KEY = dev appended when dev is given (bus.h). ended(): deletes the call and tells both sides. */
 #define CALL_LUA_PRELUDE \
     "local ACTIVE_TTL = " STR(CALL_ACTIVE_TTL) "\n" \
+    "local PARTY_MS = " STR(CALL_PARTY_TTL) " * 1000\n" \
+    "local function now_ms() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n" \
     "local function load(id)\n" \
     "  local h = redis.call('HGETALL', 'call:' .. id)\n" \
     "  if #h == 0 then return nil end\n" \
@@ -36,6 +41,7 @@
     "end\n" \
     "local function ended(c, reason, by)\n" \
     "  redis.call('DEL', 'call:' .. c.id)\n" \
+    "  redis.call('ZREM', 'calls:deadlines', c.id .. '|ring', c.id .. '|caller', c.id .. '|callee')\n" \
     "  for _, u in ipairs({c.caller, c.callee}) do\n" \
     "    if redis.call('GET', 'user:' .. u .. ':call') == c.id then redis.call('DEL', 'user:' .. u .. ':call') end\n" \
     "  end\n" \
@@ -51,6 +57,9 @@
     "  redis.call('EXPIRE', 'call:' .. c.id, ACTIVE_TTL)\n" \
     "  redis.call('EXPIRE', 'user:' .. c.caller .. ':call', ACTIVE_TTL)\n" \
     "  redis.call('EXPIRE', 'user:' .. c.callee .. ':call', ACTIVE_TTL)\n" \
+    "  local due = now_ms() + PARTY_MS\n" \
+    "  redis.call('ZREM', 'calls:deadlines', c.id .. '|ring')\n" \
+    "  redis.call('ZADD', 'calls:deadlines', due, c.id .. '|caller', due, c.id .. '|callee')\n" \
     "  pub(c.caller, 'to_device', c.caller_dev, {type = 'call.accepted', call = c.id, peer = uid, polite = false})\n" \
     "  pub(uid, 'to_device', dev, {type = 'call.accepted', call = c.id, peer = c.caller, polite = true})\n" \
     "  pub(uid, 'not_device', dev, {type = 'call.answered_elsewhere', call = c.id})\n" \
@@ -83,6 +92,7 @@ static store_script_t invite_script = STORE_SCRIPT("call_invite", CALL_LUA_PRELU
     "redis.call('EXPIRE', 'call:' .. id, ring + 30)\n"
     "redis.call('SET', 'user:' .. a .. ':call', id, 'EX', ring + 30)\n"
     "redis.call('SET', 'user:' .. b .. ':call', id, 'EX', ring + 30)\n"
+    "redis.call('ZADD', 'calls:deadlines', now_ms() + ring * 1000, id .. '|ring')\n"
     "pub(b, nil, nil, {type = 'call.incoming', call = id, from = {id = a, name = n[1] or '', display_name = n[2] or n[1] or ''}})\n"
     "return cjson.encode({call = id, state = 'ringing', peer = b})\n");
 
@@ -94,17 +104,13 @@ static store_script_t accept_script = STORE_SCRIPT("call_accept", CALL_LUA_PRELU
     "if r.err then return r end\n"
     "return cjson.encode(r)\n");
 
-/* ARGV: call id, user, device, action (decline|cancel|hangup|timeout|disconnect), reason (hangup). */
+/* ARGV: call id, user, device, action (decline|cancel|hangup|disconnect), reason (hangup). */
 static store_script_t end_script = STORE_SCRIPT("call_end", CALL_LUA_PRELUDE
     "local id, uid, dev, action, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
     "local c = load(id)\n"
     "if not c then\n"
-    "  if action == 'timeout' or action == 'disconnect' then return '' end\n"
+    "  if action == 'disconnect' then return '' end\n"
     "  return redis.error_reply('not_found: no such call (it may have ended)')\n"
-    "end\n"
-    "if action == 'timeout' then\n"
-    "  if c.state ~= 'ringing' then return '' end\n"
-    "  return ended(c, 'timeout')\n"
     "end\n"
     "if action == 'disconnect' then\n"
     "  if dev ~= c.caller_dev and dev ~= c.callee_dev then return '' end\n"
@@ -144,21 +150,38 @@ static store_script_t signal_script = STORE_SCRIPT("call_signal", CALL_LUA_PRELU
     "redis.call('PUBLISH', 'ev:u:' .. to, string.sub(ARGV[4], 1, -2) .. ',\"to_device\":' .. cjson.encode(todev) .. '}')\n"
     "return ''\n");
 
-/* ARGV: call ids of this node's connections → keeps active calls alive. */
+/* ARGV: (call id, device) pairs of this node's connections in active calls → keeps those calls' keys
+ * alive and pushes back that party's deadline. */
 static store_script_t refresh_script = STORE_SCRIPT("call_refresh", CALL_LUA_PRELUDE
-    "local n = 0\n"
-    "for _, id in ipairs(ARGV) do\n"
-    "  local c = load(id)\n"
-    "  if c and c.state == 'active' then\n"
-    "    redis.call('EXPIRE', 'call:' .. id, ACTIVE_TTL)\n"
+    "local n, due = 0, now_ms() + PARTY_MS\n"
+    "for i = 1, #ARGV - 1, 2 do\n"
+    "  local c = load(ARGV[i])\n"
+    "  local side = c and ((ARGV[i + 1] == c.caller_dev and 'caller') or (ARGV[i + 1] == c.callee_dev and 'callee'))\n"
+    "  if side and c.state == 'active' then\n"
+    "    redis.call('EXPIRE', 'call:' .. c.id, ACTIVE_TTL)\n"
     "    redis.call('EXPIRE', 'user:' .. c.caller .. ':call', ACTIVE_TTL)\n"
     "    redis.call('EXPIRE', 'user:' .. c.callee .. ':call', ACTIVE_TTL)\n"
+    "    redis.call('ZADD', 'calls:deadlines', 'XX', due, c.id .. '|' .. side)\n"
     "    n = n + 1\n"
     "  end\n"
     "end\n"
     "return n\n");
 
-/* ---------------- this node's part: who is in which call, ring timers ---------------- */
+/* ARGV: how many due deadlines to claim. Claiming (ZRANGEBYSCORE + ZREM in one script) makes each
+ * deadline handled by exactly one node: a ring deadline ends a call still ringing (timeout); a party's
+ * deadline ends an active call whose party's node stopped refreshing it (disconnected, by that party). */
+static store_script_t sweep_script = STORE_SCRIPT("call_sweep", CALL_LUA_PRELUDE
+    "local n = 0\n"
+    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', 'calls:deadlines', '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[1]))) do\n"
+    "  redis.call('ZREM', 'calls:deadlines', m)\n"
+    "  local id, side = string.match(m, '^(%x+)|(%a+)$')\n"
+    "  local c = id and load(id)\n"
+    "  if c and side == 'ring' and c.state == 'ringing' then ended(c, 'timeout') n = n + 1\n"
+    "  elseif c and side ~= 'ring' and c.state == 'active' then ended(c, 'disconnected', c[side]) n = n + 1 end\n"
+    "end\n"
+    "return n\n");
+
+/* ---------------- this node's part: who is in which call; the deadline sweep ---------------- */
 
 typedef struct part {
     struct part *next;
@@ -167,16 +190,9 @@ typedef struct part {
     int active; /* counted in the connection's presence (presence_media) */
 } part_t;
 
-typedef struct ring {
-    uv_timer_t timer;
-    struct ring *next;
-    char call[FEATURE_ID_LEN + 1];
-} ring_t;
 
 static part_t *parts;
-static ring_t *rings;
-static uv_loop_t *loop;
-static uv_timer_t refresher;
+static uv_timer_t refresher, sweeper;
 static int started;
 
 static part_t *part_find(uint64_t conn, const char *call)
@@ -241,60 +257,41 @@ static void on_targeted(conn_t *c, const json_t *ev)
     }
 }
 
-static void ring_closed(uv_handle_t *h) { free(h->data); }
-
-static void ring_unlink_close(ring_t *g)
-{
-    for (ring_t **pp = &rings; *pp; pp = &(*pp)->next) {
-        if (*pp == g) {
-            *pp = g->next;
-            break;
-        }
-    }
-    uv_close((uv_handle_t *)&g->timer, ring_closed);
-}
-
-static void ring_fire(uv_timer_t *t)
-{
-    ring_t *g = t->data;
-    const char *args[] = {g->call, "", "", "timeout", "timeout"};
-    store_eval(&end_script, NULL, NULL, 0, 5, args);
-    ring_unlink_close(g);
-}
-
-static void ring_start(const char *call)
-{
-    ring_t *g = calloc(1, sizeof *g);
-    if (!g || !started) {
-        free(g);
-        return;
-    }
-    snprintf(g->call, sizeof g->call, "%s", call);
-    uv_timer_init(loop, &g->timer);
-    g->timer.data = g;
-    g->next = rings;
-    rings = g;
-    uv_timer_start(&g->timer, ring_fire, (uint64_t)config_get()->call_ring_timeout * 1000, 0);
-}
-
 static void refresh_fire(uv_timer_t *t)
 {
     (void)t;
     enum { MAX = 256 };
-    const char *ids[MAX];
+    const char *args[2 * MAX];
     int n = 0;
-    for (part_t *p = parts; p && n < MAX; p = p->next)
-        if (p->active)
-            ids[n++] = p->call;
+    for (part_t *p = parts; p; p = p->next) {
+        conn_t *c = conn_find(p->conn);
+        if (!p->active || !c)
+            continue;
+        args[n++] = p->call;
+        args[n++] = conn_device(c);
+        if (n == 2 * MAX) {
+            store_eval(&refresh_script, NULL, NULL, 0, n, args);
+            n = 0;
+        }
+    }
     if (n && store_is_up())
-        store_eval(&refresh_script, NULL, NULL, 0, n, ids);
+        store_eval(&refresh_script, NULL, NULL, 0, n, args);
 }
 
-int calls_start(uv_loop_t *l)
+static void sweep_fire(uv_timer_t *t)
 {
-    loop = l;
+    (void)t;
+    const char *args[] = {CALL_SWEEP_BATCH};
+    if (store_is_up())
+        store_eval(&sweep_script, NULL, NULL, 0, 1, args);
+}
+
+int calls_start(uv_loop_t *loop)
+{
     uv_timer_init(loop, &refresher);
-    uv_timer_start(&refresher, refresh_fire, CALL_REFRESH_S * 1000, CALL_REFRESH_S * 1000);
+    uv_timer_init(loop, &sweeper);
+    uv_timer_start(&refresher, refresh_fire, CALL_REFRESH_MS, CALL_REFRESH_MS);
+    uv_timer_start(&sweeper, sweep_fire, CALL_SWEEP_MS, CALL_SWEEP_MS);
     bus_set_device_hook(on_targeted);
     started = 1;
     return 0;
@@ -307,8 +304,7 @@ void calls_stop(void)
     started = 0;
     bus_set_device_hook(NULL);
     uv_close((uv_handle_t *)&refresher, NULL);
-    while (rings)
-        ring_unlink_close(rings);
+    uv_close((uv_handle_t *)&sweeper, NULL);
     while (parts) {
         part_t *p = parts;
         parts = p->next;
@@ -362,7 +358,6 @@ static void script_done(const store_reply_t *rep, void *priv)
     uint64_t cid = req_conn(r);
     if (pd->after == AFTER_INVITE && call && state && strcmp(state, "ringing") == 0) {
         part_add(cid, call);
-        ring_start(call);
     } else if ((pd->after == AFTER_INVITE || pd->after == AFTER_ACCEPT) && call && state &&
                strcmp(state, "active") == 0) {
         part_add(cid, call); /* call.accepted (the bus) activates it, in whichever order they come */

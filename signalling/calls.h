@@ -4,12 +4,16 @@
  * Owns: the `call.*` request types (PROTOCOL.md, "Calls"); the Redis keys
  *   call:<id>          hash  caller, callee, caller_dev, callee_dev (after accept), state (ringing|active)
  *   user:<uid>:call    string the call id a user is in (ringing or active): the busy check
- * (both with a TTL: ring timeout + 30 s while ringing, CALL_ACTIVE_TTL once active, refreshed by the
- * parties' nodes every CALL_REFRESH_S, so a dead node's calls vanish); every state change is one Lua
- * script that also PUBLISHes the events (targeted with bus.h's "to_device"/"not_device"), so calls work
- * across nodes. This node keeps only: a ring timer per call it started (uv_timer; on expiry the script
- * ends the call if it still rings) and which of its connections take part in which call (to end the
- * call, reason "disconnected", when the connection goes, and to show in_call presence).
+ *   calls:deadlines    zset  "<id>|ring" → when an unanswered call times out; "<id>|caller" and
+ *                            "<id>|callee" → when an active call ends because that party's node stopped
+ *                            refreshing it (the node died), in unix ms
+ * (the keys also carry a TTL as a safety net: ring timeout + 30 s while ringing, CALL_ACTIVE_TTL once
+ * active, refreshed with the deadlines); every state change is one Lua script that also PUBLISHes the
+ * events (targeted with bus.h's "to_device"/"not_device"), so calls work across nodes. Every node sweeps
+ * calls:deadlines twice a second and claims what is due atomically, so a timeout or a dead party's call
+ * ends exactly once whichever node started it, even if that node is gone. This node keeps only which of
+ * its connections take part in which call (to end the call, reason "disconnected", when the connection
+ * goes; to refresh its parties' deadlines every CALL_PARTY_TTL/3; to show in_call presence).
  * Must not: block; trust a client's claim to be a party (every script checks user and device).
  */
 #ifndef STAFFROOM_CALLS_H
@@ -20,14 +24,15 @@
 #include "conn.h"
 #include "dispatch.h"
 
-#define CALL_ACTIVE_TTL 60 /* seconds an active call's keys live without a refresh */
-#define CALL_REFRESH_S 20  /* how often a node refreshes the calls of its connections */
+#define CALL_ACTIVE_TTL 60 /* seconds an active call's keys live without a refresh (safety net) */
+#define CALL_PARTY_TTL 15  /* seconds after its node's last refresh that a vanished party ends the call */
 
 /* Lua for features that put two users straight into an active call (help.c: an accepted help request),
  * to be placed in their scripts (one atomic step with their own writes):
  *   calls_busy(uid)  true if the user is in a call (ringing or active) that still exists.
  *   calls_open_active(id, a, adev, b, bdev, extra_a, extra_b)  writes call:<id> (caller a on device adev,
- *     callee b on device bdev, state active) and both users' busy markers with CALL_ACTIVE_TTL, then
+ *     callee b on device bdev, state active), both users' busy markers with CALL_ACTIVE_TTL and both
+ *     parties' deadlines (calls:deadlines), then
  *     publishes to each party's device the event an accepted call sends:
  *       to a:  {"type":"call.accepted","call":id,"peer":b,"polite":false, …extra_a}
  *       to b:  {"type":"call.accepted","call":id,"peer":a,"polite":true,  …extra_b}
@@ -41,6 +46,9 @@
     "end\n"                                                                                          \
     "local function calls_open_active(id, a, adev, b, bdev, extra_a, extra_b)\n"                      \
     "  local ttl = " CALLS_STR(CALL_ACTIVE_TTL) "\n"                                                  \
+    "  local t = redis.call('TIME')\n"                                                                \
+    "  local due = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + " CALLS_STR(CALL_PARTY_TTL) " * 1000\n" \
+    "  redis.call('ZADD', 'calls:deadlines', due, id .. '|caller', due, id .. '|callee')\n"          \
     "  redis.call('HSET', 'call:' .. id, 'caller', a, 'callee', b, 'caller_dev', adev,\n"              \
     "    'callee_dev', bdev, 'state', 'active')\n"                                                    \
     "  redis.call('EXPIRE', 'call:' .. id, ttl)\n"                                                   \

@@ -1,10 +1,11 @@
 // calls.test.mjs — 1:1 calls over real staffroom-signal nodes and Redis: invite, ring on every device,
 // accept (first device wins, the others get answered_elsewhere), decline, cancel, busy, ring timeout, hang
-// up, disconnect, glare, call.signal ordering and authorisation, in_call presence, two nodes.
+// up, disconnect, glare, call.signal ordering and authorisation, in_call presence, two nodes, and a node
+// that dies (SIGKILL) in the middle of a ringing or an active call.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
-import { startStack } from '../lib/client.mjs';
+import { startStack, startNode } from '../lib/client.mjs';
 import { assertError, user, device, circleWith, hexId } from '../lib/calls.mjs';
 
 const ARGS = ['--login-rate', '100000', '--login-burst', '100000', '--message-rate', '100000', '--message-burst', '10000',
@@ -228,4 +229,34 @@ test('caller and callee on two different nodes', async () => {
   await b.client.ok('call.hangup', { call });
   assert.equal((await a.client.waitEvent('call.ended', onCall(call))).reason, 'hangup');
   await closeAll(a, b);
+});
+
+test('a node that dies mid-call: the other party gets call.ended (disconnected) within the party TTL (15 s)', async () => {
+  const doomed = await startNode(h, { redisPort: stack.redisPort, label: 'doomed-active', args: ARGS });
+  const { a, b, call } = await connected(stack.nodes[0].wsUrl, doomed.wsUrl);
+  const t0 = Date.now();
+  await h.stop(doomed.proc, 'SIGKILL');
+  const ev = await a.client.waitEvent('call.ended', onCall(call), 20000);
+  assert.equal(ev.reason, 'disconnected');
+  assert.equal(ev.by, b.user.id);
+  assert.ok(Date.now() - t0 < 17000, `${Date.now() - t0} ms`);
+  // the survivor is free again: it can call someone else at once
+  const c = await user(stack.nodes[0].wsUrl, 'cc');
+  assert.equal((await a.client.ok('call.invite', { user: c.user.id })).state, 'ringing');
+  assert.deepEqual(await stack.redisCmd('ZRANGE', 'calls:deadlines', '0', '-1').then((r) => r.filter((m) => m.startsWith(call))), []);
+  await closeAll(a, c);
+});
+
+test('a node that dies while its user rings someone: the callee still gets the timeout, once', async () => {
+  const doomed = await startNode(h, { redisPort: stack.redisPort, label: 'doomed-ringing', args: ARGS });
+  const a = await user(doomed.wsUrl, 'ca');
+  const b = await user(stack.nodes[1].wsUrl, 'cb');
+  const inv = await a.client.ok('call.invite', { user: b.user.id });
+  await b.client.waitEvent('call.incoming', onCall(inv.call));
+  await h.stop(doomed.proc, 'SIGKILL');
+  const ev = await b.client.waitEvent('call.ended', onCall(inv.call), 10000);
+  assert.equal(ev.reason, 'timeout');
+  await new Promise((r) => setTimeout(r, 1500)); // a second call.ended would come within a sweep or two
+  assert.equal(b.client.events.filter((e) => e.type === 'call.ended' && e.call === inv.call).length, 0);
+  await closeAll(b);
 });
