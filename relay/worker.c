@@ -203,7 +203,10 @@ static void on_udp(worker_t *w, handle_t *h)
                 turn_peer_input(w->turn, h->relay, &from, p, len, w->now_ms);
             }
         }
-        net_tx_flush(w->tx);
+        /* No flush here: what this socket's packets produced waits in w->tx with the other sockets'
+         * output and leaves in one sendmmsg per destination socket at the end of the wakeup (or when the
+         * batch fills). Many allocations sending to one client socket then cost one system call, not one
+         * per packet. */
         if (n < NET_RX_BATCH || h->dead)
             break;
     }

@@ -12,7 +12,7 @@ import { mountCircle } from './views/circle.js';
 import { mountProfile } from './views/profile.js';
 import { mountCalls } from './views/calls.js';
 import { mountHelpOffers } from './views/help.js';
-import { mountSessions, mountBook } from './views/schedule.js';
+import { mountSessions, mountBook, mountReminders } from './views/schedule.js';
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection();
@@ -175,6 +175,7 @@ function start() {
   started = true;
   ctx.calls ||= mountCalls(ctx);
   ctx.helpOffers ||= (mountHelpOffers(ctx), true);
+  ctx.reminders ||= (mountReminders(ctx), true);
   route();
 }
 

@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
-import { connect, registerUser, uniqueName } from '../lib/client.mjs';
+import { connect, registerUser, uniqueName, redisCommand } from '../lib/client.mjs';
 import { launchBrowser, newUser, shot, unlabeledControls } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { startRelay } from '../lib/relay.mjs';
@@ -166,11 +166,19 @@ test('the mentoring journey: a session booked to start now; both join its room w
   const mjoin = mrow.getByRole('button', { name: 'Join the session with Ezra Mentee' });
   await mjoin.waitFor({ timeout: T });
   assert.equal(await mjoin.isEnabled(), true);
-  // the mentee goes in first; the mentor sees her waiting, then joins
-  await row.getByRole('button', { name: 'Join the session with Maria Mentor' }).click();
+  // the 1-minute reminder (made due now in Redis: the tick claims it like any other) shows on both pages;
+  // the mentee goes in first from her reminder's "Join now"; the mentor sees her waiting, then joins
+  const bid = await row.getAttribute('data-booking');
+  await redisCommand(stack.redis.port, ['ZADD', 'sched:reminders', String(Date.now()), `${bid}|60`]);
+  const text = 'starts in 1 minute — First lesson observation.';
+  await mp.getByRole('alert').filter({ hasText: `Your session with Ezra Mentee ${text}` }).waitFor({ timeout: T });
+  const reminder = ep.getByRole('alert').filter({ hasText: `Your session with Maria Mentor ${text}` });
+  await reminder.waitFor({ timeout: T });
+  await shot(ep, 'schedule-04-reminder');
+  await reminder.getByRole('link', { name: 'Join now' }).click();
   await ep.getByRole('region', { name: 'Room Session with Maria Mentor' }).waitFor({ timeout: T });
   await mrow.getByText('Ezra Mentee is in the room').waitFor({ timeout: T });
-  await shot(mp, 'schedule-04-mentee-waiting');
+  await shot(mp, 'schedule-05-mentee-waiting');
   const t0 = Date.now();
   await mjoin.click();
   await mp.getByRole('region', { name: 'Room Session with Ezra Mentee' }).waitFor({ timeout: T });
@@ -180,8 +188,8 @@ test('the mentoring journey: a session booked to start now; both join its room w
     assert.equal(st.remote, 'relay', JSON.stringify(st));
   }
   console.log(`# session room: mentor's join click → first decoded frame: mentor ${fm.at} ms, mentee ${fe.at} ms`);
-  await shot(mp, 'schedule-05-session-mentor');
-  await shot(ep, 'schedule-06-session-mentee');
+  await shot(mp, 'schedule-06-session-mentor');
+  await shot(ep, 'schedule-07-session-mentee');
   // the mentor leaves: the mentee's tile of her goes, the mentee stays inside
   await mp.getByRole('button', { name: 'Leave room' }).click();
   await ep.waitForFunction(() => window.staffroomPeers.size === 0, null, { timeout: T });

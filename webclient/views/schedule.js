@@ -114,11 +114,6 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
   const onChange = () => load();
   const events = ['schedule.booked', 'schedule.cancelled', 'schedule.rescheduled'];
   for (const t of events) conn.addEventListener(t, onChange);
-  const onReminder = (ev) => {
-    const { booking, minutes } = ev.detail;
-    ctx.announce(`Your session ${minutes ? `starts in ${minutes} minutes` : 'starts now'}: ${booking.topic || ''}`);
-  };
-  conn.addEventListener('schedule.reminder', onReminder);
   // who is already inside a session room (the other person waiting), shown before joining
   const onParticipants = (ev) => {
     if (ev.detail.circle !== null) return;
@@ -135,9 +130,35 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
     alive = false;
     clearInterval(timer);
     for (const t of events) conn.removeEventListener(t, onChange);
-    conn.removeEventListener('schedule.reminder', onReminder);
     conn.removeEventListener('room.participants', onParticipants);
   };
+}
+
+// ---------------------------------------------------------------- reminders, wherever one is
+
+// schedule.reminder (15 and 1 minutes before, and those that waited while offline) as a banner on every
+// view: who, when, and "Join now" once the session room is open. Mounted once (app.js).
+export function mountReminders(ctx) {
+  const { conn } = ctx;
+  const layer = h('div', { class: 'reminders', role: 'region', 'aria-label': 'Reminders' });
+  document.body.append(layer);
+  conn.addEventListener('schedule.reminder', (ev) => {
+    const { booking: b, minutes } = ev.detail;
+    if (!b?.id || b.status !== 'booked') return;
+    layer.querySelector(`[data-booking="${b.id}"]`)?.remove();
+    const peer = b.mentor.id === conn.user?.id ? b.mentee : b.mentor;
+    const when = minutes ? `starts in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}` : 'starts now';
+    const go = roomOpen(b, Date.now() / 1000)
+      ? h('a', { class: 'button', href: `#/sessions/join/${b.id}` }, 'Join now')
+      : h('a', { href: '#/sessions' }, 'My sessions');
+    const dismiss = h('button', { type: 'button', class: 'secondary small' }, 'Dismiss');
+    const el = h('div', { class: 'reminder card', role: 'alert', dataset: { booking: b.id } },
+      h('p', {}, `Your session with ${nameOf(peer)} ${when}${b.topic ? ` — ${b.topic}` : ''}.`),
+      h('div', { class: 'actions' }, go, dismiss));
+    go.addEventListener('click', () => el.remove());
+    dismiss.addEventListener('click', () => el.remove());
+    layer.append(el);
+  });
 }
 
 // ---------------------------------------------------------------- notes of a pair
