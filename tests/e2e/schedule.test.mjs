@@ -166,13 +166,15 @@ test('the mentoring journey: a session booked to start now; both join its room w
   const mjoin = mrow.getByRole('button', { name: 'Join the session with Ezra Mentee' });
   await mjoin.waitFor({ timeout: T });
   assert.equal(await mjoin.isEnabled(), true);
-  // the 1-minute reminder (made due now in Redis: the tick claims it like any other) shows on both pages;
-  // the mentee goes in first from her reminder's "Join now"; the mentor sees her waiting, then joins
+  // a reminder armed for "now" (an offset of as many seconds as are left before the start, so it is due
+  // at once; the tick claims it like any other) shows on both pages; the mentee goes in first from her
+  // reminder's "Join now"; the mentor sees her waiting, then joins
   const bid = await row.getAttribute('data-booking');
-  await redisCommand(stack.redis.port, ['ZADD', 'sched:reminders', String(Date.now()), `${bid}|60`]);
-  const text = 'starts in 1 minute — First lesson observation.';
-  await mp.getByRole('alert').filter({ hasText: `Your session with Ezra Mentee ${text}` }).waitFor({ timeout: T });
-  const reminder = ep.getByRole('alert').filter({ hasText: `Your session with Maria Mentor ${text}` });
+  const off = start - Math.floor(Date.now() / 1000) + 1;
+  await redisCommand(stack.redis.port, ['ZADD', 'sched:reminders', String((start - off) * 1000), `${bid}|${off}`]);
+  const text = /starts in [12] minutes? — First lesson observation\./;
+  await mp.getByRole('alert').filter({ hasText: 'Your session with Ezra Mentee' }).filter({ hasText: text }).waitFor({ timeout: T });
+  const reminder = ep.getByRole('alert').filter({ hasText: 'Your session with Maria Mentor' }).filter({ hasText: text });
   await reminder.waitFor({ timeout: T });
   await shot(ep, 'schedule-04-reminder');
   await reminder.getByRole('link', { name: 'Join now' }).click();
