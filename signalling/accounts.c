@@ -2,12 +2,10 @@
 #include "accounts.h"
 
 #include <ctype.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 #include "log.h"
 #include "msg.h"
 #include "presence.h"
+#include "tz.h"
 
 /* Weak: schedule.c sends what waited for a user while offline; a build without it skips this. */
 extern void schedule_signed_in(uint64_t conn, const char *uid) __attribute__((weak));
@@ -107,20 +106,7 @@ int accounts_tz_valid(const char *tz)
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)tz[i]) && !strchr("_+-/", tz[i]))
             return 0;
-    /* A few bytes from a local file: cheap enough for the loop, and checks it is a real zone file
-     * (not a directory like "Europe"). */
-    char path[128];
-    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
-    struct stat st;
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-        return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    char magic[4];
-    ssize_t got = read(fd, magic, 4);
-    close(fd);
-    return got == 4 && memcmp(magic, "TZif", 4) == 0;
+    return tz_name_known(tz); /* the names loaded at start-up (tz.h): no file I/O here */
 }
 
 static void lower(char *dst, const char *src, size_t n)

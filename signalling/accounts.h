@@ -28,7 +28,7 @@ json_t *accounts_user_json(const char *uid, const store_reply_t *hgetall);
  * WebSocket (GET /ics/…). */
 int accounts_session_key(const char *token, char key[80]);
 
-/* 1 if tz names a time zone in /usr/share/zoneinfo (e.g. "Europe/London", "UTC"), else 0. */
+/* 1 if tz names a time zone of the tz database loaded at start-up (tz.h; e.g. "Europe/London", "UTC"), else 0. */
 int accounts_tz_valid(const char *tz);
 /* 1 if name is a valid user name (3–32 of [A-Za-z0-9_.-]), else 0. */
 int accounts_name_valid(const char *name);

@@ -16,6 +16,7 @@ const conf_key_t signal_config_keys[] = {
     K("listen-address", CONF_STR, listen_address, "127.0.0.1", 0, 0, NULL, "address to listen on (HTTP and WebSocket)"),
     K("listen-port", CONF_INT, listen_port, "8080", 1, 65535, NULL, "TCP port to listen on"),
     K("web-root", CONF_STR, web_root, "webclient", 0, 0, NULL, "directory of the web client's static files"),
+    K("tzdata-file", CONF_STR, tzdata_file, "/usr/share/zoneinfo/tzdata.zi", 0, 0, NULL, "the tz database's zone list (text form), read at start-up: the time zones users may choose"),
     K("max-clients", CONF_INT, max_clients, "10000", 1, 1000000, "connections", "WebSocket connections accepted at once"),
     K("max-frame-bytes", CONF_INT, max_frame_bytes, "65536", 256, 16777216, "bytes", "largest request frame; larger ones get too_large and the connection is closed"),
     K("send-queue-max-bytes", CONF_INT, send_queue_max_bytes, "4194304", 4096, 1073741824, "bytes", "unsent data per connection before a slow client is disconnected"),

@@ -16,6 +16,7 @@ typedef struct {
     char *listen_address;
     long long listen_port;
     char *web_root;
+    char *tzdata_file;
     long long max_clients;
     long long max_frame_bytes;
     long long send_queue_max_bytes;

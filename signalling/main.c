@@ -25,6 +25,7 @@
 #include "rooms.h"
 #include "schedule.h"
 #include "store.h"
+#include "tz.h"
 #include "ws.h"
 
 #define VERSION "0.1.0"
@@ -183,6 +184,9 @@ static void ready_tick(uv_timer_t *t)
 
 static int run_server(uv_loop_t *loop, signal_config_t *cfg)
 {
+    /* Zone names are read now, before the loop runs, so checking a user's time zone is no file I/O. */
+    if (tz_names_load(cfg->tzdata_file) <= 0)
+        log_warn("time zones: cannot read zone names from %s: every time zone will be refused", cfg->tzdata_file);
     if (dispatch_init() < 0 || ws_start(loop, cfg) < 0) {
         store_close();
         return 1;

@@ -1,6 +1,7 @@
 /* tz.c — see tz.h. */
 #include "tz.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,3 +82,77 @@ int tz_utc_to_local(const char *zone, int64_t t, struct tm *out)
     tz_leave(&s);
     return rc;
 }
+
+/* ---------------- zone names ---------------- */
+
+static char **names; /* sorted, for bsearch */
+static size_t n_names;
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void names_free(void)
+{
+    for (size_t i = 0; i < n_names; i++)
+        free(names[i]);
+    free(names);
+    names = NULL;
+    n_names = 0;
+}
+
+/* The name a tzdata.zi line defines, copied into out (size n), or 0 if the line defines none. */
+static int zi_line_name(const char *line, char *out, size_t n)
+{
+    char a[128], b[128];
+    if (line[0] == 'Z' && line[1] == ' ' && sscanf(line + 2, "%127s", a) == 1) {
+        snprintf(out, n, "%s", a);
+        return 1;
+    }
+    if (line[0] == 'L' && line[1] == ' ' && sscanf(line + 2, "%127s %127s", a, b) == 2) {
+        snprintf(out, n, "%s", b);
+        return 1;
+    }
+    return 0;
+}
+
+int tz_names_load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    names_free();
+    size_t cap = 0;
+    char line[512], name[128];
+    int ok = 1;
+    while (ok && fgets(line, sizeof line, f)) {
+        if (!zi_line_name(line, name, sizeof name))
+            continue;
+        if (n_names == cap) {
+            size_t ncap = cap ? cap * 2 : 1024;
+            char **grown = realloc(names, ncap * sizeof *names);
+            if (!grown) {
+                ok = 0;
+                break;
+            }
+            names = grown;
+            cap = ncap;
+        }
+        if (!(names[n_names] = strdup(name)))
+            ok = 0;
+        else
+            n_names++;
+    }
+    fclose(f);
+    if (!ok) {
+        names_free();
+        return -1;
+    }
+    qsort(names, n_names, sizeof *names, cmp_name);
+    return (int)n_names;
+}
+
+int tz_name_known(const char *name)
+{
+    return n_names && bsearch(&name, names, n_names, sizeof *names, cmp_name) != NULL;
+}
+
+size_t tz_names_count(void) { return n_names; }

@@ -38,4 +38,14 @@ int tz_local_to_utc(const char *zone, int y, int mon, int d, int hh, int mm, int
 /* The wall-clock time in zone of instant t (fields as localtime_r). Returns 0, or -1. */
 int tz_utc_to_local(const char *zone, int64_t t, struct tm *out);
 
+/* The zone names the system knows, read once at start-up from the tz database's text form (Debian:
+ * /usr/share/zoneinfo/tzdata.zi: "Z name …" lines are zones, "L target alias" lines add aliases), so
+ * that checking a name later is a lookup in memory, not file I/O on the loop. Returns how many names
+ * were loaded, or -1 (the file is missing or unreadable; the table stays empty). Call again to reload. */
+int tz_names_load(const char *path);
+/* 1 if name is a zone or alias of the loaded table, else 0 (also when nothing was loaded). */
+int tz_name_known(const char *name);
+/* How many names are loaded (0 if none). */
+size_t tz_names_count(void);
+
 #endif

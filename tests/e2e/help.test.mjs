@@ -146,8 +146,10 @@ test('2. nobody on duty: Ada is told, may keep waiting, then cancels; the channe
   const offer = b.getByRole('alertdialog', { name: 'Help request from Ada' });
   await offer.getByText('Marking rubric for t-tests').waitFor({ timeout: T });
   await shot(b, 'help-offer');
+  assert.match(await b.title(), /^\(1\) /, 'the tab title counts the offers waiting');
   await offer.getByRole('button', { name: 'Not now' }).click();
   assert.equal(await offer.count(), 0);
+  assert.doesNotMatch(await b.title(), /^\(\d+\) /);
   await a.locator('.msg', { hasText: 'Marking rubric' }).locator('.help-status', { hasText: 'waiting' }).waitFor({ timeout: T });
   await a.getByRole('button', { name: 'Cancel request' }).click();
   await a.getByRole('button', { name: 'Get help now' }).waitFor({ timeout: T });

@@ -3,6 +3,7 @@
 // video, mute microphone, camera off, camera and microphone pickers, hang up, duration, connection state, automatic ICE restart (rtc.js).
 // One call at a time; the layer lives outside the routed view, so a call survives navigation.
 import { h, fill } from '../dom.js';
+import { startRing } from '../ring.js';
 import { Peer, rtcConfig, localMedia, stopStream, videoFor, listDevices, switchDevice } from '../rtc.js';
 
 const ENDED_TEXT = {
@@ -33,17 +34,8 @@ export function mountCalls(ctx) {
   }
 
   function ring(on) {
-    if (!on) { ringer?.stop(); ringer = null; return; }
-    try { // a soft two-tone ring; browsers may keep it silent until the page was interacted with
-      const ac = new AudioContext();
-      const osc = ac.createOscillator();
-      const gain = ac.createGain();
-      gain.gain.value = 0.04;
-      osc.connect(gain).connect(ac.destination);
-      osc.start();
-      const t = setInterval(() => { osc.frequency.value = osc.frequency.value === 440 ? 480 : 440; }, 400);
-      ringer = { stop: () => { clearInterval(t); osc.stop(); ac.close(); } };
-    } catch { ringer = null; }
+    ringer?.();
+    ringer = on ? startRing() : null;
   }
 
   // Media and ICE config, asked for as early as possible (while it rings).

@@ -6,6 +6,7 @@
 //     Accept / Not now), closed when taken by someone else or cancelled. Accepting opens the call view
 //     (calls.js handles the call.accepted that follows).
 import { h, field, fill } from '../dom.js';
+import { startRing } from '../ring.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
 const onDutyText = (n) => `${n} ${n === 1 ? 'expert' : 'experts'} on duty now`;
@@ -166,6 +167,15 @@ export function mountHelpOffers(ctx) {
   const layer = h('section', { id: 'help-offers', class: 'help-offers', 'aria-live': 'assertive', hidden: true });
   document.body.append(layer);
   const offers = new Map(); // request id → element
+  let stopRing = null;      // rings while any offer is shown, like an incoming call
+
+  // The ring and the tab title's "(N) " follow the offers on screen.
+  function alert() {
+    if (offers.size && !stopRing) stopRing = startRing();
+    if (!offers.size && stopRing) { stopRing(); stopRing = null; }
+    const bare = document.title.replace(/^\(\d+\) /, '');
+    document.title = offers.size ? `(${offers.size}) ${bare}` : bare;
+  }
 
   function drop(rid, why) {
     const el = offers.get(rid);
@@ -173,6 +183,7 @@ export function mountHelpOffers(ctx) {
     el.remove();
     offers.delete(rid);
     layer.hidden = offers.size === 0;
+    alert();
     if (why) ctx.announce(why);
   }
 
@@ -205,6 +216,7 @@ export function mountHelpOffers(ctx) {
     offers.set(req.id, el);
     layer.append(el);
     layer.hidden = false;
+    alert();
     ctx.announce(`${nameOf(req.requester)} needs help: ${req.topic}`);
     accept.focus();
   });

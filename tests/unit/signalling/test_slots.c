@@ -36,6 +36,24 @@ static void local_to_utc_across_dst(void **state)
     assert_null(getenv("TZ")); /* restored */
 }
 
+/* The zone names come from the tz database's text form, once; lookups are in memory. */
+static void zone_names_from_tzdata(void **state)
+{
+    (void)state;
+    assert_int_equal(tz_name_known("Europe/London"), 0); /* nothing loaded yet */
+    assert_int_equal(tz_names_load("/nonexistent/tzdata.zi"), -1);
+    assert_true(tz_names_load("/usr/share/zoneinfo/tzdata.zi") > 300);
+    assert_true(tz_name_known("Europe/London"));
+    assert_true(tz_name_known("America/New_York"));
+    assert_true(tz_name_known("UTC"));          /* an alias (L line) */
+    assert_true(tz_name_known("Etc/GMT-6"));
+    assert_false(tz_name_known("Europe"));      /* a directory, not a zone */
+    assert_false(tz_name_known("Mars/Olympus_Mons"));
+    assert_false(tz_name_known(""));
+    size_t n = tz_names_count();
+    assert_true(tz_names_load("/usr/share/zoneinfo/tzdata.zi") == (int)n); /* reload: same table */
+}
+
 static int parse(const char *text, slots_rules_t *r, const char **field)
 {
     json_error_t e;
@@ -110,6 +128,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(local_to_utc_across_dst),
+        cmocka_unit_test(zone_names_from_tzdata),
         cmocka_unit_test(rules_are_validated),
         cmocka_unit_test(slots_follow_the_zone),
     };
