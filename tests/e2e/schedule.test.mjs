@@ -172,7 +172,8 @@ test('the mentoring journey: a session booked to start now; both join its room w
   const bid = await row.getAttribute('data-booking');
   const off = start - Math.floor(Date.now() / 1000) + 1;
   await redisCommand(stack.redis.port, ['ZADD', 'sched:reminders', String((start - off) * 1000), `${bid}|${off}`]);
-  const text = /starts in [12] minutes? — First lesson observation\./;
+  const minutes = Math.floor(off / 60); // what the reminder says: as many whole minutes as are left
+  const text = `${minutes ? `starts in ${minutes} minute${minutes === 1 ? '' : 's'}` : 'starts now'} — First lesson observation.`;
   await mp.getByRole('alert').filter({ hasText: 'Your session with Ezra Mentee' }).filter({ hasText: text }).waitFor({ timeout: T });
   const reminder = ep.getByRole('alert').filter({ hasText: 'Your session with Maria Mentor' }).filter({ hasText: text });
   await reminder.waitFor({ timeout: T });
