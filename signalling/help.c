@@ -91,9 +91,15 @@
     "  redis.call('ZADD', 'help:deadlines', d, h.id)\n"                                              \
     "  redis.call('HSET', 'help:' .. h.id, 'deadline', d)\n"                                          \
     "end\n"                                                                                          \
-    "local function need_requester(h, uid)\n"                                                        \
-    "  if not h then return fail('not_found', 'no such help request') end\n"                         \
-    "  if h.requester ~= uid then return fail('forbidden', 'only the person who asked may do this') end\n" \
+    /* the request rid as its asker uid may still change it (open or unanswered), or nil and an error */ \
+    "local function asker_may_change(rid, uid)\n"                                                   \
+    "  local h = load(rid)\n"                                                                       \
+    "  if not h then return nil, fail('not_found', 'no such help request') end\n"                    \
+    "  if h.requester ~= uid then return nil, fail('forbidden', 'only the person who asked may do this') end\n" \
+    "  if h.status ~= 'open' and h.status ~= 'unanswered' then\n"                                   \
+    "    return nil, fail('conflict', 'this request is ' .. h.status)\n"                             \
+    "  end\n"                                                                                       \
+    "  return h\n"                                                                                  \
     "end\n"
 
 /* ARGV: uid, device, cid, "1"|"0" */
@@ -160,12 +166,8 @@ static store_script_t accept_script = STORE_SCRIPT("help.accept", HELP_SCRIPT_LU
 
 /* ARGV: rid, uid */
 static store_script_t cancel_script = STORE_SCRIPT("help.cancel", HELP_SCRIPT_LUA
-    "local h = load(ARGV[1])\n"
-    "local e = need_requester(h, ARGV[2])\n"
+    "local h, e = asker_may_change(ARGV[1], ARGV[2])\n"
     "if e then return e end\n"
-    "if h.status ~= 'open' and h.status ~= 'unanswered' then\n"
-    "  return fail('conflict', 'this request is ' .. h.status)\n"
-    "end\n"
     "redis.call('ZREM', 'help:deadlines', h.id)\n"
     "local was = h.status\n"
     "set_status(h, 'cancelled')\n"
@@ -176,12 +178,8 @@ static store_script_t cancel_script = STORE_SCRIPT("help.cancel", HELP_SCRIPT_LU
 
 /* ARGV: rid, uid, timeout (ms). Offers again, to whoever can take it now. */
 static store_script_t wait_script = STORE_SCRIPT("help.wait", HELP_SCRIPT_LUA
-    "local h = load(ARGV[1])\n"
-    "local e = need_requester(h, ARGV[2])\n"
+    "local h, e = asker_may_change(ARGV[1], ARGV[2])\n"
     "if e then return e end\n"
-    "if h.status ~= 'open' and h.status ~= 'unanswered' then\n"
-    "  return fail('conflict', 'this request is ' .. h.status)\n"
-    "end\n"
     "local now = now_ms()\n"
     "if h.status ~= 'open' then set_status(h, 'open') end\n"
     "local n = offer(h, now)\n"

@@ -10,60 +10,27 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
-import { launchBrowser, newUser as newBrowserUser, shot } from '../lib/browser.mjs';
-import { startWebStack } from '../lib/webstack.mjs';
-import { startRelay } from '../lib/relay.mjs';
+import { shot } from '../lib/browser.mjs';
+import { callStage } from '../lib/callstage.mjs';
 import { firstFrames } from '../lib/media.mjs';
-import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 
 const T = 15000;
 const HELP_TIMEOUT_S = 5; // long enough for Bob's click under load, short for the unanswered test
-let h, stack, relay, browser, circleId;
-const u = {}; // name → { user, token, page, context }
+let h, stage, u;
 
 before(async () => {
   h = new Harness('e2e-help');
-  relay = await startRelay(h, { allowLoopback: true });
-  stack = await startWebStack(h, { args: [
-    '--login-rate', '1000', '--login-burst', '100', '--help-timeout', String(HELP_TIMEOUT_S),
-    '--help-sweep-interval', '100',
-    '--turn-secret-file', relay.secretFile, '--turn-urls', `turn:127.0.0.1:${relay.port}?transport=udp`,
-  ] });
-  await stack.createAdmin('admin', 'admin password 123');
-  const admin = await connect(stack.wsUrl);
-  await admin.ok('auth.login', { name: 'admin', password: 'admin password 123' });
-  circleId = (await admin.ok('circle.create', { name: 'Statistics', subject: 'Statistics', phase: 'further' })).circle.id;
-  for (const [name, role] of [['ada', 'member'], ['bob', 'expert']]) {
-    const c = await connect(stack.wsUrl);
-    const reg = await registerUser(c, uniqueName(name), 'password 12345', { display_name: name[0].toUpperCase() + name.slice(1) });
-    await c.ok('circle.join', { circle: circleId });
-    if (role !== 'member') await admin.ok('circle.set_role', { circle: circleId, user: reg.user.id, role });
-    await c.close();
-    u[name] = reg;
-  }
-  await admin.close();
-  browser = await launchBrowser();
+  stage = await callStage(h, { circle: 'Statistics', people: [['ada', 'member'], ['bob', 'expert']],
+    args: ['--help-timeout', String(HELP_TIMEOUT_S), '--help-sweep-interval', '100'] });
+  ({ u } = stage);
 });
 
 after(async () => {
-  for (const x of Object.values(u)) {
-    if (x.page?.exceptions?.length) console.log(`# page exceptions: ${x.page.exceptions.join(' | ')}`);
-  }
-  if (browser) await browser.close();
+  if (stage) await stage.close();
   if (h) await h.close();
 });
 
-async function open(name) {
-  const x = u[name];
-  if (x.page) return x.page;
-  const { context, page } = await newBrowserUser(browser);
-  await context.addInitScript((token) => { localStorage.setItem('staffroom.token', token); }, x.token);
-  await page.goto(`${stack.url}?relay=1#/circle/${circleId}`);
-  await page.getByRole('heading', { name: 'Statistics', exact: true }).waitFor({ timeout: T });
-  x.page = page;
-  x.context = context;
-  return page;
-}
+const open = (name) => stage.open(name);
 
 async function openHelpChannel(page) {
   await page.getByRole('link', { name: /# help/ }).click();

@@ -1,0 +1,57 @@
+// callstage.mjs — the stage of the browser tests that make calls (calls, help): staffroom-relay on
+// 127.0.0.1 (loopback peers allowed), staffroom-signal + Redis minting credentials for it, an admin, one
+// circle, its people with their roles (set up over the protocol), and Chromium; each person's page is
+// opened on the circle, already signed in, relay-only (?relay=1).
+//
+//   const stage = await callStage(h, { circle: 'Statistics', people: [['ada', 'member'], ['bob', 'expert']],
+//                                     args: ['--call-ring-timeout', '8'] });
+//   const page = await stage.open('ada');   // the same page on later calls
+//   await stage.close();                    // prints page exceptions, closes the browser
+import { connect, registerUser, uniqueName } from './client.mjs';
+import { launchBrowser, newUser } from './browser.mjs';
+import { startWebStack } from './webstack.mjs';
+import { startRelay } from './relay.mjs';
+
+const T = 15000;
+
+export async function callStage(h, { circle, people, args = [] }) {
+  const relay = await startRelay(h, { allowLoopback: true });
+  const stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100', ...args,
+    '--turn-secret-file', relay.secretFile, '--turn-urls', `turn:127.0.0.1:${relay.port}?transport=udp`] });
+  await stack.createAdmin('admin', 'admin password 123');
+  const admin = await connect(stack.wsUrl);
+  await admin.ok('auth.login', { name: 'admin', password: 'admin password 123' });
+  const circleId = (await admin.ok('circle.create', { name: circle, subject: 'Statistics', phase: 'further' })).circle.id;
+  const u = {}; // name → { user, token, page, context }
+  for (const [name, role] of people) {
+    const c = await connect(stack.wsUrl);
+    const reg = await registerUser(c, uniqueName(name), 'password 12345', { display_name: name[0].toUpperCase() + name.slice(1) });
+    await c.ok('circle.join', { circle: circleId });
+    if (role !== 'member') await admin.ok('circle.set_role', { circle: circleId, user: reg.user.id, role });
+    await c.close();
+    u[name] = reg;
+  }
+  await admin.close();
+  const browser = await launchBrowser();
+
+  async function open(name) {
+    const x = u[name];
+    if (x.page) return x.page;
+    const { context, page } = await newUser(browser);
+    await context.addInitScript((token) => { localStorage.setItem('staffroom.token', token); }, x.token);
+    await page.goto(`${stack.url}?relay=1#/circle/${circleId}`);
+    await page.getByRole('heading', { name: circle, exact: true }).waitFor({ timeout: T });
+    x.page = page;
+    x.context = context;
+    return page;
+  }
+
+  async function close() {
+    for (const x of Object.values(u)) {
+      if (x.page?.exceptions?.length) console.log(`# page exceptions: ${x.page.exceptions.join(' | ')}`);
+    }
+    await browser.close();
+  }
+
+  return { relay, stack, browser, circleId, u, open, close };
+}
