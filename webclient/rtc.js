@@ -14,6 +14,11 @@ export function relayForced() {
   return localStorage.getItem('staffroom.relay') === '1';
 }
 
+// The profile page's setting: relay-only from now on in this browser (true) or direct when possible.
+export function setRelayForced(on) {
+  localStorage.setItem('staffroom.relay', on ? '1' : '0');
+}
+
 export async function rtcConfig(conn) {
   const res = await conn.request('turn.credentials', {});
   return { iceServers: res.ice_servers, iceTransportPolicy: relayForced() ? 'relay' : 'all', bundlePolicy: 'max-bundle' };

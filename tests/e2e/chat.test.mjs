@@ -288,6 +288,12 @@ test('every control is labelled on the profile page, and a profile change is sav
   await page.getByLabel('School').fill('Northgate Adult College');
   await page.getByLabel(/Subjects/).fill('Statistics, Mathematics');
   await tz.selectOption('Europe/Lisbon');
+  // the relay-only call setting (this browser's, not the account's): off by default, kept across reloads
+  const relayOnly = page.getByLabel(/Always connect calls through the relay/);
+  assert.equal(await relayOnly.isChecked(), false);
+  await relayOnly.check();
+  await page.getByText('Calls from this browser go through the relay.').waitFor({ timeout: T });
+  assert.equal(await page.evaluate(() => localStorage.getItem('staffroom.relay')), '1');
   await page.getByRole('button', { name: 'Save profile' }).click();
   await page.getByText('Profile saved.').waitFor({ timeout: T });
   await shot(page, 'chat-11-profile');
@@ -296,6 +302,9 @@ test('every control is labelled on the profile page, and a profile change is sav
   await page.getByRole('heading', { name: 'Your profile' }).waitFor({ timeout: T });
   assert.equal(await page.getByLabel('School').inputValue(), 'Northgate Adult College');
   assert.equal(await page.getByLabel('Time zone').inputValue(), 'Europe/Lisbon');
+  assert.equal(await page.getByLabel(/Always connect calls through the relay/).isChecked(), true);
+  await page.getByLabel(/Always connect calls through the relay/).uncheck();
+  assert.equal(await page.evaluate(() => localStorage.getItem('staffroom.relay')), '0');
 });
 
 test('errors from the server are shown in words', async () => {

@@ -1,5 +1,7 @@
-// views/profile.js — my profile: display name, school, subjects, IANA time zone, bio.
+// views/profile.js — my profile: display name, school, subjects, IANA time zone, bio; and this browser's
+// call setting (relay-only).
 import { h, field } from '../dom.js';
+import { relayForced, setRelayForced } from '../rtc.js';
 
 function timeZones() {
   try {
@@ -54,10 +56,23 @@ export function mountProfile(root, ctx) {
     }
   });
 
+  // Relay-only calls: the other person never learns this network's address, at the price of a hop
+  // through the relay. Kept in this browser (it is about this network, not the account).
+  const relay = h('input', { type: 'checkbox', id: 'relay-only', name: 'relay-only', checked: relayForced() });
+  const relayStatus = h('p', { class: 'muted', role: 'status' });
+  relay.addEventListener('change', () => {
+    setRelayForced(relay.checked);
+    relayStatus.textContent = relay.checked ? 'Calls from this browser go through the relay.' : 'Calls connect directly when they can.';
+  });
+  const calls = h('section', { class: 'card call-settings', 'aria-labelledby': 'call-settings-title' },
+    h('h2', { id: 'call-settings-title' }, 'Calls in this browser'),
+    h('p', {}, relay, ' ', h('label', { for: 'relay-only' }, 'Always connect calls through the relay (hides your network address from the other person; may add a little delay)')),
+    relayStatus);
+
   root.append(h('section', { class: 'profile' },
     h('h1', { id: 'profile-title' }, 'Your profile'),
     h('p', { class: 'muted' }, `Signed in as @${u.name || ''}${u.admin ? ' (administrator)' : ''}.`),
-    form));
+    form, calls));
 
   // Fresh copy from the server (another device may have changed it).
   conn.request('profile.get', {}).then((res) => {
