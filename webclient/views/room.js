@@ -117,7 +117,7 @@ export async function enterRoom(ctx, r, { onChange } = {}) {
   // a private (session) room closes at its time or when the booking is cancelled: everyone is out
   const onClosed = (ev) => {
     if (ev.detail.room !== r.id) return;
-    s.leave(false);
+    s.leave(); // the server took us out already; room.leave (not_found) still lets our node forget us (in_call)
     ctx.announce?.(`${r.name} has closed.`);
   };
   conn.addEventListener('room.signal', onSignal);
