@@ -80,6 +80,8 @@ test('a mentor publishes availability, a mentee books a slot and sees the sessio
   const { page: ep } = await newUser(browser);
   await signIn(ep, people.mentee.name, people.mentee.password);
   await ep.goto(`${stack.url}#/circle/${circle.id}`);
+  // the circle's Mentoring panel shows her next free slot (a link to the same picker)
+  await ep.getByRole('link', { name: /^Next free slot with Maria Mentor: / }).waitFor({ timeout: T });
   await ep.getByRole('link', { name: 'Book a session' }).click();
   await ep.getByRole('heading', { name: 'Book a session with Maria Mentor' }).waitFor({ timeout: T });
   const slots = await people.mentee.client.ok('schedule.slots', { mentor: people.mentor.id });

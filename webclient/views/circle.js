@@ -6,6 +6,7 @@ import { mountChat } from './chat.js';
 import { mountMembers } from './members.js';
 import { mountRooms } from './room.js';
 import { mountHelp } from './help.js';
+import { mountMentorSlots } from './schedule.js';
 
 export function mountCircle(root, ctx, params) {
   const { conn } = ctx;
@@ -110,12 +111,14 @@ export function mountCircle(root, ctx, params) {
     const chatEl = h('section', { class: 'chat', 'aria-label': current ? `Channel ${current.name}` : 'Chat' });
     const membersEl = h('div', {});
     const roomsEl = h('div', { class: 'rooms-panel' });
+    const mentorsEl = h('div', { class: 'mentors-panel' });
     const helpEl = h('div', { class: 'help-area' });
     body.before(helpEl);
     cleanups.push(() => helpEl.remove());
     cleanups.push(mountHelp(helpEl, ctx, { circle }));
-    fill(body, side, chatEl, h('aside', { class: 'members', 'aria-label': 'Drop-in rooms and members' }, roomsEl, membersEl));
+    fill(body, side, chatEl, h('aside', { class: 'members', 'aria-label': 'Drop-in rooms and members' }, roomsEl, mentorsEl, membersEl));
     cleanups.push(mountRooms(roomsEl, ctx, { circle }));
+    cleanups.push(mountMentorSlots(mentorsEl, ctx, { circle }));
     if (current) cleanups.push(mountChat(chatEl, ctx, { circle, channel: current, moderator }));
     else chatEl.append(h('p', { class: 'muted' }, 'This circle has no channels yet.'));
     cleanups.push(mountMembers(membersEl, ctx, { circle }));

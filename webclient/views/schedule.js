@@ -161,6 +161,49 @@ export function mountReminders(ctx) {
   });
 }
 
+// ---------------------------------------------------------------- a circle's mentors and their next slots
+
+const MENTORS_SHOWN = 6; // one schedule.slots request each: a handful, not the whole circle
+
+// On a circle's page: its mentors, each with the next free slot (a link to the slot picker).
+export function mountMentorSlots(el, ctx, { circle }) {
+  const { conn } = ctx;
+  let alive = true;
+  const list = h('ul', { class: 'mentor-slots', 'aria-labelledby': `mentors-${circle.id}` });
+  fill(el, h('h2', { id: `mentors-${circle.id}` }, 'Mentoring'), list);
+
+  async function nextSlot(m) {
+    const name = nameOf(m.user);
+    try {
+      const s = await conn.request('schedule.slots', { mentor: m.user.id });
+      if (!s.slots.length) return h('li', {}, `${name}: no free slot in the next two weeks`);
+      const when = formatSlot(s.slots[0].start);
+      return h('li', {}, `${name}: `, h('a', { href: `#/book/${m.user.id}`, 'aria-label': `Next free slot with ${name}: ${when}` }, `next free ${when}`));
+    } catch {
+      return h('li', {}, `${name}: no availability published yet`);
+    }
+  }
+
+  async function load() {
+    try {
+      const res = await conn.request('circle.members', { circle: circle.id });
+      const mentors = res.members.filter((m) => m.role === 'mentor' && m.user.id !== conn.user?.id).slice(0, MENTORS_SHOWN);
+      const rows = await Promise.all(mentors.map(nextSlot));
+      if (!alive) return;
+      el.hidden = rows.length === 0;
+      list.replaceChildren(...rows);
+    } catch { if (alive) el.hidden = true; }
+  }
+  const events = ['schedule.booked', 'schedule.cancelled', 'schedule.rescheduled'];
+  for (const t of events) conn.addEventListener(t, load);
+  el.hidden = true;
+  load();
+  return () => {
+    alive = false;
+    for (const t of events) conn.removeEventListener(t, load);
+  };
+}
+
 // ---------------------------------------------------------------- notes of a pair
 
 export function mountNotes(el, ctx, { with: other }) {
