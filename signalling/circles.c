@@ -193,7 +193,9 @@ static store_script_t decide_script = STORE_SCRIPT("circle.decide", CIRCLES_LUA
     "end\n"
     "return ''\n");
 
-/* ARGV: uid, cid. Moderators first, then experts, mentors, members; by name within a role. */
+/* ARGV: uid, cid, cursor ("0" for the first page), limit. One HSCAN step over the members hash (so
+ * the work and the answer of one request stay bounded however big the circle is); the page is sorted
+ * moderators first, then experts, mentors, members; by name within a role. */
 static store_script_t members_script = STORE_SCRIPT("circle.members", CIRCLES_LUA
     "local uid, cid = ARGV[1], ARGV[2]\n"
     "local e = need_circle(cid)\n"
@@ -201,7 +203,8 @@ static store_script_t members_script = STORE_SCRIPT("circle.members", CIRCLES_LU
     "if not role_of(cid, uid) and not is_admin(uid) then\n"
     "  return fail('forbidden', 'only members see the member list')\n"
     "end\n"
-    "local now, flat, list = now_ms(), redis.call('HGETALL', 'circle:' .. cid .. ':members'), {}\n"
+    "local step = redis.call('HSCAN', 'circle:' .. cid .. ':members', ARGV[3], 'COUNT', tonumber(ARGV[4]))\n"
+    "local now, flat, list = now_ms(), step[2], {}\n"
     "for i = 1, #flat, 2 do\n"
     "  list[#list + 1] = {user = brief(flat[i]), role = flat[i + 1], presence = presence_of(flat[i], now),\n"
     "    on_duty = help_on_duty(cid, flat[i], now)}\n"
@@ -215,7 +218,7 @@ static store_script_t members_script = STORE_SCRIPT("circle.members", CIRCLES_LU
     "end)\n"
     "local out = {}\n"
     "for i, m in ipairs(list) do out[i] = cjson.encode(m) end\n"
-    "return '{\"members\":' .. jarr(out) .. '}'\n");
+    "return '{\"members\":' .. jarr(out) .. ',\"next_cursor\":' .. (step[1] == '0' and 'null' or cjson.encode(step[1])) .. '}'\n");
 
 /* ARGV: uid, cid, member, role. A circle always keeps a moderator: demoting the last one is refused. */
 static store_script_t set_role_script = STORE_SCRIPT("circle.set_role", CIRCLES_LUA
@@ -308,7 +311,24 @@ static void circle_get(req_t *r) { circle_only(r, &get_script); }
 static void circle_join(req_t *r) { circle_only(r, &join_script); }
 static void circle_leave(req_t *r) { circle_only(r, &leave_script); }
 static void circle_pending(req_t *r) { circle_only(r, &pending_script); }
-static void circle_members(req_t *r) { circle_only(r, &members_script); }
+/* circle.members {circle, cursor?, limit?}: cursor is HSCAN's (decimal digits), "0" or absent for the
+ * first page. */
+static void circle_members(req_t *r)
+{
+    const char *cid, *cursor = "0";
+    long long limit = 200;
+    if (feature_req_id(r, "circle", 0, 1, &cid) < 0 || req_str(r, "cursor", 1, 20, 0, &cursor) < 0 ||
+        req_int(r, "limit", 1, 500, 0, &limit) < 0)
+        return;
+    if (strspn(cursor, "0123456789") != strlen(cursor)) {
+        req_error_ex(r, E_BAD_REQUEST, "cursor", 0, "cursor: not a cursor from circle.members");
+        return;
+    }
+    char lim[16];
+    snprintf(lim, sizeof lim, "%lld", limit);
+    const char *args[] = {req_user(r), cid, cursor, lim};
+    feature_eval_answer(r, &members_script, 4, args);
+}
 
 static void circle_decide(req_t *r, const char *verdict)
 {

@@ -243,3 +243,17 @@ export function compareIds(a, b) {
   if (as.length !== bs.length) return as.length - bs.length;
   return as === bs ? 0 : as < bs ? -1 : 1;
 }
+
+// A circle's members, page after page (circle.members is paged by a cursor), at most `pages` pages from
+// `cursor`; duplicates (a page boundary may repeat one) are dropped. → { members, next } (next: the
+// cursor to go on from, or null when that was everyone).
+export async function circleMembers(conn, circle, { pages = 10, cursor = '0' } = {}) {
+  const seen = new Map();
+  let next = cursor;
+  for (let i = 0; i < pages && next !== null; i++) {
+    const res = await conn.request('circle.members', { circle, cursor: next, limit: 200 });
+    for (const m of res.members) seen.set(m.user.id, m);
+    next = res.next_cursor;
+  }
+  return { members: [...seen.values()], next };
+}

@@ -209,6 +209,37 @@ test('moderated circle: join requests wait for a moderator, who approves or reje
   await b.client.close();
 });
 
+test('circle.members pages a big circle: every member, pages bounded, cursors checked', async () => {
+  const { circle } = await createCircle(admin);
+  const m = await joined(stack, circle.id);
+  // 600 more members written straight into Redis (user hashes with names, as accounts.c keeps them)
+  const ids = Array.from({ length: 600 }, (_, i) => `${'d'.repeat(24)}${i.toString(16).padStart(8, '0')}`);
+  const args = [];
+  for (const id of ids) {
+    await stack.redisCmd('HSET', `user:${id}`, 'name', `bulk${id.slice(-8)}`);
+    args.push(id, 'member');
+  }
+  await stack.redisCmd('HSET', `circle:${circle.id}:members`, ...args);
+  const seen = new Set();
+  let cursor = '0';
+  let pages = 0;
+  do {
+    const page = await m.client.ok('circle.members', { circle: circle.id, cursor, limit: 100 });
+    assert.ok(page.members.length <= 300, `page of ${page.members.length}`); // COUNT is a hint: bounded, not exact
+    for (const x of page.members) seen.add(x.user.id);
+    cursor = page.next_cursor;
+    pages++;
+  } while (cursor !== null && pages < 100);
+  assert.equal(cursor, null);
+  assert.ok(pages >= 3, `${pages} pages`);
+  assert.equal(seen.size, 602);
+  for (const id of [admin.user.id, m.user.id, ...ids]) assert.ok(seen.has(id), id);
+  // the first page without a cursor is a page too; a bad cursor or limit is named
+  assert.notEqual((await m.client.ok('circle.members', { circle: circle.id })).next_cursor, null);
+  assertError(await m.client.request('circle.members', { circle: circle.id, cursor: 'abc' }), 'bad_request', 'cursor');
+  assertError(await m.client.request('circle.members', { circle: circle.id, limit: 501 }), 'bad_request', 'limit');
+});
+
 test('circle.members: roles and live presence, members only', async () => {
   const { circle } = await createCircle(admin);
   const m = await joined(stack, circle.id);

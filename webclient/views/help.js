@@ -7,6 +7,7 @@
 //     (calls.js handles the call.accepted that follows).
 import { h, field, fill } from '../dom.js';
 import { startRing } from '../ring.js';
+import { circleMembers } from '../protocol.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
 const onDutyText = (n) => `${n} ${n === 1 ? 'expert' : 'experts'} on duty now`;
@@ -125,8 +126,8 @@ export function mountHelp(root, ctx, { circle }) {
     const mentors = h('ul', { class: 'help-mentors', 'aria-label': 'Mentors of this circle' });
     book.addEventListener('click', async () => {
       try {
-        const res = await conn.request('circle.members', { circle: cid });
-        const list = (res.members || []).filter((m) => m.role === 'mentor' && m.user.id !== conn.user?.id);
+        const res = await circleMembers(conn, cid);
+        const list = res.members.filter((m) => m.role === 'mentor' && m.user.id !== conn.user?.id);
         if (!alive) return;
         fill(mentors, ...(list.length ? list.map((m) => h('li', {},
           h('a', { href: `#/book/${m.user.id}` }, `Book a session with ${m.user.display_name || m.user.name}`)))

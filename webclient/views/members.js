@@ -1,6 +1,7 @@
 // views/members.js — a circle's member list with roles and live presence (text + symbol, never colour
 // alone). Refreshes on membership events; presence events update one row.
 import { h, fill } from '../dom.js';
+import { circleMembers } from '../protocol.js';
 
 export const PRESENCE = {
   online: { symbol: '●', label: 'online' },
@@ -55,17 +56,26 @@ export function mountMembers(el, ctx, { circle }) {
     }, prominent ? '📞 Call' : 'Call');
   }
 
-  async function load() {
+  // Up to 2000 members at first (10 pages); a very big circle offers "Show more members" for the rest.
+  let next = null;
+  const more = h('button', { type: 'button', class: 'secondary small', hidden: true }, 'Show more members');
+  el.append(more);
+  async function load(from = '0') {
     try {
-      const res = await conn.request('circle.members', { circle: circle.id });
+      const res = await circleMembers(conn, circle.id, { cursor: from });
       if (!alive) return;
-      members = res.members;
+      if (from === '0') members = [];
+      const known = new Set(members.map((m) => m.user.id));
+      members.push(...res.members.filter((m) => !known.has(m.user.id)));
+      next = res.next;
+      more.hidden = next === null;
       for (const m of members) ctx.users.set(m.user.id, m.user);
       render();
     } catch (err) {
       if (alive) count.textContent = `Could not load members: ${ctx.describeError(err)}`;
     }
   }
+  more.addEventListener('click', () => { if (next !== null) load(next); });
 
   const onPresence = (ev) => {
     const { user, status } = ev.detail;
@@ -77,10 +87,11 @@ export function mountMembers(el, ctx, { circle }) {
     render();
   };
   const onChange = (ev) => { if (ev.detail.circle === circle.id) load(); };
+  const reload = () => load();
   const types = ['circle.member_joined', 'circle.member_left', 'circle.role'];
   conn.addEventListener('presence', onPresence);
   for (const t of types) conn.addEventListener(t, onChange);
-  conn.addEventListener('resumed', load);
+  conn.addEventListener('resumed', reload);
   const onDuty = (ev) => {
     const m = ev.detail.circle === circle.id && members.find((x) => x.user.id === ev.detail.user);
     if (m) { m.on_duty = ev.detail.on_duty; render(); }
@@ -91,7 +102,7 @@ export function mountMembers(el, ctx, { circle }) {
     alive = false;
     conn.removeEventListener('presence', onPresence);
     for (const t of types) conn.removeEventListener(t, onChange);
-    conn.removeEventListener('resumed', load);
+    conn.removeEventListener('resumed', reload);
     conn.removeEventListener('help.duty', onDuty);
   };
 }

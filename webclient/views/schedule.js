@@ -8,6 +8,7 @@
 //                  #/book/<mentor id>  #/book/<mentor id>/<booking id> (move that booking to another slot)
 import { h, fill, field } from '../dom.js';
 import { enterRoom } from './room.js';
+import { circleMembers } from '../protocol.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const DAY_LABEL = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
@@ -186,7 +187,7 @@ export function mountMentorSlots(el, ctx, { circle }) {
 
   async function load() {
     try {
-      const res = await conn.request('circle.members', { circle: circle.id });
+      const res = await circleMembers(conn, circle.id);
       const mentors = res.members.filter((m) => m.role === 'mentor' && m.user.id !== conn.user?.id).slice(0, MENTORS_SHOWN);
       const rows = await Promise.all(mentors.map(nextSlot));
       if (!alive) return;
