@@ -325,62 +325,24 @@ void calls_conn_gone(conn_t *c)
 
 /* ---------------- requests ---------------- */
 
-enum after { AFTER_INVITE, AFTER_ACCEPT, AFTER_END, AFTER_NONE };
-
-typedef struct {
-    req_t *r;
-    enum after after;
-    char call[FEATURE_ID_LEN + 1];
-} pending_t;
-
-/* The script's answer: a JSON object → ok with its members (and the local bookkeeping for it); "" → ok. */
-static void script_done(const store_reply_t *rep, void *priv)
+/* call.invite / call.accept answered: the connection now takes part in the call the answer names, ringing
+ * or active (call.accepted from the bus activates it, in whichever order the two come). */
+static void after_join(req_t *r, const json_t *fields, void *priv)
 {
-    pending_t *pd = priv;
-    req_t *r = pd->r;
-    if (!store_ok(rep) || store_type(rep) != STORE_STR) {
-        req_store_error(r, rep);
-        free(pd);
-        return;
-    }
-    size_t len;
-    const char *text = store_str(rep, &len);
-    json_t *o = len ? json_loadb(text, len, 0, NULL) : json_object();
-    if (!json_is_object(o)) {
-        log_error("calls: %s: script answer is not a JSON object", req_type(r));
-        json_decref(o);
-        req_error(r, E_INTERNAL, "internal error");
-        free(pd);
-        return;
-    }
-    const char *call = json_string_value(json_object_get(o, "call"));
-    const char *state = json_string_value(json_object_get(o, "state"));
-    uint64_t cid = req_conn(r);
-    if (pd->after == AFTER_INVITE && call && state && strcmp(state, "ringing") == 0) {
-        part_add(cid, call);
-    } else if ((pd->after == AFTER_INVITE || pd->after == AFTER_ACCEPT) && call && state &&
-               strcmp(state, "active") == 0) {
-        part_add(cid, call); /* call.accepted (the bus) activates it, in whichever order they come */
-    } else if (pd->after == AFTER_END) {
-        part_t *p = part_find(cid, pd->call);
-        if (p)
-            part_remove(p);
-    }
-    req_ok(r, o);
-    free(pd);
+    (void)priv;
+    const char *call = json_string_value(json_object_get(fields, "call"));
+    const char *state = json_string_value(json_object_get(fields, "state"));
+    if (call && state && (strcmp(state, "ringing") == 0 || strcmp(state, "active") == 0))
+        part_add(req_conn(r), call);
 }
 
-static void run(req_t *r, store_script_t *s, enum after after, const char *call, int nargs, const char **args)
+/* call.decline / cancel / hangup answered ok: the connection is out of that call. priv: the call id. */
+static void after_end(req_t *r, const json_t *fields, void *priv)
 {
-    pending_t *pd = calloc(1, sizeof *pd);
-    if (!pd) {
-        req_error(r, E_INTERNAL, "out of memory");
-        return;
-    }
-    pd->r = r;
-    pd->after = after;
-    snprintf(pd->call, sizeof pd->call, "%s", call ? call : "");
-    store_eval(s, script_done, pd, 0, nargs, args);
+    part_t *p = fields ? part_find(req_conn(r), priv) : NULL;
+    if (p)
+        part_remove(p);
+    free(priv);
 }
 
 /* The request's signed-in connection, or NULL (answered). */
@@ -409,7 +371,7 @@ static void on_invite(req_t *r)
     }
     snprintf(ring, sizeof ring, "%lld", config_get()->call_ring_timeout);
     const char *args[] = {id, conn_user(c), conn_device(c), user, ring};
-    run(r, &invite_script, AFTER_INVITE, NULL, 5, args);
+    feature_eval_then(r, &invite_script, 5, args, after_join, NULL);
 }
 
 static void on_accept(req_t *r)
@@ -421,7 +383,7 @@ static void on_accept(req_t *r)
     if (!c)
         return;
     const char *args[] = {call, conn_user(c), conn_device(c)};
-    run(r, &accept_script, AFTER_ACCEPT, call, 3, args);
+    feature_eval_then(r, &accept_script, 3, args, after_join, NULL);
 }
 
 static void end_request(req_t *r, const char *action)
@@ -435,8 +397,13 @@ static void end_request(req_t *r, const char *action)
     conn_t *c = req_conn_live(r);
     if (!c)
         return;
+    char *id = strdup(call);
+    if (!id) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
     const char *args[] = {call, conn_user(c), conn_device(c), action, reason};
-    run(r, &end_script, AFTER_END, call, 5, args);
+    feature_eval_then(r, &end_script, 5, args, after_end, id);
 }
 
 static void on_decline(req_t *r) { end_request(r, "decline"); }
@@ -464,7 +431,7 @@ static void on_signal(req_t *r)
         return;
     }
     const char *args[] = {call, conn_user(c), conn_device(c), text};
-    run(r, &signal_script, AFTER_NONE, call, 4, args);
+    feature_eval_answer(r, &signal_script, 4, args);
     free(text);
 }
 

@@ -71,32 +71,70 @@ int feature_req_enum(req_t *r, const char *field, const char *const *allowed, in
     return -1;
 }
 
-static void answer_cb(const store_reply_t *rep, void *priv)
+typedef struct {
+    req_t *r;
+    feature_then_fn then; /* NULL: answer only */
+    void *priv;
+} eval_t;
+
+/* The script's reply as the answer's fields (a new reference; {} for an empty reply), or NULL: a store
+ * error, or (*script_bug set, logged) a reply that is not a JSON object. Answers nothing. */
+static json_t *reply_fields(req_t *r, const store_reply_t *rep, int *script_bug)
 {
-    req_t *r = priv;
-    if (!rep || store_type(rep) != STORE_STR) {
-        req_store_error(r, rep);
-        return;
-    }
+    *script_bug = 0;
+    if (!rep || store_type(rep) != STORE_STR)
+        return NULL;
     size_t len = 0;
     const char *text = store_str(rep, &len);
-    if (len == 0) {
-        req_ok(r, NULL);
-        return;
-    }
+    if (len == 0)
+        return json_object();
     json_error_t jerr;
     json_t *fields = json_loadb(text, len, 0, &jerr);
     if (!json_is_object(fields)) {
-        /* a script bug, not a client error: keep the evidence */
         log_error("feature: %s: script answer is not a JSON object: %s", req_type(r), jerr.text);
         json_decref(fields);
-        req_error(r, E_INTERNAL, "internal error");
+        *script_bug = 1;
+        return NULL;
+    }
+    return fields;
+}
+
+static void eval_cb(const store_reply_t *rep, void *arg)
+{
+    eval_t e = *(eval_t *)arg;
+    free(arg);
+    int script_bug;
+    json_t *fields = reply_fields(e.r, rep, &script_bug);
+    if (e.then)
+        e.then(e.r, fields, e.priv); /* while r is still alive: the answer frees it */
+    if (fields)
+        req_ok(e.r, fields);
+    else if (script_bug)
+        req_error(e.r, E_INTERNAL, "internal error");
+    else
+        req_store_error(e.r, rep);
+}
+
+static void eval(req_t *r, store_script_t *s, int nargs, const char **args, feature_then_fn then, void *priv)
+{
+    eval_t *e = malloc(sizeof *e);
+    if (!e) {
+        if (then)
+            then(r, NULL, priv);
+        req_error(r, E_INTERNAL, "out of memory");
         return;
     }
-    req_ok(r, fields);
+    *e = (eval_t){r, then, priv};
+    store_eval(s, eval_cb, e, 0, nargs, args);
 }
 
 void feature_eval_answer(req_t *r, store_script_t *s, int nargs, const char **args)
 {
-    store_eval(s, answer_cb, r, 0, nargs, args);
+    eval(r, s, nargs, args, NULL, NULL);
+}
+
+void feature_eval_then(req_t *r, store_script_t *s, int nargs, const char **args, feature_then_fn then,
+                       void *priv)
+{
+    eval(r, s, nargs, args, then, priv);
 }

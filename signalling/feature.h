@@ -42,4 +42,11 @@ int feature_req_enum(req_t *r, const char *field, const char *const *allowed, in
  * reply (Redis down) → req_store_error. r is always answered exactly once, later, from the loop. */
 void feature_eval_answer(req_t *r, store_script_t *s, int nargs, const char **args);
 
+/* As feature_eval_answer, with the caller's bookkeeping in between: just before r is answered,
+ * then(r, fields, priv) is called once — fields is the script's object (an empty object for an empty
+ * reply; borrowed), or NULL when the script failed or Redis did not answer. then owns priv (frees it). */
+typedef void (*feature_then_fn)(req_t *r, const json_t *fields, void *priv);
+void feature_eval_then(req_t *r, store_script_t *s, int nargs, const char **args, feature_then_fn then,
+                       void *priv);
+
 #endif

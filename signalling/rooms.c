@@ -310,67 +310,44 @@ void rooms_stop(void)
 
 /* ---------------- requests ---------------- */
 
-typedef struct {
-    req_t *r;
-    int joined;  /* room.join: record the participation on success */
-    int left;    /* room.leave: forget it */
-    char room[FEATURE_ID_LEN + 2];
-} pending_t;
-
-static void script_done(const store_reply_t *rep, void *priv)
+/* room.join answered: on success this node records the participation (refreshed, in_call presence); if
+ * the connection went while joining, the device is taken out again. priv: the room id (malloc'd). */
+static void after_join(req_t *r, const json_t *fields, void *priv)
 {
-    pending_t *pd = priv;
-    req_t *r = pd->r;
-    if (!store_ok(rep) || store_type(rep) != STORE_STR) {
-        /* room.leave forgets this node's record even when the room no longer has the device (a private
-         * room that closed took everyone out), so presence does not stay in_call. */
-        conn_t *c = pd->left ? conn_find(req_conn(r)) : NULL;
-        part_t *p = c ? part_find(conn_id(c), pd->room) : NULL;
-        if (p)
-            part_remove(p, c);
-        req_store_error(r, rep);
-        free(pd);
-        return;
-    }
-    size_t len;
-    const char *text = store_str(rep, &len);
-    json_t *o = len ? json_loadb(text, len, 0, NULL) : json_object();
-    if (!json_is_object(o)) {
-        log_error("rooms: %s: script answer is not a JSON object", req_type(r));
-        json_decref(o);
-        req_error(r, E_INTERNAL, "internal error");
-        free(pd);
-        return;
-    }
+    char *room = priv;
     conn_t *c = conn_find(req_conn(r));
-    if (c && pd->joined) {
-        part_add(c, pd->room);
-    } else if (c && pd->left) {
-        part_t *p = part_find(conn_id(c), pd->room);
-        if (p)
-            part_remove(p, c);
-    } else if (!c && pd->joined) {
-        /* the connection went while joining: take it out again */
-        const char *args[] = {pd->room, json_string_value(json_object_get(o, "device")), "1"};
+    if (fields && c) {
+        part_add(c, room);
+    } else if (fields) {
+        const char *args[] = {room, json_string_value(json_object_get(fields, "device")), "1"};
         if (args[1])
             store_eval(&leave_script, NULL, NULL, 0, 3, args);
     }
-    req_ok(r, o);
-    free(pd);
+    free(room);
 }
 
-static void run(req_t *r, store_script_t *s, const char *room, int joined, int left, int nargs, const char **args)
+/* room.leave answered, either way: this node forgets the participation — also when the room no longer
+ * had the device (a private room that closed took everyone out), so presence does not stay in_call. */
+static void after_leave(req_t *r, const json_t *fields, void *priv)
 {
-    pending_t *pd = calloc(1, sizeof *pd);
-    if (!pd) {
+    (void)fields;
+    char *room = priv;
+    conn_t *c = conn_find(req_conn(r));
+    part_t *p = c ? part_find(conn_id(c), room) : NULL;
+    if (p)
+        part_remove(p, c);
+    free(room);
+}
+
+static void run_then(req_t *r, store_script_t *s, const char *room, feature_then_fn then, int nargs,
+                     const char **args)
+{
+    char *copy = strdup(room);
+    if (!copy) {
         req_error(r, E_INTERNAL, "out of memory");
         return;
     }
-    pd->r = r;
-    pd->joined = joined;
-    pd->left = left;
-    snprintf(pd->room, sizeof pd->room, "%s", room ? room : "");
-    store_eval(s, script_done, pd, 0, nargs, args);
+    feature_eval_then(r, s, nargs, args, then, copy);
 }
 
 static conn_t *signed_in(req_t *r)
@@ -411,7 +388,7 @@ static void on_list(req_t *r)
         return;
     }
     const char *args[] = {circle, req_user(r), id};
-    run(r, &list_script, NULL, 0, 0, 3, args);
+    feature_eval_answer(r, &list_script, 3, args);
 }
 
 static void on_create(req_t *r)
@@ -426,7 +403,7 @@ static void on_create(req_t *r)
     }
     snprintf(max, sizeof max, "%d", ROOMS_PER_CIRCLE_MAX);
     const char *args[] = {circle, req_user(r), id, name, max};
-    run(r, &create_script, NULL, 0, 0, 5, args);
+    feature_eval_answer(r, &create_script, 5, args);
 }
 
 /* camera and mic: both required for join, both for update. */
@@ -451,7 +428,7 @@ static void on_join(req_t *r)
     char cap[16], ttl[32];
     snprintf(cap, sizeof cap, "%lld", config_get()->room_max_participants);
     const char *args[] = {room, conn_user(c), conn_device(c), camera, mic, cap, ttl_ms(ttl, sizeof ttl)};
-    run(r, &join_script, room, 1, 0, 7, args);
+    run_then(r, &join_script, room, after_join, 7, args);
 }
 
 static void on_update(req_t *r)
@@ -463,7 +440,7 @@ static void on_update(req_t *r)
     if (!c)
         return;
     const char *args[] = {room, conn_user(c), conn_device(c), camera, mic};
-    run(r, &update_script, NULL, 0, 0, 5, args);
+    feature_eval_answer(r, &update_script, 5, args);
 }
 
 static void on_leave(req_t *r)
@@ -475,7 +452,7 @@ static void on_leave(req_t *r)
     if (!c)
         return;
     const char *args[] = {room, conn_device(c), "0"};
-    run(r, &leave_script, room, 0, 1, 3, args);
+    run_then(r, &leave_script, room, after_leave, 3, args);
 }
 
 static void on_signal(req_t *r)
@@ -500,7 +477,7 @@ static void on_signal(req_t *r)
         return;
     }
     const char *args[] = {room, conn_user(c), conn_device(c), to, text};
-    run(r, &signal_script, NULL, 0, 0, 5, args);
+    feature_eval_answer(r, &signal_script, 5, args);
     free(text);
 }
 
