@@ -77,15 +77,43 @@ static store_script_t list_script = STORE_SCRIPT("channel.list", CHANNELS_LUA
     "end\n"
     "return '{\"channels\":' .. jarr(out) .. '}'\n");
 
+/* Lua: tells every member of circle cid named as @name in the text of message m (by uid, stored) —
+ * not the sender, each once, at most MENTIONS_MAX — with chat.mention on ev:u, an entry in their
+ * notification history (notif:<uid>, as scheduling's reminders) and, if they are offline, a copy that
+ * waits for their next sign-in (notif:<uid>:pending). */
+#define MENTIONS_MAX "20"
+#define MENTIONS_LUA                                                                               \
+    "local function tell_mentions(cid, chid, uid, text, m)\n"                                     \
+    "  local told, n, now = {}, 0, now_ms()\n"                                                    \
+    "  for raw in string.gmatch(text, '@([%w_%.%-]+)') do\n"                                      \
+    "    if n >= " MENTIONS_MAX " then break end\n"                                              \
+    "    local name = string.lower((string.gsub(raw, '[%.%-]+$', '')))\n"                       \
+    "    local who = redis.call('GET', 'username:' .. name)\n"                                    \
+    "    if who and who ~= uid and not told[who] and role_of(cid, who) then\n"                   \
+    "      told[who], n = true, n + 1\n"                                                         \
+    "      local ev = cjson.encode({type = 'chat.mention', circle = cid, channel = chid, message = m,\n" \
+    "        by = brief(uid)})\n"                                                                \
+    "      redis.call('PUBLISH', 'ev:u:' .. who, ev)\n"                                            \
+    "      redis.call('LPUSH', 'notif:' .. who, cjson.encode({at = now, kind = 'chat.mention', event = cjson.decode(ev)}))\n" \
+    "      redis.call('LTRIM', 'notif:' .. who, 0, 99)\n"                                          \
+    "      if not is_online(who, now) then\n"                                                   \
+    "        redis.call('RPUSH', 'notif:' .. who .. ':pending', ev)\n"                             \
+    "        redis.call('LTRIM', 'notif:' .. who .. ':pending', -100, -1)\n"                       \
+    "      end\n"                                                                               \
+    "    end\n"                                                                                 \
+    "  end\n"                                                                                   \
+    "end\n"
+
 /* ARGV: uid, chid, text. XADD and PUBLISH in one script: the event order is the stream order and the
  * answer (ok) is only sent once the message is stored. */
-static store_script_t send_script = STORE_SCRIPT("chat.send", CHANNELS_LUA
+static store_script_t send_script = STORE_SCRIPT("chat.send", CHANNELS_LUA MENTIONS_LUA
     "local uid, chid, text = ARGV[1], ARGV[2], ARGV[3]\n"
     "local cid, _, e = member_channel(chid, uid)\n"
     "if e then return e end\n"
     "local id = redis.call('XADD', 'channel:' .. chid .. ':log', '*', 'user', uid, 'text', text)\n"
     "local m = msg_obj(chid, id, {'user', uid, 'text', text})\n"
     "publish_circle(cid, {type = 'chat.message', circle = cid, message = m})\n"
+    "tell_mentions(cid, chid, uid, text, m)\n"
     "return cjson.encode({message = m})\n");
 
 /* ARGV: uid, chid, before ("" = none), after ("" = none), limit. Both bounds are exclusive. Without

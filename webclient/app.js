@@ -13,6 +13,7 @@ import { mountProfile } from './views/profile.js';
 import { mountCalls } from './views/calls.js';
 import { mountHelpOffers } from './views/help.js';
 import { mountSessions, mountBook, mountReminders } from './views/schedule.js';
+import { mountMentions } from './views/mentions.js';
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection();
@@ -176,6 +177,7 @@ function start() {
   ctx.calls ||= mountCalls(ctx);
   ctx.helpOffers ||= (mountHelpOffers(ctx), true);
   ctx.reminders ||= (mountReminders(ctx), true);
+  ctx.mentions ||= (mountMentions(ctx), true);
   route();
 }
 

@@ -203,6 +203,16 @@ test('two teachers find a circle, join, chat live with typing, edits and presenc
   await messageItem(alice, 'coin that might be loaded').waitFor({ timeout: T });
   await alice.waitForFunction(() => !document.querySelector('.typing').textContent.includes('Bob Brown'), null, { timeout: T });
 
+  // @mention: Bob gets a banner wherever he is, and the message says it mentions him (in words too).
+  await sendMessage(alice, '@bob could you share your loaded-coin demo?');
+  const banner = bob.getByRole('alert').filter({ hasText: 'Alice Adams mentioned you' });
+  await banner.getByText('could you share your loaded-coin demo?', { exact: false }).waitFor({ timeout: T });
+  await messageItem(bob, 'loaded-coin demo').getByText('mentions you').waitFor({ timeout: T });
+  assert.equal(await messageItem(alice, 'loaded-coin demo').getByText('mentions you').count(), 0);
+  await shot(bob, 'chat-04b-mention');
+  await banner.getByRole('button', { name: 'Dismiss' }).click();
+  assert.equal(await banner.count(), 0);
+
   // Presence in the member list: Bob online, then away (text, not colour alone), seen by Alice live.
   await memberRow(alice, 'bob').filter({ hasText: 'online' }).waitFor({ timeout: T });
   await memberRow(alice, 'admin').getByText('moderator').waitFor({ timeout: T });

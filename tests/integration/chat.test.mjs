@@ -156,6 +156,37 @@ test('reconnect: auth.resume then chat.history after the last id gives every mis
   await b.client.close();
 });
 
+test('@mentions: a mentioned member is told (event + notification), once; non-members and the sender are not; an offline member on the next sign-in', async () => {
+  const { circle: c, channels: [ch] } = await createCircle(admin);
+  const a = await joined(stack, c.id, 'mentioner');
+  const b = await joined(stack, c.id, 'mentioned');
+  const stranger = await newMember(stack, 'stranger');
+  const text = `@${b.user.name.toUpperCase()}, and again @${b.user.name}. Also @${stranger.user.name} @${a.user.name} @nobody-here`;
+  const sent = await a.client.ok('chat.send', { channel: ch.id, text });
+  const ev = await b.client.waitEvent('chat.mention', (e) => e.message.id === sent.message.id);
+  assert.equal(ev.circle, c.id);
+  assert.equal(ev.channel, ch.id);
+  assert.equal(ev.by.id, a.user.id);
+  assert.equal(ev.message.text, text);
+  // the same script published to everyone: one more round trip each, then nothing else may be waiting
+  await b.client.ok('ping'); await stranger.client.ok('ping'); await a.client.ok('ping');
+  assert.equal(b.client.events.filter((e) => e.type === 'chat.mention').length, 0, 'told once');
+  assert.equal(stranger.client.events.filter((e) => e.type === 'chat.mention').length, 0, 'not a member');
+  assert.equal(a.client.events.filter((e) => e.type === 'chat.mention').length, 0, 'not the sender');
+  const notes = await b.client.ok('notifications.list');
+  assert.equal(notes.notifications[0].kind, 'chat.mention');
+  assert.equal(notes.notifications[0].event.message.id, sent.message.id);
+  // offline: the mention waits for the next sign-in
+  await b.client.close();
+  await eventually(async () => (await a.client.ok('circle.members', { circle: c.id })).members
+    .some((m) => m.user.id === b.user.id && m.presence === 'offline'), { what: 'b offline' });
+  const later = await a.client.ok('chat.send', { channel: ch.id, text: `@${b.user.name} when you are back` });
+  const back = await connect(stack.wsUrl);
+  assert.equal((await back.request('auth.resume', { token: b.token })).type, 'ok');
+  assert.equal((await back.waitEvent('chat.mention', (e) => e.message.id === later.message.id)).by.id, a.user.id);
+  await back.close(); await a.client.close(); await stranger.client.close();
+});
+
 test('a member who leaves can no longer chat, and stops receiving the circle\'s messages', async () => {
   const { circle: c, channels: [ch] } = await createCircle(admin);
   const other = await createCircle(admin);

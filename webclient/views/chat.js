@@ -4,6 +4,7 @@
 import { helpStatusText } from './help.js';
 import { h, field, fill, formatTime } from '../dom.js';
 import { compareIds } from '../protocol.js';
+import { mentionsMe } from './mentions.js';
 
 const PAGE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -80,7 +81,9 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
       ' ',
       h('time', { datetime: Number.isFinite(msg.ts) ? when.toISOString() : undefined }, Number.isFinite(msg.ts) ? formatTime(msg.ts, conn.user?.tz) : ''),
       msg.edited ? h('span', { class: 'muted edited' }, ' (edited)') : null);
-    const text = h('p', { class: 'msg-text' }, msg.text);
+    const forMe = !mine && mentionsMe(msg.text, conn.user?.name);
+    const text = h('p', { class: forMe ? 'msg-text mentions-me' : 'msg-text' },
+      forMe ? h('span', { class: 'badge' }, 'mentions you ') : null, msg.text);
     const helpLine = msg.help ? h('p', { class: 'help-status', dataset: { status: msg.help.status } }, helpStatusText(msg.help)) : null;
     const actions = h('div', { class: 'msg-actions' });
     if (mine) actions.append(h('button', { type: 'button', class: 'link', 'aria-label': 'Edit your message', onclick: () => startEdit(msg) }, 'Edit'));

@@ -9,6 +9,7 @@
 import { h, fill, field } from '../dom.js';
 import { enterRoom } from './room.js';
 import { circleMembers } from '../protocol.js';
+import { mentionText } from './mentions.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const DAY_LABEL = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
@@ -298,8 +299,8 @@ export function mountNotifications(el, ctx) {
   const list = h('ul', { class: 'notification-list' });
   fill(el, h('h2', {}, 'Notifications'), list);
   ctx.conn.request('notifications.list').then((res) => {
-    list.replaceChildren(...res.notifications.map((n) => h('li', {},
-      `Reminder: session with ${nameOf(n.event.booking.mentor)} and ${nameOf(n.event.booking.mentee)} at ${formatSlot(n.event.booking.start)}`)));
+    list.replaceChildren(...res.notifications.map((n) => h('li', {}, n.kind === 'chat.mention' ? mentionText(n)
+      : `Reminder: session with ${nameOf(n.event.booking.mentor)} and ${nameOf(n.event.booking.mentee)} at ${formatSlot(n.event.booking.start)}`)));
     if (!res.notifications.length) list.replaceChildren(h('li', { class: 'muted' }, 'Nothing yet.'));
   }).catch((err) => ctx.showError(err));
 }
