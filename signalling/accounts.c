@@ -309,7 +309,8 @@ typedef struct {
     char uid[2 * UID_BYTES + 1];
 } pending_t;
 
-static void register_stored(const store_reply_t *rep, void *priv)
+/* auth.register / auth.login: the session is stored (reply: the user's hash and circles) → signed in. */
+static void session_stored(const store_reply_t *rep, void *priv)
 {
     pending_t *p = priv;
     if (!store_ok(rep) || store_len(rep) != 2) {
@@ -347,7 +348,7 @@ static void register_hashed(job_t *j, int status)
     snprintf(created, sizeof created, "%lld", unix_ms());
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
     const char *args[] = {lname, p->uid, name, display ? display : name, j->hash, "0", created, p->key, ttl};
-    store_eval(&register_script, register_stored, p, 0, 9, args);
+    store_eval(&register_script, session_stored, p, 0, 9, args);
 }
 
 static int get_name_password(req_t *r, const char **name, const char **password)
@@ -370,19 +371,6 @@ static void on_register(req_t *r)
 }
 
 /* ---------------- auth.login ---------------- */
-
-static void login_session(const store_reply_t *rep, void *priv)
-{
-    pending_t *p = priv;
-    if (!store_ok(rep) || store_len(rep) != 2) {
-        req_store_error(p->r, rep);
-    } else {
-        long long exp = unix_ms() + config_get()->token_lifetime * 1000;
-        sign_in(p->r, p->uid, store_elem(rep, 0), store_elem(rep, 1), p->token, p->key, exp);
-    }
-    sodium_memzero(p, sizeof *p);
-    free(p);
-}
 
 static void login_verified(job_t *j, int status)
 {
@@ -407,7 +395,7 @@ static void login_verified(job_t *j, int status)
     char ttl[32];
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
     const char *args[] = {p->key, p->uid, ttl};
-    store_eval(&session_script, login_session, p, 0, 3, args);
+    store_eval(&session_script, session_stored, p, 0, 3, args);
 }
 
 static void login_found(const store_reply_t *rep, void *priv)

@@ -241,6 +241,19 @@ static json_t *field_get(req_t *r, const char *field)
     return json_is_null(v) ? NULL : v;
 }
 
+/* The field's value in *v: 1 if present, 0 if absent and optional, -1 (r answered bad_request) if absent
+ * and required. */
+static int field_present(req_t *r, const char *field, int required, json_t **v)
+{
+    *v = field_get(r, field);
+    if (*v)
+        return 1;
+    if (!required)
+        return 0;
+    req_error_ex(r, E_BAD_REQUEST, field, 0, "missing field '%s'", field);
+    return -1;
+}
+
 static size_t utf8_chars(const char *s, size_t bytes)
 {
     size_t n = 0;
@@ -251,13 +264,10 @@ static size_t utf8_chars(const char *s, size_t bytes)
 
 int req_str(req_t *r, const char *field, size_t minlen, size_t maxlen, int required, const char **out)
 {
-    json_t *v = field_get(r, field);
-    if (!v) {
-        if (!required)
-            return 0;
-        req_error_ex(r, E_BAD_REQUEST, field, 0, "missing field '%s'", field);
-        return -1;
-    }
+    json_t *v;
+    int present = field_present(r, field, required, &v);
+    if (present <= 0)
+        return present;
     if (!json_is_string(v)) {
         req_error_ex(r, E_BAD_REQUEST, field, 0, "'%s' must be a string", field);
         return -1;
@@ -273,13 +283,10 @@ int req_str(req_t *r, const char *field, size_t minlen, size_t maxlen, int requi
 
 int req_int(req_t *r, const char *field, long long min, long long max, int required, long long *out)
 {
-    json_t *v = field_get(r, field);
-    if (!v) {
-        if (!required)
-            return 0;
-        req_error_ex(r, E_BAD_REQUEST, field, 0, "missing field '%s'", field);
-        return -1;
-    }
+    json_t *v;
+    int present = field_present(r, field, required, &v);
+    if (present <= 0)
+        return present;
     if (!json_is_integer(v)) {
         req_error_ex(r, E_BAD_REQUEST, field, 0, "'%s' must be an integer", field);
         return -1;
@@ -295,13 +302,10 @@ int req_int(req_t *r, const char *field, long long min, long long max, int requi
 
 int req_bool(req_t *r, const char *field, int required, int *out)
 {
-    json_t *v = field_get(r, field);
-    if (!v) {
-        if (!required)
-            return 0;
-        req_error_ex(r, E_BAD_REQUEST, field, 0, "missing field '%s'", field);
-        return -1;
-    }
+    json_t *v;
+    int present = field_present(r, field, required, &v);
+    if (present <= 0)
+        return present;
     if (!json_is_boolean(v)) {
         req_error_ex(r, E_BAD_REQUEST, field, 0, "'%s' must be true or false", field);
         return -1;
