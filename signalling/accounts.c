@@ -613,14 +613,19 @@ static void on_profile_update(req_t *r)
     free(subjects);
 }
 
-const handler_t accounts_handlers[] = {
+static const handler_t handlers[] = {
     {"auth.register", on_register, H_PUBLIC | H_RL_LOGIN},
     {"auth.login", on_login, H_PUBLIC | H_RL_LOGIN},
     {"auth.resume", on_resume, H_PUBLIC | H_RL_LOGIN},
-    {"auth.logout", on_logout, 0},
-    {"profile.get", on_profile_get, 0},
-    {"profile.update", on_profile_update, 0},
+    {"auth.logout", on_logout, H_RL_READ},
+    {"profile.get", on_profile_get, H_RL_READ},
+    {"profile.update", on_profile_update, H_RL_READ},
     {NULL, NULL, 0},
+};
+
+const module_t accounts_module = {
+    .name = "accounts",
+    .handlers = handlers,
 };
 
 /* ---------------- --create-admin ---------------- */

@@ -10,6 +10,8 @@
 #ifndef STAFFROOM_ACCOUNTS_H
 #define STAFFROOM_ACCOUNTS_H
 
+#include "module.h"
+
 #include <jansson.h>
 #include <uv.h>
 
@@ -37,5 +39,7 @@ int accounts_name_valid(const char *name);
  * (the server is not running). password borrowed. Returns 0, or 1 with an error printed to stderr
  * (name invalid or taken, Redis unreachable). */
 int accounts_create_admin(uv_loop_t *loop, const char *name, const char *password);
+
+extern const module_t accounts_module; /* registered by main.c */
 
 #endif

@@ -109,7 +109,6 @@ void bus_publish_circle(const char *circle_id, json_t *event) { publish("ev:c:",
 typedef struct {
     const char *payload;
     size_t len;
-    const char *circle;  /* ev:c: deliveries: only connections in this circle */
     const char *member_circle; /* circle.membership: the circle to add/remove */
     int member;
 } delivery_t;
@@ -117,8 +116,6 @@ typedef struct {
 static void deliver_one(conn_t *c, void *arg)
 {
     delivery_t *d = arg;
-    if (d->circle && !conn_in_circle(c, d->circle))
-        return;
     if (d->member_circle) {
         conn_set_circle(c, d->member_circle, d->member);
         return; /* forwarded once the circle's channel is subscribed (membership_forward) */
@@ -138,7 +135,7 @@ static void membership_forward(const store_reply_t *rep, void *priv)
 {
     (void)rep;
     held_t *held = priv;
-    delivery_t d = {held->payload, held->len, NULL, NULL, 0};
+    delivery_t d = {held->payload, held->len, NULL, 0};
     conn_foreach(held->uid, deliver_one, &d);
     free(held);
 }
@@ -187,8 +184,6 @@ typedef struct {
 static void deliver_targeted(conn_t *c, void *arg)
 {
     targeted_t *t = arg;
-    if (t->device && strcmp(conn_device(c), t->device) != 0)
-        return;
     if (t->except && strcmp(conn_device(c), t->except) == 0)
         return;
     if (device_hook)
@@ -222,7 +217,11 @@ static int targeted(const char *uid, const char *payload, size_t len)
     if (text) {
         t.text = text;
         t.len = strlen(text);
-        conn_foreach(uid, deliver_targeted, &t);
+        conn_t *c;
+        if (!t.device)
+            conn_foreach(uid, deliver_targeted, &t);
+        else if ((c = conn_find_device(t.device)) && conn_user(c) && strcmp(conn_user(c), uid) == 0)
+            deliver_targeted(c, &t);
     }
     free(text);
     free(to);
@@ -231,9 +230,114 @@ static int targeted(const char *uid, const char *payload, size_t len)
     return 1;
 }
 
+
+/* ---------------- direct delivery to one device (signal fast paths) ---------------- */
+
+#define DIRECT_MAX_KINDS 8
+
+typedef struct {
+    const char *kind;
+    bus_direct_fn fn;
+} direct_route_t;
+
+static direct_route_t routes[DIRECT_MAX_KINDS];
+static size_t nroutes;
+static char node_channel[160];
+
+int bus_direct_register(const char *kind, bus_direct_fn fn)
+{
+    for (size_t i = 0; i < nroutes; i++) {
+        if (strcmp(routes[i].kind, kind) == 0) {
+            routes[i].fn = fn;
+            return 0;
+        }
+    }
+    if (nroutes == DIRECT_MAX_KINDS)
+        return -1;
+    routes[nroutes].kind = kind;
+    routes[nroutes++].fn = fn;
+    return 0;
+}
+
+static bus_direct_fn direct_route(const char *kind, size_t n)
+{
+    for (size_t i = 0; i < nroutes; i++)
+        if (strlen(routes[i].kind) == n && memcmp(routes[i].kind, kind, n) == 0)
+            return routes[i].fn;
+    return NULL;
+}
+
+int bus_init(const char *node_id)
+{
+    if (snprintf(node_channel, sizeof node_channel, "ev:n:%s", node_id) >= (int)sizeof node_channel)
+        return -1;
+    bus_ref(node_channel);
+    return 0;
+}
+
+/* The node part of a device id "<node>-<conn id>": its length, or 0 if the id has no such form. */
+static size_t device_node_len(const char *device)
+{
+    const char *dash = strrchr(device, '-');
+    return dash && dash > device ? (size_t)(dash - device) : 0;
+}
+
+void bus_direct(const char *kind, const char *ctx, const char *device, const char *text, size_t len)
+{
+    bus_direct_fn fn = direct_route(kind, strlen(kind));
+    conn_t *here = conn_find_device(device);
+    if (here) { /* same node: no Redis at all */
+        if (fn)
+            fn(here, ctx, text, len);
+        return;
+    }
+    size_t nlen = device_node_len(device);
+    char channel[160];
+    if (!nlen || strchr(kind, '\n') || strchr(ctx, '\n') || strchr(device, '\n') ||
+        snprintf(channel, sizeof channel, "ev:n:%.*s", (int)nlen, device) >= (int)sizeof channel)
+        return;
+    if (strcmp(channel, node_channel) == 0)
+        return; /* a device of this node that is gone */
+    /* "kind\nctx\ndevice\n" then the text, verbatim: the receiving node parses no JSON. */
+    size_t head = strlen(kind) + strlen(ctx) + strlen(device) + 3;
+    char *payload = malloc(head + len);
+    if (!payload)
+        return;
+    snprintf(payload, head + 1, "%s\n%s\n%s\n", kind, ctx, device);
+    memcpy(payload + head, text, len);
+    const char *argv[3] = {"PUBLISH", channel, payload};
+    size_t argl[3] = {7, strlen(channel), head + len};
+    store_cmd(NULL, NULL, 3, argv, argl);
+    free(payload);
+    metrics_direct_sent();
+}
+
+/* A direct message from another node: finds the device here and hands it to its kind's receiver. */
+static void direct_arrived(const char *payload, size_t len)
+{
+    const char *end = payload + len, *fields[3];
+    size_t flen[3];
+    const char *p = payload;
+    for (int i = 0; i < 3; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl || nl - p >= 128)
+            return;
+        fields[i] = p;
+        flen[i] = (size_t)(nl - p);
+        p = nl + 1;
+    }
+    char ctx[130], device[130];
+    snprintf(ctx, sizeof ctx, "%.*s", (int)flen[1], fields[1]);
+    snprintf(device, sizeof device, "%.*s", (int)flen[2], fields[2]);
+    bus_direct_fn fn = direct_route(fields[0], flen[0]);
+    conn_t *c = conn_find_device(device);
+    if (fn && c)
+        fn(c, ctx, p, (size_t)(end - p));
+}
+
 void bus_on_message(const char *channel, const char *payload, size_t len)
 {
-    delivery_t d = {payload, len, NULL, NULL, 0};
+    delivery_t d = {payload, len, NULL, 0};
     if (strncmp(channel, "ev:u:", 5) == 0) {
         if (targeted(channel + 5, payload, len))
             return;
@@ -244,7 +348,8 @@ void bus_on_message(const char *channel, const char *payload, size_t len)
             membership_hold(channel + 5, payload, len);
         json_decref(root);
     } else if (strncmp(channel, "ev:c:", 5) == 0) {
-        d.circle = channel + 5;
-        conn_foreach(NULL, deliver_one, &d);
+        conn_foreach_in_circle(channel + 5, deliver_one, &d);
+    } else if (strncmp(channel, "ev:n:", 5) == 0) {
+        direct_arrived(payload, len);
     }
 }

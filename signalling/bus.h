@@ -36,7 +36,20 @@ void bus_publish_circle(const char *circle_id, json_t *event);
 typedef void (*bus_device_hook_fn)(conn_t *c, const json_t *event);
 void bus_set_device_hook(bus_device_hook_fn fn);
 
+/* Direct delivery to one device, the fast path of call and room signals: no script and no JSON work.
+ * A device id is "<node>-<connection id>", so its node is known: a device on this node gets text at once;
+ * one on another node gets it through a single PUBLISH to that node's own channel ev:n:<node> (every
+ * node subscribes to its own from bus_init). On the device's node, the receiver registered for kind is
+ * called with the connection, ctx (e.g. the call id, at most 127 bytes, no newline) and text (borrowed),
+ * and decides from what that node knows whether to send it (conn_send_text). Fire and forget: nothing
+ * is sent for a device that is gone, or while Redis is down for a remote one. */
+typedef void (*bus_direct_fn)(conn_t *target, const char *ctx, const char *text, size_t len);
+int bus_direct_register(const char *kind, bus_direct_fn fn); /* kind: static string; 0 or -1 (full) */
+void bus_direct(const char *kind, const char *ctx, const char *device, const char *text, size_t len);
+
 /* ---- for conn.c and main.c ---- */
+/* Subscribes this node's own channel ev:n:<node_id>. 0, or -1 if the id is too long. */
+int bus_init(const char *node_id);
 /* Take / drop one reference on a channel; the first reference subscribes, the last unsubscribes. */
 void bus_ref(const char *channel);
 void bus_unref(const char *channel);

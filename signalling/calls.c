@@ -286,7 +286,7 @@ static void sweep_fire(uv_timer_t *t)
         store_eval(&sweep_script, NULL, NULL, 0, 1, args);
 }
 
-int calls_start(uv_loop_t *loop)
+static int calls_start(uv_loop_t *loop)
 {
     uv_timer_init(loop, &refresher);
     uv_timer_init(loop, &sweeper);
@@ -297,7 +297,7 @@ int calls_start(uv_loop_t *loop)
     return 0;
 }
 
-void calls_stop(void)
+static void calls_stop(void)
 {
     if (!started)
         return;
@@ -312,7 +312,7 @@ void calls_stop(void)
     }
 }
 
-void calls_conn_gone(conn_t *c)
+static void calls_conn_gone(conn_t *c)
 {
     part_t *p;
     while ((p = part_find(conn_id(c), NULL))) {
@@ -435,12 +435,24 @@ static void on_signal(req_t *r)
     free(text);
 }
 
-const handler_t calls_handlers[] = {
+static const handler_t handlers[] = {
     {"call.invite", on_invite, H_RL_MSG},
-    {"call.accept", on_accept, 0},
-    {"call.decline", on_decline, 0},
-    {"call.cancel", on_cancel, 0},
-    {"call.hangup", on_hangup, 0},
+    {"call.accept", on_accept, H_RL_READ},
+    {"call.decline", on_decline, H_RL_READ},
+    {"call.cancel", on_cancel, H_RL_READ},
+    {"call.hangup", on_hangup, H_RL_READ},
     {"call.signal", on_signal, H_RL_SIGNAL},
     {NULL, NULL, 0},
+};
+
+static int calls_start(uv_loop_t *loop);
+static void calls_stop(void);
+static void calls_conn_gone(conn_t *c);
+
+const module_t calls_module = {
+    .name = "calls",
+    .handlers = handlers,
+    .start = calls_start,
+    .stop = calls_stop,
+    .conn_gone = calls_conn_gone,
 };

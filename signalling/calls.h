@@ -19,6 +19,8 @@
 #ifndef STAFFROOM_CALLS_H
 #define STAFFROOM_CALLS_H
 
+#include "module.h"
+
 #include <uv.h>
 
 #include "conn.h"
@@ -64,14 +66,11 @@
 #define CALLS_STR_(x) #x
 #define CALLS_STR(x) CALLS_STR_(x)
 
-/* The handlers of every call.* request; ends with {NULL}. */
-extern const handler_t calls_handlers[];
+/* The module of every call.* request: its handlers, timers and observers. */
+extern const module_t calls_module; /* registered by main.c */
 
 /* Starts the refresh timer and hooks targeted bus deliveries (config from config_get()). */
-int calls_start(uv_loop_t *loop);
 /* Stops every timer (ring timers included); calls in Redis are left to their TTL or the parties. */
-void calls_stop(void);
 /* The connection is signing out or closing: the call it takes part in ends (reason "disconnected"). */
-void calls_conn_gone(conn_t *c);
 
 #endif

@@ -279,13 +279,18 @@ static void chat_typing(req_t *r)
     feature_eval_answer(r, &typing_script, 2, args);
 }
 
-const handler_t channels_handlers[] = {
-    {"channel.create", channel_create, 0},
-    {"channel.list", channel_list, 0},
+static const handler_t handlers[] = {
+    {"channel.create", channel_create, H_RL_READ},
+    {"channel.list", channel_list, H_RL_READ},
     {"chat.send", chat_send, H_RL_MSG},
-    {"chat.history", chat_history, 0},
+    {"chat.history", chat_history, H_RL_READ},
     {"chat.edit", chat_edit, H_RL_MSG},
-    {"chat.delete", chat_delete, 0},
+    {"chat.delete", chat_delete, H_RL_READ},
     {"chat.typing", chat_typing, H_RL_SIGNAL},
     {NULL, NULL, 0},
+};
+
+const module_t channels_module = {
+    .name = "channels",
+    .handlers = handlers,
 };

@@ -20,13 +20,15 @@
 #ifndef STAFFROOM_CHANNELS_H
 #define STAFFROOM_CHANNELS_H
 
+#include "module.h"
+
 #include "dispatch.h"
 
 #define CHAT_TEXT_MAX 4000     /* bytes of UTF-8 (jansson only hands out valid UTF-8) */
 #define CHAT_HISTORY_MAX 100   /* messages per chat.history page */
 #define TYPING_THROTTLE_MS 1000 /* at most one chat.typing event per user and channel in this window */
 
-/* The handlers of every channel.* and chat.* request; ends with {NULL}. */
-extern const handler_t channels_handlers[];
+/* The module of every channel.* and chat.* request: its handlers, timers and observers. */
+extern const module_t channels_module; /* registered by main.c */
 
 #endif

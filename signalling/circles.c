@@ -352,16 +352,21 @@ static void circle_set_role(req_t *r)
     feature_eval_answer(r, &set_role_script, 4, args);
 }
 
-const handler_t circles_handlers[] = {
-    {"circle.create", circle_create, 0},
-    {"circle.list", circle_list, 0},
-    {"circle.get", circle_get, 0},
-    {"circle.join", circle_join, 0},
-    {"circle.leave", circle_leave, 0},
-    {"circle.pending", circle_pending, 0},
-    {"circle.approve", circle_approve, 0},
-    {"circle.reject", circle_reject, 0},
-    {"circle.members", circle_members, 0},
-    {"circle.set_role", circle_set_role, 0},
+static const handler_t handlers[] = {
+    {"circle.create", circle_create, H_RL_READ},
+    {"circle.list", circle_list, H_RL_READ},
+    {"circle.get", circle_get, H_RL_READ},
+    {"circle.join", circle_join, H_RL_READ},
+    {"circle.leave", circle_leave, H_RL_READ},
+    {"circle.pending", circle_pending, H_RL_READ},
+    {"circle.approve", circle_approve, H_RL_READ},
+    {"circle.reject", circle_reject, H_RL_READ},
+    {"circle.members", circle_members, H_RL_READ},
+    {"circle.set_role", circle_set_role, H_RL_READ},
     {NULL, NULL, 0},
+};
+
+const module_t circles_module = {
+    .name = "circles",
+    .handlers = handlers,
 };

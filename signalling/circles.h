@@ -15,9 +15,11 @@
 #ifndef STAFFROOM_CIRCLES_H
 #define STAFFROOM_CIRCLES_H
 
+#include "module.h"
+
 #include "dispatch.h"
 
-/* The handlers of every circle.* request; ends with {NULL}. */
-extern const handler_t circles_handlers[];
+/* The module of every circle.* request: its handlers, timers and observers. */
+extern const module_t circles_module; /* registered by main.c */
 
 #endif

@@ -33,6 +33,10 @@ typedef struct {
     long long message_burst;
     long long signal_rate;       /* per minute, per user: call.signal, room.signal, chat.typing, … */
     long long signal_burst;
+    long long request_rate;      /* per minute, per user (per IP before sign-in): every other request type */
+    long long request_burst;
+    long long max_inflight;      /* requests in flight per connection before reading pauses */
+    long long hash_queue_max;    /* Argon2id jobs queued or running at once */
     /* accounts and presence */
     long long token_lifetime;    /* seconds */
     long long presence_ttl;      /* seconds */

@@ -1,6 +1,8 @@
 /* conn.h — this node's connections: id, peer, signed-in user, device, the user's circles.
  *
- * Owns: conn_t objects and the table of them (lookup by id; iteration by user and by circle).
+ * Owns: conn_t objects and their indexes: by id (and so by device), by user (the user's connections
+ * here) and by circle (the circle's members connected here). Every lookup and iteration by user, device
+ * or circle costs O(what it finds), never O(connections on the node).
  * Must not: talk to Redis or know the wire format beyond "send this text". Keeping circles subscribed
  * on the bus and announcing a device gone to presence are delegated (bus.c, presence.c).
  *
@@ -45,8 +47,9 @@ void conn_sign_out(conn_t *c);
 const char *conn_user_name(const conn_t *c);
 /* Adds (member=1) or removes a circle from c's set, subscribing/unsubscribing ev:c:<cid>. */
 void conn_set_circle(conn_t *c, const char *circle_id, int member);
-/* The user's circles on this connection: *n set; array borrowed until the set changes. */
-const char *const *conn_circles(const conn_t *c, size_t *n);
+/* The user's circles on this connection: how many, and the i-th (borrowed until the set changes). */
+size_t conn_circle_count(const conn_t *c);
+const char *conn_circle_at(const conn_t *c, size_t i);
 /* Presence status this device announced last ("online" after sign-in); borrowed; set by presence.c. */
 const char *conn_status(const conn_t *c);
 void conn_set_status(conn_t *c, const char *status);
@@ -60,9 +63,19 @@ char *conn_media_saved(conn_t *c); /* 16-byte buffer owned by c */
 const char *conn_session(const conn_t *c);
 void conn_set_session(conn_t *c, const char *session_hash);
 
-/* Calls fn for every connection (of a user when uid is non-NULL). fn may send but must not close or
- * free connections. */
+/* Calls fn for every connection (of a user when uid is non-NULL: O(that user's connections here)).
+ * fn may send but must not close or free connections, nor sign them in or out. */
 void conn_foreach(const char *uid, void (*fn)(conn_t *c, void *arg), void *arg);
+/* Calls fn for every signed-in connection here whose user is a member of circle_id, in O(those); same
+ * rules for fn, which must not change circle memberships either. */
+void conn_foreach_in_circle(const char *circle_id, void (*fn)(conn_t *c, void *arg), void *arg);
+/* The connection whose conn_device() is device, on this node; NULL if none (O(1)). */
+conn_t *conn_find_device(const char *device);
+/* How many connections here are signed in as uid / are members of circle_id. */
+size_t conn_user_count(const char *uid);
+size_t conn_circle_members_here(const char *circle_id);
+/* The transport session of c (NULL for a test connection); borrowed. */
+ws_sess_t *conn_ws(const conn_t *c);
 
 /* Tests: a connection made with ws == NULL hands what it would send to this sink (NULL: dropped). */
 void conn_set_test_sink(void (*sink)(uint64_t id, const char *text, size_t len));

@@ -10,19 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
-
-/* Weak: a feature module that is not linked yet leaves its table NULL, so the build never depends on
- * the order in which modules land. */
-extern const handler_t accounts_handlers[] __attribute__((weak));
-extern const handler_t presence_handlers[] __attribute__((weak));
-extern const handler_t circles_handlers[] __attribute__((weak));
-extern const handler_t channels_handlers[] __attribute__((weak));
-extern const handler_t turn_handlers[] __attribute__((weak));
-extern const handler_t calls_handlers[] __attribute__((weak));
-extern const handler_t help_handlers[] __attribute__((weak));
-extern const handler_t rooms_handlers[] __attribute__((weak));
-extern const handler_t schedule_handlers[] __attribute__((weak));
-extern const handler_t mentoring_handlers[] __attribute__((weak));
+#include "strmap.h"
 
 static void on_ping(req_t *r)
 {
@@ -33,55 +21,52 @@ static void on_ping(req_t *r)
 }
 
 static const handler_t core_handlers[] = {
-    {"ping", on_ping, H_PUBLIC},
+    {"ping", on_ping, H_PUBLIC | H_RL_READ},
     {NULL, NULL, 0},
 };
 
-#define LIMIT_TABLE_CAP 8192
-static ratelimit_table_t *login_limits, *msg_limits, *signal_limits;
+/* Buckets per class: per user (per IP before sign-in). The tables are O(1) per request, so they can
+ * hold every user of a large node; past the cap the least recently seen key is forgotten. */
+#define LIMIT_TABLE_CAP 65536
+static ratelimit_table_t *login_limits, *msg_limits, *signal_limits, *read_limits;
+static strmap_t *types; /* request type → handler_t* */
 
-static const handler_t *tables(size_t i)
-{
-    switch (i) {
-    case 0: return core_handlers;
-    case 1: return accounts_handlers;
-    case 2: return presence_handlers;
-    case 3: return circles_handlers;
-    case 4: return channels_handlers;
-    case 5: return turn_handlers;
-    case 6: return calls_handlers;
-    case 7: return rooms_handlers;
-    case 8: return help_handlers;
-    case 9: return schedule_handlers;
-    case 10: return mentoring_handlers;
-    default: return NULL;
-    }
-}
-#define NTABLES 11
+const handler_t *dispatch_find(const char *type) { return types ? strmap_get(types, type) : NULL; }
 
-const handler_t *dispatch_find(const char *type)
+static int add_table(const char *module, const handler_t *h)
 {
-    for (size_t t = 0; t < NTABLES; t++) {
-        const handler_t *h = tables(t);
-        for (; h && h->type; h++)
-            if (strcmp(h->type, type) == 0)
-                return h;
+    for (; h && h->type; h++) {
+        unsigned rl = h->flags & H_RL_MASK;
+        if (rl == 0 || (rl & (rl - 1))) {
+            log_error("dispatch: %s (module %s) must have exactly one rate class", h->type, module);
+            return -1;
+        }
+        if (strmap_get(types, h->type)) {
+            log_error("dispatch: request type %s is defined twice (module %s)", h->type, module);
+            return -1;
+        }
+        if (strmap_put(types, h->type, (void *)h) < 0)
+            return -1;
     }
-    return NULL;
+    return 0;
 }
 
 int dispatch_init(void)
 {
-    size_t n = 0;
-    for (size_t t = 0; t < NTABLES; t++)
-        for (const handler_t *h = tables(t); h && h->type; h++, n++)
-            if (dispatch_find(h->type) != h)
-                log_error("dispatch: request type %s is defined twice; the first one wins", h->type);
-    log_debug("dispatch: %zu request types", n);
+    dispatch_free();
+    if (!(types = strmap_new()) || add_table("core", core_handlers) < 0)
+        return -1;
+    size_t n;
+    const module_t *const *mods = module_list(&n);
+    for (size_t i = 0; i < n; i++)
+        if (add_table(mods[i]->name, mods[i]->handlers) < 0)
+            return -1;
+    log_debug("dispatch: %zu request types", strmap_count(types));
     login_limits = ratelimit_table_new(LIMIT_TABLE_CAP);
     msg_limits = ratelimit_table_new(LIMIT_TABLE_CAP);
     signal_limits = ratelimit_table_new(LIMIT_TABLE_CAP);
-    return login_limits && msg_limits && signal_limits ? 0 : -1;
+    read_limits = ratelimit_table_new(LIMIT_TABLE_CAP);
+    return login_limits && msg_limits && signal_limits && read_limits ? 0 : -1;
 }
 
 void dispatch_free(void)
@@ -89,7 +74,10 @@ void dispatch_free(void)
     ratelimit_table_free(login_limits);
     ratelimit_table_free(msg_limits);
     ratelimit_table_free(signal_limits);
-    login_limits = msg_limits = signal_limits = NULL;
+    ratelimit_table_free(read_limits);
+    login_limits = msg_limits = signal_limits = read_limits = NULL;
+    strmap_free(types);
+    types = NULL;
 }
 
 static uint64_t now_ms(void)
@@ -115,17 +103,21 @@ void dispatch_reject(conn_t *c, const char *message)
 }
 
 /* 0 if allowed, else the retry hint in ms. Limiters are per node: a client spreading its attempts over
- * several nodes gets the limit once per node. */
+ * several nodes gets the limit once per node. Sign-in attempts count per IP; the other classes per user,
+ * or per IP for a connection not signed in yet. */
 static uint64_t limited(conn_t *c, unsigned flags)
 {
     const signal_config_t *cfg = config_get();
-    if ((flags & H_RL_LOGIN) && login_limits)
-        return ratelimit_table_take(login_limits, conn_peer(c), now_ms(), cfg->login_rate, cfg->login_burst);
-    if ((flags & H_RL_MSG) && msg_limits && conn_user(c))
-        return ratelimit_table_take(msg_limits, conn_user(c), now_ms(), cfg->message_rate, cfg->message_burst);
-    if ((flags & H_RL_SIGNAL) && signal_limits && conn_user(c))
-        return ratelimit_table_take(signal_limits, conn_user(c), now_ms(), cfg->signal_rate, cfg->signal_burst);
-    return 0;
+    const char *who = conn_user(c) ? conn_user(c) : conn_peer(c);
+    ratelimit_table_t *t;
+    long long rate, burst;
+    switch (flags & H_RL_MASK) {
+    case H_RL_LOGIN: t = login_limits, who = conn_peer(c), rate = cfg->login_rate, burst = cfg->login_burst; break;
+    case H_RL_MSG: t = msg_limits, rate = cfg->message_rate, burst = cfg->message_burst; break;
+    case H_RL_SIGNAL: t = signal_limits, rate = cfg->signal_rate, burst = cfg->signal_burst; break;
+    default: t = read_limits, rate = cfg->request_rate, burst = cfg->request_burst; break;
+    }
+    return t ? ratelimit_table_take(t, who, now_ms(), rate, burst) : 0;
 }
 
 void dispatch_frame(conn_t *c, const char *buf, size_t len)

@@ -1,7 +1,8 @@
 /* dispatch.h — from a frame's `type` to its handler: authentication requirement, rate-limit class.
  *
- * Owns: the list of handler tables (one per feature module), the per-IP sign-in and per-user message
- * rate limiters (node-local), the `ping` request.
+ * Owns: the table from request type to handler, built once from the registered modules (module.h); the
+ * rate limiters of the four classes (node-local: per IP for sign-in, per user otherwise); the `ping`
+ * request.
  * Must not: know what any feature does.
  */
 #ifndef STAFFROOM_DISPATCH_H
@@ -12,17 +13,9 @@
 #include "conn.h"
 #include "msg.h"
 
-/* ---- the core API (ARCHITECTURE.md) ---- */
-typedef void (*handler_fn)(req_t *r);
-typedef struct { const char *type; handler_fn fn; unsigned flags; } handler_t; /* arrays end with {NULL} */
-#define H_PUBLIC 0x1     /* may be called before sign-in (auth.register, auth.login, auth.resume, ping) */
-#define H_RL_LOGIN 0x2   /* counts against the login rate limit */
-#define H_RL_MSG 0x4     /* counts against the message rate limit */
-#define H_RL_SIGNAL 0x8  /* counts against the signal rate limit (call/room signals, typing, presence) */
-/* Each feature module exports its table; a module not linked yet is simply absent (weak symbols). */
-extern const handler_t accounts_handlers[], presence_handlers[], circles_handlers[], channels_handlers[],
-    turn_handlers[], calls_handlers[], rooms_handlers[];
-extern const handler_t help_handlers[], schedule_handlers[], mentoring_handlers[];
+/* Handler tables, flags and rate classes are declared in module.h: each feature brings its table in its
+ * module_t, registered by main.c. */
+#include "module.h"
 
 /* ---- for ws.c and main.c ---- */
 /* Handles one complete text frame (buf borrowed) from connection c: parses, checks, calls the handler,
@@ -30,8 +23,10 @@ extern const handler_t help_handlers[], schedule_handlers[], mentoring_handlers[
 void dispatch_frame(conn_t *c, const char *buf, size_t len);
 /* Answers a frame that cannot be handled at all (e.g. binary) with bad_request. */
 void dispatch_reject(conn_t *c, const char *message);
-/* The handler for type, or NULL (exposed for tests). */
+/* The handler for type, or NULL (exposed for tests). O(1). */
 const handler_t *dispatch_find(const char *type);
+/* Builds the type table from the modules registered so far. Refuses (-1, logged) a type defined twice or
+ * a handler without exactly one rate class. */
 int dispatch_init(void);
 void dispatch_free(void);
 

@@ -306,14 +306,24 @@ static void help_list(req_t *r)
     feature_eval_answer(r, &list_script, 3, args);
 }
 
-const handler_t help_handlers[] = {
-    {"help.duty", help_duty, 0},
+static const handler_t handlers[] = {
+    {"help.duty", help_duty, H_RL_READ},
     {"help.request", help_request, H_RL_MSG},
-    {"help.accept", help_accept, 0},
-    {"help.cancel", help_cancel, 0},
+    {"help.accept", help_accept, H_RL_READ},
+    {"help.cancel", help_cancel, H_RL_READ},
     {"help.wait", help_wait, H_RL_MSG},
-    {"help.list", help_list, 0},
+    {"help.list", help_list, H_RL_READ},
     {NULL, NULL, 0},
+};
+
+static int help_start(uv_loop_t *loop);
+static void help_stop(void);
+
+const module_t help_module = {
+    .name = "help",
+    .handlers = handlers,
+    .start = help_start,
+    .stop = help_stop,
 };
 
 /* ---------------- the timeout sweep ---------------- */
@@ -331,7 +341,7 @@ static void sweep_fire(uv_timer_t *t)
         store_eval(&sweep_script, NULL, NULL, 0, 1, args);
 }
 
-int help_start(uv_loop_t *loop)
+static int help_start(uv_loop_t *loop)
 {
     uint64_t every = (uint64_t)config_get()->help_sweep_interval;
     uv_timer_init(loop, &sweeper);
@@ -340,7 +350,7 @@ int help_start(uv_loop_t *loop)
     return 0;
 }
 
-void help_stop(void)
+static void help_stop(void)
 {
     if (!started)
         return;

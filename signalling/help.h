@@ -23,6 +23,8 @@
 #ifndef STAFFROOM_HELP_H
 #define STAFFROOM_HELP_H
 
+#include "module.h"
+
 #include <uv.h>
 
 #include "dispatch.h"
@@ -31,12 +33,10 @@
 #define HELP_DETAILS_MAX 2000
 #define HELP_SWEEP_BATCH 100 /* deadlines claimed per sweep */
 
-/* The handlers of every help.* request; ends with {NULL}. */
-extern const handler_t help_handlers[];
+/* The module of every help.* request: its handlers, timers and observers. */
+extern const module_t help_module; /* registered by main.c */
 
 /* Starts the timeout sweep (config from config_get()). Returns 0. */
-int help_start(uv_loop_t *loop);
 /* Stops the sweep timer; requests in Redis stay and are swept by the other nodes. */
-void help_stop(void);
 
 #endif

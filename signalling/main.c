@@ -18,12 +18,17 @@
 #include "config.h"
 #include "conn.h"
 #include "dispatch.h"
+#include "channels.h"
+#include "circles.h"
 #include "help.h"
 #include "log.h"
+#include "mentoring.h"
 #include "metrics.h"
+#include "module.h"
 #include "presence.h"
 #include "rooms.h"
 #include "schedule.h"
+#include "turn.h"
 #include "store.h"
 #include "tz.h"
 #include "ws.h"
@@ -41,11 +46,7 @@ static int stopping, drain_ticks;
 static void finish_stop(void)
 {
     ws_stop();
-    help_stop();
-    calls_stop(); /* after the connections: their calls ended (disconnected), their rooms were left */
-    rooms_stop();
-    presence_stop();
-    schedule_stop();
+    module_stop_all(); /* after the connections: their calls ended (disconnected), their rooms were left */
     store_close(); /* sends what is queued (presence removals), then disconnects */
     uv_close((uv_handle_t *)&sig_term, NULL);
     uv_close((uv_handle_t *)&sig_int, NULL);
@@ -182,20 +183,36 @@ static void ready_tick(uv_timer_t *t)
     uv_close((uv_handle_t *)t, NULL);
 }
 
+/* Every feature of the server, in the order their connection-gone observers run and they start (they
+ * stop in reverse): calls and rooms change a device's status before presence removes the device. This
+ * is the only list of features in the program; a feature missing here is missing from the server. */
+static const module_t *const features[] = {
+    &accounts_module, &circles_module, &channels_module, &turn_module, &mentoring_module,
+    &calls_module,    &rooms_module,   &help_module,     &schedule_module, &presence_module,
+};
+
+static int register_features(void)
+{
+    for (size_t i = 0; i < sizeof features / sizeof *features; i++)
+        if (module_register(features[i]) < 0)
+            return -1;
+    return 0;
+}
+
 static int run_server(uv_loop_t *loop, signal_config_t *cfg)
 {
     /* Zone names are read now, before the loop runs, so checking a user's time zone is no file I/O. */
     if (tz_names_load(cfg->tzdata_file) <= 0)
         log_warn("time zones: cannot read zone names from %s: every time zone will be refused", cfg->tzdata_file);
-    if (dispatch_init() < 0 || ws_start(loop, cfg) < 0) {
+    if (register_features() < 0 || dispatch_init() < 0 || bus_init(cfg->node_id) < 0 || ws_start(loop, cfg) < 0) {
         store_close();
         return 1;
     }
-    presence_start(loop);
-    calls_start(loop);
-    help_start(loop);
-    rooms_start(loop);
-    schedule_start(loop);
+    if (module_start_all(loop) < 0) {
+        ws_stop();
+        store_close();
+        return 1;
+    }
     uv_signal_init(loop, &sig_term);
     uv_signal_init(loop, &sig_int);
     uv_signal_start(&sig_term, on_signal, SIGTERM);

@@ -77,8 +77,13 @@ static void notes_list(req_t *r)
     feature_eval_answer(r, &list_script, 2, args);
 }
 
-const handler_t mentoring_handlers[] = {
+static const handler_t handlers[] = {
     {"mentoring.notes.add", notes_add, H_RL_MSG},
-    {"mentoring.notes.list", notes_list, 0},
+    {"mentoring.notes.list", notes_list, H_RL_READ},
     {NULL, NULL, 0},
+};
+
+const module_t mentoring_module = {
+    .name = "mentoring",
+    .handlers = handlers,
 };

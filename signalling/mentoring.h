@@ -8,8 +8,10 @@
 #ifndef STAFFROOM_MENTORING_H
 #define STAFFROOM_MENTORING_H
 
+#include "module.h"
+
 #include "dispatch.h"
 
-extern const handler_t mentoring_handlers[];
+extern const module_t mentoring_module; /* registered by main.c */
 
 #endif

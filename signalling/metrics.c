@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long long conns_open, conns_total, rej_max, rej_path, slow_clients, events;
+static unsigned long long conns_open, conns_total, rej_max, rej_path, slow_clients, events, direct_sent;
 
 /* (type, result) pairs: bounded by the dispatch table × the error codes. */
 #define MAX_REQ_SERIES 1024
@@ -29,6 +29,7 @@ void metrics_conn_rejected(const char *why)
 }
 void metrics_slow_client(void) { slow_clients++; }
 void metrics_event_delivered(void) { events++; }
+void metrics_direct_sent(void) { direct_sent++; }
 
 void metrics_request(const char *type, const char *result)
 {
@@ -100,6 +101,8 @@ char *metrics_render(int redis_up, size_t *len)
             "staffroom_redis_up %d\n", redis_up ? 1 : 0);
     put(&b, "# HELP staffroom_events_delivered_total Events forwarded to local connections.\n"
             "# TYPE staffroom_events_delivered_total counter\nstaffroom_events_delivered_total %llu\n", events);
+    put(&b, "# HELP staffroom_direct_sent_total Signals sent straight to another node's channel (fast path).\n"
+            "# TYPE staffroom_direct_sent_total counter\nstaffroom_direct_sent_total %llu\n", direct_sent);
     put(&b, "# HELP staffroom_requests_total Requests answered, by type and result.\n"
             "# TYPE staffroom_requests_total counter\n");
     for (size_t i = 0; i < nseries; i++)

@@ -14,6 +14,7 @@ void metrics_conn_closed(void);
 void metrics_conn_rejected(const char *why);   /* why: static string: "max_clients", "path" */
 void metrics_slow_client(void);
 void metrics_event_delivered(void);
+void metrics_direct_sent(void); /* a signal published to another node's channel */
 /* type: a known request type or "unknown" (static or long-lived: copied); result: "ok" or an error code. */
 void metrics_request(const char *type, const char *result);
 

@@ -166,7 +166,7 @@ void presence_media(conn_t *c, int on)
 
 void presence_device_up(conn_t *c) { presence_set_device(c, conn_status(c)[0] ? conn_status(c) : "online"); }
 
-void presence_device_gone(conn_t *c)
+static void presence_device_gone(conn_t *c)
 {
     if (!conn_user(c))
         return;
@@ -211,9 +211,21 @@ static void on_presence_set(req_t *r)
     store_eval(&set_script, set_done, r, 0, 4, args);
 }
 
-const handler_t presence_handlers[] = {
+static const handler_t handlers[] = {
     {"presence.set", on_presence_set, H_RL_SIGNAL},
     {NULL, NULL, 0},
+};
+
+static int presence_start(uv_loop_t *loop);
+static void presence_stop(void);
+static void presence_device_gone(conn_t *c);
+
+const module_t presence_module = {
+    .name = "presence",
+    .handlers = handlers,
+    .start = presence_start,
+    .stop = presence_stop,
+    .conn_gone = presence_device_gone,
 };
 
 /* ---------------- heartbeat and sweep ---------------- */
@@ -281,7 +293,7 @@ void presence_on_store_up(void)
         refresh_all();
 }
 
-int presence_start(uv_loop_t *loop)
+static int presence_start(uv_loop_t *loop)
 {
     const signal_config_t *cfg = config_get();
     uint64_t every = (uint64_t)cfg->presence_ttl * 1000 / 3;
@@ -293,7 +305,7 @@ int presence_start(uv_loop_t *loop)
     return 0;
 }
 
-void presence_stop(void)
+static void presence_stop(void)
 {
     if (!started)
         return;

@@ -18,6 +18,8 @@
 #ifndef STAFFROOM_PRESENCE_H
 #define STAFFROOM_PRESENCE_H
 
+#include "module.h"
+
 #include <stddef.h>
 #include <uv.h>
 
@@ -48,12 +50,11 @@ void presence_media(conn_t *c, int on);
 /* The connection has just signed in: announce its device (status online). */
 void presence_device_up(conn_t *c);
 /* The connection is signing out or closing: remove its device now. */
-void presence_device_gone(conn_t *c);
 /* Starts the heartbeat and sweep timers (config borrowed from config_get()). */
-int presence_start(uv_loop_t *loop);
-void presence_stop(void);
 /* The command connection to Redis is (again) up: refresh every local device at once (Redis may have
  * restarted and lost them, or swept them during the outage). */
 void presence_on_store_up(void);
+
+extern const module_t presence_module; /* registered by main.c */
 
 #endif

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
+
 uint64_t ratelimit_take(ratelimit_t *b, uint64_t now_ms, long long per_minute, long long burst)
 {
     double per_ms = (double)per_minute / 60000.0;
@@ -26,30 +28,28 @@ uint64_t ratelimit_take(ratelimit_t *b, uint64_t now_ms, long long per_minute, l
     return wait;
 }
 
-/* Open hashing would be faster, but the table is small and touched once per sign-in or message:
- * a linear probe over a flat array keeps eviction (least recently used) trivial to get right. */
-typedef struct {
-    char *key;
+/* The table: a hash from key to bucket (strmap) for O(1) lookups on every request, and a list in order
+ * of last use so that evicting the least recently used bucket is O(1) too. */
+typedef struct entry {
+    struct entry *prev, *next; /* most recently used first */
     ratelimit_t b;
-    uint64_t used_ms;
+    char key[];
 } entry_t;
 
 struct ratelimit_table {
-    entry_t *e;
+    strmap_t *map;
+    entry_t *mru, *lru;
     size_t n, cap;
 };
 
 ratelimit_table_t *ratelimit_table_new(size_t cap)
 {
     ratelimit_table_t *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->cap = cap ? cap : 1;
-    t->e = calloc(t->cap, sizeof *t->e);
-    if (!t->e) {
+    if (!t || !(t->map = strmap_new())) {
         free(t);
         return NULL;
     }
+    t->cap = cap ? cap : 1;
     return t;
 }
 
@@ -57,35 +57,65 @@ void ratelimit_table_free(ratelimit_table_t *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->n; i++)
-        free(t->e[i].key);
-    free(t->e);
+    for (entry_t *e = t->mru, *next; e; e = next) {
+        next = e->next;
+        free(e);
+    }
+    strmap_free(t->map);
     free(t);
 }
 
 size_t ratelimit_table_size(const ratelimit_table_t *t) { return t->n; }
 
+static void unlink_entry(ratelimit_table_t *t, entry_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        t->mru = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        t->lru = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void push_front(ratelimit_table_t *t, entry_t *e)
+{
+    e->prev = NULL;
+    e->next = t->mru;
+    if (t->mru)
+        t->mru->prev = e;
+    t->mru = e;
+    if (!t->lru)
+        t->lru = e;
+}
+
 static entry_t *table_slot(ratelimit_table_t *t, const char *key)
 {
-    size_t lru = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        if (strcmp(t->e[i].key, key) == 0)
-            return &t->e[i];
-        if (t->e[i].used_ms < t->e[lru].used_ms)
-            lru = i;
+    entry_t *e = strmap_get(t->map, key);
+    if (e) {
+        unlink_entry(t, e);
+        push_front(t, e);
+        return e;
     }
-    char *copy = strdup(key);
-    if (!copy)
+    if (t->n == t->cap) { /* forget the least recently used bucket */
+        entry_t *old = t->lru;
+        unlink_entry(t, old);
+        strmap_del(t->map, old->key);
+        free(old);
+        t->n--;
+    }
+    size_t len = strlen(key);
+    if (!(e = calloc(1, sizeof *e + len + 1)))
         return NULL;
-    entry_t *e;
-    if (t->n < t->cap) {
-        e = &t->e[t->n++];
-    } else {
-        e = &t->e[lru];
-        free(e->key);
+    memcpy(e->key, key, len + 1);
+    if (strmap_put(t->map, e->key, e) < 0) {
+        free(e);
+        return NULL;
     }
-    memset(e, 0, sizeof *e);
-    e->key = copy;
+    push_front(t, e);
+    t->n++;
     return e;
 }
 
@@ -95,6 +125,5 @@ uint64_t ratelimit_table_take(ratelimit_table_t *t, const char *key, uint64_t no
     entry_t *e = table_slot(t, key);
     if (!e)
         return 0; /* out of memory: fail open rather than lock everyone out */
-    e->used_ms = now_ms;
     return ratelimit_take(&e->b, now_ms, per_minute, burst);
 }

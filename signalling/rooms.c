@@ -242,7 +242,7 @@ static void part_remove(part_t *p, conn_t *c)
     free(p);
 }
 
-void rooms_conn_gone(conn_t *c)
+static void rooms_conn_gone(conn_t *c)
 {
     part_t *p;
     while ((p = part_find(conn_id(c), NULL))) {
@@ -283,7 +283,7 @@ static void sweep_fire(uv_timer_t *t)
         store_eval(&sweep_script, NULL, NULL, 0, 1, args);
 }
 
-int rooms_start(uv_loop_t *loop)
+static int rooms_start(uv_loop_t *loop)
 {
     uint64_t every = (uint64_t)config_get()->room_participant_ttl * 1000 / 3;
     uv_timer_init(loop, &refresher);
@@ -294,7 +294,7 @@ int rooms_start(uv_loop_t *loop)
     return 0;
 }
 
-void rooms_stop(void)
+static void rooms_stop(void)
 {
     if (!started)
         return;
@@ -481,12 +481,24 @@ static void on_signal(req_t *r)
     free(text);
 }
 
-const handler_t rooms_handlers[] = {
-    {"room.list", on_list, 0},
-    {"room.create", on_create, 0},
+static const handler_t handlers[] = {
+    {"room.list", on_list, H_RL_READ},
+    {"room.create", on_create, H_RL_READ},
     {"room.join", on_join, H_RL_SIGNAL},
     {"room.update", on_update, H_RL_SIGNAL},
     {"room.leave", on_leave, H_RL_SIGNAL},
     {"room.signal", on_signal, H_RL_SIGNAL},
     {NULL, NULL, 0},
+};
+
+static int rooms_start(uv_loop_t *loop);
+static void rooms_stop(void);
+static void rooms_conn_gone(conn_t *c);
+
+const module_t rooms_module = {
+    .name = "rooms",
+    .handlers = handlers,
+    .start = rooms_start,
+    .stop = rooms_stop,
+    .conn_gone = rooms_conn_gone,
 };

@@ -23,6 +23,8 @@
 #ifndef STAFFROOM_ROOMS_H
 #define STAFFROOM_ROOMS_H
 
+#include "module.h"
+
 #include <uv.h>
 
 #include "conn.h"
@@ -52,12 +54,9 @@
     "  for _, g in ipairs(redis.call('SMEMBERS', k .. ':guests')) do redis.call('PUBLISH', 'ev:u:' .. g, ev) end\n" \
     "end\n"
 
-/* The handlers of every room.* request; ends with {NULL}. */
-extern const handler_t rooms_handlers[];
+/* The module of every room.* request: its handlers, timers and observers. */
+extern const module_t rooms_module; /* registered by main.c */
 
-int rooms_start(uv_loop_t *loop);
-void rooms_stop(void);
 /* The connection is signing out or closing: it leaves every room at once. */
-void rooms_conn_gone(conn_t *c);
 
 #endif

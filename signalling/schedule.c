@@ -579,17 +579,27 @@ static void notifications_list(req_t *r)
     feature_eval_answer(r, &notif_list_script, 1, args);
 }
 
-const handler_t schedule_handlers[] = {
-    {"schedule.availability.set", availability_set, 0},
-    {"schedule.availability.get", availability_get, 0},
-    {"schedule.slots", schedule_slots, 0},
+static const handler_t handlers[] = {
+    {"schedule.availability.set", availability_set, H_RL_READ},
+    {"schedule.availability.get", availability_get, H_RL_READ},
+    {"schedule.slots", schedule_slots, H_RL_READ},
     {"schedule.book", schedule_book, H_RL_MSG},
-    {"schedule.cancel", schedule_cancel, 0},
-    {"schedule.reschedule", schedule_reschedule, 0},
-    {"schedule.mine", schedule_mine, 0},
-    {"session.join", session_join, 0},
-    {"notifications.list", notifications_list, 0},
+    {"schedule.cancel", schedule_cancel, H_RL_READ},
+    {"schedule.reschedule", schedule_reschedule, H_RL_READ},
+    {"schedule.mine", schedule_mine, H_RL_READ},
+    {"session.join", session_join, H_RL_READ},
+    {"notifications.list", notifications_list, H_RL_READ},
     {NULL, NULL, 0},
+};
+
+static int schedule_start(uv_loop_t *loop);
+static void schedule_stop(void);
+
+const module_t schedule_module = {
+    .name = "schedule",
+    .handlers = handlers,
+    .start = schedule_start,
+    .stop = schedule_stop,
 };
 
 /* ---------------- reminders ---------------- */
@@ -617,15 +627,16 @@ static void tick(uv_timer_t *t)
     store_eval(&tick_script, tick_done, NULL, 0, 0, NULL);
 }
 
-void schedule_start(uv_loop_t *loop)
+static int schedule_start(uv_loop_t *loop)
 {
     uint64_t every = (uint64_t)config_get()->schedule_tick;
     uv_timer_init(loop, &tick_timer);
     uv_timer_start(&tick_timer, tick, every, every);
     ticking = 1;
+    return 0;
 }
 
-void schedule_stop(void)
+static void schedule_stop(void)
 {
     if (!ticking)
         return;

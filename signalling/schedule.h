@@ -16,19 +16,19 @@
 #ifndef STAFFROOM_SCHEDULE_H
 #define STAFFROOM_SCHEDULE_H
 
+#include "module.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "dispatch.h"
 
-/* The handlers of every schedule.* request, session.join and notifications.list; ends with {NULL}. */
-extern const handler_t schedule_handlers[];
+/* The module of every schedule.* request, session.join and notifications.list: its handlers, timers and observers. */
+extern const module_t schedule_module; /* registered by main.c */
 
 /* Starts this node's reminder timer (schedule-tick) on loop (borrowed). */
-void schedule_start(uv_loop_t *loop);
 /* Stops the timer (its handle closes as the loop runs on). A claim in flight still completes. */
-void schedule_stop(void);
 
 /* A connection just signed in as uid: the events that waited for that user while offline are sent to
  * it (if it is still open when Redis answers) and no longer wait. uid borrowed. */

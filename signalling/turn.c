@@ -122,7 +122,12 @@ static void turn_credentials(req_t *r)
     req_ok(r, json_pack("{s:[o], s:I}", "ice_servers", server, "ttl", (json_int_t)cfg->turn_credential_ttl));
 }
 
-const handler_t turn_handlers[] = {
-    {"turn.credentials", turn_credentials, 0},
+static const handler_t handlers[] = {
+    {"turn.credentials", turn_credentials, H_RL_READ},
     {NULL, NULL, 0},
+};
+
+const module_t turn_module = {
+    .name = "turn",
+    .handlers = handlers,
 };

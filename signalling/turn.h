@@ -10,6 +10,8 @@
 #ifndef STAFFROOM_TURN_H
 #define STAFFROOM_TURN_H
 
+#include "module.h"
+
 #include <stddef.h>
 
 #include "dispatch.h"
@@ -18,7 +20,7 @@
 #define TURN_CREDENTIAL_LEN 28 /* base64 of a 20-byte SHA-1 HMAC, without the NUL */
 
 /* The handler of turn.credentials; ends with {NULL}. */
-extern const handler_t turn_handlers[];
+extern const module_t turn_module; /* registered by main.c */
 
 /* Writes "<expiry>:<user_id>" into out. Returns its length, or -1 if it does not fit in cap bytes. */
 int turn_username(char *out, size_t cap, long long expiry, const char *user_id);

@@ -13,7 +13,10 @@
 
 #include "config.h"
 #include "conn.h"
+#include "accounts.h"
 #include "dispatch.h"
+#include "module.h"
+#include "presence.h"
 #include "msg.h"
 
 static char last[4096];
@@ -223,6 +226,32 @@ static void dispatch_checks_type_and_sign_in(void **state)
     conn_closed(c);
 }
 
+static void noop_handler(req_t *r) { req_ok(r, NULL); }
+
+/* dispatch_init refuses a table where a handler has no rate class, two classes, or a type twice. */
+static void dispatch_refuses_bad_tables(void **state)
+{
+    (void)state;
+    static const handler_t none[] = {{"x.none", noop_handler, 0}, {NULL, NULL, 0}};
+    static const handler_t two[] = {{"x.two", noop_handler, H_RL_MSG | H_RL_READ}, {NULL, NULL, 0}};
+    static const handler_t dup[] = {{"ping", noop_handler, H_RL_READ}, {NULL, NULL, 0}};
+    static const module_t m_none = {.name = "none", .handlers = none};
+    static const module_t m_two = {.name = "two", .handlers = two};
+    static const module_t m_dup = {.name = "dup", .handlers = dup};
+    const module_t *bad[] = {&m_none, &m_two, &m_dup};
+    for (size_t i = 0; i < 3; i++) {
+        module_reset();
+        module_register(&accounts_module);
+        module_register(bad[i]);
+        assert_int_equal(dispatch_init(), -1);
+    }
+    module_reset();
+    module_register(&accounts_module);
+    module_register(&presence_module);
+    assert_int_equal(dispatch_init(), 0);
+    assert_non_null(dispatch_find("presence.set"));
+}
+
 static signal_config_t cfg;
 
 static int setup(void **state)
@@ -235,6 +264,9 @@ static int setup(void **state)
         return -1;
     config_set_current(&cfg);
     conn_set_test_sink(sink);
+    module_reset();
+    module_register(&accounts_module);
+    module_register(&presence_module);
     return dispatch_init();
 }
 
@@ -255,6 +287,7 @@ int main(void)
         cmocka_unit_test(getters_answer_bad_request_naming_the_field),
         cmocka_unit_test(ok_merges_fields_and_keeps_the_id),
         cmocka_unit_test(dispatch_checks_type_and_sign_in),
+        cmocka_unit_test(dispatch_refuses_bad_tables),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
