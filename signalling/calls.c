@@ -9,9 +9,11 @@
 #include "config.h"
 #include "feature.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "presence.h"
 #include "store.h"
+#include "strmap.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -60,8 +62,8 @@
     "  local due = now_ms() + PARTY_MS\n" \
     "  redis.call('ZREM', 'calls:deadlines', c.id .. '|ring')\n" \
     "  redis.call('ZADD', 'calls:deadlines', due, c.id .. '|caller', due, c.id .. '|callee')\n" \
-    "  pub(c.caller, 'to_device', c.caller_dev, {type = 'call.accepted', call = c.id, peer = uid, polite = false})\n" \
-    "  pub(uid, 'to_device', dev, {type = 'call.accepted', call = c.id, peer = c.caller, polite = true})\n" \
+    "  pub(c.caller, 'to_device', c.caller_dev, {type = 'call.accepted', call = c.id, peer = uid, peer_device = dev, polite = false})\n" \
+    "  pub(uid, 'to_device', dev, {type = 'call.accepted', call = c.id, peer = c.caller, peer_device = c.caller_dev, polite = true})\n" \
     "  pub(uid, 'not_device', dev, {type = 'call.answered_elsewhere', call = c.id})\n" \
     "  return {call = c.id, peer = c.caller, polite = true, state = 'active'}\n" \
     "end\n"
@@ -183,36 +185,72 @@ static store_script_t sweep_script = STORE_SCRIPT("call_sweep", CALL_LUA_PRELUDE
 
 /* ---------------- this node's part: who is in which call; the deadline sweep ---------------- */
 
+/* A local connection's part in a call. The peer's device comes with call.accepted: from then on this
+ * node can authorise and route the connection's call.signal itself (the fast path). */
 typedef struct part {
-    struct part *next;
+    struct part *next;   /* every part on this node (the refresh walks them) */
+    struct part *cnext;  /* the same connection's other parts (by_conn) */
     uint64_t conn;
     char call[FEATURE_ID_LEN + 1];
     int active; /* counted in the connection's presence (presence_media) */
+    char peer_dev[96]; /* "" until call.accepted named it */
 } part_t;
 
-
 static part_t *parts;
+static strmap_t *by_conn; /* decimal connection id → its first part */
 static uv_timer_t refresher, sweeper;
 static int started;
 
+static void conn_key(uint64_t conn, char key[24]) { snprintf(key, 24, "%llu", (unsigned long long)conn); }
+
+/* O(the connection's parts): a connection is in one or two calls at most. */
 static part_t *part_find(uint64_t conn, const char *call)
 {
-    for (part_t *p = parts; p; p = p->next)
-        if (p->conn == conn && (!call || strcmp(p->call, call) == 0))
+    char key[24];
+    conn_key(conn, key);
+    for (part_t *p = by_conn ? strmap_get(by_conn, key) : NULL; p; p = p->cnext)
+        if (!call || strcmp(p->call, call) == 0)
             return p;
     return NULL;
 }
 
 static part_t *part_add(uint64_t conn, const char *call)
 {
+    char key[24];
     part_t *p = part_find(conn, call);
-    if (p || !(p = calloc(1, sizeof *p)))
+    if (p || (!by_conn && !(by_conn = strmap_new())) || !(p = calloc(1, sizeof *p)))
         return p;
+    conn_key(conn, key);
     p->conn = conn;
     snprintf(p->call, sizeof p->call, "%s", call);
+    p->cnext = strmap_get(by_conn, key);
+    if (strmap_put(by_conn, key, p) < 0) {
+        free(p);
+        return NULL;
+    }
     p->next = parts;
     parts = p;
     return p;
+}
+
+static void part_unindex(part_t *p)
+{
+    char key[24];
+    conn_key(p->conn, key);
+    part_t *first = strmap_get(by_conn, key);
+    if (first == p) {
+        if (p->cnext)
+            strmap_put(by_conn, key, p->cnext); /* replaces: no allocation */
+        else
+            strmap_del(by_conn, key);
+        return;
+    }
+    for (part_t *q = first; q; q = q->cnext) {
+        if (q->cnext == p) {
+            q->cnext = p->cnext;
+            return;
+        }
+    }
 }
 
 /* Unlinks and frees p; gives the connection's in_call back if p counted. */
@@ -222,6 +260,7 @@ static void part_remove(part_t *p)
         if (*pp != p)
             continue;
         *pp = p->next;
+        part_unindex(p);
         conn_t *c = conn_find(p->conn);
         if (p->active && c)
             presence_media(c, 0);
@@ -248,6 +287,9 @@ static void on_targeted(conn_t *c, const json_t *ev)
         return;
     if (strcmp(type, "call.accepted") == 0) {
         part_t *p = part_add(conn_id(c), call);
+        const char *peer_dev = json_string_value(json_object_get(ev, "peer_device"));
+        if (p && peer_dev)
+            snprintf(p->peer_dev, sizeof p->peer_dev, "%s", peer_dev);
         if (p)
             part_activate(p);
     } else if (strcmp(type, "call.ended") == 0) {
@@ -286,6 +328,8 @@ static void sweep_fire(uv_timer_t *t)
         store_eval(&sweep_script, NULL, NULL, 0, 1, args);
 }
 
+static void signal_arrived(conn_t *target, const char *call, const char *text, size_t len);
+
 static int calls_start(uv_loop_t *loop)
 {
     uv_timer_init(loop, &refresher);
@@ -293,6 +337,7 @@ static int calls_start(uv_loop_t *loop)
     uv_timer_start(&refresher, refresh_fire, CALL_REFRESH_MS, CALL_REFRESH_MS);
     uv_timer_start(&sweeper, sweep_fire, CALL_SWEEP_MS, CALL_SWEEP_MS);
     bus_set_device_hook(on_targeted);
+    bus_direct_register("call", signal_arrived);
     started = 1;
     return 0;
 }
@@ -310,6 +355,8 @@ static void calls_stop(void)
         parts = p->next;
         free(p);
     }
+    strmap_free(by_conn);
+    by_conn = NULL;
 }
 
 static void calls_conn_gone(conn_t *c)
@@ -410,6 +457,45 @@ static void on_decline(req_t *r) { end_request(r, "decline"); }
 static void on_cancel(req_t *r) { end_request(r, "cancel"); }
 static void on_hangup(req_t *r) { end_request(r, "hangup"); }
 
+/* call.signal's fast path, on the device's node: a signal for one of its connections. The sender's node
+ * authorised it from its own part in the call; the target is the peer device that call.accepted named,
+ * so it is delivered as it is. */
+static void signal_arrived(conn_t *target, const char *call, const char *text, size_t len)
+{
+    (void)call;
+    if (!conn_user(target))
+        return;
+    conn_send_text(target, text, len);
+    metrics_event_delivered();
+}
+
+/* The call.signal event for the peer: {"type":"call.signal","call":…,"from":…,"data":…} with the data
+ * member's text copied from the client's frame as it is (parsed once, never re-serialised). NULL when
+ * out of memory. */
+static char *signal_event(req_t *r, const char *call, const char *from, json_t *data, size_t *len)
+{
+    const char *raw;
+    size_t rawlen;
+    char *dumped = NULL;
+    if (req_raw_member(r, "data", &raw, &rawlen) < 0) {
+        if (!(dumped = json_dumps(data, JSON_COMPACT)))
+            return NULL;
+        raw = dumped;
+        rawlen = strlen(dumped);
+    }
+    size_t cap = 64 + strlen(call) + strlen(from) + rawlen;
+    char *text = malloc(cap);
+    if (text) {
+        int n = snprintf(text, cap, "{\"type\":\"call.signal\",\"call\":\"%s\",\"from\":\"%s\",\"data\":", call, from);
+        memcpy(text + n, raw, rawlen);
+        text[n + rawlen] = '}';
+        text[n + rawlen + 1] = '\0';
+        *len = (size_t)n + rawlen + 1;
+    }
+    free(dumped);
+    return text;
+}
+
 static void on_signal(req_t *r)
 {
     const char *call;
@@ -423,13 +509,23 @@ static void on_signal(req_t *r)
     conn_t *c = req_conn_live(r);
     if (!c)
         return;
-    json_t *ev = json_pack("{s:s,s:s,s:s,s:O}", "type", "call.signal", "call", call, "from", conn_device(c), "data", data);
-    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-    json_decref(ev);
+    size_t len;
+    char *text = signal_event(r, call, conn_device(c), data, &len);
     if (!text) {
         req_error(r, E_INTERNAL, "out of memory");
         return;
     }
+    part_t *p = part_find(conn_id(c), call);
+    if (p && p->active && p->peer_dev[0]) {
+        /* Fast path: this connection is a party of the active call (the call's own events said so), and
+         * the peer's device is known: straight to it, on this node or through its node's channel. */
+        bus_direct("call", call, p->peer_dev, text, len);
+        free(text);
+        req_ok(r, NULL);
+        return;
+    }
+    /* Not known here as an active party (ringing, ended, or not a party at all): the script decides, and
+     * answers not_found / forbidden / conflict exactly. */
     const char *args[] = {call, conn_user(c), conn_device(c), text};
     feature_eval_answer(r, &signal_script, 4, args);
     free(text);

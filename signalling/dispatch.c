@@ -155,5 +155,7 @@ void dispatch_frame(conn_t *c, const char *buf, size_t len)
         answer_error(c, NULL, h->type, E_INTERNAL, NULL, 0, "out of memory");
         return;
     }
+    msg_set_frame(r, buf, len);
     h->fn(r);
+    msg_set_frame(NULL, NULL, 0);
 }

@@ -20,6 +20,11 @@ struct req {
 
 static long outstanding;
 
+/* The frame being dispatched, for req_raw_member: only while its handler runs (see msg_set_frame). */
+static const req_t *frame_req;
+static const char *frame_buf;
+static size_t frame_len;
+
 static const char *const codes[] = {E_BAD_REQUEST, E_UNAUTHORIZED, E_FORBIDDEN, E_NOT_FOUND, E_CONFLICT,
                                     E_RATE_LIMITED, E_TOO_LARGE, E_UNAVAILABLE, E_ROOM_FULL, E_INTERNAL};
 
@@ -312,4 +317,94 @@ int req_bool(req_t *r, const char *field, int required, int *out)
     }
     *out = json_is_true(v);
     return 0;
+}
+
+/* ---------------- raw members of the frame (pass-through without re-serialising) ---------------- */
+
+void msg_set_frame(const req_t *r, const char *buf, size_t len)
+{
+    frame_req = r;
+    frame_buf = buf;
+    frame_len = len;
+}
+
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* s[i] is '"': the index just past the closing quote, or n. */
+static size_t skip_string(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == '"')
+            return i + 1;
+    }
+    return n;
+}
+
+/* The index just past the JSON value starting at s[i] (already validated by the parser). */
+static size_t skip_value(const char *s, size_t i, size_t n)
+{
+    if (i < n && s[i] == '"')
+        return skip_string(s, i, n);
+    if (i < n && (s[i] == '{' || s[i] == '[')) {
+        int depth = 0;
+        while (i < n) {
+            char ch = s[i];
+            if (ch == '"') {
+                i = skip_string(s, i, n);
+                continue;
+            }
+            if (ch == '{' || ch == '[')
+                depth++;
+            else if ((ch == '}' || ch == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return n;
+    }
+    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+           s[i] != '\r')
+        i++;
+    return i;
+}
+
+int msg_raw_member(const char *s, size_t n, const char *name, const char **vp, size_t *vlen)
+{
+    size_t want = strlen(name), i = skip_ws(s, 0, n);
+    int found = 0;
+    if (i >= n || s[i] != '{')
+        return -1;
+    i = skip_ws(s, i + 1, n);
+    while (i < n && s[i] == '"') {
+        size_t kend = skip_string(s, i, n);
+        /* A key spelt with escapes never matches: the caller then falls back to the parsed value. */
+        int match = kend - i == want + 2 && memcmp(s + i + 1, name, want) == 0;
+        i = skip_ws(s, kend, n);
+        if (i >= n || s[i] != ':')
+            return -1;
+        i = skip_ws(s, i + 1, n);
+        size_t vend = skip_value(s, i, n);
+        if (match) { /* the last one wins, as in the parsed object */
+            *vp = s + i;
+            *vlen = vend - i;
+            found = 1;
+        }
+        i = skip_ws(s, vend, n);
+        if (i < n && s[i] == ',')
+            i = skip_ws(s, i + 1, n);
+    }
+    return found ? 0 : -1;
+}
+
+int req_raw_member(const req_t *r, const char *field, const char **vp, size_t *vlen)
+{
+    if (r != frame_req || !frame_buf)
+        return -1;
+    return msg_raw_member(frame_buf, frame_len, field, vp, vlen);
 }

@@ -80,4 +80,16 @@ req_t *req_new(uint64_t conn, const char *user, json_t *root, const char *type);
 /* Requests created and not yet answered (leak check for tests and shutdown logs). */
 long req_outstanding(void);
 
+/* ---- raw members: passing a client's payload through without re-serialising it ---- */
+/* The text of the top-level member `name` of the JSON object text s (already validated by the parser):
+ * *vp points into s, *vlen its length. The last one wins, as in the parsed object. -1 if absent, or if
+ * its key is spelt with escapes (the caller then uses the parsed value). */
+int msg_raw_member(const char *s, size_t n, const char *name, const char **vp, size_t *vlen);
+/* dispatch.c: r's frame text is buf (borrowed) while r's handler runs; msg_set_frame(NULL, NULL, 0)
+ * after it returns. */
+void msg_set_frame(const req_t *r, const char *buf, size_t len);
+/* msg_raw_member over r's frame. Only valid inside r's handler call itself (not from a later
+ * callback): -1 otherwise, or when absent. *vp borrowed until the handler returns. */
+int req_raw_member(const req_t *r, const char *field, const char **vp, size_t *vlen);
+
 #endif

@@ -252,6 +252,28 @@ static void dispatch_refuses_bad_tables(void **state)
     assert_non_null(dispatch_find("presence.set"));
 }
 
+/* The raw text of a member, as the fast path passes it through: nested values, strings with escapes and
+ * brackets, the last duplicate, whitespace; escaped keys and absent members are refused. */
+static void raw_member_finds_the_exact_text(void **state)
+{
+    (void)state;
+    const char *v;
+    size_t n;
+    const char *s = " { \"type\" : \"call.signal\", \"data\" : {\"a\":\"}]\\\"{\",\"b\":[1,{\"c\":null}]} , \"x\":1 }";
+    assert_int_equal(msg_raw_member(s, strlen(s), "data", &v, &n), 0);
+    assert_int_equal(n, strlen("{\"a\":\"}]\\\"{\",\"b\":[1,{\"c\":null}]}"));
+    assert_memory_equal(v, "{\"a\":\"}]\\\"{\",\"b\":[1,{\"c\":null}]}", n);
+    assert_int_equal(msg_raw_member(s, strlen(s), "x", &v, &n), 0);
+    assert_memory_equal(v, "1", n);
+    assert_int_equal(msg_raw_member(s, strlen(s), "nope", &v, &n), -1);
+    const char *dup = "{\"data\":{\"v\":1},\"data\":{\"v\":2}}";
+    assert_int_equal(msg_raw_member(dup, strlen(dup), "data", &v, &n), 0);
+    assert_memory_equal(v, "{\"v\":2}", n);
+    const char *esc = "{\"\\u0064ata\":{}}";
+    assert_int_equal(msg_raw_member(esc, strlen(esc), "data", &v, &n), -1);
+    assert_int_equal(msg_raw_member("[]", 2, "data", &v, &n), -1);
+}
+
 static signal_config_t cfg;
 
 static int setup(void **state)
@@ -288,6 +310,7 @@ int main(void)
         cmocka_unit_test(ok_merges_fields_and_keeps_the_id),
         cmocka_unit_test(dispatch_checks_type_and_sign_in),
         cmocka_unit_test(dispatch_refuses_bad_tables),
+        cmocka_unit_test(raw_member_finds_the_exact_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
