@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "presence.h"
 #include "tz.h"
@@ -265,9 +266,14 @@ static void job_work(uv_work_t *w)
     sodium_memzero(j->password, sizeof j->password);
 }
 
+/* Hashes queued or running on the thread pool. Bounded by hash-queue-max: each holds 64 MiB while it
+ * runs and a login storm would otherwise queue without limit, delaying every sign-in behind it. */
+static long jobs_in_flight;
+
 static void job_after(uv_work_t *w, int status)
 {
     job_t *j = w->data;
+    jobs_in_flight--;
     j->done(j, status);
     sodium_memzero(j, sizeof *j);
     free(j);
@@ -276,6 +282,11 @@ static void job_after(uv_work_t *w, int status)
 /* Queues a hash or verify of password (copied) for r; done runs on the loop and owns answering r. */
 static void job_start(req_t *r, const char *password, const char *hash, const char *uid, job_done_fn done)
 {
+    if (jobs_in_flight >= config_get()->hash_queue_max) {
+        metrics_hash_refused();
+        req_error_ex(r, E_UNAVAILABLE, NULL, 1000, "too many sign-ins at once; retry shortly");
+        return;
+    }
     job_t *j = calloc(1, sizeof *j);
     if (!j) {
         req_error(r, E_INTERNAL, "out of memory");
@@ -297,7 +308,9 @@ static void job_start(req_t *r, const char *password, const char *hash, const ch
         sodium_memzero(j, sizeof *j);
         free(j);
         req_error(r, E_INTERNAL, "cannot queue work");
+        return;
     }
+    jobs_in_flight++;
 }
 
 /* ---------------- auth.register ---------------- */

@@ -18,6 +18,7 @@
 #include "bus.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "module.h"
 #include "strmap.h"
 #include "ws.h"
@@ -56,6 +57,8 @@ struct conn {
     char session[72];
     member_t **circles;
     size_t ncircles, capcircles;
+    int inflight;              /* requests read and not answered yet */
+    int paused;                /* reading paused at max-inflight */
 };
 
 static conn_t *buckets[NBUCKETS];
@@ -388,6 +391,32 @@ void conn_send_json(conn_t *c, json_t *event)
     conn_send_text(c, text, strlen(text));
     free(text);
 }
+
+/* ---------------- admission: requests in flight ---------------- */
+
+void conn_request_started(conn_t *c)
+{
+    c->inflight++;
+    long long cap = config_get() ? config_get()->max_inflight : 0;
+    if (cap > 0 && c->inflight >= cap && !c->paused && c->ws) {
+        c->paused = 1;
+        ws_pause_reading(c->ws, 1);
+        metrics_inflight_paused();
+    }
+}
+
+void conn_request_done(conn_t *c)
+{
+    if (c->inflight > 0)
+        c->inflight--;
+    long long cap = config_get() ? config_get()->max_inflight : 0;
+    if (c->paused && c->inflight < cap) {
+        c->paused = 0;
+        ws_pause_reading(c->ws, 0);
+    }
+}
+
+int conn_inflight(const conn_t *c) { return c->inflight; }
 
 /* ---------------- iteration ---------------- */
 

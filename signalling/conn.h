@@ -77,6 +77,13 @@ size_t conn_circle_members_here(const char *circle_id);
 /* The transport session of c (NULL for a test connection); borrowed. */
 ws_sess_t *conn_ws(const conn_t *c);
 
+/* Admission control (msg.c): a request of c was read / was answered. At max-inflight requests waiting
+ * for their answer, reading from c pauses (ws_pause_reading) until one is answered, so a client cannot
+ * queue unbounded work on the node or in Redis. */
+void conn_request_started(conn_t *c);
+void conn_request_done(conn_t *c);
+int conn_inflight(const conn_t *c);
+
 /* Tests: a connection made with ws == NULL hands what it would send to this sink (NULL: dropped). */
 void conn_set_test_sink(void (*sink)(uint64_t id, const char *text, size_t len));
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long long conns_open, conns_total, rej_max, rej_path, slow_clients, events, direct_sent;
+static unsigned long long conns_open, conns_total, rej_max, rej_path, slow_clients, events, direct_sent, hash_refused, inflight_paused;
 
 /* (type, result) pairs: bounded by the dispatch table × the error codes. */
 #define MAX_REQ_SERIES 1024
@@ -30,6 +30,8 @@ void metrics_conn_rejected(const char *why)
 void metrics_slow_client(void) { slow_clients++; }
 void metrics_event_delivered(void) { events++; }
 void metrics_direct_sent(void) { direct_sent++; }
+void metrics_hash_refused(void) { hash_refused++; }
+void metrics_inflight_paused(void) { inflight_paused++; }
 
 void metrics_request(const char *type, const char *result)
 {
@@ -103,6 +105,10 @@ char *metrics_render(int redis_up, size_t *len)
             "# TYPE staffroom_events_delivered_total counter\nstaffroom_events_delivered_total %llu\n", events);
     put(&b, "# HELP staffroom_direct_sent_total Signals sent straight to another node's channel (fast path).\n"
             "# TYPE staffroom_direct_sent_total counter\nstaffroom_direct_sent_total %llu\n", direct_sent);
+    put(&b, "# HELP staffroom_hash_refused_total Sign-ins refused because hash-queue-max hashes were already queued.\n"
+            "# TYPE staffroom_hash_refused_total counter\nstaffroom_hash_refused_total %llu\n", hash_refused);
+    put(&b, "# HELP staffroom_inflight_paused_total Times a connection's reading paused at max-inflight requests.\n"
+            "# TYPE staffroom_inflight_paused_total counter\nstaffroom_inflight_paused_total %llu\n", inflight_paused);
     put(&b, "# HELP staffroom_requests_total Requests answered, by type and result.\n"
             "# TYPE staffroom_requests_total counter\n");
     for (size_t i = 0; i < nseries; i++)

@@ -15,6 +15,8 @@ void metrics_conn_rejected(const char *why);   /* why: static string: "max_clien
 void metrics_slow_client(void);
 void metrics_event_delivered(void);
 void metrics_direct_sent(void); /* a signal published to another node's channel */
+void metrics_hash_refused(void);   /* a sign-in refused: hash queue full */
+void metrics_inflight_paused(void); /* a connection's reading paused at max-inflight */
 /* type: a known request type or "unknown" (static or long-lived: copied); result: "ok" or an error code. */
 void metrics_request(const char *type, const char *result);
 

@@ -122,6 +122,9 @@ req_t *req_new(uint64_t conn, const char *user, json_t *root, const char *type)
     }
     r->conn = conn;
     r->root = root;
+    conn_t *c = conn_find(conn);
+    if (c)
+        conn_request_started(c);
     r->id = json_object_get(root, "id");
     r->type = type;
     outstanding++;
@@ -133,6 +136,9 @@ long req_outstanding(void) { return outstanding; }
 static void req_free(req_t *r)
 {
     outstanding--;
+    conn_t *c = conn_find(r->conn);
+    if (c)
+        conn_request_done(c);
     json_decref(r->root);
     free(r->user);
     free(r);

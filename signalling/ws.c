@@ -110,6 +110,12 @@ void ws_send(ws_sess_t *s, const char *text, size_t len)
     lws_callback_on_writable(s->wsi);
 }
 
+void ws_pause_reading(ws_sess_t *s, int paused)
+{
+    if (!s->killed)
+        lws_rx_flow_control(s->wsi, paused ? 0 : 1);
+}
+
 /* Writes a close frame (RFC 6455 section 5.5.1: 2-byte status, then a reason) and returns -1 so that
  * lws drops the socket. lws 4.1 marks a socket unusable when a writeable callback returns -1, so its own
  * lws_close_reason() frame would never be sent from here: we write it ourselves. */

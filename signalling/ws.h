@@ -32,5 +32,7 @@ void ws_stop(void);
 /* Queues one text frame (text borrowed, copied). If the queue would pass send-queue-max-bytes the
  * connection is dropped instead (slow client). Dropped silently once the connection is closing. */
 void ws_send(ws_sess_t *s, const char *text, size_t len);
+/* Stops (paused=1) or resumes (0) reading frames from s: admission control (conn.h). */
+void ws_pause_reading(ws_sess_t *s, int paused);
 
 #endif
