@@ -335,8 +335,37 @@ static void direct_arrived(const char *payload, size_t len)
         fn(c, ctx, p, (size_t)(end - p));
 }
 
+/* ---------------- observers of event types ---------------- */
+
+#define MAX_OBSERVERS 8
+
+static struct {
+    char marker[64]; /* "type":"<type>" as it appears in the payload */
+    bus_observer_fn fn;
+} observers[MAX_OBSERVERS];
+static size_t nobservers;
+
+int bus_observe(const char *type, bus_observer_fn fn)
+{
+    if (nobservers == MAX_OBSERVERS ||
+        snprintf(observers[nobservers].marker, sizeof observers[0].marker, "\"type\":\"%s\"", type) >=
+            (int)sizeof observers[0].marker)
+        return -1;
+    observers[nobservers++].fn = fn;
+    return 0;
+}
+
+static void observe(const char *payload, size_t len)
+{
+    for (size_t i = 0; i < nobservers; i++)
+        if (memmem(payload, len, observers[i].marker, strlen(observers[i].marker)))
+            observers[i].fn(payload, len);
+}
+
 void bus_on_message(const char *channel, const char *payload, size_t len)
 {
+    if (nobservers && strncmp(channel, "ev:n:", 5) != 0)
+        observe(payload, len);
     delivery_t d = {payload, len, NULL, 0};
     if (strncmp(channel, "ev:u:", 5) == 0) {
         if (targeted(channel + 5, payload, len))

@@ -47,6 +47,13 @@ typedef void (*bus_direct_fn)(conn_t *target, const char *ctx, const char *text,
 int bus_direct_register(const char *kind, bus_direct_fn fn); /* kind: static string; 0 or -1 (full) */
 void bus_direct(const char *kind, const char *ctx, const char *device, const char *text, size_t len);
 
+/* An observer sees every event of one type that reaches this node on a user or circle channel, once per
+ * published message (not once per connection), before it is delivered; payload borrowed for the call.
+ * rooms.c uses it to keep each room's participant devices for the room.signal fast path. Matched on the
+ * text "type":"<type>" (the way the scripts write it). 0, or -1 when the table is full. */
+typedef void (*bus_observer_fn)(const char *payload, size_t len);
+int bus_observe(const char *type, bus_observer_fn fn);
+
 /* ---- for conn.c and main.c ---- */
 /* Subscribes this node's own channel ev:n:<node_id>. 0, or -1 if the id is too long. */
 int bus_init(const char *node_id);

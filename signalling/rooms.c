@@ -5,12 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus.h"
 #include "config.h"
 #include "feature.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "presence.h"
 #include "store.h"
+#include "strmap.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -242,6 +245,79 @@ static void part_remove(part_t *p, conn_t *c)
     free(p);
 }
 
+/* ---------------- rosters: each room's participant devices, for the room.signal fast path ---------------- */
+
+/* Kept from the room.participants events this node receives (its connections' circles and private
+ * rooms) and from room.join answers. A roster can lag the truth by one event: a signal for a device not in
+ * it takes the script path, which decides exactly; one to a device that left a moment ago reaches a
+ * client that ignores it. */
+#define ROSTERS_MAX 20000 /* rooms remembered at once; past it new rooms use the script path */
+
+typedef struct {
+    size_t n;
+    char devs[][96];
+} roster_t;
+
+static strmap_t *rosters; /* room id → roster_t* */
+
+static void roster_set(const char *room, const json_t *participants)
+{
+    if (!rosters && !(rosters = strmap_new()))
+        return;
+    size_t n = json_array_size(participants);
+    roster_t *old = strmap_get(rosters, room), *r = NULL;
+    if (n > 0 && (old || strmap_count(rosters) < ROSTERS_MAX) && (r = malloc(sizeof *r + n * sizeof r->devs[0]))) {
+        r->n = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *d = json_string_value(json_object_get(json_array_get(participants, i), "device"));
+            if (d && strlen(d) < sizeof r->devs[0])
+                memcpy(r->devs[r->n++], d, strlen(d) + 1);
+        }
+        if (strmap_put(rosters, room, r) < 0) {
+            free(r);
+            r = NULL;
+        }
+    }
+    if (!r)
+        strmap_del(rosters, room);
+    free(old);
+}
+
+static int roster_has(const char *room, const char *device)
+{
+    roster_t *r = rosters ? strmap_get(rosters, room) : NULL;
+    for (size_t i = 0; r && i < r->n; i++)
+        if (strcmp(r->devs[i], device) == 0)
+            return 1;
+    return 0;
+}
+
+static void free_roster(const char *key, void *val, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(val);
+}
+
+static void rosters_free(void)
+{
+    if (rosters)
+        strmap_foreach(rosters, free_roster, NULL);
+    strmap_free(rosters);
+    rosters = NULL;
+}
+
+/* bus observer: a room.participants event reached this node. */
+static void on_participants(const char *payload, size_t len)
+{
+    json_t *ev = json_loadb(payload, len, 0, NULL);
+    const char *room = json_string_value(json_object_get(ev, "room"));
+    json_t *list = json_object_get(ev, "participants");
+    if (room && json_is_array(list))
+        roster_set(room, list);
+    json_decref(ev);
+}
+
 static void rooms_conn_gone(conn_t *c)
 {
     part_t *p;
@@ -283,6 +359,8 @@ static void sweep_fire(uv_timer_t *t)
         store_eval(&sweep_script, NULL, NULL, 0, 1, args);
 }
 
+static void signal_arrived(conn_t *target, const char *room, const char *text, size_t len);
+
 static int rooms_start(uv_loop_t *loop)
 {
     uint64_t every = (uint64_t)config_get()->room_participant_ttl * 1000 / 3;
@@ -290,6 +368,8 @@ static int rooms_start(uv_loop_t *loop)
     uv_timer_init(loop, &sweeper);
     uv_timer_start(&refresher, refresh_fire, every, every);
     uv_timer_start(&sweeper, sweep_fire, SWEEP_MS, SWEEP_MS);
+    bus_observe("room.participants", on_participants);
+    bus_direct_register("room", signal_arrived);
     started = 1;
     return 0;
 }
@@ -306,6 +386,7 @@ static void rooms_stop(void)
         parts = p->next;
         free(p);
     }
+    rosters_free();
 }
 
 /* ---------------- requests ---------------- */
@@ -318,6 +399,7 @@ static void after_join(req_t *r, const json_t *fields, void *priv)
     conn_t *c = conn_find(req_conn(r));
     if (fields && c) {
         part_add(c, room);
+        roster_set(room, json_object_get(json_object_get(fields, "room"), "participants"));
     } else if (fields) {
         const char *args[] = {room, json_string_value(json_object_get(fields, "device")), "1"};
         if (args[1])
@@ -455,6 +537,42 @@ static void on_leave(req_t *r)
     run_then(r, &leave_script, room, after_leave, 3, args);
 }
 
+/* room.signal's fast path, on the target device's node. */
+static void signal_arrived(conn_t *target, const char *room, const char *text, size_t len)
+{
+    (void)room;
+    if (!conn_user(target))
+        return;
+    conn_send_text(target, text, len);
+    metrics_event_delivered();
+}
+
+/* {"type":"room.signal","room":…,"from":…,"user":…,"data":…} with data's text taken from the frame. */
+static char *signal_event(req_t *r, const char *room, conn_t *c, json_t *data, size_t *len)
+{
+    const char *raw;
+    size_t rawlen;
+    char *dumped = NULL;
+    if (req_raw_member(r, "data", &raw, &rawlen) < 0) {
+        if (!(dumped = json_dumps(data, JSON_COMPACT)))
+            return NULL;
+        raw = dumped;
+        rawlen = strlen(dumped);
+    }
+    size_t cap = 80 + strlen(room) + strlen(conn_device(c)) + strlen(conn_user(c)) + rawlen;
+    char *text = malloc(cap);
+    if (text) {
+        int n = snprintf(text, cap, "{\"type\":\"room.signal\",\"room\":\"%s\",\"from\":\"%s\",\"user\":\"%s\",\"data\":",
+                         room, conn_device(c), conn_user(c));
+        memcpy(text + n, raw, rawlen);
+        text[n + rawlen] = '}';
+        text[n + rawlen + 1] = '\0';
+        *len = (size_t)n + rawlen + 1;
+    }
+    free(dumped);
+    return text;
+}
+
 static void on_signal(req_t *r)
 {
     const char *room, *to;
@@ -468,12 +586,17 @@ static void on_signal(req_t *r)
     conn_t *c = signed_in(r);
     if (!c)
         return;
-    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:O}", "type", "room.signal", "room", room, "from", conn_device(c),
-                           "user", conn_user(c), "data", data);
-    char *text = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
-    json_decref(ev);
+    size_t len;
+    char *text = signal_event(r, room, c, data, &len);
     if (!text) {
         req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    if (part_find(conn_id(c), room) && roster_has(room, to) && strcmp(to, conn_device(c)) != 0) {
+        /* Fast path: the sender is in the room (this node admitted it) and the target is in its roster. */
+        bus_direct("room", room, to, text, len);
+        free(text);
+        req_ok(r, NULL);
         return;
     }
     const char *args[] = {room, conn_user(c), conn_device(c), to, text};
