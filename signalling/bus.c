@@ -335,6 +335,25 @@ static void direct_arrived(const char *payload, size_t len)
         fn(c, ctx, p, (size_t)(end - p));
 }
 
+/* ---------------- circle events: interception and later delivery ---------------- */
+
+static char intercept_marker[64];
+static bus_interceptor_fn interceptor;
+
+int bus_intercept_circle(const char *type, bus_interceptor_fn fn)
+{
+    if (snprintf(intercept_marker, sizeof intercept_marker, "\"type\":\"%s\"", type) >= (int)sizeof intercept_marker)
+        return -1;
+    interceptor = fn;
+    return 0;
+}
+
+void bus_deliver_circle(const char *circle_id, const char *payload, size_t len)
+{
+    delivery_t d = {payload, len, NULL, 0};
+    conn_foreach_in_circle(circle_id, deliver_one, &d);
+}
+
 /* ---------------- observers of event types ---------------- */
 
 #define MAX_OBSERVERS 8
@@ -377,6 +396,9 @@ void bus_on_message(const char *channel, const char *payload, size_t len)
             membership_hold(channel + 5, payload, len);
         json_decref(root);
     } else if (strncmp(channel, "ev:c:", 5) == 0) {
+        if (interceptor && memmem(payload, len, intercept_marker, strlen(intercept_marker)) &&
+            interceptor(channel + 5, payload, len))
+            return;
         conn_foreach_in_circle(channel + 5, deliver_one, &d);
     } else if (strncmp(channel, "ev:n:", 5) == 0) {
         direct_arrived(payload, len);

@@ -54,6 +54,15 @@ void bus_direct(const char *kind, const char *ctx, const char *device, const cha
 typedef void (*bus_observer_fn)(const char *payload, size_t len);
 int bus_observe(const char *type, bus_observer_fn fn);
 
+/* One interceptor may take over the delivery of circle events of one type (presence.c coalesces presence
+ * bursts with it): fn(circle, payload, len) is called for each such event arriving on ev:c:<circle> and
+ * returns 1 if it will deliver it later itself with bus_deliver_circle (payload borrowed for the call:
+ * copy it), 0 to let the bus deliver it now. */
+typedef int (*bus_interceptor_fn)(const char *circle_id, const char *payload, size_t len);
+int bus_intercept_circle(const char *type, bus_interceptor_fn fn);
+/* Delivers payload (borrowed) to this node's connections in circle_id, as an ev:c: message would be. */
+void bus_deliver_circle(const char *circle_id, const char *payload, size_t len);
+
 /* ---- for conn.c and main.c ---- */
 /* Subscribes this node's own channel ev:n:<node_id>. 0, or -1 if the id is too long. */
 int bus_init(const char *node_id);

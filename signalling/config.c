@@ -37,6 +37,7 @@ const conf_key_t signal_config_keys[] = {
     K("hash-queue-max", CONF_INT, hash_queue_max, "64", 1, 100000, "jobs", "password hashes (register, login) queued or running at once; over it a sign-in is answered unavailable with a retry hint"),
     K("token-lifetime", CONF_INT, token_lifetime, "2592000", 60, 31536000, "seconds", "session token lifetime (30 days)"),
     K("presence-ttl", CONF_INT, presence_ttl, "45", 2, 3600, "seconds", "a device not refreshed for this long is offline (refreshed every ttl/3)"),
+    K("presence-coalesce-ms", CONF_INT, presence_coalesce_ms, "50", 0, 5000, "milliseconds", "presence events to a circle arriving within this window are delivered together, a user's latest status only (0: at once)"),
     K("presence-sweep-interval", CONF_INT, presence_sweep_interval, "3000", 100, 60000, "milliseconds", "how often this node sweeps expired devices"),
     K("node-id", CONF_STR, node_id, NULL, 0, 0, NULL, "this node's name ([A-Za-z0-9_.-], unique per community); empty: hostname-pid"),
     K("log-level", CONF_STR, log_level, "info", 0, 0, NULL, "error, warn, info or debug"),

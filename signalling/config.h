@@ -36,7 +36,8 @@ typedef struct {
     long long request_rate;      /* per minute, per user (per IP before sign-in): every other request type */
     long long request_burst;
     long long max_inflight;      /* requests in flight per connection before reading pauses */
-    long long hash_queue_max;    /* Argon2id jobs queued or running at once */
+    long long hash_queue_max;
+    long long presence_coalesce_ms; /* window in which a circle's presence events are held and merged */    /* Argon2id jobs queued or running at once */
     /* accounts and presence */
     long long token_lifetime;    /* seconds */
     long long presence_ttl;      /* seconds */

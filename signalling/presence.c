@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus.h"
 #include "config.h"
 #include "dispatch.h"
 #include "log.h"
 #include "msg.h"
+#include "strmap.h"
 
 /* Shared by every script: the Redis clock (TIME) is the only clock, so nodes never disagree about
  * expiry; announce() publishes only when the combined status differs from the last one announced. */
@@ -228,6 +230,88 @@ const module_t presence_module = {
     .conn_gone = presence_device_gone,
 };
 
+/* ---------------- coalescing presence bursts ---------------- */
+
+/* A sign-in storm (a school's staff arriving at 8:00, a node restart resuming everyone) makes one presence
+ * event per user per circle; each goes to every member connected here. Events arriving within
+ * presence-coalesce-ms are held and delivered together at the end of the window, a user's later status
+ * replacing its earlier one (who went online and away again is announced once, as away). Delivered
+ * together, they reach each connection in one write instead of one wakeup each. */
+typedef struct held {
+    struct held *next;
+    char key[80];   /* "<circle>/<user>": one held event per user and circle */
+    char circle[40];
+    size_t len;
+    char *payload;
+} held_t;
+
+static strmap_t *held_by_key;
+static held_t *held_head, **held_tail = &held_head;
+static uv_timer_t coalesce_timer;
+static int coalescing;
+
+static void coalesce_flush(uv_timer_t *t)
+{
+    (void)t;
+    held_t *h = held_head;
+    held_head = NULL;
+    held_tail = &held_head;
+    while (h) {
+        held_t *next = h->next;
+        strmap_del(held_by_key, h->key);
+        bus_deliver_circle(h->circle, h->payload, h->len);
+        free(h->payload);
+        free(h);
+        h = next;
+    }
+}
+
+/* The user id of a presence event: the 32 hex characters after "user":" (as the script writes it). */
+static int event_user(const char *payload, size_t len, char out[33])
+{
+    const char *p = memmem(payload, len, "\"user\":\"", 8);
+    if (!p || (size_t)(payload + len - (p + 8)) < 33 || p[8 + 32] != '"')
+        return -1;
+    memcpy(out, p + 8, 32);
+    out[32] = '\0';
+    return 0;
+}
+
+static int coalesce(const char *circle, const char *payload, size_t len)
+{
+    char uid[33];
+    long long window = config_get()->presence_coalesce_ms;
+    if (!coalescing || window <= 0 || strlen(circle) >= sizeof ((held_t *)0)->circle || event_user(payload, len, uid) < 0)
+        return 0;
+    char key[80];
+    snprintf(key, sizeof key, "%s/%s", circle, uid);
+    char *copy = malloc(len);
+    if (!copy)
+        return 0;
+    memcpy(copy, payload, len);
+    held_t *h = strmap_get(held_by_key, key);
+    if (h) { /* a newer status of the same user: it replaces the held one, keeping its place */
+        free(h->payload);
+        h->payload = copy;
+        h->len = len;
+        return 1;
+    }
+    if (!(h = calloc(1, sizeof *h)) || strmap_put(held_by_key, key, h) < 0) {
+        free(h);
+        free(copy);
+        return 0;
+    }
+    snprintf(h->key, sizeof h->key, "%s", key);
+    snprintf(h->circle, sizeof h->circle, "%s", circle);
+    h->payload = copy;
+    h->len = len;
+    *held_tail = h;
+    held_tail = &h->next;
+    if (!uv_is_active((uv_handle_t *)&coalesce_timer))
+        uv_timer_start(&coalesce_timer, coalesce_flush, (uint64_t)window, 0);
+    return 1;
+}
+
 /* ---------------- heartbeat and sweep ---------------- */
 
 typedef struct {
@@ -301,6 +385,9 @@ static int presence_start(uv_loop_t *loop)
     uv_timer_init(loop, &sweeper);
     uv_timer_start(&heartbeat, heartbeat_fire, every, every);
     uv_timer_start(&sweeper, sweep_fire, (uint64_t)cfg->presence_sweep_interval, (uint64_t)cfg->presence_sweep_interval);
+    uv_timer_init(loop, &coalesce_timer);
+    if ((held_by_key = strmap_new()) && bus_intercept_circle("presence", coalesce) == 0)
+        coalescing = 1;
     started = 1;
     return 0;
 }
@@ -312,4 +399,10 @@ static void presence_stop(void)
     started = 0;
     uv_close((uv_handle_t *)&heartbeat, NULL);
     uv_close((uv_handle_t *)&sweeper, NULL);
+    coalescing = 0;
+    bus_intercept_circle("presence", NULL);
+    coalesce_flush(NULL); /* the connections are gone: this frees what is held */
+    uv_close((uv_handle_t *)&coalesce_timer, NULL);
+    strmap_free(held_by_key);
+    held_by_key = NULL;
 }
