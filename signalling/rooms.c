@@ -194,12 +194,14 @@ static store_script_t sweep_script = STORE_SCRIPT("room_sweep", ROOM_LUA_PRELUDE
 /* ---------------- this node's participants ---------------- */
 
 typedef struct part {
-    struct part *next;
+    struct part *next;  /* every participation on this node (the refresh walks them) */
+    struct part *cnext; /* the same connection's other rooms (by_conn) */
     uint64_t conn;
     char room[FEATURE_ID_LEN + 2]; /* "s" suffix: a standing room made by room.create */
 } part_t;
 
 static part_t *parts;
+static strmap_t *by_conn; /* decimal connection id → its first part: lookups on the signal path are O(1) */
 static uv_timer_t refresher, sweeper;
 static int started;
 
@@ -209,26 +211,57 @@ static char *ttl_ms(char *buf, size_t n)
     return buf;
 }
 
+static void conn_key(uint64_t conn, char key[24]) { snprintf(key, 24, "%llu", (unsigned long long)conn); }
+
 static part_t *part_find(uint64_t conn, const char *room)
 {
-    for (part_t *p = parts; p; p = p->next)
-        if (p->conn == conn && (!room || strcmp(p->room, room) == 0))
+    char key[24];
+    conn_key(conn, key);
+    for (part_t *p = by_conn ? strmap_get(by_conn, key) : NULL; p; p = p->cnext)
+        if (!room || strcmp(p->room, room) == 0)
             return p;
     return NULL;
 }
 
 static void part_add(conn_t *c, const char *room)
 {
-    if (part_find(conn_id(c), room))
+    char key[24];
+    if (part_find(conn_id(c), room) || (!by_conn && !(by_conn = strmap_new())))
         return;
     part_t *p = calloc(1, sizeof *p);
     if (!p)
         return;
+    conn_key(conn_id(c), key);
     p->conn = conn_id(c);
     snprintf(p->room, sizeof p->room, "%s", room);
+    p->cnext = strmap_get(by_conn, key);
+    if (strmap_put(by_conn, key, p) < 0) {
+        free(p);
+        return;
+    }
     p->next = parts;
     parts = p;
     presence_media(c, 1);
+}
+
+static void part_unindex(part_t *p)
+{
+    char key[24];
+    conn_key(p->conn, key);
+    part_t *first = strmap_get(by_conn, key);
+    if (first == p) {
+        if (p->cnext)
+            strmap_put(by_conn, key, p->cnext);
+        else
+            strmap_del(by_conn, key);
+        return;
+    }
+    for (part_t *q = first; q; q = q->cnext) {
+        if (q->cnext == p) {
+            q->cnext = p->cnext;
+            return;
+        }
+    }
 }
 
 /* Unlinks and frees p; c (may be NULL) gets its presence back. */
@@ -240,6 +273,7 @@ static void part_remove(part_t *p, conn_t *c)
             break;
         }
     }
+    part_unindex(p);
     if (c)
         presence_media(c, 0);
     free(p);
@@ -386,6 +420,8 @@ static void rooms_stop(void)
         parts = p->next;
         free(p);
     }
+    strmap_free(by_conn);
+    by_conn = NULL;
     rosters_free();
 }
 
