@@ -38,46 +38,6 @@ void accounts_init(uv_loop_t *l)
         dummy_hash[0] = '\0';
 }
 
-/* ---------------- scripts ---------------- */
-
-/* ARGV: lname, uid, name, display_name, pwhash, admin, created_ms, session key ('' = none), ttl_s. */
-static store_script_t register_script = STORE_SCRIPT("accounts_register",
-    "if redis.call('EXISTS', 'username:' .. ARGV[1]) == 1 then\n"
-    "  return redis.error_reply('conflict: that name is taken')\n"
-    "end\n"
-    "redis.call('SET', 'username:' .. ARGV[1], ARGV[2])\n"
-    "redis.call('HSET', 'user:' .. ARGV[2], 'name', ARGV[3], 'display_name', ARGV[4], 'school', '',\n"
-    "  'subjects', '[]', 'tz', 'UTC', 'bio', '', 'pwhash', ARGV[5], 'admin', ARGV[6], 'created', ARGV[7])\n"
-    "if ARGV[8] ~= '' then redis.call('SET', ARGV[8], ARGV[2], 'EX', tonumber(ARGV[9])) end\n"
-    "return {redis.call('HGETALL', 'user:' .. ARGV[2]), {}}\n");
-
-/* ARGV: lname → {uid, pwhash}, or {'', ''} for an unknown name (which is then checked against a dummy
- * hash, so that the answer takes as long as for a wrong password: no user enumeration by timing). */
-static store_script_t lookup_script = STORE_SCRIPT("accounts_lookup",
-    "local uid = redis.call('GET', 'username:' .. ARGV[1])\n"
-    "if not uid then return {'', ''} end\n"
-    "local h = redis.call('HGET', 'user:' .. uid, 'pwhash')\n"
-    "if not h then return {'', ''} end\n"
-    "return {uid, h}\n");
-
-/* ARGV: session key, uid, ttl_s → {user hash, user's circles}. */
-static store_script_t session_script = STORE_SCRIPT("accounts_session",
-    "redis.call('SET', ARGV[1], ARGV[2], 'EX', tonumber(ARGV[3]))\n"
-    "return {redis.call('HGETALL', 'user:' .. ARGV[2]), redis.call('HGETALL', 'user:' .. ARGV[2] .. ':circles')}\n");
-
-/* ARGV: session key → {user hash, circles, pttl_ms, uid}. */
-static store_script_t resume_script = STORE_SCRIPT("accounts_resume",
-    "local uid = redis.call('GET', ARGV[1])\n"
-    "if not uid then return redis.error_reply('unauthorized: unknown or expired token') end\n"
-    "return {redis.call('HGETALL', 'user:' .. uid), redis.call('HGETALL', 'user:' .. uid .. ':circles'),\n"
-    "  redis.call('PTTL', ARGV[1]), uid}\n");
-
-/* ARGV: uid, then field/value pairs → the user hash. */
-static store_script_t update_script = STORE_SCRIPT("accounts_profile_update",
-    "if redis.call('EXISTS', 'user:' .. ARGV[1]) == 0 then return redis.error_reply('not_found: no such user') end\n"
-    "for i = 2, #ARGV - 1, 2 do redis.call('HSET', 'user:' .. ARGV[1], ARGV[i], ARGV[i + 1]) end\n"
-    "return redis.call('HGETALL', 'user:' .. ARGV[1])\n");
-
 /* ---------------- helpers ---------------- */
 
 static long long unix_ms(void)
@@ -348,7 +308,7 @@ static void register_hashed(job_t *j, int status)
     snprintf(created, sizeof created, "%lld", unix_ms());
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
     const char *args[] = {lname, p->uid, name, display ? display : name, j->hash, "0", created, p->key, ttl};
-    store_eval(&register_script, session_stored, p, 0, 9, args);
+    store_fcall("accounts_register", session_stored, p, 0, 9, args);
 }
 
 static int get_name_password(req_t *r, const char **name, const char **password)
@@ -395,7 +355,7 @@ static void login_verified(job_t *j, int status)
     char ttl[32];
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
     const char *args[] = {p->key, p->uid, ttl};
-    store_eval(&session_script, session_stored, p, 0, 3, args);
+    store_fcall("accounts_session", session_stored, p, 0, 3, args);
 }
 
 static void login_found(const store_reply_t *rep, void *priv)
@@ -426,7 +386,7 @@ static void on_login(req_t *r)
     char lname[40];
     lower(lname, name, sizeof lname);
     const char *args[] = {lname};
-    store_eval(&lookup_script, login_found, r, 0, 1, args);
+    store_fcall("accounts_lookup", login_found, r, 0, 1, args);
 }
 
 /* ---------------- auth.resume ---------------- */
@@ -466,7 +426,7 @@ static void on_resume(req_t *r)
     }
     p->r = r;
     const char *args[] = {p->key};
-    store_eval(&resume_script, resume_found, p, 0, 1, args);
+    store_fcall("accounts_resume", resume_found, p, 0, 1, args);
 }
 
 /* ---------------- auth.logout ---------------- */
@@ -609,7 +569,7 @@ static void on_profile_update(req_t *r)
     }
     profile_t *p = profile_new(r, req_user(r));
     if (p)
-        store_eval(&update_script, profile_answer, p, 0, n, args);
+        store_fcall("accounts_profile_update", profile_answer, p, 0, n, args);
     free(subjects);
 }
 
@@ -659,7 +619,7 @@ static void admin_tick(uv_timer_t *t)
     if (store_is_up()) {
         const char *args[] = {a->lname, a->uid, a->name, a->name, a->hash, "1", a->created, "", "0"};
         uv_close((uv_handle_t *)t, NULL);
-        store_eval(&register_script, admin_stored, a, 0, 9, args);
+        store_fcall("accounts_register", admin_stored, a, 0, 9, args);
         return;
     }
     a->waited_ms += 50;

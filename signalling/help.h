@@ -1,6 +1,6 @@
 /* help.h — help requests: "find an expert now". Experts and mentors of a circle go on and off duty; a
  * member's request is offered to every on-duty expert of that circle who is not in a call; the first
- * accept wins and puts requester and expert into an active 1:1 call (calls.h, CALLS_LUA_OPEN_ACTIVE);
+ * accept wins and puts requester and expert into an active 1:1 call (lib.calls_open_active in signalling/lua/lib.lua);
  * the others are told it was taken. Unanswered requests time out (config `help-timeout`), the requester
  * may wait again; every request also stands, with its status, as a message in the circle's `help`
  * channel. PROTOCOL.md, "Help requests", has every message.
