@@ -40,6 +40,19 @@ void accounts_init(uv_loop_t *l)
 
 /* ---------------- helpers ---------------- */
 
+/* Key names of a user, for the library functions' KEYS (ARCHITECTURE.md, "Redis keys"). */
+#define USER_KEY_MAX 64 /* "username:" + a lower-cased name (< 40), or "user:<uid>:circles" */
+static const char *user_key(char out[USER_KEY_MAX], const char *uid, const char *suffix)
+{
+    snprintf(out, USER_KEY_MAX, "user:%s%s", uid, suffix);
+    return out;
+}
+static const char *username_key(char out[USER_KEY_MAX], const char *lname)
+{
+    snprintf(out, USER_KEY_MAX, "username:%s", lname);
+    return out;
+}
+
 static long long unix_ms(void)
 {
     struct timespec ts;
@@ -307,8 +320,10 @@ static void register_hashed(job_t *j, int status)
     lower(lname, name, sizeof lname);
     snprintf(created, sizeof created, "%lld", unix_ms());
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
-    const char *args[] = {lname, p->uid, name, display ? display : name, j->hash, "0", created, p->key, ttl};
-    store_fcall("accounts_register", session_stored, p, 0, 9, args);
+    char nk[USER_KEY_MAX], uk[USER_KEY_MAX];
+    const char *args[] = {username_key(nk, lname), user_key(uk, p->uid, ""),
+                          p->uid, name, display ? display : name, j->hash, "0", created, p->key, ttl};
+    store_fcall("accounts_register", session_stored, p, 2, 8, args);
 }
 
 static int get_name_password(req_t *r, const char **name, const char **password)
@@ -354,8 +369,9 @@ static void login_verified(job_t *j, int status)
     token_new(p->token, p->key);
     char ttl[32];
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
-    const char *args[] = {p->key, p->uid, ttl};
-    store_fcall("accounts_session", session_stored, p, 0, 3, args);
+    char uk[USER_KEY_MAX], ck[USER_KEY_MAX];
+    const char *args[] = {p->key, user_key(uk, p->uid, ""), user_key(ck, p->uid, ":circles"), p->uid, ttl};
+    store_fcall("accounts_session", session_stored, p, 3, 2, args);
 }
 
 static void login_found(const store_reply_t *rep, void *priv)
@@ -385,8 +401,9 @@ static void on_login(req_t *r)
         return;
     char lname[40];
     lower(lname, name, sizeof lname);
-    const char *args[] = {lname};
-    store_fcall("accounts_lookup", login_found, r, 0, 1, args);
+    char nk[USER_KEY_MAX];
+    const char *args[] = {username_key(nk, lname)};
+    store_fcall("accounts_lookup", login_found, r, 1, 0, args);
 }
 
 /* ---------------- auth.resume ---------------- */
@@ -426,7 +443,7 @@ static void on_resume(req_t *r)
     }
     p->r = r;
     const char *args[] = {p->key};
-    store_fcall("accounts_resume", resume_found, p, 0, 1, args);
+    store_fcall("accounts_resume", resume_found, p, 1, 0, args);
 }
 
 /* ---------------- auth.logout ---------------- */
@@ -558,7 +575,8 @@ static void on_profile_update(req_t *r)
         return;
     const char *args[11];
     int n = 0;
-    args[n++] = req_user(r);
+    char uk[USER_KEY_MAX];
+    args[n++] = user_key(uk, req_user(r), "");
     const char *names[] = {"display_name", "school", "tz", "bio", "subjects"};
     const char *vals[] = {display, school, tz, bio, subjects};
     for (int i = 0; i < 5; i++) {
@@ -569,7 +587,7 @@ static void on_profile_update(req_t *r)
     }
     profile_t *p = profile_new(r, req_user(r));
     if (p)
-        store_fcall("accounts_profile_update", profile_answer, p, 0, n, args);
+        store_fcall("accounts_profile_update", profile_answer, p, 1, n - 1, args);
     free(subjects);
 }
 
@@ -617,9 +635,11 @@ static void admin_tick(uv_timer_t *t)
 {
     admin_t *a = t->data;
     if (store_is_up()) {
-        const char *args[] = {a->lname, a->uid, a->name, a->name, a->hash, "1", a->created, "", "0"};
+        char nk[USER_KEY_MAX], uk[USER_KEY_MAX];
+        const char *args[] = {username_key(nk, a->lname), user_key(uk, a->uid, ""),
+                              a->uid, a->name, a->name, a->hash, "1", a->created, "", "0"};
         uv_close((uv_handle_t *)t, NULL);
-        store_fcall("accounts_register", admin_stored, a, 0, 9, args);
+        store_fcall("accounts_register", admin_stored, a, 2, 8, args);
         return;
     }
     a->waited_ms += 50;

@@ -18,7 +18,18 @@
 #define CALL_SWEEP_BATCH "200"                      /* deadlines claimed per sweep: bounded work per call */
 
 /* The rules (one library function per state change, each publishing its own events) are in
- * signalling/lua/calls.lua. */
+ * signalling/lua/calls.lua. The keys a request names are passed as its KEYS: */
+#define KEY_MAX 64 /* "user:<uid>:call" with a 32-character id, and room to spare */
+static const char *call_key(char out[KEY_MAX], const char *id)
+{
+    snprintf(out, KEY_MAX, "call:%s", id);
+    return out;
+}
+static const char *user_key(char out[KEY_MAX], const char *uid, const char *suffix)
+{
+    snprintf(out, KEY_MAX, "user:%s%s", uid, suffix);
+    return out;
+}
 
 /* ---------------- this node's part: who is in which call; the deadline sweep ---------------- */
 
@@ -155,8 +166,10 @@ void calls_conn_gone(conn_t *c)
 {
     part_t *p;
     while ((p = part_find(conn_id(c), NULL))) {
-        const char *args[] = {p->call, conn_user(c), conn_device(c), "disconnect", "disconnected"};
-        store_fcall("call_end", NULL, NULL, 0, 5, args);
+        char ck[KEY_MAX];
+        const char *args[] = {call_key(ck, p->call), p->call, conn_user(c), conn_device(c), "disconnect",
+                              "disconnected"};
+        store_fcall("call_end", NULL, NULL, 1, 5, args);
         p->active = 0; /* the connection is going: no presence change for it */
         part_remove(p);
     }
@@ -209,8 +222,10 @@ static void on_invite(req_t *r)
         return;
     }
     snprintf(ring, sizeof ring, "%lld", config_get()->call_ring_timeout);
-    const char *args[] = {id, conn_user(c), conn_device(c), user, ring};
-    feature_eval_then(r, "call_invite", 0, 5, args, after_join, NULL);
+    char ck[KEY_MAX], ak[KEY_MAX], bk[KEY_MAX], uk[KEY_MAX];
+    const char *args[] = {call_key(ck, id), user_key(ak, conn_user(c), ":call"), user_key(bk, user, ":call"),
+                          user_key(uk, user, ""), id, conn_user(c), conn_device(c), user, ring};
+    feature_eval_then(r, "call_invite", 4, 5, args, after_join, NULL);
 }
 
 static void on_accept(req_t *r)
@@ -221,8 +236,9 @@ static void on_accept(req_t *r)
     conn_t *c = req_conn_live(r);
     if (!c)
         return;
-    const char *args[] = {call, conn_user(c), conn_device(c)};
-    feature_eval_then(r, "call_accept", 0, 3, args, after_join, NULL);
+    char ck[KEY_MAX];
+    const char *args[] = {call_key(ck, call), call, conn_user(c), conn_device(c)};
+    feature_eval_then(r, "call_accept", 1, 3, args, after_join, NULL);
 }
 
 static void end_request(req_t *r, const char *action)
@@ -241,8 +257,9 @@ static void end_request(req_t *r, const char *action)
         req_error(r, E_INTERNAL, "out of memory");
         return;
     }
-    const char *args[] = {call, conn_user(c), conn_device(c), action, reason};
-    feature_eval_then(r, "call_end", 0, 5, args, after_end, id);
+    char ck[KEY_MAX];
+    const char *args[] = {call_key(ck, call), call, conn_user(c), conn_device(c), action, reason};
+    feature_eval_then(r, "call_end", 1, 5, args, after_end, id);
 }
 
 static void on_decline(req_t *r) { end_request(r, "decline"); }
@@ -269,8 +286,9 @@ static void on_signal(req_t *r)
         req_error(r, E_INTERNAL, "out of memory");
         return;
     }
-    const char *args[] = {call, conn_user(c), conn_device(c), text};
-    feature_eval_answer(r, "call_signal", 0, 4, args);
+    char ck[KEY_MAX];
+    const char *args[] = {call_key(ck, call), call, conn_user(c), conn_device(c), text};
+    feature_eval_answer(r, "call_signal", 1, 4, args);
     free(text);
 }
 

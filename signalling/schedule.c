@@ -22,6 +22,14 @@
 
 /* ---------------- helpers ---------------- */
 
+/* A key name for the library functions' KEYS: prefix, an id, suffix (ARCHITECTURE.md, "Redis keys"). */
+#define KEY_MAX 80
+static const char *key(char out[KEY_MAX], const char *prefix, const char *id, const char *suffix)
+{
+    snprintf(out, KEY_MAX, "%s%s%s", prefix, id, suffix);
+    return out;
+}
+
 static int64_t now_s(void) { return (int64_t)time(NULL); }
 
 /* The configured reminder offsets as decimal strings in buf, pointed to by args[first…]; returns the
@@ -100,8 +108,9 @@ static void availability_set(req_t *r)
         req_error(r, E_INTERNAL, "out of memory");
         return;
     }
-    const char *args[] = {req_user(r), text};
-    feature_eval_answer(r, "schedule_availability_set", 0, 2, args);
+    char ak[KEY_MAX];
+    const char *args[] = {key(ak, "sched:avail:", req_user(r), ""), req_user(r), text};
+    feature_eval_answer(r, "schedule_availability_set", 1, 2, args);
     free(text);
 }
 
@@ -110,8 +119,9 @@ static void availability_get(req_t *r)
     const char *mentor = req_user(r);
     if (feature_req_id(r, "mentor", 0, 0, &mentor) < 0)
         return;
-    const char *args[] = {mentor};
-    feature_eval_answer(r, "schedule_availability_get", 0, 1, args);
+    char uk[KEY_MAX], ak[KEY_MAX];
+    const char *args[] = {key(uk, "user:", mentor, ""), key(ak, "sched:avail:", mentor, ""), mentor};
+    feature_eval_answer(r, "schedule_availability_get", 2, 1, args);
 }
 
 /* ---------------- slots ---------------- */
@@ -346,8 +356,9 @@ static void session_join(req_t *r)
 
 static void notifications_list(req_t *r)
 {
-    const char *args[] = {req_user(r)};
-    feature_eval_answer(r, "notifications_list", 0, 1, args);
+    char nk[KEY_MAX];
+    const char *args[] = {key(nk, "notif:", req_user(r), "")};
+    feature_eval_answer(r, "notifications_list", 1, 0, args);
 }
 
 const handler_t schedule_handlers[] = {
@@ -428,8 +439,9 @@ void schedule_signed_in(uint64_t conn, const char *uid)
     if (!s)
         return;
     s->conn = conn;
-    const char *args[] = {uid};
-    store_fcall("schedule_pending", pending_cb, s, 0, 1, args);
+    char nk[KEY_MAX];
+    const char *args[] = {key(nk, "notif:", uid, ":pending")};
+    store_fcall("schedule_pending", pending_cb, s, 1, 0, args);
 }
 
 /* ---------------- .ics ---------------- */
@@ -511,7 +523,7 @@ out:
 void schedule_ics(const char *bid, const char *token, const char *join_url, schedule_ics_cb cb, void *priv)
 {
     ics_job_t *j = calloc(1, sizeof *j);
-    char key[80];
+    char session[80];
     if (!j) {
         cb(500, "internal error\n", 15, priv);
         return;
@@ -521,8 +533,10 @@ void schedule_ics(const char *bid, const char *token, const char *join_url, sche
     j->join_url = join_url ? strdup(join_url) : NULL;
     /* A malformed token or id is answered like an unknown one, but still later (from the loop): the
      * script is given a key no session can have. */
-    if (!token || accounts_session_key(token, key) < 0)
-        snprintf(key, sizeof key, "session:-");
-    const char *args[] = {key, feature_id_valid(bid) ? bid : "-"};
-    store_fcall("schedule_ics", ics_loaded, j, 0, 2, args);
+    if (!token || accounts_session_key(token, session) < 0)
+        snprintf(session, sizeof session, "session:-");
+    const char *id = feature_id_valid(bid) ? bid : "-";
+    char bk[KEY_MAX];
+    const char *args[] = {session, key(bk, "booking:", id, ""), id};
+    store_fcall("schedule_ics", ics_loaded, j, 2, 1, args);
 }

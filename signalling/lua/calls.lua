@@ -1,21 +1,24 @@
 -- calls.lua — 1:1 calls (calls.c): one function per state change, each publishing its own events.
 -- Keys: call:<id> (hash), user:<uid>:call (the busy marker), calls:deadlines (ARCHITECTURE.md).
 -- Part of the staffroom library (lib.lua explains how it is put together).
+-- The request's call (call:<id>) and busy markers are KEYS; the parties' markers found through a call
+-- record, the calls a sweep or refresh names, and calls:deadlines are built inside.
 
 local now_ms, record, pub, with_route = lib.now_ms, lib.record, lib.pub, lib.with_route
 
 local ACTIVE_TTL = lib.CALL_ACTIVE_TTL
 local PARTY_MS = lib.CALL_PARTY_TTL * 1000
 
--- the call as a table (nil if gone)
-local function load(id)
-  local c = record('call:' .. id)
-  if c then c.id = id end
+-- the call id, stored at key (call:<id> unless given), as a table (nil if gone)
+local function load(id, key)
+  key = key or 'call:' .. id
+  local c = record(key)
+  if c then c.id, c.key = id, key end
   return c
 end
 -- writes: deletes the call and tells both sides
 local function ended(c, reason, by)
-  redis.call('DEL', 'call:' .. c.id)
+  redis.call('DEL', c.key)
   redis.call('ZREM', 'calls:deadlines', c.id .. '|ring', c.id .. '|caller', c.id .. '|callee')
   for _, u in ipairs({c.caller, c.callee}) do
     if redis.call('GET', 'user:' .. u .. ':call') == c.id then redis.call('DEL', 'user:' .. u .. ':call') end
@@ -29,8 +32,8 @@ end
 local function accept(c, uid, dev)
   if c.callee ~= uid then return redis.error_reply('forbidden: only the person called can accept') end
   if c.state ~= 'ringing' then return redis.error_reply('conflict: the call was already answered') end
-  redis.call('HSET', 'call:' .. c.id, 'state', 'active', 'callee_dev', dev)
-  redis.call('EXPIRE', 'call:' .. c.id, ACTIVE_TTL)
+  redis.call('HSET', c.key, 'state', 'active', 'callee_dev', dev)
+  redis.call('EXPIRE', c.key, ACTIVE_TTL)
   redis.call('EXPIRE', 'user:' .. c.caller .. ':call', ACTIVE_TTL)
   redis.call('EXPIRE', 'user:' .. c.callee .. ':call', ACTIVE_TTL)
   local due = now_ms() + PARTY_MS
@@ -42,15 +45,17 @@ local function accept(c, uid, dev)
   return {call = c.id, peer = c.caller, polite = true, state = 'active'}
 end
 
+-- keys: call:<id>, user:<caller>:call, user:<callee>:call, user:<callee>.
 -- args: new call id, caller, caller device, callee, ring timeout (s).
 lib.register('call_invite', {}, function(keys, args)
+  local key, a_busy, b_busy, b_user = keys[1], keys[2], keys[3], keys[4]
   local id, a, adev, b, ring = args[1], args[2], args[3], args[4], tonumber(args[5])
   if a == b then return redis.error_reply('conflict: you cannot call yourself') end
-  if redis.call('EXISTS', 'user:' .. b) == 0 then return redis.error_reply('not_found: no such user') end
-  local mine = redis.call('GET', 'user:' .. a .. ':call')
+  if redis.call('EXISTS', b_user) == 0 then return redis.error_reply('not_found: no such user') end
+  local mine = redis.call('GET', a_busy)
   if mine then
-    local c = load(mine)
-    if not c then redis.call('DEL', 'user:' .. a .. ':call')
+    local c = load(mine) -- the caller's current call, found through her busy marker
+    if not c then redis.call('DEL', a_busy)
     elseif c.state == 'ringing' and c.callee == a and c.caller == b then
       local r = accept(c, a, adev) -- glare: both called each other; this invite answers theirs
       if r.err then return r end
@@ -58,34 +63,34 @@ lib.register('call_invite', {}, function(keys, args)
       return cjson.encode(r)
     else return redis.error_reply('conflict: you are already in a call') end
   end
-  local theirs = redis.call('GET', 'user:' .. b .. ':call')
-  if theirs and redis.call('EXISTS', 'call:' .. theirs) == 1 then
+  local theirs = redis.call('GET', b_busy)
+  if theirs and redis.call('EXISTS', 'call:' .. theirs) == 1 then -- found through the callee's marker
     pub(a, 'to_device', adev, {type = 'call.ended', call = id, reason = 'busy'})
     return cjson.encode({call = id, state = 'ended', reason = 'busy'})
   end
   local n = redis.call('HMGET', 'user:' .. a, 'name', 'display_name')
-  redis.call('HSET', 'call:' .. id, 'caller', a, 'callee', b, 'caller_dev', adev, 'state', 'ringing')
-  redis.call('EXPIRE', 'call:' .. id, ring + 30)
-  redis.call('SET', 'user:' .. a .. ':call', id, 'EX', ring + 30)
-  redis.call('SET', 'user:' .. b .. ':call', id, 'EX', ring + 30)
+  redis.call('HSET', key, 'caller', a, 'callee', b, 'caller_dev', adev, 'state', 'ringing')
+  redis.call('EXPIRE', key, ring + 30)
+  redis.call('SET', a_busy, id, 'EX', ring + 30)
+  redis.call('SET', b_busy, id, 'EX', ring + 30)
   redis.call('ZADD', 'calls:deadlines', now_ms() + ring * 1000, id .. '|ring')
   pub(b, nil, nil, {type = 'call.incoming', call = id, from = {id = a, name = n[1] or '', display_name = n[2] or n[1] or ''}})
   return cjson.encode({call = id, state = 'ringing', peer = b})
 end)
 
--- args: call id, user, device.
+-- keys: call:<id>. args: call id, user, device.
 lib.register('call_accept', {}, function(keys, args)
-  local c = load(args[1])
+  local c = load(args[1], keys[1])
   if not c then return redis.error_reply('not_found: no such call (it may have ended)') end
   local r = accept(c, args[2], args[3])
   if r.err then return r end
   return cjson.encode(r)
 end)
 
--- args: call id, user, device, action (decline|cancel|hangup|disconnect), reason (hangup).
+-- keys: call:<id>. args: call id, user, device, action (decline|cancel|hangup|disconnect), reason (hangup).
 lib.register('call_end', {}, function(keys, args)
   local id, uid, dev, action, reason = args[1], args[2], args[3], args[4], args[5]
-  local c = load(id)
+  local c = load(id, keys[1])
   if not c then
     if action == 'disconnect' then return '' end
     return redis.error_reply('not_found: no such call (it may have ended)')
@@ -116,9 +121,9 @@ lib.register('call_end', {}, function(keys, args)
   return ended(c, reason, uid)
 end)
 
--- args: call id, user, device, event text (a JSON object; the target device is appended).
+-- keys: call:<id>. args: call id, user, device, event text (a JSON object; the target device is appended).
 lib.register('call_signal', {}, function(keys, args)
-  local c = load(args[1])
+  local c = load(args[1], keys[1])
   if not c then return redis.error_reply('not_found: no such call (it may have ended)') end
   local uid, dev = args[2], args[3]
   local to, todev
@@ -138,7 +143,7 @@ lib.register('call_refresh', {}, function(keys, args)
     local c = load(args[i])
     local side = c and ((args[i + 1] == c.caller_dev and 'caller') or (args[i + 1] == c.callee_dev and 'callee'))
     if side and c.state == 'active' then
-      redis.call('EXPIRE', 'call:' .. c.id, ACTIVE_TTL)
+      redis.call('EXPIRE', c.key, ACTIVE_TTL)
       redis.call('EXPIRE', 'user:' .. c.caller .. ':call', ACTIVE_TTL)
       redis.call('EXPIRE', 'user:' .. c.callee .. ':call', ACTIVE_TTL)
       redis.call('ZADD', 'calls:deadlines', 'XX', due, c.id .. '|' .. side)

@@ -1,5 +1,7 @@
 -- channels.lua — channel.* and chat.* (channels.c): each checks membership, writes and publishes in one step.
 -- Part of the staffroom library (lib.lua explains how it is put together).
+-- Keys are built inside from the ids in args: a channel leads to its circle (channel:<chid> → circle), whose
+-- membership the shared helpers (lib.role_of, lib.brief, …) read by id; mentioned users are found in the text.
 
 local brief, can_moderate, circle_exists, fail = lib.brief, lib.can_moderate, lib.circle_exists, lib.fail
 local hash, help_brief, is_admin, is_online = lib.hash, lib.help_brief, lib.is_admin, lib.is_online

@@ -1,5 +1,7 @@
 -- circles.lua — circle.* (circles.c): the directory, membership, join requests and roles.
 -- Part of the staffroom library (lib.lua explains how it is put together).
+-- Keys are built inside from the ids in args: the shared helpers (lib.role_of, lib.can_moderate, lib.brief,
+-- presence and duty) take ids, and members, join requests and circles of a page are found while running.
 
 local brief, can_moderate, circle_exists, fail = lib.brief, lib.can_moderate, lib.circle_exists, lib.fail
 local hash, help_duty_count, help_on_duty, is_admin = lib.hash, lib.help_duty_count, lib.help_on_duty, lib.is_admin

@@ -1,5 +1,7 @@
 -- help.lua — help requests (help.c): duty, requests and their statuses, the timeout sweep. Keys: help.h.
 -- Part of the staffroom library (lib.lua explains how it is put together).
+-- Keys are built inside from the ids in args: a request leads to its circle, channel, call and the experts
+-- offered it (found while running); the shared helpers take ids.
 
 local brief, calls_busy, calls_open_active, circle_exists = lib.brief, lib.calls_busy, lib.calls_open_active, lib.circle_exists
 local fail, hash, help_brief, help_duty_count = lib.fail, lib.hash, lib.help_brief, lib.help_duty_count

@@ -1,5 +1,7 @@
 -- mentoring.lua — a mentor's and mentee's shared notes (mentoring.c): mentoring:<a>:<b>:notes (+ :seq).
 -- Part of the staffroom library (lib.lua explains how it is put together).
+-- Keys are built inside: the pair key is ordered here (lib.pair_key) and the pair's bookings are found
+-- through the user's bookings.
 
 local booking_obj, brief, fail, hash = lib.booking_obj, lib.brief, lib.fail, lib.hash
 local jarr, now_ms, other_party, pair_key = lib.jarr, lib.now_ms, lib.other_party, lib.pair_key

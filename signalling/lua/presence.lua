@@ -1,6 +1,8 @@
 -- presence.lua — devices' presence (presence.c). The Redis clock (TIME) is the only clock, so nodes never
 -- disagree about expiry; announce() publishes only when the combined status differs from the last one announced.
 -- Part of the staffroom library (lib.lua explains how it is put together).
+-- Keys are built inside: a user's circles, duty and devices are found while running, and the refresh and
+-- sweep name many users at once.
 
 local now_ms = lib.now_ms
 

@@ -2,6 +2,8 @@
 -- participants. Lists are built as JSON text by hand: cjson encodes an empty table as {} where the protocol
 -- wants [].
 -- Part of the staffroom library (lib.lua explains how it is put together).
+-- Keys are built inside from the ids in args: a room leads to its circle or guests and participants (found
+-- while running); refresh and sweep name many rooms at once.
 
 local now_ms, is_admin, private_room_close, with_route = lib.now_ms, lib.is_admin, lib.private_room_close,
   lib.with_route

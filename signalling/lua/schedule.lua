@@ -1,5 +1,7 @@
 -- schedule.lua — mentors' availability, bookings, reminders, session rooms and notifications (schedule.c).
 -- Part of the staffroom library (lib.lua explains how it is put together).
+-- Keys: those a request names alone are KEYS (availability, notifications, the .ics booking); bookings and
+-- mentors' calendars that a rule walks (overlaps, parties, reminders) are built inside from the ids in args.
 
 local booking_obj, brief, fail, hash = lib.booking_obj, lib.brief, lib.fail, lib.hash
 local is_online, jarr, may_book, mentor_circles = lib.is_online, lib.jarr, lib.may_book, lib.mentor_circles
@@ -47,21 +49,22 @@ local function active_booking(bid, uid, now)
   return h, nil
 end
 
--- args: uid, rules JSON (canonical)
+-- keys: sched:avail:<uid>. args: uid, rules JSON (canonical)
 lib.register('schedule_availability_set', {}, function(keys, args)
   local uid = args[1]
   if #mentor_circles(uid) == 0 then
     return fail('forbidden', 'only mentors (role mentor in a circle) publish availability')
   end
-  redis.call('SET', 'sched:avail:' .. uid, args[2])
+  redis.call('SET', keys[1], args[2])
   return '{"availability":' .. args[2] .. '}'
 end)
 
--- args: mentor. The stored text is returned as is: cjson would turn an empty windows array into {}.
+-- keys: user:<mentor>, sched:avail:<mentor>. args: mentor. The stored text is returned as is: cjson would
+-- turn an empty windows array into {}.
 lib.register('schedule_availability_get', {'no-writes'}, function(keys, args)
   local m = args[1]
-  if redis.call('EXISTS', 'user:' .. m) == 0 then return fail('not_found', 'no such user') end
-  local a = redis.call('GET', 'sched:avail:' .. m) or 'null'
+  if redis.call('EXISTS', keys[1]) == 0 then return fail('not_found', 'no such user') end
+  local a = redis.call('GET', keys[2]) or 'null'
   return '{"mentor":' .. cjson.encode(brief(m)) .. ',"availability":' .. a .. '}'
 end)
 
@@ -214,26 +217,26 @@ lib.register('schedule_tick', {}, function(keys, args)
   return sent
 end)
 
--- args: uid → the events that waited, oldest first (and they wait no more)
-lib.register('schedule_pending', {}, function(keys, args)
-  local k = 'notif:' .. args[1] .. ':pending'
+-- keys: notif:<uid>:pending → the events that waited, oldest first (and they wait no more)
+lib.register('schedule_pending', {}, function(keys)
+  local k = keys[1]
   local evs = redis.call('LRANGE', k, 0, -1)
   redis.call('DEL', k)
   return evs
 end)
 
--- args: uid
-lib.register('notifications_list', {'no-writes'}, function(keys, args)
-  local items = redis.call('LRANGE', 'notif:' .. args[1], 0, 49)
+-- keys: notif:<uid> → the latest 50 notifications
+lib.register('notifications_list', {'no-writes'}, function(keys)
+  local items = redis.call('LRANGE', keys[1], 0, 49)
   return '{"notifications":[' .. table.concat(items, ',') .. ']}'
 end)
 
--- args: session key, bid → {booking} for a party of the booking
+-- keys: session key, booking:<bid>. args: bid → {booking} for a party of the booking
 lib.register('schedule_ics', {'no-writes'}, function(keys, args)
-  local uid = redis.call('GET', args[1])
+  local uid = redis.call('GET', keys[1])
   if not uid then return fail('unauthorized', 'sign in first') end
-  local h = hash('booking:' .. args[2])
+  local h = hash(keys[2])
   if not h.mentor then return fail('not_found', 'no such booking') end
   if not other_party(h, uid) then return fail('forbidden', 'not your booking') end
-  return cjson.encode(booking_obj(args[2]))
+  return cjson.encode(booking_obj(args[1]))
 end)
