@@ -89,7 +89,7 @@ static void part_activate(part_t *p)
     presence_media(c, 1);
 }
 
-/* bus.h hook: follows this node's connections' calls from the events the scripts publish. */
+/* bus.h hook: follows this node's connections' calls from the events the library functions publish. */
 static void on_targeted(conn_t *c, const json_t *ev)
 {
     const char *type = json_string_value(json_object_get(ev, "type"));

@@ -8,8 +8,8 @@
  *                            "<id>|callee" → when an active call ends because that party's node stopped
  *                            refreshing it (the node died), in unix ms
  * (the keys also carry a TTL as a safety net: ring timeout + 30 s while ringing, CALL_ACTIVE_TTL once
- * active, refreshed with the deadlines); every state change is one Lua script that also PUBLISHes the
- * events (targeted with bus.h's "to_device"/"not_device"), so calls work across nodes. Every node sweeps
+ * active, refreshed with the deadlines); every state change is one Lua function (lua/calls.lua) that also
+ * PUBLISHes the events (targeted with bus.h's "to_device"/"not_device"), so calls work across nodes. Every node sweeps
  * calls:deadlines twice a second and claims what is due atomically, so a timeout or a dead party's call
  * ends exactly once whichever node started it, even if that node is gone. This node keeps only which of
  * its connections take part in which call (to end the call, reason "disconnected", when the connection

@@ -1,5 +1,5 @@
 /* channels.c — channel.* and chat.* handlers (see channels.h). Each handler validates its fields, then
- * runs one store script that checks membership, writes and publishes atomically. */
+ * runs one library function (lua/channels.lua) that checks membership, writes and publishes atomically. */
 #include "channels.h"
 
 #include <stdio.h>

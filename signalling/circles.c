@@ -1,5 +1,6 @@
-/* circles.c — circle.* handlers (see circles.h). Each handler validates its fields, then runs one store
- * script that checks authorisation, writes and publishes atomically; the script's JSON is the answer. */
+/* circles.c — circle.* handlers (see circles.h). Each handler validates its fields, then runs one
+ * library function (lua/circles.lua) that checks authorisation, writes and publishes atomically; its JSON
+ * is the answer. */
 #include "circles.h"
 
 #include <ctype.h>

@@ -1,5 +1,5 @@
 /* help.c — help.* handlers and the timeout sweep (see help.h). Each handler validates its fields, then
- * runs one store script that checks authorisation, writes and publishes atomically. */
+ * runs one library function (lua/help.lua) that checks authorisation, writes and publishes atomically. */
 #include "help.h"
 
 #include <stdio.h>

@@ -14,7 +14,7 @@
  *   help:<rid>:offered     set    uids the request was offered to
  *   circle:<cid>:help      zset   rid by creation time (help.list)
  *   help:deadlines         zset   rid → deadline (unix ms, Redis clock) of the open requests
- * Every state change is one Lua script that also publishes its events, so help works across nodes.
+ * Every state change is one Lua function (lua/help.lua) that also publishes its events, so help works across nodes.
  * Timeouts: every node runs a periodic sweep (uv_timer, `help-sweep-interval`) whose script claims due
  * deadlines with ZREM, so each timeout is announced exactly once whichever node sweeps first, and a
  * request outlives the node that created it.

@@ -57,7 +57,7 @@ test('Redis stops and comes back: unavailable meanwhile, then everything works a
   assert.equal(me.user.id, ra.user.id);
   const login = await c.request('auth.login', { name: ra.user.name, password: ra.password }, 30000);
   assert.equal(login.type, 'ok', JSON.stringify(login));
-  // scripts run again (EVALSHA → NOSCRIPT → EVAL) and pub/sub was resubscribed: b's status reaches a
+  // the library functions run again (loaded on reconnection) and pub/sub was resubscribed: b's status reaches a
   const set = await b.request('presence.set', { status: 'away' });
   assert.equal(set.type, 'ok', JSON.stringify(set));
   await a.waitEvent('presence', (e) => e.user === rb.user.id && e.status === 'away', 10000);
