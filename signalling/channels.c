@@ -101,8 +101,10 @@ static void chat_typing(req_t *r)
     const char *chid;
     if (feature_req_id(r, "channel", 0, 1, &chid) < 0)
         return;
-    const char *args[] = {req_user(r), chid};
-    feature_eval_answer(r, "chat_typing", 0, 2, args);
+    char throttle[16];
+    snprintf(throttle, sizeof throttle, "%d", TYPING_THROTTLE_MS);
+    const char *args[] = {req_user(r), chid, throttle};
+    feature_eval_answer(r, "chat_typing", 0, 3, args);
 }
 
 const handler_t channels_handlers[] = {

@@ -290,9 +290,9 @@ static void fcall_reply(redisAsyncContext *ac, void *reply, void *privdata)
     fcall_t *f = privdata;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ERROR && !f->retried && strncmp(r->str, "ERR Function not found", 22) == 0) {
-        /* The library is gone (FUNCTION FLUSH, or Redis restarted without persistence on the same
-         * connection's server): load it again — once for all the calls sent before that load — and send
-         * this call once more behind it. */
+        /* The library is gone although it was loaded when this connection came up (someone ran FUNCTION
+         * FLUSH or FUNCTION DELETE): load it again — once for all the calls sent before that load — and
+         * send this call once more behind it. */
         f->retried = 1;
         if (f->loads == S.lib_loads && cmd_usable()) {
             log_warn("store: Redis lost the Lua library; loading it again");

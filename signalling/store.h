@@ -27,9 +27,10 @@ void store_cmd(store_cb cb, void *priv, int argc, const char **argv, const size_
 void store_cmdf(store_cb cb, void *priv, const char *fmt, ...);
 /* FCALL fn nkeys keys… args…: calls function fn of the staffroom library. args holds the nkeys key names
  * first, then the nargs arguments; all C strings (a NULL entry is sent as ""), borrowed (copied before
- * return), as is fn. The library is loaded before any call is sent on a connection; if Redis answers
- * that the function is not found (FUNCTION FLUSH, a restart without persistence), the library is loaded
- * again and the call is sent once more, so cb sees that error only if the reload did not help. cb is
+ * return), as is fn. The library is loaded before any call is sent on a connection (so a Redis that
+ * restarted empty gets it on reconnection); if Redis still answers that the function is not found
+ * (FUNCTION FLUSH), the library is loaded again and the call is sent once more, so cb sees that error
+ * only if the reload did not help. cb is
  * called exactly once as for every command (NULL reply if Redis is down or goes away); it may be NULL. */
 void store_fcall(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, const char **args);
 /* 1 if both connections are up and authenticated. */

@@ -172,14 +172,13 @@ lib.register('chat_delete', {}, function(keys, args)
   return ''
 end)
 
--- args: uid, chid. Nothing is stored but a short-lived throttle key; repeated calls inside the window
--- are answered ok without a new event.
+-- args: uid, chid, throttle window (ms, channels.h TYPING_THROTTLE_MS). Nothing is stored but a short-lived
+-- throttle key; repeated calls inside the window are answered ok without a new event.
 lib.register('chat_typing', {}, function(keys, args)
   local uid, chid = args[1], args[2]
   local cid, _, e = member_channel(chid, uid)
   if e then return e end
-  if redis.call('SET', 'typing:' .. chid .. ':' .. uid, '1', 'PX', '1000',
-     'NX') then
+  if redis.call('SET', 'typing:' .. chid .. ':' .. uid, '1', 'PX', args[3], 'NX') then
     publish_circle(cid, {type = 'chat.typing', circle = cid, channel = chid, user = brief(uid)})
   end
   return ''
