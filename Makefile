@@ -41,7 +41,10 @@ inputs = $(filter %.c %.o,$^)
 
 BASE_OBJS   := $(call obj,$(BASE_SRCS))
 RELAY_OBJS  := $(call obj,$(RELAY_SRCS))
-SIGNAL_OBJS := $(call obj,$(SIGNAL_SRCS))
+# The Redis Functions library: signalling/lua/*.lua, lib.lua first, embedded as C text (lua_library.h).
+LUA_SRCS    := $(wildcard signalling/lua/lib.lua) $(sort $(filter-out %/lib.lua,$(wildcard signalling/lua/*.lua)))
+LUA_LIB_OBJ := $(if $(SIGNAL_SRCS),$(B)/gen/lua_library.o)
+SIGNAL_OBJS := $(call obj,$(SIGNAL_SRCS)) $(LUA_LIB_OBJ)
 RELAY_LIB_OBJS  := $(filter-out %/main.o,$(RELAY_OBJS)) $(BASE_OBJS)
 SIGNAL_LIB_OBJS := $(filter-out %/main.o,$(SIGNAL_OBJS)) $(BASE_OBJS)
 RELAY_LIBS  := $(call pkg_libs,$(RELAY_PKGS)) -lpthread
@@ -79,6 +82,11 @@ $(B)/staffroom-relay: $(RELAY_OBJS) $(BASE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(RELAY_LIBS)
 
 $(B)/obj/signalling/%.o: CFLAGS += $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling
+$(B)/gen/lua_library.c: $(LUA_SRCS) scripts/embed-lua.awk
+	@mkdir -p $(@D)
+	awk -f scripts/embed-lua.awk $(LUA_SRCS) > $@.tmp && mv $@.tmp $@
+$(B)/gen/lua_library.o: $(B)/gen/lua_library.c
+	$(CC) $(CFLAGS) -Isignalling -c -o $@ $<
 $(B)/obj/relay/%.o: CFLAGS += $(call pkg_cflags,$(RELAY_PKGS)) -Irelay
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -39,47 +39,20 @@ void accounts_init(uv_loop_t *l)
         dummy_hash[0] = '\0';
 }
 
-/* ---------------- scripts ---------------- */
-
-/* ARGV: lname, uid, name, display_name, pwhash, admin, created_ms, session key ('' = none), ttl_s. */
-static store_script_t register_script = STORE_SCRIPT("accounts_register",
-    "if redis.call('EXISTS', 'username:' .. ARGV[1]) == 1 then\n"
-    "  return redis.error_reply('conflict: that name is taken')\n"
-    "end\n"
-    "redis.call('SET', 'username:' .. ARGV[1], ARGV[2])\n"
-    "redis.call('HSET', 'user:' .. ARGV[2], 'name', ARGV[3], 'display_name', ARGV[4], 'school', '',\n"
-    "  'subjects', '[]', 'tz', 'UTC', 'bio', '', 'pwhash', ARGV[5], 'admin', ARGV[6], 'created', ARGV[7])\n"
-    "if ARGV[8] ~= '' then redis.call('SET', ARGV[8], ARGV[2], 'EX', tonumber(ARGV[9])) end\n"
-    "return {redis.call('HGETALL', 'user:' .. ARGV[2]), {}}\n");
-
-/* ARGV: lname → {uid, pwhash}, or {'', ''} for an unknown name (which is then checked against a dummy
- * hash, so that the answer takes as long as for a wrong password: no user enumeration by timing). */
-static store_script_t lookup_script = STORE_SCRIPT("accounts_lookup",
-    "local uid = redis.call('GET', 'username:' .. ARGV[1])\n"
-    "if not uid then return {'', ''} end\n"
-    "local h = redis.call('HGET', 'user:' .. uid, 'pwhash')\n"
-    "if not h then return {'', ''} end\n"
-    "return {uid, h}\n");
-
-/* ARGV: session key, uid, ttl_s → {user hash, user's circles}. */
-static store_script_t session_script = STORE_SCRIPT("accounts_session",
-    "redis.call('SET', ARGV[1], ARGV[2], 'EX', tonumber(ARGV[3]))\n"
-    "return {redis.call('HGETALL', 'user:' .. ARGV[2]), redis.call('HGETALL', 'user:' .. ARGV[2] .. ':circles')}\n");
-
-/* ARGV: session key → {user hash, circles, pttl_ms, uid}. */
-static store_script_t resume_script = STORE_SCRIPT("accounts_resume",
-    "local uid = redis.call('GET', ARGV[1])\n"
-    "if not uid then return redis.error_reply('unauthorized: unknown or expired token') end\n"
-    "return {redis.call('HGETALL', 'user:' .. uid), redis.call('HGETALL', 'user:' .. uid .. ':circles'),\n"
-    "  redis.call('PTTL', ARGV[1]), uid}\n");
-
-/* ARGV: uid, then field/value pairs → the user hash. */
-static store_script_t update_script = STORE_SCRIPT("accounts_profile_update",
-    "if redis.call('EXISTS', 'user:' .. ARGV[1]) == 0 then return redis.error_reply('not_found: no such user') end\n"
-    "for i = 2, #ARGV - 1, 2 do redis.call('HSET', 'user:' .. ARGV[1], ARGV[i], ARGV[i + 1]) end\n"
-    "return redis.call('HGETALL', 'user:' .. ARGV[1])\n");
-
 /* ---------------- helpers ---------------- */
+
+/* Key names of a user, for the library functions' KEYS (ARCHITECTURE.md, "Redis keys"). */
+#define USER_KEY_MAX 64 /* "username:" + a lower-cased name (< 40), or "user:<uid>:circles" */
+static const char *user_key(char out[USER_KEY_MAX], const char *uid, const char *suffix)
+{
+    snprintf(out, USER_KEY_MAX, "user:%s%s", uid, suffix);
+    return out;
+}
+static const char *username_key(char out[USER_KEY_MAX], const char *lname)
+{
+    snprintf(out, USER_KEY_MAX, "username:%s", lname);
+    return out;
+}
 
 static long long unix_ms(void)
 {
@@ -360,8 +333,10 @@ static void register_hashed(job_t *j, int status)
     lower(lname, name, sizeof lname);
     snprintf(created, sizeof created, "%lld", unix_ms());
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
-    const char *args[] = {lname, p->uid, name, display ? display : name, j->hash, "0", created, p->key, ttl};
-    store_eval(&register_script, session_stored, p, 0, 9, args);
+    char nk[USER_KEY_MAX], uk[USER_KEY_MAX];
+    const char *args[] = {username_key(nk, lname), user_key(uk, p->uid, ""),
+                          p->uid, name, display ? display : name, j->hash, "0", created, p->key, ttl};
+    store_fcall("accounts_register", session_stored, p, 2, 8, args);
 }
 
 static int get_name_password(req_t *r, const char **name, const char **password)
@@ -407,8 +382,9 @@ static void login_verified(job_t *j, int status)
     token_new(p->token, p->key);
     char ttl[32];
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
-    const char *args[] = {p->key, p->uid, ttl};
-    store_eval(&session_script, session_stored, p, 0, 3, args);
+    char uk[USER_KEY_MAX], ck[USER_KEY_MAX];
+    const char *args[] = {p->key, user_key(uk, p->uid, ""), user_key(ck, p->uid, ":circles"), p->uid, ttl};
+    store_fcall("accounts_session", session_stored, p, 3, 2, args);
 }
 
 static void login_found(const store_reply_t *rep, void *priv)
@@ -438,8 +414,9 @@ static void on_login(req_t *r)
         return;
     char lname[40];
     lower(lname, name, sizeof lname);
-    const char *args[] = {lname};
-    store_eval(&lookup_script, login_found, r, 0, 1, args);
+    char nk[USER_KEY_MAX];
+    const char *args[] = {username_key(nk, lname)};
+    store_fcall("accounts_lookup", login_found, r, 1, 0, args);
 }
 
 /* ---------------- auth.resume ---------------- */
@@ -479,7 +456,7 @@ static void on_resume(req_t *r)
     }
     p->r = r;
     const char *args[] = {p->key};
-    store_eval(&resume_script, resume_found, p, 0, 1, args);
+    store_fcall("accounts_resume", resume_found, p, 1, 0, args);
 }
 
 /* ---------------- auth.logout ---------------- */
@@ -611,7 +588,8 @@ static void on_profile_update(req_t *r)
         return;
     const char *args[11];
     int n = 0;
-    args[n++] = req_user(r);
+    char uk[USER_KEY_MAX];
+    args[n++] = user_key(uk, req_user(r), "");
     const char *names[] = {"display_name", "school", "tz", "bio", "subjects"};
     const char *vals[] = {display, school, tz, bio, subjects};
     for (int i = 0; i < 5; i++) {
@@ -622,7 +600,7 @@ static void on_profile_update(req_t *r)
     }
     profile_t *p = profile_new(r, req_user(r));
     if (p)
-        store_eval(&update_script, profile_answer, p, 0, n, args);
+        store_fcall("accounts_profile_update", profile_answer, p, 1, n - 1, args);
     free(subjects);
 }
 
@@ -675,9 +653,11 @@ static void admin_tick(uv_timer_t *t)
 {
     admin_t *a = t->data;
     if (store_is_up()) {
-        const char *args[] = {a->lname, a->uid, a->name, a->name, a->hash, "1", a->created, "", "0"};
+        char nk[USER_KEY_MAX], uk[USER_KEY_MAX];
+        const char *args[] = {username_key(nk, a->lname), user_key(uk, a->uid, ""),
+                              a->uid, a->name, a->name, a->hash, "1", a->created, "", "0"};
         uv_close((uv_handle_t *)t, NULL);
-        store_eval(&register_script, admin_stored, a, 0, 9, args);
+        store_fcall("accounts_register", admin_stored, a, 2, 8, args);
         return;
     }
     a->waited_ms += 50;

@@ -15,173 +15,23 @@
 #include "store.h"
 #include "strmap.h"
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
 #define CALL_REFRESH_MS (CALL_PARTY_TTL * 1000 / 3) /* a party's node pushes its deadline back this often */
 #define CALL_SWEEP_MS 500                           /* how often every node claims due deadlines */
 #define CALL_SWEEP_BATCH "200"                      /* deadlines claimed per sweep: bounded work per call */
 
-/* ---------------- scripts (one per state change; each publishes its own events) ---------------- */
-
-/* load(): the call as a table (nil if gone). pub(): publish an event on ev:u:<uid>, with the routing
- * member KEY = dev appended when dev is given (bus.h). ended(): deletes the call and tells both sides. */
-#define CALL_LUA_PRELUDE \
-    "local ACTIVE_TTL = " STR(CALL_ACTIVE_TTL) "\n" \
-    "local PARTY_MS = " STR(CALL_PARTY_TTL) " * 1000\n" \
-    "local function now_ms() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n" \
-    "local function load(id)\n" \
-    "  local h = redis.call('HGETALL', 'call:' .. id)\n" \
-    "  if #h == 0 then return nil end\n" \
-    "  local c = {id = id}\n" \
-    "  for i = 1, #h, 2 do c[h[i]] = h[i + 1] end\n" \
-    "  return c\n" \
-    "end\n" \
-    "local function pub(uid, key, dev, t)\n" \
-    "  local s = cjson.encode(t)\n" \
-    "  if dev then s = string.sub(s, 1, -2) .. ',\"' .. key .. '\":' .. cjson.encode(dev) .. '}' end\n" \
-    "  redis.call('PUBLISH', 'ev:u:' .. uid, s)\n" \
-    "end\n" \
-    "local function ended(c, reason, by)\n" \
-    "  redis.call('DEL', 'call:' .. c.id)\n" \
-    "  redis.call('ZREM', 'calls:deadlines', c.id .. '|ring', c.id .. '|caller', c.id .. '|callee')\n" \
-    "  for _, u in ipairs({c.caller, c.callee}) do\n" \
-    "    if redis.call('GET', 'user:' .. u .. ':call') == c.id then redis.call('DEL', 'user:' .. u .. ':call') end\n" \
-    "  end\n" \
-    "  local ev = {type = 'call.ended', call = c.id, reason = reason, by = by}\n" \
-    "  pub(c.caller, 'to_device', c.caller_dev, ev)\n" \
-    "  pub(c.callee, 'to_device', c.callee_dev, ev)\n" \
-    "  return ''\n" \
-    "end\n" \
-    "local function accept(c, uid, dev)\n" \
-    "  if c.callee ~= uid then return redis.error_reply('forbidden: only the person called can accept') end\n" \
-    "  if c.state ~= 'ringing' then return redis.error_reply('conflict: the call was already answered') end\n" \
-    "  redis.call('HSET', 'call:' .. c.id, 'state', 'active', 'callee_dev', dev)\n" \
-    "  redis.call('EXPIRE', 'call:' .. c.id, ACTIVE_TTL)\n" \
-    "  redis.call('EXPIRE', 'user:' .. c.caller .. ':call', ACTIVE_TTL)\n" \
-    "  redis.call('EXPIRE', 'user:' .. c.callee .. ':call', ACTIVE_TTL)\n" \
-    "  local due = now_ms() + PARTY_MS\n" \
-    "  redis.call('ZREM', 'calls:deadlines', c.id .. '|ring')\n" \
-    "  redis.call('ZADD', 'calls:deadlines', due, c.id .. '|caller', due, c.id .. '|callee')\n" \
-    "  pub(c.caller, 'to_device', c.caller_dev, {type = 'call.accepted', call = c.id, peer = uid, peer_device = dev, polite = false})\n" \
-    "  pub(uid, 'to_device', dev, {type = 'call.accepted', call = c.id, peer = c.caller, peer_device = c.caller_dev, polite = true})\n" \
-    "  pub(uid, 'not_device', dev, {type = 'call.answered_elsewhere', call = c.id})\n" \
-    "  return {call = c.id, peer = c.caller, polite = true, state = 'active'}\n" \
-    "end\n"
-
-/* ARGV: new call id, caller, caller device, callee, ring timeout (s). */
-static store_script_t invite_script = STORE_SCRIPT("call_invite", CALL_LUA_PRELUDE
-    "local id, a, adev, b, ring = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])\n"
-    "if a == b then return redis.error_reply('conflict: you cannot call yourself') end\n"
-    "if redis.call('EXISTS', 'user:' .. b) == 0 then return redis.error_reply('not_found: no such user') end\n"
-    "local mine = redis.call('GET', 'user:' .. a .. ':call')\n"
-    "if mine then\n"
-    "  local c = load(mine)\n"
-    "  if not c then redis.call('DEL', 'user:' .. a .. ':call')\n"
-    "  elseif c.state == 'ringing' and c.callee == a and c.caller == b then\n"
-    "    local r = accept(c, a, adev)\n" /* glare: both called each other; this invite answers theirs */
-    "    if r.err then return r end\n"
-    "    r.glare = true\n"
-    "    return cjson.encode(r)\n"
-    "  else return redis.error_reply('conflict: you are already in a call') end\n"
-    "end\n"
-    "local theirs = redis.call('GET', 'user:' .. b .. ':call')\n"
-    "if theirs and redis.call('EXISTS', 'call:' .. theirs) == 1 then\n"
-    "  pub(a, 'to_device', adev, {type = 'call.ended', call = id, reason = 'busy'})\n"
-    "  return cjson.encode({call = id, state = 'ended', reason = 'busy'})\n"
-    "end\n"
-    "local n = redis.call('HMGET', 'user:' .. a, 'name', 'display_name')\n"
-    "redis.call('HSET', 'call:' .. id, 'caller', a, 'callee', b, 'caller_dev', adev, 'state', 'ringing')\n"
-    "redis.call('EXPIRE', 'call:' .. id, ring + 30)\n"
-    "redis.call('SET', 'user:' .. a .. ':call', id, 'EX', ring + 30)\n"
-    "redis.call('SET', 'user:' .. b .. ':call', id, 'EX', ring + 30)\n"
-    "redis.call('ZADD', 'calls:deadlines', now_ms() + ring * 1000, id .. '|ring')\n"
-    "pub(b, nil, nil, {type = 'call.incoming', call = id, from = {id = a, name = n[1] or '', display_name = n[2] or n[1] or ''}})\n"
-    "return cjson.encode({call = id, state = 'ringing', peer = b})\n");
-
-/* ARGV: call id, user, device. */
-static store_script_t accept_script = STORE_SCRIPT("call_accept", CALL_LUA_PRELUDE
-    "local c = load(ARGV[1])\n"
-    "if not c then return redis.error_reply('not_found: no such call (it may have ended)') end\n"
-    "local r = accept(c, ARGV[2], ARGV[3])\n"
-    "if r.err then return r end\n"
-    "return cjson.encode(r)\n");
-
-/* ARGV: call id, user, device, action (decline|cancel|hangup|disconnect), reason (hangup). */
-static store_script_t end_script = STORE_SCRIPT("call_end", CALL_LUA_PRELUDE
-    "local id, uid, dev, action, reason = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
-    "local c = load(id)\n"
-    "if not c then\n"
-    "  if action == 'disconnect' then return '' end\n"
-    "  return redis.error_reply('not_found: no such call (it may have ended)')\n"
-    "end\n"
-    "if action == 'disconnect' then\n"
-    "  if dev ~= c.caller_dev and dev ~= c.callee_dev then return '' end\n"
-    "  return ended(c, 'disconnected', uid)\n"
-    "end\n"
-    "if uid ~= c.caller and uid ~= c.callee then return redis.error_reply('forbidden: you are not a party to this call') end\n"
-    "local caller = uid == c.caller and dev == c.caller_dev\n"
-    "local callee = uid == c.callee\n"
-    "if action == 'decline' then\n"
-    "  if not callee then return redis.error_reply('forbidden: only the person called can decline') end\n"
-    "  if c.state ~= 'ringing' then return redis.error_reply('conflict: the call was already answered') end\n"
-    "  return ended(c, 'declined', uid)\n"
-    "elseif action == 'cancel' then\n"
-    "  if not caller then return redis.error_reply('forbidden: only the caller can cancel') end\n"
-    "  if c.state ~= 'ringing' then return redis.error_reply('conflict: the call was answered; hang up instead') end\n"
-    "  return ended(c, 'cancelled', uid)\n"
-    "end\n"
-    "if c.state == 'ringing' then\n"
-    "  if caller then return ended(c, 'cancelled', uid) end\n"
-    "  if callee then return ended(c, 'declined', uid) end\n"
-    "end\n"
-    "if not caller and not (callee and dev == c.callee_dev) then\n"
-    "  return redis.error_reply('forbidden: hang up from the device that is in the call')\n"
-    "end\n"
-    "return ended(c, reason, uid)\n");
-
-/* ARGV: call id, user, device, event text (a JSON object; the target device is appended). */
-static store_script_t signal_script = STORE_SCRIPT("call_signal", CALL_LUA_PRELUDE
-    "local c = load(ARGV[1])\n"
-    "if not c then return redis.error_reply('not_found: no such call (it may have ended)') end\n"
-    "local uid, dev = ARGV[2], ARGV[3]\n"
-    "local to, todev\n"
-    "if uid == c.caller and dev == c.caller_dev then to, todev = c.callee, c.callee_dev\n"
-    "elseif uid == c.callee and dev == c.callee_dev then to, todev = c.caller, c.caller_dev\n"
-    "else return redis.error_reply('forbidden: you are not a party to this call') end\n"
-    "if c.state ~= 'active' or not todev then return redis.error_reply('conflict: the call has not been accepted yet') end\n"
-    "redis.call('PUBLISH', 'ev:u:' .. to, string.sub(ARGV[4], 1, -2) .. ',\"to_device\":' .. cjson.encode(todev) .. '}')\n"
-    "return ''\n");
-
-/* ARGV: (call id, device) pairs of this node's connections in active calls → keeps those calls' keys
- * alive and pushes back that party's deadline. */
-static store_script_t refresh_script = STORE_SCRIPT("call_refresh", CALL_LUA_PRELUDE
-    "local n, due = 0, now_ms() + PARTY_MS\n"
-    "for i = 1, #ARGV - 1, 2 do\n"
-    "  local c = load(ARGV[i])\n"
-    "  local side = c and ((ARGV[i + 1] == c.caller_dev and 'caller') or (ARGV[i + 1] == c.callee_dev and 'callee'))\n"
-    "  if side and c.state == 'active' then\n"
-    "    redis.call('EXPIRE', 'call:' .. c.id, ACTIVE_TTL)\n"
-    "    redis.call('EXPIRE', 'user:' .. c.caller .. ':call', ACTIVE_TTL)\n"
-    "    redis.call('EXPIRE', 'user:' .. c.callee .. ':call', ACTIVE_TTL)\n"
-    "    redis.call('ZADD', 'calls:deadlines', 'XX', due, c.id .. '|' .. side)\n"
-    "    n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return n\n");
-
-/* ARGV: how many due deadlines to claim. Claiming (ZRANGEBYSCORE + ZREM in one script) makes each
- * deadline handled by exactly one node: a ring deadline ends a call still ringing (timeout); a party's
- * deadline ends an active call whose party's node stopped refreshing it (disconnected, by that party). */
-static store_script_t sweep_script = STORE_SCRIPT("call_sweep", CALL_LUA_PRELUDE
-    "local n = 0\n"
-    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', 'calls:deadlines', '-inf', now_ms(), 'LIMIT', 0, tonumber(ARGV[1]))) do\n"
-    "  redis.call('ZREM', 'calls:deadlines', m)\n"
-    "  local id, side = string.match(m, '^(%x+)|(%a+)$')\n"
-    "  local c = id and load(id)\n"
-    "  if c and side == 'ring' and c.state == 'ringing' then ended(c, 'timeout') n = n + 1\n"
-    "  elseif c and side ~= 'ring' and c.state == 'active' then ended(c, 'disconnected', c[side]) n = n + 1 end\n"
-    "end\n"
-    "return n\n");
+/* The rules (one library function per state change, each publishing its own events) are in
+ * signalling/lua/calls.lua. The keys a request names are passed as its KEYS: */
+#define KEY_MAX 64 /* "user:<uid>:call" with a 32-character id, and room to spare */
+static const char *call_key(char out[KEY_MAX], const char *id)
+{
+    snprintf(out, KEY_MAX, "call:%s", id);
+    return out;
+}
+static const char *user_key(char out[KEY_MAX], const char *uid, const char *suffix)
+{
+    snprintf(out, KEY_MAX, "user:%s%s", uid, suffix);
+    return out;
+}
 
 /* ---------------- this node's part: who is in which call; the deadline sweep ---------------- */
 
@@ -278,7 +128,7 @@ static void part_activate(part_t *p)
     presence_media(c, 1);
 }
 
-/* bus.h hook: follows this node's connections' calls from the events the scripts publish. */
+/* bus.h hook: follows this node's connections' calls from the events the library functions publish. */
 static void on_targeted(conn_t *c, const json_t *ev)
 {
     const char *type = json_string_value(json_object_get(ev, "type"));
@@ -312,12 +162,12 @@ static void refresh_fire(uv_timer_t *t)
         args[n++] = p->call;
         args[n++] = conn_device(c);
         if (n == 2 * MAX) {
-            store_eval(&refresh_script, NULL, NULL, 0, n, args);
+            store_fcall("call_refresh", NULL, NULL, 0, n, args);
             n = 0;
         }
     }
     if (n && store_is_up())
-        store_eval(&refresh_script, NULL, NULL, 0, n, args);
+        store_fcall("call_refresh", NULL, NULL, 0, n, args);
 }
 
 static void sweep_fire(uv_timer_t *t)
@@ -325,7 +175,7 @@ static void sweep_fire(uv_timer_t *t)
     (void)t;
     const char *args[] = {CALL_SWEEP_BATCH};
     if (store_is_up())
-        store_eval(&sweep_script, NULL, NULL, 0, 1, args);
+        store_fcall("call_sweep", NULL, NULL, 0, 1, args);
 }
 
 static void signal_arrived(conn_t *target, const char *call, const char *text, size_t len);
@@ -363,8 +213,10 @@ static void calls_conn_gone(conn_t *c)
 {
     part_t *p;
     while ((p = part_find(conn_id(c), NULL))) {
-        const char *args[] = {p->call, conn_user(c), conn_device(c), "disconnect", "disconnected"};
-        store_eval(&end_script, NULL, NULL, 0, 5, args);
+        char ck[KEY_MAX];
+        const char *args[] = {call_key(ck, p->call), p->call, conn_user(c), conn_device(c), "disconnect",
+                              "disconnected"};
+        store_fcall("call_end", NULL, NULL, 1, 5, args);
         p->active = 0; /* the connection is going: no presence change for it */
         part_remove(p);
     }
@@ -417,8 +269,10 @@ static void on_invite(req_t *r)
         return;
     }
     snprintf(ring, sizeof ring, "%lld", config_get()->call_ring_timeout);
-    const char *args[] = {id, conn_user(c), conn_device(c), user, ring};
-    feature_eval_then(r, &invite_script, 5, args, after_join, NULL);
+    char ck[KEY_MAX], ak[KEY_MAX], bk[KEY_MAX], uk[KEY_MAX];
+    const char *args[] = {call_key(ck, id), user_key(ak, conn_user(c), ":call"), user_key(bk, user, ":call"),
+                          user_key(uk, user, ""), id, conn_user(c), conn_device(c), user, ring};
+    feature_eval_then(r, "call_invite", 4, 5, args, after_join, NULL);
 }
 
 static void on_accept(req_t *r)
@@ -429,8 +283,9 @@ static void on_accept(req_t *r)
     conn_t *c = req_conn_live(r);
     if (!c)
         return;
-    const char *args[] = {call, conn_user(c), conn_device(c)};
-    feature_eval_then(r, &accept_script, 3, args, after_join, NULL);
+    char ck[KEY_MAX];
+    const char *args[] = {call_key(ck, call), call, conn_user(c), conn_device(c)};
+    feature_eval_then(r, "call_accept", 1, 3, args, after_join, NULL);
 }
 
 static void end_request(req_t *r, const char *action)
@@ -449,8 +304,9 @@ static void end_request(req_t *r, const char *action)
         req_error(r, E_INTERNAL, "out of memory");
         return;
     }
-    const char *args[] = {call, conn_user(c), conn_device(c), action, reason};
-    feature_eval_then(r, &end_script, 5, args, after_end, id);
+    char ck[KEY_MAX];
+    const char *args[] = {call_key(ck, call), call, conn_user(c), conn_device(c), action, reason};
+    feature_eval_then(r, "call_end", 1, 5, args, after_end, id);
 }
 
 static void on_decline(req_t *r) { end_request(r, "decline"); }
@@ -526,8 +382,9 @@ static void on_signal(req_t *r)
     }
     /* Not known here as an active party (ringing, ended, or not a party at all): the script decides, and
      * answers not_found / forbidden / conflict exactly. */
-    const char *args[] = {call, conn_user(c), conn_device(c), text};
-    feature_eval_answer(r, &signal_script, 4, args);
+    char ck[KEY_MAX];
+    const char *args[] = {call_key(ck, call), call, conn_user(c), conn_device(c), text};
+    feature_eval_answer(r, "call_signal", 1, 4, args);
     free(text);
 }
 

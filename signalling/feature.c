@@ -1,4 +1,4 @@
-/* feature.c — ids and script answers shared by the feature modules (see feature.h). */
+/* feature.c — ids and library-function answers shared by the feature modules (see feature.h). */
 #include "feature.h"
 
 #include <jansson.h>
@@ -77,7 +77,7 @@ typedef struct {
     void *priv;
 } eval_t;
 
-/* The script's reply as the answer's fields (a new reference; {} for an empty reply), or NULL: a store
+/* The function's reply as the answer's fields (a new reference; {} for an empty reply), or NULL: a store
  * error, or (*script_bug set, logged) a reply that is not a JSON object. Answers nothing. */
 static json_t *reply_fields(req_t *r, const store_reply_t *rep, int *script_bug)
 {
@@ -91,7 +91,7 @@ static json_t *reply_fields(req_t *r, const store_reply_t *rep, int *script_bug)
     json_error_t jerr;
     json_t *fields = json_loadb(text, len, 0, &jerr);
     if (!json_is_object(fields)) {
-        log_error("feature: %s: script answer is not a JSON object: %s", req_type(r), jerr.text);
+        log_error("feature: %s: library function answer is not a JSON object: %s", req_type(r), jerr.text);
         json_decref(fields);
         *script_bug = 1;
         return NULL;
@@ -115,7 +115,8 @@ static void eval_cb(const store_reply_t *rep, void *arg)
         req_store_error(e.r, rep);
 }
 
-static void eval(req_t *r, store_script_t *s, int nargs, const char **args, feature_then_fn then, void *priv)
+static void eval(req_t *r, const char *fn, int nkeys, int nargs, const char **args, feature_then_fn then,
+                 void *priv)
 {
     eval_t *e = malloc(sizeof *e);
     if (!e) {
@@ -125,16 +126,16 @@ static void eval(req_t *r, store_script_t *s, int nargs, const char **args, feat
         return;
     }
     *e = (eval_t){r, then, priv};
-    store_eval(s, eval_cb, e, 0, nargs, args);
+    store_fcall(fn, eval_cb, e, nkeys, nargs, args);
 }
 
-void feature_eval_answer(req_t *r, store_script_t *s, int nargs, const char **args)
+void feature_eval_answer(req_t *r, const char *fn, int nkeys, int nargs, const char **args)
 {
-    eval(r, s, nargs, args, NULL, NULL);
+    eval(r, fn, nkeys, nargs, args, NULL, NULL);
 }
 
-void feature_eval_then(req_t *r, store_script_t *s, int nargs, const char **args, feature_then_fn then,
+void feature_eval_then(req_t *r, const char *fn, int nkeys, int nargs, const char **args, feature_then_fn then,
                        void *priv)
 {
-    eval(r, s, nargs, args, then, priv);
+    eval(r, fn, nkeys, nargs, args, then, priv);
 }

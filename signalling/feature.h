@@ -1,10 +1,10 @@
 /* feature.h — what the circle, channel and chat handlers share: ids, and answering a request with the
- * result of one store script.
+ * result of one function of the Redis library (signalling/lua/).
  *
  * Owns: the format of circle/channel ids (128-bit random, 32 lowercase hex) and of chat message ids
- * (Redis stream ids "MS-SEQ"); the convention that a feature script returns a JSON object whose members
+ * (Redis stream ids "MS-SEQ"); the convention that a feature's library function returns a JSON object whose members
  * become the ok answer.
- * Must not: know any message type, or touch Redis other than through store_eval.
+ * Must not: know any message type, or touch Redis other than through store_fcall.
  */
 #ifndef STAFFROOM_FEATURE_H
 #define STAFFROOM_FEATURE_H
@@ -37,16 +37,17 @@ int feature_req_id(req_t *r, const char *field, int stream, int required, const 
 int feature_req_enum(req_t *r, const char *field, const char *const *allowed, int required,
                      const char **out);
 
-/* Runs script s with nargs ARGV strings (no KEYS; args borrowed for the call only) and answers r:
- * a JSON object text reply → ok with the object's members; an empty reply → plain ok; an error or no
- * reply (Redis down) → req_store_error. r is always answered exactly once, later, from the loop. */
-void feature_eval_answer(req_t *r, store_script_t *s, int nargs, const char **args);
+/* Calls library function fn (store_fcall: nkeys key names, then nargs arguments, all in args, borrowed for
+ * the call only) and answers r: a JSON object text reply → ok with the object's members; an empty reply →
+ * plain ok; an error or no reply (Redis down) → req_store_error. r is always answered exactly once, later,
+ * from the loop. fn is borrowed for the call only. */
+void feature_eval_answer(req_t *r, const char *fn, int nkeys, int nargs, const char **args);
 
 /* As feature_eval_answer, with the caller's bookkeeping in between: just before r is answered,
- * then(r, fields, priv) is called once — fields is the script's object (an empty object for an empty
- * reply; borrowed), or NULL when the script failed or Redis did not answer. then owns priv (frees it). */
+ * then(r, fields, priv) is called once — fields is the function's object (an empty object for an empty
+ * reply; borrowed), or NULL when the function failed or Redis did not answer. then owns priv (frees it). */
 typedef void (*feature_then_fn)(req_t *r, const json_t *fields, void *priv);
-void feature_eval_then(req_t *r, store_script_t *s, int nargs, const char **args, feature_then_fn then,
+void feature_eval_then(req_t *r, const char *fn, int nkeys, int nargs, const char **args, feature_then_fn then,
                        void *priv);
 
 #endif

@@ -1,6 +1,6 @@
 /* help.h — help requests: "find an expert now". Experts and mentors of a circle go on and off duty; a
  * member's request is offered to every on-duty expert of that circle who is not in a call; the first
- * accept wins and puts requester and expert into an active 1:1 call (calls.h, CALLS_LUA_OPEN_ACTIVE);
+ * accept wins and puts requester and expert into an active 1:1 call (lib.calls_open_active in signalling/lua/lib.lua);
  * the others are told it was taken. Unanswered requests time out (config `help-timeout`), the requester
  * may wait again; every request also stands, with its status, as a message in the circle's `help`
  * channel. PROTOCOL.md, "Help requests", has every message.
@@ -14,7 +14,7 @@
  *   help:<rid>:offered     set    uids the request was offered to
  *   circle:<cid>:help      zset   rid by creation time (help.list)
  *   help:deadlines         zset   rid → deadline (unix ms, Redis clock) of the open requests
- * Every state change is one Lua script that also publishes its events, so help works across nodes.
+ * Every state change is one Lua function (lua/help.lua) that also publishes its events, so help works across nodes.
  * Timeouts: every node runs a periodic sweep (uv_timer, `help-sweep-interval`) whose script claims due
  * deadlines with ZREM, so each timeout is announced exactly once whichever node sweeps first, and a
  * request outlives the node that created it.

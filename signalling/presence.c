@@ -12,114 +12,6 @@
 #include "msg.h"
 #include "strmap.h"
 
-/* Shared by every script: the Redis clock (TIME) is the only clock, so nodes never disagree about
- * expiry; announce() publishes only when the combined status differs from the last one announced. */
-#define LUA_PRELUDE \
-    "local RANK = {offline=0, away=1, online=2, busy=3, in_call=4}\n" \
-    "local function now_ms() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n" \
-    "local function combined(uid, now)\n" \
-    "  local h = redis.call('HGETALL', 'presence:user:' .. uid)\n" \
-    "  local best, bestr, maxexp = 'offline', 0, 0\n" \
-    "  for i = 1, #h, 2 do\n" \
-    "    local exp = tonumber(redis.call('ZSCORE', 'presence:devices', uid .. '/' .. h[i]) or '0')\n" \
-    "    if exp > now then\n" \
-    "      local r = RANK[h[i + 1]] or 0\n" \
-    "      if r > bestr then best, bestr = h[i + 1], r end\n" \
-    "      if exp > maxexp then maxexp = exp end\n" \
-    "    end\n" \
-    "  end\n" \
-    "  return best, maxexp\n" \
-    "end\n" \
-    "local function announce(uid, now)\n" \
-    "  local st, maxexp = combined(uid, now)\n" \
-    "  if maxexp > 0 then redis.call('ZADD', 'presence:online', maxexp, uid) else redis.call('ZREM', 'presence:online', uid) end\n" \
-    "  local last = redis.call('HGET', 'presence:status', uid) or 'offline'\n" \
-    "  if st == last then return st end\n" \
-    "  if st == 'offline' then redis.call('HDEL', 'presence:status', uid) else redis.call('HSET', 'presence:status', uid, st) end\n" \
-    "  local circles = redis.call('HGETALL', 'user:' .. uid .. ':circles')\n" \
-    "  for i = 1, #circles, 2 do\n" \
-    "    if circles[i + 1] == 'member' then\n" \
-    "      local ev = {type = 'presence', user = uid, status = st, circle = circles[i]}\n" \
-    /* help requests: on duty as help_lua.h defines it (the duty device live, role expert or mentor) */ \
-    "      local dd = redis.call('HGET', 'help:duty:' .. circles[i], uid)\n" \
-    "      local role = redis.call('HGET', 'circle:' .. circles[i] .. ':members', uid)\n" \
-    "      ev.on_duty = (dd and (role == 'expert' or role == 'mentor') and\n" \
-    "        tonumber(redis.call('ZSCORE', 'presence:devices', uid .. '/' .. dd) or '0') > now) and true or false\n" \
-    "      redis.call('PUBLISH', 'ev:c:' .. circles[i], cjson.encode(ev))\n" \
-    "    end\n" \
-    "  end\n" \
-    "  return st\n" \
-    "end\n"
-
-/* ARGV: uid, device, status, ttl_ms → the combined status. */
-static store_script_t set_script = STORE_SCRIPT("presence_set", LUA_PRELUDE
-    "local now = now_ms()\n"
-    "redis.call('ZADD', 'presence:devices', now + tonumber(ARGV[4]), ARGV[1] .. '/' .. ARGV[2])\n"
-    "redis.call('HSET', 'presence:user:' .. ARGV[1], ARGV[2], ARGV[3])\n"
-    "return announce(ARGV[1], now)\n");
-
-/* ARGV: uid, device → the combined status. */
-static store_script_t gone_script = STORE_SCRIPT("presence_gone", LUA_PRELUDE
-    "local now = now_ms()\n"
-    "redis.call('ZREM', 'presence:devices', ARGV[1] .. '/' .. ARGV[2])\n"
-    "redis.call('HDEL', 'presence:user:' .. ARGV[1], ARGV[2])\n"
-    "return announce(ARGV[1], now)\n");
-
-/* ARGV: ttl_ms, then (uid, device, status) triples → number of devices refreshed. Upserts, so a device
- * that Redis lost or swept during an outage comes back. */
-static store_script_t refresh_script = STORE_SCRIPT("presence_refresh", LUA_PRELUDE
-    "local now = now_ms()\n"
-    "local exp = now + tonumber(ARGV[1])\n"
-    "local users = {}\n"
-    "for i = 2, #ARGV - 2, 3 do\n"
-    "  redis.call('ZADD', 'presence:devices', exp, ARGV[i] .. '/' .. ARGV[i + 1])\n"
-    "  redis.call('HSET', 'presence:user:' .. ARGV[i], ARGV[i + 1], ARGV[i + 2])\n"
-    "  users[ARGV[i]] = true\n"
-    "end\n"
-    "for uid in pairs(users) do announce(uid, now) end\n"
-    "return (#ARGV - 1) / 3\n");
-
-/* ARGV: limit → number of expired devices removed. */
-static store_script_t sweep_script = STORE_SCRIPT("presence_sweep", LUA_PRELUDE
-    "local now = now_ms()\n"
-    "local gone = redis.call('ZRANGEBYSCORE', 'presence:devices', '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))\n"
-    "local users = {}\n"
-    "for _, m in ipairs(gone) do\n"
-    "  local slash = string.find(m, '/', 1, true)\n"
-    "  if slash then\n"
-    "    local uid = string.sub(m, 1, slash - 1)\n"
-    "    redis.call('HDEL', 'presence:user:' .. uid, string.sub(m, slash + 1))\n"
-    "    users[uid] = true\n"
-    "  end\n"
-    "  redis.call('ZREM', 'presence:devices', m)\n"
-    "end\n"
-    "for uid in pairs(users) do announce(uid, now) end\n"
-    "return #gone\n");
-
-store_script_t presence_counts_script = STORE_SCRIPT("presence_circle_counts", LUA_PRELUDE
-    "local now = now_ms()\n"
-    "local out = {}\n"
-    "for _, cid in ipairs(ARGV) do\n"
-    "  local m = redis.call('HGETALL', 'circle:' .. cid .. ':members')\n"
-    "  local on, ex = 0, 0\n"
-    "  for i = 1, #m, 2 do\n"
-    "    local s = tonumber(redis.call('ZSCORE', 'presence:online', m[i]) or '0')\n"
-    "    if s > now then\n"
-    "      on = on + 1\n"
-    "      if m[i + 1] == 'expert' or m[i + 1] == 'mentor' then ex = ex + 1 end\n"
-    "    end\n"
-    "  end\n"
-    "  out[#out + 1] = on\n"
-    "  out[#out + 1] = ex\n"
-    "end\n"
-    "return out\n");
-
-static store_script_t status_script = STORE_SCRIPT("presence_users_status", LUA_PRELUDE
-    "local now = now_ms()\n"
-    "local out = {}\n"
-    "for i, uid in ipairs(ARGV) do out[i] = (combined(uid, now)) end\n"
-    "return out\n");
-
 #define REFRESH_BATCH 300  /* devices per heartbeat script call: bounded work per Redis call */
 #define SWEEP_LIMIT "500"
 
@@ -134,12 +26,12 @@ static char *ttl_ms_text(char *buf, size_t n)
 
 void presence_circle_counts(size_t n, const char *const *circle_ids, store_cb cb, void *priv)
 {
-    store_eval(&presence_counts_script, cb, priv, 0, (int)n, (const char **)circle_ids);
+    store_fcall("presence_circle_counts", cb, priv, 0, (int)n, (const char **)circle_ids);
 }
 
 void presence_users_status(size_t n, const char *const *user_ids, store_cb cb, void *priv)
 {
-    store_eval(&status_script, cb, priv, 0, (int)n, (const char **)user_ids);
+    store_fcall("presence_users_status", cb, priv, 0, (int)n, (const char **)user_ids);
 }
 
 void presence_set_device(conn_t *c, const char *status)
@@ -149,7 +41,7 @@ void presence_set_device(conn_t *c, const char *status)
         return;
     conn_set_status(c, status);
     const char *args[] = {conn_user(c), conn_device(c), status, ttl_ms_text(ttl, sizeof ttl)};
-    store_eval(&set_script, NULL, NULL, 0, 4, args);
+    store_fcall("presence_set", NULL, NULL, 0, 4, args);
 }
 
 void presence_media(conn_t *c, int on)
@@ -173,7 +65,7 @@ static void presence_device_gone(conn_t *c)
     if (!conn_user(c))
         return;
     const char *args[] = {conn_user(c), conn_device(c)};
-    store_eval(&gone_script, NULL, NULL, 0, 2, args);
+    store_fcall("presence_gone", NULL, NULL, 0, 2, args);
 }
 
 /* ---------------- presence.set ---------------- */
@@ -210,7 +102,7 @@ static void on_presence_set(req_t *r)
     conn_set_status(c, status);
     char ttl[32];
     const char *args[] = {conn_user(c), conn_device(c), status, ttl_ms_text(ttl, sizeof ttl)};
-    store_eval(&set_script, set_done, r, 0, 4, args);
+    store_fcall("presence_set", set_done, r, 0, 4, args);
 }
 
 static const handler_t handlers[] = {
@@ -322,7 +214,7 @@ typedef struct {
 static void batch_flush(batch_t *b)
 {
     if (b->n > 1)
-        store_eval(&refresh_script, NULL, NULL, 0, b->n, b->args);
+        store_fcall("presence_refresh", NULL, NULL, 0, b->n, b->args);
     b->n = 1;
 }
 
@@ -344,7 +236,7 @@ static void refresh_all(void)
     char ttl[32];
     args[0] = ttl_ms_text(ttl, sizeof ttl);
     batch_t b = {args, 1};
-    conn_foreach(NULL, batch_add, &b); /* store_eval copies args: safe to reuse the array */
+    conn_foreach(NULL, batch_add, &b); /* store_fcall copies args: safe to reuse the array */
     batch_flush(&b);
 }
 
@@ -368,7 +260,7 @@ static void sweep_fire(uv_timer_t *t)
     if (!store_is_up())
         return;
     const char *args[] = {SWEEP_LIMIT};
-    store_eval(&sweep_script, sweep_done, NULL, 0, 1, args);
+    store_fcall("presence_sweep", sweep_done, NULL, 0, 1, args);
 }
 
 void presence_on_store_up(void)

@@ -35,8 +35,6 @@
 void presence_circle_counts(size_t n, const char *const *circle_ids, store_cb cb, void *priv);
 /* Combined statuses of users: cb gets an array of n strings (online, away, busy, in_call, offline). */
 void presence_users_status(size_t n, const char *const *user_ids, store_cb cb, void *priv);
-/* The same counts as a script for use with store_eval: 0 keys, ARGV = circle ids. */
-extern store_script_t presence_counts_script;
 /* Sets this device's status (e.g. "in_call" from the calls module; "online" to leave a call).
  * Fire and forget. */
 void presence_set_device(conn_t *c, const char *status);

@@ -15,181 +15,8 @@
 #include "store.h"
 #include "strmap.h"
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
 #define SWEEP_MS 1000
 #define SWEEP_ROOMS "200" /* rooms looked at per sweep: bounded work per Redis call */
-
-/* Lists are built as JSON text by hand: cjson encodes an empty table as {} where the protocol wants []. */
-#define ROOM_LUA_PRELUDE \
-    ROOMS_LUA_PRIVATE \
-    "local function now_ms() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n" \
-    "local function is_member(cid, uid) return redis.call('HEXISTS', 'circle:' .. cid .. ':members', uid) == 1 end\n" \
-    "local function is_admin(uid) return redis.call('HGET', 'user:' .. uid, 'admin') == '1' end\n" \
-    "local function expire(rid, now)\n" \
-    "  local gone = redis.call('ZRANGEBYSCORE', 'room:' .. rid .. ':members', '-inf', now)\n" \
-    "  for _, d in ipairs(gone) do\n" \
-    "    redis.call('ZREM', 'room:' .. rid .. ':members', d)\n" \
-    "    redis.call('HDEL', 'room:' .. rid .. ':p', d)\n" \
-    "  end\n" \
-    "  return #gone\n" \
-    "end\n" \
-    "local function participants(rid)\n" \
-    "  local devs = redis.call('ZRANGE', 'room:' .. rid .. ':members', 0, -1)\n" \
-    "  local out = {}\n" \
-    "  for _, d in ipairs(devs) do\n" \
-    "    local p = redis.call('HGET', 'room:' .. rid .. ':p', d)\n" \
-    "    if p then out[#out + 1] = p end\n" \
-    "  end\n" \
-    "  return '[' .. table.concat(out, ',') .. ']'\n" \
-    "end\n" \
-    "local function room_json(rid)\n" \
-    "  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'name', 'standing', 'private')\n" \
-    "  return '{\"id\":' .. cjson.encode(rid) .. ',\"circle\":' .. (r[1] and cjson.encode(r[1]) or 'null')\n" \
-    "    .. ',\"name\":' .. cjson.encode(r[2]) .. ',\"standing\":' .. (r[3] == '1' and 'true' or 'false')\n" \
-    "    .. ',\"private\":' .. (r[4] == '1' and 'true' or 'false') .. ',\"participants\":' .. participants(rid) .. '}'\n" \
-    "end\n" \
-    /* a circle room's events go to the circle; a private room's to its guests */ \
-    "local function announce(rid)\n" \
-    "  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'private')\n" \
-    "  if r[1] then\n" \
-    "    redis.call('PUBLISH', 'ev:c:' .. r[1], '{\"type\":\"room.participants\",\"circle\":' .. cjson.encode(r[1])\n" \
-    "      .. ',\"room\":' .. cjson.encode(rid) .. ',\"participants\":' .. participants(rid) .. '}')\n" \
-    "  elseif r[2] == '1' then\n" \
-    "    local ev = '{\"type\":\"room.participants\",\"circle\":null,\"room\":' .. cjson.encode(rid)\n" \
-    "      .. ',\"participants\":' .. participants(rid) .. '}'\n" \
-    "    for _, g in ipairs(redis.call('SMEMBERS', 'room:' .. rid .. ':guests')) do redis.call('PUBLISH', 'ev:u:' .. g, ev) end\n" \
-    "  end\n" \
-    "end\n" \
-    "local function make_room(cid, rid, name, uid, standing, now)\n" \
-    "  redis.call('HSET', 'room:' .. rid, 'circle', cid, 'name', name, 'created_by', uid, 'created', now, 'standing', standing)\n" \
-    "  redis.call('ZADD', 'circle:' .. cid .. ':rooms', now, rid)\n" \
-    "end\n" \
-    /* a private room: its guests only, and only while it is open */ \
-    "local function private_for(rid, uid, now)\n" \
-    "  local r = redis.call('HMGET', 'room:' .. rid, 'opens', 'closes')\n" \
-    "  if redis.call('SISMEMBER', 'room:' .. rid .. ':guests', uid) == 0 then\n" \
-    "    return nil, redis.error_reply('forbidden: this room is private to the people of its session')\n" \
-    "  end\n" \
-    "  if now < tonumber(r[1]) * 1000 then return nil, redis.error_reply('conflict: this room is not open yet') end\n" \
-    "  if now >= tonumber(r[2]) * 1000 then return nil, redis.error_reply('conflict: this room is closed') end\n" \
-    "  return ''\n" \
-    "end\n" \
-    /* a room the user may enter: its circle ('' for a private room), or an error reply */ \
-    "local function room_for(rid, uid)\n" \
-    "  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'private')\n" \
-    "  if r[2] == '1' then return private_for(rid, uid, now_ms()) end\n" \
-    "  local cid = r[1]\n" \
-    "  if not cid then return nil, redis.error_reply('not_found: no such room') end\n" \
-    "  if not is_member(cid, uid) then return nil, redis.error_reply('forbidden: only members of the circle enter its rooms') end\n" \
-    "  return cid\n" \
-    "end\n"
-
-/* ARGV: circle, user, a fresh room id (used if the circle has no room yet). */
-static store_script_t list_script = STORE_SCRIPT("room_list", ROOM_LUA_PRELUDE
-    "local cid, uid = ARGV[1], ARGV[2]\n"
-    "if redis.call('EXISTS', 'circle:' .. cid) == 0 then return redis.error_reply('not_found: no such circle') end\n"
-    "if not is_member(cid, uid) and not is_admin(uid) then return redis.error_reply('forbidden: members only') end\n"
-    "local now = now_ms()\n"
-    "if redis.call('ZCARD', 'circle:' .. cid .. ':rooms') == 0 then make_room(cid, ARGV[3], 'Drop-in room', uid, '1', now) end\n"
-    "local out = {}\n"
-    "for _, rid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':rooms', 0, -1)) do\n"
-    "  if expire(rid, now) > 0 then announce(rid) end\n"
-    "  out[#out + 1] = room_json(rid)\n"
-    "end\n"
-    "return '{\"rooms\":[' .. table.concat(out, ',') .. ']}'\n");
-
-/* ARGV: circle, user, new room id, name, max rooms. */
-static store_script_t create_script = STORE_SCRIPT("room_create", ROOM_LUA_PRELUDE
-    "local cid, uid, rid, name = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-    "if redis.call('EXISTS', 'circle:' .. cid) == 0 then return redis.error_reply('not_found: no such circle') end\n"
-    "local role = redis.call('HGET', 'circle:' .. cid .. ':members', uid)\n"
-    "if role ~= 'moderator' and not is_admin(uid) then return redis.error_reply('forbidden: only moderators add rooms') end\n"
-    "if redis.call('ZCARD', 'circle:' .. cid .. ':rooms') >= tonumber(ARGV[5]) then return redis.error_reply('conflict: the circle has as many rooms as allowed') end\n"
-    "local now = now_ms()\n"
-    "if redis.call('ZCARD', 'circle:' .. cid .. ':rooms') == 0 then make_room(cid, rid .. 's', 'Drop-in room', uid, '1', now) end\n"
-    "make_room(cid, rid, name, uid, '0', now)\n"
-    "local room = room_json(rid)\n"
-    "redis.call('PUBLISH', 'ev:c:' .. cid, '{\"type\":\"room.created\",\"circle\":' .. cjson.encode(cid) .. ',\"room\":' .. room .. '}')\n"
-    "return '{\"room\":' .. room .. '}'\n");
-
-/* ARGV: room, user, device, camera (0|1), mic (0|1), cap, ttl ms. */
-static store_script_t join_script = STORE_SCRIPT("room_join", ROOM_LUA_PRELUDE
-    "local rid, uid, dev = ARGV[1], ARGV[2], ARGV[3]\n"
-    "local cid, err = room_for(rid, uid)\n"
-    "if not cid then return err end\n"
-    "local now = now_ms()\n"
-    "expire(rid, now)\n"
-    "local key = 'room:' .. rid .. ':members'\n"
-    "if not redis.call('ZSCORE', key, dev) and redis.call('ZCARD', key) >= tonumber(ARGV[6]) then\n"
-    "  announce(rid)\n"
-    "  return redis.error_reply('room_full: the room is full (' .. ARGV[6] .. ' participants)')\n"
-    "end\n"
-    "local n = redis.call('HMGET', 'user:' .. uid, 'name', 'display_name')\n"
-    "redis.call('ZADD', key, now + tonumber(ARGV[7]), dev)\n"
-    "redis.call('HSET', 'room:' .. rid .. ':p', dev, cjson.encode({user = {id = uid, name = n[1] or '', display_name = n[2] or n[1] or ''},\n"
-    "  device = dev, camera = ARGV[4] == '1', mic = ARGV[5] == '1'}))\n"
-    "redis.call('SADD', 'rooms:live', rid)\n"
-    "announce(rid)\n"
-    "return '{\"room\":' .. room_json(rid) .. ',\"device\":' .. cjson.encode(dev) .. '}'\n");
-
-/* ARGV: room, user, device, camera, mic. */
-static store_script_t update_script = STORE_SCRIPT("room_update", ROOM_LUA_PRELUDE
-    "local rid, uid, dev = ARGV[1], ARGV[2], ARGV[3]\n"
-    "local cid, err = room_for(rid, uid)\n"
-    "if not cid then return err end\n"
-    "local raw = redis.call('HGET', 'room:' .. rid .. ':p', dev)\n"
-    "if not raw then return redis.error_reply('not_found: you are not in this room') end\n"
-    "local p = cjson.decode(raw)\n"
-    "p.camera, p.mic = ARGV[4] == '1', ARGV[5] == '1'\n"
-    "redis.call('HSET', 'room:' .. rid .. ':p', dev, cjson.encode(p))\n"
-    "announce(rid)\n"
-    "return ''\n");
-
-/* ARGV: room, device, quiet (1: no error if absent). */
-static store_script_t leave_script = STORE_SCRIPT("room_leave", ROOM_LUA_PRELUDE
-    "local rid, dev = ARGV[1], ARGV[2]\n"
-    "if redis.call('ZREM', 'room:' .. rid .. ':members', dev) == 0 then\n"
-    "  if ARGV[3] == '1' then return '' end\n"
-    "  if redis.call('EXISTS', 'room:' .. rid) == 0 then return redis.error_reply('not_found: no such room') end\n"
-    "  return redis.error_reply('not_found: you are not in this room')\n"
-    "end\n"
-    "redis.call('HDEL', 'room:' .. rid .. ':p', dev)\n"
-    "announce(rid)\n"
-    "return ''\n");
-
-/* ARGV: room, user, device, target device, event text (JSON object; the target device is appended). */
-static store_script_t signal_script = STORE_SCRIPT("room_signal", ROOM_LUA_PRELUDE
-    "local rid, uid, dev, to = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-    "local cid, err = room_for(rid, uid)\n"
-    "if not cid then return err end\n"
-    "if not redis.call('HGET', 'room:' .. rid .. ':p', dev) then return redis.error_reply('forbidden: join the room first') end\n"
-    "local raw = redis.call('HGET', 'room:' .. rid .. ':p', to)\n"
-    "if not raw then return redis.error_reply('not_found: no such participant in this room') end\n"
-    "local target = cjson.decode(raw).user.id\n"
-    "redis.call('PUBLISH', 'ev:u:' .. target, string.sub(ARGV[5], 1, -2) .. ',\"to_device\":' .. cjson.encode(to) .. '}')\n"
-    "return ''\n");
-
-/* ARGV: ttl ms, then (room, device) pairs of this node's connections. */
-static store_script_t refresh_script = STORE_SCRIPT("room_refresh", ROOM_LUA_PRELUDE
-    "local exp = now_ms() + tonumber(ARGV[1])\n"
-    "for i = 2, #ARGV - 1, 2 do redis.call('ZADD', 'room:' .. ARGV[i] .. ':members', 'XX', exp, ARGV[i + 1]) end\n"
-    "return (#ARGV - 1) / 2\n");
-
-/* ARGV: rooms per sweep → participants removed. */
-static store_script_t sweep_script = STORE_SCRIPT("room_sweep", ROOM_LUA_PRELUDE
-    "local now = now_ms()\n"
-    "local total = 0\n"
-    "for _, rid in ipairs(redis.call('SRANDMEMBER', 'rooms:live', tonumber(ARGV[1]))) do\n"
-    "  local closes = redis.call('HGET', 'room:' .. rid, 'closes')\n"
-    "  if closes and now >= tonumber(closes) * 1000 and redis.call('EXISTS', 'room:' .. rid .. ':members') == 1 then\n"
-    "    private_room_close(rid)\n"
-    "  end\n"
-    "  local n = expire(rid, now)\n"
-    "  if n > 0 then announce(rid) total = total + n end\n"
-    "  if redis.call('ZCARD', 'room:' .. rid .. ':members') == 0 then redis.call('SREM', 'rooms:live', rid) end\n"
-    "end\n"
-    "return total\n");
 
 /* ---------------- this node's participants ---------------- */
 
@@ -357,7 +184,7 @@ static void rooms_conn_gone(conn_t *c)
     part_t *p;
     while ((p = part_find(conn_id(c), NULL))) {
         const char *args[] = {p->room, conn_device(c), "1"};
-        store_eval(&leave_script, NULL, NULL, 0, 3, args);
+        store_fcall("room_leave", NULL, NULL, 0, 3, args);
         part_remove(p, NULL); /* the device is going away: presence forgets it anyway */
     }
 }
@@ -377,12 +204,12 @@ static void refresh_fire(uv_timer_t *t)
         args[n++] = p->room;
         args[n++] = conn_device(c);
         if (n == 1 + 2 * MAX) {
-            store_eval(&refresh_script, NULL, NULL, 0, n, args);
+            store_fcall("room_refresh", NULL, NULL, 0, n, args);
             n = 1;
         }
     }
     if (n > 1)
-        store_eval(&refresh_script, NULL, NULL, 0, n, args);
+        store_fcall("room_refresh", NULL, NULL, 0, n, args);
 }
 
 static void sweep_fire(uv_timer_t *t)
@@ -390,7 +217,7 @@ static void sweep_fire(uv_timer_t *t)
     (void)t;
     const char *args[] = {SWEEP_ROOMS};
     if (store_is_up())
-        store_eval(&sweep_script, NULL, NULL, 0, 1, args);
+        store_fcall("room_sweep", NULL, NULL, 0, 1, args);
 }
 
 static void signal_arrived(conn_t *target, const char *room, const char *text, size_t len);
@@ -439,7 +266,7 @@ static void after_join(req_t *r, const json_t *fields, void *priv)
     } else if (fields) {
         const char *args[] = {room, json_string_value(json_object_get(fields, "device")), "1"};
         if (args[1])
-            store_eval(&leave_script, NULL, NULL, 0, 3, args);
+            store_fcall("room_leave", NULL, NULL, 0, 3, args);
     }
     free(room);
 }
@@ -457,7 +284,7 @@ static void after_leave(req_t *r, const json_t *fields, void *priv)
     free(room);
 }
 
-static void run_then(req_t *r, store_script_t *s, const char *room, feature_then_fn then, int nargs,
+static void run_then(req_t *r, const char *fn, const char *room, feature_then_fn then, int nargs,
                      const char **args)
 {
     char *copy = strdup(room);
@@ -465,7 +292,7 @@ static void run_then(req_t *r, store_script_t *s, const char *room, feature_then
         req_error(r, E_INTERNAL, "out of memory");
         return;
     }
-    feature_eval_then(r, s, nargs, args, then, copy);
+    feature_eval_then(r, fn, 0, nargs, args, then, copy);
 }
 
 static conn_t *signed_in(req_t *r)
@@ -506,7 +333,7 @@ static void on_list(req_t *r)
         return;
     }
     const char *args[] = {circle, req_user(r), id};
-    feature_eval_answer(r, &list_script, 3, args);
+    feature_eval_answer(r, "room_list", 0, 3, args);
 }
 
 static void on_create(req_t *r)
@@ -521,7 +348,7 @@ static void on_create(req_t *r)
     }
     snprintf(max, sizeof max, "%d", ROOMS_PER_CIRCLE_MAX);
     const char *args[] = {circle, req_user(r), id, name, max};
-    feature_eval_answer(r, &create_script, 5, args);
+    feature_eval_answer(r, "room_create", 0, 5, args);
 }
 
 /* camera and mic: both required for join, both for update. */
@@ -546,7 +373,7 @@ static void on_join(req_t *r)
     char cap[16], ttl[32];
     snprintf(cap, sizeof cap, "%lld", config_get()->room_max_participants);
     const char *args[] = {room, conn_user(c), conn_device(c), camera, mic, cap, ttl_ms(ttl, sizeof ttl)};
-    run_then(r, &join_script, room, after_join, 7, args);
+    run_then(r, "room_join", room, after_join, 7, args);
 }
 
 static void on_update(req_t *r)
@@ -558,7 +385,7 @@ static void on_update(req_t *r)
     if (!c)
         return;
     const char *args[] = {room, conn_user(c), conn_device(c), camera, mic};
-    feature_eval_answer(r, &update_script, 5, args);
+    feature_eval_answer(r, "room_update", 0, 5, args);
 }
 
 static void on_leave(req_t *r)
@@ -570,7 +397,7 @@ static void on_leave(req_t *r)
     if (!c)
         return;
     const char *args[] = {room, conn_device(c), "0"};
-    run_then(r, &leave_script, room, after_leave, 3, args);
+    run_then(r, "room_leave", room, after_leave, 3, args);
 }
 
 /* room.signal's fast path, on the target device's node. */
@@ -636,7 +463,7 @@ static void on_signal(req_t *r)
         return;
     }
     const char *args[] = {room, conn_user(c), conn_device(c), to, text};
-    feature_eval_answer(r, &signal_script, 5, args);
+    feature_eval_answer(r, "room_signal", 0, 5, args);
     free(text);
 }
 

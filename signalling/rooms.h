@@ -11,10 +11,10 @@
  *   room:<rid>:guests    set   (private rooms) the only users who may enter
  * A *private* room (room:<rid> has private=1, opens, closes in unix s, no circle) belongs to no circle:
  * only its guests enter it, only between opens and closes, and its events go to the guests (ev:u) instead
- * of a circle. Scheduled mentoring makes one per booking (room id = booking id) with ROOMS_LUA_PRIVATE.
- * When it closes (the sweep, or ROOMS_LUA_PRIVATE's private_room_close) everyone inside is taken out and
- * the guests get `room.closed {room}`.
- * Join (with the cap check), leave, update and the sweep are Lua scripts that also PUBLISH
+ * of a circle. Scheduled mentoring makes one per booking (room id = booking id) with lib.private_room_set
+ * (signalling/lua/lib.lua). When it closes (the sweep, or lib.private_room_close) everyone inside is taken
+ * out and the guests get `room.closed {room}`.
+ * Join (with the cap check), leave, update and the sweep are Lua functions (lua/rooms.lua) that also PUBLISH
  * `room.participants` on ev:c:<cid>; `room.signal` is PUBLISHed on ev:u:<target user> with "to_device".
  * This node keeps which of its connections are in which room: it refreshes them every ttl/3 and removes
  * them when the connection goes; every node sweeps expired participants (a dead node's) every second.
@@ -32,27 +32,8 @@
 
 #define ROOMS_PER_CIRCLE_MAX 20
 
-/* Lua for other modules' store scripts (writes):
- *   private_room_set(rid, name, a, b, opens, closes)  make or update the private room rid for users a and b,
- *                                                     open from `opens` until `closes` (unix s)
- *   private_room_close(rid)                           if rid is a private room: closes it now, takes
- *                                                     everyone out and tells the guests (room.closed) */
-#define ROOMS_LUA_PRIVATE                                                                             \
-    "local function private_room_set(rid, name, a, b, opens, closes)\n"                              \
-    "  local k = 'room:' .. rid\n"                                                                  \
-    "  redis.call('HSET', k, 'private', '1', 'name', name, 'standing', '0', 'opens', opens, 'closes', closes)\n" \
-    "  redis.call('SADD', k .. ':guests', a, b)\n"                                                  \
-    "  redis.call('EXPIREAT', k, tonumber(closes) + 86400)\n"                                       \
-    "  redis.call('EXPIREAT', k .. ':guests', tonumber(closes) + 86400)\n"                          \
-    "end\n"                                                                                        \
-    "local function private_room_close(rid)\n"                                                     \
-    "  local k = 'room:' .. rid\n"                                                                  \
-    "  if redis.call('HGET', k, 'private') ~= '1' then return end\n"                                \
-    "  redis.call('HSET', k, 'closes', '0')\n"                                                      \
-    "  redis.call('DEL', k .. ':members', k .. ':p')\n"                                             \
-    "  local ev = '{\"type\":\"room.closed\",\"room\":' .. cjson.encode(rid) .. '}'\n"              \
-    "  for _, g in ipairs(redis.call('SMEMBERS', k .. ':guests')) do redis.call('PUBLISH', 'ev:u:' .. g, ev) end\n" \
-    "end\n"
+/* Other features make and close private rooms inside their own library functions with
+ * lib.private_room_set and lib.private_room_close (signalling/lua/lib.lua). */
 
 /* The module of every room.* request: its handlers, timers and observers. */
 extern const module_t rooms_module; /* registered by main.c */

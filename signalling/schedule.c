@@ -13,7 +13,6 @@
 #include "ics.h"
 #include "log.h"
 #include "rooms.h"
-#include "schedule_lua.h"
 #include "slots.h"
 
 #define SLOTS_MAX 500                 /* slots in one schedule.slots answer */
@@ -21,235 +20,15 @@
 #define JOIN_OPENS_BEFORE 300         /* session room opens 5 minutes before the start … */
 #define JOIN_CLOSES_AFTER 900         /* … and closes 15 minutes after the end */
 
-/* ---------------- scripts ---------------- */
-
-/* ARGV: uid, rules JSON (canonical) */
-static store_script_t avail_set_script = STORE_SCRIPT("schedule.availability.set", SCHEDULE_LUA_PRELUDE
-    "local uid = ARGV[1]\n"
-    "if #mentor_circles(uid) == 0 then\n"
-    "  return fail('forbidden', 'only mentors (role mentor in a circle) publish availability')\n"
-    "end\n"
-    "redis.call('SET', 'sched:avail:' .. uid, ARGV[2])\n"
-    "return '{\"availability\":' .. ARGV[2] .. '}'\n");
-
-/* ARGV: mentor. The stored text is returned as is: cjson would turn an empty windows array into {}. */
-static store_script_t avail_get_script = STORE_SCRIPT("schedule.availability.get", SCHEDULE_LUA_PRELUDE
-    "local m = ARGV[1]\n"
-    "if redis.call('EXISTS', 'user:' .. m) == 0 then return fail('not_found', 'no such user') end\n"
-    "local a = redis.call('GET', 'sched:avail:' .. m) or 'null'\n"
-    "return '{\"mentor\":' .. cjson.encode(brief(m)) .. ',\"availability\":' .. a .. '}'\n");
-
-/* ARGV: mentor, from, to → {rules text or '', active booking starts in [from, to]} */
-static store_script_t load_script = STORE_SCRIPT("schedule.load", SCHEDULE_LUA_PRELUDE
-    "local m = ARGV[1]\n"
-    "local out = {redis.call('GET', 'sched:avail:' .. m) or ''}\n"
-    "for _, s in ipairs(redis.call('ZRANGEBYSCORE', 'sched:mentor:' .. m .. ':booked', ARGV[2], ARGV[3],\n"
-    "    'WITHSCORES')) do out[#out + 1] = s end\n"
-    "return out\n");
-
-/* Lua that (re)arms the reminders of booking bid starting at `start`: one per offset (ARGV from `first`),
- * skipping those already due. Writes. */
-#define ARM_REMINDERS_LUA                                                                              \
-    "local function arm(bid, start, first, now)\n"                                                    \
-    "  for i = first, #ARGV do\n"                                                                    \
-    "    local due = (start - tonumber(ARGV[i])) * 1000\n"                                            \
-    "    if due > now then redis.call('ZADD', 'sched:reminders', due, bid .. '|' .. ARGV[i])\n"          \
-    "    else redis.call('ZREM', 'sched:reminders', bid .. '|' .. ARGV[i]) end\n"                      \
-    "  end\n"                                                                                        \
-    "end\n"                                                                                          \
-    "local function taken(mentor, start, gap, except)\n"                                             \
-    "  local near = redis.call('ZRANGEBYSCORE', 'sched:mentor:' .. mentor .. ':booked',\n"            \
-    "    '(' .. (start - gap), '(' .. (start + gap))\n"                                                \
-    "  for _, bid in ipairs(near) do if bid ~= except then return true end end\n"                     \
-    "  return false\n"                                                                               \
-    "end\n"                                                                                          \
-    /* uid has another active booking (either role) overlapping [start, finish) */                    \
-    "local function busy(uid, start, finish, except)\n"                                               \
-    "  for _, bid in ipairs(redis.call('ZRANGEBYSCORE', 'user:' .. uid .. ':bookings', start - 86400,\n" \
-    "      '(' .. finish)) do\n"                                                                     \
-    "    if bid ~= except then\n"                                                                   \
-    "      local f = redis.call('HMGET', 'booking:' .. bid, 'status', 'end')\n"                       \
-    "      if f[1] == 'booked' and tonumber(f[2]) > start then return true end\n"                      \
-    "    end\n"                                                                                     \
-    "  end\n"                                                                                       \
-    "  return false\n"                                                                              \
-    "end\n"                                                                                         \
-    "local function tell(b, ev)\n"                                                                    \
-    "  local text = cjson.encode(ev)\n"                                                              \
-    "  redis.call('PUBLISH', 'ev:u:' .. b.mentor.id, text)\n"                                        \
-    "  redis.call('PUBLISH', 'ev:u:' .. b.mentee.id, text)\n"                                        \
-    "end\n"
-
-/* ARGV: bid, mentee, mentor, start, end, topic, gap seconds, reminder offsets (seconds)… */
-static store_script_t book_script = STORE_SCRIPT("schedule.book", SCHEDULE_LUA_PRELUDE ARM_REMINDERS_LUA
-    "local bid, uid, m, topic = ARGV[1], ARGV[2], ARGV[3], ARGV[6]\n"
-    "local start, gap = tonumber(ARGV[4]), tonumber(ARGV[7])\n"
-    "if not may_book(uid, m) then\n"
-    "  return fail('forbidden', 'you can book a mentor of a circle you belong to')\n"
-    "end\n"
-    "if taken(m, start, gap, nil) then return fail('conflict', 'this slot is already booked') end\n"
-    "if busy(uid, start, tonumber(ARGV[5]), nil) then\n"
-    "  return fail('conflict', 'you already have a session at that time')\n"
-    "end\n"
-    "if busy(m, start, tonumber(ARGV[5]), nil) then\n"
-    "  return fail('conflict', 'the mentor already has a session at that time')\n"
-    "end\n"
-    "local now = now_ms()\n"
-    "local nows = string.format('%d', now)\n"
-    "redis.call('HSET', 'booking:' .. bid, 'mentor', m, 'mentee', uid, 'start', ARGV[4], 'end', ARGV[5],\n"
-    "  'topic', topic, 'status', 'booked', 'sequence', '0', 'created', nows, 'updated', nows)\n"
-    "redis.call('ZADD', 'sched:mentor:' .. m .. ':booked', start, bid)\n"
-    "redis.call('ZADD', 'user:' .. m .. ':bookings', start, bid)\n"
-    "redis.call('ZADD', 'user:' .. uid .. ':bookings', start, bid)\n"
-    "arm(bid, start, 8, now)\n"
-    "local b = booking_obj(bid)\n"
-    "tell(b, {type = 'schedule.booked', booking = b})\n"
-    "return cjson.encode({booking = b})\n");
-
-/* Lua: the booking bid as seen by uid, or an error (not found, not a party, not active, started). */
-#define ACTIVE_BOOKING_LUA                                                                             \
-    "local function active_booking(bid, uid, now)\n"                                                 \
-    "  local h = hash('booking:' .. bid)\n"                                                           \
-    "  if not h.mentor then return nil, fail('not_found', 'no such booking') end\n"                   \
-    "  if not other_party(h, uid) then return nil, fail('forbidden', 'not your booking') end\n"        \
-    "  if h.status ~= 'booked' then return nil, fail('conflict', 'this booking was cancelled') end\n"  \
-    "  if tonumber(h.start) * 1000 <= now then\n"                                                     \
-    "    return nil, fail('conflict', 'this session has already started')\n"                          \
-    "  end\n"                                                                                        \
-    "  return h, nil\n"                                                                              \
-    "end\n"
-
-/* ARGV: uid, bid, reminder offsets… */
-static store_script_t cancel_script = STORE_SCRIPT("schedule.cancel", SCHEDULE_LUA_PRELUDE ARM_REMINDERS_LUA
-    ACTIVE_BOOKING_LUA ROOMS_LUA_PRIVATE
-    "local uid, bid, now = ARGV[1], ARGV[2], now_ms()\n"
-    "local h, e = active_booking(bid, uid, now)\n"
-    "if e then return e end\n"
-    "redis.call('HSET', 'booking:' .. bid, 'status', 'cancelled', 'updated', string.format('%d', now),\n"
-    "  'cancelled_by', uid)\n"
-    "redis.call('HINCRBY', 'booking:' .. bid, 'sequence', 1)\n"
-    "redis.call('ZREM', 'sched:mentor:' .. h.mentor .. ':booked', bid)\n"
-    "for i = 3, #ARGV do redis.call('ZREM', 'sched:reminders', bid .. '|' .. ARGV[i]) end\n"
-    "private_room_close(bid)\n"
-    "local b = booking_obj(bid)\n"
-    "tell(b, {type = 'schedule.cancelled', booking = b, by = uid})\n"
-    "return cjson.encode({booking = b})\n");
-
-/* ARGV: uid, bid → {booking} if uid may still change it */
-static store_script_t active_script = STORE_SCRIPT("schedule.active", SCHEDULE_LUA_PRELUDE ACTIVE_BOOKING_LUA
-    "local h, e = active_booking(ARGV[2], ARGV[1], now_ms())\n"
-    "if e then return e end\n"
-    "return cjson.encode({booking = booking_obj(ARGV[2])})\n");
-
-/* ARGV: uid, bid, new start, new end, gap seconds, reminder offsets… */
-static store_script_t reschedule_script = STORE_SCRIPT("schedule.reschedule", SCHEDULE_LUA_PRELUDE
-    ARM_REMINDERS_LUA ACTIVE_BOOKING_LUA ROOMS_LUA_PRIVATE
-    "local uid, bid, now = ARGV[1], ARGV[2], now_ms()\n"
-    "local start, gap = tonumber(ARGV[3]), tonumber(ARGV[5])\n"
-    "local h, e = active_booking(bid, uid, now)\n"
-    "if e then return e end\n"
-    "if taken(h.mentor, start, gap, bid) then return fail('conflict', 'this slot is already booked') end\n"
-    "for _, who in ipairs({h.mentor, h.mentee}) do\n"
-    "  if busy(who, start, tonumber(ARGV[4]), bid) then\n"
-    "    return fail('conflict', 'one of you already has a session at that time')\n"
-    "  end\n"
-    "end\n"
-    "local old = tonumber(h.start)\n"
-    "redis.call('HSET', 'booking:' .. bid, 'start', ARGV[3], 'end', ARGV[4], 'updated',\n"
-    "  string.format('%d', now))\n"
-    "redis.call('HINCRBY', 'booking:' .. bid, 'sequence', 1)\n"
-    "redis.call('ZADD', 'sched:mentor:' .. h.mentor .. ':booked', start, bid)\n"
-    "redis.call('ZADD', 'user:' .. h.mentor .. ':bookings', start, bid)\n"
-    "redis.call('ZADD', 'user:' .. h.mentee .. ':bookings', start, bid)\n"
-    "arm(bid, start, 6, now)\n"
-    "private_room_close(bid) -- it opens again around the new time (session.join)\n"
-    "local b = booking_obj(bid)\n"
-    "tell(b, {type = 'schedule.rescheduled', booking = b, old_start = old, by = uid})\n"
-    "return cjson.encode({booking = b})\n");
-
-/* ARGV: uid. The latest 200 bookings; upcoming (not ended) ascending, past descending. */
-static store_script_t mine_script = STORE_SCRIPT("schedule.mine", SCHEDULE_LUA_PRELUDE
-    "local uid, now = ARGV[1], now_ms()\n"
-    "local ids = redis.call('ZREVRANGE', 'user:' .. uid .. ':bookings', 0, 199)\n"
-    "local up, past = {}, {}\n"
-    "for _, bid in ipairs(ids) do\n"
-    "  local b = booking_obj(bid)\n"
-    "  if b then\n"
-    "    b.role = (b.mentor.id == uid) and 'mentor' or 'mentee'\n"
-    "    if b['end'] * 1000 > now then table.insert(up, 1, cjson.encode(b))\n"
-    "    else past[#past + 1] = cjson.encode(b) end\n"
-    "  end\n"
-    "end\n"
-    "return '{\"upcoming\":' .. jarr(up) .. ',\"past\":' .. jarr(past) .. '}'\n");
-
-/* ARGV: uid, bid, seconds the room opens before the start, seconds it stays open after the end */
-static store_script_t join_script = STORE_SCRIPT("session.join", SCHEDULE_LUA_PRELUDE ROOMS_LUA_PRIVATE
-    "local uid, bid, now = ARGV[1], ARGV[2], now_ms()\n"
-    "local h = hash('booking:' .. bid)\n"
-    "if not h.mentor then return fail('not_found', 'no such booking') end\n"
-    "local peer = other_party(h, uid)\n"
-    "if not peer then return fail('forbidden', 'only the mentor and the mentee join this session') end\n"
-    "if h.status ~= 'booked' then return fail('conflict', 'this booking was cancelled') end\n"
-    "local opens = tonumber(h.start) - tonumber(ARGV[3])\n"
-    "local closes = tonumber(h['end']) + tonumber(ARGV[4])\n"
-    "if now < opens * 1000 then return fail('conflict', 'not open yet: the room opens 5 minutes before the start') end\n"
-    "if now >= closes * 1000 then return fail('conflict', 'this session is over') end\n"
-    "private_room_set(bid, 'Mentoring session', h.mentor, h.mentee, opens, closes)\n"
-    "return cjson.encode({booking = booking_obj(bid), peer = brief(peer), opens_at = opens,\n"
-    "  closes_at = closes, open = true, room = bid})\n");
-
-/* Claims up to 100 due reminders (ZRANGEBYSCORE + ZREM in one step: exactly one node sends each) and
- * sends them: an event on ev:u of both parties, an entry in their notification history, and a copy
- * that waits in notif:<uid>:pending for a party who is offline. → number sent. */
-static store_script_t tick_script = STORE_SCRIPT("schedule.tick", SCHEDULE_LUA_PRELUDE
-    "local now = now_ms()\n"
-    "local due = redis.call('ZRANGEBYSCORE', 'sched:reminders', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 100)\n"
-    "local sent = 0\n"
-    "for i = 1, #due, 2 do\n"
-    "  redis.call('ZREM', 'sched:reminders', due[i])\n"
-    "  local bid, off = string.match(due[i], '^(%x+)|(%d+)$')\n"
-    "  local b = bid and booking_obj(bid)\n"
-    "  if b and b.status == 'booked' and (b.start - tonumber(off)) * 1000 == tonumber(due[i + 1]) then\n"
-    "    local secs = tonumber(off)\n"
-    "    local ev = cjson.encode({type = 'schedule.reminder', booking = b, minutes = math.floor(secs / 60),\n"
-    "      seconds = secs})\n"
-    "    for _, uid in ipairs({b.mentor.id, b.mentee.id}) do\n"
-    "      redis.call('PUBLISH', 'ev:u:' .. uid, ev)\n"
-    "      redis.call('LPUSH', 'notif:' .. uid, cjson.encode({at = now, kind = 'schedule.reminder',\n"
-    "        event = cjson.decode(ev)}))\n"
-    "      redis.call('LTRIM', 'notif:' .. uid, 0, 99)\n"
-    "      if not is_online(uid, now) then\n"
-    "        redis.call('RPUSH', 'notif:' .. uid .. ':pending', ev)\n"
-    "        redis.call('LTRIM', 'notif:' .. uid .. ':pending', -100, -1)\n"
-    "      end\n"
-    "    end\n"
-    "    sent = sent + 1\n"
-    "  end\n"
-    "end\n"
-    "return sent\n");
-
-/* ARGV: uid → the events that waited, oldest first (and they wait no more) */
-static store_script_t pending_script = STORE_SCRIPT("schedule.pending",
-    "local k = 'notif:' .. ARGV[1] .. ':pending'\n"
-    "local evs = redis.call('LRANGE', k, 0, -1)\n"
-    "redis.call('DEL', k)\n"
-    "return evs\n");
-
-/* ARGV: uid */
-static store_script_t notif_list_script = STORE_SCRIPT("notifications.list",
-    "local items = redis.call('LRANGE', 'notif:' .. ARGV[1], 0, 49)\n"
-    "return '{\"notifications\":[' .. table.concat(items, ',') .. ']}'\n");
-
-/* ARGV: session key, bid → {booking} for a party of the booking */
-static store_script_t ics_script = STORE_SCRIPT("schedule.ics", SCHEDULE_LUA_PRELUDE
-    "local uid = redis.call('GET', ARGV[1])\n"
-    "if not uid then return fail('unauthorized', 'sign in first') end\n"
-    "local h = hash('booking:' .. ARGV[2])\n"
-    "if not h.mentor then return fail('not_found', 'no such booking') end\n"
-    "if not other_party(h, uid) then return fail('forbidden', 'not your booking') end\n"
-    "return cjson.encode(booking_obj(ARGV[2]))\n");
-
 /* ---------------- helpers ---------------- */
+
+/* A key name for the library functions' KEYS: prefix, an id, suffix (ARCHITECTURE.md, "Redis keys"). */
+#define KEY_MAX 80
+static const char *key(char out[KEY_MAX], const char *prefix, const char *id, const char *suffix)
+{
+    snprintf(out, KEY_MAX, "%s%s%s", prefix, id, suffix);
+    return out;
+}
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
 
@@ -329,8 +108,9 @@ static void availability_set(req_t *r)
         req_error(r, E_INTERNAL, "out of memory");
         return;
     }
-    const char *args[] = {req_user(r), text};
-    feature_eval_answer(r, &avail_set_script, 2, args);
+    char ak[KEY_MAX];
+    const char *args[] = {key(ak, "sched:avail:", req_user(r), ""), req_user(r), text};
+    feature_eval_answer(r, "schedule_availability_set", 1, 2, args);
     free(text);
 }
 
@@ -339,8 +119,9 @@ static void availability_get(req_t *r)
     const char *mentor = req_user(r);
     if (feature_req_id(r, "mentor", 0, 0, &mentor) < 0)
         return;
-    const char *args[] = {mentor};
-    feature_eval_answer(r, &avail_get_script, 1, args);
+    char uk[KEY_MAX], ak[KEY_MAX];
+    const char *args[] = {key(uk, "user:", mentor, ""), key(ak, "sched:avail:", mentor, ""), mentor};
+    feature_eval_answer(r, "schedule_availability_get", 2, 1, args);
 }
 
 /* ---------------- slots ---------------- */
@@ -420,7 +201,7 @@ static void schedule_slots(req_t *r)
     snprintf(f, sizeof f, "%lld", from - 86400);
     snprintf(t, sizeof t, "%lld", to + 86400);
     const char *args[] = {mentor, f, t};
-    store_eval(&load_script, slots_loaded, q, 0, 3, args);
+    store_fcall("schedule_load", slots_loaded, q, 0, 3, args);
 }
 
 /* ---------------- book, reschedule ---------------- */
@@ -459,12 +240,12 @@ static void book_rules(const store_reply_t *rep, void *priv)
     if (b->reschedule) {
         args[0] = req_user(r), args[1] = b->bid, args[2] = start, args[3] = end, args[4] = gap;
         n = push_offsets(args, 5, &o);
-        feature_eval_answer(r, &reschedule_script, n, args);
+        feature_eval_answer(r, "schedule_reschedule", 0, n, args);
     } else {
         args[0] = b->bid, args[1] = req_user(r), args[2] = b->mentor, args[3] = start, args[4] = end;
         args[5] = b->topic, args[6] = gap;
         n = push_offsets(args, 7, &o);
-        feature_eval_answer(r, &book_script, n, args);
+        feature_eval_answer(r, "schedule_book", 0, n, args);
     }
 out:
     free(b);
@@ -539,7 +320,7 @@ static void schedule_reschedule(req_t *r)
     b->start = start;
     b->reschedule = 1;
     const char *args[] = {req_user(r), bid};
-    store_eval(&active_script, reschedule_active, b, 0, 2, args);
+    store_fcall("schedule_active", reschedule_active, b, 0, 2, args);
 }
 
 /* ---------------- cancel, mine, join, notifications ---------------- */
@@ -552,13 +333,13 @@ static void schedule_cancel(req_t *r)
     const char *args[2 + CONFIG_MAX_REMINDERS] = {req_user(r), bid};
     offsets_t o;
     int n = push_offsets(args, 2, &o);
-    feature_eval_answer(r, &cancel_script, n, args);
+    feature_eval_answer(r, "schedule_cancel", 0, n, args);
 }
 
 static void schedule_mine(req_t *r)
 {
     const char *args[] = {req_user(r)};
-    feature_eval_answer(r, &mine_script, 1, args);
+    feature_eval_answer(r, "schedule_mine", 0, 1, args);
 }
 
 static void session_join(req_t *r)
@@ -570,13 +351,14 @@ static void session_join(req_t *r)
     snprintf(before, sizeof before, "%d", JOIN_OPENS_BEFORE);
     snprintf(after, sizeof after, "%d", JOIN_CLOSES_AFTER);
     const char *args[] = {req_user(r), bid, before, after};
-    feature_eval_answer(r, &join_script, 4, args);
+    feature_eval_answer(r, "session_join", 0, 4, args);
 }
 
 static void notifications_list(req_t *r)
 {
-    const char *args[] = {req_user(r)};
-    feature_eval_answer(r, &notif_list_script, 1, args);
+    char nk[KEY_MAX];
+    const char *args[] = {key(nk, "notif:", req_user(r), "")};
+    feature_eval_answer(r, "notifications_list", 1, 0, args);
 }
 
 static const handler_t handlers[] = {
@@ -624,7 +406,7 @@ static void tick(uv_timer_t *t)
     if (tick_busy || !store_is_up())
         return;
     tick_busy = 1;
-    store_eval(&tick_script, tick_done, NULL, 0, 0, NULL);
+    store_fcall("schedule_tick", tick_done, NULL, 0, 0, NULL);
 }
 
 static int schedule_start(uv_loop_t *loop)
@@ -668,8 +450,9 @@ void schedule_signed_in(uint64_t conn, const char *uid)
     if (!s)
         return;
     s->conn = conn;
-    const char *args[] = {uid};
-    store_eval(&pending_script, pending_cb, s, 0, 1, args);
+    char nk[KEY_MAX];
+    const char *args[] = {key(nk, "notif:", uid, ":pending")};
+    store_fcall("schedule_pending", pending_cb, s, 1, 0, args);
 }
 
 /* ---------------- .ics ---------------- */
@@ -751,7 +534,7 @@ out:
 void schedule_ics(const char *bid, const char *token, const char *join_url, schedule_ics_cb cb, void *priv)
 {
     ics_job_t *j = calloc(1, sizeof *j);
-    char key[80];
+    char session[80];
     if (!j) {
         cb(500, "internal error\n", 15, priv);
         return;
@@ -761,8 +544,10 @@ void schedule_ics(const char *bid, const char *token, const char *join_url, sche
     j->join_url = join_url ? strdup(join_url) : NULL;
     /* A malformed token or id is answered like an unknown one, but still later (from the loop): the
      * script is given a key no session can have. */
-    if (!token || accounts_session_key(token, key) < 0)
-        snprintf(key, sizeof key, "session:-");
-    const char *args[] = {key, feature_id_valid(bid) ? bid : "-"};
-    store_eval(&ics_script, ics_loaded, j, 0, 2, args);
+    if (!token || accounts_session_key(token, session) < 0)
+        snprintf(session, sizeof session, "session:-");
+    const char *id = feature_id_valid(bid) ? bid : "-";
+    char bk[KEY_MAX];
+    const char *args[] = {session, key(bk, "booking:", id, ""), id};
+    store_fcall("schedule_ics", ics_loaded, j, 2, 1, args);
 }

@@ -9,7 +9,6 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/adapters/libuv.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "lua_library.h"
 
 enum { ROLE_CMD, ROLE_SUB };
 static const char *const role_name[] = {"commands", "pub/sub"};
@@ -50,6 +50,7 @@ static struct {
     int up[2];
     int was_up;        /* for logging transitions once */
     int closing, opened;
+    uint64_t lib_loads; /* FUNCTION LOADs queued so far (any connection) */
     uv_timer_t retry, defer, grace, watchdog;
     uint64_t started[2]; /* loop time of the current connection attempt */
     unsigned backoff_ms;
@@ -232,113 +233,116 @@ void store_cmdf(store_cb cb, void *priv, const char *fmt, ...)
     }
 }
 
-/* ---------------- scripts ---------------- */
+/* ---------------- the Functions library ---------------- */
+
+static void lib_loaded(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    (void)privdata;
+    redisReply *r = reply;
+    /* A refused library is a bug in signalling/lua/ (tests load it) or a Redis without Functions: every
+     * FCALL will then be answered with Redis's error. */
+    if (r && r->type == REDIS_REPLY_ERROR)
+        log_error("store: Redis refused the Lua library (FUNCTION LOAD): %s", r->str);
+}
+
+/* Queues FUNCTION LOAD REPLACE of the whole library on ac. Redis runs one connection's commands in order,
+ * so whatever is queued after it finds the library in place. Returns 0, or -1 if it could not be queued. */
+static int lib_load(redisAsyncContext *ac)
+{
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", lua_library};
+    const size_t lens[] = {8, 4, 7, lua_library_len};
+    if (redisAsyncCommandArgv(ac, lib_loaded, NULL, 4, argv, lens) != REDIS_OK)
+        return -1;
+    S.lib_loads++;
+    return 0;
+}
+
+/* ---------------- function calls ---------------- */
 
 typedef struct {
-    store_script_t *s;
     store_cb cb;
     void *priv;
-    int argc;       /* 3 + nkeys + nargs: EVAL(SHA) body numkeys args… */
-    char **argv;    /* owned copies, argv[1] is replaced by the body on retry */
-    size_t *lens;
+    uint64_t loads; /* S.lib_loads when last sent: a reload queued since then precedes the retry */
     int retried;
-} eval_t;
+    int argc;       /* 3 + nkeys + nargs: FCALL name numkeys keys… args… */
+    const char **argv; /* point into the same allocation */
+    size_t *lens;
+} fcall_t;
 
-static void eval_free(eval_t *e)
+static void fcall_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* Sends f, or answers it with NULL later (and frees it) if it cannot be sent. */
+static void fcall_send(fcall_t *f)
 {
-    for (int i = 0; i < e->argc; i++)
-        if (i != 1) /* argv[1] borrows the sha or the script body */
-            free(e->argv[i]);
-    free(e->argv);
-    free(e->lens);
-    free(e);
-}
-
-static void script_sha(store_script_t *s)
-{
-    if (s->sha[0])
-        return;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(s->lua, strlen(s->lua), md, &n, EVP_sha1(), NULL);
-    for (unsigned i = 0; i < n && i < 20; i++)
-        snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
-}
-
-static void eval_reply(redisAsyncContext *ac, void *reply, void *privdata);
-
-static void eval_send(eval_t *e)
-{
+    f->loads = S.lib_loads;
     if (!cmd_usable() ||
-        redisAsyncCommandArgv(S.ac[ROLE_CMD], eval_reply, e, e->argc, (const char **)e->argv, e->lens) != REDIS_OK) {
-        store_cb cb = e->cb;
-        void *priv = e->priv;
-        eval_free(e);
-        defer_null(cb, priv);
+        redisAsyncCommandArgv(S.ac[ROLE_CMD], fcall_reply, f, f->argc, f->argv, f->lens) != REDIS_OK) {
+        store_cb cb = f->cb;
+        void *priv = f->priv;
+        free(f);
+        defer_null(cb, priv); /* cb may be NULL: defer_null checks */
     }
 }
 
-static void eval_reply(redisAsyncContext *ac, void *reply, void *privdata)
+static void fcall_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    (void)ac;
-    eval_t *e = privdata;
+    fcall_t *f = privdata;
     redisReply *r = reply;
-    if (r && r->type == REDIS_REPLY_ERROR && !e->retried && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        /* Redis lost its script cache (restarted): send the body once; it is cached again. */
-        e->retried = 1;
-        free(e->argv[0]);
-        e->argv[0] = strdup("EVAL");
-        e->lens[0] = 4;
-        e->argv[1] = (char *)e->s->lua;
-        e->lens[1] = strlen(e->s->lua);
-        if (e->argv[0]) {
-            eval_send(e);
-            return;
+    if (r && r->type == REDIS_REPLY_ERROR && !f->retried && strncmp(r->str, "ERR Function not found", 22) == 0) {
+        /* The library is gone although it was loaded when this connection came up (someone ran FUNCTION
+         * FLUSH or FUNCTION DELETE): load it again — once for all the calls sent before that load — and
+         * send this call once more behind it. */
+        f->retried = 1;
+        if (f->loads == S.lib_loads && cmd_usable()) {
+            log_warn("store: Redis lost the Lua library; loading it again");
+            lib_load(ac); /* if it cannot be queued, the retry fails the same way and is answered */
         }
-        e->cb(NULL, e->priv);
-        eval_free(e);
+        fcall_send(f);
         return;
     }
     if (r && r->type == REDIS_REPLY_ERROR)
-        log_debug("store: script %s: %s", e->s->name, r->str);
-    if (e->cb)
-        e->cb((const store_reply_t *)reply, e->priv);
-    eval_free(e);
+        log_debug("store: function %s: %s", f->argv[1], r->str);
+    if (f->cb)
+        f->cb((const store_reply_t *)reply, f->priv);
+    free(f);
 }
 
-void store_eval(store_script_t *s, store_cb cb, void *priv, int nkeys, int nargs, const char **args)
+void store_fcall(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, const char **args)
 {
-    script_sha(s);
-    eval_t *e = calloc(1, sizeof *e);
-    int argc = 3 + nkeys + nargs;
     char nk[16];
     snprintf(nk, sizeof nk, "%d", nkeys);
-    if (!e || !(e->argv = calloc((size_t)argc, sizeof *e->argv)) || !(e->lens = calloc((size_t)argc, sizeof *e->lens))) {
-        if (e) {
-            free(e->argv);
-            free(e);
-        }
+    int argc = 3 + nkeys + nargs;
+    const char *src[3] = {"FCALL", fn, nk};
+    /* One allocation: the struct, argv, lens, then the strings they point to. */
+    size_t bytes = sizeof(fcall_t) + (size_t)argc * (sizeof(char *) + sizeof(size_t));
+    for (int i = 0; i < argc; i++) {
+        const char *a = i < 3 ? src[i] : args[i - 3];
+        bytes += strlen(a ? a : "") + 1;
+    }
+    fcall_t *f = malloc(bytes);
+    if (!f) {
         defer_null(cb, priv);
         return;
     }
-    e->s = s;
-    e->cb = cb;
-    e->priv = priv;
-    e->argc = argc;
-    e->argv[0] = strdup("EVALSHA");
-    e->argv[1] = s->sha;
-    e->argv[2] = strdup(nk);
-    int ok = e->argv[0] && e->argv[2];
-    for (int i = 0; i < nkeys + nargs; i++)
-        ok &= (e->argv[3 + i] = strdup(args[i] ? args[i] : "")) != NULL;
-    if (!ok) {
-        eval_free(e);
-        defer_null(cb, priv);
-        return;
+    f->cb = cb;
+    f->priv = priv;
+    f->retried = 0;
+    f->argc = argc;
+    f->argv = (const char **)(void *)(f + 1);
+    f->lens = (size_t *)(void *)(f->argv + argc);
+    char *p = (char *)(f->lens + argc);
+    for (int i = 0; i < argc; i++) {
+        const char *a = i < 3 ? src[i] : args[i - 3];
+        if (!a)
+            a = "";
+        size_t n = strlen(a);
+        memcpy(p, a, n + 1);
+        f->argv[i] = p;
+        f->lens[i] = n;
+        p += n + 1;
     }
-    for (int i = 0; i < argc; i++)
-        e->lens[i] = strlen(e->argv[i]);
-    eval_send(e);
+    fcall_send(f);
 }
 
 /* ---------------- connections ---------------- */
@@ -473,9 +477,13 @@ static void connect_role(int role)
     S.ac[role] = ac;
     S.up[role] = 0;
     S.started[role] = uv_now(S.loop);
-    /* Queued now, sent once connected; the PING's answer marks the connection usable. */
+    /* Queued now, sent once connected; the PING's answer marks the connection usable. The command
+     * connection loads the Functions library first, so it is in place before any FCALL is sent (until
+     * the PING's answer, calls are answered NULL: Redis is not up yet). */
     if (S.password && *S.password)
         redisAsyncCommand(ac, auth_reply, NULL, "AUTH %s", S.password);
+    if (role == ROLE_CMD)
+        lib_load(ac); /* if it cannot be queued, the first FCALL's "not found" loads it */
     redisAsyncCommand(ac, ready_reply, NULL, "PING");
 }
 

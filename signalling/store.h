@@ -1,8 +1,9 @@
 /* store.h — Redis, asynchronously, on the process's libuv loop. The only module that includes hiredis.
  *
- * Owns: two connections (commands; pub/sub), AUTH, reconnection with back-off, Lua scripts by SHA
- * (EVALSHA, falling back to EVAL on NOSCRIPT, e.g. after Redis restarted), the channel subscriptions
- * it is told about.
+ * Owns: two connections (commands; pub/sub), AUTH, reconnection with back-off, the Redis Functions
+ * library (signalling/lua/, embedded at build time: lua_library.h): FUNCTION LOAD REPLACE on every
+ * (re)connection of the command connection and again when Redis says a function is not found; the
+ * channel subscriptions it is told about.
  * Must not: know features, or block (only store_open is called before the loop runs, and it does not
  * block either: connecting is asynchronous).
  *
@@ -20,19 +21,18 @@
 typedef struct store_reply store_reply_t; /* borrowed for the callback only */
 typedef void (*store_cb)(const store_reply_t *rep, void *priv);
 
-typedef struct {
-    const char *name;
-    const char *lua;
-    char sha[41]; /* filled on first use (SHA-1 of lua, hex) */
-} store_script_t;
-#define STORE_SCRIPT(NAME, LUA) { NAME, LUA, "" }
-
 /* argv/argvlen are borrowed (copied before return). */
 void store_cmd(store_cb cb, void *priv, int argc, const char **argv, const size_t *argvlen);
 /* hiredis format: %s a C string, %b a (pointer, size_t) pair, e.g. "GET %s". */
 void store_cmdf(store_cb cb, void *priv, const char *fmt, ...);
-/* args: nkeys key names then nargs arguments, C strings (borrowed). */
-void store_eval(store_script_t *s, store_cb cb, void *priv, int nkeys, int nargs, const char **args);
+/* FCALL fn nkeys keys… args…: calls function fn of the staffroom library. args holds the nkeys key names
+ * first, then the nargs arguments; all C strings (a NULL entry is sent as ""), borrowed (copied before
+ * return), as is fn. The library is loaded before any call is sent on a connection (so a Redis that
+ * restarted empty gets it on reconnection); if Redis still answers that the function is not found
+ * (FUNCTION FLUSH), the library is loaded again and the call is sent once more, so cb sees that error
+ * only if the reload did not help. cb is
+ * called exactly once as for every command (NULL reply if Redis is down or goes away); it may be NULL. */
+void store_fcall(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, const char **args);
 /* 1 if both connections are up and authenticated. */
 int store_is_up(void);
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # run.sh BUILD_DIR — runs every test of Staffroom and ends with one line "N passed, N failed".
 #
-# Every suite speaks TAP: cmocka unit tests (CMOCKA_MESSAGE_OUTPUT=TAP), fuzz-corpus replays, and the
-# node:test integration and browser tests (--test-reporter=tap). Only top-level "ok"/"not ok" lines count.
+# Every suite speaks TAP: cmocka unit tests (CMOCKA_MESSAGE_OUTPUT=TAP), fuzz-corpus replays, luacheck over
+# the Redis Functions library, and the node:test integration and browser tests (--test-reporter=tap).
+# Only top-level "ok"/"not ok" lines count.
 # A program that dies without reporting a failure (a sanitizer abort, a crash) counts as one failure.
 # Logs of every suite are kept in build/test-logs/ (screenshots of browser tests in build/test-artifacts/).
 set -uo pipefail
@@ -37,6 +38,12 @@ for t in $(find "$B/tests/fuzz" -type f -perm -u+x -name 'replay_*' 2>/dev/null 
   target=${t##*/replay_}; log="$logs/fuzz_$target.log"
   timeout 300 "$t" "tests/fuzz/corpus/$target" >"$log" 2>&1; tally "$log" $? "fuzz $target"
 done
+
+# The Redis Functions library: luacheck (TAP, one line per .lua file) with signalling/lua/.luacheckrc.
+if [ -d signalling/lua ]; then
+  log="$logs/luacheck.log"
+  (cd signalling/lua && luacheck --no-color --formatter TAP .) >"$log" 2>&1; tally "$log" $? "luacheck"
+fi
 
 files=$(ls tests/integration/*.test.mjs tests/e2e/*.test.mjs 2>/dev/null)
 if [ -n "$files" ]; then

@@ -1,7 +1,7 @@
 // redis_outage.test.mjs — Redis stopped and restarted under a running node: clients stay connected,
 // requests that need Redis get `unavailable` and /healthz says 503 meanwhile; afterwards the node has
-// reconnected by itself (both connections: commands and pub/sub, with every subscription), scripts are
-// reloaded after NOSCRIPT, and the data kept by Redis's AOF is still there.
+// reconnected by itself (both connections: commands and pub/sub, with every subscription), the Functions
+// library is loaded again after FUNCTION FLUSH, and the data kept by Redis's AOF is still there.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
@@ -57,7 +57,7 @@ test('Redis stops and comes back: unavailable meanwhile, then everything works a
   assert.equal(me.user.id, ra.user.id);
   const login = await c.request('auth.login', { name: ra.user.name, password: ra.password }, 30000);
   assert.equal(login.type, 'ok', JSON.stringify(login));
-  // scripts run again (EVALSHA → NOSCRIPT → EVAL) and pub/sub was resubscribed: b's status reaches a
+  // the library functions run again (loaded on reconnection) and pub/sub was resubscribed: b's status reaches a
   const set = await b.request('presence.set', { status: 'away' });
   assert.equal(set.type, 'ok', JSON.stringify(set));
   await a.waitEvent('presence', (e) => e.user === rb.user.id && e.status === 'away', 10000);
@@ -84,15 +84,15 @@ test('a node started while Redis is down serves HTTP and connects once Redis app
   await h.stop(node.proc);
 });
 
-test('scripts flushed from Redis are sent again (EVALSHA → NOSCRIPT → EVAL)', async () => {
+test('the Functions library flushed from Redis is loaded again (FUNCTION FLUSH → not found → FUNCTION LOAD)', async () => {
   const c = await connect(stack.wsUrl);
   await registerUser(c, uniqueName('flush'));
-  assert.equal((await c.request('presence.set', { status: 'away' })).type, 'ok'); // script cached
-  assert.equal(await stack.redisCmd('SCRIPT', 'FLUSH'), 'OK');
+  assert.equal((await c.request('presence.set', { status: 'away' })).type, 'ok'); // library in place
+  assert.equal(await stack.redisCmd('FUNCTION', 'FLUSH'), 'OK');
   const r = await c.request('presence.set', { status: 'busy' });
   assert.equal(r.type, 'ok', JSON.stringify(r));
   assert.equal(r.combined, 'busy');
   const info = await stack.redisCmd('INFO', 'errorstats');
-  assert.match(info, /errorstat_NOSCRIPT:count=[1-9]/); // the fallback path was taken
+  assert.match(info, /errorstat_ERR:count=[1-9]/); // the "Function not found" path was taken
   await c.close();
 });

@@ -1,0 +1,241 @@
+-- circles.lua — circle.* (circles.c): the directory, membership, join requests and roles.
+-- Part of the staffroom library (lib.lua explains how it is put together).
+-- Keys are built inside from the ids in args: the shared helpers (lib.role_of, lib.can_moderate, lib.brief,
+-- presence and duty) take ids, and members, join requests and circles of a page are found while running.
+
+local brief, can_moderate, circle_exists, fail = lib.brief, lib.can_moderate, lib.circle_exists, lib.fail
+local hash, help_duty_count, help_on_duty, is_admin = lib.hash, lib.help_duty_count, lib.help_on_duty, lib.is_admin
+local is_online, jarr, now_ms, presence_of = lib.is_online, lib.jarr, lib.now_ms, lib.presence_of
+local publish_circle, publish_membership, role_of = lib.publish_circle, lib.publish_membership, lib.role_of
+
+local function circle_obj(cid, uid, now)
+  local c = hash('circle:' .. cid)
+  local members = redis.call('HGETALL', 'circle:' .. cid .. ':members')
+  local n, online, experts, my_role = 0, 0, 0, nil
+  for i = 1, #members, 2 do
+    n = n + 1
+    if members[i] == uid then my_role = members[i + 1] end
+    if is_online(members[i], now) then
+      online = online + 1
+      if members[i + 1] == 'expert' or members[i + 1] == 'mentor' then experts = experts + 1 end
+    end
+  end
+  local status = 'none'
+  if my_role then status = 'member'
+  elseif redis.call('ZSCORE', 'circle:' .. cid .. ':pending', uid) then status = 'pending' end
+  return {id = cid, name = c.name, subject = c.subject, phase = c.phase,
+    description = c.description or '', moderated = c.moderated == '1', members = n,
+    online = online, experts_online = experts, experts_on_duty = help_duty_count(cid, now),
+    my_status = status,
+    my_role = my_role or cjson.null, created = tonumber(c.created)}
+end
+local function add_member(cid, uid, role)
+  redis.call('HSET', 'circle:' .. cid .. ':members', uid, role)
+  redis.call('HSET', 'user:' .. uid .. ':circles', cid, 'member')
+  publish_membership(cid, uid, 'member', role)
+  publish_circle(cid, {type = 'circle.member_joined', circle = cid, user = brief(uid), role = role})
+end
+local function need_circle(cid)
+  if not circle_exists(cid) then return fail('not_found', 'no such circle') end
+end
+local function need_moderator(cid, uid)
+  local e = need_circle(cid)
+  if e then return e end
+  if not can_moderate(cid, uid) then
+    return fail('forbidden', 'only moderators of this circle and admins may do this')
+  end
+end
+
+-- args: uid, cid, general channel id, help channel id, name, subject, phase, description, moderated
+lib.register('circle_create', {}, function(keys, args)
+  local uid, cid = args[1], args[2]
+  if not is_admin(uid) then return fail('forbidden', 'only admins create circles') end
+  local now = now_ms()
+  local nows = string.format('%d', now)
+  redis.call('HSET', 'circle:' .. cid, 'name', args[5], 'subject', args[6], 'phase', args[7],
+    'description', args[8], 'moderated', args[9], 'created_by', uid, 'created', nows)
+  redis.call('ZADD', 'circles', nows, cid)
+  redis.call('HSET', 'circle:' .. cid .. ':members', uid, 'moderator')
+  redis.call('HSET', 'user:' .. uid .. ':circles', cid, 'member')
+  local chans = {}
+  for i, ch in ipairs({{args[3], 'general', 'Anything about the circle'},
+                       {args[4], 'help', 'Ask for help here'}}) do
+    redis.call('HSET', 'channel:' .. ch[1], 'circle', cid, 'name', ch[2], 'topic', ch[3],
+      'created', nows)
+    redis.call('ZADD', 'circle:' .. cid .. ':channels', now + i - 1, ch[1])
+    chans[i] = cjson.encode({id = ch[1], circle = cid, name = ch[2], topic = ch[3]})
+  end
+  publish_membership(cid, uid, 'member', 'moderator')
+  return '{"circle":' .. cjson.encode(circle_obj(cid, uid, now)) .. ',"channels":' ..
+    jarr(chans) .. '}'
+end)
+
+-- args: uid, q (lower case), subject (lower case), phase, cursor ("" or "SCORE:CID"), limit.
+-- Walks the directory in creation order from the cursor. The walk is bounded (`budget` entries per call)
+-- so a rare filter cannot stall Redis: a page may then be short with a non-null next_cursor.
+lib.register('circle_list', {'no-writes'}, function(keys, args)
+  local uid, q, subject, phase, cursor = args[1], args[2], args[3], args[4], args[5]
+  local limit, now = tonumber(args[6]), now_ms()
+  local start, after_id = '-inf', nil
+  if cursor ~= '' then start, after_id = string.match(cursor, '^(%d+):(%x+)$') end
+  local function matches(c)
+    if phase ~= '' and c.phase ~= phase then return false end
+    if subject ~= '' and string.lower(c.subject or '') ~= subject then return false end
+    if q == '' then return true end
+    for _, f in ipairs({c.name or '', c.subject or '', c.description or ''}) do
+      if string.find(string.lower(f), q, 1, true) then return true end
+    end
+    return false
+  end
+  local found, last, next_cursor, scanned, offset, budget = {}, nil, cjson.null, 0, 0, 2000
+  local done = false
+  while not done do
+    local batch = redis.call('ZRANGEBYSCORE', 'circles', start, '+inf', 'WITHSCORES',
+      'LIMIT', offset, 100)
+    if #batch == 0 then break end
+    offset = offset + #batch / 2
+    for i = 1, #batch, 2 do
+      local cid, score = batch[i], batch[i + 1]
+      local pos = score .. ':' .. cid
+      -- entries with the cursor's score sort by id: skip those up to the cursor itself
+    if not (after_id and tonumber(score) == tonumber(start) and cid <= after_id) then
+        scanned = scanned + 1
+        if matches(hash('circle:' .. cid)) then
+          if #found == limit then next_cursor = last; done = true; break end
+          found[#found + 1] = cjson.encode(circle_obj(cid, uid, now))
+          last = pos
+        end
+        if scanned >= budget then next_cursor = pos; done = true; break end
+      end
+    end
+  end
+  return '{"circles":' .. jarr(found) .. ',"next_cursor":' .. cjson.encode(next_cursor) .. '}'
+end)
+
+-- args: uid, cid
+lib.register('circle_get', {'no-writes'}, function(keys, args)
+  local uid, cid = args[1], args[2]
+  local e = need_circle(cid)
+  if e then return e end
+  return cjson.encode({circle = circle_obj(cid, uid, now_ms())})
+end)
+
+-- args: uid, cid. A moderated circle records a request and tells its moderators on their devices.
+lib.register('circle_join', {}, function(keys, args)
+  local uid, cid = args[1], args[2]
+  local e = need_circle(cid)
+  if e then return e end
+  if role_of(cid, uid) then return fail('conflict', 'already a member of this circle') end
+  local pending = 'circle:' .. cid .. ':pending'
+  if redis.call('ZSCORE', pending, uid) then
+    return fail('conflict', 'a request to join this circle is already waiting')
+  end
+  if redis.call('HGET', 'circle:' .. cid, 'moderated') ~= '1' then
+    add_member(cid, uid, 'member')
+    return '{"status":"member"}'
+  end
+  local now = now_ms()
+  redis.call('ZADD', pending, string.format('%d', now), uid)
+  redis.call('HSET', 'user:' .. uid .. ':circles', cid, 'pending')
+  publish_membership(cid, uid, 'pending', nil)
+  local ev = cjson.encode({type = 'circle.join_request', circle = cid, user = brief(uid),
+    requested_at = now})
+  local members = redis.call('HGETALL', 'circle:' .. cid .. ':members')
+  for i = 1, #members, 2 do
+    if members[i + 1] == 'moderator' then redis.call('PUBLISH', 'ev:u:' .. members[i], ev) end
+  end
+  return '{"status":"pending"}'
+end)
+
+-- args: uid, cid. Leaving also withdraws a waiting request.
+lib.register('circle_leave', {}, function(keys, args)
+  local uid, cid = args[1], args[2]
+  local e = need_circle(cid)
+  if e then return e end
+  local role = role_of(cid, uid)
+  if role then
+    redis.call('HDEL', 'circle:' .. cid .. ':members', uid)
+    publish_circle(cid, {type = 'circle.member_left', circle = cid, user = brief(uid), role = role})
+  elseif redis.call('ZREM', 'circle:' .. cid .. ':pending', uid) == 0 then
+    return fail('not_found', 'you are not a member of this circle')
+  end
+  redis.call('HDEL', 'user:' .. uid .. ':circles', cid)
+  publish_membership(cid, uid, 'none', nil)
+  return ''
+end)
+
+-- args: uid, cid
+lib.register('circle_pending', {'no-writes'}, function(keys, args)
+  local uid, cid = args[1], args[2]
+  local e = need_moderator(cid, uid)
+  if e then return e end
+  local flat, out = redis.call('ZRANGE', 'circle:' .. cid .. ':pending', 0, 999, 'WITHSCORES'), {}
+  for i = 1, #flat, 2 do
+    out[#out + 1] = cjson.encode({user = brief(flat[i]), requested_at = tonumber(flat[i + 1])})
+  end
+  return '{"requests":' .. jarr(out) .. '}'
+end)
+
+-- args: uid, cid, user whose request is decided, "approve" or "reject"
+lib.register('circle_decide', {}, function(keys, args)
+  local uid, cid, who, verdict = args[1], args[2], args[3], args[4]
+  local e = need_moderator(cid, uid)
+  if e then return e end
+  if redis.call('ZREM', 'circle:' .. cid .. ':pending', who) == 0 then
+    return fail('not_found', 'no request from this user is waiting')
+  end
+  if verdict == 'approve' then
+    add_member(cid, who, 'member')
+  else
+    redis.call('HDEL', 'user:' .. who .. ':circles', cid)
+    publish_membership(cid, who, 'none', nil)
+  end
+  return ''
+end)
+
+-- args: uid, cid, cursor ("0" for the first page), limit. One HSCAN step over the members hash (so
+-- the work and the answer of one request stay bounded however big the circle is); the page is sorted
+-- moderators first, then experts, mentors, members; by name within a role.
+lib.register('circle_members', {'no-writes'}, function(keys, args)
+  local uid, cid = args[1], args[2]
+  local e = need_circle(cid)
+  if e then return e end
+  if not role_of(cid, uid) and not is_admin(uid) then
+    return fail('forbidden', 'only members see the member list')
+  end
+  local step = redis.call('HSCAN', 'circle:' .. cid .. ':members', args[3], 'COUNT', tonumber(args[4]))
+  local now, flat, list = now_ms(), step[2], {}
+  for i = 1, #flat, 2 do
+    list[#list + 1] = {user = brief(flat[i]), role = flat[i + 1], presence = presence_of(flat[i], now),
+      on_duty = help_on_duty(cid, flat[i], now)}
+  end
+  local rank = {moderator = 1, expert = 2, mentor = 3, member = 4}
+  table.sort(list, function(a, b)
+    local ra, rb = rank[a.role] or 5, rank[b.role] or 5
+    if ra ~= rb then return ra < rb end
+    if a.user.name ~= b.user.name then return a.user.name < b.user.name end
+    return a.user.id < b.user.id
+  end)
+  local out = {}
+  for i, m in ipairs(list) do out[i] = cjson.encode(m) end
+  return '{"members":' .. jarr(out) .. ',"next_cursor":' .. (step[1] == '0' and 'null' or cjson.encode(step[1])) .. '}'
+end)
+
+-- args: uid, cid, member, role. A circle always keeps a moderator: demoting the last one is refused.
+lib.register('circle_set_role', {}, function(keys, args)
+  local uid, cid, who, role = args[1], args[2], args[3], args[4]
+  local e = need_moderator(cid, uid)
+  if e then return e end
+  local old = role_of(cid, who)
+  if not old then return fail('not_found', 'this user is not a member of the circle') end
+  if old == role then return '' end
+  if old == 'moderator' then
+    local flat, mods = redis.call('HVALS', 'circle:' .. cid .. ':members'), 0
+    for _, r in ipairs(flat) do if r == 'moderator' then mods = mods + 1 end end
+    if mods <= 1 then return fail('conflict', 'the last moderator of a circle cannot be demoted') end
+  end
+  redis.call('HSET', 'circle:' .. cid .. ':members', who, role)
+  publish_membership(cid, who, 'member', role)
+  publish_circle(cid, {type = 'circle.role', circle = cid, user = brief(who), role = role})
+  return ''
+end)
