@@ -17,9 +17,10 @@ const conf_key_t signal_config_keys[] = {
     K("listen-port", CONF_INT, listen_port, "8080", 1, 65535, NULL, "TCP port to listen on"),
     K("web-root", CONF_STR, web_root, "webclient", 0, 0, NULL, "directory of the web client's static files"),
     K("tzdata-file", CONF_STR, tzdata_file, "/usr/share/zoneinfo/tzdata.zi", 0, 0, NULL, "the tz database's zone list (text form), read at start-up: the time zones users may choose"),
-    K("max-clients", CONF_INT, max_clients, "10000", 1, 1000000, "connections", "WebSocket connections accepted at once"),
+    K("max-clients", CONF_INT, max_clients, "0", 0, 10000000, "connections", "WebSocket connections accepted at once; 0: as many as the file limit allows (raised to its hard limit at start, less 64 for Redis, the listener and files); a larger value is lowered to that"),
     K("max-frame-bytes", CONF_INT, max_frame_bytes, "65536", 256, 16777216, "bytes", "largest request frame; larger ones get too_large and the connection is closed"),
     K("send-queue-max-bytes", CONF_INT, send_queue_max_bytes, "4194304", 4096, 1073741824, "bytes", "unsent data per connection before a slow client is disconnected"),
+    K("send-queue-total-max-bytes", CONF_INT, send_queue_total_max_bytes, "268435456", 65536, 1099511627776, "bytes", "unsent data of all connections together; the connection whose frame does not fit is disconnected as a slow client"),
     K("ping-interval", CONF_INT, ping_interval, "20", 1, 3600, "seconds", "idle time before the server pings a WebSocket"),
     K("ping-timeout", CONF_INT, ping_timeout, "40", 2, 7200, "seconds", "idle time (no frame, no pong) before a WebSocket is dropped"),
     K("redis-host", CONF_STR, redis_host, "127.0.0.1", 0, 0, NULL, "Redis host"),
@@ -141,6 +142,14 @@ int config_reminder_offsets(const char *s, long long out[CONFIG_MAX_REMINDERS])
         s = *end ? end + 1 : end;
     }
     return n;
+}
+
+long long config_max_clients(long long configured, long long nofile)
+{
+    long long allowed = nofile - CONFIG_FD_RESERVE;
+    if (allowed < 1)
+        allowed = 1;
+    return configured > 0 && configured < allowed ? configured : allowed;
 }
 
 void signal_config_free(signal_config_t *cfg)

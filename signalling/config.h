@@ -17,9 +17,10 @@ typedef struct {
     long long listen_port;
     char *web_root;
     char *tzdata_file;
-    long long max_clients;
+    long long max_clients;       /* 0 in the file: what the file limit allows (config_max_clients) */
     long long max_frame_bytes;
     long long send_queue_max_bytes;
+    long long send_queue_total_max_bytes; /* all connections' send queues together */
     long long ping_interval;     /* seconds idle before lws sends a WebSocket PING */
     long long ping_timeout;      /* seconds without any sign of life before a socket is dropped */
     /* Redis */
@@ -81,6 +82,12 @@ void signal_config_free(signal_config_t *cfg);
  * suffixed with s (seconds); up to CONFIG_MAX_REMINDERS, each at most a week. Writes seconds into out and
  * returns how many, or -1 if malformed. */
 int config_reminder_offsets(const char *s, long long out[CONFIG_MAX_REMINDERS]);
+
+/* File descriptors kept back from the file limit for Redis, the listener, files and lws's own. */
+#define CONFIG_FD_RESERVE 64
+/* The connections this process accepts: configured (0: no cap of its own) limited by nofile, the
+ * process's file limit, less CONFIG_FD_RESERVE (at least 1). Pure; main.c raises the limit first. */
+long long config_max_clients(long long configured, long long nofile);
 
 /* The running process's config (set once by main before anything starts; borrowed). */
 const signal_config_t *config_get(void);

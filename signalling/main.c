@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -70,7 +71,8 @@ static void usage(FILE *out)
             "       staffroom-signal --check-config [--config FILE] [--KEY VALUE ...]\n"
             "       staffroom-signal --create-admin NAME   (password: one line on stdin)\n"
             "       staffroom-signal --help | --version\n\n"
-            "The signalling server of Staffroom: HTTP (web client, /healthz, /metrics) and the WebSocket /ws.\n"
+            "The signalling server of Staffroom: HTTP (web client, /healthz, /metrics, /ics) and the WebSocket /ws.\n"
+            "At start the soft file limit (ulimit -n) is raised to the hard one; max-clients 0 follows it.\n"
             "Flags override the config file. Keys:\n");
     conf_print_help(signal_config_keys, out);
 }
@@ -199,12 +201,67 @@ static int register_features(void)
     return 0;
 }
 
+/* ---- HTTP routes served by this program itself (ws.h) ---- */
+
+static void route_healthz(ws_http_req_t *req, void *arg)
+{
+    const signal_config_t *cfg = arg;
+    if (strcmp(ws_http_path(req), "/healthz") != 0) {
+        ws_http_answer(req, 404, "text/plain; charset=utf-8", "not found\n", 10);
+        return;
+    }
+    int up = store_is_up();
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"redis\":%s,\"connections\":%zu,\"node\":\"%s\"}\n",
+                     up ? "ok" : "unavailable", up ? "true" : "false", conn_count(), cfg->node_id);
+    ws_http_answer(req, up ? 200 : 503, "application/json", body, (size_t)n);
+}
+
+static void route_metrics(ws_http_req_t *req, void *arg)
+{
+    (void)arg;
+    size_t n;
+    char *text = strcmp(ws_http_path(req), "/metrics") == 0 ? metrics_render(store_is_up(), &n) : NULL;
+    if (text)
+        ws_http_answer(req, 200, "text/plain; version=0.0.4", text, n);
+    else
+        ws_http_answer(req, 404, "text/plain; charset=utf-8", "not found\n", 10);
+    free(text);
+}
+
+/* Raises the soft file limit to the hard one (lws sizes its fd table from it when its context is
+ * created, so this comes first) and derives max-clients from it: 0 means "what the limit allows". lws
+ * gives up on limits above ten million, so the raise stops at a million. */
+#define NOFILE_CEILING 1048576
+static void apply_file_limit(signal_config_t *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > NOFILE_CEILING ? NOFILE_CEILING : rl.rlim_max;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                getrlimit(RLIMIT_NOFILE, &rl);
+        }
+    } else {
+        rl.rlim_cur = 1024;
+    }
+    long long nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > NOFILE_CEILING ? NOFILE_CEILING : (long long)rl.rlim_cur;
+    long long eff = config_max_clients(cfg->max_clients, nofile);
+    if (cfg->max_clients > eff)
+        log_warn("max-clients %lld is more than the file limit allows (%lld open files): using %lld", cfg->max_clients,
+                 nofile, eff);
+    cfg->max_clients = eff;
+}
+
 static int run_server(uv_loop_t *loop, signal_config_t *cfg)
 {
     /* Zone names are read now, before the loop runs, so checking a user's time zone is no file I/O. */
     if (tz_names_load(cfg->tzdata_file) <= 0)
         log_warn("time zones: cannot read zone names from %s: every time zone will be refused", cfg->tzdata_file);
-    if (register_features() < 0 || dispatch_init() < 0 || bus_init(cfg->node_id) < 0 || ws_start(loop, cfg) < 0) {
+    if (register_features() < 0 || ws_route_add("/healthz", route_healthz, cfg) < 0 ||
+        ws_route_add("/metrics", route_metrics, NULL) < 0 || module_add_routes() < 0 || dispatch_init() < 0 ||
+        bus_init(cfg->node_id) < 0 || ws_start(loop, cfg) < 0) {
         store_close();
         return 1;
     }
@@ -257,6 +314,7 @@ int main(int argc, char **argv)
         snprintf(id, sizeof id, "%s-%d", host, (int)getpid());
         conf_set(signal_config_keys, &cfg, "node-id", id, err, sizeof err);
     }
+    apply_file_limit(&cfg);
     config_set_current(&cfg);
 
     char password[512] = "";

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long long conns_open, conns_total, rej_max, rej_path, slow_clients, events, direct_sent, hash_refused, inflight_paused;
+static unsigned long long conns_open, conns_total, rej_max, rej_path, slow_clients, budget_drops, idle_timeouts,
+    events, direct_sent, hash_refused, inflight_paused;
+static size_t send_queued;
 
 /* (type, result) pairs: bounded by the dispatch table × the error codes. */
 #define MAX_REQ_SERIES 1024
@@ -28,6 +30,9 @@ void metrics_conn_rejected(const char *why)
         rej_path++;
 }
 void metrics_slow_client(void) { slow_clients++; }
+void metrics_send_budget_drop(void) { budget_drops++; }
+void metrics_idle_timeout(void) { idle_timeouts++; }
+void metrics_set_send_queued(size_t bytes) { send_queued = bytes; }
 void metrics_event_delivered(void) { events++; }
 void metrics_direct_sent(void) { direct_sent++; }
 void metrics_hash_refused(void) { hash_refused++; }
@@ -99,6 +104,13 @@ char *metrics_render(int redis_up, size_t *len)
             "staffroom_connections_rejected_total{reason=\"path\"} %llu\n", rej_max, rej_path);
     put(&b, "# HELP staffroom_slow_clients_total Connections closed because their send queue was full.\n"
             "# TYPE staffroom_slow_clients_total counter\nstaffroom_slow_clients_total %llu\n", slow_clients);
+    put(&b, "# HELP staffroom_send_budget_drops_total Slow clients closed because all send queues together were "
+            "over send-queue-total-max-bytes.\n# TYPE staffroom_send_budget_drops_total counter\n"
+            "staffroom_send_budget_drops_total %llu\n", budget_drops);
+    put(&b, "# HELP staffroom_send_queued_bytes Bytes waiting in all send queues.\n"
+            "# TYPE staffroom_send_queued_bytes gauge\nstaffroom_send_queued_bytes %zu\n", send_queued);
+    put(&b, "# HELP staffroom_idle_timeouts_total Connections dropped after ping-timeout without a sign of life.\n"
+            "# TYPE staffroom_idle_timeouts_total counter\nstaffroom_idle_timeouts_total %llu\n", idle_timeouts);
     put(&b, "# HELP staffroom_redis_up 1 if Redis is connected.\n# TYPE staffroom_redis_up gauge\n"
             "staffroom_redis_up %d\n", redis_up ? 1 : 0);
     put(&b, "# HELP staffroom_events_delivered_total Events forwarded to local connections.\n"

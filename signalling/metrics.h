@@ -13,6 +13,9 @@ void metrics_conn_opened(void);
 void metrics_conn_closed(void);
 void metrics_conn_rejected(const char *why);   /* why: static string: "max_clients", "path" */
 void metrics_slow_client(void);
+void metrics_send_budget_drop(void);       /* dropped because all send queues together were full */
+void metrics_idle_timeout(void);           /* dropped after ping-timeout without a sign of life */
+void metrics_set_send_queued(size_t bytes); /* bytes queued for sending over all connections (gauge) */
 void metrics_event_delivered(void);
 void metrics_direct_sent(void); /* a signal published to another node's channel */
 void metrics_hash_refused(void);   /* a sign-in refused: hash queue full */

@@ -23,6 +23,19 @@ const module_t *const *module_list(size_t *n)
     return modules;
 }
 
+int module_add_routes(void)
+{
+    for (size_t i = 0; i < nmodules; i++) {
+        for (const module_route_t *r = modules[i]->routes; r && r->prefix; r++) {
+            if (ws_route_add(r->prefix, r->fn, r->arg) < 0) {
+                log_error("module %s: cannot serve %s", modules[i]->name, r->prefix);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 int module_start_all(uv_loop_t *loop)
 {
     for (nstarted = 0; nstarted < nmodules; nstarted++) {

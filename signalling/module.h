@@ -1,7 +1,7 @@
 /* module.h — the registry of feature modules: what each feature brings to the core.
  *
  * Owns: the ordered list of registered modules and, from it, the table from request type to handler, the
- * connection-gone observers, and starting/stopping every module.
+ * HTTP routes, the connection-gone observers, and starting/stopping every module (timers live in start).
  * Must not: name any feature. main.c registers the modules (it is the only file that lists them), so the
  * transport (ws, conn, dispatch, bus) never includes a feature header, and a module left out of the build
  * is a link error rather than message types silently lost.
@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "msg.h"
+#include "ws.h"
 
 /* ---- request handlers ---- */
 typedef void (*handler_fn)(req_t *r);
@@ -26,9 +27,13 @@ typedef struct { const char *type; handler_fn fn; unsigned flags; } handler_t; /
 #define H_RL_READ 0x10   /* reads and everything else (request-rate, request-burst) */
 #define H_RL_MASK (H_RL_LOGIN | H_RL_MSG | H_RL_SIGNAL | H_RL_READ)
 
+/* An HTTP route a module serves (ws.h): GET prefix and prefix/…; arrays end with {NULL}. */
+typedef struct { const char *prefix; ws_http_fn fn; void *arg; } module_route_t;
+
 typedef struct module {
     const char *name;
     const handler_t *handlers;         /* its request types, or NULL */
+    const module_route_t *routes;             /* its HTTP routes, or NULL */
     /* Called once the transport listens, in registration order: timers, hooks. 0 or -1 (logged). */
     int (*start)(uv_loop_t *loop);
     /* Called at shutdown after every connection closed, in reverse registration order. */
@@ -44,6 +49,8 @@ typedef struct module {
 int module_register(const module_t *m);
 /* The registered modules, in order (for dispatch's handler table): *n set; borrowed. */
 const module_t *const *module_list(size_t *n);
+/* Registers every module's HTTP routes with ws_route_add (before ws_start). 0, or -1 (logged). */
+int module_add_routes(void);
 int module_start_all(uv_loop_t *loop);
 void module_stop_all(void);
 /* conn.c: tells every module's conn_gone observer that c signs out or closes. */

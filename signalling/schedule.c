@@ -14,6 +14,7 @@
 #include "log.h"
 #include "rooms.h"
 #include "slots.h"
+#include "ws.h"
 
 #define SLOTS_MAX 500                 /* slots in one schedule.slots answer */
 #define SLOTS_RANGE_MAX (31 * 86400)  /* widest from..to of one schedule.slots */
@@ -377,9 +378,17 @@ static const handler_t handlers[] = {
 static int schedule_start(uv_loop_t *loop);
 static void schedule_stop(void);
 
+static void ics_route(ws_http_req_t *req, void *arg);
+
+static const module_route_t routes[] = {
+    {"/ics", ics_route, NULL},
+    {NULL, NULL, NULL},
+};
+
 const module_t schedule_module = {
     .name = "schedule",
     .handlers = handlers,
+    .routes = routes,
     .start = schedule_start,
     .stop = schedule_stop,
 };
@@ -457,8 +466,12 @@ void schedule_signed_in(uint64_t conn, const char *uid)
 
 /* ---------------- .ics ---------------- */
 
+/* The answer of a lookup: status is an HTTP status (200, 401, 403, 404, 503, 500); body is the calendar
+ * (text/calendar) for 200, a short text otherwise; both borrowed for the call only. */
+typedef void (*ics_cb)(int status, const char *body, size_t len, void *priv);
+
 typedef struct {
-    schedule_ics_cb cb;
+    ics_cb cb;
     void *priv;
     char *join_url;
 } ics_job_t;
@@ -531,7 +544,9 @@ out:
     free(j);
 }
 
-void schedule_ics(const char *bid, const char *token, const char *join_url, schedule_ics_cb cb, void *priv)
+/* Checks the session token (hex, borrowed) against Redis and renders booking bid's calendar with
+ * join_url (borrowed, may be NULL) as its join link. cb is called exactly once, later, from the loop. */
+static void ics_lookup(const char *bid, const char *token, const char *join_url, ics_cb cb, void *priv)
 {
     ics_job_t *j = calloc(1, sizeof *j);
     char session[80];
@@ -551,3 +566,45 @@ void schedule_ics(const char *bid, const char *token, const char *join_url, sche
     const char *args[] = {session, key(bk, "booking:", id, ""), id};
     store_fcall("schedule_ics", ics_loaded, j, 2, 1, args);
 }
+
+/* ---------------- GET /ics/<booking>.ics (a ws.h route) ---------------- */
+
+static void ics_answered(int status, const char *body, size_t len, void *priv)
+{
+    ws_http_answer(priv, status, status == 200 ? "text/calendar; charset=utf-8" : "text/plain; charset=utf-8", body,
+                   len);
+}
+
+/* The token: ?token=… or "Authorization: Bearer …"; "" if neither. */
+static void ics_token(ws_http_req_t *req, char *out, size_t cap)
+{
+    char auth[128];
+    if (ws_http_arg(req, "token", out, cap) >= 0)
+        return;
+    if (ws_http_header(req, "authorization", auth, sizeof auth) > 7 && strncmp(auth, "Bearer ", 7) == 0)
+        snprintf(out, cap, "%s", auth + 7);
+}
+
+/* Answered once Redis has checked the token; the join link points at the host the client asked for
+ * (a calendar app opens it from the same network), unless that Host header is unusable. */
+static void ics_route(ws_http_req_t *req, void *arg)
+{
+    (void)arg;
+    const char *uri = ws_http_path(req);
+    char bid[40], token[128], host[128], url[256];
+    size_t n = strlen(uri);
+    if (n != 5 + 32 + 4 || strcmp(uri + n - 4, ".ics") != 0) {
+        ws_http_answer(req, 404, "text/plain; charset=utf-8", "no such booking\n", 16);
+        return;
+    }
+    memcpy(bid, uri + 5, 32);
+    bid[32] = '\0';
+    ics_token(req, token, sizeof token);
+    if (ws_http_header(req, "host", host, sizeof host) <= 0 || strpbrk(host, "\r\n \"<>")) {
+        const signal_config_t *cfg = config_get();
+        snprintf(host, sizeof host, "%s:%lld", cfg->listen_address, cfg->listen_port);
+    }
+    snprintf(url, sizeof url, "http://%s/#/sessions/join/%s", host, bid); /* the web client's route */
+    ics_lookup(bid, token, url, ics_answered, req);
+}
+

@@ -34,11 +34,8 @@ extern const module_t schedule_module; /* registered by main.c */
  * it (if it is still open when Redis answers) and no longer wait. uid borrowed. */
 void schedule_signed_in(uint64_t conn, const char *uid);
 
-/* The answer to GET /ics/<booking>.ics: status is an HTTP status (200, 401, 403, 404, 503, 500); body is
- * the calendar (text/calendar) for 200, a short text otherwise; both borrowed for the call only. */
-typedef void (*schedule_ics_cb)(int status, const char *body, size_t len, void *priv);
-/* Checks the session token (hex, borrowed) against Redis and renders booking bid's calendar with
- * join_url (borrowed, may be NULL) as its join link. cb is called exactly once, later, from the loop. */
-void schedule_ics(const char *bid, const char *token, const char *join_url, schedule_ics_cb cb, void *priv);
+/* The module also serves GET /ics/<booking>.ics (its route): the booking's calendar (RFC 5545) for its
+ * mentor or mentee, whose session token comes as ?token=… or "Authorization: Bearer …"; 401 without a
+ * valid token, 403 for anyone else, 404 for no such booking, 503 while Redis is down. */
 
 #endif

@@ -2,20 +2,32 @@
 #include "ws.h"
 
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conn.h"
 #include "dispatch.h"
+#include "idle.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
-#include "schedule.h"
-#include "store.h"
 
 #define WS_PROTOCOL "staffroom.v1"
-#define RX_CHUNK 16384
+/* lws keeps one receive buffer of this size per WebSocket for its whole life: small, because nearly
+ * every request is a short JSON object; longer frames arrive in pieces and are assembled here. */
+#define WS_RX_PIECE 1024
+/* lws caps one socket write at tx_packet_size (else at rx_buffer_size): without this, a frame longer
+ * than WS_RX_PIECE would go out a kilobyte per writeable callback, the rest copied aside by lws. */
+#define WS_TX_PACKET (1 << 20)
+#define IDLE_TICK_MS 1000
+/* glibc keeps freed heap for reuse; after many connections have gone, give it back to the system (at
+ * most every TRIM_EVERY_MS, and only once TRIM_AFTER_CLOSES connections have closed since the last). */
+#define TRIM_AFTER_CLOSES 256
+#define TRIM_EVERY_MS 10000
+#define HTTP_PATH_MAX 256
 
 typedef struct frame {
     struct frame *next;
@@ -27,39 +39,63 @@ typedef struct frame {
 struct ws_sess {
     struct lws *wsi;
     conn_t *conn;
-    char *rx;
+    char *rx;              /* a frame being assembled from pieces; NULL between frames */
     size_t rxlen, rxcap;
-    int rx_skip;      /* discarding the rest of an oversized frame */
     frame_t *head, *tail;
     size_t queued;
-    int closing;      /* close once the queue is written (too_large) */
-    int killed;       /* dropped (slow client): write nothing more */
-    int going_away;   /* server shutdown: close (1001) at the next writable */
+    idle_node_t idle;      /* in `idle` while open, not killed and not paused */
     ws_sess_t *prev, *next; /* every open WebSocket, for shutdown */
+    unsigned closing : 1;    /* close once the queue is written (too_large) */
+    unsigned killed : 1;     /* dropped (slow client, idle): write nothing more */
+    unsigned going_away : 1; /* server shutdown: close (1001) at the next writable */
+    unsigned ping_due : 1;   /* write a PING at the next writable */
+    unsigned paused : 1;     /* ws_pause_reading */
 };
 
-/* A GET /ics/… waiting for Redis. Owned by the HTTP session while it lives; if the connection closes
- * first, wsi is cleared and the answer's callback frees it. */
-typedef struct {
-    struct lws *wsi; /* NULL once the connection is gone */
-    int done;        /* the answer is in status/body */
-    unsigned status;
-    char *body;
+/* An HTTP request for a route. While the connection lives, its http_sess_t points here; if the
+ * connection closes before the answer, wsi is cleared and ws_http_answer frees it. */
+struct ws_http_req {
+    struct lws *wsi;        /* NULL once the client went away */
+    int in_route;           /* the route's call is running: the accessors may read lws's headers */
+    int answered, headers_sent;
+    int status;
+    char ctype[64];
+    unsigned char *body;    /* LWS_PRE headroom, then len bytes */
     size_t len;
-} ics_pending_t;
+    char path[HTTP_PATH_MAX];
+};
 
-/* Per HTTP request on the dynamic mounts. */
+/* Per HTTP connection (kept across keep-alive requests): the request being answered, if any. */
 typedef struct {
-    unsigned char *body; /* LWS_PRE headroom, then the body */
-    size_t len;
-    ics_pending_t *ics;
+    ws_http_req_t *req;
 } http_sess_t;
 
+typedef struct {
+    const char *prefix;
+    size_t len;
+    ws_http_fn fn;
+    void *arg;
+} route_t;
+
 static struct lws_context *ctx;
+static uv_loop_t *uvloop;
+static uv_timer_t idle_timer;
+static int idle_timer_on;
+static idle_t idle;
 static ws_sess_t *sessions;
 static size_t nsessions;
+static size_t queued_total;
+static size_t closes_since_trim;
+static uint64_t last_trim_ms;
 static const signal_config_t *cfg;
-static lws_retry_bo_t idle_policy;
+static route_t routes[WS_MAX_ROUTES];
+static size_t nroutes;
+/* The files mount, then one callback mount per route. */
+static struct lws_http_mount mounts[1 + WS_MAX_ROUTES];
+/* All zero: lws arms no per-connection validity (ping/hang-up) timers; idle_tick does that job. */
+static const lws_retry_bo_t no_validity_timers;
+
+static uint64_t now_ms(void) { return uvloop ? uv_now(uvloop) : 0; }
 
 /* ---------------- send queue ---------------- */
 
@@ -71,25 +107,52 @@ static void queue_free(ws_sess_t *s)
         free(f);
     }
     s->tail = NULL;
+    queued_total -= s->queued;
     s->queued = 0;
+    metrics_set_send_queued(queued_total);
+}
+
+/* lws (libuv flavour) runs its due timers and replays held-back input only after it has serviced a
+ * socket. Work queued from outside its callbacks (our idle timer, a Redis reply) would wait for the next
+ * socket event; waking its service pipe makes that happen now. One wake-up covers every request made
+ * before lws reports it (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
+static int lws_kicked;
+static void lws_kick(void)
+{
+    if (ctx && !lws_kicked) {
+        lws_kicked = 1;
+        lws_cancel_service(ctx);
+    }
 }
 
 static void kill_async(ws_sess_t *s)
 {
     s->killed = 1;
     queue_free(s);
-    /* Closing from outside lws's own callback for this wsi is only safe asynchronously. */
+    idle_remove(&idle, &s->idle);
+    /* Closing from outside lws's own callback for this wsi is only safe asynchronously: a timer of 0 s. */
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_kick();
 }
+
+static unsigned long long sess_id(const ws_sess_t *s) { return (unsigned long long)(s->conn ? conn_id(s->conn) : 0); }
 
 void ws_send(ws_sess_t *s, const char *text, size_t len)
 {
     if (s->killed)
         return;
     if (s->queued + len > (size_t)cfg->send_queue_max_bytes) {
-        log_warn("conn %llu: send queue over %lld bytes: disconnecting a slow client",
-                 (unsigned long long)(s->conn ? conn_id(s->conn) : 0), cfg->send_queue_max_bytes);
+        log_warn("conn %llu: send queue over %lld bytes: disconnecting a slow client", sess_id(s),
+                 cfg->send_queue_max_bytes);
         metrics_slow_client();
+        kill_async(s);
+        return;
+    }
+    if (queued_total + len > (size_t)cfg->send_queue_total_max_bytes) {
+        log_warn("conn %llu: all send queues together over %lld bytes: disconnecting this client (%zu queued)",
+                 sess_id(s), cfg->send_queue_total_max_bytes, s->queued);
+        metrics_slow_client();
+        metrics_send_budget_drop();
         kill_async(s);
         return;
     }
@@ -107,14 +170,12 @@ void ws_send(ws_sess_t *s, const char *text, size_t len)
         s->head = f;
     s->tail = f;
     s->queued += len;
+    queued_total += len;
+    metrics_set_send_queued(queued_total);
     lws_callback_on_writable(s->wsi);
 }
 
-void ws_pause_reading(ws_sess_t *s, int paused)
-{
-    if (!s->killed)
-        lws_rx_flow_control(s->wsi, paused ? 0 : 1);
-}
+size_t ws_queued_total(void) { return queued_total; }
 
 /* Writes a close frame (RFC 6455 section 5.5.1: 2-byte status, then a reason) and returns -1 so that
  * lws drops the socket. lws 4.1 marks a socket unusable when a writeable callback returns -1, so its own
@@ -134,19 +195,33 @@ static int send_close(ws_sess_t *s, enum lws_close_status status, const char *wh
     return -1;
 }
 
-/* Writes one frame; returns -1 to have lws close the connection. */
+/* Writes one frame (a PING first if one is due); returns -1 to have lws close the connection. */
 static int on_writeable(ws_sess_t *s)
 {
     if (s->killed)
         return -1;
     if (s->going_away)
         return send_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    if (s->ping_due) {
+        /* RFC 6455 section 5.5.2: the peer's PONG (or any frame) shows it is alive. Not empty: lws 4.1
+         * does not report an empty PONG to the protocol callback (LWS_CALLBACK_RECEIVE_PONG). */
+        unsigned char buf[LWS_PRE + 1];
+        buf[LWS_PRE] = 'p';
+        s->ping_due = 0;
+        if (lws_write(s->wsi, buf + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+            return -1;
+        if (s->head || s->closing)
+            lws_callback_on_writable(s->wsi);
+        return 0;
+    }
     frame_t *f = s->head;
     if (f) {
         s->head = f->next;
         if (!s->head)
             s->tail = NULL;
         s->queued -= f->len;
+        queued_total -= f->len;
+        metrics_set_send_queued(queued_total);
         int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
         free(f);
         if (n < 0)
@@ -161,51 +236,119 @@ static int on_writeable(ws_sess_t *s)
     return 0;
 }
 
+/* ---------------- idle connections ---------------- */
+
+/* Once a second: drop the connections that stayed silent for ping-timeout although pinged, then ping
+ * those silent for ping-interval. Both walks start at the oldest and stop at the first that is not due,
+ * so the work is what is done, not the number of connections. */
+static void idle_tick(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = now_ms();
+    idle_node_t *n;
+    while ((n = idle_expired(&idle, now, (uint64_t)cfg->ping_timeout * 1000))) {
+        ws_sess_t *s = IDLE_CONTAINER(n, ws_sess_t, idle);
+        log_info("conn %llu: silent for %lld s (no pong): dropping", sess_id(s), cfg->ping_timeout);
+        metrics_idle_timeout();
+        kill_async(s);
+    }
+    while ((n = idle_ping_due(&idle, now, (uint64_t)cfg->ping_interval * 1000))) {
+        ws_sess_t *s = IDLE_CONTAINER(n, ws_sess_t, idle);
+        s->ping_due = 1;
+        lws_callback_on_writable(s->wsi);
+    }
+    if (closes_since_trim >= TRIM_AFTER_CLOSES && now - last_trim_ms >= TRIM_EVERY_MS) {
+        closes_since_trim = 0;
+        last_trim_ms = now;
+        malloc_trim(0);
+    }
+}
+
+void ws_pause_reading(ws_sess_t *s, int paused)
+{
+    paused = !!paused;
+    if (s->killed || (int)s->paused == paused)
+        return;
+    s->paused = (unsigned)paused;
+    /* A connection we are not reading cannot show us its pongs: its idle clock stops meanwhile. */
+    if (paused)
+        idle_remove(&idle, &s->idle);
+    else
+        idle_touch(&idle, &s->idle, now_ms());
+    lws_rx_flow_control(s->wsi, !paused);
+    if (!paused)
+        lws_kick(); /* frames lws read ahead are replayed from its service loop */
+}
+
 /* ---------------- receiving ---------------- */
+
+static void rx_free(ws_sess_t *s)
+{
+    free(s->rx);
+    s->rx = NULL;
+    s->rxlen = s->rxcap = 0;
+}
 
 static void too_large(ws_sess_t *s)
 {
     char *text = msg_error_text(NULL, E_TOO_LARGE, NULL, 0, "frame larger than max-frame-bytes");
-    log_info("conn %llu: frame over %lld bytes: closing", (unsigned long long)conn_id(s->conn), cfg->max_frame_bytes);
+    log_info("conn %llu: frame over %lld bytes: closing", sess_id(s), cfg->max_frame_bytes);
     metrics_request("unknown", E_TOO_LARGE);
     if (text)
         ws_send(s, text, strlen(text));
     free(text);
     s->closing = 1;
-    s->rxlen = 0;
+    rx_free(s);
     lws_callback_on_writable(s->wsi);
 }
 
+static void deliver(ws_sess_t *s, const char *buf, size_t len)
+{
+    if (lws_frame_is_binary(s->wsi))
+        dispatch_reject(s->conn, "frames must be text (JSON)");
+    else
+        dispatch_frame(s->conn, buf, len);
+}
+
+/* One piece of a frame (at most WS_RX_PIECE bytes). lws tells how much of the current fragment is
+ * still to come, so the size is checked against max-frame-bytes before anything is allocated, and the
+ * buffer is sized to the fragment at once. */
 static int on_receive(ws_sess_t *s, const void *in, size_t len)
 {
     if (s->closing || s->killed || !s->conn)
         return 0;
-    if (s->rxlen + len > (size_t)cfg->max_frame_bytes) {
+    if (!s->paused)
+        idle_touch(&idle, &s->idle, now_ms());
+    size_t rest = lws_remaining_packet_payload(s->wsi);
+    if (rest > (size_t)cfg->max_frame_bytes || s->rxlen + len + rest > (size_t)cfg->max_frame_bytes) {
         too_large(s);
         return 0;
     }
-    if (s->rxlen + len > s->rxcap) {
-        size_t cap = s->rxcap ? s->rxcap : RX_CHUNK;
-        while (cap < s->rxlen + len)
-            cap *= 2;
-        if (cap > (size_t)cfg->max_frame_bytes)
-            cap = (size_t)cfg->max_frame_bytes;
-        char *p = realloc(s->rx, cap);
+    int last = lws_is_final_fragment(s->wsi) && rest == 0;
+    if (last && s->rxlen == 0) { /* the whole frame in one piece: straight from lws's buffer */
+        deliver(s, in ? in : "", len);
+        return 0;
+    }
+    size_t need = s->rxlen + len + rest;
+    if (need > s->rxcap) {
+        char *p = realloc(s->rx, need ? need : 1);
         if (!p)
             return -1;
         s->rx = p;
-        s->rxcap = cap;
+        s->rxcap = need;
     }
-    memcpy(s->rx + s->rxlen, in, len);
+    if (len)
+        memcpy(s->rx + s->rxlen, in, len);
     s->rxlen += len;
-    if (!lws_is_final_fragment(s->wsi) || lws_remaining_packet_payload(s->wsi))
+    if (!last)
         return 0;
+    /* Taken off the session before dispatching, so that nothing is kept while the connection idles. */
+    char *frame = s->rx;
     size_t n = s->rxlen;
-    s->rxlen = 0;
-    if (lws_frame_is_binary(s->wsi))
-        dispatch_reject(s->conn, "frames must be text (JSON)");
-    else
-        dispatch_frame(s->conn, s->rx, n);
+    s->rx = NULL;
+    s->rxlen = s->rxcap = 0;
+    deliver(s, frame, n);
+    free(frame);
     return 0;
 }
 
@@ -246,12 +389,20 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
             sessions->prev = s;
         sessions = s;
         nsessions++;
+        idle_touch(&idle, &s->idle, now_ms());
         metrics_conn_opened();
         log_info("conn %llu: open from %s", (unsigned long long)conn_id(s->conn), peer);
         return 0;
     }
     case LWS_CALLBACK_RECEIVE:
         return on_receive(s, in, len);
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: /* not about one connection: s is NULL */
+        lws_kicked = 0;
+        return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (s->conn && !s->killed && !s->paused)
+            idle_touch(&idle, &s->idle, now_ms());
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return on_writeable(s);
     case LWS_CALLBACK_CLOSED:
@@ -263,154 +414,185 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
             if (s->next)
                 s->next->prev = s->prev;
             nsessions--;
+            closes_since_trim++;
             log_info("conn %llu: closed", (unsigned long long)conn_id(s->conn));
             conn_closed(s->conn);
             s->conn = NULL;
             metrics_conn_closed();
         }
+        idle_remove(&idle, &s->idle);
         queue_free(s);
-        free(s->rx);
-        s->rx = NULL;
+        rx_free(s);
         return 0;
     default:
         return 0;
     }
 }
 
-/* ---------------- HTTP: /healthz, /metrics ---------------- */
+/* ---------------- HTTP routes ---------------- */
 
-static int http_reply(struct lws *wsi, http_sess_t *h, unsigned status, const char *ctype, const char *body,
-                      size_t len)
+int ws_route_add(const char *prefix, ws_http_fn fn, void *arg)
 {
-    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-    h->body = malloc(LWS_PRE + len + 1);
-    if (!h->body)
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (ctx || !fn || nroutes == WS_MAX_ROUTES || n < 2 || prefix[0] != '/' || prefix[n - 1] == '/' ||
+        n >= HTTP_PATH_MAX)
         return -1;
-    memcpy(h->body + LWS_PRE, body, len);
-    h->len = len;
-    if (lws_add_http_common_headers(wsi, status, ctype, (lws_filepos_t)len, &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    lws_callback_on_writable(wsi);
+    for (size_t i = 0; i < nroutes; i++)
+        if (strcmp(routes[i].prefix, prefix) == 0)
+            return -1;
+    routes[nroutes++] = (route_t){prefix, n, fn, arg};
     return 0;
 }
 
-/* ---------------- HTTP: GET /ics/<booking>.ics (schedule.h) ---------------- */
-
-static void ics_done(int status, const char *body, size_t len, void *priv)
+/* The route serving path: the longest prefix that ends at a '/' or at the end of path. */
+static const route_t *route_find(const char *path)
 {
-    ics_pending_t *p = priv;
-    if (!p->wsi) { /* the client went away meanwhile */
-        free(p);
-        return;
+    const route_t *best = NULL;
+    for (size_t i = 0; i < nroutes; i++) {
+        const route_t *r = &routes[i];
+        if (strncmp(path, r->prefix, r->len) == 0 && (path[r->len] == '\0' || path[r->len] == '/') &&
+            (!best || r->len > best->len))
+            best = r;
     }
-    p->body = malloc(len + 1);
-    if (p->body) {
-        memcpy(p->body, body, len);
-        p->len = len;
-        p->status = (unsigned)status;
-    } else {
-        p->status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
-    }
-    p->done = 1;
-    lws_callback_on_writable(p->wsi);
+    return best;
 }
 
-/* The token: ?token=… or "Authorization: Bearer …"; "" if neither. */
-static void ics_token(struct lws *wsi, char *out, size_t cap)
+static void req_free(ws_http_req_t *req)
 {
-    char auth[128];
-    out[0] = '\0';
-    const char *v = lws_get_urlarg_by_name(wsi, "token=", out, (int)cap);
-    if (v) {
-        memmove(out, v, strlen(v) + 1);
+    if (!req)
         return;
-    }
-    out[0] = '\0';
-    if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) > 7 && strncmp(auth, "Bearer ", 7) == 0)
-        snprintf(out, cap, "%s", auth + 7);
+    free(req->body);
+    free(req);
 }
 
-/* Starts answering GET /ics/<32 hex>.ics; the answer is written once Redis has checked the token. */
-static int ics_start(struct lws *wsi, http_sess_t *h, const char *uri)
+const char *ws_http_path(const ws_http_req_t *req) { return req->path; }
+
+static int copy_out(const char *v, char *out, size_t cap)
 {
-    char bid[40] = "", token[128], host[128] = "", url[256];
-    size_t n = strlen(uri);
-    if (n != 5 + 32 + 4 || strcmp(uri + n - 4, ".ics") != 0) {
-        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+    size_t n = strlen(v);
+    if (n >= cap) {
+        out[0] = '\0';
         return -1;
     }
-    memcpy(bid, uri + 5, 32);
-    bid[32] = '\0';
-    ics_token(wsi, token, sizeof token);
-    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0 || strpbrk(host, "\r\n \"<>"))
-        snprintf(host, sizeof host, "%s:%lld", cfg->listen_address, cfg->listen_port);
-    snprintf(url, sizeof url, "http://%s/#/sessions/join/%s", host, bid); /* the web client's route */
-    ics_pending_t *p = calloc(1, sizeof *p);
-    if (!p)
+    memcpy(out, v, n + 1);
+    return (int)n;
+}
+
+int ws_http_arg(const ws_http_req_t *req, const char *name, char *out, size_t cap)
+{
+    char key[64], buf[1024];
+    if (!cap)
         return -1;
-    p->wsi = wsi;
-    h->ics = p;
-    schedule_ics(bid, token, url, ics_done, p);
-    return 0;
+    out[0] = '\0';
+    if (!req->in_route || !req->wsi || snprintf(key, sizeof key, "%s=", name) >= (int)sizeof key)
+        return -1;
+    /* lws copies "name=value" (URL-decoded) into buf and points at the value. */
+    const char *v = lws_get_urlarg_by_name(req->wsi, key, buf, (int)sizeof buf);
+    return v ? copy_out(v, out, cap) : -1;
 }
 
-static void ics_drop(http_sess_t *h)
+int ws_http_header(const ws_http_req_t *req, const char *name, char *out, size_t cap)
 {
-    if (!h || !h->ics)
-        return;
-    if (h->ics->done) {
-        free(h->ics->body);
-        free(h->ics);
-    } else {
-        h->ics->wsi = NULL; /* ics_done frees it */
+    if (!cap)
+        return -1;
+    out[0] = '\0';
+    if (!req->in_route || !req->wsi)
+        return -1;
+    size_t n = strlen(name);
+    /* lws names its known headers "host:", "authorization:", …: find the token by that name. */
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        const char *s = (const char *)lws_token_to_string((enum lws_token_indexes)t);
+        if (!s || strncasecmp(s, name, n) != 0 || s[n] != ':')
+            continue;
+        int len = lws_hdr_total_length(req->wsi, (enum lws_token_indexes)t);
+        if (len <= 0 || (size_t)len >= cap)
+            return -1;
+        return lws_hdr_copy(req->wsi, out, (int)cap, (enum lws_token_indexes)t) < 0 ? -1 : len;
     }
-    h->ics = NULL;
+    return -1;
 }
 
-static int http_reply(struct lws *wsi, http_sess_t *h, unsigned status, const char *ctype, const char *body,
-                      size_t len);
-
-/* Writes the answer of a finished /ics request (headers now; the body at the next writable). */
-static int ics_write(struct lws *wsi, http_sess_t *h)
+void ws_http_answer(ws_http_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
-    ics_pending_t *p = h->ics;
-    unsigned st = p->body ? p->status : HTTP_STATUS_INTERNAL_SERVER_ERROR;
-    int rc = http_reply(wsi, h, st, st == 200 ? "text/calendar; charset=utf-8" : "text/plain; charset=utf-8",
-                        p->body ? p->body : "internal error\n", p->body ? p->len : 15);
-    ics_drop(h);
-    return rc;
+    if (!req || req->answered)
+        return;
+    if (!req->wsi) { /* the client went away meanwhile */
+        req_free(req);
+        return;
+    }
+    req->answered = 1;
+    req->body = malloc(LWS_PRE + len + 1);
+    if (req->body) {
+        memcpy(req->body + LWS_PRE, body, len);
+        req->len = len;
+        req->status = status;
+        snprintf(req->ctype, sizeof req->ctype, "%s", content_type);
+    } else {
+        req->status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
+    }
+    lws_callback_on_writable(req->wsi);
+}
+
+/* The connection's request is over (answered and written, or the connection closed). */
+static void http_detach(http_sess_t *h)
+{
+    if (!h || !h->req)
+        return;
+    if (h->req->answered)
+        req_free(h->req);
+    else
+        h->req->wsi = NULL; /* ws_http_answer frees it */
+    h->req = NULL;
 }
 
 static int on_http(struct lws *wsi, http_sess_t *h)
 {
-    char uri[64] = "";
+    char uri[HTTP_PATH_MAX];
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) {
         lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
         return -1;
     }
-    if (strcmp(uri, "/healthz") == 0) {
-        int up = store_is_up();
-        char body[256];
-        int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"redis\":%s,\"connections\":%zu,\"node\":\"%s\"}\n",
-                         up ? "ok" : "unavailable", up ? "true" : "false", conn_count(), cfg->node_id);
-        return http_reply(wsi, h, up ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json", body,
-                          (size_t)n);
+    const route_t *r = route_find(uri);
+    ws_http_req_t *req = r && h ? calloc(1, sizeof *req) : NULL;
+    if (!req) {
+        lws_return_http_status(wsi, r ? HTTP_STATUS_INTERNAL_SERVER_ERROR : HTTP_STATUS_NOT_FOUND, NULL);
+        return -1;
     }
-    if (strncmp(uri, "/ics/", 5) == 0)
-        return ics_start(wsi, h, uri);
-    if (strcmp(uri, "/metrics") == 0) {
-        size_t n;
-        char *text = metrics_render(store_is_up(), &n);
-        if (!text)
+    http_detach(h); /* a request left over on a kept-alive connection */
+    memcpy(req->path, uri, strlen(uri) + 1);
+    req->wsi = wsi;
+    h->req = req;
+    req->in_route = 1;
+    r->fn(req, r->arg);
+    if (h->req == req)
+        req->in_route = 0;
+    return 0;
+}
+
+/* Headers at one writeable callback, the body at the next (lws 4.1 wants one write per callback). */
+static int http_write(struct lws *wsi, http_sess_t *h)
+{
+    ws_http_req_t *req = h->req;
+    if (!req->body) {
+        lws_return_http_status(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL);
+        return -1;
+    }
+    if (!req->headers_sent) {
+        unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+        if (lws_add_http_common_headers(wsi, (unsigned)req->status, req->ctype, (lws_filepos_t)req->len, &p, end) ||
+            lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
+                                         end) ||
+            lws_finalize_write_http_header(wsi, start, &p, end))
             return -1;
-        int rc = http_reply(wsi, h, HTTP_STATUS_OK, "text/plain; version=0.0.4", text, n);
-        free(text);
-        return rc;
+        req->headers_sent = 1;
+        lws_callback_on_writable(wsi);
+        return 0;
     }
-    lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
-    return -1;
+    int n = lws_write(wsi, req->body + LWS_PRE, req->len, LWS_WRITE_HTTP_FINAL);
+    http_detach(h);
+    if (n < 0 || lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
 }
 
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -424,25 +606,12 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_HTTP:
         return on_http(wsi, h) ? -1 : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (h && h->ics && h->ics->done)
-            return ics_write(wsi, h) ? -1 : 0;
-        if (!h || !h->body)
-            break;
-        {
-            int n = lws_write(wsi, h->body + LWS_PRE, h->len, LWS_WRITE_HTTP_FINAL);
-            free(h->body);
-            h->body = NULL;
-            if (n < 0 || lws_http_transaction_completed(wsi))
-                return -1;
-        }
-        return 0;
+        if (h && h->req && h->req->answered)
+            return http_write(wsi, h) ? -1 : 0;
+        break;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (h) {
-            free(h->body);
-            h->body = NULL;
-            ics_drop(h);
-        }
+        http_detach(h);
         break;
     default:
         break;
@@ -452,11 +621,9 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
 static const struct lws_protocols protocols[] = {
     {"http", cb_http, sizeof(http_sess_t), 0, 0, NULL, 0},
-    {WS_PROTOCOL, cb_ws, sizeof(ws_sess_t), RX_CHUNK, 0, NULL, 0},
+    {WS_PROTOCOL, cb_ws, sizeof(ws_sess_t), WS_RX_PIECE, 0, NULL, WS_TX_PACKET},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
-
-static struct lws_http_mount mount_files, mount_health, mount_metrics, mount_ics;
 
 static void lws_log(int level, const char *line)
 {
@@ -472,33 +639,23 @@ static void lws_log(int level, const char *line)
 int ws_start(uv_loop_t *loop, const signal_config_t *config)
 {
     cfg = config;
+    uvloop = loop;
+    idle_init(&idle);
     lws_set_log_level(LLL_ERR | LLL_WARN | (log_level >= LOG_LVL_DEBUG ? LLL_NOTICE : 0), lws_log);
 
-    mount_metrics.mountpoint = "/metrics";
-    mount_metrics.origin = "http";
-    mount_metrics.origin_protocol = LWSMPRO_CALLBACK;
-    mount_metrics.mountpoint_len = 8;
-    mount_metrics.mount_next = &mount_ics;
-    mount_ics.mountpoint = "/ics";
-    mount_ics.origin = "http";
-    mount_ics.origin_protocol = LWSMPRO_CALLBACK;
-    mount_ics.mountpoint_len = 4;
-    mount_health.mount_next = &mount_metrics;
-    mount_health.mountpoint = "/healthz";
-    mount_health.origin = "http";
-    mount_health.origin_protocol = LWSMPRO_CALLBACK;
-    mount_health.mountpoint_len = 8;
-    mount_files.mount_next = &mount_health;
-    mount_files.mountpoint = "/";
-    mount_files.origin = cfg->web_root;
-    mount_files.def = "index.html";
-    mount_files.origin_protocol = LWSMPRO_FILE;
-    mount_files.mountpoint_len = 1;
-
-    /* lws pings a WebSocket idle for ping-interval and drops it after ping-timeout without any sign of
-     * life: how a vanished client (cable pulled, laptop closed) is noticed. */
-    idle_policy.secs_since_valid_ping = (uint16_t)cfg->ping_interval;
-    idle_policy.secs_since_valid_hangup = (uint16_t)cfg->ping_timeout;
+    mounts[0].mountpoint = "/";
+    mounts[0].origin = cfg->web_root;
+    mounts[0].def = "index.html";
+    mounts[0].origin_protocol = LWSMPRO_FILE;
+    mounts[0].mountpoint_len = 1;
+    for (size_t i = 0; i < nroutes; i++) {
+        struct lws_http_mount *m = &mounts[1 + i];
+        m->mountpoint = routes[i].prefix;
+        m->mountpoint_len = (unsigned char)routes[i].len;
+        m->origin = "http"; /* the protocol whose callback answers */
+        m->origin_protocol = LWSMPRO_CALLBACK;
+        mounts[i].mount_next = m;
+    }
 
     static void *loops[1];
     loops[0] = loop;
@@ -509,21 +666,33 @@ int ws_start(uv_loop_t *loop, const signal_config_t *config)
     info.port = (int)cfg->listen_port;
     info.iface = cfg->listen_address;
     info.protocols = protocols;
-    info.mounts = &mount_files;
+    info.mounts = mounts;
     info.vhost_name = "staffroom";
-    info.retry_and_idle_policy = &idle_policy;
+    /* lws's own idle pings would re-arm a per-connection timer in its sorted timer list at every frame
+     * and pong (O(n) each): turned off, idle_tick does the same job in O(1) per event. */
+    info.retry_and_idle_policy = &no_validity_timers;
+    /* Handshakes and HTTP requests that stall are dropped after this long (lws arms these timers only
+     * while a request is incomplete, never on an established WebSocket). */
     info.timeout_secs = 10;
+    /* lws sizes its fd table from the process's file limit (main.c raises it first); fd_limit_per_thread
+     * stays 0, since a value below the limit turns lws's fd lookup into a linear scan. */
     ctx = lws_create_context(&info);
     if (!ctx) {
         log_error("cannot listen on %s:%lld (see lws errors above)", cfg->listen_address, cfg->listen_port);
         return -1;
     }
+    uv_timer_init(loop, &idle_timer);
+    uv_timer_start(&idle_timer, idle_tick, IDLE_TICK_MS, IDLE_TICK_MS);
+    idle_timer_on = 1;
+    last_trim_ms = now_ms();
     return 0;
 }
 
 size_t ws_close_all(int force)
 {
     for (ws_sess_t *s = sessions; s; s = s->next) {
+        if (s->killed)
+            continue;
         if (force) {
             kill_async(s);
         } else if (!s->going_away) {
@@ -536,8 +705,14 @@ size_t ws_close_all(int force)
 
 void ws_stop(void)
 {
+    if (idle_timer_on) {
+        uv_timer_stop(&idle_timer);
+        uv_close((uv_handle_t *)&idle_timer, NULL);
+        idle_timer_on = 0;
+    }
     if (!ctx)
         return;
     lws_context_destroy(ctx);
     ctx = NULL;
+    lws_kicked = 0;
 }

@@ -1,12 +1,20 @@
-/* ws.h — HTTP and WebSocket serving. ws.c is the only file that includes <libwebsockets.h>.
+/* ws.h — HTTP and WebSocket transport. ws.c is the only file that includes <libwebsockets.h>.
  *
  * Owns: the lws context on the process's libuv loop; HTTP: the web client's static files (index.html
- * at /), GET /healthz and GET /metrics; the WebSocket endpoint /ws (subprotocol staffroom.v1; a
- * connection without it, or on another path, is refused); assembling fragmented frames up to
- * max-frame-bytes (a larger frame is answered too_large and the connection closed); a bounded send
- * queue per connection (over send-queue-max-bytes the slow client is disconnected, not buffered);
- * max-clients; idle pings (ping-interval / ping-timeout) so that dead peers are dropped.
- * Must not: know message types (frames go to dispatch_frame, answers come back through ws_send).
+ * at /) and the routes other modules register (ws_route_add); the WebSocket endpoint /ws (subprotocol
+ * staffroom.v1; a connection without it, or on another path, is refused); assembling fragmented frames
+ * up to max-frame-bytes (a larger frame is answered too_large and the connection closed); a bounded send
+ * queue per connection (over send-queue-max-bytes the slow client is disconnected, not buffered) and a
+ * budget for all queues together (send-queue-total-max-bytes); max-clients; idle pings (ping-interval /
+ * ping-timeout) so that dead peers are dropped.
+ * Must not: know message types or features (frames go to dispatch_frame, answers come back through
+ * ws_send; HTTP answers come from registered routes).
+ *
+ * Cost of an idle connection: no timer of its own. lws's per-connection validity timers are off (lws 4.1
+ * keeps timers in one sorted list, O(n) per insert); instead each WebSocket sits in an O(1) least-recently-
+ * active list (idle.h) that one loop timer checks every second from its oldest end only. lws reads into a
+ * small per-connection buffer (WS_RX_PIECE); a frame that arrives in one piece is dispatched from it
+ * without a copy, a longer one is assembled in a buffer sized to it and freed as soon as it is complete.
  */
 #ifndef STAFFROOM_WS_H
 #define STAFFROOM_WS_H
@@ -19,7 +27,7 @@
 typedef struct ws_sess ws_sess_t;
 
 /* Creates the context and listens (cfg borrowed; must outlive ws_stop). Returns 0, or -1 (logged),
- * e.g. when the port is taken. */
+ * e.g. when the port is taken. The routes registered so far are served; none can be added later. */
 int ws_start(uv_loop_t *loop, const signal_config_t *cfg);
 /* Starts closing every WebSocket (close code 1001, or at once without a close frame if force) and
  * returns how many are still open; their close paths (presence, bus) run as they close. Call before
@@ -27,12 +35,53 @@ int ws_start(uv_loop_t *loop, const signal_config_t *cfg);
  * is destroyed on a foreign loop. */
 size_t ws_close_all(int force);
 /* Closes every connection (their close paths run: presence, bus) and the listener; lws's handles
- * finish closing once the loop runs on. Safe to call twice. */
+ * finish closing once the loop runs on. Pending HTTP answers are dropped (ws_http_answer still frees
+ * their requests). Safe to call twice. */
 void ws_stop(void);
-/* Queues one text frame (text borrowed, copied). If the queue would pass send-queue-max-bytes the
- * connection is dropped instead (slow client). Dropped silently once the connection is closing. */
+
+/* ---------------- WebSocket ---------------- */
+
+/* Queues one text frame (text borrowed, copied). The connection is dropped instead (a slow client,
+ * counted in staffroom_slow_clients_total) if its queue would pass send-queue-max-bytes, or if all
+ * connections' queues together would pass send-queue-total-max-bytes (then also counted in
+ * staffroom_send_budget_drops_total): whichever connection's frame does not fit is the one dropped.
+ * Dropped silently once the connection is closing. */
 void ws_send(ws_sess_t *s, const char *text, size_t len);
-/* Stops (paused=1) or resumes (0) reading frames from s: admission control (conn.h). */
+/* Stops (paused=1) or resumes (0) reading frames from s, e.g. while it has too many requests in flight.
+ * Frames already read by lws are delivered after the resume, in order. While paused the connection is
+ * never dropped for being idle (its pongs are not read either); its idle clock restarts on resume.
+ * Calls that do not change the state are no-ops. Safe at any time on the loop, including from inside
+ * dispatch_frame. */
 void ws_pause_reading(ws_sess_t *s, int paused);
+/* Bytes queued for sending over all connections (for metrics and tests). */
+size_t ws_queued_total(void);
+
+/* ---------------- HTTP routes ---------------- */
+
+/* One HTTP request being answered: created by ws.c for a route, freed by exactly one ws_http_answer. */
+typedef struct ws_http_req ws_http_req_t;
+/* Handles a GET of a path under the route's prefix. It must call ws_http_answer exactly once,
+ * now or later from the loop (e.g. from a store callback). The accessors below work only during this
+ * call (lws keeps the request headers only that long): copy what is needed later. */
+typedef void (*ws_http_fn)(ws_http_req_t *req, void *arg);
+
+#define WS_MAX_ROUTES 16
+/* Registers fn for the paths prefix and prefix/… (prefix: "/name", no trailing slash, static storage,
+ * borrowed). Call before ws_start. Returns 0, or -1 if the table is full, the prefix is malformed or
+ * already taken. */
+int ws_route_add(const char *prefix, ws_http_fn fn, void *arg);
+
+/* The request's path without the query ("/ics/….ics"); borrowed until the answer. */
+const char *ws_http_path(const ws_http_req_t *req);
+/* Copies URL query argument name (without '=') into out (cap bytes, NUL-terminated, URL-decoded).
+ * Returns its length, or -1 if absent or longer than cap - 1 (out is then ""). During the route call. */
+int ws_http_arg(const ws_http_req_t *req, const char *name, char *out, size_t cap);
+/* Copies request header name (case-insensitive, e.g. "authorization", "host") into out, as ws_http_arg.
+ * Only headers lws knows by name are available. During the route call. */
+int ws_http_header(const ws_http_req_t *req, const char *name, char *out, size_t cap);
+/* Answers req with status, content type (borrowed, copied) and body (borrowed, copied; len bytes), with
+ * "Cache-Control: no-store", and frees req. If the client went away meanwhile the answer is dropped
+ * (req is still freed): a route never needs to know. */
+void ws_http_answer(ws_http_req_t *req, int status, const char *content_type, const char *body, size_t len);
 
 #endif

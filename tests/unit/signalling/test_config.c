@@ -132,6 +132,15 @@ static void every_key_has_help(void **state)
     assert_true(n >= 20);
 }
 
+static void max_clients_follows_the_file_limit(void **state)
+{
+    (void)state;
+    assert_int_equal(config_max_clients(0, 20000), 20000 - CONFIG_FD_RESERVE); /* 0: what the fds allow */
+    assert_int_equal(config_max_clients(500, 20000), 500);                     /* an explicit cap */
+    assert_int_equal(config_max_clients(50000, 20000), 20000 - CONFIG_FD_RESERVE);
+    assert_int_equal(config_max_clients(0, 10), 1); /* never 0: one connection at least */
+}
+
 static void reminder_offsets_are_minutes_or_seconds(void **state)
 {
     (void)state;
@@ -171,6 +180,7 @@ int main(void)
         cmocka_unit_test(flag_errors_name_the_flag),
         cmocka_unit_test(every_key_has_help),
         cmocka_unit_test(reminder_offsets_are_minutes_or_seconds),
+        cmocka_unit_test(max_clients_follows_the_file_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
