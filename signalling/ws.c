@@ -3,6 +3,7 @@
 
 #include <libwebsockets.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,7 @@ struct ws_sess {
     unsigned going_away : 1; /* server shutdown: close (1001) at the next writable */
     unsigned ping_due : 1;   /* write a PING at the next writable */
     unsigned paused : 1;     /* ws_pause_reading */
+    unsigned replay_gen;     /* == replay_gen while lws may still hold input it read ahead (see replay) */
 };
 
 /* An HTTP request for a route. While the connection lives, its http_sess_t points here; if the
@@ -196,6 +198,75 @@ static int send_close(ws_sess_t *s, enum lws_close_status status, const char *wh
 }
 
 /* Writes one frame (a PING first if one is due); returns -1 to have lws close the connection. */
+/* Takes the first queued frame off s's queue (the caller writes and frees it). */
+static frame_t *dequeue(ws_sess_t *s)
+{
+    frame_t *f = s->head;
+    s->head = f->next;
+    if (!s->head)
+        s->tail = NULL;
+    s->queued -= f->len;
+    queued_total -= f->len;
+    return f;
+}
+
+static int write_one(ws_sess_t *s)
+{
+    frame_t *f = dequeue(s);
+    metrics_set_send_queued(queued_total);
+    int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
+    free(f);
+    return n < 0 ? -1 : 0;
+}
+
+/* The RFC 6455 section 5.2 header of an unmasked, final text frame of len bytes, written to out (at most
+ * 10 bytes); returns its length. */
+static size_t frame_header(unsigned char *out, size_t len)
+{
+    out[0] = 0x81; /* FIN, opcode 1 (text) */
+    if (len < 126) {
+        out[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        out[1] = 126;
+        out[2] = (unsigned char)(len >> 8);
+        out[3] = (unsigned char)len;
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Several frames waiting (a burst of events, a page of answers): framed here and handed to lws as one
+ * raw write, so a connection costs one system call and one wakeup per burst instead of one per event.
+ * Server-to-client frames are not masked and we use no extension, so the framing is just the header.
+ * lws keeps whatever the socket does not take and sends it before calling us again. */
+#define BATCH_MAX_BYTES (256 * 1024)
+static int write_batch(ws_sess_t *s)
+{
+    size_t total = 0, count = 0;
+    for (frame_t *f = s->head; f && (count == 0 || total + f->len + 10 <= BATCH_MAX_BYTES); f = f->next, count++)
+        total += f->len + 10;
+    unsigned char *buf = malloc(LWS_PRE + total);
+    if (!buf)
+        return write_one(s);
+    size_t at = LWS_PRE;
+    while (count--) {
+        frame_t *f = dequeue(s);
+        at += frame_header(buf + at, f->len);
+        memcpy(buf + at, f->buf + LWS_PRE, f->len);
+        at += f->len;
+        free(f);
+    }
+    metrics_set_send_queued(queued_total);
+    int n = lws_write(s->wsi, buf + LWS_PRE, at - LWS_PRE, LWS_WRITE_RAW);
+    free(buf);
+    return n < 0 ? -1 : 0;
+}
+
 static int on_writeable(ws_sess_t *s)
 {
     if (s->killed)
@@ -214,16 +285,8 @@ static int on_writeable(ws_sess_t *s)
             lws_callback_on_writable(s->wsi);
         return 0;
     }
-    frame_t *f = s->head;
-    if (f) {
-        s->head = f->next;
-        if (!s->head)
-            s->tail = NULL;
-        s->queued -= f->len;
-        queued_total -= f->len;
-        metrics_set_send_queued(queued_total);
-        int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
-        free(f);
+    if (s->head) {
+        int n = s->head->next ? write_batch(s) : write_one(s);
         if (n < 0)
             return -1;
         /* One write per callback: a close frame, too, waits for the next one. */
@@ -264,6 +327,42 @@ static void idle_tick(uv_timer_t *t)
     }
 }
 
+/* lws replays the input it read ahead of a paused connection only from its own idle pass, which a socket
+ * event starts and which stops itself after one round (lws 4.1, libuv): a resumed connection with a
+ * backlog would stall until its peer sent something else. So after a resume we wake lws once per loop
+ * iteration for as long as the replaying connections keep receiving, and stop after a few quiet rounds. */
+#define REPLAY_QUIET_ROUNDS 3
+static uv_idle_t replay_idle;
+static int replay_on, replay_ready, replay_quiet;
+static unsigned replay_gen = 1;
+static unsigned long replay_progress;
+
+static void replay_round(uv_idle_t *h)
+{
+    if (replay_progress == 0 && ++replay_quiet >= REPLAY_QUIET_ROUNDS) {
+        uv_idle_stop(h);
+        replay_on = 0;
+        replay_gen++; /* every connection's replay is over */
+        return;
+    }
+    if (replay_progress)
+        replay_quiet = 0;
+    replay_progress = 0;
+    lws_kick();
+}
+
+static void replay_start(ws_sess_t *s)
+{
+    if (!replay_ready)
+        return;
+    s->replay_gen = replay_gen;
+    replay_quiet = 0;
+    if (!replay_on) {
+        replay_on = 1;
+        uv_idle_start(&replay_idle, replay_round);
+    }
+}
+
 void ws_pause_reading(ws_sess_t *s, int paused)
 {
     paused = !!paused;
@@ -276,8 +375,10 @@ void ws_pause_reading(ws_sess_t *s, int paused)
     else
         idle_touch(&idle, &s->idle, now_ms());
     lws_rx_flow_control(s->wsi, !paused);
-    if (!paused)
+    if (!paused) {
         lws_kick(); /* frames lws read ahead are replayed from its service loop */
+        replay_start(s);
+    }
 }
 
 /* ---------------- receiving ---------------- */
@@ -319,6 +420,8 @@ static int on_receive(ws_sess_t *s, const void *in, size_t len)
         return 0;
     if (!s->paused)
         idle_touch(&idle, &s->idle, now_ms());
+    if (replay_on && s->replay_gen == replay_gen)
+        replay_progress++;
     size_t rest = lws_remaining_packet_payload(s->wsi);
     if (rest > (size_t)cfg->max_frame_bytes || s->rxlen + len + rest > (size_t)cfg->max_frame_bytes) {
         too_large(s);
@@ -681,6 +784,8 @@ int ws_start(uv_loop_t *loop, const signal_config_t *config)
         log_error("cannot listen on %s:%lld (see lws errors above)", cfg->listen_address, cfg->listen_port);
         return -1;
     }
+    uv_idle_init(loop, &replay_idle);
+    replay_ready = 1;
     uv_timer_init(loop, &idle_timer);
     uv_timer_start(&idle_timer, idle_tick, IDLE_TICK_MS, IDLE_TICK_MS);
     idle_timer_on = 1;
@@ -709,6 +814,11 @@ void ws_stop(void)
         uv_timer_stop(&idle_timer);
         uv_close((uv_handle_t *)&idle_timer, NULL);
         idle_timer_on = 0;
+    }
+    if (replay_ready) {
+        uv_idle_stop(&replay_idle);
+        uv_close((uv_handle_t *)&replay_idle, NULL);
+        replay_ready = replay_on = 0;
     }
     if (!ctx)
         return;
