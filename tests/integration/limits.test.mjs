@@ -125,7 +125,9 @@ test('a flood of signals (call.signal, room.signal, chat.typing) is rate_limited
 });
 
 test('a client that stops reading is disconnected once its send queue passes the cap', async () => {
-  const node = await startNode(h, { redisPort: stack.redisPort, label: 'slow', args: ['--send-queue-max-bytes', '65536'] });
+  // reads are rate-limited too (request-rate): lifted here so that every answer is a full profile
+  const node = await startNode(h, { redisPort: stack.redisPort, label: 'slow',
+    args: ['--send-queue-max-bytes', '65536', '--request-rate', '1000000', '--request-burst', '100000'] });
   const c = await connect(node.wsUrl);
   await registerUser(c, uniqueName('slow'));
   assert.equal((await c.request('profile.update', { bio: 'b'.repeat(2000) })).type, 'ok');

@@ -140,7 +140,8 @@ test('max-clients defaults to what the file limit allows; an explicit value stil
 
 test('when all send queues together pass send-queue-total-max-bytes, the client that does not fit is dropped', async () => {
   const node = await startNode(h, { redisPort: stack.redisPort, label: 'budget',
-    args: ['--send-queue-max-bytes', '16777216', '--send-queue-total-max-bytes', '65536'] });
+    args: ['--send-queue-max-bytes', '16777216', '--send-queue-total-max-bytes', '65536',
+      '--request-rate', '1000000', '--request-burst', '100000'] }); // every profile.get answered in full
   const other = await connect(node.wsUrl);
   const c = await connect(node.wsUrl);
   await registerUser(c, uniqueName('budget'));
