@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
+
 static unsigned long long conns_open, conns_total, rej_max, rej_path, slow_clients, budget_drops, idle_timeouts,
     events, direct_sent, hash_refused, inflight_paused;
 static size_t send_queued;
@@ -38,20 +40,28 @@ void metrics_direct_sent(void) { direct_sent++; }
 void metrics_hash_refused(void) { hash_refused++; }
 void metrics_inflight_paused(void) { inflight_paused++; }
 
+/* Looked up on every answer: a hash from "type\x1fresult" to its series, not a walk over up to 1024. */
+static strmap_t *series_index;
+
 void metrics_request(const char *type, const char *result)
 {
-    for (size_t i = 0; i < nseries; i++) {
-        if (strcmp(series[i].type, type) == 0 && strcmp(series[i].result, result) == 0) {
-            series[i].n++;
-            return;
-        }
+    char key[160];
+    snprintf(key, sizeof key, "%s\x1f%s", type, result);
+    if (!series_index && !(series_index = strmap_new()))
+        return;
+    series_t *found = strmap_get(series_index, key);
+    if (found) {
+        found->n++;
+        return;
     }
     if (nseries == MAX_REQ_SERIES)
         return;
-    series_t *s = &series[nseries++];
+    series_t *s = &series[nseries];
     snprintf(s->type, sizeof s->type, "%s", type);
     snprintf(s->result, sizeof s->result, "%s", result);
     s->n = 1;
+    if (strmap_put(series_index, key, s) == 0)
+        nseries++;
 }
 
 typedef struct {

@@ -163,8 +163,35 @@ static void req_send_text(req_t *r, const char *text)
         conn_send_text(c, text, strlen(text));
 }
 
+/* The plain {"type":"ok","id":…} of most answers (signals, sends): written directly, without building an
+ * object. */
+static char *ok_text(const json_t *id)
+{
+    char *idtext = id ? json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    size_t n = idtext ? strlen(idtext) : 0;
+    char *text = malloc(n + 24);
+    if (text) {
+        if (idtext)
+            snprintf(text, n + 24, "{\"type\":\"ok\",\"id\":%s}", idtext);
+        else
+            snprintf(text, n + 24, "{\"type\":\"ok\"}");
+    }
+    free(idtext);
+    return text;
+}
+
 void req_ok(req_t *r, json_t *fields)
 {
+    if (!fields) {
+        char *text = ok_text(r->id);
+        if (!text)
+            log_error("conn %llu: out of memory answering %s", (unsigned long long)r->conn, r->type);
+        req_send_text(r, text);
+        free(text);
+        metrics_request(r->type, "ok");
+        req_free(r);
+        return;
+    }
     json_t *o = json_object();
     if (o && fields)
         json_object_update(o, fields);
