@@ -20,7 +20,8 @@
 # Knobs (environment): BENCH_QUICK=1 (small counts, 1 round: a smoke test in under 2 minutes),
 # BENCH_ROUNDS (3), BENCH_SECONDS (3 s measured per relay run, after BENCH_WARMUP 1 s),
 # BENCH_CASES (a space-separated subset of the loads above), BENCH_REDIS_AOF=1 (Redis with
-# appendonly/appendfsync always, as scripts/run.sh runs it), STAFFROOM_SIGNAL (build/staffroom-signal).
+# appendonly/appendfsync always, as scripts/run.sh runs it), BENCH_PIN=0 (no taskset), STAFFROOM_SIGNAL
+# (build/staffroom-signal).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -28,8 +29,8 @@ LOAD=$ROOT/build/tests/bench/signal_load
 STAFFROOM=${STAFFROOM_SIGNAL:-$ROOT/build/staffroom-signal}
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-  ROUNDS=${BENCH_ROUNDS:-1}; SECS=${BENCH_SECONDS:-2}; WARM=${BENCH_WARMUP:-0.5}
-  RSS_N=1000; CYCLES=2; IDLE_N=2000; IDLE_SECS=3; RELAY_IDLE=2000; FAN_M=200; FAN_OTHERS=2000
+  ROUNDS=${BENCH_ROUNDS:-1}; SECS=${BENCH_SECONDS:-1.5}; WARM=${BENCH_WARMUP:-0.5}
+  RSS_N=500; CYCLES=2; IDLE_N=1000; IDLE_SECS=2; RELAY_IDLE=1000; FAN_M=200; FAN_OTHERS=1000
 else
   ROUNDS=${BENCH_ROUNDS:-3}; SECS=${BENCH_SECONDS:-3}; WARM=${BENCH_WARMUP:-1}
   RSS_N=5000; CYCLES=5; IDLE_N=19000; IDLE_SECS=10; RELAY_IDLE=18000; FAN_M=1000; FAN_OTHERS=15000
@@ -66,12 +67,12 @@ fi
 # Pinning: the load client on the last CPU, the servers (and Staffroom's Redis) on the others, so the
 # client never takes CPU from what it measures. With one CPU nothing is pinned.
 NCPU=$(nproc)
-if [ "$NCPU" -ge 2 ]; then
+if [ "$NCPU" -ge 2 ] && [ "${BENCH_PIN:-1}" = 1 ]; then
   CLIENT_PIN=(taskset -c $((NCPU - 1)))
   SERVER_PIN=(taskset -c "0-$((NCPU - 2))")
   PIN_NOTE="client on CPU $((NCPU - 1)), servers (and Redis) on CPU 0-$((NCPU - 2))"
 else
-  CLIENT_PIN=(); SERVER_PIN=(); PIN_NOTE="1 CPU: nothing pinned, client and server share it"
+  CLIENT_PIN=(); SERVER_PIN=(); PIN_NOTE="nothing pinned ($NCPU CPU(s), BENCH_PIN=${BENCH_PIN:-1})"
 fi
 
 mkdir -p "$ROOT/build/bench-run"
