@@ -12,6 +12,7 @@
  *   signal_load idle   -S staffroom|peerjs -p PORT -N CONNS [-C CYCLES] [-i IDLE_SECONDS]
  *   signal_load fanout -S staffroom -p PORT [-m MEMBERS] [-I OTHERS] [-k MESSAGES] [-g GAP_MS]
  *   common: -P SERVER_PID [-R REDIS_PID] [-c CONCURRENT_HANDSHAKES] [-A SOURCE_ADDRS] [-H HEARTBEAT_S]
+ *           (-H: seconds between an idle client's keep-alives: Staffroom `ping` 25, PeerJS HEARTBEAT 5; 0: none)
  *
  * Every mode prints a few human lines and one machine-readable line starting with "RESULT ". It exits
  * 0 only if nothing failed: no connection or sign-in failed, nothing was lost or reordered, no request
@@ -23,9 +24,7 @@
  * PAIR_BASE. The bench script seeds a fresh Redis for every measurement, so ranges may be reused.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -98,7 +97,7 @@ static struct {
     int idle_users, seed_members, seed_pairs, conns;
     double seconds, warmup, idle_seconds;
 } opt = {.kind = SRV_STAFFROOM, .pairs = 1, .window = 32, .members = 1000, .messages = 20, .gap_ms = 50,
-         .naddrs = 16, .concurrency = 128, .heartbeat_s = 5, .idle_users = IDLE_MAX, .seed_members = 1000,
+         .naddrs = 16, .concurrency = 128, .heartbeat_s = -1, .idle_users = IDLE_MAX, .seed_members = 1000,
          .seed_pairs = 100, .seconds = 3, .warmup = 1};
 
 static void user_uid(int i, char out[33]) { snprintf(out, 33, "be%030x", (unsigned)i); }
@@ -695,11 +694,13 @@ static void conn_leave(conn_t *c)
 typedef int (*done_fn)(void);
 static void (*tick_hook)(uint64_t now);
 
+/* Idle clients are not silent: each sends what its real client sends while nothing happens, so the
+ * servers' idle cost is the one real clients cause. Staffroom's web client sends a `ping` request every
+ * 25 s (PING_EVERY_MS in webclient/protocol.js); the PeerJS browser client a HEARTBEAT every 5 s (its
+ * default pingInterval; the server drops a peer silent for alive_timeout). -H overrides the period. */
 static void heartbeats(uint64_t now)
 {
-    /* The PeerJS browser client sends HEARTBEAT every 5 s by default; the server drops a peer silent for
-     * alive_timeout. Our peers do the same, so its idle cost is the one real clients cause. */
-    if (opt.kind != SRV_PEERJS || opt.heartbeat_s <= 0)
+    if (opt.heartbeat_s <= 0)
         return;
     static uint64_t last;
     if (now - last < 50000000ull)
@@ -709,7 +710,10 @@ static void heartbeats(uint64_t now)
     for (int i = 0; i < nconns; i++) {
         conn_t *c = &conns[i];
         if (c->state == C_READY && now >= c->t_hb) {
-            ws_text(c, hb, sizeof hb - 1);
+            if (opt.kind == SRV_PEERJS)
+                ws_text(c, hb, sizeof hb - 1);
+            else
+                ws_textf(c, "{\"type\":\"ping\",\"id\":%llu}", (unsigned long long)c->next_id++);
             c->t_hb = now + (uint64_t)opt.heartbeat_s * 1000000000ull;
         }
     }
@@ -791,8 +795,6 @@ static void leave_all(void)
 {
     for (int i = 0; i < nconns; i++)
         conn_leave(&conns[i]);
-    int done0 = n_done;
-    (void)done0;
     run_until(all_left, 15);
     for (int i = 0; i < nconns; i++) /* those that left are free again for the next cycle */
         if (conns[i].state == C_DONE) {
@@ -1452,6 +1454,8 @@ int main(int argc, char **argv)
         opt.messages < 1 || opt.messages > 10000 || opt.gap_ms < 0 || opt.cycles < 0 || opt.cycles > 100 ||
         opt.naddrs < 1 || opt.naddrs > 250 || opt.concurrency < 1 || opt.window < 1 || opt.window > 100000)
         die("an option is out of range");
+    if (opt.heartbeat_s < 0)
+        opt.heartbeat_s = opt.kind == SRV_PEERJS ? 5 : 25;
     if (strcmp(opt.mode, "seed") == 0) {
         if (!opt.redis_port)
             usage();
