@@ -41,6 +41,7 @@ MAX_CLIENTS=25000
 
 [ -x "$LOAD" ] || { echo "bench-signal: $LOAD missing (make build/tests/bench/signal_load)" >&2; exit 1; }
 [ -x "$STAFFROOM" ] || { echo "bench-signal: $STAFFROOM missing (make)" >&2; exit 1; }
+"$LOAD" selftest || { echo "bench-signal: the load client fails its self-test: no figures from it" >&2; exit 1; }
 for t in node npm redis-server; do
   command -v "$t" >/dev/null || { echo "bench-signal: $t not installed" >&2; exit 1; }
 done

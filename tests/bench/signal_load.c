@@ -7,6 +7,7 @@
  * Must not: talk to anything but 127.0.0.1; run unbounded (every phase has a deadline, every count a cap);
  * be the bottleneck (non-blocking sockets, one write per connection per loop turn, no per-message malloc).
  *
+ *   signal_load selftest   (the frame reader and JSON scanner on crafted input; no sockets)
  *   signal_load seed   -r REDIS_PORT [-N IDLE_USERS] [-M MEMBERS] [-Q PAIRS]
  *   signal_load relay  -S staffroom|peerjs -p PORT [-n PAIRS] [-I IDLE] [-d SECONDS] [-u WARMUP] [-w WINDOW]
  *   signal_load idle   -S staffroom|peerjs -p PORT -N CONNS [-C CYCLES] [-i IDLE_SECONDS]
@@ -606,6 +607,41 @@ static void in_append(conn_t *c, const char *d, size_t n)
     c->in_len += n;
 }
 
+/* Bytes read from c: the handshake answer, then frames. A partial frame is kept in c->in. Returns -1
+ * once the connection is gone (failed or closed), else 0. */
+static int conn_input(conn_t *c, const char *d, size_t n)
+{
+    if (c->state == C_HANDSHAKE) {
+        in_append(c, d, n);
+        int h = parse_handshake(c);
+        if (h < 0)
+            return -1;
+        if (h == 0 || !c->in_len)
+            return 0;
+        ssize_t k = ws_parse(c, c->in, c->in_len);
+        if (k < 0)
+            return -1;
+        memmove(c->in, c->in + k, c->in_len - (size_t)k);
+        c->in_len -= (size_t)k;
+        return 0;
+    }
+    if (c->in_len) { /* a partial frame is waiting: parse from the connection's own buffer */
+        in_append(c, d, n);
+        ssize_t k = ws_parse(c, c->in, c->in_len);
+        if (k < 0)
+            return -1;
+        memmove(c->in, c->in + k, c->in_len - (size_t)k);
+        c->in_len -= (size_t)k;
+    } else { /* the common case: whole frames straight from the read buffer */
+        ssize_t k = ws_parse(c, d, n);
+        if (k < 0)
+            return -1;
+        if ((size_t)k < n)
+            in_append(c, d + k, n - (size_t)k);
+    }
+    return 0;
+}
+
 static void conn_readable(conn_t *c)
 {
     for (;;) {
@@ -627,33 +663,8 @@ static void conn_readable(conn_t *c)
             }
             return;
         }
-        if (c->state == C_HANDSHAKE) {
-            in_append(c, rbuf, (size_t)r);
-            if (parse_handshake(c) <= 0)
-                continue;
-            if (c->in_len) {
-                ssize_t k = ws_parse(c, c->in, c->in_len);
-                if (k < 0)
-                    return;
-                memmove(c->in, c->in + k, c->in_len - (size_t)k);
-                c->in_len -= (size_t)k;
-            }
-            continue;
-        }
-        if (c->in_len) { /* a partial frame is waiting: parse from the connection's own buffer */
-            in_append(c, rbuf, (size_t)r);
-            ssize_t k = ws_parse(c, c->in, c->in_len);
-            if (k < 0)
-                return;
-            memmove(c->in, c->in + k, c->in_len - (size_t)k);
-            c->in_len -= (size_t)k;
-        } else { /* the common case: whole frames straight from the shared buffer */
-            ssize_t k = ws_parse(c, rbuf, (size_t)r);
-            if (k < 0)
-                return;
-            if ((size_t)k < (size_t)r)
-                in_append(c, rbuf + k, (size_t)r - (size_t)k);
-        }
+        if (conn_input(c, rbuf, (size_t)r) < 0)
+            return;
     }
 }
 
@@ -1401,6 +1412,138 @@ static int mode_seed(void)
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * selftest: the WebSocket reader and the JSON scanner on crafted input, no sockets. The bench script
+ * runs it first, so figures are never produced by a client that misreads frames. */
+
+static size_t frame(uint8_t *out, int fin, int op, int masked, const char *p, size_t n)
+{
+    size_t h = 0;
+    out[h++] = (uint8_t)((fin ? 0x80 : 0) | op);
+    uint8_t m = masked ? 0x80 : 0;
+    if (n < 126) {
+        out[h++] = (uint8_t)(m | n);
+    } else if (n <= 0xffff) {
+        out[h++] = m | 126, out[h++] = (uint8_t)(n >> 8), out[h++] = (uint8_t)n;
+    } else {
+        out[h++] = m | 127;
+        for (int i = 7; i >= 0; i--)
+            out[h++] = (uint8_t)((uint64_t)n >> (8 * i));
+    }
+    if (masked) {
+        memset(out + h, 0, 4); /* a zero key: the payload stays readable, the bit is what matters */
+        h += 4;
+    }
+    memcpy(out + h, p, n);
+    return h + n;
+}
+
+static int st_fail;
+#define CHECK(cond)                                                                                              \
+    do {                                                                                                         \
+        if (!(cond)) {                                                                                           \
+            fprintf(stderr, "signal_load selftest: line %d: %s\n", __LINE__, #cond);                             \
+            st_fail = 1;                                                                                         \
+        }                                                                                                        \
+    } while (0)
+
+/* Feeds a byte stream to a fresh connection in chunks of `chunk` bytes, as reads would deliver it. */
+static conn_t *st_conn(int state, int role)
+{
+    static int next;
+    conn_t *c = &conns[next++];
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->state = (uint8_t)state;
+    c->role = (uint8_t)role;
+    return c;
+}
+static void st_feed(conn_t *c, const uint8_t *d, size_t n, size_t chunk)
+{
+    for (size_t off = 0; off < n && c->state != C_FAILED; off += chunk)
+        conn_input(c, (const char *)d + off, n - off < chunk ? n - off : chunk);
+}
+
+static int mode_selftest(void)
+{
+    alloc_conns(64);
+    /* RFC 6455 §1.3's example key and answer */
+    char acc[29];
+    accept_for("dGhlIHNhbXBsZSBub25jZQ==", acc);
+    CHECK(strcmp(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0);
+    /* the JSON scanner: top level only, escapes, numbers */
+    const char *v;
+    size_t vn;
+    const char *j1 = "{\"data\":{\"type\":\"inner\"},\"a\":\"q\\\"type\\\":\",\"type\":\"outer\",\"id\":17}";
+    CHECK(json_member(j1, strlen(j1), "type", &v, &vn) && is(v, vn, "outer"));
+    CHECK(json_member(j1, strlen(j1), "id", &v, &vn) && is(v, vn, "17"));
+    CHECK(!json_member(j1, strlen(j1), "missing", &v, &vn));
+
+    /* A sign-in answer split into fragments with a ping between them (§5.4: control frames may be
+     * interleaved), fed whole, then 1 and 3 bytes at a time. */
+    static uint8_t buf[200000];
+    for (size_t chunk = 0; chunk < 3; chunk++) {
+        size_t sz = chunk == 0 ? sizeof buf : chunk == 1 ? 1 : 3, n = 0;
+        static const char *const part[4] = {"{\"type\":\"o", "pi", "k\",\"id\"", ":1}"};
+        static const int fin[4] = {0, 1, 0, 1}, op[4] = {0x1, 0x9, 0x0, 0x0};
+        for (int i = 0; i < 4; i++)
+            n += frame(buf + n, fin[i], op[i], 0, part[i], strlen(part[i]));
+        conn_t *c = st_conn(C_SIGNING, R_IDLE);
+        int ready0 = n_ready;
+        n_pending++;
+        st_feed(c, buf, n, sz);
+        CHECK(c->state == C_READY && n_ready == ready0 + 1);
+        /* the pong: FIN|0xA, masked, length 2, the ping's payload under the mask */
+        CHECK(c->out_len == 8 && (uint8_t)c->out[0] == 0x8A && (uint8_t)c->out[1] == 0x82);
+        CHECK((c->out[6] ^ c->out[2]) == 'p' && (c->out[7] ^ c->out[3]) == 'i');
+    }
+
+    /* Signals with 7-, 16- and 64-bit lengths arrive in order and are counted. */
+    {
+        conn_t *a = st_conn(C_READY, R_PAIR_A), *b = st_conn(C_READY, R_PAIR_B);
+        a->peer = (int)(b - conns), b->peer = (int)(a - conns);
+        static char big[100000];
+        size_t n = 0;
+        uint64_t d0 = delivered;
+        const size_t sizes[3] = {60, 300, 70000};
+        for (int i = 0; i < 3; i++) {
+            int k = snprintf(big, sizeof big, "{\"type\":\"call.signal\",\"data\":{\"seq\":%d,\"pad\":\"", i);
+            while ((size_t)k < sizes[i] - 3)
+                big[k++] = 'x';
+            memcpy(big + k, "\"}}", 3);
+            n += frame(buf + n, 1, 0x1, 0, big, sizes[i]);
+        }
+        st_feed(b, buf, n, 4096);
+        CHECK(delivered == d0 + 3 && b->got == 3 && order_errors == 0 && b->state == C_READY);
+    }
+
+    /* What a server must not send fails the connection: a masked frame, a binary message, a continuation
+     * without a start, a fragmented control frame. */
+    {
+        const uint8_t bad_op[4] = {0x1, 0x2, 0x0, 0x9};
+        const int bad_fin[4] = {1, 1, 1, 0}, bad_mask[4] = {1, 0, 0, 0};
+        for (int i = 0; i < 4; i++) {
+            conn_t *c = st_conn(C_READY, R_IDLE);
+            n_ready++;
+            int failed0 = n_failed;
+            size_t n = frame(buf, bad_fin[i], bad_op[i], bad_mask[i], "{\"type\":\"x\"}", 12);
+            st_feed(c, buf, n, n);
+            CHECK(c->state == C_FAILED && n_failed == failed0 + 1);
+        }
+    }
+
+    /* The answer to our close frame ends a leave cleanly. */
+    {
+        conn_t *c = st_conn(C_CLOSING, R_IDLE);
+        int done0 = n_done;
+        size_t n = frame(buf, 1, 0x8, 0, "\x03\xe8", 2);
+        st_feed(c, buf, n, n);
+        CHECK(c->state == C_DONE && n_done == done0 + 1);
+    }
+    printf("signal_load selftest: %s\n", st_fail ? "FAILED" : "ok");
+    return st_fail;
+}
+
+/* ---------------------------------------------------------------------------------------------
  * main */
 
 static void usage(void)
@@ -1456,6 +1599,10 @@ int main(int argc, char **argv)
         die("an option is out of range");
     if (opt.heartbeat_s < 0)
         opt.heartbeat_s = opt.kind == SRV_PEERJS ? 5 : 25;
+    if (strcmp(opt.mode, "selftest") == 0) {
+        failures_shown = 5; /* the failures it provokes are expected: keep them quiet */
+        return mode_selftest();
+    }
     if (strcmp(opt.mode, "seed") == 0) {
         if (!opt.redis_port)
             usage();
