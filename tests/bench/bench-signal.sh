@@ -176,6 +176,7 @@ run_case() {
     FAILED=1
     echo "  [r$round $server $case] FAILED (exit $rc): $(head -5 "$dir/load.err" | tr '\n' ' ')"
     [ -n "$res" ] && echo "  [r$round $server $case] $res"
+    echo "r$round $server $case (exit $rc): ${res:-no RESULT line}" >>"$RUN/failed"
     return
   fi
   echo "$case $server $round $res" >>"$RUN/results"
@@ -183,9 +184,10 @@ run_case() {
 }
 
 : >"$RUN/results"
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+: >"$RUN/failed"
+LOAD_START=$(uptime | sed 's/.*load average: //')
 echo "bench-signal: staffroom-signal ($(git rev-parse --short HEAD 2>/dev/null || echo '?')) vs PeerJS server (peer $PEER_VERSION, node $(node --version))"
-echo "  $NCPU CPUs; $PIN_NOTE; load average at start $LOAD_START (other work may share this machine)"
+echo "  $NCPU CPUs; $PIN_NOTE; load average (uptime) at start $LOAD_START (other work may share this machine)"
 echo "  $ROUNDS round(s), servers alternating first; staffroom-signal --max-clients $MAX_CLIENTS, rate limits raised,"
 echo "  --log-level warn; Redis $( [ "${BENCH_REDIS_AOF:-0}" = 1 ] && echo 'appendonly, fsync always' || echo 'without persistence'); ulimit -n $NOFILE"
 T0=$(date +%s)
@@ -198,7 +200,7 @@ for round in $(seq 1 "$ROUNDS"); do
     done
   done
 done
-LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD_END=$(uptime | sed 's/.*load average: //')
 
 echo
 echo "== bench-signal results: median (min-max) over $ROUNDS round(s); load average $LOAD_START at start, $LOAD_END at end; $(( $(date +%s) - T0 )) s"
@@ -264,6 +266,11 @@ awk -v rss_n="$RSS_N" -v idle_n="$IDLE_N" -v relay_idle="$RELAY_IDLE" -v fan_oth
     row("load client CPU in relay 1 pair, %", "relay1", "client_cpu_pct", 1, "%.0f", "(not the bound)", "")
     row("load client CPU in relay 50 pairs, %", "relay50", "client_cpu_pct", 1, "%.0f", "", "")
   }' "$RUN/results"
+if [ -s "$RUN/failed" ]; then
+  echo
+  echo "FAILED runs (not in the table; what they measured before failing, if anything):"
+  sed 's/^/  /' "$RUN/failed"
+fi
 echo "(raw RESULT lines: $RUN/results; logs of failed runs kept beside it)"
 if [ "$FAILED" != 0 ]; then
   echo "bench-signal: some runs FAILED (see above): their figures are missing from the table" >&2

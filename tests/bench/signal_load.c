@@ -1562,6 +1562,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         usage();
     opt.mode = argv[1];
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress lines show up as they happen, also in a log file */
     clk_tck = sysconf(_SC_CLK_TCK);
     int c;
     optind = 2;
