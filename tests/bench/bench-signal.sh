@@ -240,7 +240,7 @@ awk -v rss_n="$RSS_N" -v idle_n="$IDLE_N" -v relay_idle="$RELAY_IDLE" -v fan_oth
     x = med("rss", "staffroom", "per_conn_cycles_b", 1 / 1024)
     row("RSS per idle conn, fresh (KB)", "rss", "per_conn_fresh_b", 1 / 1024, "%.2f", "", "")
     row("RSS per idle conn, after cycles (KB)", "rss", "per_conn_cycles_b", 1 / 1024, "%.2f", "<= 3.5 KB", x != "" ? yes(x <= 3.5) : "n/a")
-    row("RSS once they all left, over the start (KB/conn)", "rss", "left_b", 1 / 1024, "%.2f", "", "")
+    row("  once they all left (KB per conn)", "rss", "left_b", 1 / 1024, "%.2f", "", "")
     row("connection set-up (connect+sign-in), /s", "rss", "setup_rate", 1, "%.0f", "", "")
     x = med("idlecpu", "staffroom", "idle_srv_cpu_pct", 1)
     row(sprintf("idle CPU, %d clients: node, %% core", idle_n), "idlecpu", "idle_srv_cpu_pct", 1, "%.2f", "< 3 % (node)", x != "" ? yes(x < 3) : "n/a")
