@@ -232,11 +232,13 @@ awk -v rss_n="$RSS_N" -v idle_n="$IDLE_N" -v relay_idle="$RELAY_IDLE" -v fan_oth
     row("  CPU us/msg: node", "relay1", "us_srv", 1, "%.1f", "", "")
     row("  CPU us/msg: Redis", "relay1", "us_redis", 1, "%.1f", "", "")
     row("  CPU us/msg: total", "relay1", "us_total", 1, "%.1f", "", "")
+    row("  servers busy, % of a core (node+Redis)", "relay1", "srv_cpu_pct", 1, "%.0f", "", "")
     rs = med("relay50", "staffroom", "rate", 1); rp = med("relay50", "peerjs", "rate", 1)
     row("relay 50 pairs, msg/s delivered", "relay50", "rate", 1, "%.0f", ">= 3x PeerJS", (rs != "" && rp != "") ? yes(rs >= 3 * rp) : "n/a")
     row("  CPU us/msg: node", "relay50", "us_srv", 1, "%.1f", "", "")
     row("  CPU us/msg: Redis", "relay50", "us_redis", 1, "%.1f", "", "")
     row("  CPU us/msg: total", "relay50", "us_total", 1, "%.1f", "", "")
+    row("  servers busy, % of a core (node+Redis)", "relay50", "srv_cpu_pct", 1, "%.0f", "", "")
     x = med("rss", "staffroom", "per_conn_cycles_b", 1 / 1024)
     row("RSS per idle conn, fresh (KB)", "rss", "per_conn_fresh_b", 1 / 1024, "%.2f", "", "")
     row("RSS per idle conn, after cycles (KB)", "rss", "per_conn_cycles_b", 1 / 1024, "%.2f", "<= 3.5 KB", x != "" ? yes(x <= 3.5) : "n/a")
@@ -253,6 +255,7 @@ awk -v rss_n="$RSS_N" -v idle_n="$IDLE_N" -v relay_idle="$RELAY_IDLE" -v fan_oth
     a0 = med("relay1", "staffroom", "rate", 1); a1 = med("relay1idle", "staffroom", "rate", 1)
     printf "%-44s %-26s %-26s %-7s %-22s %s\n", "  as % of the rate with none", q["staffroom"], q["peerjs"], "", ">= 90 %", \
       (a0 != "" && a1 != "") ? yes(a1 >= 0.9 * a0) : "n/a"
+    row("  servers busy, % of a core (node+Redis)", "relay1idle", "srv_cpu_pct", 1, "%.0f", "", "")
     x = med("fan", "staffroom", "p99_us", 1 / 1000)
     row("fan-out 1 channel, latency p50 (ms)", "fan", "p50_us", 1 / 1000, "%.2f", "", "")
     row("  p99 (ms)", "fan", "p99_us", 1 / 1000, "%.2f", "", "")
