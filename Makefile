@@ -5,6 +5,7 @@
 #   make test         install what is missing, build with ASan+UBSan, run every test; last line "N passed, N failed"
 #   make fuzz         run every libFuzzer target for FUZZ_SECONDS each (clang)
 #   make bench-relay  staffroom-relay against coturn under the same load
+#   make bench-signal staffroom-signal against the PeerJS server under the same load (BENCH_QUICK=1: smoke test)
 #   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
 #
 # Sources are found by wildcard: a new module in signalling/ or relay/ needs no edit here.
@@ -70,7 +71,7 @@ INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
-.PHONY: all run test test-build fuzz bench-relay deps clean format
+.PHONY: all run test test-build fuzz bench-relay bench-signal deps clean format
 # staffroom-signal is only built where its sources exist (the relay's worktree has none).
 PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal)
 all: $(PROGRAMS)
@@ -140,6 +141,12 @@ bench-relay:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory SAN=0 all $(BENCH_BINS)
 	@tests/bench/bench-relay.sh
+
+# Needs node/npm (the PeerJS server, installed by the script with npm ci) and redis-server, as make test does.
+bench-signal:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory SAN=0 all $(BENCH_BINS)
+	@tests/bench/bench-signal.sh
 
 format:
 	clang-format -i $(SIGNAL_SRCS) $(RELAY_SRCS) $(BASE_SRCS) $(wildcard signalling/*.h relay/*.h relay/base/*.h)
