@@ -1,6 +1,8 @@
 /* ws.c — see ws.h. libwebsockets 4.1 on a foreign libuv loop. */
 #include "ws.h"
 
+#include <errno.h>
+#include <sys/socket.h>
 #include <libwebsockets.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -30,20 +32,15 @@
 #define TRIM_EVERY_MS 10000
 #define HTTP_PATH_MAX 256
 
-typedef struct frame {
-    struct frame *next;
-    size_t len;
-    unsigned char buf[]; /* LWS_PRE bytes of headroom, then the text */
-} frame_t;
-
 /* Per WebSocket; lws allocates it zeroed and frees it after LWS_CALLBACK_CLOSED. */
 struct ws_sess {
     struct lws *wsi;
     conn_t *conn;
     char *rx;              /* a frame being assembled from pieces; NULL between frames */
     size_t rxlen, rxcap;
-    frame_t *head, *tail;
-    size_t queued;
+    unsigned char *out;    /* LWS_PRE headroom, then outlen bytes of framed messages not yet written */
+    size_t outlen, outcap;
+    ws_sess_t *dprev, *dnext; /* in the dirty list while it has output to flush this loop iteration */
     idle_node_t idle;      /* in `idle` while open, not killed and not paused */
     ws_sess_t *prev, *next; /* every open WebSocket, for shutdown */
     unsigned closing : 1;    /* close once the queue is written (too_large) */
@@ -51,6 +48,8 @@ struct ws_sess {
     unsigned going_away : 1; /* server shutdown: close (1001) at the next writable */
     unsigned ping_due : 1;   /* write a PING at the next writable */
     unsigned paused : 1;     /* ws_pause_reading */
+    unsigned dirty : 1;      /* in the dirty list */
+    unsigned lws_busy : 1;   /* lws holds bytes of ours it could not write yet: ours wait for writeable */
     unsigned replay_gen;     /* == replay_gen while lws may still hold input it read ahead (see replay) */
 };
 
@@ -99,19 +98,156 @@ static const lws_retry_bo_t no_validity_timers;
 
 static uint64_t now_ms(void) { return uvloop ? uv_now(uvloop) : 0; }
 
-/* ---------------- send queue ---------------- */
+/* ---------------- send path ----------------
+ *
+ * Messages for a connection go into its output buffer already framed (RFC 6455 section 5.2: a server's
+ * frames are not masked, and we negotiate no extension, so a frame is a 2-10 byte header and the text),
+ * and the buffer is written at the end of the loop iteration (a uv_check handle) with one send() straight
+ * to the socket. A burst of events then costs a connection one system call, and the usual case changes
+ * nothing in the poll set (asking lws for a writeable callback costs two epoll_ctl per write). What the
+ * socket does not take is handed to lws (a raw lws_write), which keeps it and writes it as the socket
+ * drains; until lws calls back writeable, later messages wait in the buffer, so bytes never overtake each
+ * other. Control frames (ping, close) are written only from the writeable callback, after the buffer. */
+
+static ws_sess_t *dirty_head;
+static uv_check_t flusher;
+static int flusher_ready;
+
+static void dirty_add(ws_sess_t *s)
+{
+    if (s->dirty)
+        return;
+    s->dirty = 1;
+    s->dprev = NULL;
+    s->dnext = dirty_head;
+    if (dirty_head)
+        dirty_head->dprev = s;
+    dirty_head = s;
+}
+
+static void dirty_remove(ws_sess_t *s)
+{
+    if (!s->dirty)
+        return;
+    if (s->dprev)
+        s->dprev->dnext = s->dnext;
+    else
+        dirty_head = s->dnext;
+    if (s->dnext)
+        s->dnext->dprev = s->dprev;
+    s->dprev = s->dnext = NULL;
+    s->dirty = 0;
+}
+
+/* Forgets s's unwritten output and frees its buffer (nothing is kept while a connection idles). */
+static void out_reset(ws_sess_t *s)
+{
+    queued_total -= s->outlen;
+    free(s->out);
+    s->out = NULL;
+    s->outlen = s->outcap = 0;
+    metrics_set_send_queued(queued_total);
+}
 
 static void queue_free(ws_sess_t *s)
 {
-    while (s->head) {
-        frame_t *f = s->head;
-        s->head = f->next;
-        free(f);
+    dirty_remove(s);
+    out_reset(s);
+}
+
+/* The RFC 6455 section 5.2 header of an unmasked, final text frame of len bytes, written to out (at most
+ * 10 bytes); returns its length. */
+static size_t frame_header(unsigned char *out, size_t len)
+{
+    out[0] = 0x81; /* FIN, opcode 1 (text) */
+    if (len < 126) {
+        out[1] = (unsigned char)len;
+        return 2;
     }
-    s->tail = NULL;
-    queued_total -= s->queued;
-    s->queued = 0;
-    metrics_set_send_queued(queued_total);
+    if (len <= 0xffff) {
+        out[1] = 126;
+        out[2] = (unsigned char)(len >> 8);
+        out[3] = (unsigned char)len;
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Appends one framed text message to s's buffer. 0, or -1 when out of memory. */
+static int out_append(ws_sess_t *s, const char *text, size_t len)
+{
+    size_t need = LWS_PRE + s->outlen + 10 + len;
+    if (need > s->outcap) {
+        size_t cap = s->outcap ? s->outcap : 512;
+        while (cap < need)
+            cap *= 2;
+        unsigned char *p = realloc(s->out, cap);
+        if (!p)
+            return -1;
+        s->out = p;
+        s->outcap = cap;
+    }
+    unsigned char *at = s->out + LWS_PRE + s->outlen;
+    size_t h = frame_header(at, len);
+    memcpy(at + h, text, len);
+    s->outlen += h + len;
+    queued_total += h + len;
+    return 0;
+}
+
+/* Hands s's output from byte `sent` on to lws, which writes what the socket takes and keeps the rest;
+ * then s waits for lws's writeable callback before writing anything else. -1 if lws failed. */
+static int hand_to_lws(ws_sess_t *s, size_t sent)
+{
+    int rc = lws_write(s->wsi, s->out + LWS_PRE + sent, s->outlen - sent, LWS_WRITE_RAW);
+    out_reset(s);
+    if (rc < 0)
+        return -1;
+    if (lws_partial_buffered(s->wsi)) {
+        s->lws_busy = 1;
+        lws_callback_on_writable(s->wsi);
+    }
+    return 0;
+}
+
+static void kill_async(ws_sess_t *s);
+
+/* Writes s's output straight to its socket (end of the loop iteration). */
+static void flush_one(ws_sess_t *s)
+{
+    if (s->killed || !s->outlen)
+        return;
+    if (s->lws_busy || lws_partial_buffered(s->wsi)) {
+        lws_callback_on_writable(s->wsi); /* the writeable callback takes it from here */
+        return;
+    }
+    ssize_t n = send(lws_get_socket_fd(s->wsi), s->out + LWS_PRE, s->outlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            log_info("conn %llu: send failed: %s", (unsigned long long)(s->conn ? conn_id(s->conn) : 0),
+                     strerror(errno));
+            kill_async(s);
+            return;
+        }
+        n = 0;
+    }
+    if ((size_t)n == s->outlen)
+        out_reset(s);
+    else if (hand_to_lws(s, (size_t)n) < 0)
+        kill_async(s);
+}
+
+static void flush_all(uv_check_t *h)
+{
+    (void)h;
+    while (dirty_head) {
+        ws_sess_t *s = dirty_head;
+        dirty_remove(s);
+        flush_one(s);
+    }
 }
 
 /* lws (libuv flavour) runs its due timers and replays held-back input only after it has serviced a
@@ -143,7 +279,7 @@ void ws_send(ws_sess_t *s, const char *text, size_t len)
 {
     if (s->killed)
         return;
-    if (s->queued + len > (size_t)cfg->send_queue_max_bytes) {
+    if (s->outlen + len > (size_t)cfg->send_queue_max_bytes) {
         log_warn("conn %llu: send queue over %lld bytes: disconnecting a slow client", sess_id(s),
                  cfg->send_queue_max_bytes);
         metrics_slow_client();
@@ -152,29 +288,18 @@ void ws_send(ws_sess_t *s, const char *text, size_t len)
     }
     if (queued_total + len > (size_t)cfg->send_queue_total_max_bytes) {
         log_warn("conn %llu: all send queues together over %lld bytes: disconnecting this client (%zu queued)",
-                 sess_id(s), cfg->send_queue_total_max_bytes, s->queued);
+                 sess_id(s), cfg->send_queue_total_max_bytes, s->outlen);
         metrics_slow_client();
         metrics_send_budget_drop();
         kill_async(s);
         return;
     }
-    frame_t *f = malloc(sizeof *f + LWS_PRE + len);
-    if (!f) {
+    if (out_append(s, text, len) < 0) {
         kill_async(s);
         return;
     }
-    f->next = NULL;
-    f->len = len;
-    memcpy(f->buf + LWS_PRE, text, len);
-    if (s->tail)
-        s->tail->next = f;
-    else
-        s->head = f;
-    s->tail = f;
-    s->queued += len;
-    queued_total += len;
     metrics_set_send_queued(queued_total);
-    lws_callback_on_writable(s->wsi);
+    dirty_add(s);
 }
 
 size_t ws_queued_total(void) { return queued_total; }
@@ -197,82 +322,23 @@ static int send_close(ws_sess_t *s, enum lws_close_status status, const char *wh
     return -1;
 }
 
-/* Writes one frame (a PING first if one is due); returns -1 to have lws close the connection. */
-/* Takes the first queued frame off s's queue (the caller writes and frees it). */
-static frame_t *dequeue(ws_sess_t *s)
-{
-    frame_t *f = s->head;
-    s->head = f->next;
-    if (!s->head)
-        s->tail = NULL;
-    s->queued -= f->len;
-    queued_total -= f->len;
-    return f;
-}
-
-static int write_one(ws_sess_t *s)
-{
-    frame_t *f = dequeue(s);
-    metrics_set_send_queued(queued_total);
-    int n = lws_write(s->wsi, f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
-    free(f);
-    return n < 0 ? -1 : 0;
-}
-
-/* The RFC 6455 section 5.2 header of an unmasked, final text frame of len bytes, written to out (at most
- * 10 bytes); returns its length. */
-static size_t frame_header(unsigned char *out, size_t len)
-{
-    out[0] = 0x81; /* FIN, opcode 1 (text) */
-    if (len < 126) {
-        out[1] = (unsigned char)len;
-        return 2;
-    }
-    if (len <= 0xffff) {
-        out[1] = 126;
-        out[2] = (unsigned char)(len >> 8);
-        out[3] = (unsigned char)len;
-        return 4;
-    }
-    out[1] = 127;
-    for (int i = 0; i < 8; i++)
-        out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-    return 10;
-}
-
-/* Several frames waiting (a burst of events, a page of answers): framed here and handed to lws as one
- * raw write, so a connection costs one system call and one wakeup per burst instead of one per event.
- * Server-to-client frames are not masked and we use no extension, so the framing is just the header.
- * lws keeps whatever the socket does not take and sends it before calling us again. */
-#define BATCH_MAX_BYTES (256 * 1024)
-static int write_batch(ws_sess_t *s)
-{
-    size_t total = 0, count = 0;
-    for (frame_t *f = s->head; f && (count == 0 || total + f->len + 10 <= BATCH_MAX_BYTES); f = f->next, count++)
-        total += f->len + 10;
-    unsigned char *buf = malloc(LWS_PRE + total);
-    if (!buf)
-        return write_one(s);
-    size_t at = LWS_PRE;
-    while (count--) {
-        frame_t *f = dequeue(s);
-        at += frame_header(buf + at, f->len);
-        memcpy(buf + at, f->buf + LWS_PRE, f->len);
-        at += f->len;
-        free(f);
-    }
-    metrics_set_send_queued(queued_total);
-    int n = lws_write(s->wsi, buf + LWS_PRE, at - LWS_PRE, LWS_WRITE_RAW);
-    free(buf);
-    return n < 0 ? -1 : 0;
-}
-
+/* lws's writeable callback: output that waited (lws was busy, or the socket was full), then a PING if one
+ * is due, then a close frame. Returns -1 to have lws close the connection. */
 static int on_writeable(ws_sess_t *s)
 {
     if (s->killed)
         return -1;
+    s->lws_busy = 0; /* lws calls back only once what it kept is written */
     if (s->going_away)
         return send_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    if (s->outlen) {
+        dirty_remove(s);
+        if (hand_to_lws(s, 0) < 0)
+            return -1;
+        if (s->ping_due || s->closing)
+            lws_callback_on_writable(s->wsi); /* one write per callback */
+        return 0;
+    }
     if (s->ping_due) {
         /* RFC 6455 section 5.5.2: the peer's PONG (or any frame) shows it is alive. Not empty: lws 4.1
          * does not report an empty PONG to the protocol callback (LWS_CALLBACK_RECEIVE_PONG). */
@@ -281,16 +347,7 @@ static int on_writeable(ws_sess_t *s)
         s->ping_due = 0;
         if (lws_write(s->wsi, buf + LWS_PRE, 1, LWS_WRITE_PING) < 0)
             return -1;
-        if (s->head || s->closing)
-            lws_callback_on_writable(s->wsi);
-        return 0;
-    }
-    if (s->head) {
-        int n = s->head->next ? write_batch(s) : write_one(s);
-        if (n < 0)
-            return -1;
-        /* One write per callback: a close frame, too, waits for the next one. */
-        if (s->head || s->closing)
+        if (s->closing)
             lws_callback_on_writable(s->wsi);
         return 0;
     }
@@ -786,6 +843,10 @@ int ws_start(uv_loop_t *loop, const signal_config_t *config)
     }
     uv_idle_init(loop, &replay_idle);
     replay_ready = 1;
+    uv_check_init(loop, &flusher);
+    uv_check_start(&flusher, flush_all);
+    uv_unref((uv_handle_t *)&flusher);
+    flusher_ready = 1;
     uv_timer_init(loop, &idle_timer);
     uv_timer_start(&idle_timer, idle_tick, IDLE_TICK_MS, IDLE_TICK_MS);
     idle_timer_on = 1;
@@ -814,6 +875,12 @@ void ws_stop(void)
         uv_timer_stop(&idle_timer);
         uv_close((uv_handle_t *)&idle_timer, NULL);
         idle_timer_on = 0;
+    }
+    if (flusher_ready) {
+        flush_all(NULL);
+        uv_check_stop(&flusher);
+        uv_close((uv_handle_t *)&flusher, NULL);
+        flusher_ready = 0;
     }
     if (replay_ready) {
         uv_idle_stop(&replay_idle);
