@@ -110,7 +110,10 @@ static uint64_t now_ms(void) { return uvloop ? uv_now(uvloop) : 0; }
  * other. Control frames (ping, close) are written only from the writeable callback, after the buffer. */
 
 static ws_sess_t *dirty_head;
+/* Flushed after the poll phase (check: what its callbacks queued) and before the loop blocks again
+ * (prepare: what timers and deferred callbacks queued), so no message waits for an unrelated wakeup. */
 static uv_check_t flusher;
+static uv_prepare_t flusher_before_poll;
 static int flusher_ready;
 
 static void dirty_add(ws_sess_t *s)
@@ -240,14 +243,25 @@ static void flush_one(ws_sess_t *s)
         kill_async(s);
 }
 
-static void flush_all(uv_check_t *h)
+static void flush_dirty(void)
 {
-    (void)h;
     while (dirty_head) {
         ws_sess_t *s = dirty_head;
         dirty_remove(s);
         flush_one(s);
     }
+}
+
+static void flush_after_poll(uv_check_t *h)
+{
+    (void)h;
+    flush_dirty();
+}
+
+static void flush_before_poll(uv_prepare_t *h)
+{
+    (void)h;
+    flush_dirty();
 }
 
 /* lws (libuv flavour) runs its due timers and replays held-back input only after it has serviced a
@@ -844,8 +858,11 @@ int ws_start(uv_loop_t *loop, const signal_config_t *config)
     uv_idle_init(loop, &replay_idle);
     replay_ready = 1;
     uv_check_init(loop, &flusher);
-    uv_check_start(&flusher, flush_all);
+    uv_check_start(&flusher, flush_after_poll);
     uv_unref((uv_handle_t *)&flusher);
+    uv_prepare_init(loop, &flusher_before_poll);
+    uv_prepare_start(&flusher_before_poll, flush_before_poll);
+    uv_unref((uv_handle_t *)&flusher_before_poll);
     flusher_ready = 1;
     uv_timer_init(loop, &idle_timer);
     uv_timer_start(&idle_timer, idle_tick, IDLE_TICK_MS, IDLE_TICK_MS);
@@ -877,9 +894,11 @@ void ws_stop(void)
         idle_timer_on = 0;
     }
     if (flusher_ready) {
-        flush_all(NULL);
+        flush_dirty();
         uv_check_stop(&flusher);
         uv_close((uv_handle_t *)&flusher, NULL);
+        uv_prepare_stop(&flusher_before_poll);
+        uv_close((uv_handle_t *)&flusher_before_poll, NULL);
         flusher_ready = 0;
     }
     if (replay_ready) {
