@@ -259,6 +259,15 @@ int bus_direct_register(const char *kind, bus_direct_fn fn)
     return 0;
 }
 
+void bus_deliver_if_signed_in(conn_t *target, const char *ctx, const char *text, size_t len)
+{
+    (void)ctx;
+    if (!conn_user(target))
+        return;
+    conn_send_text(target, text, len);
+    metrics_event_delivered();
+}
+
 static bus_direct_fn direct_route(const char *kind, size_t n)
 {
     for (size_t i = 0; i < nroutes; i++)

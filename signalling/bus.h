@@ -45,6 +45,8 @@ void bus_set_device_hook(bus_device_hook_fn fn);
  * is sent for a device that is gone, or while Redis is down for a remote one. */
 typedef void (*bus_direct_fn)(conn_t *target, const char *ctx, const char *text, size_t len);
 int bus_direct_register(const char *kind, bus_direct_fn fn); /* kind: static string; 0 or -1 (full) */
+/* A receiver for kinds whose sender's node did all the checking: sends text to target if it is signed in. */
+void bus_deliver_if_signed_in(conn_t *target, const char *ctx, const char *text, size_t len);
 void bus_direct(const char *kind, const char *ctx, const char *device, const char *text, size_t len);
 
 /* An observer sees every event of one type that reaches this node on a user or circle channel, once per

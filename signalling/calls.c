@@ -13,7 +13,7 @@
 #include "msg.h"
 #include "presence.h"
 #include "store.h"
-#include "strmap.h"
+#include "connlist.h"
 
 #define CALL_REFRESH_MS (CALL_PARTY_TTL * 1000 / 3) /* a party's node pushes its deadline back this often */
 #define CALL_SWEEP_MS 500                           /* how often every node claims due deadlines */
@@ -38,69 +38,42 @@ static const char *user_key(char out[KEY_MAX], const char *uid, const char *suff
 /* A local connection's part in a call. The peer's device comes with call.accepted: from then on this
  * node can authorise and route the connection's call.signal itself (the fast path). */
 typedef struct part {
-    struct part *next;   /* every part on this node (the refresh walks them) */
-    struct part *cnext;  /* the same connection's other parts (by_conn) */
-    uint64_t conn;
+    struct part *next;     /* every part on this node (the refresh walks them) */
+    connlist_link_t link;  /* the same connection's parts; link.conn is the connection */
     char call[FEATURE_ID_LEN + 1];
     int active; /* counted in the connection's presence (presence_media) */
     char peer_dev[96]; /* "" until call.accepted named it */
 } part_t;
 
 static part_t *parts;
-static strmap_t *by_conn; /* decimal connection id → its first part */
+static connlist_t by_conn; /* O(1) on the signal path: a connection is in one or two calls at most */
 static uv_timer_t refresher, sweeper;
 static int started;
 
-static void conn_key(uint64_t conn, char key[24]) { snprintf(key, 24, "%llu", (unsigned long long)conn); }
-
-/* O(the connection's parts): a connection is in one or two calls at most. */
 static part_t *part_find(uint64_t conn, const char *call)
 {
-    char key[24];
-    conn_key(conn, key);
-    for (part_t *p = by_conn ? strmap_get(by_conn, key) : NULL; p; p = p->cnext)
+    for (connlist_link_t *l = connlist_first(&by_conn, conn); l; l = l->next) {
+        part_t *p = CONNLIST_ITEM(l, part_t, link);
         if (!call || strcmp(p->call, call) == 0)
             return p;
+    }
     return NULL;
 }
 
 static part_t *part_add(uint64_t conn, const char *call)
 {
-    char key[24];
     part_t *p = part_find(conn, call);
-    if (p || (!by_conn && !(by_conn = strmap_new())) || !(p = calloc(1, sizeof *p)))
+    if (p || !(p = calloc(1, sizeof *p)))
         return p;
-    conn_key(conn, key);
-    p->conn = conn;
+    p->link.conn = conn;
     snprintf(p->call, sizeof p->call, "%s", call);
-    p->cnext = strmap_get(by_conn, key);
-    if (strmap_put(by_conn, key, p) < 0) {
+    if (connlist_add(&by_conn, &p->link) < 0) {
         free(p);
         return NULL;
     }
     p->next = parts;
     parts = p;
     return p;
-}
-
-static void part_unindex(part_t *p)
-{
-    char key[24];
-    conn_key(p->conn, key);
-    part_t *first = strmap_get(by_conn, key);
-    if (first == p) {
-        if (p->cnext)
-            strmap_put(by_conn, key, p->cnext); /* replaces: no allocation */
-        else
-            strmap_del(by_conn, key);
-        return;
-    }
-    for (part_t *q = first; q; q = q->cnext) {
-        if (q->cnext == p) {
-            q->cnext = p->cnext;
-            return;
-        }
-    }
 }
 
 /* Unlinks and frees p; gives the connection's in_call back if p counted. */
@@ -110,8 +83,8 @@ static void part_remove(part_t *p)
         if (*pp != p)
             continue;
         *pp = p->next;
-        part_unindex(p);
-        conn_t *c = conn_find(p->conn);
+        connlist_remove(&by_conn, &p->link);
+        conn_t *c = conn_find(p->link.conn);
         if (p->active && c)
             presence_media(c, 0);
         free(p);
@@ -121,7 +94,7 @@ static void part_remove(part_t *p)
 
 static void part_activate(part_t *p)
 {
-    conn_t *c = conn_find(p->conn);
+    conn_t *c = conn_find(p->link.conn);
     if (p->active || !c)
         return;
     p->active = 1;
@@ -156,7 +129,7 @@ static void refresh_fire(uv_timer_t *t)
     const char *args[2 * MAX];
     int n = 0;
     for (part_t *p = parts; p; p = p->next) {
-        conn_t *c = conn_find(p->conn);
+        conn_t *c = conn_find(p->link.conn);
         if (!p->active || !c)
             continue;
         args[n++] = p->call;
@@ -178,8 +151,6 @@ static void sweep_fire(uv_timer_t *t)
         store_fcall("call_sweep", NULL, NULL, 0, 1, args);
 }
 
-static void signal_arrived(conn_t *target, const char *call, const char *text, size_t len);
-
 static int calls_start(uv_loop_t *loop)
 {
     uv_timer_init(loop, &refresher);
@@ -187,7 +158,9 @@ static int calls_start(uv_loop_t *loop)
     uv_timer_start(&refresher, refresh_fire, CALL_REFRESH_MS, CALL_REFRESH_MS);
     uv_timer_start(&sweeper, sweep_fire, CALL_SWEEP_MS, CALL_SWEEP_MS);
     bus_set_device_hook(on_targeted);
-    bus_direct_register("call", signal_arrived);
+    /* The sender's node authorised the signal from its own part in the call, and the target is the peer
+     * device that call.accepted named: delivered as it is. */
+    bus_direct_register("call", bus_deliver_if_signed_in);
     started = 1;
     return 0;
 }
@@ -205,8 +178,7 @@ static void calls_stop(void)
         parts = p->next;
         free(p);
     }
-    strmap_free(by_conn);
-    by_conn = NULL;
+    connlist_clear(&by_conn);
 }
 
 static void calls_conn_gone(conn_t *c)
@@ -313,45 +285,6 @@ static void on_decline(req_t *r) { end_request(r, "decline"); }
 static void on_cancel(req_t *r) { end_request(r, "cancel"); }
 static void on_hangup(req_t *r) { end_request(r, "hangup"); }
 
-/* call.signal's fast path, on the device's node: a signal for one of its connections. The sender's node
- * authorised it from its own part in the call; the target is the peer device that call.accepted named,
- * so it is delivered as it is. */
-static void signal_arrived(conn_t *target, const char *call, const char *text, size_t len)
-{
-    (void)call;
-    if (!conn_user(target))
-        return;
-    conn_send_text(target, text, len);
-    metrics_event_delivered();
-}
-
-/* The call.signal event for the peer: {"type":"call.signal","call":…,"from":…,"data":…} with the data
- * member's text copied from the client's frame as it is (parsed once, never re-serialised). NULL when
- * out of memory. */
-static char *signal_event(req_t *r, const char *call, const char *from, json_t *data, size_t *len)
-{
-    const char *raw;
-    size_t rawlen;
-    char *dumped = NULL;
-    if (req_raw_member(r, "data", &raw, &rawlen) < 0) {
-        if (!(dumped = json_dumps(data, JSON_COMPACT)))
-            return NULL;
-        raw = dumped;
-        rawlen = strlen(dumped);
-    }
-    size_t cap = 64 + strlen(call) + strlen(from) + rawlen;
-    char *text = malloc(cap);
-    if (text) {
-        int n = snprintf(text, cap, "{\"type\":\"call.signal\",\"call\":\"%s\",\"from\":\"%s\",\"data\":", call, from);
-        memcpy(text + n, raw, rawlen);
-        text[n + rawlen] = '}';
-        text[n + rawlen + 1] = '\0';
-        *len = (size_t)n + rawlen + 1;
-    }
-    free(dumped);
-    return text;
-}
-
 static void on_signal(req_t *r)
 {
     const char *call;
@@ -366,7 +299,9 @@ static void on_signal(req_t *r)
     if (!c)
         return;
     size_t len;
-    char *text = signal_event(r, call, conn_device(c), data, &len);
+    char head[192];
+    snprintf(head, sizeof head, "{\"type\":\"call.signal\",\"call\":\"%s\",\"from\":\"%s\"", call, conn_device(c));
+    char *text = feature_event_with_data(r, head, data, &len);
     if (!text) {
         req_error(r, E_INTERNAL, "out of memory");
         return;

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -138,4 +139,29 @@ void feature_eval_then(req_t *r, const char *fn, int nkeys, int nargs, const cha
                        void *priv)
 {
     eval(r, fn, nkeys, nargs, args, then, priv);
+}
+
+char *feature_event_with_data(req_t *r, const char *head, json_t *data, size_t *len)
+{
+    const char *raw;
+    size_t rawlen;
+    char *dumped = NULL;
+    if (req_raw_member(r, "data", &raw, &rawlen) < 0) {
+        if (!(dumped = json_dumps(data, JSON_COMPACT)))
+            return NULL;
+        raw = dumped;
+        rawlen = strlen(dumped);
+    }
+    size_t hlen = strlen(head);
+    char *text = malloc(hlen + 8 + rawlen + 2);
+    if (text) {
+        memcpy(text, head, hlen);
+        memcpy(text + hlen, ",\"data\":", 8);
+        memcpy(text + hlen + 8, raw, rawlen);
+        text[hlen + 8 + rawlen] = '}';
+        text[hlen + 8 + rawlen + 1] = '\0';
+        *len = hlen + 8 + rawlen + 1;
+    }
+    free(dumped);
+    return text;
 }

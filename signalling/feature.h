@@ -50,4 +50,11 @@ typedef void (*feature_then_fn)(req_t *r, const json_t *fields, void *priv);
 void feature_eval_then(req_t *r, const char *fn, int nkeys, int nargs, const char **args, feature_then_fn then,
                        void *priv);
 
+/* A signal event for another device: head (the event's opening members, e.g.
+ * {"type":"call.signal","call":"…","from":"…" — no closing brace) then ,"data": with the text of the
+ * request's data member exactly as the client sent it (req_raw_member: parsed once, never re-serialised;
+ * data, the parsed value, is dumped only if the raw text cannot be found), then }. Call from inside r's
+ * handler. New string (free it), *len set; NULL when out of memory. */
+char *feature_event_with_data(req_t *r, const char *head, json_t *data, size_t *len);
+
 #endif

@@ -180,29 +180,26 @@ static char *ok_text(const json_t *id)
     return text;
 }
 
-void req_ok(req_t *r, json_t *fields)
+/* The text of an ok answer with fields (stolen) merged in; NULL when out of memory. */
+static char *ok_fields_text(const json_t *id, json_t *fields)
 {
-    if (!fields) {
-        char *text = ok_text(r->id);
-        if (!text)
-            log_error("conn %llu: out of memory answering %s", (unsigned long long)r->conn, r->type);
-        req_send_text(r, text);
-        free(text);
-        metrics_request(r->type, "ok");
-        req_free(r);
-        return;
-    }
     json_t *o = json_object();
-    if (o && fields)
+    if (o)
         json_object_update(o, fields);
     json_decref(fields);
     char *text = NULL;
     if (o) {
         json_object_set_new(o, "type", json_string("ok"));
-        json_object_set(o, "id", r->id);
+        json_object_set(o, "id", (json_t *)id);
         text = json_dumps(o, JSON_COMPACT);
         json_decref(o);
     }
+    return text;
+}
+
+void req_ok(req_t *r, json_t *fields)
+{
+    char *text = fields ? ok_fields_text(r->id, fields) : ok_text(r->id);
     if (!text)
         log_error("conn %llu: out of memory answering %s", (unsigned long long)r->conn, r->type);
     req_send_text(r, text);

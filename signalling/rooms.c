@@ -13,6 +13,7 @@
 #include "msg.h"
 #include "presence.h"
 #include "store.h"
+#include "connlist.h"
 #include "strmap.h"
 
 #define SWEEP_MS 1000
@@ -21,14 +22,13 @@
 /* ---------------- this node's participants ---------------- */
 
 typedef struct part {
-    struct part *next;  /* every participation on this node (the refresh walks them) */
-    struct part *cnext; /* the same connection's other rooms (by_conn) */
-    uint64_t conn;
+    struct part *next;    /* every participation on this node (the refresh walks them) */
+    connlist_link_t link; /* the same connection's other rooms; link.conn is the connection */
     char room[FEATURE_ID_LEN + 2]; /* "s" suffix: a standing room made by room.create */
 } part_t;
 
 static part_t *parts;
-static strmap_t *by_conn; /* decimal connection id → its first part: lookups on the signal path are O(1) */
+static connlist_t by_conn; /* O(1) on the signal path */
 static uv_timer_t refresher, sweeper;
 static int started;
 
@@ -38,57 +38,32 @@ static char *ttl_ms(char *buf, size_t n)
     return buf;
 }
 
-static void conn_key(uint64_t conn, char key[24]) { snprintf(key, 24, "%llu", (unsigned long long)conn); }
-
 static part_t *part_find(uint64_t conn, const char *room)
 {
-    char key[24];
-    conn_key(conn, key);
-    for (part_t *p = by_conn ? strmap_get(by_conn, key) : NULL; p; p = p->cnext)
+    for (connlist_link_t *l = connlist_first(&by_conn, conn); l; l = l->next) {
+        part_t *p = CONNLIST_ITEM(l, part_t, link);
         if (!room || strcmp(p->room, room) == 0)
             return p;
+    }
     return NULL;
 }
 
 static void part_add(conn_t *c, const char *room)
 {
-    char key[24];
-    if (part_find(conn_id(c), room) || (!by_conn && !(by_conn = strmap_new())))
+    if (part_find(conn_id(c), room))
         return;
     part_t *p = calloc(1, sizeof *p);
     if (!p)
         return;
-    conn_key(conn_id(c), key);
-    p->conn = conn_id(c);
+    p->link.conn = conn_id(c);
     snprintf(p->room, sizeof p->room, "%s", room);
-    p->cnext = strmap_get(by_conn, key);
-    if (strmap_put(by_conn, key, p) < 0) {
+    if (connlist_add(&by_conn, &p->link) < 0) {
         free(p);
         return;
     }
     p->next = parts;
     parts = p;
     presence_media(c, 1);
-}
-
-static void part_unindex(part_t *p)
-{
-    char key[24];
-    conn_key(p->conn, key);
-    part_t *first = strmap_get(by_conn, key);
-    if (first == p) {
-        if (p->cnext)
-            strmap_put(by_conn, key, p->cnext);
-        else
-            strmap_del(by_conn, key);
-        return;
-    }
-    for (part_t *q = first; q; q = q->cnext) {
-        if (q->cnext == p) {
-            q->cnext = p->cnext;
-            return;
-        }
-    }
 }
 
 /* Unlinks and frees p; c (may be NULL) gets its presence back. */
@@ -100,7 +75,7 @@ static void part_remove(part_t *p, conn_t *c)
             break;
         }
     }
-    part_unindex(p);
+    connlist_remove(&by_conn, &p->link);
     if (c)
         presence_media(c, 0);
     free(p);
@@ -198,7 +173,7 @@ static void refresh_fire(uv_timer_t *t)
     args[0] = ttl_ms(ttl, sizeof ttl);
     int n = 1;
     for (part_t *p = parts; p; p = p->next) {
-        conn_t *c = conn_find(p->conn);
+        conn_t *c = conn_find(p->link.conn);
         if (!c)
             continue;
         args[n++] = p->room;
@@ -220,8 +195,6 @@ static void sweep_fire(uv_timer_t *t)
         store_fcall("room_sweep", NULL, NULL, 0, 1, args);
 }
 
-static void signal_arrived(conn_t *target, const char *room, const char *text, size_t len);
-
 static int rooms_start(uv_loop_t *loop)
 {
     uint64_t every = (uint64_t)config_get()->room_participant_ttl * 1000 / 3;
@@ -230,7 +203,7 @@ static int rooms_start(uv_loop_t *loop)
     uv_timer_start(&refresher, refresh_fire, every, every);
     uv_timer_start(&sweeper, sweep_fire, SWEEP_MS, SWEEP_MS);
     bus_observe("room.participants", on_participants);
-    bus_direct_register("room", signal_arrived);
+    bus_direct_register("room", bus_deliver_if_signed_in); /* the sender's node checked both ends */
     started = 1;
     return 0;
 }
@@ -247,8 +220,7 @@ static void rooms_stop(void)
         parts = p->next;
         free(p);
     }
-    strmap_free(by_conn);
-    by_conn = NULL;
+    connlist_clear(&by_conn);
     rosters_free();
 }
 
@@ -400,42 +372,6 @@ static void on_leave(req_t *r)
     run_then(r, "room_leave", room, after_leave, 3, args);
 }
 
-/* room.signal's fast path, on the target device's node. */
-static void signal_arrived(conn_t *target, const char *room, const char *text, size_t len)
-{
-    (void)room;
-    if (!conn_user(target))
-        return;
-    conn_send_text(target, text, len);
-    metrics_event_delivered();
-}
-
-/* {"type":"room.signal","room":…,"from":…,"user":…,"data":…} with data's text taken from the frame. */
-static char *signal_event(req_t *r, const char *room, conn_t *c, json_t *data, size_t *len)
-{
-    const char *raw;
-    size_t rawlen;
-    char *dumped = NULL;
-    if (req_raw_member(r, "data", &raw, &rawlen) < 0) {
-        if (!(dumped = json_dumps(data, JSON_COMPACT)))
-            return NULL;
-        raw = dumped;
-        rawlen = strlen(dumped);
-    }
-    size_t cap = 80 + strlen(room) + strlen(conn_device(c)) + strlen(conn_user(c)) + rawlen;
-    char *text = malloc(cap);
-    if (text) {
-        int n = snprintf(text, cap, "{\"type\":\"room.signal\",\"room\":\"%s\",\"from\":\"%s\",\"user\":\"%s\",\"data\":",
-                         room, conn_device(c), conn_user(c));
-        memcpy(text + n, raw, rawlen);
-        text[n + rawlen] = '}';
-        text[n + rawlen + 1] = '\0';
-        *len = (size_t)n + rawlen + 1;
-    }
-    free(dumped);
-    return text;
-}
-
 static void on_signal(req_t *r)
 {
     const char *room, *to;
@@ -450,7 +386,10 @@ static void on_signal(req_t *r)
     if (!c)
         return;
     size_t len;
-    char *text = signal_event(r, room, c, data, &len);
+    char head[256];
+    snprintf(head, sizeof head, "{\"type\":\"room.signal\",\"room\":\"%s\",\"from\":\"%s\",\"user\":\"%s\"", room,
+             conn_device(c), conn_user(c));
+    char *text = feature_event_with_data(r, head, data, &len);
     if (!text) {
         req_error(r, E_INTERNAL, "out of memory");
         return;
