@@ -329,7 +329,7 @@ static const handler_t handlers[] = {
     {"call.decline", on_decline, H_RL_READ},
     {"call.cancel", on_cancel, H_RL_READ},
     {"call.hangup", on_hangup, H_RL_READ},
-    {"call.signal", on_signal, H_RL_SIGNAL},
+    {"call.signal", on_signal, H_RL_SIGNAL | H_PASS_DATA},
     {NULL, NULL, 0},
 };
 

@@ -120,10 +120,25 @@ static uint64_t limited(conn_t *c, unsigned flags)
     return t ? ratelimit_table_take(t, who, now_ms(), rate, burst) : 0;
 }
 
+/* 1 if the frame's type (read without parsing) is one whose data is only passed on. */
+static int passes_data(const char *buf, size_t len)
+{
+    const char *v;
+    size_t n;
+    char type[72];
+    if (msg_raw_member(buf, len, "type", &v, &n) < 0 || n < 3 || n - 2 >= sizeof type || v[0] != '"' ||
+        memchr(v, '\\', n))
+        return 0;
+    memcpy(type, v + 1, n - 2);
+    type[n - 2] = '\0';
+    const handler_t *h = dispatch_find(type);
+    return h && (h->flags & H_PASS_DATA);
+}
+
 void dispatch_frame(conn_t *c, const char *buf, size_t len)
 {
     msg_parsed_t p;
-    if (msg_parse(buf, len, &p) < 0) {
+    if ((!passes_data(buf, len) || msg_parse_passthrough(buf, len, "data", &p) < 0) && msg_parse(buf, len, &p) < 0) {
         log_debug("conn %" PRIu64 ": bad frame: %s", conn_id(c), p.message);
         answer_error(c, p.id, "unknown", p.code, p.field, 0, p.message);
         msg_parsed_clear(&p);

@@ -26,6 +26,9 @@ typedef struct { const char *type; handler_fn fn; unsigned flags; } handler_t; /
 #define H_RL_SIGNAL 0x8  /* call/room signals, typing, presence, room changes (signal-rate, signal-burst) */
 #define H_RL_READ 0x10   /* reads and everything else (request-rate, request-burst) */
 #define H_RL_MASK (H_RL_LOGIN | H_RL_MSG | H_RL_SIGNAL | H_RL_READ)
+/* The handler only passes its `data` object on as text (signals): the frame is checked without building
+ * data into a tree (msg_parse_passthrough); the handler must read data with req_raw_member. */
+#define H_PASS_DATA 0x20
 
 /* An HTTP route a module serves (ws.h): GET prefix and prefix/…; arrays end with {NULL}. */
 typedef struct { const char *prefix; ws_http_fn fn; void *arg; } module_route_t;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "jsonscan.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -57,16 +58,9 @@ static int id_valid(const json_t *id)
     return 0;
 }
 
-int msg_parse(const char *buf, size_t len, msg_parsed_t *out)
+/* The checks every request passes once it is a JSON object (root set). */
+static int check_root(msg_parsed_t *out)
 {
-    json_error_t jerr;
-    memset(out, 0, sizeof *out);
-    /* Duplicate keys are rejected: two "type" members could mean different things to different readers. */
-    out->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!out->root)
-        return parse_fail(out, NULL, "invalid JSON");
-    if (!json_is_object(out->root))
-        return parse_fail(out, NULL, "a request must be a JSON object");
     json_t *id = json_object_get(out->root, "id");
     if (id_valid(id))
         out->id = id;
@@ -80,6 +74,63 @@ int msg_parse(const char *buf, size_t len, msg_parsed_t *out)
     if (!out->id)
         return parse_fail(out, "id", "'id' must be a string of 1-64 characters or an integer");
     out->type = json_string_value(type);
+    return 0;
+}
+
+int msg_parse(const char *buf, size_t len, msg_parsed_t *out)
+{
+    json_error_t jerr;
+    memset(out, 0, sizeof *out);
+    /* Duplicate keys are rejected: two "type" members could mean different things to different readers. */
+    out->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!out->root)
+        return parse_fail(out, NULL, "invalid JSON");
+    if (!json_is_object(out->root))
+        return parse_fail(out, NULL, "a request must be a JSON object");
+    return check_root(out);
+}
+
+typedef struct {
+    json_t *root;
+    const char *passthrough;
+} lazy_t;
+
+/* One top-level member into the lazy root: parsed, except the pass-through member when it is an object
+ * (an empty object stands for it; its text is read with req_raw_member). Escaped or duplicate keys make
+ * the lazy parse give up (the full parser then decides). */
+static int lazy_member(const char *key, size_t klen, const char *val, size_t vlen, void *arg)
+{
+    lazy_t *l = arg;
+    char name[72];
+    if (klen >= sizeof name || memchr(key, '\\', klen))
+        return -1;
+    memcpy(name, key, klen);
+    name[klen] = '\0';
+    if (json_object_get(l->root, name))
+        return -1;
+    json_t *v;
+    if (strcmp(name, l->passthrough) == 0 && val[0] == '{')
+        v = json_object();
+    else
+        v = json_loadb(val, vlen, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+    if (!v || json_object_set_new(l->root, name, v) < 0)
+        return -1;
+    return 0;
+}
+
+int msg_parse_passthrough(const char *buf, size_t len, const char *member, msg_parsed_t *out)
+{
+    memset(out, 0, sizeof *out);
+    lazy_t l = {json_object(), member};
+    if (!l.root || jsonscan_valid(buf, len) < 0 || jsonscan_members(buf, len, lazy_member, &l) != 0) {
+        json_decref(l.root);
+        return -1;
+    }
+    out->root = l.root;
+    if (check_root(out) < 0) {
+        msg_parsed_clear(out);
+        return -1;
+    }
     return 0;
 }
 

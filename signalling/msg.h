@@ -71,6 +71,11 @@ typedef struct {
  * be read). Never reads past len; buf need not be NUL-terminated. */
 int msg_parse(const char *buf, size_t len, msg_parsed_t *out);
 void msg_parsed_clear(msg_parsed_t *p);
+/* As msg_parse for a request whose `member` (e.g. "data") is only passed on: the frame is checked as JSON
+ * without building it (jsonscan.h), the other top-level members are parsed one by one, and member, when it
+ * is an object, is represented by an empty object (its text comes from req_raw_member). Returns 0 (as
+ * msg_parse), or -1 when anything is off — the caller then uses msg_parse, which gives the exact error. */
+int msg_parse_passthrough(const char *buf, size_t len, const char *member, msg_parsed_t *out);
 /* An error frame's text: new malloc'd string, or NULL on allocation failure. id borrowed (NULL → null). */
 char *msg_error_text(const json_t *id, const char *code, const char *field, long long retry_after_ms,
                      const char *message);

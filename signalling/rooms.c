@@ -412,7 +412,7 @@ static const handler_t handlers[] = {
     {"room.join", on_join, H_RL_SIGNAL},
     {"room.update", on_update, H_RL_SIGNAL},
     {"room.leave", on_leave, H_RL_SIGNAL},
-    {"room.signal", on_signal, H_RL_SIGNAL},
+    {"room.signal", on_signal, H_RL_SIGNAL | H_PASS_DATA},
     {NULL, NULL, 0},
 };
 
