@@ -1,6 +1,6 @@
 # Staffroom — one GNU Makefile for both programs, their tests, fuzzers and benchmarks.
 #
-#   make              build/staffroom-signal and build/staffroom-relay (optimised)
+#   make              build/staffroom-signal, build/staffroom-relay and build/staffroom-sfu (optimised)
 #   make run          install what is missing, build, start Redis + signalling + relay on localhost
 #   make test         install what is missing, build with ASan+UBSan, run every test; last line "N passed, N failed"
 #   make fuzz         run every libFuzzer target for FUZZ_SECONDS each (clang)
@@ -8,7 +8,7 @@
 #   make bench-signal staffroom-signal against the PeerJS server under the same load (BENCH_QUICK=1: smoke test)
 #   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
 #
-# Sources are found by wildcard: a new module in signalling/ or relay/ needs no edit here.
+# Sources are found by wildcard: a new module in signalling/, relay/turn/ or relay/base/ needs no edit here.
 
 SAN ?= 0
 ifeq ($(SAN),1)
@@ -28,12 +28,14 @@ LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
 SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv
 RELAY_PKGS  := openssl
+SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson
 INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl libical
 pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 
 BASE_SRCS   := $(wildcard relay/base/*.c)
-RELAY_SRCS  := $(wildcard relay/*.c)
+RELAY_SRCS  := $(wildcard relay/turn/*.c)
+SFU_SRCS    := $(wildcard relay/sfu/*.c)
 SIGNAL_SRCS := $(wildcard signalling/*.c)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 # What a compile-and-link rule feeds the compiler: its sources and objects, not the headers that the
@@ -42,25 +44,30 @@ inputs = $(filter %.c %.o,$^)
 
 BASE_OBJS   := $(call obj,$(BASE_SRCS))
 RELAY_OBJS  := $(call obj,$(RELAY_SRCS))
+SFU_OBJS    := $(call obj,$(SFU_SRCS))
 # The Redis Functions library: signalling/lua/*.lua, lib.lua first, embedded as C text (lua_library.h).
 LUA_SRCS    := $(wildcard signalling/lua/lib.lua) $(sort $(filter-out %/lib.lua,$(wildcard signalling/lua/*.lua)))
 LUA_LIB_OBJ := $(if $(SIGNAL_SRCS),$(B)/gen/lua_library.o)
 SIGNAL_OBJS := $(call obj,$(SIGNAL_SRCS)) $(LUA_LIB_OBJ)
 RELAY_LIB_OBJS  := $(filter-out %/main.o,$(RELAY_OBJS)) $(BASE_OBJS)
+SFU_LIB_OBJS    := $(filter-out %/main.o,$(SFU_OBJS)) $(BASE_OBJS)
 SIGNAL_LIB_OBJS := $(filter-out %/main.o,$(SIGNAL_OBJS)) $(BASE_OBJS)
 RELAY_LIBS  := $(call pkg_libs,$(RELAY_PKGS)) -lpthread
 SIGNAL_LIBS := $(call pkg_libs,$(SIGNAL_PKGS)) -lpthread
+SFU_LIBS    := $(call pkg_libs,$(SFU_PKGS)) -lpthread
 
 # Unit tests mirror the tree: tests/unit/relay/test_x.c links the relay's modules (not its main).
 UNIT_RELAY_SRCS  := $(wildcard tests/unit/relay/*.c)
 UNIT_SIGNAL_SRCS := $(wildcard tests/unit/signalling/*.c)
 UNIT_BASE_SRCS   := $(wildcard tests/unit/base/*.c)
-UNIT_BINS := $(patsubst %.c,$(B)/%,$(UNIT_RELAY_SRCS) $(UNIT_SIGNAL_SRCS) $(UNIT_BASE_SRCS))
+UNIT_SFU_SRCS    := $(wildcard tests/unit/sfu/*.c)
+UNIT_BINS := $(patsubst %.c,$(B)/%,$(UNIT_RELAY_SRCS) $(UNIT_SIGNAL_SRCS) $(UNIT_BASE_SRCS) $(UNIT_SFU_SRCS))
 
-# Fuzz targets: tests/fuzz/relay_*.c and tests/fuzz/signalling_*.c define LLVMFuzzerTestOneInput.
+# Fuzz targets: tests/fuzz/{relay,signalling,sfu}_*.c define LLVMFuzzerTestOneInput.
 FUZZ_RELAY_SRCS  := $(wildcard tests/fuzz/relay_*.c)
 FUZZ_SIGNAL_SRCS := $(wildcard tests/fuzz/signalling_*.c)
-FUZZ_REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/replay_%,$(FUZZ_RELAY_SRCS) $(FUZZ_SIGNAL_SRCS))
+FUZZ_SFU_SRCS    := $(wildcard tests/fuzz/sfu_*.c)
+FUZZ_REPLAY_BINS := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/replay_%,$(FUZZ_RELAY_SRCS) $(FUZZ_SIGNAL_SRCS) $(FUZZ_SFU_SRCS))
 FUZZ_SECONDS ?= 60
 
 # Integration helper programs in C (e.g. the libnice relay client): tests/integration/*.c
@@ -73,7 +80,7 @@ BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
 .PHONY: all run test test-build fuzz bench-relay bench-signal deps clean format
 # staffroom-signal is only built where its sources exist (the relay's worktree has none).
-PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal)
+PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal) $(if $(wildcard relay/sfu/main.c),$(B)/staffroom-sfu)
 all: $(PROGRAMS)
 
 $(B)/staffroom-signal: $(SIGNAL_OBJS) $(BASE_OBJS)
@@ -82,30 +89,40 @@ $(B)/staffroom-signal: $(SIGNAL_OBJS) $(BASE_OBJS)
 $(B)/staffroom-relay: $(RELAY_OBJS) $(BASE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(RELAY_LIBS)
 
+$(B)/staffroom-sfu: $(SFU_OBJS) $(BASE_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SFU_LIBS)
+
 $(B)/obj/signalling/%.o: CFLAGS += $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling
 $(B)/gen/lua_library.c: $(LUA_SRCS) scripts/embed-lua.awk
 	@mkdir -p $(@D)
 	awk -f scripts/embed-lua.awk $(LUA_SRCS) > $@.tmp && mv $@.tmp $@
 $(B)/gen/lua_library.o: $(B)/gen/lua_library.c
 	$(CC) $(CFLAGS) -Isignalling -c -o $@ $<
-$(B)/obj/relay/%.o: CFLAGS += $(call pkg_cflags,$(RELAY_PKGS)) -Irelay
+$(B)/obj/relay/turn/%.o: CFLAGS += $(call pkg_cflags,$(RELAY_PKGS)) -Irelay/turn
+$(B)/obj/relay/sfu/%.o: CFLAGS += $(call pkg_cflags,$(SFU_PKGS)) -Irelay/sfu
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/tests/unit/relay/%: tests/unit/relay/%.c $(RELAY_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Irelay -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,cmocka) $(RELAY_LIBS)
+	$(CC) $(CFLAGS) -Irelay/turn -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,cmocka) $(RELAY_LIBS)
 $(B)/tests/unit/signalling/%: tests/unit/signalling/%.c $(SIGNAL_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,cmocka) $(SIGNAL_LIBS)
+$(B)/tests/unit/sfu/%: tests/unit/sfu/%.c $(SFU_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(SFU_PKGS)) -Irelay/sfu -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,cmocka) $(SFU_LIBS)
 $(B)/tests/unit/base/%: tests/unit/base/%.c $(BASE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,cmocka)
 
 $(B)/tests/fuzz/replay_relay_%: tests/fuzz/relay_%.c tests/fuzz/replay_main.c $(RELAY_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Irelay -o $@ $(inputs) $(LDFLAGS) $(RELAY_LIBS)
+	$(CC) $(CFLAGS) -Irelay/turn -o $@ $(inputs) $(LDFLAGS) $(RELAY_LIBS)
+$(B)/tests/fuzz/replay_sfu_%: tests/fuzz/sfu_%.c tests/fuzz/replay_main.c $(SFU_LIB_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(SFU_PKGS)) -Irelay/sfu -o $@ $(inputs) $(LDFLAGS) $(SFU_LIBS)
 $(B)/tests/fuzz/replay_signalling_%: tests/fuzz/signalling_%.c tests/fuzz/replay_main.c $(SIGNAL_LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(call pkg_cflags,$(SIGNAL_PKGS)) -Isignalling -o $@ $(inputs) $(LDFLAGS) $(SIGNAL_LIBS)
@@ -149,7 +166,7 @@ bench-signal:
 	@tests/bench/bench-signal.sh
 
 format:
-	clang-format -i $(SIGNAL_SRCS) $(RELAY_SRCS) $(BASE_SRCS) $(wildcard signalling/*.h relay/*.h relay/base/*.h)
+	clang-format -i $(SIGNAL_SRCS) $(RELAY_SRCS) $(SFU_SRCS) $(BASE_SRCS) $(wildcard signalling/*.h relay/*/*.h)
 
 clean:
 	rm -rf build

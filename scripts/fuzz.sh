@@ -9,11 +9,12 @@ secs=${1:-60}
 command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (apt-get install clang)" >&2; exit 1; }
 out=build/fuzz
 mkdir -p "$out"
-flags="-std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irelay/base -Irelay"
+flags="-std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irelay/base"
 
-build_target() { # build_target SRC BIN PROGRAM_DIR PKGS
+build_target() { # build_target SRC BIN PROGRAM_DIR PKGS [EXTRA_SRC...]
   local src=$1 bin=$2 dir=$3 pkgs=$4 libsrcs
-  libsrcs=$(ls "$dir"/*.c relay/base/*.c | grep -v "^$dir/main.c$")
+  shift 4
+  libsrcs="$(ls "$dir"/*.c relay/base/*.c | grep -v "^$dir/main.c$") $*"
   # shellcheck disable=SC2046
   clang $flags $(pkg-config --cflags $pkgs) -I"$dir" -o "$bin" "$src" $libsrcs $(pkg-config --libs $pkgs) -lpthread
 }
@@ -22,13 +23,18 @@ status=0
 for src in tests/fuzz/relay_*.c tests/fuzz/signalling_*.c; do
   [ -e "$src" ] || continue
   name=$(basename "$src" .c)
+  extra=""
   case $name in
-    relay_*) dir=relay; pkgs=openssl ;;
-    signalling_*) dir=signalling; pkgs="libwebsockets jansson hiredis libsodium openssl libuv" ;;
+    relay_*) dir=relay/turn; pkgs=openssl ;;
+    signalling_*) dir=signalling; pkgs="libwebsockets jansson hiredis libsodium openssl libuv"
+      # the embedded Redis Functions library is generated from signalling/lua/*.lua
+      make --no-print-directory build/gen/lua_library.c >/dev/null
+      extra=build/gen/lua_library.c ;;
   esac
   bin=$out/$name
   echo "== $name: building"
-  build_target "$src" "$bin" "$dir" "$pkgs"
+  # shellcheck disable=SC2086
+  build_target "$src" "$bin" "$dir" "$pkgs" $extra
   corpus=tests/fuzz/corpus/$name
   scratch=$out/$name.new
   mkdir -p "$corpus" "$scratch"

@@ -168,7 +168,7 @@ test('ChannelBind: rebinding the same pair refreshes; a bound channel to another
 });
 
 // RFC 8656 §12 narrowed channel numbers to 0x4000-0x4FFF, but libwebrtc (Chrome) still picks them at
-// random in RFC 5766's 0x4000-0x7FFF, so staffroom-relay deliberately accepts the wider range (relay/stun.h).
+// random in RFC 5766's 0x4000-0x7FFF, so staffroom-relay deliberately accepts the wider range (relay/turn/stun.h).
 test('ChannelBind outside 0x4000-0x7FFF -> 400; 0x5000-0x7FFF accepted as browsers use them', T, async () => {
   const c = await allocated();
   for (const ch of [0x3fff, 0x8000, 0xffff]) {
