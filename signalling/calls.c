@@ -196,15 +196,44 @@ static void calls_conn_gone(conn_t *c)
 
 /* ---------------- requests ---------------- */
 
+/* Who asked to join a call, copied when the request is made: by the time the answer comes the connection
+ * may be gone, and its user and device are still needed to take it out of the call again. */
+typedef struct {
+    char user[40];
+    char device[96];
+} joiner_t;
+
+static joiner_t *joiner_new(conn_t *c)
+{
+    joiner_t *j = malloc(sizeof *j);
+    if (j) {
+        snprintf(j->user, sizeof j->user, "%s", conn_user(c));
+        snprintf(j->device, sizeof j->device, "%s", conn_device(c));
+    }
+    return j;
+}
+
 /* call.invite / call.accept answered: the connection now takes part in the call the answer names, ringing
- * or active (call.accepted from the bus activates it, in whichever order the two come). */
+ * or active (call.accepted from the bus activates it, in whichever order the two come). If the connection
+ * closed while the request was in flight, its close found no part to end: the device leaves the call now,
+ * as calls_conn_gone would have made it (otherwise the call would wait for the party's deadline, and the
+ * users stay busy meanwhile). priv: the joiner_t (freed here). */
 static void after_join(req_t *r, const json_t *fields, void *priv)
 {
-    (void)priv;
+    joiner_t *j = priv;
     const char *call = json_string_value(json_object_get(fields, "call"));
     const char *state = json_string_value(json_object_get(fields, "state"));
-    if (call && state && (strcmp(state, "ringing") == 0 || strcmp(state, "active") == 0))
-        part_add(req_conn(r), call);
+    if (call && state && (strcmp(state, "ringing") == 0 || strcmp(state, "active") == 0) &&
+        strlen(call) == FEATURE_ID_LEN) {
+        if (conn_find(req_conn(r))) {
+            part_add(req_conn(r), call);
+        } else if (j) {
+            char ck[KEY_MAX];
+            const char *args[] = {call_key(ck, call), call, j->user, j->device, "disconnect", "disconnected"};
+            store_fcall("call_end", NULL, NULL, 1, 5, args);
+        }
+    }
+    free(j);
 }
 
 /* call.decline / cancel / hangup answered ok: the connection is out of that call. priv: the call id. */
@@ -244,7 +273,7 @@ static void on_invite(req_t *r)
     char ck[KEY_MAX], ak[KEY_MAX], bk[KEY_MAX], uk[KEY_MAX];
     const char *args[] = {call_key(ck, id), user_key(ak, conn_user(c), ":call"), user_key(bk, user, ":call"),
                           user_key(uk, user, ""), id, conn_user(c), conn_device(c), user, ring};
-    feature_eval_then(r, "call_invite", 4, 5, args, after_join, NULL);
+    feature_eval_then(r, "call_invite", 4, 5, args, after_join, joiner_new(c));
 }
 
 static void on_accept(req_t *r)
@@ -257,7 +286,7 @@ static void on_accept(req_t *r)
         return;
     char ck[KEY_MAX];
     const char *args[] = {call_key(ck, call), call, conn_user(c), conn_device(c)};
-    feature_eval_then(r, "call_accept", 1, 3, args, after_join, NULL);
+    feature_eval_then(r, "call_accept", 1, 3, args, after_join, joiner_new(c));
 }
 
 static void end_request(req_t *r, const char *action)

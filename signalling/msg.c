@@ -47,14 +47,57 @@ static int parse_fail(msg_parsed_t *out, const char *field, const char *message)
     return -1;
 }
 
+/* Characters (code points) of valid UTF-8: PROTOCOL.md counts lengths in characters, not bytes. */
+static size_t utf8_chars(const char *s, size_t bytes)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < bytes; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
 static int id_valid(const json_t *id)
 {
     if (json_is_integer(id))
         return 1;
     if (json_is_string(id)) {
-        size_t n = json_string_length(id);
-        return n >= 1 && n <= 64;
+        size_t n = utf8_chars(json_string_value(id), json_string_length(id));
+        return n >= 1 && n <= 64 && strlen(json_string_value(id)) == json_string_length(id);
     }
+    return 0;
+}
+
+/* 1 if v holds a string with U+0000 anywhere (jansson's depth limit bounds the recursion). The server's
+ * strings are C strings: such a string cannot be stored or compared faithfully, so it is refused. */
+static int holds_nul(const json_t *v)
+{
+    if (json_is_string(v))
+        return strlen(json_string_value(v)) != json_string_length(v);
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (holds_nul(json_array_get(v, i)))
+                return 1;
+        return 0;
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach((json_t *)v, k, m)
+            if (holds_nul(m))
+                return 1;
+    }
+    return 0;
+}
+
+/* After check_root: a member whose value holds U+0000 is a bad_request naming that member, with the
+ * request's id (a valid JSON frame is never answered as "invalid JSON" with a null id). */
+static int check_nul(msg_parsed_t *out)
+{
+    const char *k;
+    json_t *m;
+    json_object_foreach(out->root, k, m)
+        if (holds_nul(m))
+            return parse_fail(out, k, "strings must not contain U+0000");
     return 0;
 }
 
@@ -82,12 +125,14 @@ int msg_parse(const char *buf, size_t len, msg_parsed_t *out)
     json_error_t jerr;
     memset(out, 0, sizeof *out);
     /* Duplicate keys are rejected: two "type" members could mean different things to different readers. */
-    out->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    out->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!out->root)
         return parse_fail(out, NULL, "invalid JSON");
     if (!json_is_object(out->root))
         return parse_fail(out, NULL, "a request must be a JSON object");
-    return check_root(out);
+    if (check_root(out) < 0)
+        return -1;
+    return check_nul(out);
 }
 
 typedef struct {
@@ -338,14 +383,6 @@ static int field_present(req_t *r, const char *field, int required, json_t **v)
         return 0;
     req_error_ex(r, E_BAD_REQUEST, field, 0, "missing field '%s'", field);
     return -1;
-}
-
-static size_t utf8_chars(const char *s, size_t bytes)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < bytes; i++)
-        n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    return n;
 }
 
 int req_str(req_t *r, const char *field, size_t minlen, size_t maxlen, int required, const char **out)

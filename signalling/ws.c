@@ -43,7 +43,9 @@ struct ws_sess {
     ws_sess_t *dprev, *dnext; /* in the dirty list while it has output to flush this loop iteration */
     idle_node_t idle;      /* in `idle` while open, not killed and not paused */
     ws_sess_t *prev, *next; /* every open WebSocket, for shutdown */
-    unsigned closing : 1;    /* close once the queue is written (too_large) */
+    unsigned closing : 1;    /* too_large answered: discard input, close once the frame is drained */
+    unsigned drained : 1;    /* closing, and the oversized frame is read to its end (or given up on) */
+    size_t discarded;        /* bytes of the oversized frame thrown away so far */
     unsigned killed : 1;     /* dropped (slow client, idle): write nothing more */
     unsigned going_away : 1; /* server shutdown: close (1001) at the next writable */
     unsigned ping_due : 1;   /* write a PING at the next writable */
@@ -365,7 +367,7 @@ static int on_writeable(ws_sess_t *s)
             lws_callback_on_writable(s->wsi);
         return 0;
     }
-    if (s->closing)
+    if (s->closing && s->drained)
         return send_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "frame too large");
     return 0;
 }
@@ -461,7 +463,23 @@ static void rx_free(ws_sess_t *s)
     s->rxlen = s->rxcap = 0;
 }
 
-static void too_large(ws_sess_t *s)
+/* An oversized frame is read to its end before the close: closing a socket with unread input makes the
+ * kernel send a reset, and a reset makes the client drop the too_large frame it had not read yet (it
+ * sees 1006). Bounded: past WS_DRAIN_MAX discarded bytes we close anyway, and a client that stops
+ * sending meanwhile is dropped by the idle pings (input being discarded does not count as activity). */
+#define WS_DRAIN_MAX ((size_t)64 << 20)
+
+static void drain(ws_sess_t *s, size_t len)
+{
+    s->discarded += len;
+    int frame_done = lws_is_final_fragment(s->wsi) && lws_remaining_packet_payload(s->wsi) == 0;
+    if (!s->drained && (frame_done || s->discarded > WS_DRAIN_MAX)) {
+        s->drained = 1;
+        lws_callback_on_writable(s->wsi);
+    }
+}
+
+static void too_large(ws_sess_t *s, size_t len)
 {
     char *text = msg_error_text(NULL, E_TOO_LARGE, NULL, 0, "frame larger than max-frame-bytes");
     log_info("conn %llu: frame over %lld bytes: closing", sess_id(s), cfg->max_frame_bytes);
@@ -471,6 +489,7 @@ static void too_large(ws_sess_t *s)
     free(text);
     s->closing = 1;
     rx_free(s);
+    drain(s, len);
     lws_callback_on_writable(s->wsi);
 }
 
@@ -487,7 +506,11 @@ static void deliver(ws_sess_t *s, const char *buf, size_t len)
  * buffer is sized to the fragment at once. */
 static int on_receive(ws_sess_t *s, const void *in, size_t len)
 {
-    if (s->closing || s->killed || !s->conn)
+    if (s->closing && !s->killed) {
+        drain(s, len);
+        return 0;
+    }
+    if (s->killed || !s->conn)
         return 0;
     if (!s->paused)
         idle_touch(&idle, &s->idle, now_ms());
@@ -495,7 +518,7 @@ static int on_receive(ws_sess_t *s, const void *in, size_t len)
         replay_progress++;
     size_t rest = lws_remaining_packet_payload(s->wsi);
     if (rest > (size_t)cfg->max_frame_bytes || s->rxlen + len + rest > (size_t)cfg->max_frame_bytes) {
-        too_large(s);
+        too_large(s, len);
         return 0;
     }
     int last = lws_is_final_fragment(s->wsi) && rest == 0;
