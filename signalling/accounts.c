@@ -11,7 +11,9 @@
 
 #include "config.h"
 #include "conn.h"
+#include "bus.h"
 #include "dispatch.h"
+#include "feature.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
@@ -103,24 +105,31 @@ static void token_new(char hex[TOKEN_HEX + 1], char key[8 + 2 * crypto_hash_sha2
     sodium_memzero(raw, sizeof raw);
 }
 
-/* The session key for a token the client sent; -1 if it is not 64 hex characters. */
-static int token_key(const char *hex, char key[8 + 2 * crypto_hash_sha256_BYTES + 1])
+/* prefix (e.g. "session:") then the hex SHA-256 of a token the client sent, into key (cap bytes); -1 if
+ * the token is not 64 hex characters or does not fit. */
+static int token_key_with(const char *prefix, const char *hex, char *key, size_t cap)
 {
     unsigned char raw[TOKEN_BYTES], h[crypto_hash_sha256_BYTES];
-    size_t n = 0;
-    if (strlen(hex) != TOKEN_HEX || sodium_hex2bin(raw, sizeof raw, hex, TOKEN_HEX, NULL, &n, NULL) < 0 ||
-        n != TOKEN_BYTES)
+    size_t n = 0, plen = strlen(prefix);
+    if (plen + 2 * sizeof h + 1 > cap || strlen(hex) != TOKEN_HEX ||
+        sodium_hex2bin(raw, sizeof raw, hex, TOKEN_HEX, NULL, &n, NULL) < 0 || n != TOKEN_BYTES)
         return -1;
     crypto_hash_sha256(h, raw, sizeof raw);
-    memcpy(key, "session:", 8);
-    sodium_bin2hex(key + 8, 2 * sizeof h + 1, h, sizeof h);
+    memcpy(key, prefix, plen);
+    sodium_bin2hex(key + plen, 2 * sizeof h + 1, h, sizeof h);
     sodium_memzero(raw, sizeof raw);
     return 0;
 }
 
-int accounts_session_key(const char *token, char key[80])
+/* The session key for a token the client sent; -1 if it is not 64 hex characters. */
+static int token_key(const char *hex, char key[8 + 2 * crypto_hash_sha256_BYTES + 1])
 {
-    return token_key(token, key);
+    return token_key_with("session:", hex, key, 8 + 2 * crypto_hash_sha256_BYTES + 1);
+}
+
+int accounts_calendar_key(const char *token, char key[80])
+{
+    return token_key_with("caltoken:", token, key, 80);
 }
 
 json_t *accounts_user_json(const char *uid, const store_reply_t *h)
@@ -152,6 +161,26 @@ json_t *accounts_user_json(const char *uid, const store_reply_t *h)
         } /* pwhash, created: never sent */
     }
     return u;
+}
+
+/* The optional `device` of a sign-in request (a name the client gives itself, e.g. "Firefox on a laptop",
+ * shown by auth.sessions): checked by device_field_check, "" when absent. Borrowed for r's lifetime. */
+static int device_field_check(req_t *r)
+{
+    const char *d;
+    return req_str(r, "device", 1, 64, 0, &d);
+}
+static const char *req_device_name(req_t *r)
+{
+    const char *d = json_string_value(json_object_get(req_json(r), "device"));
+    return d ? d : "";
+}
+/* The address the request's connection comes from ("" if it is gone), into out[64]. */
+static const char *req_peer(req_t *r, char out[64])
+{
+    conn_t *c = conn_find(req_conn(r));
+    snprintf(out, 64, "%s", c ? conn_peer(c) : "");
+    return out;
 }
 
 /* ---------------- signing in ---------------- */
@@ -252,8 +281,10 @@ static void job_after(uv_work_t *w, int status)
     free(j);
 }
 
-/* Queues a hash or verify of password (copied) for r; done runs on the loop and owns answering r. */
-static void job_start(req_t *r, const char *password, const char *hash, const char *uid, job_done_fn done)
+/* Queues a hash or verify of password (copied) for r, and wipes the request's member `field` that held it;
+ * done runs on the loop and owns answering r. */
+static void job_start(req_t *r, const char *field, const char *password, const char *hash, const char *uid,
+                      job_done_fn done)
 {
     if (jobs_in_flight >= config_get()->hash_queue_max) {
         metrics_hash_refused();
@@ -276,7 +307,7 @@ static void job_start(req_t *r, const char *password, const char *hash, const ch
     if (uid)
         snprintf(j->uid, sizeof j->uid, "%s", uid);
     /* The request's own copy of the password is no longer needed. */
-    json_object_del(req_json(r), "password");
+    json_object_del(req_json(r), field);
     if (uv_queue_work(loop, &j->work, job_work, job_after) < 0) {
         sodium_memzero(j, sizeof *j);
         free(j);
@@ -333,10 +364,11 @@ static void register_hashed(job_t *j, int status)
     lower(lname, name, sizeof lname);
     snprintf(created, sizeof created, "%lld", unix_ms());
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
-    char nk[USER_KEY_MAX], uk[USER_KEY_MAX];
-    const char *args[] = {username_key(nk, lname), user_key(uk, p->uid, ""),
-                          p->uid, name, display ? display : name, j->hash, "0", created, p->key, ttl};
-    store_fcall("accounts_register", session_stored, p, 2, 8, args);
+    char nk[USER_KEY_MAX], uk[USER_KEY_MAX], sk[USER_KEY_MAX], peer[64];
+    const char *args[] = {username_key(nk, lname), user_key(uk, p->uid, ""), user_key(sk, p->uid, ":sessions"),
+                          p->uid, name, display ? display : name, j->hash, "0", created, p->key, ttl,
+                          req_device_name(r), req_peer(r, peer)};
+    store_fcall("accounts_register", session_stored, p, 3, 10, args);
 }
 
 static int get_name_password(req_t *r, const char **name, const char **password)
@@ -353,9 +385,10 @@ static int get_name_password(req_t *r, const char **name, const char **password)
 static void on_register(req_t *r)
 {
     const char *name, *password, *display = NULL;
-    if (get_name_password(r, &name, &password) < 0 || req_str(r, "display_name", 1, 64, 0, &display) < 0)
+    if (get_name_password(r, &name, &password) < 0 || req_str(r, "display_name", 1, 64, 0, &display) < 0 ||
+        device_field_check(r) < 0)
         return;
-    job_start(r, password, NULL, NULL, register_hashed);
+    job_start(r, "password", password, NULL, NULL, register_hashed);
 }
 
 /* ---------------- auth.login ---------------- */
@@ -382,9 +415,10 @@ static void login_verified(job_t *j, int status)
     token_new(p->token, p->key);
     char ttl[32];
     snprintf(ttl, sizeof ttl, "%lld", config_get()->token_lifetime);
-    char uk[USER_KEY_MAX], ck[USER_KEY_MAX];
-    const char *args[] = {p->key, user_key(uk, p->uid, ""), user_key(ck, p->uid, ":circles"), p->uid, ttl};
-    store_fcall("accounts_session", session_stored, p, 3, 2, args);
+    char uk[USER_KEY_MAX], ck[USER_KEY_MAX], sk[USER_KEY_MAX], peer[64];
+    const char *args[] = {p->key, user_key(uk, p->uid, ""), user_key(ck, p->uid, ":circles"),
+                          user_key(sk, p->uid, ":sessions"), p->uid, ttl, req_device_name(r), req_peer(r, peer)};
+    store_fcall("accounts_session", session_stored, p, 4, 4, args);
 }
 
 static void login_found(const store_reply_t *rep, void *priv)
@@ -397,20 +431,20 @@ static void login_found(const store_reply_t *rep, void *priv)
     const char *uid = store_str(store_elem(rep, 0), NULL), *hash = store_str(store_elem(rep, 1), NULL);
     const char *password = json_string_value(json_object_get(req_json(r), "password"));
     if (uid && !*uid && dummy_hash[0]) {
-        job_start(r, password ? password : "", dummy_hash, NULL, login_verified); /* unknown name */
+        job_start(r, "password", password ? password : "", dummy_hash, NULL, login_verified); /* unknown name */
         return;
     }
     if (!uid || !hash || !password || strlen(uid) != 2 * UID_BYTES) {
         req_error(r, E_INTERNAL, "malformed account record");
         return;
     }
-    job_start(r, password, hash, uid, login_verified);
+    job_start(r, "password", password, hash, uid, login_verified);
 }
 
 static void on_login(req_t *r)
 {
     const char *name, *password;
-    if (get_name_password(r, &name, &password) < 0)
+    if (get_name_password(r, &name, &password) < 0 || device_field_check(r) < 0)
         return;
     char lname[40];
     lower(lname, name, sizeof lname);
@@ -442,7 +476,7 @@ static void resume_found(const store_reply_t *rep, void *priv)
 static void on_resume(req_t *r)
 {
     const char *token;
-    if (req_str(r, "token", 1, 128, 1, &token) < 0)
+    if (req_str(r, "token", 1, 128, 1, &token) < 0 || device_field_check(r) < 0)
         return;
     resume_t *p = calloc(1, sizeof *p);
     if (!p) {
@@ -455,37 +489,254 @@ static void on_resume(req_t *r)
         return;
     }
     p->r = r;
-    const char *args[] = {p->key};
-    store_fcall("accounts_resume", resume_found, p, 1, 0, args);
+    char peer[64];
+    const char *args[] = {p->key, req_device_name(r), req_peer(r, peer)};
+    store_fcall("accounts_resume", resume_found, p, 1, 2, args);
 }
 
-/* ---------------- auth.logout ---------------- */
+/* ---------------- sessions: auth.logout, logout_all, sessions, session_end ----------------
+ *
+ * Ending a session is one library function (accounts.lua): the token stops working and an
+ * auth.signed_out event goes to the session's channel ev:s:<hash>, to which every connection signed in
+ * with it is subscribed, on every node (conn.c). session_ended (below) signs those connections out. The
+ * asking connection is signed out at once as well, so that it is out even while Redis is down. */
 
+/* bus.h session handler: the session ended; every connection here signed in with it is signed out and
+ * told so (the event, as published: {"type":"auth.signed_out","user","reason"}). */
+typedef struct {
+    const char *session;
+    uint64_t ids[64];
+    size_t n;
+} ending_t;
+
+static void collect_session(conn_t *c, void *arg)
+{
+    ending_t *e = arg;
+    if (e->n < sizeof e->ids / sizeof e->ids[0] && strcmp(conn_session(c), e->session) == 0)
+        e->ids[e->n++] = conn_id(c);
+}
+
+static void session_ended(const char *session, const char *payload, size_t len)
+{
+    json_t *ev = json_loadb(payload, len, 0, NULL);
+    const char *uid = json_string_value(json_object_get(ev, "user"));
+    if (uid) {
+        /* Collected first: conn_foreach's callback may not sign anyone out. More than 64 connections of
+         * one session on one node: the rest are found on the next round. */
+        ending_t e = {.session = session};
+        do {
+            e.n = 0;
+            conn_foreach(uid, collect_session, &e);
+            for (size_t i = 0; i < e.n; i++) {
+                conn_t *c = conn_find(e.ids[i]);
+                if (!c)
+                    continue;
+                log_info("conn %llu: session ended elsewhere: signed out", (unsigned long long)e.ids[i]);
+                conn_sign_out(c);
+                conn_send_text(c, payload, len);
+            }
+        } while (e.n == sizeof e.ids / sizeof e.ids[0]);
+    }
+    json_decref(ev);
+}
+
+static int session_hash_valid(const char *s)
+{
+    if (strlen(s) != 2 * crypto_hash_sha256_BYTES)
+        return 0;
+    for (; *s; s++)
+        if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* auth.logout: an ended or expired session is as good as ended (ok). */
 static void logout_done(const store_reply_t *rep, void *priv)
 {
     req_t *r = priv;
-    if (!store_ok(rep))
+    const char *err = store_type(rep) == STORE_ERR ? store_str(rep, NULL) : NULL;
+    if (!store_ok(rep) && !(err && strncmp(err, "not_found", 9) == 0))
         req_store_error(r, rep);
     else
         req_ok(r, NULL);
 }
 
-static void on_logout(req_t *r)
+/* The asking connection's user and session (copied into uid, session), then signed out here at once. */
+static void sign_out_here(req_t *r, char uid[40], char session[72])
 {
     conn_t *c = conn_find(req_conn(r));
-    char key[80] = "";
-    if (c) {
-        if (conn_session(c)[0])
-            snprintf(key, sizeof key, "session:%s", conn_session(c));
-        log_info("conn %llu: signed out", (unsigned long long)conn_id(c));
-        conn_sign_out(c); /* at once: even if Redis is down, this connection is no longer signed in */
-    }
-    if (!key[0]) {
+    uid[0] = session[0] = '\0';
+    if (!c)
+        return;
+    snprintf(uid, 40, "%s", conn_user(c) ? conn_user(c) : "");
+    snprintf(session, 72, "%s", conn_session(c));
+    log_info("conn %llu: signed out", (unsigned long long)conn_id(c));
+    conn_sign_out(c); /* at once: even if Redis is down, this connection is no longer signed in */
+}
+
+static void on_logout(req_t *r)
+{
+    char uid[40], session[72], sk[USER_KEY_MAX];
+    sign_out_here(r, uid, session);
+    if (!uid[0] || !session[0]) {
         req_ok(r, NULL);
         return;
     }
-    store_cmdf(logout_done, r, "DEL %s", key);
+    const char *args[] = {user_key(sk, uid, ":sessions"), uid, session, "logout"};
+    store_fcall("accounts_session_end", logout_done, r, 1, 3, args);
 }
+
+static void on_logout_all(req_t *r)
+{
+    char uid[40], session[72], sk[USER_KEY_MAX];
+    sign_out_here(r, uid, session);
+    if (!uid[0]) {
+        req_ok(r, NULL);
+        return;
+    }
+    const char *args[] = {user_key(sk, uid, ":sessions"), uid, "", "logout_all"};
+    feature_eval_answer(r, "accounts_logout_all", 1, 3, args);
+}
+
+static void on_sessions(req_t *r)
+{
+    conn_t *c = conn_find(req_conn(r));
+    char sk[USER_KEY_MAX];
+    const char *args[] = {user_key(sk, req_user(r), ":sessions"), c ? conn_session(c) : ""};
+    feature_eval_answer(r, "accounts_sessions", 1, 1, args);
+}
+
+static void on_session_end(req_t *r)
+{
+    const char *session;
+    if (req_str(r, "session", 1, 128, 1, &session) < 0)
+        return;
+    if (!session_hash_valid(session)) {
+        req_error_ex(r, E_BAD_REQUEST, "session", 0, "'session' must be a session id from auth.sessions");
+        return;
+    }
+    char sk[USER_KEY_MAX];
+    const char *args[] = {user_key(sk, req_user(r), ":sessions"), req_user(r), session, "ended"};
+    feature_eval_answer(r, "accounts_session_end", 1, 3, args);
+}
+
+/* ---------------- auth.password ----------------
+ * The old password is checked first (a stolen session alone cannot change it), then the new one is
+ * hashed, then one library function stores it and ends every other session of the user. */
+
+typedef struct {
+    req_t *r;
+    char uid[2 * UID_BYTES + 1];
+    char session[72]; /* the asking connection's, kept */
+} pwchange_t;
+
+static void password_stored(const store_reply_t *rep, void *priv)
+{
+    req_t *r = priv;
+    json_t *fields = NULL;
+    size_t len;
+    const char *text = store_ok(rep) ? store_str(rep, &len) : NULL;
+    if (text && (fields = json_loadb(text, len, 0, NULL)) && json_is_object(fields)) {
+        log_info("conn %llu: password changed", (unsigned long long)req_conn(r));
+        req_ok(r, fields);
+        return;
+    }
+    json_decref(fields);
+    req_store_error(r, rep);
+}
+
+static void password_hashed(job_t *j, int status)
+{
+    req_t *r = j->r;
+    if (status < 0 || !j->ok) {
+        req_error(r, E_INTERNAL, "password hashing failed");
+        return;
+    }
+    conn_t *c = conn_find(req_conn(r));
+    char uk[USER_KEY_MAX], sk[USER_KEY_MAX];
+    const char *args[] = {user_key(uk, j->uid, ""), user_key(sk, j->uid, ":sessions"), j->uid, j->hash,
+                          c ? conn_session(c) : ""};
+    store_fcall("accounts_password_set", password_stored, r, 2, 3, args);
+}
+
+static void password_verified(job_t *j, int status)
+{
+    req_t *r = j->r;
+    if (status < 0) {
+        req_error(r, E_INTERNAL, "password check failed");
+        return;
+    }
+    if (!j->ok) {
+        log_info("conn %llu: password change with a wrong password", (unsigned long long)req_conn(r));
+        req_error_ex(r, E_FORBIDDEN, "old_password", 0, "the old password is wrong");
+        return;
+    }
+    const char *password = json_string_value(json_object_get(req_json(r), "password"));
+    job_start(r, "password", password ? password : "", NULL, j->uid, password_hashed);
+}
+
+static void password_found(const store_reply_t *rep, void *priv)
+{
+    pwchange_t *p = priv;
+    req_t *r = p->r;
+    const char *hash = store_type(rep) == STORE_STR ? store_str(rep, NULL) : NULL;
+    const char *old = json_string_value(json_object_get(req_json(r), "old_password"));
+    if (!store_ok(rep))
+        req_store_error(r, rep);
+    else if (!hash || !*hash || !old)
+        req_error(r, E_NOT_FOUND, "no such user");
+    else
+        job_start(r, "old_password", old, hash, p->uid, password_verified);
+    free(p);
+}
+
+static void on_password(req_t *r)
+{
+    const char *old, *password;
+    if (req_str(r, "old_password", 1, PASSWORD_MAX, 1, &old) < 0 ||
+        req_str(r, "password", PASSWORD_MIN, PASSWORD_MAX, 1, &password) < 0)
+        return;
+    pwchange_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    p->r = r;
+    snprintf(p->uid, sizeof p->uid, "%s", req_user(r));
+    char uk[USER_KEY_MAX];
+    const char *args[] = {user_key(uk, p->uid, "")};
+    store_fcall("accounts_pwhash", password_found, p, 1, 0, args);
+}
+
+/* ---------------- calendar.token / calendar.revoke ---------------- */
+
+static void on_calendar_token(req_t *r)
+{
+    int rotate = 0;
+    if (req_bool(r, "rotate", 0, &rotate) < 0)
+        return;
+    char hex[TOKEN_HEX + 1], key[8 + 2 * crypto_hash_sha256_BYTES + 1], uk[USER_KEY_MAX];
+    token_new(hex, key); /* key: "session:<hash>"; only the hash part is used */
+    const char *args[] = {user_key(uk, req_user(r), ""), req_user(r), hex, key + 8, rotate ? "1" : "0"};
+    feature_eval_answer(r, "calendar_token", 1, 4, args);
+    sodium_memzero(hex, sizeof hex);
+}
+
+static void on_calendar_revoke(req_t *r)
+{
+    char uk[USER_KEY_MAX];
+    const char *args[] = {user_key(uk, req_user(r), "")};
+    feature_eval_answer(r, "calendar_revoke", 1, 0, args);
+}
+
+static int accounts_start(uv_loop_t *l)
+{
+    (void)l;
+    bus_on_session(session_ended);
+    return 0;
+}
+
+static void accounts_stop(void) { bus_on_session(NULL); }
 
 /* ---------------- profile.get / profile.update ---------------- */
 
@@ -609,6 +860,12 @@ static const handler_t handlers[] = {
     {"auth.login", on_login, H_PUBLIC | H_RL_LOGIN},
     {"auth.resume", on_resume, H_PUBLIC | H_RL_LOGIN},
     {"auth.logout", on_logout, H_RL_READ},
+    {"auth.logout_all", on_logout_all, H_RL_READ},
+    {"auth.sessions", on_sessions, H_RL_READ},
+    {"auth.session_end", on_session_end, H_RL_READ},
+    {"auth.password", on_password, H_RL_LOGIN},
+    {"calendar.token", on_calendar_token, H_RL_READ},
+    {"calendar.revoke", on_calendar_revoke, H_RL_READ},
     {"profile.get", on_profile_get, H_RL_READ},
     {"profile.update", on_profile_update, H_RL_READ},
     {NULL, NULL, 0},
@@ -617,6 +874,8 @@ static const handler_t handlers[] = {
 const module_t accounts_module = {
     .name = "accounts",
     .handlers = handlers,
+    .start = accounts_start,
+    .stop = accounts_stop,
 };
 
 /* ---------------- --create-admin ---------------- */

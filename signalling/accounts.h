@@ -1,7 +1,9 @@
 /* accounts.h — users, sign-in sessions and profiles.
  *
- * Owns: auth.register, auth.login, auth.resume, auth.logout, profile.get, profile.update; the keys
- * user:<uid>, username:<lowercase name>, session:<sha256(token) hex> (ARCHITECTURE.md); Argon2id
+ * Owns: auth.register, auth.login, auth.resume, auth.logout, auth.logout_all, auth.sessions,
+ * auth.session_end, auth.password, calendar.token, calendar.revoke, profile.get, profile.update; the keys
+ * user:<uid>, username:<lowercase name>, session:<sha256(token) hex>, user:<uid>:sessions,
+ * caltoken:<sha256(token) hex> (ARCHITECTURE.md); ending a session on every node (ev:s:<hash>); Argon2id
  * password hashing (libsodium crypto_pwhash_str, interactive limits) on libuv's thread pool, never on
  * the loop; tokens: 256 random bits, sent hex-encoded (64 characters), stored only as their SHA-256
  * with an expiry of token-lifetime; --create-admin.
@@ -25,10 +27,9 @@ void accounts_init(uv_loop_t *loop);
  * reply is not a non-empty array. The password hash is never copied. */
 json_t *accounts_user_json(const char *uid, const store_reply_t *hgetall);
 
-/* The Redis key ("session:<sha256 hex>", 72 characters and a NUL) of a session token (64 hex characters,
- * borrowed). Returns 0, or -1 if token is malformed. For endpoints that take the token outside the
- * WebSocket (GET /ics/…). */
-int accounts_session_key(const char *token, char key[80]);
+/* The Redis key ("caltoken:<sha256 hex>") of a calendar token (64 hex characters, borrowed): the read-only
+ * token of GET /ics/… (calendar.token). Returns 0, or -1 if token is malformed. */
+int accounts_calendar_key(const char *token, char key[80]);
 
 /* 1 if tz names a time zone of the tz database loaded at start-up (tz.h; e.g. "Europe/London", "UTC"), else 0. */
 int accounts_tz_valid(const char *tz);

@@ -390,6 +390,9 @@ static void observe(const char *payload, size_t len)
             observers[i].fn(payload, len);
 }
 
+static bus_session_fn session_handler;
+void bus_on_session(bus_session_fn fn) { session_handler = fn; }
+
 void bus_on_message(const char *channel, const char *payload, size_t len)
 {
     if (nobservers && strncmp(channel, "ev:n:", 5) != 0)
@@ -411,5 +414,8 @@ void bus_on_message(const char *channel, const char *payload, size_t len)
         conn_foreach_in_circle(channel + 5, deliver_one, &d);
     } else if (strncmp(channel, "ev:n:", 5) == 0) {
         direct_arrived(payload, len);
+    } else if (strncmp(channel, "ev:s:", 5) == 0) {
+        if (session_handler)
+            session_handler(channel + 5, payload, len);
     }
 }

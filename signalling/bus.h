@@ -65,6 +65,12 @@ int bus_intercept_circle(const char *type, bus_interceptor_fn fn);
 /* Delivers payload (borrowed) to this node's connections in circle_id, as an ev:c: message would be. */
 void bus_deliver_circle(const char *circle_id, const char *payload, size_t len);
 
+/* Session channels ev:s:<session hash> (conn.c holds one reference per connection signed in with the
+ * session): a message there goes to the one handler (accounts.c signs those connections out). session and
+ * payload borrowed for the call. */
+typedef void (*bus_session_fn)(const char *session, const char *payload, size_t len);
+void bus_on_session(bus_session_fn fn);
+
 /* ---- for conn.c and main.c ---- */
 /* Subscribes this node's own channel ev:n:<node_id>. 0, or -1 if the id is too long. */
 int bus_init(const char *node_id);

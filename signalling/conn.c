@@ -109,7 +109,29 @@ int conn_media_ref(conn_t *c, int delta)
 char *conn_media_saved(conn_t *c) { return c->media_saved; }
 
 const char *conn_session(const conn_t *c) { return c->session; }
-void conn_set_session(conn_t *c, const char *h) { snprintf(c->session, sizeof c->session, "%s", h ? h : ""); }
+/* A signed-in connection holds a reference on its session's channel ev:s:<hash>: ending the session
+ * (accounts.lua) publishes there, and so reaches every connection signed in with it, on every node. */
+static void session_channel(conn_t *c, int ref)
+{
+    char ch[96];
+    if (!c->session[0])
+        return;
+    snprintf(ch, sizeof ch, "ev:s:%s", c->session);
+    if (ref)
+        bus_ref(ch);
+    else
+        bus_unref(ch);
+}
+
+void conn_set_session(conn_t *c, const char *h)
+{
+    session_channel(c, 0);
+    snprintf(c->session, sizeof c->session, "%s", h ? h : "");
+    if (c->user)
+        session_channel(c, 1);
+    else
+        c->session[0] = '\0'; /* only a signed-in connection has a session */
+}
 
 void conn_set_status(conn_t *c, const char *status)
 {
@@ -317,6 +339,7 @@ void conn_sign_out(conn_t *c)
     free(c->name);
     c->user = c->name = NULL;
     c->status[0] = '\0';
+    session_channel(c, 0);
     c->session[0] = '\0';
     c->media = 0;
 }

@@ -59,7 +59,8 @@ void conn_set_status(conn_t *c, const char *status);
 int conn_media_ref(conn_t *c, int delta);
 char *conn_media_saved(conn_t *c); /* 16-byte buffer owned by c */
 
-/* The session this connection signed in with: hex SHA-256 of its token ("" if none); borrowed. */
+/* The session this connection signed in with: hex SHA-256 of its token ("" if none); borrowed. Setting it
+ * (signed-in connections only; signing out clears it) subscribes the session's bus channel ev:s:<hash>. */
 const char *conn_session(const conn_t *c);
 void conn_set_session(conn_t *c, const char *session_hash);
 

@@ -135,33 +135,59 @@ static void put_time(out_t *o, const char *name, int64_t t)
     put(o, name, v);
 }
 
+static void put_head(out_t *o, const char *method)
+{
+    put(o, "BEGIN", "VCALENDAR");
+    put(o, "VERSION", "2.0");
+    put(o, "PRODID", "-//Staffroom//Scheduled mentoring//EN");
+    put(o, "CALSCALE", "GREGORIAN");
+    put(o, "METHOD", method);
+}
+
+static void put_event(out_t *o, const ics_event_t *ev)
+{
+    char seq[24];
+    snprintf(seq, sizeof seq, "%ld", ev->sequence);
+    put(o, "BEGIN", "VEVENT");
+    put_text(o, "UID", ev->uid);
+    put_time(o, "DTSTAMP", ev->stamp);
+    put_time(o, "DTSTART", ev->start);
+    put_time(o, "DTEND", ev->end);
+    put(o, "SEQUENCE", seq);
+    put(o, "STATUS", ev->cancelled ? "CANCELLED" : "CONFIRMED");
+    put_text(o, "SUMMARY", ev->summary);
+    put_text(o, "DESCRIPTION", ev->description);
+    if (ev->url)
+        put(o, "URL", ev->url); /* URI value: not TEXT-escaped (3.3.13) */
+    put(o, "END", "VEVENT");
+}
+
+static char *finish(out_t *o, size_t *len)
+{
+    put(o, "END", "VCALENDAR");
+    if (o->failed) {
+        free(o->buf);
+        return NULL;
+    }
+    *len = o->len;
+    return o->buf;
+}
+
 char *ics_render(const ics_event_t *ev, size_t *len)
 {
     out_t o = {0};
-    char seq[24];
-    snprintf(seq, sizeof seq, "%ld", ev->sequence);
-    put(&o, "BEGIN", "VCALENDAR");
-    put(&o, "VERSION", "2.0");
-    put(&o, "PRODID", "-//Staffroom//Scheduled mentoring//EN");
-    put(&o, "CALSCALE", "GREGORIAN");
-    put(&o, "METHOD", ev->cancelled ? "CANCEL" : "REQUEST");
-    put(&o, "BEGIN", "VEVENT");
-    put_text(&o, "UID", ev->uid);
-    put_time(&o, "DTSTAMP", ev->stamp);
-    put_time(&o, "DTSTART", ev->start);
-    put_time(&o, "DTEND", ev->end);
-    put(&o, "SEQUENCE", seq);
-    put(&o, "STATUS", ev->cancelled ? "CANCELLED" : "CONFIRMED");
-    put_text(&o, "SUMMARY", ev->summary);
-    put_text(&o, "DESCRIPTION", ev->description);
-    if (ev->url)
-        put(&o, "URL", ev->url); /* URI value: not TEXT-escaped (3.3.13) */
-    put(&o, "END", "VEVENT");
-    put(&o, "END", "VCALENDAR");
-    if (o.failed) {
-        free(o.buf);
-        return NULL;
-    }
-    *len = o.len;
-    return o.buf;
+    put_head(&o, ev->cancelled ? "CANCEL" : "REQUEST");
+    put_event(&o, ev);
+    return finish(&o, len);
+}
+
+char *ics_render_feed(const ics_event_t *evs, size_t n, size_t *len)
+{
+    out_t o = {0};
+    /* A subscribed calendar is published, not an invitation (RFC 5546 3.2.1): a cancelled session stays
+     * in it with STATUS:CANCELLED. */
+    put_head(&o, "PUBLISH");
+    for (size_t i = 0; i < n; i++)
+        put_event(&o, &evs[i]);
+    return finish(&o, len);
 }

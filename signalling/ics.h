@@ -36,4 +36,8 @@ long ics_fold(const char *line, char *out, size_t cap);
  * allocation failure. Fields of ev are borrowed. */
 char *ics_render(const ics_event_t *ev, size_t *len);
 
+/* A calendar to subscribe to (webcal:): METHOD:PUBLISH with the n events (n may be 0), each as in
+ * ics_render. New text as ics_render, or NULL on allocation failure. */
+char *ics_render_feed(const ics_event_t *evs, size_t n, size_t *len);
+
 #endif

@@ -495,42 +495,71 @@ static void ics_answer(ics_job_t *j, int status, const char *text)
     j->cb(status, text, strlen(text), j->priv);
 }
 
-static void ics_loaded(const store_reply_t *rep, void *priv)
+static const char *ics_error_text(int st)
 {
-    ics_job_t *j = priv;
-    json_t *b = NULL;
-    if (rep && store_type(rep) == STORE_STR) {
-        size_t len;
-        const char *text = store_str(rep, &len);
-        b = json_loadb(text, len, 0, NULL);
-    }
-    if (!b) {
-        int st = http_status_of(rep);
-        ics_answer(j, st, st == 401 ? "sign in first\n" : st == 403 ? "not your booking\n" :
-                   st == 404 ? "no such booking\n" : st == 503 ? "unavailable\n" : "internal error\n");
-        goto out;
-    }
-    char uid[64], summary[160], desc[512];
+    return st == 401 ? "no such calendar token\n" : st == 403 ? "not your booking\n" :
+           st == 404 ? "no such booking\n" : st == 503 ? "unavailable\n" : "internal error\n";
+}
+
+/* One booking object (borrowed) as an event; the strings are written into the caller's buffers. */
+typedef struct {
+    char uid[64], summary[160], desc[512], url[256];
+} ics_text_t;
+
+static ics_event_t ics_event_of(const json_t *b, const char *join_base, ics_text_t *t)
+{
     const char *peer_m = json_string_value(json_object_get(json_object_get(b, "mentor"), "display_name"));
     const char *peer_e = json_string_value(json_object_get(json_object_get(b, "mentee"), "display_name"));
     const char *topic = json_string_value(json_object_get(b, "topic"));
-    snprintf(uid, sizeof uid, "%s@staffroom", json_string_value(json_object_get(b, "id")));
-    snprintf(summary, sizeof summary, "Mentoring: %s with %s", peer_e ? peer_e : "", peer_m ? peer_m : "");
-    snprintf(desc, sizeof desc, "%s%sJoin the session: %s", topic && *topic ? topic : "", topic && *topic ? "\n" : "",
-             j->join_url ? j->join_url : "");
-    json_t *cancelled_str = json_string("cancelled");
-    ics_event_t ev = {
-        .uid = uid,
+    const char *id = json_string_value(json_object_get(b, "id"));
+    snprintf(t->uid, sizeof t->uid, "%s@staffroom", id ? id : "");
+    snprintf(t->url, sizeof t->url, "%s%s", join_base ? join_base : "", id ? id : "");
+    snprintf(t->summary, sizeof t->summary, "Mentoring: %s with %s", peer_e ? peer_e : "", peer_m ? peer_m : "");
+    snprintf(t->desc, sizeof t->desc, "%s%sJoin the session: %s", topic && *topic ? topic : "",
+             topic && *topic ? "\n" : "", t->url);
+    const char *status = json_string_value(json_object_get(b, "status"));
+    return (ics_event_t){
+        .uid = t->uid,
         .start = json_integer_value(json_object_get(b, "start")),
         .end = json_integer_value(json_object_get(b, "end")),
         .stamp = json_integer_value(json_object_get(b, "updated")) / 1000,
         .sequence = (long)json_integer_value(json_object_get(b, "sequence")),
-        .cancelled = json_equal(json_object_get(b, "status"), cancelled_str),
-        .summary = summary,
-        .description = desc,
-        .url = j->join_url,
+        .cancelled = status && strcmp(status, "cancelled") == 0,
+        .summary = t->summary,
+        .description = t->desc,
+        .url = join_base ? t->url : NULL,
     };
-    json_decref(cancelled_str);
+}
+
+/* The library's answer (a JSON object text) parsed, or NULL with *status the HTTP status to answer. */
+static json_t *ics_reply(const store_reply_t *rep, int *status)
+{
+    json_t *o = NULL;
+    if (rep && store_type(rep) == STORE_STR) {
+        size_t len;
+        const char *text = store_str(rep, &len);
+        o = json_loadb(text, len, 0, NULL);
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        *status = o ? 500 : http_status_of(rep);
+        return NULL;
+    }
+    return o;
+}
+
+/* ics_job_t's join_url is the join link's base (".../join/"), the booking id is appended. */
+static void ics_loaded(const store_reply_t *rep, void *priv)
+{
+    ics_job_t *j = priv;
+    int st;
+    json_t *b = ics_reply(rep, &st);
+    if (!b) {
+        ics_answer(j, st, ics_error_text(st));
+        goto out;
+    }
+    ics_text_t t;
+    ics_event_t ev = ics_event_of(b, j->join_url, &t);
     size_t len;
     char *text = ics_render(&ev, &len);
     if (text)
@@ -544,26 +573,64 @@ out:
     free(j);
 }
 
-/* Checks the session token (hex, borrowed) against Redis and renders booking bid's calendar with
- * join_url (borrowed, may be NULL) as its join link. cb is called exactly once, later, from the loop. */
-static void ics_lookup(const char *bid, const char *token, const char *join_url, ics_cb cb, void *priv)
+static void ics_feed_loaded(const store_reply_t *rep, void *priv)
+{
+    ics_job_t *j = priv;
+    int st;
+    json_t *o = ics_reply(rep, &st);
+    json_t *list = json_object_get(o, "bookings");
+    size_t n = json_array_size(list);
+    ics_event_t *evs = calloc(n ? n : 1, sizeof *evs);
+    ics_text_t *texts = calloc(n ? n : 1, sizeof *texts);
+    if (!o) {
+        ics_answer(j, st, ics_error_text(st));
+    } else if (!evs || !texts) {
+        ics_answer(j, 500, "internal error\n");
+    } else {
+        for (size_t i = 0; i < n; i++)
+            evs[i] = ics_event_of(json_array_get(list, i), j->join_url, &texts[i]);
+        size_t len;
+        char *text = ics_render_feed(evs, n, &len);
+        if (text)
+            j->cb(200, text, len, j->priv);
+        else
+            ics_answer(j, 500, "internal error\n");
+        free(text);
+    }
+    free(evs);
+    free(texts);
+    json_decref(o);
+    free(j->join_url);
+    free(j);
+}
+
+/* Checks the calendar token (hex, borrowed; never a session token: calendar.token) against Redis and
+ * renders booking bid's calendar — or, when bid is NULL, the feed of all the token's user's bookings —
+ * with join links starting with join_base (borrowed, may be NULL). cb is called exactly once, later, from
+ * the loop. */
+static void ics_lookup(const char *bid, const char *token, const char *join_base, ics_cb cb, void *priv)
 {
     ics_job_t *j = calloc(1, sizeof *j);
-    char session[80];
+    char caltoken[80];
     if (!j) {
         cb(500, "internal error\n", 15, priv);
         return;
     }
     j->cb = cb;
     j->priv = priv;
-    j->join_url = join_url ? strdup(join_url) : NULL;
+    j->join_url = join_base ? strdup(join_base) : NULL;
     /* A malformed token or id is answered like an unknown one, but still later (from the loop): the
-     * script is given a key no session can have. */
-    if (!token || accounts_session_key(token, session) < 0)
-        snprintf(session, sizeof session, "session:-");
+     * script is given a key no token can have. */
+    if (!token || accounts_calendar_key(token, caltoken) < 0)
+        snprintf(caltoken, sizeof caltoken, "caltoken:-");
+    if (!bid) {
+        const char *args[] = {caltoken};
+        store_fcall("schedule_ics_feed", ics_feed_loaded, j, 1, 0, args);
+        return;
+    }
     const char *id = feature_id_valid(bid) ? bid : "-";
     char bk[KEY_MAX];
-    const char *args[] = {session, key(bk, "booking:", id, ""), id};
+    const char *args[] = {caltoken, key(bk, "booking:", id, ""), id};
     store_fcall("schedule_ics", ics_loaded, j, 2, 1, args);
 }
 
@@ -585,26 +652,31 @@ static void ics_token(ws_http_req_t *req, char *out, size_t cap)
         snprintf(out, cap, "%s", auth + 7);
 }
 
-/* Answered once Redis has checked the token; the join link points at the host the client asked for
- * (a calendar app opens it from the same network), unless that Host header is unusable. */
+/* GET /ics/<booking>.ics (one booking) or /ics/feed.ics (a webcal: subscription of all the user's
+ * sessions), with the user's calendar token. Answered once Redis has checked the token; the join link
+ * points at the host the client asked for (a calendar app opens it from the same network), unless that
+ * Host header is unusable. */
 static void ics_route(ws_http_req_t *req, void *arg)
 {
     (void)arg;
     const char *uri = ws_http_path(req);
     char bid[40], token[128], host[128], url[256];
     size_t n = strlen(uri);
-    if (n != 5 + 32 + 4 || strcmp(uri + n - 4, ".ics") != 0) {
+    int feed = strcmp(uri, "/ics/feed.ics") == 0;
+    if (!feed && (n != 5 + 32 + 4 || strcmp(uri + n - 4, ".ics") != 0)) {
         ws_http_answer(req, 404, "text/plain; charset=utf-8", "no such booking\n", 16);
         return;
     }
-    memcpy(bid, uri + 5, 32);
-    bid[32] = '\0';
+    if (!feed) {
+        memcpy(bid, uri + 5, 32);
+        bid[32] = '\0';
+    }
     ics_token(req, token, sizeof token);
     if (ws_http_header(req, "host", host, sizeof host) <= 0 || strpbrk(host, "\r\n \"<>")) {
         const signal_config_t *cfg = config_get();
         snprintf(host, sizeof host, "%s:%lld", cfg->listen_address, cfg->listen_port);
     }
-    snprintf(url, sizeof url, "http://%s/#/sessions/join/%s", host, bid); /* the web client's route */
-    ics_lookup(bid, token, url, ics_answered, req);
+    snprintf(url, sizeof url, "http://%s/#/sessions/join/", host); /* the web client's route */
+    ics_lookup(feed ? NULL : bid, token, url, ics_answered, req);
 }
 

@@ -9,7 +9,8 @@
 // 'reconnecting' (lost; retrying with back-off). Events fired on the Connection:
 //   'state'     detail: { state, attempt }
 //   'resumed'   detail: { user }     after a successful auth.resume on a new socket
-//   'signedout' detail: { reason }   the stored token was refused (expired / revoked)
+//   'signedout' detail: { reason }   the stored token was refused (expired / revoked), or the session was
+//                                    ended while connected (auth.signed_out: logout elsewhere, password)
 //   '<type>'    detail: the event object, for every server push (e.g. 'chat.message', 'presence')
 
 const TOKEN_KEY = 'staffroom.token';
@@ -165,6 +166,12 @@ export class Connection extends EventTarget {
       }
       if (msg.type === 'error') this.dispatch('server-error', msg); // e.g. id:null for an unparsable frame
       return;
+    }
+    if (msg.type === 'auth.signed_out') {
+      // This session was ended (signed out here or on another device, password changed): forget it.
+      this.token = null;
+      this.user = null;
+      this.dispatch('signedout', { reason: msg });
     }
     if (typeof msg.type === 'string') this.dispatch(msg.type, msg);
   }

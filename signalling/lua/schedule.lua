@@ -231,12 +231,26 @@ lib.register('notifications_list', {'no-writes'}, function(keys)
   return '{"notifications":[' .. table.concat(items, ',') .. ']}'
 end)
 
--- keys: session key, booking:<bid>. args: bid → {booking} for a party of the booking
+-- keys: caltoken:<hash> (a calendar token's key: accounts.lua; never a session), booking:<bid>. args: bid
+-- → {booking} for a party of the booking
 lib.register('schedule_ics', {'no-writes'}, function(keys, args)
   local uid = redis.call('GET', keys[1])
-  if not uid then return fail('unauthorized', 'sign in first') end
+  if not uid then return fail('unauthorized', 'no such calendar token') end
   local h = hash(keys[2])
   if not h.mentor then return fail('not_found', 'no such booking') end
   if not other_party(h, uid) then return fail('forbidden', 'not your booking') end
   return cjson.encode(booking_obj(args[1]))
+end)
+
+-- keys: caltoken:<hash>. → {"bookings": [booking…]}: the latest 200 bookings of the token's user, for a
+-- webcal: subscription (GET /ics/feed.ics). The bookings are built inside from the user's bookings index.
+lib.register('schedule_ics_feed', {'no-writes'}, function(keys)
+  local uid = redis.call('GET', keys[1])
+  if not uid then return fail('unauthorized', 'no such calendar token') end
+  local items = {}
+  for _, bid in ipairs(redis.call('ZREVRANGE', 'user:' .. uid .. ':bookings', 0, 199)) do
+    local b = booking_obj(bid)
+    if b then items[#items + 1] = cjson.encode(b) end
+  end
+  return '{"bookings":' .. jarr(items) .. '}'
 end)

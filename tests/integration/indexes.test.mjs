@@ -31,7 +31,10 @@ const count = (c, uid, status) => c.events.filter((e) => e.type === 'presence' &
 
 test('sign-out drops a device from the indexes; signing in again adds it back once', async () => {
   const a = await user(stack.nodes[0].wsUrl, 'ia');
-  const a2 = await device(stack.nodes[0].wsUrl, a);
+  // A second session of the same user (its own login): signing it out leaves a's session alone (signing
+  // out a session ends all of its connections: sessions.test.mjs).
+  const a2 = { client: await connect(stack.nodes[0].wsUrl), user: a.user };
+  await a2.client.ok('auth.login', { name: a.user.name, password: a.password }, 30000);
   const w = await user(stack.nodes[1].wsUrl, 'iw');
   const cid = await circleWith(stack, [a, w]);
   await a2.client.waitEvent('circle.membership', (e) => e.circle === cid);

@@ -163,7 +163,10 @@ test('schedule.reschedule and schedule.cancel: both parties are told; the .ics f
   assert.equal(b.sequence, 0);
 
   const url = `${stack.httpUrl}/ics/${b.id}.ics`;
-  let res = await fetch(`${url}?token=${u.token}`);
+  // The calendar token (calendar.token), never the session token, opens the .ics.
+  const uCal = (await u.client.ok('calendar.token')).token;
+  const mCal = (await m.client.ok('calendar.token')).token;
+  let res = await fetch(`${url}?token=${uCal}`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /^text\/calendar/);
   let f = icsFields(await res.text());
@@ -186,7 +189,7 @@ test('schedule.reschedule and schedule.cancel: both parties are told; the .ics f
     assert.equal(e.old_start, MAR23_1900Z);
     assert.equal(e.booking.start, MAR30_1800Z);
   }
-  res = await fetch(url, { headers: { authorization: `Bearer ${m.token}` } });
+  res = await fetch(url, { headers: { authorization: `Bearer ${mCal}` } });
   assert.equal(res.status, 200);
   f = icsFields(await res.text());
   assert.equal(f.SEQUENCE, '1');
@@ -201,7 +204,7 @@ test('schedule.reschedule and schedule.cancel: both parties are told; the .ics f
   }
   assertError(await u.client.request('schedule.cancel', { booking: b.id }), 'conflict');
   assertError(await u.client.request('schedule.cancel', { booking: NO_SUCH_ID }), 'not_found');
-  f = icsFields(await (await fetch(`${url}?token=${u.token}`)).text());
+  f = icsFields(await (await fetch(`${url}?token=${uCal}`)).text());
   assert.equal(f.METHOD, 'CANCEL');
   assert.equal(f.STATUS, 'CANCELLED');
   assert.equal(f.SEQUENCE, '2');
@@ -222,13 +225,16 @@ test('GET /ics: without a valid token 401, for a third person 403, for no such b
   const third = await member();
   const b = (await u.client.ok('schedule.book', { mentor: m.user.id, start: MAR23_1900Z + 3600 })).booking;
   const url = `${stack.httpUrl}/ics/${b.id}.ics`;
+  const uCal = (await u.client.ok('calendar.token')).token;
+  const thirdCal = (await third.client.ok('calendar.token')).token;
   assert.equal((await fetch(url)).status, 401);
+  assert.equal((await fetch(`${url}?token=${u.token}`)).status, 401, 'a session token is not a calendar token');
   assert.equal((await fetch(`${url}?token=${'0'.repeat(64)}`)).status, 401);
   assert.equal((await fetch(`${url}?token=nonsense`)).status, 401);
   assert.equal((await fetch(url, { headers: { authorization: 'Bearer nonsense' } })).status, 401);
-  assert.equal((await fetch(`${url}?token=${third.token}`)).status, 403);
-  assert.equal((await fetch(`${stack.httpUrl}/ics/${NO_SUCH_ID}.ics?token=${u.token}`)).status, 404);
-  assert.equal((await fetch(`${stack.httpUrl}/ics/nonsense?token=${u.token}`)).status, 404);
+  assert.equal((await fetch(`${url}?token=${thirdCal}`)).status, 403);
+  assert.equal((await fetch(`${stack.httpUrl}/ics/${NO_SUCH_ID}.ics?token=${uCal}`)).status, 404);
+  assert.equal((await fetch(`${stack.httpUrl}/ics/nonsense?token=${uCal}`)).status, 404);
 });
 
 test('session.join: open from 5 minutes before the start for the two participants only', async () => {

@@ -44,8 +44,12 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
   const notesPane = h('section', { class: 'mentoring-notes', 'aria-label': 'Mentoring notes' });
   const availPane = h('section', { class: 'availability' });
   const notifPane = h('section', { class: 'notifications' });
+  // The calendar links carry the user's calendar token (calendar.token: read-only, revocable), never the
+  // session token.
+  let calToken = '';
+  const subscribe = h('p', { class: 'calendar-feed' });
   fill(el, h('h1', {}, 'My sessions'),
-    h('p', { class: 'muted' }, `Times are shown in your time zone (${viewerZone()}).`),
+    h('p', { class: 'muted' }, `Times are shown in your time zone (${viewerZone()}).`), subscribe,
     status, room, h('h2', {}, 'Upcoming'), upcoming, h('h2', {}, 'Past'), past, notesPane, availPane, notifPane);
 
   function row(b) {
@@ -65,7 +69,7 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
       waiting.length ? h('span', { class: 'in-room' }, ` — ${nameOf(waiting[0].user)} is in the room`) : null,
       h('span', { class: 'actions' },
         b.status === 'booked' && b.end > Date.now() / 1000 ? join : null,
-        h('a', { href: `/ics/${b.id}.ics?token=${encodeURIComponent(conn.token || '')}`, download: `session-${b.id}.ics` }, 'Add to calendar (.ics)'),
+        calToken ? h('a', { href: `/ics/${b.id}.ics?token=${encodeURIComponent(calToken)}`, download: `session-${b.id}.ics` }, 'Add to calendar (.ics)') : null,
         h('a', { href: `#/sessions/notes/${peer.id}` }, 'Notes'),
         b.status === 'booked' && b.start > Date.now() / 1000
           ? h('a', { href: `#/book/${b.mentor.id}/${b.id}`, 'aria-label': `Reschedule the session with ${nameOf(peer)}` }, 'Reschedule') : null,
@@ -79,8 +83,27 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
     if (!data.upcoming.length) upcoming.replaceChildren(h('li', { class: 'muted' }, 'No sessions booked. Find a mentor in one of your circles.'));
   }
 
+  async function loadCalendarToken() {
+    try {
+      calToken = (await conn.request('calendar.token')).token;
+      const feed = `${location.host}/ics/feed.ics?token=${encodeURIComponent(calToken)}`;
+      fill(subscribe, h('a', { href: `webcal://${feed}` }, 'Subscribe to my sessions in a calendar app'), ' ',
+        h('button', { type: 'button', class: 'link', onclick: revokeCalendar }, 'Revoke the calendar link'));
+    } catch { calToken = ''; }
+  }
+
+  async function revokeCalendar() {
+    try {
+      await conn.request('calendar.token', { rotate: true });
+      await loadCalendarToken();
+      render();
+      ctx.announce('The old calendar link no longer works');
+    } catch (err) { ctx.showError(err); }
+  }
+
   async function load() {
     try {
+      if (!calToken) await loadCalendarToken();
       const res = await conn.request('schedule.mine');
       if (!alive) return;
       data = res;
