@@ -188,14 +188,32 @@ static const char *req_peer(req_t *r, char out[64])
 typedef struct {
     req_t *r;
     json_t *out;
+    char key[80]; /* session:<hash> */
 } answer_t;
+
+/* The session still exists now that its channel is subscribed: the sign-in stands. If it was ended in
+ * between (auth.logout elsewhere after the session was read, before ev:s:<hash> was live here, so its
+ * auth.signed_out was not seen), the connection is signed out and the sign-in refused. */
+static void session_checked(const store_reply_t *rep, void *priv)
+{
+    answer_t *a = priv;
+    if (rep && store_type(rep) == STORE_INT && store_int(rep) == 0) {
+        conn_t *c = conn_find(req_conn(a->r));
+        if (c && conn_user(c) && strcmp(conn_session(c), a->key + 8) == 0)
+            conn_sign_out(c);
+        json_decref(a->out);
+        req_error(a->r, E_UNAUTHORIZED, "this session was ended");
+    } else {
+        req_ok(a->r, a->out);
+    }
+    free(a);
+}
 
 static void answer_signed_in(const store_reply_t *rep, void *priv)
 {
     (void)rep;
     answer_t *a = priv;
-    req_ok(a->r, a->out);
-    free(a);
+    store_cmdf(session_checked, a, "EXISTS %s", a->key);
 }
 
 /* Completes a sign-in: the connection (if still there) becomes uid's, then r is answered with user and,
@@ -237,8 +255,9 @@ static void sign_in(req_t *r, const char *uid, const store_reply_t *user, const 
     }
     a->r = r;
     a->out = out;
-    /* Answer once the user's and circles' channels are subscribed: the client may act on the answer at
-     * once (e.g. join a circle) and must not miss the events that follow. */
+    snprintf(a->key, sizeof a->key, "%s", session_key);
+    /* Answer once the user's, circles' and session's channels are subscribed: the client may act on the
+     * answer at once (e.g. join a circle) and must not miss the events that follow. */
     store_sub_barrier(answer_signed_in, a);
 }
 
