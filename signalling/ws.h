@@ -1,7 +1,9 @@
 /* ws.h — HTTP and WebSocket transport. ws.c is the only file that includes <libwebsockets.h>.
  *
  * Owns: the lws context on the process's libuv loop; HTTP: the web client's static files (index.html
- * at /) and the routes other modules register (ws_route_add); the WebSocket endpoint /ws (subprotocol
+ * at /) and the routes other modules register (ws_route_add); the security headers of every HTTP response
+ * (Content-Security-Policy, X-Content-Type-Options, X-Frame-Options, Referrer-Policy, Permissions-Policy,
+ * Cross-Origin-Opener-Policy); the WebSocket endpoint /ws (subprotocol
  * staffroom.v1; a connection without it, or on another path, is refused); assembling fragmented frames
  * up to max-frame-bytes (a larger frame is answered too_large and the connection closed); a bounded send
  * queue per connection (over send-queue-max-bytes the slow client is disconnected, not buffered) and a
