@@ -26,6 +26,9 @@ const conf_key_t signal_config_keys[] = {
     K("redis-host", CONF_STR, redis_host, "127.0.0.1", 0, 0, NULL, "Redis host"),
     K("redis-port", CONF_INT, redis_port, "6379", 1, 65535, NULL, "Redis port"),
     K("redis-password-file", CONF_STR, redis_password_file, NULL, 0, 0, NULL, "file holding the Redis password (first line); empty: no AUTH"),
+    /* Liveness of Redis: store.c. */
+    K("redis-ping-interval", CONF_INT, redis_ping_interval, "1000", 100, 60000, "milliseconds", "a quiet Redis connection is PINGed this often (and the pub/sub connection gets a heartbeat)"),
+    K("redis-timeout", CONF_INT, redis_timeout, "3000", 200, 600000, "milliseconds", "a Redis connection with a command unanswered this long is dropped and reconnected; requests waiting on it answer unavailable"),
     K("login-rate", CONF_INT, login_rate, "30", 1, 1000000, "per minute", "sign-in attempts (register, login, resume) per IP address"),
     K("login-burst", CONF_INT, login_burst, "30", 1, 1000000, "attempts", "sign-in attempts allowed at once per IP address"),
     K("message-rate", CONF_INT, message_rate, "120", 1, 1000000, "per minute", "rate-limited messages (chat) per user"),

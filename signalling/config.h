@@ -27,6 +27,8 @@ typedef struct {
     char *redis_host;
     long long redis_port;
     char *redis_password_file;
+    long long redis_ping_interval; /* milliseconds between PINGs of a quiet Redis connection */
+    long long redis_timeout;       /* milliseconds a command may stay unanswered before the connection is dropped */
     /* limits */
     long long login_rate;        /* per minute, per IP */
     long long login_burst;

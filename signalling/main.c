@@ -346,6 +346,7 @@ int main(int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     store_set_handlers(bus_on_message, bus_on_sub_up, presence_on_store_up);
+    store_set_liveness((unsigned)cfg.redis_ping_interval, (unsigned)cfg.redis_timeout);
     if (store_open(&loop, cfg.redis_host, (int)cfg.redis_port, password) < 0) {
         rc = 1;
         uv_loop_close(&loop);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "lua_library.h"
@@ -51,7 +52,14 @@ static struct {
     int was_up;        /* for logging transitions once */
     int closing, opened;
     uint64_t lib_loads; /* FUNCTION LOADs queued so far (any connection) */
-    uv_timer_t retry, defer, grace, watchdog;
+    uv_timer_t retry, defer, grace, watchdog, live;
+    /* Liveness (see "liveness" below): commands sent on the command connection and not answered yet, and
+     * when that connection last showed progress (an answer, or the first command after a quiet time). */
+    unsigned ping_ms, timeout_ms;
+    uint64_t pending, progress_at;
+    int hb_outstanding;   /* a heartbeat was published and the pub/sub connection has not seen it yet */
+    uint64_t hb_sent_at;
+    char hb_channel[48];  /* store:hb:<random>: this process's own heartbeat channel */
     uint64_t started[2]; /* loop time of the current connection attempt */
     unsigned backoff_ms;
     deferred_t *dhead, **dtail;
@@ -170,6 +178,92 @@ void store_sub_barrier(store_cb cb, void *priv)
     S.btail = &b->next;
 }
 
+/* ---------------- liveness ----------------
+ *
+ * A Redis that stops answering without closing the connection (a paused VM, a partition) would otherwise
+ * hold every request and every event forever. Every command on the command connection is counted until
+ * its answer comes; if something is pending and nothing came back for redis-timeout, the connection is
+ * dropped: hiredis answers everything pending with NULL (clients get `unavailable`), store_is_up says 0
+ * (/healthz: 503), and the usual reconnection takes over, so the node recovers by itself once Redis
+ * answers again. A PING every redis-ping-interval makes sure something is pending on a quiet connection.
+ * The pub/sub connection is checked with a heartbeat: the command connection publishes on this process's
+ * own channel and the pub/sub connection must see it within redis-timeout. */
+
+static void cmd_sent(void)
+{
+    if (S.pending++ == 0)
+        S.progress_at = uv_now(S.loop);
+}
+
+/* Called first by every callback of a command sent on the command connection. */
+static void cmd_answered(const redisAsyncContext *ac, const void *reply)
+{
+    if (reply && ac == S.ac[ROLE_CMD] && S.pending) {
+        S.pending--;
+        S.progress_at = uv_now(S.loop);
+    }
+}
+
+static void noop_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)privdata;
+    cmd_answered(ac, reply);
+}
+
+/* redisAsyncCommandArgv on the command connection, counted. fn may be NULL (the answer is only counted). */
+static int cmd_argv(redisCallbackFn *fn, void *priv, int argc, const char **argv, const size_t *lens)
+{
+    if (redisAsyncCommandArgv(S.ac[ROLE_CMD], fn ? fn : noop_reply, priv, argc, argv, lens) != REDIS_OK)
+        return -1;
+    cmd_sent();
+    return 0;
+}
+
+/* Forgets connection role at once (no command is sent on it any more) and frees it: hiredis answers its
+ * pending callbacks with NULL and calls on_disconnect, which schedules the reconnection. */
+static void drop_connection(int role, const char *why)
+{
+    redisAsyncContext *ac = S.ac[role];
+    if (!ac)
+        return;
+    log_warn("store: Redis %s connection %s: dropping it", role_name[role], why);
+    S.ac[role] = NULL;
+    S.up[role] = 0;
+    if (role == ROLE_CMD)
+        S.pending = 0;
+    else
+        S.hb_outstanding = 0;
+    redisAsyncFree(ac);
+}
+
+static void live_fire(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = uv_now(S.loop);
+    if (S.ac[ROLE_CMD] && S.up[ROLE_CMD] && S.pending && now - S.progress_at > S.timeout_ms)
+        drop_connection(ROLE_CMD, "stopped answering");
+    if (S.ac[ROLE_SUB] && S.up[ROLE_SUB] && S.hb_outstanding && now - S.hb_sent_at > S.timeout_ms)
+        drop_connection(ROLE_SUB, "stopped delivering");
+    if (!S.ac[ROLE_CMD] || !S.up[ROLE_CMD])
+        return;
+    if (!S.pending)
+        cmd_argv(NULL, NULL, 1, (const char *[]){"PING"}, (const size_t[]){4});
+    if (S.ac[ROLE_SUB] && S.up[ROLE_SUB] && !S.hb_outstanding) {
+        const char *argv[] = {"PUBLISH", S.hb_channel, "1"};
+        const size_t lens[] = {7, strlen(S.hb_channel), 1};
+        if (cmd_argv(NULL, NULL, 3, argv, lens) == 0) {
+            S.hb_outstanding = 1;
+            S.hb_sent_at = now;
+        }
+    }
+}
+
+void store_set_liveness(unsigned ping_interval_ms, unsigned timeout_ms)
+{
+    S.ping_ms = ping_interval_ms;
+    S.timeout_ms = timeout_ms;
+}
+
 /* ---------------- commands ---------------- */
 
 typedef struct {
@@ -179,7 +273,7 @@ typedef struct {
 
 static void cmd_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    (void)ac;
+    cmd_answered(ac, reply);
     wrap_t *w = privdata;
     w->cb((const store_reply_t *)reply, w->priv);
     free(w);
@@ -202,7 +296,7 @@ void store_cmd(store_cb cb, void *priv, int argc, const char **argv, const size_
         w->cb = cb;
         w->priv = priv;
     }
-    if (redisAsyncCommandArgv(S.ac[ROLE_CMD], w ? cmd_reply : NULL, w, argc, argv, argvlen) != REDIS_OK) {
+    if (cmd_argv(w ? cmd_reply : NULL, w, argc, argv, argvlen) < 0) {
         free(w);
         defer_null(cb, priv);
     }
@@ -225,20 +319,22 @@ void store_cmdf(store_cb cb, void *priv, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    int rc = redisvAsyncCommand(S.ac[ROLE_CMD], w ? cmd_reply : NULL, w, fmt, ap);
+    int rc = redisvAsyncCommand(S.ac[ROLE_CMD], w ? cmd_reply : noop_reply, w, fmt, ap);
     va_end(ap);
     if (rc != REDIS_OK) {
         free(w);
         defer_null(cb, priv);
+        return;
     }
+    cmd_sent();
 }
 
 /* ---------------- the Functions library ---------------- */
 
 static void lib_loaded(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    (void)ac;
     (void)privdata;
+    cmd_answered(ac, reply);
     redisReply *r = reply;
     /* A refused library is a bug in signalling/lua/ (tests load it) or a Redis without Functions: every
      * FCALL will then be answered with Redis's error. */
@@ -254,6 +350,8 @@ static int lib_load(redisAsyncContext *ac)
     const size_t lens[] = {8, 4, 7, lua_library_len};
     if (redisAsyncCommandArgv(ac, lib_loaded, NULL, 4, argv, lens) != REDIS_OK)
         return -1;
+    if (ac == S.ac[ROLE_CMD])
+        cmd_sent();
     S.lib_loads++;
     return 0;
 }
@@ -276,8 +374,7 @@ static void fcall_reply(redisAsyncContext *ac, void *reply, void *privdata);
 static void fcall_send(fcall_t *f)
 {
     f->loads = S.lib_loads;
-    if (!cmd_usable() ||
-        redisAsyncCommandArgv(S.ac[ROLE_CMD], fcall_reply, f, f->argc, f->argv, f->lens) != REDIS_OK) {
+    if (!cmd_usable() || cmd_argv(fcall_reply, f, f->argc, f->argv, f->lens) < 0) {
         store_cb cb = f->cb;
         void *priv = f->priv;
         free(f);
@@ -287,6 +384,7 @@ static void fcall_send(fcall_t *f)
 
 static void fcall_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
+    cmd_answered(ac, reply);
     fcall_t *f = privdata;
     redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ERROR && !f->retried && strncmp(r->str, "ERR Function not found", 22) == 0) {
@@ -380,6 +478,7 @@ static void ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
     (void)privdata;
     int role = *(int *)ac->data;
     redisReply *r = reply;
+    cmd_answered(ac, reply);
     if (!r)
         return; /* the context is going away; the disconnect path retries */
     if (r->type == REDIS_REPLY_ERROR) {
@@ -388,8 +487,11 @@ static void ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     S.up[role] = 1;
-    if (role == ROLE_SUB)
+    if (role == ROLE_SUB) {
         S.sub_sent = S.sub_confirmed = 0;
+        S.hb_outstanding = 0;
+        store_subscribe(S.hb_channel); /* the liveness heartbeat's channel */
+    }
     if (S.up[ROLE_CMD] && S.up[ROLE_SUB])
         S.backoff_ms = BACKOFF_MIN_MS;
     note_state();
@@ -403,6 +505,7 @@ static void auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     (void)privdata;
     redisReply *r = reply;
+    cmd_answered(ac, reply);
     if (r && r->type == REDIS_REPLY_ERROR) {
         /* The message names the problem (e.g. WRONGPASS); it never contains the password. */
         log_error("store: Redis AUTH failed: %s", r->str);
@@ -424,9 +527,12 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     (void)status;
     int role = *(int *)ac->data;
-    if (S.ac[role] == ac)
+    if (S.ac[role] == ac) {
         S.ac[role] = NULL;
-    S.up[role] = 0;
+        S.up[role] = 0;
+        if (role == ROLE_CMD)
+            S.pending = 0;
+    }
     if (role == ROLE_SUB)
         barrier_run(1);
     if (S.closing) {
@@ -452,6 +558,10 @@ static void sub_message(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (strcmp(r->element[0]->str, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING)
         return;
+    if (r->element[1]->type == REDIS_REPLY_STRING && strcmp(r->element[1]->str, S.hb_channel) == 0) {
+        S.hb_outstanding = 0; /* the pub/sub connection delivers */
+        return;
+    }
     if (S.on_message)
         S.on_message(r->element[1]->str, r->element[2]->str, r->element[2]->len);
 }
@@ -477,14 +587,18 @@ static void connect_role(int role)
     S.ac[role] = ac;
     S.up[role] = 0;
     S.started[role] = uv_now(S.loop);
+    if (role == ROLE_CMD)
+        S.pending = 0; /* the handshake below is counted from here */
     /* Queued now, sent once connected; the PING's answer marks the connection usable. The command
      * connection loads the Functions library first, so it is in place before any FCALL is sent (until
      * the PING's answer, calls are answered NULL: Redis is not up yet). */
-    if (S.password && *S.password)
-        redisAsyncCommand(ac, auth_reply, NULL, "AUTH %s", S.password);
+    if (S.password && *S.password && redisAsyncCommand(ac, auth_reply, NULL, "AUTH %s", S.password) == REDIS_OK &&
+        role == ROLE_CMD)
+        cmd_sent();
     if (role == ROLE_CMD)
         lib_load(ac); /* if it cannot be queued, the first FCALL's "not found" loads it */
-    redisAsyncCommand(ac, ready_reply, NULL, "PING");
+    if (redisAsyncCommand(ac, ready_reply, NULL, "PING") == REDIS_OK && role == ROLE_CMD)
+        cmd_sent();
 }
 
 /* hiredis 0.14's libuv adapter drops poll errors, so a refused or lost connection attempt can hang
@@ -508,7 +622,14 @@ int store_open(uv_loop_t *loop, const char *host, int port, const char *password
     store_message_fn on_message = S.on_message; /* handlers may be set before opening */
     store_sub_up_fn on_sub_up = S.on_sub_up;
     store_up_fn on_up = S.on_up;
+    unsigned ping_ms = S.ping_ms ? S.ping_ms : 1000, timeout_ms = S.timeout_ms ? S.timeout_ms : 3000;
     memset(&S, 0, sizeof S);
+    S.ping_ms = ping_ms;
+    S.timeout_ms = timeout_ms;
+    {
+        uint64_t r = ((uint64_t)uv_hrtime() << 20) ^ ((uint64_t)(uintptr_t)&S) ^ (uint64_t)getpid();
+        snprintf(S.hb_channel, sizeof S.hb_channel, "store:hb:%016llx", (unsigned long long)r);
+    }
     S.on_message = on_message;
     S.on_sub_up = on_sub_up;
     S.on_up = on_up;
@@ -529,6 +650,8 @@ int store_open(uv_loop_t *loop, const char *host, int port, const char *password
     uv_timer_init(loop, &S.grace);
     uv_timer_init(loop, &S.watchdog);
     uv_timer_start(&S.watchdog, watchdog_fire, 500, 500);
+    uv_timer_init(loop, &S.live);
+    uv_timer_start(&S.live, live_fire, S.ping_ms, S.ping_ms);
     S.opened = 1;
     connect_role(ROLE_CMD);
     connect_role(ROLE_SUB);
@@ -557,6 +680,7 @@ void store_close(void)
     uv_close((uv_handle_t *)&S.retry, NULL);
     uv_close((uv_handle_t *)&S.defer, NULL);
     uv_close((uv_handle_t *)&S.watchdog, NULL);
+    uv_close((uv_handle_t *)&S.live, NULL);
     if (S.ac[ROLE_SUB])
         redisAsyncFree(S.ac[ROLE_SUB]); /* nothing to flush on the pub/sub connection */
     S.ac[ROLE_SUB] = NULL;

@@ -1,6 +1,7 @@
 /* store.h — Redis, asynchronously, on the process's libuv loop. The only module that includes hiredis.
  *
- * Owns: two connections (commands; pub/sub), AUTH, reconnection with back-off, the Redis Functions
+ * Owns: two connections (commands; pub/sub), AUTH, reconnection with back-off, liveness (a PING and a
+ * timeout on every command, a heartbeat through pub/sub), the Redis Functions
  * library (signalling/lua/, embedded at build time: lua_library.h): FUNCTION LOAD REPLACE on every
  * (re)connection of the command connection and again when Redis says a function is not found; the
  * channel subscriptions it is told about.
@@ -47,6 +48,11 @@ int store_ok(const store_reply_t *rep);
 
 /* --- lifecycle and pub/sub, for main.c and bus.c --- */
 
+/* Liveness (call before store_open; defaults 1000 and 3000 ms): a PING every ping_interval_ms on a quiet
+ * command connection and a heartbeat through the pub/sub connection; a connection with a command (or the
+ * heartbeat) unanswered for timeout_ms is dropped — its pending callbacks get NULL, store_is_up says 0 —
+ * and reconnected with back-off like one that closed. */
+void store_set_liveness(unsigned ping_interval_ms, unsigned timeout_ms);
 /* Starts connecting (both connections). password may be NULL or "" (no AUTH); all borrowed (copied).
  * Returns 0, or -1 if out of memory. Connection failures are retried forever with back-off. */
 int store_open(uv_loop_t *loop, const char *host, int port, const char *password);
