@@ -40,6 +40,7 @@ struct ratelimit_table {
     strmap_t *map;
     entry_t *mru, *lru;
     size_t n, cap;
+    ratelimit_t overflow; /* shared by the keys that found the table full of buckets still refilling */
 };
 
 ratelimit_table_t *ratelimit_table_new(size_t cap)
@@ -91,6 +92,20 @@ static void push_front(ratelimit_table_t *t, entry_t *e)
         t->lru = e;
 }
 
+/* 1 if bucket b holds burst tokens again at now: forgetting it then changes nothing, since a new bucket
+ * starts full. */
+static int refilled(const ratelimit_t *b, uint64_t now_ms, long long per_minute, long long burst)
+{
+    if (!b->started)
+        return 1;
+    double tokens = b->tokens;
+    if (now_ms > b->last_ms)
+        tokens += (double)(now_ms - b->last_ms) * (double)per_minute / 60000.0;
+    return tokens >= (double)burst;
+}
+
+/* The bucket for key, made if needed; when the table is full the least recently used bucket makes room
+ * (the caller checked that it has refilled). NULL when out of memory. */
 static entry_t *table_slot(ratelimit_table_t *t, const char *key)
 {
     entry_t *e = strmap_get(t->map, key);
@@ -122,6 +137,10 @@ static entry_t *table_slot(ratelimit_table_t *t, const char *key)
 uint64_t ratelimit_table_take(ratelimit_table_t *t, const char *key, uint64_t now_ms, long long per_minute,
                               long long burst)
 {
+    /* A bucket that is not full again is never forgotten, so a client rotating through more keys than the
+     * table holds cannot reset anyone's limit: the newcomers share the overflow bucket instead. */
+    if (t->n == t->cap && !strmap_get(t->map, key) && !refilled(&t->lru->b, now_ms, per_minute, burst))
+        return ratelimit_take(&t->overflow, now_ms, per_minute, burst);
     entry_t *e = table_slot(t, key);
     if (!e)
         return 0; /* out of memory: fail open rather than lock everyone out */

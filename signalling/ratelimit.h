@@ -20,8 +20,11 @@ typedef struct {
  * was taken, else the ms until one will be available (>= 1). A fresh (zeroed) bucket starts full. */
 uint64_t ratelimit_take(ratelimit_t *b, uint64_t now_ms, long long per_minute, long long burst);
 
-/* A table of buckets keyed by strings, at most `cap` of them: when full, the bucket used least recently
- * is forgotten (which only ever makes the limiter more lenient for that key). */
+/* A table of buckets keyed by strings, at most `cap` of them. When it is full, the bucket used least
+ * recently is forgotten only if it has refilled to its burst (forgetting it then loses nothing); otherwise
+ * a new key shares one overflow bucket with every other key that found the table full. So rotating through
+ * many keys (addresses) never resets a limited key, and gains the rotating client only the overflow
+ * bucket's tokens. Every operation is O(1). */
 typedef struct ratelimit_table ratelimit_table_t;
 
 /* Returns a new table, or NULL on allocation failure. */

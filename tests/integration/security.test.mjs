@@ -2,11 +2,13 @@
 // staffroom-signal — the web client's files, the routes (/healthz, /metrics, /ics), errors — carries a
 // strict Content-Security-Policy and the usual security headers; the web client works under them in
 // Debian's Chromium (no CSP violation while it loads, connects and signs up) and an inline script is refused.
+// And sign-in limits that hold across nodes and cannot be reset by rotating addresses.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
 import { SIGNIN, startReadyStack } from '../lib/community.mjs';
 import { launchBrowser, newUser } from '../lib/browser.mjs';
+import { connect } from '../lib/client.mjs';
 
 let h, stack;
 before(async () => {
@@ -92,4 +94,36 @@ test('the web client works under the policy: no violation while it loads, connec
   } finally {
     await browser.close();
   }
+});
+
+test('sign-in limits hold across nodes (in Redis), per address and per account, whatever address is used', async () => {
+  // Its own community: one Redis, two nodes, 4 attempts at once then 1 a minute.
+  const limited = await startReadyStack(h, { nodes: 2, args: ['--login-rate', '1', '--login-burst', '4'] });
+  const [n0, n1] = limited.nodes;
+  const from = (ip, url) => connect(url, { localAddress: ip });
+  const attempt = async (c, name) => c.request('auth.login', { name, password: 'wrong password' }, 30000);
+
+  // One address, alternating between the nodes: 4 attempts in all, not 4 per node.
+  const answers = [];
+  const a0 = await from('127.0.0.2', n0.wsUrl);
+  const a1 = await from('127.0.0.2', n1.wsUrl);
+  for (let i = 0; i < 6; i++) answers.push(await attempt(i % 2 ? a1 : a0, `nobody${i}`));
+  assert.deepEqual(answers.map((r) => r.code), ['unauthorized', 'unauthorized', 'unauthorized', 'unauthorized', 'rate_limited', 'rate_limited']);
+  assert.ok(answers[4].retry_after_ms > 0 && answers[4].retry_after_ms <= 60000);
+
+  // One account, a fresh address for every attempt (rotating through addresses): still 4 in all.
+  const victim = 'victim_account';
+  const codes = [];
+  for (let i = 0; i < 7; i++) {
+    const c = await from(`127.0.1.${10 + i}`, i % 2 ? n1.wsUrl : n0.wsUrl);
+    codes.push((await attempt(c, victim)).code);
+    await c.close();
+  }
+  assert.deepEqual(codes.slice(0, 4), ['unauthorized', 'unauthorized', 'unauthorized', 'unauthorized']);
+  assert.deepEqual(codes.slice(4), ['rate_limited', 'rate_limited', 'rate_limited']);
+
+  // Other addresses and accounts are not affected.
+  const other = await from('127.0.2.1', n1.wsUrl);
+  assert.equal((await attempt(other, 'someone_else')).code, 'unauthorized');
+  for (const c of [a0, a1, other]) await c.close();
 });
