@@ -57,7 +57,7 @@ static void chat_send(req_t *r)
         req_chat_text(r, &text) < 0)
         return;
     const char *args[] = {req_user(r), chid, text};
-    feature_eval_answer(r, "chat_send", 0, 3, args);
+    feature_eval_answer_durable(r, "chat_send", 0, 3, args); /* acknowledged once safe: chat-wait-replicas */
 }
 
 static void chat_history(req_t *r)

@@ -28,6 +28,10 @@ const conf_key_t signal_config_keys[] = {
     K("redis-password-file", CONF_STR, redis_password_file, NULL, 0, 0, NULL, "file holding the Redis password (first line); empty: no AUTH"),
     /* Liveness of Redis: store.c. */
     K("redis-ping-interval", CONF_INT, redis_ping_interval, "1000", 100, 60000, "milliseconds", "a quiet Redis connection is PINGed this often (and the pub/sub connection gets a heartbeat)"),
+    K("redis-sentinel", CONF_LIST, redis_sentinel, NULL, 0, 0, NULL, "host:port of a Redis Sentinel (repeatable: name every Sentinel); none: Redis at redis-host/redis-port"),
+    K("redis-master-name", CONF_STR, redis_master_name, "staffroom", 0, 0, NULL, "the master's name the Sentinels monitor (sentinel monitor NAME …)"),
+    K("chat-wait-replicas", CONF_INT, chat_wait_replicas, "0", 0, 16, "replicas", "a chat message is acknowledged only once this many replicas have it (WAIT); 0: once the master has it"),
+    K("chat-wait-timeout", CONF_INT, chat_wait_timeout, "1000", 10, 60000, "milliseconds", "how long a chat message waits for chat-wait-replicas; short of them it is answered unavailable"),
     K("redis-timeout", CONF_INT, redis_timeout, "3000", 200, 600000, "milliseconds", "a Redis connection with a command unanswered this long is dropped and reconnected; requests waiting on it answer unavailable"),
     K("login-rate", CONF_INT, login_rate, "30", 1, 1000000, "per minute", "sign-in attempts (register, login, resume) per IP address"),
     K("login-burst", CONF_INT, login_burst, "30", 1, 1000000, "attempts", "sign-in attempts allowed at once per IP address"),
@@ -85,6 +89,22 @@ int signal_config_check(const signal_config_t *cfg, char *err, size_t errlen)
     }
     if (strlen(cfg->node_id) > 64) {
         snprintf(err, errlen, "key 'node-id': longer than 64 characters");
+        return -1;
+    }
+    if (cfg->chat_wait_replicas && cfg->chat_wait_timeout >= cfg->redis_timeout) {
+        snprintf(err, errlen, "key 'chat-wait-timeout': must be smaller than redis-timeout (%lld)", cfg->redis_timeout);
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->redis_sentinel.n; i++) {
+        const char *colon = strrchr(cfg->redis_sentinel.items[i], ':');
+        long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+        if (!colon || colon == cfg->redis_sentinel.items[i] || port < 1 || port > 65535) {
+            snprintf(err, errlen, "key 'redis-sentinel': '%s' is not host:port", cfg->redis_sentinel.items[i]);
+            return -1;
+        }
+    }
+    if (cfg->redis_sentinel.n && !*cfg->redis_master_name) {
+        snprintf(err, errlen, "key 'redis-master-name': needed with redis-sentinel");
         return -1;
     }
     if (cfg->ping_timeout <= cfg->ping_interval) {

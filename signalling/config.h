@@ -29,6 +29,10 @@ typedef struct {
     char *redis_password_file;
     long long redis_ping_interval; /* milliseconds between PINGs of a quiet Redis connection */
     long long redis_timeout;       /* milliseconds a command may stay unanswered before the connection is dropped */
+    conf_list_t redis_sentinel;    /* "host:port" of each Sentinel; empty: the fixed address */
+    char *redis_master_name;       /* the name the Sentinels monitor */
+    long long chat_wait_replicas;  /* WAIT for this many replicas before a chat message is acknowledged */
+    long long chat_wait_timeout;   /* milliseconds that WAIT may take */
     /* limits */
     long long login_rate;        /* per minute, per IP */
     long long login_burst;

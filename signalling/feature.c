@@ -116,8 +116,8 @@ static void eval_cb(const store_reply_t *rep, void *arg)
         req_store_error(e.r, rep);
 }
 
-static void eval(req_t *r, const char *fn, int nkeys, int nargs, const char **args, feature_then_fn then,
-                 void *priv)
+static void eval_with(req_t *r, const char *fn, int nkeys, int nargs, const char **args, feature_then_fn then,
+                      void *priv, int durable)
 {
     eval_t *e = malloc(sizeof *e);
     if (!e) {
@@ -127,7 +127,21 @@ static void eval(req_t *r, const char *fn, int nkeys, int nargs, const char **ar
         return;
     }
     *e = (eval_t){r, then, priv};
-    store_fcall(fn, eval_cb, e, nkeys, nargs, args);
+    if (durable)
+        store_fcall_durable(fn, eval_cb, e, nkeys, nargs, args);
+    else
+        store_fcall(fn, eval_cb, e, nkeys, nargs, args);
+}
+
+static void eval(req_t *r, const char *fn, int nkeys, int nargs, const char **args, feature_then_fn then,
+                 void *priv)
+{
+    eval_with(r, fn, nkeys, nargs, args, then, priv, 0);
+}
+
+void feature_eval_answer_durable(req_t *r, const char *fn, int nkeys, int nargs, const char **args)
+{
+    eval_with(r, fn, nkeys, nargs, args, NULL, NULL, 1);
 }
 
 void feature_eval_answer(req_t *r, const char *fn, int nkeys, int nargs, const char **args)

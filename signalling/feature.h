@@ -43,6 +43,10 @@ int feature_req_enum(req_t *r, const char *field, const char *const *allowed, in
  * from the loop. fn is borrowed for the call only. */
 void feature_eval_answer(req_t *r, const char *fn, int nkeys, int nargs, const char **args);
 
+/* As feature_eval_answer, for a write that must be durable before it is acknowledged (chat messages):
+ * store_fcall_durable (the chat-wait-replicas rule); short of it, r is answered unavailable. */
+void feature_eval_answer_durable(req_t *r, const char *fn, int nkeys, int nargs, const char **args);
+
 /* As feature_eval_answer, with the caller's bookkeeping in between: just before r is answered,
  * then(r, fields, priv) is called once — fields is the function's object (an empty object for an empty
  * reply; borrowed), or NULL when the function failed or Redis did not answer. then owns priv (frees it). */

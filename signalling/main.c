@@ -347,6 +347,13 @@ int main(int argc, char **argv)
     uv_loop_init(&loop);
     store_set_handlers(bus_on_message, bus_on_sub_up, presence_on_store_up);
     store_set_liveness((unsigned)cfg.redis_ping_interval, (unsigned)cfg.redis_timeout);
+    store_set_durability((unsigned)cfg.chat_wait_replicas, (unsigned)cfg.chat_wait_timeout);
+    if (store_set_sentinels((const char *const *)cfg.redis_sentinel.items, cfg.redis_sentinel.n, cfg.redis_master_name) < 0) {
+        fprintf(stderr, "staffroom-signal: key 'redis-sentinel': cannot use these Sentinels\n");
+        rc = 2;
+        uv_loop_close(&loop);
+        goto out;
+    }
     if (store_open(&loop, cfg.redis_host, (int)cfg.redis_port, password) < 0) {
         rc = 1;
         uv_loop_close(&loop);

@@ -25,6 +25,7 @@ static int role_ids[2] = {ROLE_CMD, ROLE_SUB}; /* ac->data points here */
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+#define BACKOFF_SENTINEL_MAX_MS 1000
 #define CLOSE_GRACE_MS 2000
 #define HANDSHAKE_TIMEOUT_MS 3000 /* connect + AUTH + PING */
 
@@ -60,6 +61,16 @@ static struct {
     int hb_outstanding;   /* a heartbeat was published and the pub/sub connection has not seen it yet */
     uint64_t hb_sent_at;
     char hb_channel[48];  /* store:hb:<random>: this process's own heartbeat channel */
+    /* Durability of store_fcall_durable: WAIT for this many replicas, this long (0: no WAIT). */
+    unsigned wait_replicas, wait_ms;
+    /* Sentinel mode (nsentinels > 0): the master's address comes from the Sentinels. */
+    char **sentinel_host;
+    int *sentinel_port;
+    size_t nsentinels, sentinel_next, sentinel_tried;
+    char *master_name;
+    redisAsyncContext *sentinel_ac; /* the query in flight, if any */
+    uint64_t sentinel_started;
+    int not_master[2]; /* sentinel mode: this connection reached an instance that is not the master */
     uint64_t started[2]; /* loop time of the current connection attempt */
     unsigned backoff_ms;
     deferred_t *dhead, **dtail;
@@ -363,6 +374,8 @@ typedef struct {
     void *priv;
     uint64_t loads; /* S.lib_loads when last sent: a reload queued since then precedes the retry */
     int retried;
+    int durable;    /* store_fcall_durable: answered only after WAIT confirmed the replicas */
+    redisReply *kept; /* durable: the function's answer, copied, while WAIT runs */
     int argc;       /* 3 + nkeys + nargs: FCALL name numkeys keys… args… */
     const char **argv; /* point into the same allocation */
     size_t *lens;
@@ -380,6 +393,91 @@ static void fcall_send(fcall_t *f)
         free(f);
         defer_null(cb, priv); /* cb may be NULL: defer_null checks */
     }
+}
+
+/* ---- durability: WAIT after a write, and a private copy of its answer meanwhile ---- */
+
+static void reply_free(redisReply *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->elements; i++)
+        reply_free(r->element[i]);
+    free(r->element);
+    free(r->str);
+    free(r);
+}
+
+/* A deep copy of r (hiredis frees its own once the callback returns), or NULL when out of memory. */
+static redisReply *reply_copy(const redisReply *r)
+{
+    redisReply *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->type = r->type;
+    c->integer = r->integer;
+    if (r->str) {
+        if (!(c->str = malloc(r->len + 1))) {
+            free(c);
+            return NULL;
+        }
+        memcpy(c->str, r->str, r->len);
+        c->str[r->len] = '\0';
+        c->len = r->len;
+    }
+    if (r->elements) {
+        if (!(c->element = calloc(r->elements, sizeof *c->element))) {
+            reply_free(c);
+            return NULL;
+        }
+        for (size_t i = 0; i < r->elements; i++, c->elements++)
+            if (!(c->element[i] = reply_copy(r->element[i]))) {
+                reply_free(c);
+                return NULL;
+            }
+    }
+    return c;
+}
+
+/* WAIT answered: the write is on enough replicas (then the kept answer goes out), or not (NULL: the
+ * caller answers unavailable; the write itself may still survive). */
+static void wait_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    cmd_answered(ac, reply);
+    fcall_t *f = privdata;
+    redisReply *r = reply;
+    int safe = r && r->type == REDIS_REPLY_INTEGER && r->integer >= (long long)S.wait_replicas;
+    static unsigned long short_streak; /* logged once per streak: every message would say the same */
+    if (r && !safe && short_streak++ == 0)
+        log_warn("store: %s: WAIT saw %lld of %u replicas within %u ms: not acknowledged (and so on until "
+                 "the replicas are back)", f->argv[1], r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL,
+                 S.wait_replicas, S.wait_ms);
+    if (safe && short_streak) {
+        log_info("store: the replicas confirm writes again (%lu writes were not acknowledged)", short_streak);
+        short_streak = 0;
+    }
+    if (f->cb)
+        f->cb(safe ? (const store_reply_t *)(const void *)f->kept : NULL, f->priv);
+    reply_free(f->kept);
+    free(f);
+}
+
+/* A durable call's success: keep the answer, send WAIT behind it. 0, or -1 (then answer as usual). */
+static int wait_for_replicas(fcall_t *f, const redisReply *r)
+{
+    char n[16], ms[16];
+    snprintf(n, sizeof n, "%u", S.wait_replicas);
+    snprintf(ms, sizeof ms, "%u", S.wait_ms);
+    const char *argv[] = {"WAIT", n, ms};
+    const size_t lens[] = {4, strlen(n), strlen(ms)};
+    if (!(f->kept = reply_copy(r)))
+        return -1;
+    if (!cmd_usable() || cmd_argv(wait_reply, f, 3, argv, lens) < 0) {
+        reply_free(f->kept);
+        f->kept = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 static void fcall_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -401,12 +499,37 @@ static void fcall_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (r && r->type == REDIS_REPLY_ERROR)
         log_debug("store: function %s: %s", f->argv[1], r->str);
+    if (r && r->type != REDIS_REPLY_ERROR && f->durable && S.wait_replicas) {
+        if (wait_for_replicas(f, r) == 0)
+            return; /* answered by wait_reply */
+        reply = NULL; /* cannot confirm it: not acknowledged */
+    }
     if (f->cb)
         f->cb((const store_reply_t *)reply, f->priv);
     free(f);
 }
 
+static void fcall_start(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, const char **args,
+                        int durable);
+
 void store_fcall(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, const char **args)
+{
+    fcall_start(fn, cb, priv, nkeys, nargs, args, 0);
+}
+
+void store_fcall_durable(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, const char **args)
+{
+    fcall_start(fn, cb, priv, nkeys, nargs, args, 1);
+}
+
+void store_set_durability(unsigned replicas, unsigned timeout_ms)
+{
+    S.wait_replicas = replicas;
+    S.wait_ms = timeout_ms;
+}
+
+static void fcall_start(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, const char **args,
+                        int durable)
 {
     char nk[16];
     snprintf(nk, sizeof nk, "%d", nkeys);
@@ -426,6 +549,8 @@ void store_fcall(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, 
     f->cb = cb;
     f->priv = priv;
     f->retried = 0;
+    f->durable = durable;
+    f->kept = NULL;
     f->argc = argc;
     f->argv = (const char **)(void *)(f + 1);
     f->lens = (size_t *)(void *)(f->argv + argc);
@@ -447,12 +572,27 @@ void store_fcall(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, 
 
 static void connect_role(int role);
 
-static void retry_fire(uv_timer_t *t)
+static int sentinel_mode(void) { return S.nsentinels > 0; }
+static void sentinel_query_next(void);
+
+static void connect_missing(void)
 {
-    (void)t;
     for (int role = 0; role < 2; role++)
         if (!S.ac[role])
             connect_role(role);
+}
+
+/* Reconnecting: straight to the fixed address, or (Sentinel mode) to whatever the Sentinels name as
+ * the master now. */
+static void retry_fire(uv_timer_t *t)
+{
+    (void)t;
+    if (!sentinel_mode()) {
+        connect_missing();
+    } else if ((!S.ac[ROLE_CMD] || !S.ac[ROLE_SUB]) && !S.sentinel_ac) {
+        S.sentinel_tried = 0;
+        sentinel_query_next();
+    }
 }
 
 static void schedule_retry(void)
@@ -460,7 +600,9 @@ static void schedule_retry(void)
     if (S.closing || uv_is_active((uv_handle_t *)&S.retry))
         return;
     uv_timer_start(&S.retry, retry_fire, S.backoff_ms, 0);
-    S.backoff_ms = S.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : S.backoff_ms * 2;
+    /* Following a failover: the new master is there within seconds, do not wait 5 s to look again. */
+    unsigned cap = sentinel_mode() ? BACKOFF_SENTINEL_MAX_MS : BACKOFF_MAX_MS;
+    S.backoff_ms = S.backoff_ms * 2 > cap ? cap : S.backoff_ms * 2;
 }
 
 static void note_state(void)
@@ -486,6 +628,8 @@ static void ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
         redisAsyncDisconnect(ac);
         return;
     }
+    if (S.not_master[role])
+        return; /* role_reply is disconnecting it */
     S.up[role] = 1;
     if (role == ROLE_SUB) {
         S.sub_sent = S.sub_confirmed = 0;
@@ -541,7 +685,160 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
         return;
     }
     note_state();
+    /* Sentinel mode: both connections follow the master together; the one still open may lead to an
+     * instance that is no longer the master. */
+    if (sentinel_mode())
+        drop_connection(role == ROLE_CMD ? ROLE_SUB : ROLE_CMD, "following the other one to the master");
     schedule_retry();
+}
+
+/* ---------------- Sentinel: finding the master ----------------
+ *
+ * The Sentinels are asked in turn (SENTINEL get-master-addr-by-name) until one answers; both
+ * connections then go to that address and check with ROLE that it is the master indeed (a Sentinel may
+ * lag behind a failover, and a paused old master may still believe it is one). Whenever a connection goes
+ * down, both are dropped and the Sentinels asked again: that is how a failover is followed (the Functions
+ * library is loaded and the channels subscribed again on the new master, as after any reconnection). */
+
+static void role_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)privdata;
+    int role = *(int *)ac->data;
+    redisReply *r = reply;
+    cmd_answered(ac, reply);
+    if (!r)
+        return;
+    const char *what = r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING
+                           ? r->element[0]->str
+                           : "?";
+    if (strcmp(what, "master") != 0) {
+        log_warn("store: %s:%d is a %s, not the master: asking the Sentinels again", S.host, S.port, what);
+        S.not_master[role] = 1;
+        redisAsyncDisconnect(ac);
+    }
+}
+
+static void sentinel_on_connect(const redisAsyncContext *ac, int status)
+{
+    if (status == REDIS_OK || S.sentinel_ac != ac)
+        return;
+    S.sentinel_ac = NULL; /* hiredis frees it */
+    sentinel_query_next();
+}
+
+static void sentinel_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    (void)status;
+    if (S.sentinel_ac != ac)
+        return; /* done with it already */
+    S.sentinel_ac = NULL;
+    if (!S.closing)
+        sentinel_query_next();
+}
+
+static void sentinel_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)privdata;
+    redisReply *r = reply;
+    if (!r || S.sentinel_ac != ac)
+        return; /* going away: sentinel_on_disconnect goes on */
+    S.sentinel_ac = NULL;
+    redisAsyncDisconnect(ac);
+    int port = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[1]->type == REDIS_REPLY_STRING)
+        port = atoi(r->element[1]->str);
+    if (port <= 0 || port > 65535) {
+        log_warn("store: a Sentinel does not know master '%s'", S.master_name);
+        sentinel_query_next();
+        return;
+    }
+    if (!S.host || strcmp(S.host, r->element[0]->str) != 0 || S.port != port) {
+        char *host = strdup(r->element[0]->str);
+        if (!host) {
+            schedule_retry();
+            return;
+        }
+        log_info("store: the Sentinels name %s:%d as master '%s'", host, port, S.master_name);
+        drop_connection(ROLE_CMD, "leads to the old master");
+        drop_connection(ROLE_SUB, "leads to the old master");
+        free(S.host);
+        S.host = host;
+        S.port = port;
+    }
+    S.sentinel_tried = 0;
+    connect_missing();
+}
+
+/* Asks the next Sentinel; after a whole round without an answer, waits (back-off) and starts again. */
+static void sentinel_query_next(void)
+{
+    if (S.closing || S.sentinel_ac)
+        return;
+    if (S.sentinel_tried >= S.nsentinels) {
+        S.sentinel_tried = 0;
+        log_debug("store: no Sentinel named a master; retrying with back-off");
+        schedule_retry();
+        return;
+    }
+    size_t i = S.sentinel_next++ % S.nsentinels;
+    S.sentinel_tried++;
+    redisAsyncContext *ac = redisAsyncConnect(S.sentinel_host[i], S.sentinel_port[i]);
+    if (!ac || ac->err || redisLibuvAttach(ac, S.loop) != REDIS_OK) {
+        if (ac)
+            redisAsyncFree(ac);
+        sentinel_query_next();
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, sentinel_on_connect);
+    redisAsyncSetDisconnectCallback(ac, sentinel_on_disconnect);
+    if (redisAsyncCommand(ac, sentinel_reply, NULL, "SENTINEL get-master-addr-by-name %s", S.master_name) != REDIS_OK) {
+        redisAsyncFree(ac);
+        sentinel_query_next();
+        return;
+    }
+    S.sentinel_ac = ac;
+    S.sentinel_started = uv_now(S.loop);
+}
+
+static void sentinels_free(void);
+
+int store_set_sentinels(const char *const *addrs, size_t n, const char *master_name)
+{
+    if (!n)
+        return 0;
+    S.sentinel_host = calloc(n, sizeof *S.sentinel_host);
+    S.sentinel_port = calloc(n, sizeof *S.sentinel_port);
+    S.master_name = strdup(master_name);
+    if (!S.sentinel_host || !S.sentinel_port || !S.master_name)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = strrchr(addrs[i], ':');
+        int port = colon ? atoi(colon + 1) : 26379;
+        size_t hl = colon ? (size_t)(colon - addrs[i]) : strlen(addrs[i]);
+        if (port <= 0 || port > 65535 || !hl || !(S.sentinel_host[i] = strndup(addrs[i], hl)))
+            goto fail;
+        S.sentinel_port[i] = port;
+        S.nsentinels = i + 1;
+    }
+    return 0;
+fail:
+    S.nsentinels = n; /* free every slot (unset ones are NULL) */
+    sentinels_free();
+    return -1;
+}
+
+static void sentinels_free(void)
+{
+    for (size_t i = 0; i < S.nsentinels; i++)
+        free(S.sentinel_host[i]);
+    free(S.sentinel_host);
+    free(S.sentinel_port);
+    free(S.master_name);
+    S.sentinel_host = NULL;
+    S.sentinel_port = NULL;
+    S.master_name = NULL;
+    S.nsentinels = 0;
 }
 
 static void sub_message(redisAsyncContext *ac, void *reply, void *privdata)
@@ -586,6 +883,7 @@ static void connect_role(int role)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     S.ac[role] = ac;
     S.up[role] = 0;
+    S.not_master[role] = 0;
     S.started[role] = uv_now(S.loop);
     if (role == ROLE_CMD)
         S.pending = 0; /* the handshake below is counted from here */
@@ -594,6 +892,8 @@ static void connect_role(int role)
      * the PING's answer, calls are answered NULL: Redis is not up yet). */
     if (S.password && *S.password && redisAsyncCommand(ac, auth_reply, NULL, "AUTH %s", S.password) == REDIS_OK &&
         role == ROLE_CMD)
+        cmd_sent();
+    if (sentinel_mode() && redisAsyncCommand(ac, role_reply, NULL, "ROLE") == REDIS_OK && role == ROLE_CMD)
         cmd_sent();
     if (role == ROLE_CMD)
         lib_load(ac); /* if it cannot be queued, the first FCALL's "not found" loads it */
@@ -615,6 +915,13 @@ static void watchdog_fire(uv_timer_t *t)
             schedule_retry();
         }
     }
+    if (S.sentinel_ac && uv_now(S.loop) - S.sentinel_started > HANDSHAKE_TIMEOUT_MS) {
+        log_debug("store: a Sentinel did not answer in time");
+        redisAsyncContext *ac = S.sentinel_ac;
+        S.sentinel_ac = NULL;
+        redisAsyncFree(ac);
+        sentinel_query_next();
+    }
 }
 
 int store_open(uv_loop_t *loop, const char *host, int port, const char *password)
@@ -622,10 +929,21 @@ int store_open(uv_loop_t *loop, const char *host, int port, const char *password
     store_message_fn on_message = S.on_message; /* handlers may be set before opening */
     store_sub_up_fn on_sub_up = S.on_sub_up;
     store_up_fn on_up = S.on_up;
+    /* Settings made before opening (store_set_*) survive the reset. */
     unsigned ping_ms = S.ping_ms ? S.ping_ms : 1000, timeout_ms = S.timeout_ms ? S.timeout_ms : 3000;
+    unsigned wait_replicas = S.wait_replicas, wait_ms = S.wait_ms;
+    char **sentinel_host = S.sentinel_host, *master_name = S.master_name;
+    int *sentinel_port = S.sentinel_port;
+    size_t nsentinels = S.nsentinels;
     memset(&S, 0, sizeof S);
     S.ping_ms = ping_ms;
     S.timeout_ms = timeout_ms;
+    S.wait_replicas = wait_replicas;
+    S.wait_ms = wait_ms;
+    S.sentinel_host = sentinel_host;
+    S.sentinel_port = sentinel_port;
+    S.master_name = master_name;
+    S.nsentinels = nsentinels;
     {
         uint64_t r = ((uint64_t)uv_hrtime() << 20) ^ ((uint64_t)(uintptr_t)&S) ^ (uint64_t)getpid();
         snprintf(S.hb_channel, sizeof S.hb_channel, "store:hb:%016llx", (unsigned long long)r);
@@ -653,8 +971,12 @@ int store_open(uv_loop_t *loop, const char *host, int port, const char *password
     uv_timer_init(loop, &S.live);
     uv_timer_start(&S.live, live_fire, S.ping_ms, S.ping_ms);
     S.opened = 1;
-    connect_role(ROLE_CMD);
-    connect_role(ROLE_SUB);
+    if (sentinel_mode()) {
+        sentinel_query_next(); /* connects both once a Sentinel names the master */
+    } else {
+        connect_role(ROLE_CMD);
+        connect_role(ROLE_SUB);
+    }
     return 0;
 }
 
@@ -681,6 +1003,12 @@ void store_close(void)
     uv_close((uv_handle_t *)&S.defer, NULL);
     uv_close((uv_handle_t *)&S.watchdog, NULL);
     uv_close((uv_handle_t *)&S.live, NULL);
+    if (S.sentinel_ac) {
+        redisAsyncContext *ac = S.sentinel_ac;
+        S.sentinel_ac = NULL;
+        redisAsyncFree(ac);
+    }
+    sentinels_free();
     if (S.ac[ROLE_SUB])
         redisAsyncFree(S.ac[ROLE_SUB]); /* nothing to flush on the pub/sub connection */
     S.ac[ROLE_SUB] = NULL;

@@ -1,7 +1,8 @@
 /* store.h — Redis, asynchronously, on the process's libuv loop. The only module that includes hiredis.
  *
  * Owns: two connections (commands; pub/sub), AUTH, reconnection with back-off, liveness (a PING and a
- * timeout on every command, a heartbeat through pub/sub), the Redis Functions
+ * timeout on every command, a heartbeat through pub/sub), finding and following the master through Redis
+ * Sentinel, the WAIT durability rule, the Redis Functions
  * library (signalling/lua/, embedded at build time: lua_library.h): FUNCTION LOAD REPLACE on every
  * (re)connection of the command connection and again when Redis says a function is not found; the
  * channel subscriptions it is told about.
@@ -48,6 +49,19 @@ int store_ok(const store_reply_t *rep);
 
 /* --- lifecycle and pub/sub, for main.c and bus.c --- */
 
+/* Sentinel mode (call before store_open): addrs are "host:port" of the Sentinels (borrowed, copied),
+ * master_name the name they monitor. The address given to store_open is then ignored: the master is
+ * asked for, checked with ROLE, and asked for again whenever a connection goes down (a failover is
+ * followed: reconnection, Functions library, subscriptions). Returns 0, or -1 (malformed address, out of
+ * memory). n == 0: the fixed address (the default). */
+int store_set_sentinels(const char *const *addrs, size_t n, const char *master_name);
+/* Durability of store_fcall_durable (call before store_open): after the function's write, WAIT for
+ * `replicas` replicas for at most timeout_ms; the call is answered with the function's reply only if
+ * they confirmed, else with NULL (so the request answers unavailable; the write may still survive).
+ * replicas == 0 (the default): no WAIT. timeout_ms must stay below the liveness timeout. */
+void store_set_durability(unsigned replicas, unsigned timeout_ms);
+/* As store_fcall, with the durability rule above (chat messages). */
+void store_fcall_durable(const char *fn, store_cb cb, void *priv, int nkeys, int nargs, const char **args);
 /* Liveness (call before store_open; defaults 1000 and 3000 ms): a PING every ping_interval_ms on a quiet
  * command connection and a heartbeat through the pub/sub connection; a connection with a command (or the
  * heartbeat) unanswered for timeout_ms is dropped — its pending callbacks get NULL, store_is_up says 0 —
