@@ -15,6 +15,7 @@
 const conf_key_t signal_config_keys[] = {
     K("listen-address", CONF_STR, listen_address, "127.0.0.1", 0, 0, NULL, "address to listen on (HTTP and WebSocket)"),
     K("listen-port", CONF_INT, listen_port, "8080", 1, 65535, NULL, "TCP port to listen on"),
+    K("trusted-proxy", CONF_LIST, trusted_proxy, NULL, 0, 0, NULL, "address of a reverse proxy in front of the node (repeatable): for connections from it, the client's address is its X-Real-IP (or the last X-Forwarded-For entry)"),
     K("web-root", CONF_STR, web_root, "webclient", 0, 0, NULL, "directory of the web client's static files"),
     K("tzdata-file", CONF_STR, tzdata_file, "/usr/share/zoneinfo/tzdata.zi", 0, 0, NULL, "the tz database's zone list (text form), read at start-up: the time zones users may choose"),
     K("max-clients", CONF_INT, max_clients, "0", 0, 10000000, "connections", "WebSocket connections accepted at once; 0: as many as the file limit allows (raised to its hard limit at start, less 64 for Redis, the listener and files); a larger value is lowered to that"),

@@ -24,6 +24,7 @@ typedef struct {
     long long ping_interval;     /* seconds idle before lws sends a WebSocket PING */
     long long ping_timeout;      /* seconds without any sign of life before a socket is dropped */
     /* Redis */
+    conf_list_t trusted_proxy;     /* reverse proxies whose X-Real-IP / X-Forwarded-For is believed */
     char *redis_host;
     long long redis_port;
     char *redis_password_file;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <libwebsockets.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -559,6 +560,42 @@ static int path_is_ws(struct lws *wsi)
     return strcmp(uri, "/ws") == 0;
 }
 
+/* Behind a reverse proxy every connection comes from the proxy's address: when the direct peer is one of
+ * the trusted-proxy addresses, the client's address is the one the proxy reports — X-Real-IP, or else
+ * the last X-Forwarded-For entry (the one the proxy itself appended; earlier ones come from the client
+ * and prove nothing). Per-address limits (sign-ins) and logs then see the real client. A peer that is not
+ * a trusted proxy cannot claim any address this way. */
+static int is_ip(const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static void client_address(struct lws *wsi, char *peer, size_t cap)
+{
+    int trusted = 0;
+    for (size_t i = 0; i < cfg->trusted_proxy.n && !trusted; i++)
+        trusted = strcmp(cfg->trusted_proxy.items[i], peer) == 0;
+    if (!trusted)
+        return;
+    char v[256];
+    const char *ip = NULL;
+    if (lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_X_REAL_IP) > 0) {
+        ip = v;
+    } else if (lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_X_FORWARDED_FOR) > 0) {
+        const char *comma = strrchr(v, ',');
+        ip = comma ? comma + 1 : v;
+    }
+    while (ip && *ip == ' ')
+        ip++;
+    if (ip) {
+        char clean[64];
+        snprintf(clean, sizeof clean, "%.*s", (int)strcspn(ip, " \t"), ip);
+        if (is_ip(clean))
+            snprintf(peer, cap, "%s", clean);
+    }
+}
+
 static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     ws_sess_t *s = user;
@@ -577,6 +614,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
     case LWS_CALLBACK_ESTABLISHED: {
         char peer[64] = "";
         lws_get_peer_simple(wsi, peer, sizeof peer);
+        client_address(wsi, peer, sizeof peer);
         s->wsi = wsi;
         s->conn = conn_new(s, peer);
         if (!s->conn)

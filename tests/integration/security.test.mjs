@@ -127,3 +127,24 @@ test('sign-in limits hold across nodes (in Redis), per address and per account, 
   assert.equal((await attempt(other, 'someone_else')).code, 'unauthorized');
   for (const c of [a0, a1, other]) await c.close();
 });
+
+test('behind a trusted proxy the client address comes from X-Real-IP / X-Forwarded-For; from anyone else it is ignored', async () => {
+  // Sign-in limits count per client address: 2 at once. The "proxy" is 127.0.0.5.
+  const s = await startReadyStack(h, { args: ['--login-rate', '1', '--login-burst', '2', '--trusted-proxy', '127.0.0.5'] });
+  const attempt = async (ip, headers) => {
+    const c = await connect(s.wsUrl, { localAddress: ip, headers });
+    const r = await c.request('auth.login', { name: `n${Math.random().toString(16).slice(2, 10)}`, password: 'wrong password' }, 30000);
+    await c.close();
+    return r.code;
+  };
+  // Through the proxy, three different clients: each has its own bucket.
+  for (const client of ['198.51.100.1', '198.51.100.2', '198.51.100.3'])
+    assert.equal(await attempt('127.0.0.5', { 'X-Real-IP': client }), 'unauthorized');
+  // X-Forwarded-For: the last entry (the proxy's own) counts, not what the client put before it.
+  assert.equal(await attempt('127.0.0.5', { 'X-Forwarded-For': '203.0.113.9, 198.51.100.1' }), 'unauthorized');
+  assert.equal(await attempt('127.0.0.5', { 'X-Forwarded-For': '203.0.113.9, 198.51.100.1' }), 'rate_limited');
+  // A client that is not the proxy cannot pick its address: its headers are ignored.
+  assert.equal(await attempt('127.0.0.6', { 'X-Real-IP': '192.0.2.1' }), 'unauthorized');
+  assert.equal(await attempt('127.0.0.6', { 'X-Real-IP': '192.0.2.2' }), 'unauthorized');
+  assert.equal(await attempt('127.0.0.6', { 'X-Real-IP': '192.0.2.3' }), 'rate_limited');
+});
