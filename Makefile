@@ -6,6 +6,8 @@
 #   make fuzz         run every libFuzzer target for FUZZ_SECONDS each (clang)
 #   make bench-relay  staffroom-relay against coturn under the same load
 #   make bench-signal staffroom-signal against the PeerJS server under the same load (BENCH_QUICK=1: smoke test)
+#   make install      install the programs, the web client, the reference configurations, the systemd units
+#                     and the nginx site (PREFIX=/usr/local, DESTDIR for staging; README "Deploying")
 #   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
 #
 # Sources are found by wildcard: a new module in signalling/, relay/turn/ or relay/base/ needs no edit here.
@@ -78,7 +80,7 @@ INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
-.PHONY: all run test test-build fuzz bench-relay bench-signal deps clean format
+.PHONY: all run test test-build fuzz bench-relay bench-signal deps clean format install
 # staffroom-signal is only built where its sources exist (the relay's worktree has none).
 PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal) $(if $(wildcard relay/sfu/main.c),$(B)/staffroom-sfu)
 all: $(PROGRAMS)
@@ -164,6 +166,30 @@ bench-signal:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory SAN=0 all $(BENCH_BINS)
 	@tests/bench/bench-signal.sh
+
+# Installation: where things go (GNU conventions; DESTDIR stages the whole tree, e.g. for a package).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+# The units name the installed paths: the templates in config/systemd/ get them filled in.
+UNIT_SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+WEB_FILES := $(shell find webclient -type f 2>/dev/null)
+
+# Reference configurations are installed only where none exists yet: an operator's edits are kept.
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/staffroom/nginx $(DESTDIR)$(DATADIR)/doc/staffroom \
+	  $(DESTDIR)$(SYSCONFDIR)/staffroom $(DESTDIR)$(UNITDIR)
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	for f in $(WEB_FILES); do install -D -m 644 $$f $(DESTDIR)$(DATADIR)/staffroom/$$f || exit 1; done
+	for f in config/staffroom-signal.conf config/staffroom-relay.conf; do \
+	  t=$(DESTDIR)$(SYSCONFDIR)/staffroom/$$(basename $$f); \
+	  if [ -e $$t ]; then install -m 644 $$f $$t.dist; else install -m 644 $$f $$t; fi || exit 1; done
+	for u in config/systemd/*.service.in; do \
+	  $(UNIT_SUBST) $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u .in) && chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u .in) || exit 1; done
+	$(UNIT_SUBST) config/nginx/staffroom.conf > $(DESTDIR)$(DATADIR)/staffroom/nginx/staffroom.conf
+	install -m 644 README.md signalling/PROTOCOL.md $(DESTDIR)$(DATADIR)/doc/staffroom/
 
 format:
 	clang-format -i $(SIGNAL_SRCS) $(RELAY_SRCS) $(SFU_SRCS) $(BASE_SRCS) $(wildcard signalling/*.h relay/*/*.h)
