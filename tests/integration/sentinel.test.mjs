@@ -35,7 +35,7 @@ async function startRedis(label, port, replicaOf) {
   const dir = path.join(h.dir, label);
   fs.mkdirSync(dir, { recursive: true });
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-    '--protected-mode', 'no'];
+    '--protected-mode', 'no', '--repl-diskless-sync-delay', '0'];
   if (replicaOf) args.push('--replicaof', '127.0.0.1', String(replicaOf));
   return h.start(label, 'redis-server', args, { ready: /Ready to accept connections/ });
 }
@@ -63,9 +63,12 @@ const sentinelSays = async (port) => {
   return Number(r[1]);
 };
 
-// Every Sentinel knows the two others and a replica that is up: a failover can be authorised.
+// The replica has finished its sync with the master, and every Sentinel knows the two others and that
+// replica: a failover can be authorised, and would promote a replica that has the data.
 async function sentinelsReady(expectReplicaPort) {
   await eventually(async () => {
+    const info = await redisCommand(expectReplicaPort, ['INFO', 'replication']);
+    if (!/master_link_status:up/.test(info)) return false;
     for (const s of procs.sentinels) {
       const others = await redisCommand(s.port, ['SENTINEL', 'sentinels', MASTER]);
       const replicas = await redisCommand(s.port, ['SENTINEL', 'replicas', MASTER]);
