@@ -21,7 +21,7 @@ typedef void (*handler_fn)(req_t *r);
 typedef struct { const char *type; handler_fn fn; unsigned flags; } handler_t; /* arrays end with {NULL} */
 #define H_PUBLIC 0x1     /* may be called before sign-in (auth.register, auth.login, auth.resume, ping) */
 /* Every handler has exactly one rate class (dispatch_init refuses a table where one has none): */
-#define H_RL_LOGIN 0x2   /* sign-in attempts: per peer address (login-rate, login-burst) */
+#define H_RL_LOGIN 0x2   /* sign-in attempts: per address and per account, in Redis (login-rate, login-burst) */
 #define H_RL_MSG 0x4     /* writes others see: chat, invites, requests (message-rate, message-burst) */
 #define H_RL_SIGNAL 0x8  /* call/room signals, typing, presence, room changes (signal-rate, signal-burst) */
 #define H_RL_READ 0x10   /* reads and everything else (request-rate, request-burst) */
