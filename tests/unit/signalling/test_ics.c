@@ -107,6 +107,34 @@ static void renders_a_calendar(void **state)
     free(t);
 }
 
+static void renders_a_feed(void **state)
+{
+    (void)state;
+    ics_event_t evs[2] = {
+        {"a@staffroom", 1806433200, 1806435000, 1800000000, 0, 0, "One", "First", NULL},
+        {"b@staffroom", 1806519600, 1806521400, 1800000000, 3, 1, "Two", "Second", "https://x/#b"},
+    };
+    size_t len;
+    char *t = ics_render_feed(evs, 2, &len);
+    assert_non_null(t);
+    assert_int_equal(strlen(t), len);
+    assert_non_null(strstr(t, "\r\nMETHOD:PUBLISH\r\n"));
+    const char *a = strstr(t, "UID:a@staffroom"), *b = strstr(t, "UID:b@staffroom");
+    assert_true(a && b && a < b);
+    assert_non_null(strstr(b, "STATUS:CANCELLED"));
+    assert_null(strstr(t, "METHOD:CANCEL"));
+    int events = 0;
+    for (const char *p = t; (p = strstr(p, "BEGIN:VEVENT")); p++)
+        events++;
+    assert_int_equal(events, 2);
+    free(t);
+    t = ics_render_feed(NULL, 0, &len); /* nothing booked: an empty calendar */
+    assert_non_null(t);
+    assert_null(strstr(t, "VEVENT"));
+    assert_non_null(strstr(t, "END:VCALENDAR\r\n"));
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -114,6 +142,7 @@ int main(void)
         cmocka_unit_test(folds_at_75_octets),
         cmocka_unit_test(never_splits_utf8),
         cmocka_unit_test(renders_a_calendar),
+        cmocka_unit_test(renders_a_feed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -93,6 +93,51 @@ static void parse_rejects_bad_frames(void **state)
     expect_bad("{\"type\":\"ping\",\"id\":1,\"x\":\"\xff\"}", "", 0); /* invalid UTF-8 */
 }
 
+/* PROTOCOL.md counts lengths in characters: an id of 64 two-byte or four-byte characters is valid. */
+static void id_length_counts_characters(void **state)
+{
+    (void)state;
+    char t[512], id[300];
+    const char *chars[] = {"\xc3\xa9", "\xf0\x9f\x98\x80"}; /* é, 😀 */
+    for (int k = 0; k < 2; k++) {
+        for (int n = 64; n <= 65; n++) {
+            id[0] = '\0';
+            for (int i = 0; i < n; i++)
+                strcat(id, chars[k]);
+            snprintf(t, sizeof t, "{\"type\":\"ping\",\"id\":\"%s\"}", id);
+            msg_parsed_t p;
+            int rc = msg_parse(t, strlen(t), &p);
+            assert_int_equal(rc, n == 64 ? 0 : -1);
+            if (n == 64) {
+                assert_string_equal(json_string_value(p.id), id);
+                /* the lazy parser of the signal fast path agrees */
+                msg_parsed_t q;
+                assert_int_equal(msg_parse_passthrough(t, strlen(t), "data", &q), 0);
+                msg_parsed_clear(&q);
+            } else {
+                assert_string_equal(p.field, "id");
+            }
+            msg_parsed_clear(&p);
+        }
+    }
+}
+
+/* A valid frame with U+0000 in a string: bad_request naming the member, with the request's id. */
+static void nul_in_a_string_is_refused_with_the_id(void **state)
+{
+    (void)state;
+    expect_bad("{\"type\":\"ping\",\"id\":\"n1\",\"note\":\"a\\u0000b\"}", "note", 1);
+    expect_bad("{\"type\":\"ping\",\"id\":5,\"deep\":{\"x\":[1,\"\\u0000\"]}}", "deep", 1);
+    expect_bad("{\"type\":\"pi\\u0000ng\",\"id\":5}", "type", 1);
+    /* an id holding U+0000 is no valid id: nothing to echo */
+    expect_bad("{\"type\":\"ping\",\"id\":\"a\\u0000\"}", "id", 0);
+    msg_parsed_t p;
+    const char *t = "{\"type\":\"ping\",\"id\":\"n1\",\"note\":\"a\\u0000b\"}";
+    assert_int_equal(msg_parse(t, strlen(t), &p), -1);
+    assert_string_equal(json_string_value(p.id), "n1");
+    msg_parsed_clear(&p);
+}
+
 static void error_text_has_every_member(void **state)
 {
     (void)state;
@@ -305,6 +350,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_accepts_a_request),
         cmocka_unit_test(parse_rejects_bad_frames),
+        cmocka_unit_test(id_length_counts_characters),
+        cmocka_unit_test(nul_in_a_string_is_refused_with_the_id),
         cmocka_unit_test(error_text_has_every_member),
         cmocka_unit_test(getters_answer_bad_request_naming_the_field),
         cmocka_unit_test(ok_merges_fields_and_keeps_the_id),
