@@ -58,6 +58,7 @@ static struct {
      * when that connection last showed progress (an answer, or the first command after a quiet time). */
     unsigned ping_ms, timeout_ms;
     uint64_t pending, progress_at;
+    int hb_ready;         /* the pub/sub connection's SUBSCRIBE to hb_channel is confirmed */
     int hb_outstanding;   /* a heartbeat was published and the pub/sub connection has not seen it yet */
     uint64_t hb_sent_at;
     char hb_channel[48];  /* store:hb:<random>: this process's own heartbeat channel */
@@ -259,7 +260,8 @@ static void live_fire(uv_timer_t *t)
         return;
     if (!S.pending)
         cmd_argv(NULL, NULL, 1, (const char *[]){"PING"}, (const size_t[]){4});
-    if (S.ac[ROLE_SUB] && S.up[ROLE_SUB] && !S.hb_outstanding) {
+    /* Only once the heartbeat channel is subscribed: a heartbeat published before would be lost. */
+    if (S.ac[ROLE_SUB] && S.up[ROLE_SUB] && S.hb_ready && !S.hb_outstanding) {
         const char *argv[] = {"PUBLISH", S.hb_channel, "1"};
         const size_t lens[] = {7, strlen(S.hb_channel), 1};
         if (cmd_argv(NULL, NULL, 3, argv, lens) == 0) {
@@ -633,7 +635,7 @@ static void ready_reply(redisAsyncContext *ac, void *reply, void *privdata)
     S.up[role] = 1;
     if (role == ROLE_SUB) {
         S.sub_sent = S.sub_confirmed = 0;
-        S.hb_outstanding = 0;
+        S.hb_outstanding = S.hb_ready = 0;
         store_subscribe(S.hb_channel); /* the liveness heartbeat's channel */
     }
     if (S.up[ROLE_CMD] && S.up[ROLE_SUB])
@@ -849,6 +851,8 @@ static void sub_message(redisAsyncContext *ac, void *reply, void *privdata)
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || r->element[0]->type != REDIS_REPLY_STRING)
         return;
     if (strcmp(r->element[0]->str, "subscribe") == 0) {
+        if (r->element[1]->type == REDIS_REPLY_STRING && strcmp(r->element[1]->str, S.hb_channel) == 0)
+            S.hb_ready = 1;
         S.sub_confirmed++;
         barrier_run(0);
         return;
