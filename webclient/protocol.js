@@ -76,7 +76,7 @@ export class Connection extends EventTarget {
     // Resume before anything else, so every later request runs signed in.
     if (this.token) {
       try {
-        const res = await this.send('auth.resume', { token: this.token });
+        const res = await this.send('auth.resume', { token: this.token, device: deviceName() });
         this.user = res.user;
         this.setState('open');
         this.dispatch('resumed', { user: res.user, reconnect: wasOpen });
@@ -213,14 +213,14 @@ export class Connection extends EventTarget {
 
   // Account helpers: they keep the token and the signed-in user.
   async register(fields) {
-    const res = await this.request('auth.register', fields);
+    const res = await this.request('auth.register', { device: deviceName(), ...fields });
     this.token = res.token;
     this.user = res.user;
     return res.user;
   }
 
   async login(name, password) {
-    const res = await this.request('auth.login', { name, password });
+    const res = await this.request('auth.login', { name, password, device: deviceName() });
     this.token = res.token;
     this.user = res.user;
     return res.user;
@@ -234,6 +234,16 @@ export class Connection extends EventTarget {
       this.user = null;
     }
   }
+}
+
+// A name for this browser in the account's session list (auth.sessions): "Firefox on Linux".
+export function deviceName() {
+  const ua = (typeof navigator !== 'undefined' && navigator.userAgent) || '';
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chromium'
+    : /Safari\//.test(ua) ? 'Safari' : 'A browser';
+  const os = /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS' : /Windows/.test(ua) ? 'Windows'
+    : /Mac OS X/.test(ua) ? 'macOS' : /CrOS/.test(ua) ? 'ChromeOS' : /Linux/.test(ua) ? 'Linux' : '';
+  return os ? `${browser} on ${os}` : browser;
 }
 
 export function defaultUrl() {

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
 import { SIGNIN, startReadyStack } from '../lib/community.mjs';
-import { launchBrowser, newUser } from '../lib/browser.mjs';
+import { launchBrowser, newUser, unlabeledControls } from '../lib/browser.mjs';
 import { connect } from '../lib/client.mjs';
 
 let h, stack;
@@ -79,6 +79,21 @@ test('the web client works under the policy: no violation while it loads, connec
     await page.goto(`${stack.httpUrl}/#/sessions`);
     await page.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: 15000 });
     await page.getByRole('link', { name: 'Subscribe to my sessions in a calendar app' }).waitFor({ timeout: 15000 });
+    // The profile's sign-in section: this browser's session (named after it), a password change.
+    await page.goto(`${stack.httpUrl}/#/profile`);
+    await page.getByRole('heading', { name: 'Sign-in and security' }).waitFor({ timeout: 15000 });
+    const sessions = page.getByRole('list', { name: 'Your sessions' });
+    await sessions.getByText('this browser').waitFor({ timeout: 15000 });
+    assert.match(await sessions.textContent(), /Chromium on Linux/);
+    await page.getByLabel('Current password').fill('not the password');
+    await page.getByLabel('New password (8 characters or more)').fill('another long password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('The current password is not right.').waitFor({ timeout: 30000 });
+    await page.getByLabel('Current password').fill('a long enough password');
+    await page.getByLabel('New password (8 characters or more)').fill('another long password');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText(/^Password changed\./).waitFor({ timeout: 30000 });
+    assert.deepEqual(await unlabeledControls(page), []);
     assert.deepEqual(await page.evaluate(() => window.cspViolations), [], 'the app itself breaks no rule');
     assert.deepEqual(page.errors.filter((e) => /Content Security Policy/i.test(e)), []);
     assert.deepEqual(page.exceptions, []);

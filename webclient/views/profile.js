@@ -1,7 +1,8 @@
-// views/profile.js — my profile: display name, school, subjects, IANA time zone, bio; and this browser's
-// call setting (relay-only).
+// views/profile.js — my profile: display name, school, subjects, IANA time zone, bio; this browser's
+// call setting (relay-only); and the account's sessions and password (views/security.js).
 import { h, field } from '../dom.js';
 import { relayForced, setRelayForced } from '../rtc.js';
+import { mountSecurity } from './security.js';
 
 function timeZones() {
   try {
@@ -73,11 +74,12 @@ export function mountProfile(root, ctx) {
     h('h1', { id: 'profile-title' }, 'Your profile'),
     h('p', { class: 'muted' }, `Signed in as @${u.name || ''}${u.admin ? ' (administrator)' : ''}.`),
     form, calls));
+  const unmountSecurity = mountSecurity(root.lastElementChild, ctx);
 
   // Fresh copy from the server (another device may have changed it).
   conn.request('profile.get', {}).then((res) => {
     if (!alive || !res.user) return;
     conn.user = res.user;
   }).catch(() => {});
-  return () => { alive = false; };
+  return () => { alive = false; unmountSecurity(); };
 }
