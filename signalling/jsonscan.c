@@ -245,3 +245,38 @@ int jsonscan_members(const char *s, size_t n, jsonscan_member_fn fn, void *arg)
     }
     return 0;
 }
+
+int jsonscan_object(const char *s, size_t n, jsonscan_member_fn fn, void *arg)
+{
+    size_t i = skip_ws(s, 0, n);
+    if (i >= n || s[i] != '{')
+        return -1;
+    i = skip_ws(s, i + 1, n);
+    if (i < n && s[i] == '}')
+        return skip_ws(s, i + 1, n) == n ? 0 : -1;
+    for (;;) {
+        if (i >= n || s[i] != '"')
+            return -1;
+        size_t kend = scan_string(s, i, n);
+        if (!kend)
+            return -1;
+        size_t colon = skip_ws(s, kend, n);
+        if (colon >= n || s[colon] != ':')
+            return -1;
+        size_t v = skip_ws(s, colon + 1, n);
+        size_t vend = scan_value(s, v, n);
+        if (!vend)
+            return -1;
+        int rc = fn(s + i + 1, kend - i - 2, s + v, vend - v, arg);
+        if (rc)
+            return rc;
+        i = skip_ws(s, vend, n);
+        if (i < n && s[i] == ',') {
+            i = skip_ws(s, i + 1, n);
+            continue;
+        }
+        if (i < n && s[i] == '}')
+            return skip_ws(s, i + 1, n) == n ? 0 : -1;
+        return -1;
+    }
+}

@@ -25,4 +25,10 @@ int jsonscan_valid(const char *s, size_t n);
 typedef int (*jsonscan_member_fn)(const char *key, size_t klen, const char *val, size_t vlen, void *arg);
 int jsonscan_members(const char *s, size_t n, jsonscan_member_fn fn, void *arg);
 
+/* Checks and walks in one pass: 0 if s[0..n) is exactly one JSON object (with optional white space
+ * around it), calling fn for each top-level member in order as jsonscan_members does. -1 if it is not a
+ * valid JSON object — possibly after fn was already called for the members before the fault, so callers
+ * keep what fn gathered only on 0 — or the first non-zero value fn returned. */
+int jsonscan_object(const char *s, size_t n, jsonscan_member_fn fn, void *arg);
+
 #endif

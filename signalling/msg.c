@@ -25,6 +25,9 @@ static long outstanding;
 static const req_t *frame_req;
 static const char *frame_buf;
 static size_t frame_len;
+static const char *frame_member_name; /* a member already located by the parser (see msg_set_frame_member) */
+static const char *frame_member;
+static size_t frame_member_len;
 
 static const char *const codes[] = {E_BAD_REQUEST, E_UNAUTHORIZED, E_FORBIDDEN, E_NOT_FOUND, E_CONFLICT,
                                     E_RATE_LIMITED, E_TOO_LARGE, E_UNAVAILABLE, E_ROOM_FULL, E_INTERNAL};
@@ -138,7 +141,31 @@ int msg_parse(const char *buf, size_t len, msg_parsed_t *out)
 typedef struct {
     json_t *root;
     const char *passthrough;
+    const char *pass; /* the pass-through member's text, once seen */
+    size_t pass_len;
+    int stubbed; /* root holds an empty object in its place */
 } lazy_t;
+
+/* A member's value as jansson would build it. The text was checked by jsonscan (UTF-8, no control
+ * characters, escapes well formed), so the two most common leaves are built directly: a string without
+ * escapes is its bytes, a short integer is strtoll's; anything else goes through jansson. */
+static json_t *lazy_value(const char *val, size_t vlen)
+{
+    if (val[0] == '"' && !memchr(val, '\\', vlen))
+        return json_stringn_nocheck(val + 1, vlen - 2);
+    if (vlen <= 18 && (val[0] == '-' || (val[0] >= '0' && val[0] <= '9'))) {
+        size_t k = val[0] == '-';
+        while (k < vlen && val[k] >= '0' && val[k] <= '9')
+            k++;
+        if (k == vlen) { /* only digits: an integer that fits in 64 bits */
+            char digits[20];
+            memcpy(digits, val, vlen);
+            digits[vlen] = '\0';
+            return json_integer(strtoll(digits, NULL, 10));
+        }
+    }
+    return json_loadb(val, vlen, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+}
 
 /* One top-level member into the lazy root: parsed, except the pass-through member when it is an object
  * (an empty object stands for it; its text is read with req_raw_member). Escaped or duplicate keys make
@@ -154,10 +181,14 @@ static int lazy_member(const char *key, size_t klen, const char *val, size_t vle
     if (json_object_get(l->root, name))
         return -1;
     json_t *v;
-    if (strcmp(name, l->passthrough) == 0 && val[0] == '{')
+    if (strcmp(name, l->passthrough) == 0 && val[0] == '{') {
         v = json_object();
-    else
-        v = json_loadb(val, vlen, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+        l->pass = val;
+        l->pass_len = vlen;
+        l->stubbed = 1;
+    } else {
+        v = lazy_value(val, vlen);
+    }
     if (!v || json_object_set_new(l->root, name, v) < 0)
         return -1;
     return 0;
@@ -166,12 +197,15 @@ static int lazy_member(const char *key, size_t klen, const char *val, size_t vle
 int msg_parse_passthrough(const char *buf, size_t len, const char *member, msg_parsed_t *out)
 {
     memset(out, 0, sizeof *out);
-    lazy_t l = {json_object(), member};
-    if (!l.root || jsonscan_valid(buf, len) < 0 || jsonscan_members(buf, len, lazy_member, &l) != 0) {
+    lazy_t l = {json_object(), member, NULL, 0, 0};
+    if (!l.root || jsonscan_object(buf, len, lazy_member, &l) != 0) {
         json_decref(l.root);
         return -1;
     }
     out->root = l.root;
+    out->pass = l.pass;
+    out->pass_len = l.pass_len;
+    out->pass_stubbed = l.stubbed;
     if (check_root(out) < 0) {
         msg_parsed_clear(out);
         return -1;
@@ -444,6 +478,14 @@ void msg_set_frame(const req_t *r, const char *buf, size_t len)
     frame_req = r;
     frame_buf = buf;
     frame_len = len;
+    frame_member_name = NULL;
+}
+
+void msg_set_frame_member(const char *name, const char *text, size_t len)
+{
+    frame_member_name = name;
+    frame_member = text;
+    frame_member_len = len;
 }
 
 static size_t skip_ws(const char *s, size_t i, size_t n)
@@ -524,5 +566,10 @@ int req_raw_member(const req_t *r, const char *field, const char **vp, size_t *v
 {
     if (r != frame_req || !frame_buf)
         return -1;
+    if (frame_member_name && strcmp(field, frame_member_name) == 0) {
+        *vp = frame_member;
+        *vlen = frame_member_len;
+        return 0;
+    }
     return msg_raw_member(frame_buf, frame_len, field, vp, vlen);
 }

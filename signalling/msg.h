@@ -66,15 +66,22 @@ typedef struct {
     const char *code;  /* on error: a static code */
     char field[64];    /* on error: the offending field, or "" */
     char message[128]; /* on error: for people */
+    /* msg_parse_passthrough only: the pass-through member's text inside the frame (NULL if absent), and
+     * whether root holds an empty object in its place (then only a handler flagged H_PASS_DATA may use
+     * root; any other must parse the frame again with msg_parse). */
+    const char *pass;
+    size_t pass_len;
+    int pass_stubbed;
 } msg_parsed_t;
 /* Parses one frame. Returns 0 (root, type, id set) or -1 (code, message, field set; id set if one could
  * be read). Never reads past len; buf need not be NUL-terminated. */
 int msg_parse(const char *buf, size_t len, msg_parsed_t *out);
 void msg_parsed_clear(msg_parsed_t *p);
 /* As msg_parse for a request whose `member` (e.g. "data") is only passed on: the frame is checked as JSON
- * without building it (jsonscan.h), the other top-level members are parsed one by one, and member, when it
- * is an object, is represented by an empty object (its text comes from req_raw_member). Returns 0 (as
- * msg_parse), or -1 when anything is off — the caller then uses msg_parse, which gives the exact error. */
+ * and walked in one pass without building it (jsonscan.h), the other top-level members are parsed one by
+ * one, and member, when it is an object, is represented by an empty object (its text: out->pass, and
+ * req_raw_member once msg_set_frame was given it). Returns 0 (as msg_parse), or -1 when anything is off —
+ * the caller then uses msg_parse, which gives the exact error. */
 int msg_parse_passthrough(const char *buf, size_t len, const char *member, msg_parsed_t *out);
 /* An error frame's text: new malloc'd string, or NULL on allocation failure. id borrowed (NULL → null). */
 char *msg_error_text(const json_t *id, const char *code, const char *field, long long retry_after_ms,
@@ -93,6 +100,9 @@ int msg_raw_member(const char *s, size_t n, const char *name, const char **vp, s
 /* dispatch.c: r's frame text is buf (borrowed) while r's handler runs; msg_set_frame(NULL, NULL, 0)
  * after it returns. */
 void msg_set_frame(const req_t *r, const char *buf, size_t len);
+/* dispatch.c, after msg_set_frame: the frame's member `name` (static) was already found at text[0..len)
+ * by msg_parse_passthrough, so req_raw_member need not look for it again. */
+void msg_set_frame_member(const char *name, const char *text, size_t len);
 /* msg_raw_member over r's frame. Only valid inside r's handler call itself (not from a later
  * callback): -1 otherwise, or when absent. *vp borrowed until the handler returns. */
 int req_raw_member(const req_t *r, const char *field, const char **vp, size_t *vlen);

@@ -124,6 +124,22 @@ const alloc_perm_t *alloc_perm_find(const alloc_t *a, const addr_t *ip, uint64_t
     return NULL;
 }
 
+int alloc_perm_fit(alloc_t *a, const addr_t *ips, size_t n, uint64_t now)
+{
+    size_t fresh = 0;
+    for (size_t i = 0; i < n; i++) {
+        int known = 0;
+        for (size_t k = 0; k < a->nperms && !known; k++)
+            known = addr_eq_ip(&a->perms[k].ip, &ips[i]);
+        for (size_t j = 0; j < i && !known; j++)
+            known = addr_eq_ip(&ips[j], &ips[i]);
+        fresh += !known;
+    }
+    if (a->nperms + fresh > ALLOC_MAX_PERMS)
+        alloc_trim(a, now);
+    return a->nperms + fresh <= ALLOC_MAX_PERMS;
+}
+
 int alloc_perm_set(alloc_t *a, const addr_t *ip, uint64_t expires, uint64_t now)
 {
     for (size_t i = 0; i < a->nperms; i++)

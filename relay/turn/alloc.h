@@ -88,6 +88,9 @@ void alloc_remove(alloc_table_t *t, alloc_t *a);
 size_t alloc_sweep(alloc_table_t *t, uint64_t now, void (*expired)(alloc_t *, void *), void *ctx);
 
 const alloc_perm_t *alloc_perm_find(const alloc_t *a, const addr_t *ip, uint64_t now);
+/* 1 if permissions for all n addresses (duplicates counted once, existing ones refreshed) fit in a now,
+ * after dropping expired ones; 0 if not. Lets CreatePermission be all or nothing (RFC 8656 §9.2). */
+int alloc_perm_fit(alloc_t *a, const addr_t *ips, size_t n, uint64_t now);
 /* Installs or refreshes a permission for ip until expires. Returns 0, or -1 when full. */
 int alloc_perm_set(alloc_t *a, const addr_t *ip, uint64_t expires, uint64_t now);
 const alloc_chan_t *alloc_chan_by_number(const alloc_t *a, uint16_t number, uint64_t now);

@@ -156,7 +156,10 @@ int main(int argc, char **argv)
     }
     policy = peer_policy_new();
     uint64_t seed = 0;
-    RAND_bytes((unsigned char *)&seed, sizeof seed);
+    if (RAND_bytes((unsigned char *)&seed, sizeof seed) != 1) {
+        fprintf(stderr, "staffroom-relay: no random numbers from the CSPRNG\n");
+        goto out;
+    }
     ports = ports_new((uint16_t)cfg.relay_port_min, (uint16_t)cfg.relay_port_max, seed);
     quota = quota_new((unsigned)cfg.user_quota, (unsigned)cfg.total_quota);
     listen = calloc(cfg.listen.n, sizeof *listen);

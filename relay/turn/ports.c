@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define PORTS_MAX_RESERVATIONS 1024
 
@@ -27,7 +28,8 @@ struct ports {
 static uint64_t ports_rand(ports_t *p)
 {
     /* xorshift64*: only spreads ports over the range, not a security property (RFC 8656 §7.2
-     * asks for unpredictable ports only as a "SHOULD"; the seed comes from RAND_bytes). */
+     * asks for unpredictable ports only as a "SHOULD"; the seed comes from the CSPRNG). Tokens never
+     * come from here. */
     p->rng ^= p->rng >> 12;
     p->rng ^= p->rng << 25;
     p->rng ^= p->rng >> 27;
@@ -103,7 +105,12 @@ int ports_take_even(ports_t *p, int reserve, uint64_t now_ms, uint8_t token[PORT
     size_t n = (size_t)(p->max - p->min) + 1;
     size_t start = (size_t)(ports_rand(p) % n);
     int port = -1;
+    uint8_t fresh[PORTS_TOKEN_LEN];
     if (reserve && p->nres >= PORTS_MAX_RESERVATIONS)
+        goto out;
+    /* A RESERVATION-TOKEN hands a held port to whoever presents it, so it must not be guessable: it comes
+     * from the kernel's CSPRNG, and no token (no reservation) when that fails. */
+    if (reserve && getrandom(fresh, sizeof fresh, 0) != (ssize_t)sizeof fresh)
         goto out;
     for (size_t i = 0; i < n; i++) {
         size_t k = (start + i) % n;
@@ -119,8 +126,7 @@ int ports_take_even(ports_t *p, int reserve, uint64_t now_ms, uint8_t token[PORT
             p->used[k + 1] = 2;
             p->in_use++;
             reservation_t *r = &p->res[p->nres++];
-            uint64_t t = ports_rand(p);
-            memcpy(r->token, &t, PORTS_TOKEN_LEN);
+            memcpy(r->token, fresh, PORTS_TOKEN_LEN);
             r->port = (uint16_t)(candidate + 1);
             r->family = family;
             r->expires_ms = now_ms + PORTS_RESERVE_MS;

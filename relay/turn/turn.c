@@ -554,7 +554,12 @@ static void handle_create_permission(req_t *r)
         reply_error(r, 400);
         return;
     }
-    /* §9.2: all or nothing — every peer was checked before any is installed. */
+    /* §9.2: all or nothing — every peer was checked, and room for all of them made sure of, before any
+     * is installed: a refused request changes nothing. */
+    if (!alloc_perm_fit(a, peers, n, r->now)) {
+        reply_error(r, 508);
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         if (alloc_perm_set(a, &peers[i], r->now + 1000ull * TURN_PERMISSION_LIFETIME, r->now) < 0) {
             reply_error(r, 508);

@@ -11,6 +11,7 @@
 #   rss                5,000 idle signed-in clients: RSS per connection fresh and after 5 leave/return
 #                      cycles; the fresh connect also gives the set-up rate (connect + sign-in answered)
 #   idlecpu            19,000 idle signed-in clients: CPU of the node over 10 s
+#   floor              no server: the kernel CPU of one send() to each of 1,000 loopback connections
 #   fan / fanidle      chat.send to a channel of 1,000 members (Staffroom only), without and with 15,000
 #                      other idle clients: latency send → each delivery, CPU per delivery
 # Rounds interleave the two servers, alternating which goes first; the table at the end gives medians
@@ -36,7 +37,7 @@ else
   RSS_N=5000; CYCLES=5; IDLE_N=19000; IDLE_SECS=10; RELAY_IDLE=18000; FAN_M=1000; FAN_OTHERS=15000
 fi
 CASES=${BENCH_CASES:-relay1 relay50 relay1idle rss idlecpu fan fanidle}
-FAN_MSGS=20; FAN_GAP_MS=50; WINDOW=32
+FAN_MSGS=${BENCH_FAN_MSGS:-20}; FAN_GAP_MS=50; WINDOW=32
 MAX_CLIENTS=25000
 
 [ -x "$LOAD" ] || { echo "bench-signal: $LOAD missing (make build/tests/bench/signal_load)" >&2; exit 1; }
@@ -69,7 +70,7 @@ fi
 # client never takes CPU from what it measures. With one CPU nothing is pinned.
 NCPU=$(nproc)
 if [ "$NCPU" -ge 2 ] && [ "${BENCH_PIN:-1}" = 1 ]; then
-  CLIENT_PIN=(taskset -c $((NCPU - 1)))
+  CLIENT_PIN=(taskset -c $((NCPU - 1))); CLIENT_CPU=$((NCPU - 1))
   SERVER_PIN=(taskset -c "0-$((NCPU - 2))")
   PIN_NOTE="client on CPU $((NCPU - 1)), servers (and Redis) on CPU 0-$((NCPU - 2))"
 else
@@ -142,6 +143,18 @@ start_peerjs() { # start_peerjs DIR
 }
 
 FAILED=0
+# run_floor ROUND — the kernel's own CPU for one 300-byte send() to each of FAN_M loopback TCP connections
+# (tests/bench/send_floor.c): the floor under any server's CPU per fan-out delivery on this machine.
+run_floor() {
+  local out
+  out=$(timeout 120 "${SERVER_PIN[@]}" "$ROOT/build/tests/bench/send_floor" -n "$FAN_M" -k "$((FAN_MSGS * 5))" \
+        -g "$FAN_GAP_MS" ${CLIENT_CPU:+-c "$CLIENT_CPU"} 2>&1)
+  echo "$out" | grep -v '^RESULT' | sed "s/^/  [r$1 floor]  /"
+  local res
+  res=$(echo "$out" | grep '^RESULT' | sed 's/^RESULT //')
+  if [ -n "$res" ]; then echo "floor staffroom $1 $res" >>"$RUN/results"; else FAILED=1; echo "r$1 floor: no RESULT line" >>"$RUN/failed"; fi
+}
+
 # run_case ROUND SERVER CASE — fresh servers, one load, one line in $RUN/results
 run_case() {
   local round=$1 server=$2 case=$3 dir="$RUN/r$1-$2-$3" args seed
@@ -194,6 +207,7 @@ T0=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
   if [ $((round % 2)) = 1 ]; then order="staffroom peerjs"; else order="peerjs staffroom"; fi
   echo "== round $round ($order first in each load)"
+  case " $CASES " in *" fan"*) run_floor "$round" ;; esac
   for case in $CASES; do
     for server in $order; do
       run_case "$round" "$server" "$case"
@@ -255,6 +269,7 @@ awk -v rss_n="$RSS_N" -v idle_n="$IDLE_N" -v relay_idle="$RELAY_IDLE" -v fan_oth
     a0 = med("relay1", "staffroom", "rate", 1); a1 = med("relay1idle", "staffroom", "rate", 1)
     printf "%-44s %-26s %-26s %-7s %-22s %s\n", "  as % of the rate with none", q["staffroom"], q["peerjs"], "", ">= 90 %", \
       (a0 != "" && a1 != "") ? yes(a1 >= 0.9 * a0) : "n/a"
+    row("  CPU us/msg: total", "relay1idle", "us_total", 1, "%.1f", "", "")
     row("  servers busy, % of a core (node+Redis)", "relay1idle", "srv_cpu_pct", 1, "%.0f", "", "")
     x = med("fan", "staffroom", "p99_us", 1 / 1000)
     row("fan-out 1 channel, latency p50 (ms)", "fan", "p50_us", 1 / 1000, "%.2f", "", "")
@@ -266,6 +281,7 @@ awk -v rss_n="$RSS_N" -v idle_n="$IDLE_N" -v relay_idle="$RELAY_IDLE" -v fan_oth
     row("  p99 (ms)", "fanidle", "p99_us", 1 / 1000, "%.2f", "<= 10 ms", x != "" ? yes(x <= 10) : "n/a")
     row("  CPU us/delivery, node", "fanidle", "us_srv", 1, "%.2f", "", "")
     row("  CPU us/delivery, total (node+Redis)", "fanidle", "us_total", 1, "%.2f", "<= 3 us", y != "" ? yes(y <= 3) : "n/a")
+    row("kernel floor: one send() per delivery, us", "floor", "us_send", 1, "%.2f", "(no server: send_floor)", "")
     row("load client CPU in relay 1 pair, %", "relay1", "client_cpu_pct", 1, "%.0f", "(not the bound)", "")
     row("load client CPU in relay 50 pairs, %", "relay50", "client_cpu_pct", 1, "%.0f", "", "")
   }' "$RUN/results"

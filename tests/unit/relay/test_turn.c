@@ -491,6 +491,28 @@ static void test_many_peers(void **s)
     }
     input(&C1, finish(&C1, user));
     assert_int_equal(reply_code(), 508);
+    /* All or nothing (§9.2): no peer of the refused request may be relayed to, not even the first ones
+     * that would have fitted; the 40 accepted earlier still are. */
+    for (int i = 0; i < ALLOC_MAX_PERMS; i += 7) {
+        addr_t p = PEER;
+        p.ip[2] = 1;
+        p.ip[3] = (uint8_t)i;
+        send_indication(&C1, &p, "x");
+        assert_int_equal(F->io.nsent, 0);
+    }
+    addr_t kept = PEER;
+    kept.ip[3] = 10;
+    send_indication(&C1, &kept, "x");
+    assert_int_equal(F->io.nsent, 1);
+    /* A request that does fit (refreshing known peers, one new) still succeeds. */
+    begin(TURN_CREATE_PERMISSION, STUN_REQUEST);
+    stun_add_xor_addr(&B, TURN_A_XOR_PEER_ADDRESS, &kept);
+    addr_t one_more = PEER;
+    one_more.ip[2] = 2;
+    stun_add_xor_addr(&B, TURN_A_XOR_PEER_ADDRESS, &one_more);
+    stun_add_xor_addr(&B, TURN_A_XOR_PEER_ADDRESS, &one_more);
+    input(&C1, finish(&C1, user));
+    assert_int_equal(reply_code(), 0);
 }
 
 static void test_channels(void **s)

@@ -68,12 +68,34 @@ static void walks_top_level_members(void **state)
     assert_int_equal(jsonscan_members("[1]", 3, record, &seen), -1);
 }
 
+/* The one-pass walk: the same members as jsonscan_members on valid objects; -1 for anything that is not
+ * one valid object, including faults after members already seen and trailing text. */
+static void object_walk_checks_as_it_goes(void **state)
+{
+    (void)state;
+    const char *s = " {\"type\":\"call.signal\",\"data\":{\"x\":[1,\"}\"]},\"id\":7} ";
+    seen_t seen = {0};
+    assert_int_equal(jsonscan_object(s, strlen(s), record, &seen), 0);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.vals[1], "{\"x\":[1,\"}\"]}");
+    seen_t empty = {0};
+    assert_int_equal(jsonscan_object(" {} ", 4, record, &empty), 0);
+    assert_int_equal(empty.n, 0);
+    const char *bad[] = {"[1]", "{", "{\"a\":1", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":1} x", "{\"a\":1}{}",
+                         "{\"a\":tru}", "{\"a\":1 \"b\":2}", "{,}", "{\"a\":\"\\u0000\"}", "{\"\x01\":1}", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        seen_t any = {0};
+        assert_int_equal(jsonscan_object(bad[i], strlen(bad[i]), record, &any), -1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_json),
         cmocka_unit_test(refuses_what_is_not_json),
         cmocka_unit_test(walks_top_level_members),
+        cmocka_unit_test(object_walk_checks_as_it_goes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

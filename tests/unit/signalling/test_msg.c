@@ -319,6 +319,37 @@ static void raw_member_finds_the_exact_text(void **state)
     assert_int_equal(msg_raw_member("[]", 2, "data", &v, &n), -1);
 }
 
+/* The lazy parse builds the same tree as jansson for every member it builds itself (strings without
+ * escapes, short integers) and for those it hands to jansson; `data` objects stay text. */
+static void lazy_parse_builds_what_jansson_builds(void **state)
+{
+    (void)state;
+    const char *frames[] = {
+        "{\"type\":\"call.signal\",\"id\":\"a\u00e9\",\"call\":\"x\",\"n\":-0,\"m\":123456789012345678}",
+        "{\"type\":\"chat.send\",\"id\":9,\"text\":\"caf\xc3\xa9 \\\"q\\\"\",\"f\":1.5,\"b\":true,\"z\":null,\"l\":[1,\"2\"]}",
+        "{\"type\":\"t\",\"id\":1,\"big\":-9223372036854775808,\"e\":1e3}",
+    };
+    for (size_t i = 0; i < sizeof frames / sizeof *frames; i++) {
+        msg_parsed_t lazy, full;
+        assert_int_equal(msg_parse_passthrough(frames[i], strlen(frames[i]), "data", &lazy), 0);
+        assert_int_equal(msg_parse(frames[i], strlen(frames[i]), &full), 0);
+        assert_true(json_equal(lazy.root, full.root));
+        assert_int_equal(lazy.pass_stubbed, 0);
+        msg_parsed_clear(&lazy);
+        msg_parsed_clear(&full);
+    }
+    const char *sig = "{\"type\":\"call.signal\",\"id\":1,\"data\":{\"sdp\":\"v=0\"}}";
+    msg_parsed_t p;
+    assert_int_equal(msg_parse_passthrough(sig, strlen(sig), "data", &p), 0);
+    assert_int_equal(p.pass_stubbed, 1);
+    assert_int_equal(p.pass_len, strlen("{\"sdp\":\"v=0\"}"));
+    assert_memory_equal(p.pass, "{\"sdp\":\"v=0\"}", p.pass_len);
+    msg_parsed_clear(&p);
+    const char *dup = "{\"type\":\"a\",\"type\":\"b\",\"id\":1}";
+    assert_int_equal(msg_parse_passthrough(dup, strlen(dup), "data", &p), -1); /* the full parser decides */
+    msg_parsed_clear(&p);
+}
+
 static signal_config_t cfg;
 
 static int setup(void **state)
@@ -358,6 +389,7 @@ int main(void)
         cmocka_unit_test(dispatch_checks_type_and_sign_in),
         cmocka_unit_test(dispatch_refuses_bad_tables),
         cmocka_unit_test(raw_member_finds_the_exact_text),
+        cmocka_unit_test(lazy_parse_builds_what_jansson_builds),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
