@@ -55,7 +55,7 @@ enum {
 /* One RTCP packet inside a compound packet. */
 typedef struct {
     const uint8_t *data; /* borrowed: starts at the packet's first byte */
-    size_t len;          /* the whole packet: 4 × (length field + 1) */
+    size_t len;          /* the packet without its padding: 4 × (length field + 1) - padding count */
     uint8_t type;        /* packet type (200…) */
     uint8_t count;       /* RC / SC / FMT: the low 5 bits of the first byte */
     bool padding;
