@@ -71,7 +71,10 @@ static int ext_step(uint16_t profile, const uint8_t *e, size_t n, size_t *pos, u
         return 0; /* some other profile: opaque to us */
     while (*pos < n) {
         uint8_t b = e[*pos];
-        if (b == 0) { /* padding byte between or after elements (§4.2, §4.3) */
+        /* Padding between or after elements is a 0 byte (§4.2, §4.3). Id 0 is reserved for it; a
+         * one-byte header with id 0 but a non-zero length is skipped as one byte too, as receivers in
+         * the field do, rather than rejected. */
+        if (b == 0 || (ext_one_byte(profile) && (b >> 4) == 0)) {
             (*pos)++;
             continue;
         }

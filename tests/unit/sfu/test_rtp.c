@@ -187,6 +187,12 @@ static void test_malformed(void **st)
     size_t len;
     assert_int_equal(rtp_find_ext(&v, 1, &val, &len), 0);
     assert_int_equal(val[0], 0x33);
+    /* One-byte form: a byte with id 0 is padding whatever its length nibble says. */
+    static const uint8_t id0[] = {0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+                                  0xbe, 0xde, 0, 1, 0x05, 0x20, 0x44, 0x00};
+    assert_int_equal(rtp_parse(id0, sizeof id0, &v), 0);
+    assert_int_equal(rtp_find_ext(&v, 2, &val, &len), 0);
+    assert_int_equal(val[0], 0x44);
     /* An extension of another profile is exposed raw and has no elements. */
     static const uint8_t other[] = {0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0,
                                     0x12, 0x34, 0, 1, 0xff, 0xff, 0xff, 0xff};
