@@ -20,6 +20,14 @@ struct rewrite {
     uint64_t seg_first_ext; /* extended seq of the segment's first packet (rule 4) */
     uint16_t seq_off;
     uint32_t ts_off;
+    /* Rule 7: ranges of extended seqs deliberately not forwarded, oldest first; packets at or below
+     * floor_ext are dropped once a range has been folded into seq_off. */
+    struct {
+        uint64_t first;
+        uint32_t count;
+    } drops[REWRITE_MAX_DROP_RANGES];
+    size_t n_drops;
+    uint64_t floor_ext;
 
     /* What the subscriber has seen (rule 5). */
     bool started;
@@ -87,6 +95,8 @@ static void start_segment(rewrite_t *rw, const rtp_view_t *v, uint64_t now_ms)
     rw->src_ssrc = v->ssrc;
     rtp_seq_ext_init(&rw->src_seq);
     rw->seg_first_ext = rtp_seq_ext_update(&rw->src_seq, v->seq);
+    rw->n_drops = 0;
+    rw->floor_ext = 0;
     if (!rw->started) { /* rule 6 */
         rw->seq_off = 0;
         rw->ts_off = 0;
@@ -126,22 +136,78 @@ static void rewrite_vp8(rewrite_t *rw, uint8_t *buf, const rtp_view_t *v, bool n
     }
 }
 
+/* How many packets before ext (extended source seq) were dropped under rule 7. */
+static uint32_t dropped_before(const rewrite_t *rw, uint64_t ext)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < rw->n_drops && rw->drops[i].first < ext; i++) {
+        uint64_t upto = ext - rw->drops[i].first;
+        n += upto < rw->drops[i].count ? (uint32_t)upto : rw->drops[i].count;
+    }
+    return n;
+}
+
+/* True when ext lies in a range dropped under rule 7 (a duplicate of a packet not forwarded). */
+static bool was_dropped(const rewrite_t *rw, uint64_t ext)
+{
+    for (size_t i = 0; i < rw->n_drops; i++)
+        if (ext >= rw->drops[i].first && ext - rw->drops[i].first < rw->drops[i].count)
+            return true;
+    return false;
+}
+
+/* Rule 4 for a packet of the current segment: false when it must not be mapped. */
+static bool in_segment_window(const rewrite_t *rw, uint64_t ext)
+{
+    return ext >= rw->seg_first_ext && ext > rw->floor_ext && ext + REWRITE_REORDER_WINDOW >= rw->src_seq.highest;
+}
+
+int rewrite_drop(rewrite_t *rw, const rtp_view_t *v)
+{
+    if (!rw->have_source || rw->force_switch || v->ssrc != rw->src_ssrc)
+        return 0;
+    uint64_t ext = rtp_seq_ext_peek(&rw->src_seq, v->seq);
+    if (!in_segment_window(rw, ext) || ext <= rw->src_seq.highest)
+        return 0;
+    rtp_seq_ext_update(&rw->src_seq, v->seq);
+    if (rw->n_drops > 0) {
+        size_t last = rw->n_drops - 1;
+        if (rw->drops[last].first + rw->drops[last].count == ext) { /* a run of drops: one range */
+            rw->drops[last].count++;
+            return 1;
+        }
+    }
+    if (rw->n_drops == REWRITE_MAX_DROP_RANGES) {
+        /* Forget the oldest range: fold it into the offset; what lies before it can no longer be
+         * numbered and will be dropped. */
+        rw->seq_off = (uint16_t)(rw->seq_off - rw->drops[0].count);
+        rw->floor_ext = rw->drops[0].first + rw->drops[0].count - 1;
+        for (size_t i = 1; i < rw->n_drops; i++)
+            rw->drops[i - 1] = rw->drops[i];
+        rw->n_drops--;
+    }
+    rw->drops[rw->n_drops].first = ext;
+    rw->drops[rw->n_drops].count = 1;
+    rw->n_drops++;
+    return 1;
+}
+
 int rewrite_packet(rewrite_t *rw, uint8_t *buf, size_t len, const rtp_view_t *v, uint64_t now_ms,
                    rewrite_result_t *res)
 {
     (void)len;
     bool new_segment = !rw->have_source || rw->force_switch || v->ssrc != rw->src_ssrc;
+    uint64_t ext;
     if (new_segment) {
         start_segment(rw, v, now_ms);
+        ext = rw->seg_first_ext;
     } else {
-        uint64_t ext = rtp_seq_ext_peek(&rw->src_seq, v->seq);
-        if (ext < rw->seg_first_ext)
-            return REWRITE_DROP; /* rule 4: before the switch point */
-        if (ext + REWRITE_REORDER_WINDOW < rw->src_seq.highest)
-            return REWRITE_DROP; /* rule 4: stale */
+        ext = rtp_seq_ext_peek(&rw->src_seq, v->seq);
+        if (!in_segment_window(rw, ext) || was_dropped(rw, ext))
+            return REWRITE_DROP; /* rule 4: before the switch point, or stale; rule 7 */
         rtp_seq_ext_update(&rw->src_seq, v->seq);
     }
-    uint16_t seq = (uint16_t)(v->seq + rw->seq_off);
+    uint16_t seq = (uint16_t)(v->seq + rw->seq_off - dropped_before(rw, ext));
     uint32_t ts = v->ts + rw->ts_off;
     rtp_set_ssrc(buf, rw->cfg.out_ssrc);
     rtp_set_seq(buf, seq);

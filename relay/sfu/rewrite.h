@@ -22,6 +22,13 @@
  * 5. The outgoing highest seq/ts/PictureID only move forward; reordered packets do not lower them.
  * 6. The very first packet of the stream keeps its own seq and ts (any start value is legal, RFC 3550);
  *    PictureID and TL0PICIDX likewise.
+ * 7. A packet of the current source that the SFU chooses not to forward (a padding-only probe, a
+ *    temporal layer the subscriber does not get) is passed to rewrite_drop instead: when it is the
+ *    newest packet seen, the numbers after it shift down by one, so the subscriber sees no gap and
+ *    does not NACK it. Consecutive drops are kept as one range; at most REWRITE_MAX_DROP_RANGES ranges
+ *    are remembered per segment, and when the oldest one is forgotten, packets older than it are
+ *    dropped (they could no longer be numbered). A dropped packet older than the newest one leaves its
+ *    gap: the numbers after it were already sent.
  */
 #ifndef STAFFROOM_REWRITE_H
 #define STAFFROOM_REWRITE_H
@@ -33,6 +40,7 @@
 #include "rtp.h"
 
 #define REWRITE_REORDER_WINDOW 1000 /* packets: older than this behind the newest → dropped */
+#define REWRITE_MAX_DROP_RANGES 32  /* rule 7 */
 
 enum {
     REWRITE_FORWARD = 0, /* buf was rewritten: send it */
@@ -71,6 +79,11 @@ void rewrite_reset_source(rewrite_t *rw);
  * NULL), or REWRITE_DROP (buf is then untouched). */
 int rewrite_packet(rewrite_t *rw, uint8_t *buf, size_t len, const rtp_view_t *v, uint64_t now_ms,
                    rewrite_result_t *res);
+
+/* Rule 7: the packet v (of the source being forwarded) will not be forwarded; buf is not touched.
+ * Returns 1 when the outgoing numbering closed over it, 0 when it changes nothing (another source, a
+ * stale packet, or one older than the newest: its gap stays). */
+int rewrite_drop(rewrite_t *rw, const rtp_view_t *v);
 
 /* For sender reports towards the subscriber: translates a timestamp of the current source's clock into
  * the outgoing timeline. Returns false before the first packet. */

@@ -4,7 +4,8 @@
  * The input is used twice: (1) as one datagram: demultiplexed, parsed, every accessor called, every
  * setter applied to an exactly sized copy which must then parse to the same layout with the new values;
  * (2) as a stream of records [length byte][packet], each parsed and fed to one rewriter (forwarding
- * into a NACK buffer), so that sequences of switches, wraps and reordering are explored. */
+ * into a NACK buffer) or dropped by it (padding probes), so that sequences of switches, wraps,
+ * reordering and drops are explored. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +123,12 @@ static void stream(const uint8_t *data, size_t size)
                 (void)speaker_tick(sp, now, NULL);
             }
             rewrite_result_t res;
-            if (rewrite_packet(rw, p, l, &v, now, &res) == REWRITE_FORWARD) {
+            /* Padding-only probes (and, to explore more, every 7th number) are not forwarded. */
+            if (v.payload_len == 0 || v.seq % 7 == 3) {
+                uint16_t before = rewrite_last_seq(rw);
+                (void)rewrite_drop(rw, &v);
+                CHECK(rewrite_last_seq(rw) == before);
+            } else if (rewrite_packet(rw, p, l, &v, now, &res) == REWRITE_FORWARD) {
                 rtp_view_t o;
                 CHECK(rtp_parse(p, l, &o) == 0);
                 CHECK(o.ssrc == 0x5f0 && o.seq == res.seq && o.ts == res.ts && o.pt == 96);

@@ -1,6 +1,7 @@
 /* test_rewrite.c — the outgoing-stream rewriter: continuity of SSRC, seq, ts, PictureID and TL0PICIDX
  * across three switches (with every counter near its wrap), reordering, gaps, drops before the switch
- * point and of stale packets, a publisher reconnect on the same SSRC, payload type, ts mapping. */
+ * point and of stale packets, a publisher reconnect on the same SSRC, payload type, ts mapping, and
+ * packets the SFU chooses not to forward (padding probes, layers) closing their gap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -287,6 +288,98 @@ static void test_audio_payload_type_and_counters(void **st)
     assert_null(rewrite_new(&cfg));
 }
 
+/* Feeds p to rewrite_drop (rule 7). */
+static int drop(rewrite_t *rw, pkt_t *p)
+{
+    rtp_view_t v;
+    assert_int_equal(rtp_parse(p->buf, p->len, &v), 0);
+    pkt_t before = *p;
+    int r = rewrite_drop(rw, &v);
+    assert_memory_equal(p->buf, before.buf, p->len); /* never touched */
+    return r;
+}
+
+static void test_drop_closes_the_gap(void **st)
+{
+    (void)st;
+    rewrite_t *rw = new_video();
+    source_t a = {.ssrc = 1, .seq = 65500, .ts = 0, .pid = 0, .tl0 = 0};
+    seen_t s;
+    pkt_t p = next_packet(&a, true);
+    assert_int_equal(feed(rw, &p, 0, &s, NULL), REWRITE_FORWARD);
+    uint16_t expect = (uint16_t)(s.seq + 1);
+    /* Every third packet is a padding probe the SFU drops; a burst of 100 of them across the wrap. */
+    for (int i = 0; i < 200; i++) {
+        pkt_t q = next_packet(&a, false);
+        if (i % 3 == 2 || (i >= 50 && i < 150)) {
+            assert_int_equal(drop(rw, &q), 1);
+            continue;
+        }
+        assert_int_equal(feed(rw, &q, 0, &s, NULL), REWRITE_FORWARD);
+        assert_int_equal(s.seq, expect);
+        expect++;
+    }
+    /* A duplicate of a dropped packet is not forwarded either (it would take another's number). */
+    source_t dup_src = a;
+    dup_src.seq = (uint16_t)(a.seq - 3); /* i = 197, a padding probe */
+    pkt_t dupl = next_packet(&dup_src, false);
+    assert_int_equal(feed(rw, &dupl, 0, NULL, NULL), REWRITE_DROP);
+    assert_int_equal(drop(rw, &dupl), 0);
+    rewrite_free(rw);
+}
+
+static void test_drop_with_reordering_and_folding(void **st)
+{
+    (void)st;
+    rewrite_t *rw = new_video();
+    source_t a = {.ssrc = 1, .seq = 10, .ts = 0, .pid = 0, .tl0 = 0};
+    pkt_t p[8];
+    for (int i = 0; i < 8; i++)
+        p[i] = next_packet(&a, i == 0);
+    seen_t s;
+    /* 0, 1 forwarded; 3 arrives before 2 and is dropped; then 2 (late) gets the number it would
+     * have had; 4 follows 2 directly. */
+    assert_int_equal(feed(rw, &p[0], 0, &s, NULL), REWRITE_FORWARD);
+    uint16_t base = s.seq;
+    assert_int_equal(feed(rw, &p[1], 0, &s, NULL), REWRITE_FORWARD);
+    assert_int_equal(drop(rw, &p[3]), 1);
+    assert_int_equal(feed(rw, &p[2], 0, &s, NULL), REWRITE_FORWARD);
+    assert_int_equal(s.seq, (uint16_t)(base + 2));
+    assert_int_equal(feed(rw, &p[4], 0, &s, NULL), REWRITE_FORWARD);
+    assert_int_equal(s.seq, (uint16_t)(base + 3));
+    /* Dropping a packet older than the newest changes nothing: its number was passed already. */
+    assert_int_equal(drop(rw, &p[3]), 0);
+    /* Another source's packet is not ours to drop. */
+    source_t b = {.ssrc = 2, .seq = 1};
+    pkt_t other = next_packet(&b, false);
+    assert_int_equal(drop(rw, &other), 0);
+    /* More scattered drops than ranges kept: the oldest are folded, in-order numbering stays
+     * continuous, and a late packet from before a folded range is dropped rather than misnumbered. */
+    source_t late_src = a;
+    pkt_t late = next_packet(&late_src, false); /* seq of p[7] + 1 … kept back */
+    a = late_src;
+    uint16_t expect = (uint16_t)(s.seq + 1);
+    pkt_t skip5 = p[5];
+    assert_int_equal(drop(rw, &skip5), 1);
+    assert_int_equal(feed(rw, &p[6], 0, &s, NULL), REWRITE_FORWARD);
+    assert_int_equal(s.seq, expect);
+    expect++;
+    assert_int_equal(feed(rw, &p[7], 0, &s, NULL), REWRITE_FORWARD);
+    assert_int_equal(s.seq, expect);
+    expect++;
+    expect++; /* the late packet, not arrived yet, keeps its number: a gap the subscriber may NACK */
+    for (int i = 0; i < 3 * REWRITE_MAX_DROP_RANGES; i++) {
+        pkt_t d = next_packet(&a, false);
+        assert_int_equal(drop(rw, &d), 1);
+        pkt_t q = next_packet(&a, false);
+        assert_int_equal(feed(rw, &q, 0, &s, NULL), REWRITE_FORWARD);
+        assert_int_equal(s.seq, expect);
+        expect++;
+    }
+    assert_int_equal(feed(rw, &late, 0, NULL, NULL), REWRITE_DROP);
+    rewrite_free(rw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +388,8 @@ int main(void)
         cmocka_unit_test(test_reorder_gap_and_drops),
         cmocka_unit_test(test_publisher_reconnect_same_ssrc),
         cmocka_unit_test(test_audio_payload_type_and_counters),
+        cmocka_unit_test(test_drop_closes_the_gap),
+        cmocka_unit_test(test_drop_with_reordering_and_folding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
