@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# fuzz.sh SECONDS — builds every libFuzzer target (tests/fuzz/relay_*.c, tests/fuzz/signalling_*.c)
-# with clang and runs each for SECONDS. New inputs go to a scratch directory first; only those that
+# fuzz.sh SECONDS [PREFIX] — builds every libFuzzer target (tests/fuzz/relay_*.c, signalling_*.c, sfu_*.c),
+# or only those whose name starts with PREFIX (e.g. sfu_), with clang and runs each for SECONDS. New inputs go to a scratch directory first; only those that
 # add coverage are merged into the committed corpus tests/fuzz/corpus/<target>/. Crashes are left
 # as build/fuzz/<target>/crash-* (turn them into corpus files once fixed).
 set -euo pipefail
@@ -14,22 +14,28 @@ flags="-std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irelay
 build_target() { # build_target SRC BIN PROGRAM_DIR PKGS [EXTRA_SRC...]
   local src=$1 bin=$2 dir=$3 pkgs=$4 libsrcs
   shift 4
-  libsrcs="$(ls "$dir"/*.c relay/base/*.c | grep -v "^$dir/main.c$") $*"
+  if [ -n "$only" ]; then libsrcs="$only $(ls relay/base/*.c) $*"
+  else libsrcs="$(ls "$dir"/*.c relay/base/*.c | grep -v "^$dir/main.c$") $*"; fi
   # shellcheck disable=SC2046
-  clang $flags $(pkg-config --cflags $pkgs) -I"$dir" -o "$bin" "$src" $libsrcs $(pkg-config --libs $pkgs) -lpthread
+  clang $flags ${pkgs:+$(pkg-config --cflags $pkgs)} -I"$dir" -o "$bin" "$src" $libsrcs ${pkgs:+$(pkg-config --libs $pkgs)} -lpthread
 }
 
 status=0
-for src in tests/fuzz/relay_*.c tests/fuzz/signalling_*.c; do
+for src in tests/fuzz/relay_*.c tests/fuzz/signalling_*.c tests/fuzz/sfu_*.c; do
   [ -e "$src" ] || continue
   name=$(basename "$src" .c)
+  case $name in "${2:-}"*) ;; *) continue ;; esac
   extra=""
+  only=""
   case $name in
     relay_*) dir=relay/turn; pkgs=openssl ;;
     signalling_*) dir=signalling; pkgs="libwebsockets jansson hiredis libsodium openssl libuv"
       # the embedded Redis Functions library is generated from signalling/lua/*.lua
       make --no-print-directory build/gen/lua_library.c >/dev/null
       extra=build/gen/lua_library.c ;;
+    sfu_*) dir=relay/sfu; pkgs=""
+      # only the libc media-plane modules: the program's other files need glib, libnice and OpenSSL
+      only="relay/sfu/rtp.c relay/sfu/rtcp.c relay/sfu/vp8.c relay/sfu/rewrite.c relay/sfu/nackbuf.c relay/sfu/keyreq.c relay/sfu/speaker.c" ;;
   esac
   bin=$out/$name
   echo "== $name: building"
