@@ -11,6 +11,7 @@
  * are not charged to the relay. Every index taken from a packet's bytes is bounds-checked first.
  * Must not: talk to anything but the relay on 127.0.0.0/8; run unbounded (duration and count caps).
  *
+ *   turn_load selftest   (the packet accounting on crafted datagrams; exit 0 if it holds)
  *   turn_load -p PORT [-H 127.0.0.1] [-a ALLOCS] [-e PEERS] [-t THREADS] [-d SECONDS] [-U WARMUP]
  *             [-r PKTS_PER_S | -r 0 (max) | -F PKTS_PER_S_PER_STREAM -b PKTS_PER_FRAME]
  *             [-n MAX_PACKETS] [-s BYTES] [-w WINDOW] [-W SECRET] [-u USERPREFIX] [-P RELAY_PID]
@@ -22,7 +23,8 @@
  *  -F R -b B video-like: each stream sends a frame of B back-to-back packets every B/R seconds (R
  *            packets/s per stream), frames of different streams at random phases.
  * First WARMUP seconds (-U, default 0) of sending that are not measured, then SECONDS measured, then a
- * drain (until every measured packet is back, at most 2 s). Without -W, no credentials are sent.
+ * drain (until every measured packet is back or
+ * nothing came back for 300 ms, at most 2 s). Without -W, no credentials are sent.
  * Prints a human summary and one machine-readable line (all figures of the measured window):
  *   RESULT sent=.. recv=.. seconds=.. pps=.. sent_pps=.. lost=.. loss_pct=.. dup=.. reord=..
  *          echo_drops=.. gen_rx_drops=.. relay_loss_pct=.. rtt_avg_us=.. rtt_p50_us=.. rtt_p99_us=..
@@ -63,7 +65,8 @@
 #define HIST_US (HIST_FINE + 9900)
 #define CHANNEL 0x4000
 #define STUN_MAGIC 0x2112A442u
-#define DRAIN_MS 2000 /* at most; the drain ends as soon as every measured packet is back */
+#define DRAIN_MS 2000 /* at most; the drain ends as soon as every measured packet is back, */
+#define QUIET_MS 300   /* or when nothing has come back for this long after sending stopped */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -460,7 +463,7 @@ typedef struct {
     struct sockaddr_in peer_sa[MAX_PEERS];
     uint32_t peer_ovfl[MAX_PEERS], peer_ovfl_at_measure[MAX_PEERS];
     pthread_t thread;
-    uint64_t t_measure0, t_last_send; /* measured by this worker's clock reads */
+    uint64_t t_measure0, t_last_send, t_last_rx; /* measured by this worker's clock reads */
     int measuring;
     uint64_t sent, recv, dup, reord, echoed, echo_drops, bad, warm_rx, sent_total;
     uint64_t rtt_sum_ns, rtt_n;
@@ -608,6 +611,7 @@ static void client_recv(worker_t *w, int ai)
             a->rx_ovfl = rxq_ovfl(&msgs[i].msg_hdr, a->rx_ovfl);
             account_packet(w, ai, bufs[i], msgs[i].msg_len, now);
         }
+        w->t_last_rx = now;
     }
 }
 
@@ -768,8 +772,15 @@ static void *worker_main(void *arg)
         if (!w->measuring && now >= t_measure)
             open_measured_window(w, now);
         int sending = now < t_stop_send && w->sent_total < share;
-        if (now >= t_end || (!sending && w->measuring && all_back(w)))
+        if (now >= t_end)
             break;
+        if (!sending && w->measuring) {
+            /* Draining: done when every measured packet is back, or the relay has gone quiet (the
+             * rest is lost; waiting longer would only add idle time to the CPU interval). */
+            uint64_t since = w->t_last_rx > t_stop_send ? w->t_last_rx : t_stop_send;
+            if (all_back(w) || now - since > QUIET_MS * 1000000ull)
+                break;
+        }
         if (sending) {
             if (O.stream_rate > 0)
                 send_frames(w, now);
@@ -829,6 +840,87 @@ static void sleep_until(uint64_t t)
         ;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Self-test: the packet accounting on crafted datagrams (run by bench-relay.sh before any figure). */
+
+static size_t craft(uint8_t *b, uint16_t channel, uint16_t dlen, uint64_t sent, uint32_t sidx, uint32_t seq)
+{
+    memset(b, 0, 4 + HDR_LEN + 8);
+    put16(b, channel);
+    put16(b + 2, dlen);
+    memcpy(b + 4, &sent, 8);
+    memcpy(b + 12, &sidx, 4);
+    memcpy(b + 16, &seq, 4);
+    return 4 + HDR_LEN + 8;
+}
+
+static int selftest(void)
+{
+    O.nallocs = 2;
+    O.npeers = 2;
+    nstreams = 4;
+    A = calloc(2, sizeof *A);
+    S = calloc(nstreams, sizeof *S);
+    worker_t *w = &W[0];
+    w->hist = calloc(HIST_US + 1, sizeof *w->hist);
+    if (!A || !S || !w->hist)
+        die("out of memory");
+    uint64_t now = now_ns();
+    t_start = now - 1000000000ull;
+    stream_t *s = &S[1]; /* allocation 0, peer 1: channel 0x4001 */
+    s->seq = 10;         /* 0..9 sent; 5..9 in the measured window */
+    s->measuring = 1;
+    s->first = 5;
+    seen_reserve(s, s->seq - s->first);
+    uint8_t b[64];
+    uint64_t t = now - 1000;
+    int failed = 0, checks = 0;
+#define EXPECT(what, cond)                                                                         \
+    do {                                                                                           \
+        checks++;                                                                                  \
+        if (!(cond)) {                                                                             \
+            failed++;                                                                              \
+            fprintf(stderr, "turn_load selftest: FAILED: %s\n", what);                             \
+        }                                                                                          \
+    } while (0)
+    account_packet(w, 0, b, 10, now);
+    EXPECT("a datagram shorter than the header is bad", w->bad == 1);
+    account_packet(w, 0, b, craft(b, CHANNEL + 2, HDR_LEN, t, 1, 6), now);
+    EXPECT("a channel beyond the bound peers is bad", w->bad == 2);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN + 200, t, 1, 6), now);
+    EXPECT("a ChannelData length beyond the datagram is bad", w->bad == 3);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, t, UINT32_MAX, 6), now);
+    EXPECT("a stream index out of bounds is bad (not dereferenced)", w->bad == 4);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, t, 3, 6), now);
+    EXPECT("another allocation's stream is bad", w->bad == 5);
+    account_packet(w, 0, b, craft(b, CHANNEL, HDR_LEN, t, 1, 6), now);
+    EXPECT("a stream that does not match the channel is bad", w->bad == 6);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, t, 1, 10), now);
+    EXPECT("a sequence number never sent is bad", w->bad == 7);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, now + 1000000, 1, 6), now);
+    EXPECT("a send time in the future is bad", w->bad == 8);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, t, 1, 3), now);
+    EXPECT("a warm-up packet is not measured", w->warm_rx == 1 && w->recv == 0);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, t, 1, 7), now);
+    EXPECT("a measured packet is received", w->recv == 1 && s->recv == 1 && w->reord == 0);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, t, 1, 7), now);
+    EXPECT("the same sequence number again is a duplicate", w->dup == 1 && w->recv == 1);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, t, 1, 6), now);
+    EXPECT("an earlier one after a later one is reordered, and received", w->reord == 1 && w->recv == 2);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, t, 1, 9), now);
+    account_packet(w, 0, b, craft(b, CHANNEL + 1, HDR_LEN, t, 1, 8), now);
+    EXPECT("in order / reordered counted apart", w->recv == 4 && w->reord == 2 && w->dup == 1);
+    EXPECT("lost = sent in the window - distinct back", (s->seq - s->first) - s->recv == 1);
+    EXPECT("nothing bad was counted as received", w->bad == 8 && w->rtt_n == 4);
+#undef EXPECT
+    free(s->seen);
+    free(w->hist);
+    free(S);
+    free(A);
+    printf("turn_load selftest: %d of %d checks passed\n", checks - failed, checks);
+    return failed ? 1 : 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -841,6 +933,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "selftest") == 0)
+        return selftest();
     int c;
     while ((c = getopt(argc, argv, "p:H:a:e:t:r:F:b:d:U:n:s:w:W:u:P:h")) != -1) {
         switch (c) {
