@@ -66,7 +66,13 @@ RUN=$(mktemp -d "$ROOT/build/bench-run/relay-XXXXXX")
 SECRET=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$SECRET" >"$RUN/secret"
 chmod 600 "$RUN/secret"
-RELAY_PID=
+RELAY_PID=; LOAD_PID=
+stop_load() { # the load generator in flight, if any (timeout passes the TERM on to turn_load)
+  [ -n "$LOAD_PID" ] || return 0
+  kill "$LOAD_PID" 2>/dev/null
+  wait "$LOAD_PID" 2>/dev/null
+  LOAD_PID=
+}
 stop_relay() { # TERM, then KILL after 5 s; only the PID this script started
   [ -n "$RELAY_PID" ] || return 0
   kill "$RELAY_PID" 2>/dev/null
@@ -75,8 +81,8 @@ stop_relay() { # TERM, then KILL after 5 s; only the PID this script started
   wait "$RELAY_PID" 2>/dev/null
   RELAY_PID=
 }
-trap 'stop_relay' EXIT
-trap 'stop_relay; exit 130' INT TERM
+trap 'stop_load; stop_relay' EXIT
+trap 'stop_load; stop_relay; exit 130' INT TERM
 
 # A loopback port free for UDP and TCP right now.
 free_port() {
@@ -145,11 +151,16 @@ run_relay() {
   for load in $LOADS; do
     local args out rc res
     args=$(load_args "$load") || { fail "unknown load '$load' in BENCH_LOADS"; continue; }
+    # In the background with its PID kept, so an interrupted run stops it too.
     # shellcheck disable=SC2086
-    out=$(timeout $((${SECS%.*} + ${WARM%.*} + 60)) "${GEN_PIN[@]}" "$LOAD" -p "$port" -W "$SECRET" \
-          -t "$LOAD_THREADS" -d "$SECS" -U "$WARM" -P "$RELAY_PID" -u "bench-r$round-$load-" $args \
-          2>"$dir/load-$load.err")
+    timeout $((${SECS%.*} + ${WARM%.*} + 60)) "${GEN_PIN[@]}" "$LOAD" -p "$port" -W "$SECRET" \
+      -t "$LOAD_THREADS" -d "$SECS" -U "$WARM" -P "$RELAY_PID" -u "bench-r$round-$load-" $args \
+      >"$dir/load-$load.out" 2>"$dir/load-$load.err" &
+    LOAD_PID=$!
+    wait "$LOAD_PID"
     rc=$?
+    LOAD_PID=
+    out=$(cat "$dir/load-$load.out")
     echo "$out" | grep -v '^RESULT' | sed "s/^/  [r$round $relay $load] /"
     kill -0 "$RELAY_PID" 2>/dev/null || { echo "  [r$round $relay $load] the relay died"; rc=1; }
     res=$(echo "$out" | grep '^RESULT' | sed 's/^RESULT //')

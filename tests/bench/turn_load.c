@@ -24,7 +24,7 @@
  *            packets/s per stream), frames of different streams at random phases.
  * First WARMUP seconds (-U, default 0) of sending that are not measured, then SECONDS measured, then a
  * drain (until every measured packet is back or
- * nothing came back for 300 ms, at most 2 s). Without -W, no credentials are sent.
+ * nothing came back for 300 ms + twice the longest round trip seen, at most 3 s). Without -W, no credentials are sent.
  * Prints a human summary and one machine-readable line (all figures of the measured window):
  *   RESULT sent=.. recv=.. seconds=.. pps=.. sent_pps=.. lost=.. loss_pct=.. dup=.. reord=..
  *          echo_drops=.. gen_rx_drops=.. relay_loss_pct=.. rtt_avg_us=.. rtt_p50_us=.. rtt_p99_us=..
@@ -65,8 +65,8 @@
 #define HIST_US (HIST_FINE + 9900)
 #define CHANNEL 0x4000
 #define STUN_MAGIC 0x2112A442u
-#define DRAIN_MS 2000 /* at most; the drain ends as soon as every measured packet is back, */
-#define QUIET_MS 300   /* or when nothing has come back for this long after sending stopped */
+#define DRAIN_MS 3000 /* at most; the drain ends as soon as every measured packet is back, */
+#define QUIET_MS 300   /* or nothing came back for this long plus twice the longest round trip seen */
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -466,7 +466,7 @@ typedef struct {
     uint64_t t_measure0, t_last_send, t_last_rx; /* measured by this worker's clock reads */
     int measuring;
     uint64_t sent, recv, dup, reord, echoed, echo_drops, bad, warm_rx, sent_total;
-    uint64_t rtt_sum_ns, rtt_n;
+    uint64_t rtt_sum_ns, rtt_n, rtt_max_ns;
     uint32_t *hist;       /* HIST_US + 1 buckets */
 } worker_t;
 
@@ -587,6 +587,8 @@ static void account_packet(worker_t *w, int ai, const uint8_t *b, size_t len, ui
     uint64_t rtt = now - sent;
     w->rtt_sum_ns += rtt;
     w->rtt_n++;
+    if (rtt > w->rtt_max_ns)
+        w->rtt_max_ns = rtt;
     w->hist[hist_bucket(rtt / 1000)]++;
 }
 
@@ -778,7 +780,7 @@ static void *worker_main(void *arg)
             /* Draining: done when every measured packet is back, or the relay has gone quiet (the
              * rest is lost; waiting longer would only add idle time to the CPU interval). */
             uint64_t since = w->t_last_rx > t_stop_send ? w->t_last_rx : t_stop_send;
-            if (all_back(w) || now - since > QUIET_MS * 1000000ull)
+            if (all_back(w) || now - since > QUIET_MS * 1000000ull + 2 * w->rtt_max_ns)
                 break;
         }
         if (sending) {
