@@ -21,7 +21,7 @@
 # loads a and b), VIDEO_ALLOCS (50), VIDEO_PEERS (4), VIDEO_RATE (30), VIDEO_BURST (3), VIDEO_PAYLOAD
 # (1000), STAFFROOM_RELAY (build/staffroom-relay), STAFFROOM_RELAY_ARGS (extra flags).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
 ROUNDS=${BENCH_ROUNDS:-3}
 SECS=${BENCH_SECONDS:-10}
