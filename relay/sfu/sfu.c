@@ -62,6 +62,10 @@ struct leg {
     slot_t *slot;
     uint32_t out_ssrc;
     char msid[80];
+    /* Forwarding starts once the subscriber has answered the offer that announced this leg: a packet with
+     * an SSRC its browser does not know yet would be bound by payload type to another section (Chromium's
+     * demuxer learns SSRCs from traffic), and the answer then fails. */
+    int active;
 };
 
 struct part {
@@ -204,7 +208,7 @@ static void forward(track_t *t, const uint8_t *buf, size_t len)
         return;
     for (guint i = 0; i < t->legs->len; i++) {
         leg_t *l = t->legs->pdata[i];
-        if (!l->sub->up || l->sub->closing)
+        if (!l->active || !l->sub->up || l->sub->closing)
             continue;
         memcpy(out, buf, len);
         out[1] = (uint8_t)((out[1] & 0x80) | (t->out_pt & 0x7f));
@@ -406,7 +410,7 @@ static void on_up(void *ctx)
     }
     /* What it subscribes to starts with a keyframe. */
     for (size_t i = 0; i < p->nslots; i++)
-        if (p->slots[i]->leg)
+        if (p->slots[i]->leg && p->slots[i]->leg->active)
             request_keyframe(p->slots[i]->leg->track);
 }
 
@@ -759,11 +763,16 @@ static void renegotiate(part_t *p)
 {
     if (p->closing)
         return;
+    /* While an offer is out, the sections must stay as offered (the answer is checked against them):
+     * changes wait for the answer, which calls this again. */
+    if (p->offer_pending) {
+        p->need_offer = 1;
+        return;
+    }
     if (sync_subscriptions(p))
         p->need_offer = 1;
-    if (!p->need_offer || p->offer_pending)
-        return;
-    send_offer(p);
+    if (p->need_offer)
+        send_offer(p);
 }
 
 static void renegotiate_others(part_t *p)
@@ -934,10 +943,14 @@ void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, con
     p->offer_pending = 0;
     s->ev.ok(s->ev.ctx, p->node, tx, room, pid);
     sdp_free(ans);
-    if (p->up)
-        for (size_t i = 0; i < p->nslots; i++)
-            if (p->slots[i]->leg)
-                request_keyframe(p->slots[i]->leg->track);
+    for (size_t i = 0; i < p->nslots; i++) {
+        leg_t *l = p->slots[i]->leg;
+        if (l && !l->active) {
+            l->active = 1;
+            if (p->up)
+                request_keyframe(l->track);
+        }
+    }
     renegotiate(p);
 }
 
