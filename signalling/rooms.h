@@ -31,6 +31,7 @@
 #include "dispatch.h"
 
 #define ROOMS_PER_CIRCLE_MAX 20
+#define ROOM_SDP_MAX_BYTES 65536 /* a room.media SDP longer than this is answered too_large */
 
 /* Other features make and close private rooms inside their own library functions with
  * lib.private_room_set and lib.private_room_close (signalling/lua/lib.lua). */
