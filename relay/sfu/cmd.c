@@ -1,0 +1,236 @@
+/* cmd.c — see cmd.h. */
+#include "cmd.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#define CMD_MAX_BYTES (512 * 1024) /* an offer for 25 participants' tracks stays far below */
+#define ID_MAX 128
+
+struct cmd {
+    control_t *control;
+    sfu_t *sfu;
+    unsigned long long bad;
+};
+
+cmd_t *cmd_new(void) { return calloc(1, sizeof(cmd_t)); }
+void cmd_set_control(cmd_t *c, control_t *control) { c->control = control; }
+void cmd_set_sfu(cmd_t *c, sfu_t *sfu) { c->sfu = sfu; }
+void cmd_free(cmd_t *c) { free(c); }
+
+/* ---- emitting ----------------------------------------------------------------------------------- */
+
+static void publish(cmd_t *c, const char *node, json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (text && c->control && node && *node)
+        control_publish(c->control, node, text);
+    free(text);
+}
+
+static json_t *base(const char *op, const char *tx, const char *room, const char *pid)
+{
+    json_t *m = json_object();
+    json_object_set_new(m, "op", json_string(op));
+    if (tx) {
+        json_t *t = json_loads(tx, JSON_DECODE_ANY, NULL);
+        json_object_set_new(m, "tx", t ? t : json_null());
+    }
+    json_object_set_new(m, "room", json_string(room));
+    if (pid)
+        json_object_set_new(m, "pid", json_string(pid));
+    return m;
+}
+
+static void ev_answer(void *ctx, const char *node, const char *tx, const char *room, const char *pid, const char *sdp)
+{
+    json_t *m = base("answer", tx, room, pid);
+    json_object_set_new(m, "sdp", json_string(sdp));
+    publish(ctx, node, m);
+}
+
+static void ev_ok(void *ctx, const char *node, const char *tx, const char *room, const char *pid)
+{
+    publish(ctx, node, base("ok", tx, room, pid));
+}
+
+static void ev_error(void *ctx, const char *node, const char *tx, const char *room, const char *pid, const char *code,
+                     const char *message)
+{
+    json_t *m = base("error", tx, room, pid);
+    json_object_set_new(m, "code", json_string(code));
+    json_object_set_new(m, "message", json_string(message));
+    publish(ctx, node, m);
+}
+
+static void ev_offer(void *ctx, const char *node, const char *room, const char *pid, const char *sdp,
+                     const sfu_track_info_t *tracks, size_t ntracks)
+{
+    json_t *m = base("offer", NULL, room, pid);
+    json_object_set_new(m, "sdp", json_string(sdp));
+    json_t *t = json_object();
+    for (size_t i = 0; i < ntracks; i++)
+        json_object_set_new(t, tracks[i].mid,
+                            json_pack("{s:s, s:s, s:s}", "pid", tracks[i].pid, "user", tracks[i].user, "kind", tracks[i].kind));
+    json_object_set_new(m, "tracks", t);
+    publish(ctx, node, m);
+}
+
+static void ev_candidate(void *ctx, const char *node, const char *room, const char *pid, const char *mid, const char *cand)
+{
+    json_t *m = base("candidate", NULL, room, pid);
+    json_object_set_new(m, "mid", json_string(mid));
+    json_object_set_new(m, "candidate", json_string(cand));
+    publish(ctx, node, m);
+}
+
+static void ev_gone(void *ctx, const char *node, const char *room, const char *pid, const char *reason)
+{
+    json_t *m = base("gone", NULL, room, pid);
+    json_object_set_new(m, "reason", json_string(reason));
+    publish(ctx, node, m);
+}
+
+static json_t *string_array(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static void ev_moved(void *ctx, const char *node, const char *room, const char *const *pids, size_t n)
+{
+    json_t *m = base("moved", NULL, room, NULL);
+    json_object_set_new(m, "pids", string_array(pids, n));
+    json_object_set_new(m, "reason", json_string("drain"));
+    publish(ctx, node, m);
+}
+
+static void ev_speaker(void *ctx, const char *node, const char *room, const char *pid, const char *const *to, size_t n)
+{
+    json_t *m = base("speaker", NULL, room, pid);
+    json_object_set_new(m, "to", string_array(to, n));
+    publish(ctx, node, m);
+}
+
+sfu_events_t cmd_events(cmd_t *c)
+{
+    return (sfu_events_t){.answer = ev_answer, .ok = ev_ok, .error = ev_error, .offer = ev_offer,
+                          .candidate = ev_candidate, .gone = ev_gone, .moved = ev_moved, .speaker = ev_speaker, .ctx = c};
+}
+
+/* ---- parsing ------------------------------------------------------------------------------------ */
+
+/* A string member no longer than max (0 = any), or NULL. */
+static const char *str(json_t *o, const char *key, size_t max)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v) || (max && json_string_length(v) > max))
+        return NULL;
+    return json_string_value(v);
+}
+
+static void bad(cmd_t *c, const char *why, json_t *msg)
+{
+    sfu_counters.bad_commands++;
+    if (c->bad++ % 100 == 0)
+        log_warn("bad command (%llu so far): %s", c->bad, why);
+    /* Answer when the command says where to. */
+    const char *node = msg ? str(msg, "node", ID_MAX) : NULL;
+    json_t *tx = msg ? json_object_get(msg, "tx") : NULL;
+    if (node && tx) {
+        char *txt = json_dumps(tx, JSON_ENCODE_ANY | JSON_COMPACT);
+        const char *room = str(msg, "room", ID_MAX), *pid = str(msg, "pid", ID_MAX);
+        ev_error(c, node, txt, room ? room : "", pid ? pid : "", strstr(why, "sdp") ? "bad_sdp" : "bad_request", why);
+        free(txt);
+    }
+}
+
+static void do_offer(cmd_t *c, json_t *m, const char *tx, const char *room, const char *pid)
+{
+    const char *user = str(m, "user", ID_MAX), *node = str(m, "node", ID_MAX);
+    json_t *sdp = json_object_get(m, "sdp");
+    if (!user || !node) {
+        bad(c, "offer: user and node are required strings", m);
+        return;
+    }
+    if (!json_is_string(sdp)) {
+        sfu_counters.bad_sdp++;
+        ev_error(c, node, tx, room, pid, "bad_sdp", "sdp must be a string");
+        return;
+    }
+    json_t *tracks = json_object_get(m, "tracks");
+    sfu_label_t labels[64];
+    size_t n = 0;
+    if (json_is_object(tracks)) {
+        const char *mid;
+        json_t *v;
+        json_object_foreach(tracks, mid, v)
+        {
+            const char *label = json_string_value(v);
+            if (n < 64 && label && (!strcmp(label, "camera") || !strcmp(label, "mic") || !strcmp(label, "screen")))
+                labels[n++] = (sfu_label_t){mid, label};
+        }
+    }
+    sfu_offer(c->sfu, tx, room, pid, user, node, json_string_value(sdp), json_string_length(sdp), labels, n);
+}
+
+void cmd_handle(cmd_t *c, const char *payload, size_t len)
+{
+    sfu_counters.commands++;
+    if (len > CMD_MAX_BYTES) {
+        bad(c, "command too large", NULL);
+        return;
+    }
+    json_error_t jerr;
+    json_t *m = json_loadb(payload, len, 0, &jerr);
+    if (!json_is_object(m)) {
+        bad(c, "not a JSON object", NULL);
+        json_decref(m);
+        return;
+    }
+    const char *op = str(m, "op", 32);
+    const char *room = str(m, "room", ID_MAX), *pid = str(m, "pid", ID_MAX);
+    json_t *txv = json_object_get(m, "tx");
+    char *tx = txv ? json_dumps(txv, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    if (!op) {
+        bad(c, "no op", m);
+    } else if (!room || !*room) {
+        bad(c, "room is a required string", m);
+    } else if (!strcmp(op, "close")) {
+        sfu_close_room(c->sfu, room);
+    } else if (!pid || !*pid) {
+        bad(c, "pid is a required string", m);
+    } else if (!strcmp(op, "offer")) {
+        if (!tx)
+            bad(c, "offer: tx is required", m);
+        else
+            do_offer(c, m, tx, room, pid);
+    } else if (!strcmp(op, "answer")) {
+        json_t *sdp = json_object_get(m, "sdp");
+        if (!json_is_string(sdp) || !tx)
+            bad(c, "answer: sdp (string) and tx are required", m);
+        else
+            sfu_answer(c->sfu, tx, room, pid, str(m, "node", ID_MAX), json_string_value(sdp), json_string_length(sdp));
+    } else if (!strcmp(op, "candidate")) {
+        const char *cand = str(m, "candidate", 1024), *mid = str(m, "mid", 64);
+        if (!cand) {
+            sfu_counters.bad_candidates++;
+            bad(c, "candidate: candidate is a required string", m);
+        } else {
+            sfu_candidate(c->sfu, room, pid, mid ? mid : "", cand);
+        }
+    } else if (!strcmp(op, "leave")) {
+        sfu_leave(c->sfu, room, pid);
+    } else {
+        bad(c, "unknown op", m);
+    }
+    free(tx);
+    json_decref(m);
+}

@@ -1,0 +1,44 @@
+/* metrics.h — the SFU's counters and their Prometheus text.
+ *
+ * Owns: the process-wide counters (one thread: plain integers) and the exposition format.
+ * Must not: do I/O; gauges (participants, rooms, Redis state) are read from their owners at render time.
+ */
+#ifndef STAFFROOM_SFU_METRICS_H
+#define STAFFROOM_SFU_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t commands;            /* commands received on sfu:cmd:<id> */
+    uint64_t bad_commands;        /* not JSON, unknown op, missing fields */
+    uint64_t bad_sdp;             /* offers/answers answered bad_sdp */
+    uint64_t bad_candidates;      /* trickled candidates that did not parse */
+    uint64_t glare;               /* offers refused with glare */
+    uint64_t joins, leaves, gone; /* participants admitted, left, dropped by the SFU */
+    uint64_t ice_failures;
+    uint64_t dtls_failures;       /* handshake failed or timed out */
+    uint64_t fingerprint_mismatches;
+    uint64_t srtp_failures;       /* unprotect failures (auth, replay) */
+    uint64_t bad_packets;         /* datagrams that are neither STUN, DTLS nor RTP/RTCP, or too short */
+    uint64_t rtp_in, rtp_in_bytes;
+    uint64_t forwarded_packets, forwarded_bytes;
+    uint64_t nacks_received, retransmissions;
+    uint64_t plis_sent, firs_received, plis_received;
+    uint64_t sender_reports, receiver_reports;
+    uint64_t speaker_changes;
+    uint64_t renegotiations;
+    uint64_t redis_reconnects;
+} sfu_counters_t;
+
+extern sfu_counters_t sfu_counters;
+
+typedef struct {
+    uint64_t participants, rooms, tracks, legs;
+    int redis_up, draining;
+} sfu_gauges_t;
+
+/* Writes the Prometheus text into buf (always terminated); returns its length (< len). */
+size_t metrics_render(const sfu_gauges_t *g, char *buf, size_t len);
+
+#endif

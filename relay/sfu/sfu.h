@@ -1,0 +1,78 @@
+/* sfu.h — the SFU's logic: rooms, participants, negotiation (offers, answers, renegotiation) and the
+ * forwarding of each published track to its subscribers.
+ *
+ * Owns: every room and participant on this SFU; per participant its peer_t (transport) and the list of
+ * its m-sections ("slots", in m-line order): the ones it publishes on (the SFU receives) and the ones the
+ * SFU sends other participants' tracks on; per published track its subscriber legs.
+ * Must not: parse or build the control JSON (cmd.c does, through sfu_events_t), or touch Redis.
+ *
+ * Participants are dropped asynchronously (a closing state, freed from an idle callback), so that no
+ * transport callback ever returns into freed memory.
+ */
+#ifndef STAFFROOM_SFU_SFU_H
+#define STAFFROOM_SFU_SFU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtls.h"
+#include "metrics.h"
+
+typedef struct sfu sfu_t;
+
+/* One receiving m-line of an SFU offer: whose track it carries. */
+typedef struct {
+    const char *mid, *pid, *user, *kind; /* kind: camera, mic, screen */
+} sfu_track_info_t;
+
+/* What the SFU tells signal nodes. Every string is borrowed for the call. tx is the command's tx as JSON
+ * text (NULL for events). */
+typedef struct {
+    void (*answer)(void *ctx, const char *node, const char *tx, const char *room, const char *pid, const char *sdp);
+    void (*ok)(void *ctx, const char *node, const char *tx, const char *room, const char *pid);
+    void (*error)(void *ctx, const char *node, const char *tx, const char *room, const char *pid, const char *code,
+                  const char *message);
+    void (*offer)(void *ctx, const char *node, const char *room, const char *pid, const char *sdp,
+                  const sfu_track_info_t *tracks, size_t ntracks);
+    void (*candidate)(void *ctx, const char *node, const char *room, const char *pid, const char *mid,
+                      const char *candidate);
+    void (*gone)(void *ctx, const char *node, const char *room, const char *pid, const char *reason);
+    void (*moved)(void *ctx, const char *node, const char *room, const char *const *pids, size_t npids);
+    void (*speaker)(void *ctx, const char *node, const char *room, const char *pid, const char *const *to, size_t nto);
+    void *ctx;
+} sfu_events_t;
+
+typedef struct {
+    const char *const *media_addresses;
+    size_t nmedia_addresses;
+    uint16_t port_min, port_max;
+    unsigned room_max_participants, capacity;
+    unsigned ice_timeout_ms, media_timeout_ms;
+    dtls_ctx_t *dtls; /* borrowed */
+} sfu_params_t;
+
+/* A participant's published track label given in the offer's "tracks" map. */
+typedef struct {
+    const char *mid, *label; /* label: camera, mic, screen */
+} sfu_label_t;
+
+sfu_t *sfu_new(const sfu_params_t *p, const sfu_events_t *ev);
+
+/* The commands of the contract. node is where replies go; unknown participants get not_found, a
+ * draining SFU answers unavailable. */
+void sfu_offer(sfu_t *s, const char *tx, const char *room, const char *pid, const char *user, const char *node,
+               const char *sdp, size_t sdp_len, const sfu_label_t *labels, size_t nlabels);
+/* node (may be NULL: the contract's answer has none) is used only to tell an unknown participant not_found. */
+void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, const char *node, const char *sdp,
+                size_t sdp_len);
+void sfu_candidate(sfu_t *s, const char *room, const char *pid, const char *mid, const char *candidate);
+void sfu_leave(sfu_t *s, const char *room, const char *pid);
+void sfu_close_room(sfu_t *s, const char *room);
+/* Refuses new participants, tells every node which of its participants move (moved, reason drain) and
+ * drops them all. */
+void sfu_drain(sfu_t *s);
+
+void sfu_gauges(const sfu_t *s, sfu_gauges_t *g);
+void sfu_free(sfu_t *s);
+
+#endif
