@@ -141,7 +141,7 @@ export class SfuSession extends EventTarget {
     try {
       await this.conn.request('room.media.answer', { room: this.room, sdp: pc.localDescription.sdp });
     } catch (err) {
-      console.warn('room.media.answer', err.code || err);
+      console.warn('room.media.answer', err.code || err, err.message);
     }
     if (gen === this.gen && this.wantOffer) await this.sendOffer();
   }
