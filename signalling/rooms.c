@@ -502,6 +502,7 @@ typedef struct {
     req_t *r;
     uint64_t conn;
     char room[FEATURE_ID_LEN + 2];
+    char sfu[68]; /* where the command went */
     json_t *cmd;  /* the command to send once placed */
     int expects;  /* 1: a request (offer, answer) answered by the SFU; 0: sent and answered ok (candidate) */
     int placing;  /* counted in the participant's placing */
@@ -530,6 +531,11 @@ static void on_sfu_reply(const json_t *reply, void *priv)
     media_job_t *j = priv;
     const char *op = json_string_value(json_object_get(reply, "op"));
     if (!reply || !op) {
+        /* A slow SFU may still act on an offer after we gave up: undo it, so that the client's next
+         * offer (on a new peer connection) starts from nothing there. */
+        const char *cmd_op = json_string_value(json_object_get(j->cmd, "op"));
+        if (cmd_op && strcmp(cmd_op, "offer") == 0 && j->sfu[0])
+            sfu_command(j->sfu, "leave", j->room, json_string_value(json_object_get(j->cmd, "pid")));
         req_error(j->r, E_UNAVAILABLE, "the media server did not answer; try again");
     } else if (strcmp(op, "error") == 0) {
         const char *code = sfu_code(json_string_value(json_object_get(reply, "code")));
@@ -573,6 +579,7 @@ static void on_placed(const store_reply_t *rep, void *priv)
         return;
     }
     snprintf(p->sfu, sizeof p->sfu, "%s", sfu);
+    snprintf(j->sfu, sizeof j->sfu, "%s", sfu);
     if (j->expects) {
         sfu_link_request(sfu, j->cmd, on_sfu_reply, j);
         return;
@@ -594,6 +601,7 @@ static void media_send(media_job_t *j, part_t *p, int is_offer)
         place(p->room, on_placed, j);
         return;
     }
+    snprintf(j->sfu, sizeof j->sfu, "%s", p->sfu);
     if (j->expects) {
         sfu_link_request(p->sfu, j->cmd, on_sfu_reply, j);
         return;

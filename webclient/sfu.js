@@ -118,9 +118,11 @@ export class SfuSession extends EventTarget {
       return;
     }
     if ((err.code === 'unavailable' || err.code === 'timeout' || err.code === 'rate_limited') && this.retries < RETRY_MS.length) {
+      // On a new peer connection: the SFU may have half-admitted the old one (the server told it to
+      // drop that), and a fresh ICE/DTLS session is what a fresh admission expects.
       const gen = this.gen;
       this.setState('reconnecting');
-      setTimeout(() => { if (gen === this.gen && !this.closed) this.offer(); }, RETRY_MS[this.retries++]);
+      setTimeout(() => { if (gen === this.gen && !this.closed) this.restart('retry'); }, RETRY_MS[this.retries++]);
       return;
     }
     this.lastError = err;
@@ -188,12 +190,14 @@ export class SfuSession extends EventTarget {
   // Starts over on a new peer connection (room.media.reset, failed ICE): still in the room, a fresh offer.
   restart(reason) {
     if (this.closed) return;
-    this.resets++;
-    this.lastReset = reason;
+    if (reason !== 'retry') { // a retry keeps counting towards its limit
+      this.resets++;
+      this.lastReset = reason;
+      this.retries = 0;
+    }
     this.setState('reconnecting');
     this.pc.close();
     this.tracks = {};
-    this.retries = 0;
     this.chain = Promise.resolve(); // work queued for the old connection is dropped by its generation check
     this.open();
     this.refresh();

@@ -24,6 +24,8 @@ let h, stage, sfus, pages, room;
 before(async () => {
   h = new Harness('e2e-rooms-sfu');
   stage = await callStage(h, { circle: 'Physics staffroom', people: NAMES.map((n) => [n, 'member']),
+    // a loaded 2-core machine (six pages encoding and decoding, sanitised servers) answers slowly
+    args: ['--sfu-request-timeout', '10000'],
     browserArgs: ['--autoplay-policy=no-user-gesture-required', '--auto-select-desktop-capture-source=Entire screen'],
     viewport: { width: 960, height: 640 } });
   sfus = [];
