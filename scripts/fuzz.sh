@@ -20,12 +20,13 @@ build_target() { # build_target SRC BIN PROGRAM_DIR PKGS [EXTRA_SRC...]
 }
 
 status=0
-for src in tests/fuzz/relay_*.c tests/fuzz/signalling_*.c; do
+for src in tests/fuzz/relay_*.c tests/fuzz/signalling_*.c tests/fuzz/sfu_*.c; do
   [ -e "$src" ] || continue
   name=$(basename "$src" .c)
   extra=""
   case $name in
     relay_*) dir=relay/turn; pkgs=openssl ;;
+    sfu_*) dir=relay/sfu; pkgs="nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson" ;;
     signalling_*) dir=signalling; pkgs="libwebsockets jansson hiredis libsodium openssl libuv"
       # the embedded Redis Functions library is generated from signalling/lua/*.lua
       make --no-print-directory build/gen/lua_library.c >/dev/null

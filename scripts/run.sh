@@ -22,6 +22,8 @@ SIGNAL_PORT=${SIGNAL_PORT:-8080}
 RELAY_ADDR=${RELAY_ADDR:-127.0.0.1}
 RELAY_PORT=${RELAY_PORT:-3478}
 ADMIN_NAME=${ADMIN_NAME:-admin}
+SFU_MEDIA_ADDR=${SFU_MEDIA_ADDR:-127.0.0.1}
+SFU_HTTP_PORT=${SFU_HTTP_PORT:-8091}
 
 PIDS=(); NAMES=()
 track() { PIDS+=("$1"); NAMES+=("$2"); }
@@ -118,11 +120,24 @@ start_relay() {
   echo "run: staffroom-relay on $RELAY_ADDR:$RELAY_PORT (UDP and TCP; log $VAR/relay.log)" >&2
 }
 
+# The SFU for group rooms: registers in the same Redis (sfu:alive:<id>, sfu:load) and takes its commands
+# from there; media on SFU_MEDIA_ADDR, /metrics and /healthz on 127.0.0.1:SFU_HTTP_PORT.
+start_sfu() {
+  [ -x "$BUILD/staffroom-sfu" ] || { echo "run: $BUILD/staffroom-sfu is missing: group rooms have no media server" >&2; return 0; }
+  "$BUILD/staffroom-sfu" --id sfu-local --redis-host 127.0.0.1 --redis-port "$REDIS_PORT" \
+    --redis-password-file "$VAR/redis.pass" --media-address "$SFU_MEDIA_ADDR" \
+    --http-address 127.0.0.1 --http-port "$SFU_HTTP_PORT" >"$VAR/sfu.log" 2>&1 &
+  track $! staffroom-sfu
+  wait_port "$SFU_HTTP_PORT" staffroom-sfu "$!"
+  echo "run: staffroom-sfu on $SFU_MEDIA_ADDR (metrics http://127.0.0.1:$SFU_HTTP_PORT/metrics; log $VAR/sfu.log)" >&2
+}
+
 mkdir -p "$VAR"; VAR=$(cd "$VAR" && pwd)
 [ -x "$BUILD/staffroom-signal" ] || { echo "run: $BUILD/staffroom-signal is missing: run make first" >&2; exit 1; }
 [ -x "$BUILD/staffroom-relay" ] || { echo "run: $BUILD/staffroom-relay is missing: run make first" >&2; exit 1; }
 start_redis
 start_relay
+start_sfu
 create_admin_once
 start_signal "$@"
 

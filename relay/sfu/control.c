@@ -33,6 +33,7 @@ struct control {
     link_t sub, cmd;
     guint heartbeat_timer, reconnect_timer;
     int draining, closing;
+    int stopping; /* control_free runs: commands are no longer delivered */
     void (*drain_done)(void *);
     void *drain_ctx;
     uint64_t dropped_publishes;
@@ -119,7 +120,7 @@ static void on_sub_reply(redisAsyncContext *ac, void *r, void *priv)
     if (strcmp(kind->str, "subscribe") == 0) {
         l->ready = 1;
         log_info("subscribed to %s", l->owner->cmd_channel);
-    } else if (strcmp(kind->str, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
+    } else if (strcmp(kind->str, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING && !l->owner->stopping) {
         l->owner->cb.on_command(l->owner->cb.ctx, reply->element[2]->str, reply->element[2]->len);
     }
 }
@@ -257,6 +258,7 @@ void control_free(control_t *c)
 {
     if (!c)
         return;
+    c->stopping = 1;
     if (c->heartbeat_timer)
         g_source_remove(c->heartbeat_timer);
     int answered = 0; /* outlives the loop below: hiredis may call on_del from redisAsyncFree */

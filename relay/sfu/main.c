@@ -235,9 +235,9 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     http_free(http);
+    control_free(app.control); /* first: it turns the loop while it deletes its key */
     if (app.sfu)
         sfu_free(app.sfu);
-    control_free(app.control);
     cmd_free(app.cmd);
     /* Let cancelled I/O and freed sources finish on the loop before it goes. */
     for (int i = 0; i < 100 && g_main_context_iteration(NULL, FALSE); i++)

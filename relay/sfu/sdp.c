@@ -671,12 +671,15 @@ static void write_media(out_t *o, const sdp_t *s, const sdp_media_t *m)
     const char *fp = *m->fingerprint ? m->fingerprint : s->fingerprint;
     const char *setup = *m->setup ? m->setup : s->setup;
     if (*ufrag)
-        put(o, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", ufrag, pwd);
+        put(o, "a=ice-ufrag:%s\r\n", ufrag);
+    if (*pwd)
+        put(o, "a=ice-pwd:%s\r\n", pwd);
     if (*fp)
         put(o, "a=fingerprint:%s %s\r\n", fpa, fp);
     if (*setup)
         put(o, "a=setup:%s\r\n", setup);
-    put(o, "a=mid:%s\r\n", m->mid);
+    if (*m->mid)
+        put(o, "a=mid:%s\r\n", m->mid);
     for (size_t i = 0; i < m->nextmaps; i++)
         put(o, "a=extmap:%d %s\r\n", m->extmaps[i].id, m->extmaps[i].uri);
     put(o, "a=%s\r\n", sdp_dir_name(m->dir));
@@ -688,7 +691,9 @@ static void write_media(out_t *o, const sdp_t *s, const sdp_media_t *m)
         put(o, "a=rtcp-rsize\r\n");
     for (size_t i = 0; i < m->ncodecs; i++) {
         const sdp_codec_t *k = &m->codecs[i];
-        if (k->channels)
+        if (!*k->name || !k->clock)
+            ; /* listed on the m= line without an rtpmap (a static payload type): nothing to map */
+        else if (k->channels)
             put(o, "a=rtpmap:%d %s/%u/%d\r\n", k->pt, k->name, k->clock, k->channels);
         else
             put(o, "a=rtpmap:%d %s/%u\r\n", k->pt, k->name, k->clock);

@@ -11,6 +11,7 @@
 //   node.close();
 //
 // API kept stable for the signal tests: startSfu, sfuNode, sfuCommand, parseMetrics.
+import http from 'node:http';
 import net from 'node:net';
 import { bin, eventually, freePort } from './harness.mjs';
 import { redisCommand } from './client.mjs';
@@ -129,4 +130,121 @@ function parseArray(buf) {
     at = eol + 2 + len + 2;
   }
   return { value: out, end: at };
+}
+
+// ---- a browser participant talking to the SFU through a fake signal node ------------------------------
+//
+//   const node = await sfuNode(redis.port, 'nodeT');
+//   const p = await joinFromPage(page, { sfu, node, room: 'r1', pid: 'nodeT-1', user: 'alice' });
+//   await eventually(async () => (await pageVideo(page)).every((v) => v.frames > 0));
+//   p.gone  // the gone event, if the SFU dropped it
+//
+// The page gets one RTCPeerConnection (window.sfuPc, also in window.staffroomPeers for media.mjs) with
+// the fake camera and microphone; the SFU's offers are answered in the page, candidates trickle both ways.
+// opts: iceServers, iceTransportPolicy ('all' | 'relay'), audio (true), video (true), screen (false: a second
+// video track labelled 'screen'), mungeOffer (sdp => sdp, to test bad input)
+const pageDispatch = new WeakMap();
+
+// getUserMedia needs a secure context: an empty page served on 127.0.0.1 by this process.
+let blankServer = null;
+async function blankUrl() {
+  if (!blankServer) {
+    blankServer = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<!doctype html><title>sfu test</title>'); });
+    blankServer.unref();
+    await new Promise((r) => blankServer.listen(0, '127.0.0.1', r));
+  }
+  return `http://127.0.0.1:${blankServer.address().port}/`;
+}
+
+export async function joinFromPage(page, opts) {
+  if (!page.url().startsWith('http')) await page.goto(await blankUrl());
+  const { sfu, node, room, pid, user = pid, iceServers = [], iceTransportPolicy = 'all', audio = true, video = true,
+    screen = false, mungeOffer = (s) => s } = opts;
+  const state = { pid, room, gone: null, offers: 0, errors: [], chain: Promise.resolve(), tx: 0 };
+  const send = (msg) => sfu.command({ ...msg, room, pid, node: node.node });
+  await page.exposeFunction(`sfuCandidate_${pid.replace(/\W/g, '_')}`, (mid, candidate) => {
+    send({ op: 'candidate', mid, candidate }).catch(() => {});
+  });
+  const labels = await page.evaluate(async ({ iceServers, iceTransportPolicy, audio, video, screen, fn }) => {
+    const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    window.sfuPc = pc;
+    window.staffroomPeers = [{ label: 'sfu', pc }];
+    window.sfuRemote = [];
+    pc.ontrack = (e) => { window.sfuRemote.push(e.track); };
+    pc.onicecandidate = (e) => window[fn](e.candidate ? e.candidate.sdpMid : '', e.candidate ? e.candidate.candidate : '');
+    const labels = {};
+    const media = await navigator.mediaDevices.getUserMedia({ audio, video: video ? { width: 320, height: 240 } : false });
+    for (const t of media.getTracks()) labels[t.kind === 'audio' ? 'mic' : 'camera'] = pc.addTransceiver(t, { direction: 'sendonly' });
+    if (screen) {
+      const s = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } });
+      labels.screen = pc.addTransceiver(s.getVideoTracks()[0], { direction: 'sendonly' });
+    }
+    window.sfuLabels = labels;
+    return Object.keys(labels);
+  }, { iceServers, iceTransportPolicy, audio, video, screen, fn: `sfuCandidate_${pid.replace(/\W/g, '_')}` });
+  state.labels = labels;
+
+  // Events for this participant, handled one after the other.
+  const handle = async (m) => {
+    if (m.op === 'answer') {
+      await page.evaluate((sdp) => window.sfuPc.setRemoteDescription({ type: 'answer', sdp }), m.sdp);
+    } else if (m.op === 'offer') {
+      state.offers++;
+      state.lastOffer = m;
+      const sdp = await page.evaluate(async (sdp) => {
+        await window.sfuPc.setRemoteDescription({ type: 'offer', sdp });
+        await window.sfuPc.setLocalDescription(await window.sfuPc.createAnswer());
+        return window.sfuPc.localDescription.sdp;
+      }, m.sdp);
+      await send({ op: 'answer', tx: `a${++state.tx}`, sdp });
+    } else if (m.op === 'candidate') {
+      await page.evaluate(({ mid, candidate }) => window.sfuPc.addIceCandidate(candidate ? { candidate, sdpMid: mid } : null), m);
+    } else if (m.op === 'gone') {
+      state.gone = m;
+    } else if (m.op === 'error') {
+      state.errors.push(m);
+    }
+  };
+  let routes = pageDispatch.get(node);
+  if (!routes) {
+    routes = new Map();
+    pageDispatch.set(node, routes);
+    const pump = () => node.next(() => true, 600000).then((m) => {
+      const st = routes.get(m.pid);
+      if (st) st.chain = st.chain.then(() => st.handle(m)).catch((e) => st.errors.push({ op: 'local', message: String(e) }));
+      pump();
+    }, () => {});
+    pump();
+  }
+  state.handle = handle;
+  routes.set(pid, state);
+
+  const offerSdp = mungeOffer(await page.evaluate(async () => {
+    await window.sfuPc.setLocalDescription(await window.sfuPc.createOffer());
+    return window.sfuPc.localDescription.sdp;
+  }));
+  const tracks = await page.evaluate(() => Object.fromEntries(Object.entries(window.sfuLabels).map(([k, t]) => [t.mid, k])));
+  state.t0 = Date.now();
+  await send({ op: 'offer', tx: `o${++state.tx}`, user, sdp: offerSdp, tracks });
+  state.leave = () => send({ op: 'leave' });
+  return state;
+}
+
+// What the page receives: one entry per inbound video stream {mid, frames, width} and the selected pair's
+// candidate types and the connection state.
+export function pageVideo(page) {
+  return page.evaluate(async () => {
+    const pc = window.sfuPc;
+    const stats = await pc.getStats();
+    const byId = new Map();
+    stats.forEach((s) => byId.set(s.id, s));
+    const video = [];
+    let pair = null;
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') video.push({ mid: s.mid, frames: s.framesDecoded || 0, width: s.frameWidth || 0, keyFrames: s.keyFramesDecoded || 0 });
+      if (s.type === 'transport' && s.selectedCandidatePairId) pair = byId.get(s.selectedCandidatePairId);
+    });
+    return { video, state: pc.connectionState, local: pair ? byId.get(pair.localCandidateId)?.candidateType : null,
+      remote: pair ? byId.get(pair.remoteCandidateId)?.candidateType : null };
+  });
 }
