@@ -63,7 +63,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
   function render() {
     const remote = session.remote;
     for (const [device, t] of s.tiles) {
-      if (!s.people.has(device) && !remote.has(device)) { t.remove(); s.tiles.delete(device); }
+      if (!s.people.has(device)) { t.remove(); s.tiles.delete(device); } // who is inside: the server's roster
     }
     let shared = null;
     for (const [device, p] of s.people) {
