@@ -816,11 +816,36 @@ static void sfu_lost(const char *sfu)
     }
 }
 
+/* SFUs whose sfu:alive: key was missing at the last check. One miss is not enough to move a room: an SFU
+ * starved of CPU writes its heartbeat late, and a false alarm costs every participant a reconnection; a
+ * second miss one check later (sfu-check-interval) is. */
+#define SUSPECTS_MAX 16
+static char suspects[SUSPECTS_MAX][68];
+
+static int suspect_index(const char *sfu)
+{
+    for (int i = 0; i < SUSPECTS_MAX; i++)
+        if (strcmp(suspects[i], sfu) == 0)
+            return i;
+    return -1;
+}
+
 static void on_alive_reply(const store_reply_t *rep, void *priv)
 {
     char *sfu = priv;
-    if (store_ok(rep) && store_type(rep) == STORE_INT && store_int(rep) == 0)
-        sfu_lost(sfu);
+    int i = suspect_index(sfu);
+    if (store_ok(rep) && store_type(rep) == STORE_INT && store_int(rep) == 0) {
+        if (i >= 0) {
+            suspects[i][0] = 0;
+            sfu_lost(sfu);
+        } else if ((i = suspect_index("")) >= 0) {
+            snprintf(suspects[i], sizeof suspects[i], "%s", sfu);
+        } else {
+            sfu_lost(sfu); /* no room to wait: act at once */
+        }
+    } else if (i >= 0 && store_ok(rep)) {
+        suspects[i][0] = 0; /* it was only late */
+    }
     free(sfu);
 }
 
