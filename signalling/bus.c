@@ -393,8 +393,54 @@ static void observe(const char *payload, size_t len)
 static bus_session_fn session_handler;
 void bus_on_session(bus_session_fn fn) { session_handler = fn; }
 
+/* ---------------- a node's own channels outside ev:* ---------------- */
+
+static struct {
+    char name[160];
+    bus_channel_fn fn;
+} own[BUS_CHANNELS_MAX];
+
+int bus_channel_open(const char *channel, bus_channel_fn fn)
+{
+    for (size_t i = 0; i < BUS_CHANNELS_MAX; i++) {
+        if (own[i].fn || strlen(channel) >= sizeof own[i].name)
+            continue;
+        snprintf(own[i].name, sizeof own[i].name, "%s", channel);
+        own[i].fn = fn;
+        bus_ref(channel);
+        return 0;
+    }
+    return -1;
+}
+
+void bus_channel_close(const char *channel)
+{
+    for (size_t i = 0; i < BUS_CHANNELS_MAX; i++) {
+        if (own[i].fn && strcmp(own[i].name, channel) == 0) {
+            own[i].fn = NULL;
+            bus_unref(channel);
+        }
+    }
+}
+
+/* 1 if channel is one of this node's own channels (and the message was handed over). */
+static int own_channel(const char *channel, const char *payload, size_t len)
+{
+    if (strncmp(channel, "ev:", 3) == 0)
+        return 0;
+    for (size_t i = 0; i < BUS_CHANNELS_MAX; i++) {
+        if (own[i].fn && strcmp(own[i].name, channel) == 0) {
+            own[i].fn(payload, len);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void bus_on_message(const char *channel, const char *payload, size_t len)
 {
+    if (own_channel(channel, payload, len))
+        return;
     if (nobservers && strncmp(channel, "ev:n:", 5) != 0)
         observe(payload, len);
     delivery_t d = {payload, len, NULL, 0};

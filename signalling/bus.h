@@ -71,6 +71,14 @@ void bus_deliver_circle(const char *circle_id, const char *payload, size_t len);
 typedef void (*bus_session_fn)(const char *session, const char *payload, size_t len);
 void bus_on_session(bus_session_fn fn);
 
+/* A channel of this node's own outside the ev:* families (rooms' SFU link subscribes sfu:to:<node>): the
+ * bus subscribes it (again after every reconnection) and hands each message on it to fn, payload borrowed
+ * for the call. At most BUS_CHANNELS_MAX; 0, or -1 when full or the name is too long. */
+#define BUS_CHANNELS_MAX 4
+typedef void (*bus_channel_fn)(const char *payload, size_t len);
+int bus_channel_open(const char *channel, bus_channel_fn fn);
+void bus_channel_close(const char *channel);
+
 /* ---- for conn.c and main.c ---- */
 /* Subscribes this node's own channel ev:n:<node_id>. 0, or -1 if the id is too long. */
 int bus_init(const char *node_id);

@@ -59,7 +59,10 @@ const conf_key_t signal_config_keys[] = {
     /* Help requests: help.c. */
     K("help-timeout", CONF_INT, help_timeout, "180", 1, 86400, "seconds", "a help request nobody accepts for this long is unanswered (the requester is told)"),
     K("help-sweep-interval", CONF_INT, help_sweep_interval, "500", 50, 60000, "milliseconds", "how often this node looks for timed-out help requests (every node does; each timeout is handled once)"),
-    K("room-max-participants", CONF_INT, room_max_participants, "6", 2, 50, "participants", "devices in one drop-in room at once (mesh); one more gets room_full"),
+    K("room-max-participants", CONF_INT, room_max_participants, "25", 2, 50, "participants", "devices in one drop-in room at once; one more gets room_full (keep it at 6 or less with room-media mesh)"),
+    K("room-media", CONF_STR, room_media, "sfu", 0, 0, NULL, "how rooms carry media: sfu (through staffroom-sfu) or mesh (browser to browser, no SFU needed)"),
+    K("sfu-request-timeout", CONF_INT, sfu_request_timeout, "5000", 100, 60000, "milliseconds", "a room.media request waits this long for the SFU's reply, then is answered unavailable"),
+    K("sfu-check-interval", CONF_INT, sfu_check_interval, "1000", 100, 60000, "milliseconds", "how often this node checks that the SFUs serving its room participants are alive"),
     K("room-participant-ttl", CONF_INT, room_participant_ttl, "15", 3, 3600, "seconds", "a room participant whose node stops refreshing it (every ttl/3) leaves the room after this long"),
     /* Scheduled mentoring: used by schedule.c. */
     K("reminder-offsets", CONF_STR, reminder_offsets, "15,1", 0, 0, "minutes", "reminders before a mentoring session, comma-separated (an item ending in s is in seconds)"),
@@ -110,6 +113,10 @@ int signal_config_check(const signal_config_t *cfg, char *err, size_t errlen)
     }
     if (cfg->ping_timeout <= cfg->ping_interval) {
         snprintf(err, errlen, "key 'ping-timeout': must be larger than ping-interval (%lld)", cfg->ping_interval);
+        return -1;
+    }
+    if (strcmp(cfg->room_media, "sfu") != 0 && strcmp(cfg->room_media, "mesh") != 0) {
+        snprintf(err, errlen, "key 'room-media': '%s' is not sfu or mesh", cfg->room_media);
         return -1;
     }
     long long offsets[CONFIG_MAX_REMINDERS];

@@ -64,6 +64,9 @@ typedef struct {
     long long help_sweep_interval;    /* milliseconds between this node's sweeps of help deadlines */
     long long room_max_participants;
     long long room_participant_ttl;   /* seconds */
+    char *room_media;                 /* "sfu" or "mesh" */
+    long long sfu_request_timeout;    /* milliseconds a room.media request waits for the SFU */
+    long long sfu_check_interval;     /* milliseconds between checks of the SFUs' sfu:alive: keys */
     /* scheduled mentoring (schedule.c) */
     char *reminder_offsets;      /* "15,1": minutes before a session (an item may end in s: seconds) */
     long long schedule_tick;     /* milliseconds between two "claim due reminders" runs on this node */

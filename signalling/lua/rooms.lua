@@ -100,7 +100,7 @@ lib.register('room_create', {}, function(keys, args)
   return '{"room":' .. room .. '}'
 end)
 
--- args: room, user, device, camera (0|1), mic (0|1), cap, ttl ms.
+-- args: room, user, device, camera (0|1), mic (0|1), cap, ttl ms, media ('sfu' or 'mesh': told to the client).
 lib.register('room_join', {}, function(keys, args)
   local rid, uid, dev = args[1], args[2], args[3]
   local cid, err = room_for(rid, uid)
@@ -118,7 +118,7 @@ lib.register('room_join', {}, function(keys, args)
     device = dev, camera = args[4] == '1', mic = args[5] == '1'}))
   redis.call('SADD', 'rooms:live', rid)
   announce(rid)
-  return '{"room":' .. room_json(rid) .. ',"device":' .. cjson.encode(dev) .. '}'
+  return '{"room":' .. room_json(rid) .. ',"device":' .. cjson.encode(dev) .. ',"media":' .. cjson.encode(args[8] or 'mesh') .. '}'
 end)
 
 -- args: room, user, device, camera, mic.
@@ -182,4 +182,36 @@ lib.register('room_sweep', {}, function(keys, args)
     if redis.call('ZCARD', 'room:' .. rid .. ':members') == 0 then redis.call('SREM', 'rooms:live', rid) end
   end
   return total
+end)
+
+-- Placement of a room on a media server (ARCHITECTURE.md, "Group media"). Atomic so that two nodes placing
+-- the same room at once agree: the room keeps its SFU while that SFU's sfu:alive: key exists and it is in
+-- sfu:load (a draining SFU takes itself out of sfu:load first: its rooms move); otherwise
+-- the least loaded live SFU of sfu:load that has room for one more is chosen and written, and its load is
+-- raised by one at once (its next heartbeat overwrites it) so that rooms opened within the same second
+-- spread out. SFUs in sfu:load whose alive key has expired are dead: they are taken out of the set.
+-- keys: room:<rid>:sfu, sfu:load. args: room placement lifetime (ms). Returns the SFU id, or unavailable.
+lib.register('room_place_sfu', {}, function(keys, args)
+  local cur = redis.call('GET', keys[1])
+  if cur and redis.call('EXISTS', 'sfu:alive:' .. cur) == 1 and redis.call('ZSCORE', keys[2], cur) then
+    redis.call('PEXPIRE', keys[1], tonumber(args[1]))
+    return cur
+  end
+  for _, sfu in ipairs(redis.call('ZRANGE', keys[2], 0, -1)) do
+    local alive = redis.call('GET', 'sfu:alive:' .. sfu)
+    if not alive then
+      redis.call('ZREM', keys[2], sfu)
+    else
+      local ok, st = pcall(cjson.decode, alive)
+      local full = ok and type(st) == 'table' and tonumber(st.capacity) and tonumber(st.participants)
+        and tonumber(st.participants) >= tonumber(st.capacity)
+      if not full then
+        redis.call('SET', keys[1], sfu, 'PX', tonumber(args[1]))
+        redis.call('ZADD', keys[2], 'XX', 'INCR', 1, sfu)
+        return sfu
+      end
+    end
+  end
+  redis.call('DEL', keys[1])
+  return redis.error_reply('unavailable: no media server is available for this room')
 end)

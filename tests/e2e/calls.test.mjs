@@ -23,7 +23,7 @@ let h, stage, u;
 before(async () => {
   h = new Harness('e2e-calls');
   stage = await callStage(h, { circle: 'Statistics evenings', people: [['ada', 'member'], ['bob', 'expert'], ['cy', 'member'], ['dee', 'member']],
-    args: ['--call-ring-timeout', String(RING_S)] });
+    args: ['--call-ring-timeout', String(RING_S), '--room-media', 'mesh'] });
   ({ u } = stage);
 });
 

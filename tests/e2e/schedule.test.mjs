@@ -31,7 +31,7 @@ async function signIn(page, name, password) {
 before(async () => {
   h = new Harness('e2e-schedule');
   relay = await startRelay(h, { allowLoopback: true });
-  stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100',
+  stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100', '--room-media', 'mesh',
     '--turn-secret-file', relay.secretFile, '--turn-urls', `turn:127.0.0.1:${relay.port}?transport=udp`] });
   await stack.createAdmin('schedadmin', 'admin password 123');
   const admin = await connect(stack.wsUrl);

@@ -21,7 +21,7 @@ const WRITING = [
   'chat_typing', 'circle_create', 'circle_decide', 'circle_join', 'circle_leave', 'circle_set_role',
   'help_accept', 'help_cancel', 'help_duty', 'help_request', 'help_sweep', 'help_wait', 'mentoring_notes_add',
   'presence_gone', 'presence_refresh', 'presence_set', 'presence_sweep', 'ratelimit_take', 'room_create', 'room_join',
-  'room_leave', 'room_list', 'room_refresh', 'room_signal', 'room_sweep', 'room_update', 'schedule_availability_set',
+  'room_leave', 'room_list', 'room_place_sfu', 'room_refresh', 'room_signal', 'room_sweep', 'room_update', 'schedule_availability_set',
   'schedule_book', 'schedule_cancel', 'schedule_pending', 'schedule_reschedule', 'schedule_tick', 'session_join',
 ];
 

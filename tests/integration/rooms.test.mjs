@@ -7,7 +7,7 @@ import { Harness } from '../lib/harness.mjs';
 import { startStack, startNode } from '../lib/client.mjs';
 import { assertError, user, circleWith, hexId } from '../lib/calls.mjs';
 
-const ARGS = ['--login-rate', '100000', '--login-burst', '100000', '--room-max-participants', '3',
+const ARGS = ['--login-rate', '100000', '--login-burst', '100000', '--room-media', 'mesh', '--room-max-participants', '3',
   '--room-participant-ttl', '3', '--presence-ttl', '3', '--presence-sweep-interval', '300'];
 let h, stack;
 

@@ -5,6 +5,7 @@
 //
 //   const stage = await callStage(h, { circle: 'Statistics', people: [['ada', 'member'], ['bob', 'expert']],
 //                                     args: ['--call-ring-timeout', '8'] });
+//   (browserArgs: extra Chromium flags; viewport: each page's size)
 //   const page = await stage.open('ada');   // the same page on later calls
 //   await stage.close();                    // prints page exceptions, closes the browser
 import { connect, registerUser, uniqueName } from './client.mjs';
@@ -14,7 +15,7 @@ import { startRelay } from './relay.mjs';
 
 const T = 15000;
 
-export async function callStage(h, { circle, people, args = [] }) {
+export async function callStage(h, { circle, people, args = [], browserArgs = [], viewport }) {
   const relay = await startRelay(h, { allowLoopback: true });
   const stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100', ...args,
     '--turn-secret-file', relay.secretFile, '--turn-urls', `turn:127.0.0.1:${relay.port}?transport=udp`] });
@@ -32,12 +33,12 @@ export async function callStage(h, { circle, people, args = [] }) {
     u[name] = reg;
   }
   await admin.close();
-  const browser = await launchBrowser();
+  const browser = await launchBrowser(browserArgs);
 
   async function open(name) {
     const x = u[name];
     if (x.page) return x.page;
-    const { context, page } = await newUser(browser);
+    const { context, page } = await newUser(browser, viewport ? { viewport } : undefined);
     await context.addInitScript((token) => { localStorage.setItem('staffroom.token', token); }, x.token);
     await page.goto(`${stack.url}?relay=1#/circle/${circleId}`);
     await page.getByRole('heading', { name: circle, exact: true }).waitFor({ timeout: T });

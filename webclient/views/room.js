@@ -1,9 +1,12 @@
 // views/room.js — drop-in rooms on a circle's page: who is inside each room (name, camera, mic), seen
-// before joining and kept live from room.participants; joining opens the room view: a video tile per
-// participant, a mesh of Peers (rtc.js) — the newcomer offers to everyone inside; of two participants the
-// one with the greater device id is the polite one. Leaving, a closed tab or a lost connection leaves.
+// before joining and kept live from room.participants; joining opens the room view. Through the SFU
+// (the server's default) that is the call stage of views/stage.js; in a mesh (room-media mesh) it is a
+// video tile per participant and a Peer (rtc.js) to each — the newcomer offers to everyone inside; of two
+// participants the one with the greater device id is the polite one. Leaving, a closed tab or a lost
+// connection leaves.
 import { h, fill } from '../dom.js';
 import { Peer, rtcConfig, localMedia, stopStream, videoFor } from '../rtc.js';
+import { openStage } from './stage.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
 
@@ -68,11 +71,37 @@ export function mountRooms(el, ctx, { circle }) {
 }
 
 // Joins room r and shows the room view (outside the routed view, like a call). ctx.room is the session.
+// The server says how the room carries media: through the SFU (views/stage.js, the call stage) or a mesh.
 export async function enterRoom(ctx, r, { onChange } = {}) {
   const { conn } = ctx;
   if (ctx.room) return;
-  const [stream, config] = await Promise.all([localMedia(), rtcConfig(conn)]);
-  const s = { roomId: r.id, name: r.name, peers: new Map(), tiles: new Map(), stream, config, device: null };
+  const pending = { roomId: r.id, name: r.name, leave: async () => { pending.cancelled = true; } };
+  ctx.room = pending;
+  let stream;
+  let config;
+  let res;
+  try {
+    [stream, config] = await Promise.all([localMedia(), rtcConfig(conn)]);
+    res = await conn.request('room.join', { room: r.id, camera: true, mic: true });
+  } catch (err) {
+    stopStream(stream);
+    if (ctx.room === pending) ctx.room = null;
+    onChange?.();
+    throw err;
+  }
+  if (pending.cancelled || ctx.room !== pending) { // signed out while joining
+    stopStream(stream);
+    await conn.request('room.leave', { room: r.id }).catch(() => {});
+    return;
+  }
+  if (res.media === 'sfu') openStage(ctx, r, res, stream, config, onChange);
+  else openMesh(ctx, r, res, stream, config, onChange);
+}
+
+// A mesh room (room-media mesh): a Peer per other participant; the newcomer offers to everyone inside.
+function openMesh(ctx, r, res, stream, config, onChange) {
+  const { conn } = ctx;
+  const s = { roomId: r.id, name: r.name, peers: new Map(), tiles: new Map(), stream, config, device: res.device };
   ctx.room = s;
   const layer = h('section', { id: 'room-layer', class: 'call-layer room-layer', role: 'region', 'aria-label': `Room ${r.name}` });
   const grid = h('div', { class: 'tiles' });
@@ -101,11 +130,11 @@ export async function enterRoom(ctx, r, { onChange } = {}) {
   }
   const onSignal = (ev) => {
     const { room, from, user, data } = ev.detail;
-    if (room !== r.id || !s.device) return;
+    if (room !== r.id) return;
     peerFor(from, ctx.users.get(user) || { id: user }, false).handle(data);
   };
   const onParticipants = (ev) => {
-    if (ev.detail.room !== r.id || !s.device) return;
+    if (ev.detail.room !== r.id) return;
     const here = new Map(ev.detail.participants.map((p) => [p.device, p]));
     for (const d of [...s.peers.keys()]) if (!here.has(d)) drop(d);
     for (const [d, p] of here) {
@@ -141,15 +170,8 @@ export async function enterRoom(ctx, r, { onChange } = {}) {
   cam.addEventListener('click', () => { toggle(stream.getVideoTracks(), cam, 'Turn camera on', 'Turn camera off'); update(); });
   leave.addEventListener('click', () => s.leave());
 
-  try {
-    const res = await conn.request('room.join', { room: r.id, camera: true, mic: true });
-    s.device = res.device;
-    for (const p of res.room.participants) if (p.device !== s.device) peerFor(p.device, p.user, true);
-    onChange?.();
-  } catch (err) {
-    await s.leave(false);
-    throw err;
-  }
+  for (const p of res.room.participants) if (p.device !== s.device) peerFor(p.device, p.user, true);
+  onChange?.();
 }
 
 function tile(s, key, user, stream, local) {

@@ -1,0 +1,168 @@
+// views/stage.js — the call stage of a room whose media goes through the SFU (room.join said media "sfu"):
+// one tile per other participant in a grid that scales to 25 (CSS grid, columns from the count), the
+// active speaker highlighted (room.speaker), a screen share shown large above the grid, your own camera
+// small in the corner, and a bar at the bottom: mute, camera, share screen, leave. Names come from
+// room.participants (everyone inside, with or without media yet). The media itself is sfu.js's
+// SfuSession; room.media.reset and failures reconnect there, and this view only follows .remote.
+import { h, fill } from '../dom.js';
+import { stopStream, videoFor } from '../rtc.js';
+import { SfuSession } from '../sfu.js';
+
+const nameOf = (u) => u?.display_name || u?.name || 'Someone';
+const STATE_TEXT = {
+  connecting: 'Connecting to the room…',
+  connected: '',
+  reconnecting: 'Reconnecting to the room…',
+  failed: 'The room’s media could not be connected.',
+  closed: '',
+};
+
+// Opens the stage for room r, already joined (res: room.join's answer). Sets ctx.room; returns nothing.
+export function openStage(ctx, r, res, stream, config, onChange) {
+  const { conn } = ctx;
+  const s = { roomId: r.id, name: r.name, device: res.device, stream, tiles: new Map(), people: new Map(), speaker: null };
+  const session = new SfuSession({ conn, room: r.id, config, stream });
+  s.session = session;
+  window.staffroomStage = s; // the browser tests read the connection's stats from here
+  ctx.room = s;
+
+  const status = h('p', { class: 'stage-status muted', role: 'status' }, STATE_TEXT.connecting);
+  const shareArea = h('div', { class: 'screen-share', hidden: true });
+  const grid = h('div', { class: 'tiles stage-grid', role: 'list', 'aria-label': 'Participants' });
+  const self = h('figure', { class: 'tile self' }, videoFor(stream, { local: true, label: 'Your camera' }), h('figcaption', {}, 'You'));
+  const mic = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Mute microphone');
+  const cam = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Turn camera off');
+  const share = h('button', { type: 'button', class: 'secondary', 'aria-pressed': 'false' }, 'Share screen');
+  const leave = h('button', { type: 'button', class: 'danger' }, 'Leave room');
+  const layer = h('section', { id: 'room-layer', class: 'call-layer room-layer stage-layer', role: 'region', 'aria-label': `Room ${r.name}` },
+    h('div', { class: 'stage-head' }, h('h2', {}, r.name), status),
+    h('div', { class: 'stage-main' }, shareArea, grid, self),
+    h('div', { class: 'call-bar actions', role: 'toolbar', 'aria-label': 'Call controls' }, mic, cam, share, leave));
+  document.body.append(layer);
+
+  function people(list) {
+    s.people = new Map(list.filter((p) => p.device !== s.device).map((p) => [p.device, p]));
+    for (const p of list) ctx.users?.set(p.user.id, p.user);
+  }
+  people(res.room.participants);
+
+  // One tile per participant inside (media or not); its video shows the participant's camera and plays its mic.
+  function tileFor(device, user) {
+    let t = s.tiles.get(device);
+    if (t) return t;
+    const video = videoFor(new MediaStream(), { label: `Video of ${nameOf(user)}` });
+    const caption = h('figcaption', {}, nameOf(user));
+    t = h('figure', { class: 'tile', role: 'listitem', dataset: { device } }, video, caption);
+    t.video = video;
+    t.caption = caption;
+    s.tiles.set(device, t);
+    grid.append(t);
+    return t;
+  }
+
+  function render() {
+    const remote = session.remote;
+    for (const [device, t] of s.tiles) {
+      if (!s.people.has(device)) { t.remove(); s.tiles.delete(device); } // who is inside: the server's roster
+    }
+    let shared = null;
+    for (const [device, p] of s.people) {
+      const t = tileFor(device, p.user);
+      const m = remote.get(device);
+      if (m?.main && t.video.srcObject !== m.main) t.video.srcObject = m.main;
+      t.caption.textContent = `${nameOf(p.user)}${p.mic ? '' : ' (muted)'}${s.speaker === device ? ' — speaking' : ''}`;
+      t.classList.toggle('speaking', s.speaker === device);
+      t.dataset.media = m?.main ? 'on' : 'waiting';
+      if (m?.screen && !shared) shared = { stream: m.screen, name: nameOf(p.user) };
+    }
+    if (!shared && session.screen) shared = { stream: new MediaStream([session.screen]), name: null };
+    showShare(shared);
+    const n = s.tiles.size;
+    grid.style.setProperty('--cols', String(Math.max(1, Math.ceil(Math.sqrt(n)))));
+    grid.dataset.count = String(n);
+  }
+
+  function showShare(shared) {
+    layer.classList.toggle('sharing', Boolean(shared));
+    shareArea.hidden = !shared;
+    if (!shared) { shareArea.replaceChildren(); shareArea.stream = null; return; }
+    if (shareArea.stream?.getTracks()[0] === shared.stream.getTracks()[0]) return;
+    shareArea.stream = shared.stream;
+    const label = shared.name ? `Screen shared by ${shared.name}` : 'Your screen';
+    fill(shareArea, h('figure', { class: 'tile share' }, videoFor(shared.stream, { label }), h('figcaption', {}, label)));
+  }
+
+  const onParticipants = (ev) => {
+    if (ev.detail.room !== r.id) return;
+    people(ev.detail.participants);
+    render();
+  };
+  const onSpeaker = (ev) => {
+    if (ev.detail.room !== r.id) return;
+    s.speaker = ev.detail.device;
+    render();
+  };
+  const onClosed = (ev) => {
+    if (ev.detail.room !== r.id) return;
+    s.leave();
+    ctx.announce?.(`${r.name} has closed.`);
+  };
+  conn.addEventListener('room.participants', onParticipants);
+  conn.addEventListener('room.speaker', onSpeaker);
+  conn.addEventListener('room.closed', onClosed);
+  session.addEventListener('media', render);
+  session.addEventListener('state', () => {
+    status.textContent = session.state === 'failed' && session.lastError
+      ? `${STATE_TEXT.failed} ${ctx.describeError?.(session.lastError) || session.lastError.message}` : STATE_TEXT[session.state] ?? '';
+    layer.dataset.state = session.state;
+  });
+
+  s.leave = async (tellServer = true) => {
+    conn.removeEventListener('room.participants', onParticipants);
+    conn.removeEventListener('room.speaker', onSpeaker);
+    conn.removeEventListener('room.closed', onClosed);
+    session.close();
+    stopStream(stream);
+    layer.remove();
+    if (window.staffroomStage === s) window.staffroomStage = null;
+    ctx.room = null;
+    onChange?.();
+    if (tellServer) await conn.request('room.leave', { room: r.id }).catch(() => {});
+  };
+  const update = () => conn.request('room.update', { room: r.id,
+    camera: cam.getAttribute('aria-pressed') !== 'true', mic: mic.getAttribute('aria-pressed') !== 'true' }).catch((e) => ctx.showError(e));
+  mic.addEventListener('click', () => { toggle(stream.getAudioTracks(), mic, 'Unmute microphone', 'Mute microphone'); update(); });
+  cam.addEventListener('click', () => { toggle(stream.getVideoTracks(), cam, 'Turn camera on', 'Turn camera off'); update(); });
+  share.addEventListener('click', async () => {
+    if (session.screen) {
+      await session.stopScreen();
+    } else {
+      let display;
+      try {
+        display = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+      } catch (err) {
+        ctx.showError?.(new Error(`Screen sharing did not start: ${err.message}`));
+        return;
+      }
+      const track = display.getVideoTracks()[0];
+      track.addEventListener('ended', () => setShare(false));
+      await session.shareScreen(track);
+    }
+    setShare(Boolean(session.screen));
+  });
+  function setShare(on) {
+    share.setAttribute('aria-pressed', String(on));
+    share.textContent = on ? 'Stop sharing' : 'Share screen';
+    render();
+  }
+  leave.addEventListener('click', () => s.leave());
+  render();
+  onChange?.();
+}
+
+function toggle(tracks, btn, onText, offText) {
+  const off = btn.getAttribute('aria-pressed') !== 'true';
+  for (const t of tracks) t.enabled = !off;
+  btn.setAttribute('aria-pressed', String(off));
+  btn.textContent = off ? onText : offText;
+}
