@@ -24,8 +24,12 @@ export async function rtcConfig(conn) {
   return { iceServers: res.ice_servers, iceTransportPolicy: relayForced() ? 'relay' : 'all', bundlePolicy: 'max-bundle' };
 }
 
-export function localMedia() {
-  return navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+// A 1:1 call sends 640×360 at up to 30 fps; a group room (opts.group), where each tile is a fraction of the
+// screen and every participant's upload is forwarded to everyone, sends 480×270 at up to 20 fps (until
+// simulcast lets each receiver pick its size).
+export function localMedia(opts = {}) {
+  const video = opts.group ? { width: 480, height: 270, frameRate: { max: 20 } } : { width: 640, height: 360 };
+  return navigator.mediaDevices.getUserMedia({ audio: true, video });
 }
 
 // The cameras and microphones the browser offers: { video: [{deviceId, label}], audio: [...] }.

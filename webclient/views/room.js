@@ -81,7 +81,7 @@ export async function enterRoom(ctx, r, { onChange } = {}) {
   let config;
   let res;
   try {
-    [stream, config] = await Promise.all([localMedia(), rtcConfig(conn)]);
+    [stream, config] = await Promise.all([localMedia({ group: true }), rtcConfig(conn)]);
     res = await conn.request('room.join', { room: r.id, camera: true, mic: true });
   } catch (err) {
     stopStream(stream);

@@ -139,7 +139,9 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     } else {
       let display;
       try {
-        display = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+        display = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { max: 5 } }, audio: false });
+        // slides and documents: keep them sharp rather than smooth
+        display.getVideoTracks()[0].contentHint = 'detail';
       } catch (err) {
         ctx.showError?.(new Error(`Screen sharing did not start: ${err.message}`));
         return;
