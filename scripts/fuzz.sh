@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fuzz.sh SECONDS [PREFIX] — builds every libFuzzer target (tests/fuzz/relay_*.c, signalling_*.c, sfu_*.c),
+# fuzz.sh SECONDS [PREFIX] (or FUZZ_RUNS=N fuzz.sh 0 [PREFIX]) — builds every libFuzzer target (tests/fuzz/relay_*.c, signalling_*.c, sfu_*.c),
 # or only those whose name starts with PREFIX (e.g. sfu_), with clang and runs each for SECONDS. New inputs go to a scratch directory first; only those that
 # add coverage are merged into the committed corpus tests/fuzz/corpus/<target>/. Crashes are left
 # as build/fuzz/<target>/crash-* (turn them into corpus files once fixed).
@@ -14,8 +14,7 @@ flags="-std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Irelay
 build_target() { # build_target SRC BIN PROGRAM_DIR PKGS [EXTRA_SRC...]
   local src=$1 bin=$2 dir=$3 pkgs=$4 libsrcs
   shift 4
-  if [ -n "$only" ]; then libsrcs="$only $(ls relay/base/*.c) $*"
-  else libsrcs="$(ls "$dir"/*.c relay/base/*.c | grep -v "^$dir/main.c$") $*"; fi
+  libsrcs="$(ls "$dir"/*.c relay/base/*.c | grep -v "^$dir/main.c$") $*"
   # shellcheck disable=SC2046
   clang $flags ${pkgs:+$(pkg-config --cflags $pkgs)} -I"$dir" -o "$bin" "$src" $libsrcs ${pkgs:+$(pkg-config --libs $pkgs)} -lpthread
 }
@@ -26,7 +25,6 @@ for src in tests/fuzz/relay_*.c tests/fuzz/signalling_*.c tests/fuzz/sfu_*.c; do
   name=$(basename "$src" .c)
   case $name in "${2:-}"*) ;; *) continue ;; esac
   extra=""
-  only=""
   case $name in
     relay_*) dir=relay/turn; pkgs=openssl ;;
     sfu_*) dir=relay/sfu; pkgs="nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson" ;;
@@ -34,9 +32,6 @@ for src in tests/fuzz/relay_*.c tests/fuzz/signalling_*.c tests/fuzz/sfu_*.c; do
       # the embedded Redis Functions library is generated from signalling/lua/*.lua
       make --no-print-directory build/gen/lua_library.c >/dev/null
       extra=build/gen/lua_library.c ;;
-    sfu_*) dir=relay/sfu; pkgs=""
-      # only the libc media-plane modules: the program's other files need glib, libnice and OpenSSL
-      only="relay/sfu/rtp.c relay/sfu/rtcp.c relay/sfu/vp8.c relay/sfu/rewrite.c relay/sfu/nackbuf.c relay/sfu/keyreq.c relay/sfu/speaker.c" ;;
   esac
   bin=$out/$name
   echo "== $name: building"
@@ -45,8 +40,10 @@ for src in tests/fuzz/relay_*.c tests/fuzz/signalling_*.c tests/fuzz/sfu_*.c; do
   corpus=tests/fuzz/corpus/$name
   scratch=$out/$name.new
   mkdir -p "$corpus" "$scratch"
-  echo "== $name: fuzzing for ${secs}s"
-  if ! (cd "$out" && "./$name" -max_total_time="$secs" -max_len=4096 -timeout=10 \
+  # FUZZ_RUNS=N: stop after N executions instead of after SECONDS (a campaign of a fixed size).
+  if [ -n "${FUZZ_RUNS:-}" ]; then limit="-runs=$FUZZ_RUNS"; echo "== $name: fuzzing for $FUZZ_RUNS executions"
+  else limit="-max_total_time=$secs"; echo "== $name: fuzzing for ${secs}s"; fi
+  if ! (cd "$out" && "./$name" "$limit" -max_len=4096 -timeout=10 \
         -artifact_prefix="$name-" "$name.new" "../../$corpus" 2>"$name.log"); then
     echo "== $name: FAILED, see $out/$name.log and $out/$name-crash-*" >&2
     status=1
