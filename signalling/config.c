@@ -30,6 +30,7 @@ const conf_key_t signal_config_keys[] = {
     /* Liveness of Redis: store.c. */
     K("redis-ping-interval", CONF_INT, redis_ping_interval, "1000", 100, 60000, "milliseconds", "a quiet Redis connection is PINGed this often (and the pub/sub connection gets a heartbeat)"),
     K("redis-sentinel", CONF_LIST, redis_sentinel, NULL, 0, 0, NULL, "host:port of a Redis Sentinel (repeatable: name every Sentinel); none: Redis at redis-host/redis-port"),
+    K("redis-sentinel-password-file", CONF_STR, redis_sentinel_password_file, NULL, 0, 0, NULL, "file holding the Sentinels' password (first line; their requirepass), sent with AUTH before asking them; empty: no AUTH. The master's own password is redis-password-file"),
     K("redis-master-name", CONF_STR, redis_master_name, "staffroom", 0, 0, NULL, "the master's name the Sentinels monitor (sentinel monitor NAME …)"),
     K("chat-wait-replicas", CONF_INT, chat_wait_replicas, "0", 0, 16, "replicas", "a chat message is acknowledged only once this many replicas have it (WAIT); 0: once the master has it"),
     K("chat-wait-timeout", CONF_INT, chat_wait_timeout, "1000", 10, 60000, "milliseconds", "how long a chat message waits for chat-wait-replicas; short of them it is answered unavailable"),

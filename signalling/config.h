@@ -31,6 +31,7 @@ typedef struct {
     long long redis_ping_interval; /* milliseconds between PINGs of a quiet Redis connection */
     long long redis_timeout;       /* milliseconds a command may stay unanswered before the connection is dropped */
     conf_list_t redis_sentinel;    /* "host:port" of each Sentinel; empty: the fixed address */
+    char *redis_sentinel_password_file; /* the Sentinels' requirepass; empty: none */
     char *redis_master_name;       /* the name the Sentinels monitor */
     long long chat_wait_replicas;  /* WAIT for this many replicas before a chat message is acknowledged */
     long long chat_wait_timeout;   /* milliseconds that WAIT may take */

@@ -324,6 +324,13 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    char sentinel_password[512] = "";
+    if (cfg.redis_sentinel_password_file[0] &&
+        read_secret(cfg.redis_sentinel_password_file, sentinel_password, sizeof sentinel_password, err, sizeof err) < 0) {
+        fprintf(stderr, "staffroom-signal: key 'redis-sentinel-password-file': %s\n", err);
+        rc = 2;
+        goto out;
+    }
     if (o.check) {
         char secret[512];
         if (cfg.turn_secret_file[0] && read_secret(cfg.turn_secret_file, secret, sizeof secret, err, sizeof err) < 0) {
@@ -348,7 +355,8 @@ int main(int argc, char **argv)
     store_set_handlers(bus_on_message, bus_on_sub_up, presence_on_store_up);
     store_set_liveness((unsigned)cfg.redis_ping_interval, (unsigned)cfg.redis_timeout);
     store_set_durability((unsigned)cfg.chat_wait_replicas, (unsigned)cfg.chat_wait_timeout);
-    if (store_set_sentinels((const char *const *)cfg.redis_sentinel.items, cfg.redis_sentinel.n, cfg.redis_master_name) < 0) {
+    if (store_set_sentinels((const char *const *)cfg.redis_sentinel.items, cfg.redis_sentinel.n, cfg.redis_master_name,
+                            sentinel_password) < 0) {
         fprintf(stderr, "staffroom-signal: key 'redis-sentinel': cannot use these Sentinels\n");
         rc = 2;
         uv_loop_close(&loop);
@@ -360,6 +368,7 @@ int main(int argc, char **argv)
         goto out;
     }
     sodium_memzero(password, sizeof password);
+    sodium_memzero(sentinel_password, sizeof sentinel_password);
     accounts_init(&loop);
     if (o.admin) {
         char pw[1024];

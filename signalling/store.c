@@ -69,6 +69,7 @@ static struct {
     int *sentinel_port;
     size_t nsentinels, sentinel_next, sentinel_tried;
     char *master_name;
+    char *sentinel_password; /* "" when the Sentinels need no AUTH */
     redisAsyncContext *sentinel_ac; /* the query in flight, if any */
     uint64_t sentinel_started;
     int not_master[2]; /* sentinel mode: this connection reached an instance that is not the master */
@@ -746,6 +747,11 @@ static void sentinel_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return; /* going away: sentinel_on_disconnect goes on */
     S.sentinel_ac = NULL;
     redisAsyncDisconnect(ac);
+    if (r->type == REDIS_REPLY_ERROR) { /* NOAUTH, WRONGPASS (never contains the password)… */
+        log_warn("store: a Sentinel answers: %s", r->str);
+        sentinel_query_next();
+        return;
+    }
     int port = 0;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
         r->element[1]->type == REDIS_REPLY_STRING)
@@ -794,6 +800,13 @@ static void sentinel_query_next(void)
     }
     redisAsyncSetConnectCallback(ac, sentinel_on_connect);
     redisAsyncSetDisconnectCallback(ac, sentinel_on_disconnect);
+    /* AUTH goes ahead of the question on the same connection: a refused AUTH makes the question fail with
+     * NOAUTH, which sentinel_reply logs; its own answer needs no callback. */
+    if (*S.sentinel_password && redisAsyncCommand(ac, NULL, NULL, "AUTH %s", S.sentinel_password) != REDIS_OK) {
+        redisAsyncFree(ac);
+        sentinel_query_next();
+        return;
+    }
     if (redisAsyncCommand(ac, sentinel_reply, NULL, "SENTINEL get-master-addr-by-name %s", S.master_name) != REDIS_OK) {
         redisAsyncFree(ac);
         sentinel_query_next();
@@ -805,14 +818,15 @@ static void sentinel_query_next(void)
 
 static void sentinels_free(void);
 
-int store_set_sentinels(const char *const *addrs, size_t n, const char *master_name)
+int store_set_sentinels(const char *const *addrs, size_t n, const char *master_name, const char *password)
 {
     if (!n)
         return 0;
     S.sentinel_host = calloc(n, sizeof *S.sentinel_host);
     S.sentinel_port = calloc(n, sizeof *S.sentinel_port);
     S.master_name = strdup(master_name);
-    if (!S.sentinel_host || !S.sentinel_port || !S.master_name)
+    S.sentinel_password = strdup(password ? password : "");
+    if (!S.sentinel_host || !S.sentinel_port || !S.master_name || !S.sentinel_password)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         const char *colon = strrchr(addrs[i], ':');
@@ -837,9 +851,13 @@ static void sentinels_free(void)
     free(S.sentinel_host);
     free(S.sentinel_port);
     free(S.master_name);
+    if (S.sentinel_password)
+        explicit_bzero(S.sentinel_password, strlen(S.sentinel_password));
+    free(S.sentinel_password);
     S.sentinel_host = NULL;
     S.sentinel_port = NULL;
     S.master_name = NULL;
+    S.sentinel_password = NULL;
     S.nsentinels = 0;
 }
 
@@ -936,7 +954,7 @@ int store_open(uv_loop_t *loop, const char *host, int port, const char *password
     /* Settings made before opening (store_set_*) survive the reset. */
     unsigned ping_ms = S.ping_ms ? S.ping_ms : 1000, timeout_ms = S.timeout_ms ? S.timeout_ms : 3000;
     unsigned wait_replicas = S.wait_replicas, wait_ms = S.wait_ms;
-    char **sentinel_host = S.sentinel_host, *master_name = S.master_name;
+    char **sentinel_host = S.sentinel_host, *master_name = S.master_name, *sentinel_password = S.sentinel_password;
     int *sentinel_port = S.sentinel_port;
     size_t nsentinels = S.nsentinels;
     memset(&S, 0, sizeof S);
@@ -947,6 +965,7 @@ int store_open(uv_loop_t *loop, const char *host, int port, const char *password
     S.sentinel_host = sentinel_host;
     S.sentinel_port = sentinel_port;
     S.master_name = master_name;
+    S.sentinel_password = sentinel_password;
     S.nsentinels = nsentinels;
     {
         uint64_t r = ((uint64_t)uv_hrtime() << 20) ^ ((uint64_t)(uintptr_t)&S) ^ (uint64_t)getpid();

@@ -53,8 +53,9 @@ int store_ok(const store_reply_t *rep);
  * master_name the name they monitor. The address given to store_open is then ignored: the master is
  * asked for, checked with ROLE, and asked for again whenever a connection goes down (a failover is
  * followed: reconnection, Functions library, subscriptions). Returns 0, or -1 (malformed address, out of
- * memory). n == 0: the fixed address (the default). */
-int store_set_sentinels(const char *const *addrs, size_t n, const char *master_name);
+ * memory). n == 0: the fixed address (the default). password (copied; NULL or "": none) is sent with AUTH to
+ * each Sentinel before asking it (Sentinels with requirepass). */
+int store_set_sentinels(const char *const *addrs, size_t n, const char *master_name, const char *password);
 /* Durability of store_fcall_durable (call before store_open): after the function's write, WAIT for
  * `replicas` replicas for at most timeout_ms; the call is answered with the function's reply only if
  * they confirmed, else with NULL (so the request answers unavailable; the write may still survive).
