@@ -98,7 +98,8 @@ end)
 
 -- ---------------- removal ----------------
 
--- writes: takes every device of user who out of the rooms of circle cid and tells the circle
+-- writes: takes every device of user who out of the rooms of circle cid and tells the circle; each device
+-- gets room.removed {room, device} (its node's rooms module takes it off the room's SFU and forgets it)
 local function leave_rooms(cid, who)
   for _, rid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':rooms', 0, -1)) do
     local pk, changed = 'room:' .. rid .. ':p', false
@@ -108,6 +109,7 @@ local function leave_rooms(cid, who)
       if ok and type(p) == 'table' and type(p.user) == 'table' and p.user.id == who then
         redis.call('HDEL', pk, flat[i])
         redis.call('ZREM', 'room:' .. rid .. ':members', flat[i])
+        redis.call('PUBLISH', 'ev:u:' .. who, cjson.encode({type = 'room.removed', room = rid, device = flat[i]}))
         changed = true
       end
     end

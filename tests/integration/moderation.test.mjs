@@ -155,8 +155,12 @@ test('circle.remove: access ends at once on every device and node; the removed u
   }
   const left = await watcher.client.waitEvent('circle.member_left', (e) => e.user.id === pat.user.id);
   assert.equal(left.removed, true);
-  // out of the room too
+  // out of the room too: the others see it, and the device's node forgot it (no media, nothing to leave)
   await watcher.client.waitEvent('room.participants', (e) => e.room === room && !e.participants.some((p) => p.user.id === pat.user.id));
+  await patOn1.waitEvent('room.removed', (e) => e.room === room);
+  assertError(await patOn1.request('room.media.offer', { room, sdp: 'v=0', tracks: { 0: 'mic' } }), 'not_found');
+  assertError(await patOn1.request('room.leave', { room }), 'not_found');
+  assertError(await patOn1.request('room.join', { room, camera: false, mic: true }), 'forbidden');
   // the other device, on the other node: no chat, no history, no member list
   assertError(await patOn1.request('chat.send', { channel: general, text: 'still here?' }), 'forbidden');
   assertError(await patOn1.request('chat.history', { channel: general }), 'forbidden');
