@@ -30,7 +30,16 @@ local function circle_obj(cid, uid, now)
     my_status = status,
     my_role = my_role or cjson.null, created = tonumber(c.created)}
 end
+-- writes: a newcomer has read what was written before they joined: their read marker (readmark.h) in each
+-- channel starts at its newest message, so unread counts start at 0, not at the circle's whole history
+local function mark_all_read(cid, uid)
+  for _, chid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':channels', 0, -1)) do
+    local newest = redis.call('XREVRANGE', 'channel:' .. chid .. ':log', '+', '-', 'COUNT', 1)
+    if #newest > 0 then redis.call('HSET', 'readmark:' .. uid, chid, newest[1][1]) end
+  end
+end
 local function add_member(cid, uid, role)
+  mark_all_read(cid, uid)
   redis.call('HSET', 'circle:' .. cid .. ':members', uid, role)
   redis.call('HSET', 'user:' .. uid .. ':circles', cid, 'member')
   publish_membership(cid, uid, 'member', role)
@@ -175,6 +184,7 @@ lib.register('circle_leave', {}, function(keys, args)
   local e = need_circle(cid)
   if e then return e end
   local role = role_of(cid, uid)
+  redis.call('HDEL', 'circle:' .. cid .. ':role_requests', uid)
   if role then
     redis.call('HDEL', 'circle:' .. cid .. ':members', uid)
     publish_circle(cid, {type = 'circle.member_left', circle = cid, user = brief(uid), role = role})

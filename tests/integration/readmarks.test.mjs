@@ -77,6 +77,18 @@ test('unread counts others\' messages after the marker, mentions apart; channel.
   for (const x of [ann.client, annOn1, bob.client]) await x.close();
 });
 
+test('a newcomer starts with nothing unread: what was written before joining counts as read', async () => {
+  const { cid, general } = await circle();
+  const old = await send(admin, general, 'written before you came');
+  const late = await joined(stack, cid, 'late');
+  let c = await countsOf(late, cid);
+  assert.deepEqual([c.unread, c.channels.find((ch) => ch.channel === general).last_read], [0, old.id]);
+  await send(admin, general, `welcome @${late.user.name}`);
+  c = await countsOf(late, cid);
+  assert.deepEqual([c.unread, c.mentions], [1, 1]);
+  await late.client.close();
+});
+
 test('only circles I am a member of are counted; channel.read: members only, bad input', async () => {
   const { cid, general } = await circle();
   const bob = await joined(stack, cid, 'bob');
