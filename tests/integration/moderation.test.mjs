@@ -24,7 +24,7 @@ const node = (i) => stack.nodes[i].wsUrl;
 // A fresh open circle made by the admin (its moderator), with its general channel.
 async function circle() {
   const { circle: c, channels } = await createCircle(admin);
-  return { cid: c.id, general: channels.find((ch) => ch.name === 'general').id };
+  return { cid: c.id, general: channels.find((ch) => ch.name === 'general').id, help: channels.find((ch) => ch.name === 'help').id };
 }
 
 // A member of cid on node n, with `role` if not member.
@@ -180,7 +180,7 @@ test('circle.remove: access ends at once on every device and node; the removed u
 });
 
 test('chat.delete by a moderator leaves a tombstone and is logged; by the author, the message is gone', async () => {
-  const { cid, general } = await circle();
+  const { cid, general, help } = await circle();
   const mod = await person(cid, { role: 'moderator', n: 1 });
   const amy = await person(cid);
   const rude = (await amy.client.ok('chat.send', { channel: general, text: 'something rude' })).message;
@@ -200,6 +200,13 @@ test('chat.delete by a moderator leaves a tombstone and is logged; by the author
   const entry = (await mod.client.ok('moderation.audit', { circle: cid })).entries[0];
   assert.deepEqual([entry.action, entry.message, entry.channel, entry.target_user.id, entry.actor.id],
     ['message_removed', rude.id, general, amy.user.id, mod.user.id]);
+  // a removed help request's post shows nothing of it, and its later status changes do not bring it back
+  const asked = (await amy.client.ok('help.request', { circle: cid, topic: 'my private topic' })).request;
+  await mod.client.ok('chat.delete', { channel: help, message: asked.message });
+  await amy.client.ok('help.cancel', { request: asked.id });
+  await assertNoEvent(mod.client, mod.user.id, (e) => e.type === 'chat.updated' && e.message.id === asked.message, 'no update of a tombstone');
+  const post = (await mod.client.ok('chat.history', { channel: help })).messages.find((m) => m.id === asked.message);
+  assert.deepEqual([post.text, post.removed, post.help], ['', 'moderator', undefined]);
   await closeAll(mod, amy);
 });
 
