@@ -361,3 +361,24 @@ test('circle.list mine:true lists only my circles (member or pending)', async ()
   assertError(await u.client.request('circle.list', { mine: 'yes' }), 'bad_request', 'mine');
   await u.client.close();
 });
+
+test('an admin who is not a member moderates any circle: queue, audit, deletion, removal, role decisions', async () => {
+  const { cid, general } = await circle();
+  const other = await newAdmin(stack, node(1));
+  const amy = await person(cid);
+  const m = (await amy.client.ok('chat.send', { channel: general, text: 'off topic' })).message;
+  await amy.client.ok('chat.report', { channel: general, message: m.id, reason: 'off topic' });
+  assert.equal((await other.client.ok('moderation.queue', { circle: cid })).reports.length, 1);
+  await other.client.ok('chat.delete', { channel: general, message: m.id });
+  assert.equal((await amy.client.waitEvent('chat.deleted', (e) => e.message === m.id)).by, 'moderator');
+  await amy.client.ok('circle.role_request', { circle: cid, role: 'mentor' });
+  await other.client.ok('circle.role_decide', { circle: cid, user: amy.user.id, role: 'mentor', approve: true });
+  await amy.client.waitEvent('circle.role_decided', (e) => e.approved === true);
+  await other.client.ok('circle.remove', { circle: cid, user: amy.user.id });
+  await amy.client.waitEvent('circle.membership', (e) => e.circle === cid && e.status === 'none');
+  const actions = (await other.client.ok('moderation.audit', { circle: cid })).entries.map((e) => [e.action, e.actor.id]);
+  assert.deepEqual(actions.slice(0, 3), [['member_removed', other.user.id], ['role_request_decided', other.user.id],
+    ['message_removed', other.user.id]]);
+  assert.deepEqual((await other.client.ok('circle.role_requests', { circle: cid })).requests, []);
+  await closeAll(other, amy);
+});
