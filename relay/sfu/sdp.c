@@ -288,7 +288,7 @@ static int attr_rid(ctx_t *c, span_t v)
 static int attr_fingerprint(ctx_t *c, span_t v, char *alg, size_t alglen, char *fp, size_t fplen)
 {
     span_t a, h;
-    if (token(&v, &a) < 0 || token(&v, &h) < 0)
+    if (token(&v, &a) < 0 || token(&v, &h) < 0 || a.n == 0 || h.n == 0)
         BAD("a=fingerprint: expected 'algorithm hash'");
     if (copy_span(alg, alglen, a) < 0 || copy_span(fp, fplen, h) < 0)
         BAD("a=fingerprint: too long");
@@ -636,7 +636,8 @@ static void put(out_t *o, const char *fmt, ...)
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+        /* NULL + 0 is undefined in C: the first call measures into no buffer at all */
+        int n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->cap - o->len, fmt, ap);
         va_end(ap);
         if (n < 0) {
             o->oom = 1;
@@ -674,7 +675,7 @@ static void write_media(out_t *o, const sdp_t *s, const sdp_media_t *m)
         put(o, "a=ice-ufrag:%s\r\n", ufrag);
     if (*pwd)
         put(o, "a=ice-pwd:%s\r\n", pwd);
-    if (*fp)
+    if (*fpa && *fp) /* the parser never keeps one without the other; written only whole */
         put(o, "a=fingerprint:%s %s\r\n", fpa, fp);
     if (*setup)
         put(o, "a=setup:%s\r\n", setup);
