@@ -4,7 +4,7 @@
 // video tile per participant and a Peer (rtc.js) to each — the newcomer offers to everyone inside; of two
 // participants the one with the greater device id is the polite one. Leaving, a closed tab or a lost
 // connection leaves.
-import { h, fill } from '../dom.js';
+import { h, fill, avatar } from '../dom.js';
 import { Peer, rtcConfig, localMedia, stopStream, videoFor } from '../rtc.js';
 import { openStage } from './stage.js';
 
@@ -27,13 +27,14 @@ export function mountRooms(el, ctx, { circle }) {
     list.replaceChildren(...rooms.map((r) => {
       const inside = r.participants;
       const joined = ctx.room?.roomId === r.id;
-      const join = h('button', { type: 'button', disabled: joined || Boolean(ctx.room) },
+      const join = h('button', { type: 'button', class: 'small', disabled: joined || Boolean(ctx.room) },
         joined ? 'You are inside' : `Join ${r.name}`);
       join.addEventListener('click', () => enterRoom(ctx, r, { onChange: render }).catch((err) => ctx.showError(err)));
       return h('section', { class: 'room', dataset: { room: r.id }, 'aria-label': r.name },
         h('h3', {}, r.name, h('span', { class: 'muted' }, ` — ${inside.length ? `${inside.length} inside` : 'empty'}`)),
         h('ul', { class: 'room-participants', 'aria-label': `Inside ${r.name}` }, inside.map((p) =>
           h('li', { dataset: { user: p.user.id, device: p.device } },
+            avatar(p.user, { size: 's' }),
             h('span', { class: 'who' }, nameOf(p.user)),
             h('span', { class: 'av muted' }, ` ${p.camera ? '🎥' : '🚫🎥'} ${p.mic ? '🎤' : '🔇'} (${avText(p)})`)))),
         join);

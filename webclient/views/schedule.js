@@ -6,6 +6,7 @@
 // Joining opens the session's private room (room.js's room view; only the two of them may enter).
 // Routes (app.js): #/sessions  #/sessions/notes/<user id>  #/sessions/join/<booking id> (the .ics join link)
 //                  #/book/<mentor id>  #/book/<mentor id>/<booking id> (move that booking to another slot)
+import { noticeStrip } from '../toast.js';
 import { h, fill, field } from '../dom.js';
 import { enterRoom } from './room.js';
 import { circleMembers } from '../protocol.js';
@@ -166,7 +167,7 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
 export function mountReminders(ctx) {
   const { conn } = ctx;
   const layer = h('div', { class: 'reminders', role: 'region', 'aria-label': 'Reminders' });
-  document.body.append(layer);
+  noticeStrip().append(layer);
   conn.addEventListener('schedule.reminder', (ev) => {
     const { booking: b, minutes } = ev.detail;
     if (!b?.id || b.status !== 'booked') return;

@@ -1,0 +1,260 @@
+// app.test.mjs — the web app as teachers see it (issue 11), in Debian's Chromium against real staffroom-signal +
+// Redis on loopback. One browser; Ada at desktop size (1280×860, browser zone America/New_York) and Cy on a
+// phone (375×667, Chromium's mobile emulation: isMobile + hasTouch); the admin and Bob (an expert) act over
+// the protocol where their pages are not the point.
+//   1. desktop: sign-up takes the browser's time zone; the circle page is an app — rail (my circles with
+//      unread counts, channels, rooms), conversation (messages grouped by author and day, avatars, "New
+//      messages" marker), members panel (user names, role badges; collapsible); @mention autocomplete;
+//      unread counts in the rail; toasts go by themselves and never cover the composer.
+//   2. help with nobody on duty: said at once, with the three ways on.
+//   3. phone: the rail is a drawer opened by "Menu", the members a sheet, nothing wider than the screen.
+//   4. a moderator gives a role from the member list; the member sees the badge change live.
+//   5. axe-core: 0 WCAG 2.1 A/AA violations on every view at both sizes.
+// Screenshots: build/test-artifacts/app-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Harness } from '../lib/harness.mjs';
+import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
+import { startWebStack } from '../lib/webstack.mjs';
+import { connect, registerUser, uniqueName } from '../lib/client.mjs';
+
+const T = 15000;
+const CIRCLE = 'Statistics for adults';
+let h; let stack; let browser; let admin; let bob; let circleId; let helpChannel; let generalChannel;
+const pages = {}; // name → page
+const t0 = Date.now();
+
+before(async () => {
+  h = new Harness('e2e-app');
+  stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100'] });
+  await stack.createAdmin('admin', 'admin password 123');
+  admin = await connect(stack.wsUrl);
+  await admin.ok('auth.login', { name: 'admin', password: 'admin password 123' });
+  const created = await admin.ok('circle.create', { name: CIRCLE, subject: 'Statistics', phase: 'further',
+    description: 'Evening classes, adult learners.' });
+  circleId = created.circle.id;
+  const channels = (await admin.ok('channel.list', { circle: circleId })).channels;
+  generalChannel = channels.find((c) => c.name === 'general').id;
+  helpChannel = channels.find((c) => c.name === 'help').id;
+  bob = await connect(stack.wsUrl);
+  const reg = await registerUser(bob, uniqueName('bob'), 'password 12345', { display_name: 'Bob Brown' });
+  bob.user = reg.user;
+  await bob.ok('circle.join', { circle: circleId });
+  await admin.ok('circle.set_role', { circle: circleId, user: reg.user.id, role: 'expert' });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  for (const [name, p] of Object.entries(pages)) {
+    if (p.exceptions.length) console.log(`# ${name} page exceptions: ${p.exceptions.join(' | ')}`);
+  }
+  await browser?.close();
+  await admin?.close();
+  await bob?.close();
+  await h?.close();
+  console.log(`# app.test.mjs: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+});
+
+async function open(name, opts) {
+  const { page } = await newUser(browser, { ...opts, contextOptions: { bypassCSP: true, ...(opts?.contextOptions || {}) } });
+  pages[name] = page;
+  await page.goto(stack.url);
+  return page;
+}
+
+async function signUp(page, name, display) {
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Display name (shown to others)').fill(display);
+  await page.getByLabel('Password').fill('password 12345');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+}
+
+async function joinAndOpen(page) {
+  const card = page.locator('.circle-card').filter({ has: page.getByRole('heading', { name: CIRCLE, exact: true }) });
+  await card.getByRole('button', { name: `Join ${CIRCLE}` }).click();
+  await card.getByRole('link', { name: `Open ${CIRCLE}` }).click();
+  await page.getByRole('heading', { name: CIRCLE, level: 1 }).waitFor({ timeout: T });
+  await page.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
+}
+
+async function noAxeViolations(page, view) {
+  const bad = await axeViolations(page);
+  assert.deepEqual(bad, [], `axe-core on ${view}:\n${bad.join('\n')}`);
+}
+
+// Rectangles of a and b do not intersect.
+async function apart(page, a, b) {
+  const [ra, rb] = [await page.locator(a).boundingBox(), await page.locator(b).boundingBox()];
+  if (!ra || !rb) return true;
+  return ra.x + ra.width <= rb.x || rb.x + rb.width <= ra.x || ra.y + ra.height <= rb.y || rb.y + rb.height <= ra.y;
+}
+
+const log = (page) => page.getByRole('log');
+const msg = (page, text) => log(page).locator('li.msg').filter({ has: page.locator('.msg-text', { hasText: text }) });
+
+test('1. desktop: the circle is an app — rail, grouped conversation, members panel, mentions, unread, toasts', async () => {
+  const ada = await open('ada', { contextOptions: { timezoneId: 'America/New_York' } });
+  await ada.getByRole('heading', { name: 'Sign in to Staffroom' }).waitFor({ timeout: T });
+  await noAxeViolations(ada, 'sign-in (desktop)');
+  await shot(ada, 'app-01-signin-desktop');
+  await ada.getByRole('link', { name: 'Create an account' }).click();
+  await ada.getByRole('heading', { name: 'Create your Staffroom account' }).waitFor({ timeout: T });
+  await noAxeViolations(ada, 'sign-up (desktop)');
+  await ada.getByRole('link', { name: 'Sign in' }).click();
+  const adaName = uniqueName('ada');
+  await signUp(ada, adaName, 'Ada Lovelace');
+  await noAxeViolations(ada, 'directory (desktop)');
+  await shot(ada, 'app-02-directory-desktop');
+
+  // The time zone came from the browser.
+  await ada.getByRole('link', { name: 'Profile' }).click();
+  await ada.getByRole('heading', { name: 'Your profile' }).waitFor({ timeout: T });
+  assert.equal(await ada.getByLabel('Time zone').inputValue(), 'America/New_York');
+  await noAxeViolations(ada, 'profile (desktop)');
+  await shot(ada, 'app-03-profile-desktop');
+  await ada.getByRole('link', { name: 'Circles', exact: true }).click();
+  await joinAndOpen(ada);
+
+  // Rail: my circles, the channels, the rooms.
+  const rail = ada.getByRole('navigation', { name: 'Circles, channels and rooms' });
+  await rail.getByRole('list', { name: 'Your circles' }).getByRole('link', { name: new RegExp(CIRCLE) }).waitFor({ timeout: T });
+  await rail.getByRole('link', { name: '# help' }).waitFor({ timeout: T });
+  await rail.getByRole('heading', { name: 'Drop-in rooms' }).waitFor({ timeout: T });
+  // Members panel on the right: user names and role badges.
+  const side = ada.getByRole('complementary', { name: 'Members and mentoring' });
+  const bobRow = side.locator(`.member[data-user="${bob.user.id}"]`);
+  await bobRow.getByText(`@${bob.user.name}`).waitFor({ timeout: T });
+  assert.equal((await bobRow.locator('.role').textContent()).trim(), 'expert');
+
+  // Bob writes twice, then Ada: two groups; the second of Bob's messages has no visible header.
+  await bob.ok('chat.send', { channel: generalChannel, text: 'Evening all — anyone teaching regression tonight?' });
+  await bob.ok('chat.send', { channel: generalChannel, text: 'I have a worked example with house prices.' });
+  await msg(ada, 'house prices').waitFor({ timeout: T });
+  assert.equal(await msg(ada, 'regression tonight').evaluate((li) => li.classList.contains('first')), true);
+  assert.equal(await msg(ada, 'house prices').evaluate((li) => li.classList.contains('first')), false);
+  assert.equal((await msg(ada, 'regression tonight').locator('.avatar').textContent()).trim(), 'BB');
+  await log(ada).locator('li.day-sep', { hasText: 'Today' }).waitFor({ timeout: T });
+
+  // @mention autocomplete: "@Bo" offers Bob by display name; Enter inserts @username.
+  const box = ada.getByLabel('Message #general');
+  await box.fill('Thanks ');
+  await box.pressSequentially('@Bo');
+  const option = ada.getByRole('listbox', { name: 'People to mention' }).getByRole('option', { name: /Bob Brown/ });
+  await option.waitFor({ timeout: T });
+  await shot(ada, 'app-04-mention-autocomplete');
+  await box.press('Enter');
+  assert.equal(await box.inputValue(), `Thanks @${bob.user.name} `);
+  await box.pressSequentially('yes please!');
+  await box.press('Enter');
+  await msg(ada, 'yes please!').waitFor({ timeout: T });
+  await bob.waitEvent('chat.mention', (e) => e.message?.text?.includes('yes please!'));
+
+  // Unread: a message in #help shows in the rail as "(1 new)" and on the circle as a count.
+  await bob.ok('chat.send', { channel: helpChannel, text: 'Posted the example in here too.' });
+  await rail.getByRole('link', { name: '# help (1 new)' }).waitFor({ timeout: T });
+  await rail.getByRole('list', { name: 'Your circles' }).getByText('1 unread').waitFor({ timeout: T });
+
+  // A toast (an error here) goes by itself and never covers the composer.
+  await ada.evaluate(() => import('./toast.js').then((m) => m.toast('A test message for the toast strip.', { kind: 'error', timeoutMs: 1500 })));
+  const toast = ada.getByRole('alert').filter({ hasText: 'A test message for the toast strip.' });
+  await toast.waitFor({ timeout: T });
+  assert.ok(await apart(ada, '.toast', '.composer'), 'the toast does not cover the composer');
+  await noAxeViolations(ada, 'circle (desktop)');
+  await shot(ada, 'app-05-circle-desktop');
+  await toast.waitFor({ state: 'detached', timeout: T });
+
+  // The members panel folds away and comes back.
+  await ada.getByRole('button', { name: 'Hide members' }).click();
+  await side.waitFor({ state: 'hidden', timeout: T });
+  await ada.getByRole('button', { name: 'Members' }).click();
+  await side.waitFor({ timeout: T });
+
+  // Opening #help clears its count.
+  await rail.getByRole('link', { name: '# help (1 new)' }).click();
+  await ada.getByRole('heading', { name: '# help' }).waitFor({ timeout: T });
+  await rail.getByRole('link', { name: '# help', exact: true }).waitFor({ timeout: T });
+});
+
+test('2. nobody on duty: the help panel says so at once and offers what can be done now', async () => {
+  const ada = pages.ada;
+  await ada.getByRole('button', { name: 'Get help now' }).click();
+  await ada.getByLabel('What do you need help with?').fill('Residual plots for beginners');
+  await ada.getByRole('button', { name: 'Ask the experts' }).click();
+  const card = ada.locator('.help-nobody');
+  await card.getByText('No expert is on duty right now.').waitFor({ timeout: 3000 }); // at once, not after a timeout
+  // Bob (an expert) is online but off duty: he can be asked.
+  await card.getByRole('button', { name: 'Ask the expert online' }).waitFor({ timeout: T });
+  await card.getByRole('button', { name: 'Book the next free mentor slot' }).click();
+  await card.getByText('No mentor of this circle has a free slot').waitFor({ timeout: T });
+  assert.equal(await card.getByRole('button', { name: 'Post it in #help' }).count(), 1);
+  await noAxeViolations(ada, 'help, nobody on duty (desktop)');
+  await shot(ada, 'app-06-help-nobody-on-duty');
+  await card.getByRole('button', { name: 'Back' }).click();
+});
+
+test('3. phone (375×667): navigation in a drawer, members in a sheet, nothing wider than the screen', async () => {
+  const cy = await open('cy', { phone: true });
+  await cy.getByRole('heading', { name: 'Sign in to Staffroom' }).waitFor({ timeout: T });
+  await noAxeViolations(cy, 'sign-in (phone)');
+  await shot(cy, 'app-10-signin-phone');
+  await signUp(cy, uniqueName('cy'), 'Cy Young');
+  await noAxeViolations(cy, 'directory (phone)');
+  await shot(cy, 'app-11-directory-phone');
+  await joinAndOpen(cy);
+  const rail = cy.getByRole('navigation', { name: 'Circles, channels and rooms' });
+  assert.equal(await rail.isVisible(), false, 'the rail is folded away on a phone');
+  const side = cy.getByRole('complementary', { name: 'Members and mentoring' });
+  assert.equal(await side.isVisible(), false, 'the members panel too');
+  assert.equal(await cy.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), 0, 'no sideways scrolling');
+  await cy.getByLabel('Message #general').waitFor({ timeout: T });
+  await noAxeViolations(cy, 'circle (phone)');
+  await shot(cy, 'app-12-circle-phone');
+
+  await cy.getByRole('button', { name: '☰ Menu' }).click();
+  await rail.waitFor({ timeout: T });
+  await noAxeViolations(cy, 'drawer (phone)');
+  await shot(cy, 'app-13-drawer-phone');
+  await rail.getByRole('link', { name: /# help/ }).click();
+  await cy.getByRole('heading', { name: '# help' }).waitFor({ timeout: T });
+  await rail.waitFor({ state: 'hidden', timeout: T });
+
+  await cy.getByRole('button', { name: 'Members' }).click();
+  await side.getByText(`@${bob.user.name}`).waitFor({ timeout: T });
+  await noAxeViolations(cy, 'members sheet (phone)');
+  await shot(cy, 'app-14-members-phone');
+  await side.getByRole('button', { name: 'Close members' }).click();
+  await side.waitFor({ state: 'hidden', timeout: T });
+
+  await cy.getByRole('link', { name: 'Profile' }).click();
+  await cy.getByRole('heading', { name: 'Your profile' }).waitFor({ timeout: T });
+  assert.equal(await cy.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), 0, 'profile: no sideways scrolling');
+  await noAxeViolations(cy, 'profile (phone)');
+  await shot(cy, 'app-15-profile-phone');
+  await cy.getByRole('link', { name: 'Sessions', exact: true }).click();
+  await cy.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: T });
+  await noAxeViolations(cy, 'sessions (phone)');
+  await shot(cy, 'app-16-sessions-phone');
+});
+
+test('4. a moderator gives a role from the member list; everyone sees the badge change', async () => {
+  // The admin's page (desktop), on the circle.
+  const ad = await open('admin');
+  await ad.getByLabel('User name').fill('admin');
+  await ad.getByLabel('Password').fill('admin password 123');
+  await ad.getByRole('button', { name: 'Sign in' }).click();
+  await ad.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+  await ad.goto(`${stack.url}#/circle/${circleId}`);
+  await ad.getByRole('heading', { name: CIRCLE, level: 1 }).waitFor({ timeout: T });
+  const row = ad.locator(`.member[data-user="${bob.user.id}"]`);
+  await row.getByText('Manage').click();
+  await row.getByLabel('Role of Bob Brown').selectOption('mentor');
+  await ad.getByRole('status').filter({ hasText: 'Bob Brown is now a mentor.' }).waitFor({ timeout: T });
+  await pages.ada.locator(`.member[data-user="${bob.user.id}"] .role`, { hasText: 'mentor' }).waitFor({ timeout: T });
+  await noAxeViolations(ad, 'circle as moderator (desktop)');
+  await shot(ad, 'app-20-moderator-members');
+  await ad.getByRole('link', { name: 'Sessions', exact: true }).click();
+  await ad.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: T });
+  await noAxeViolations(ad, 'sessions (desktop)');
+});
