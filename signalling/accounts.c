@@ -19,6 +19,11 @@
 #include "msg.h"
 #include "presence.h"
 #include "tz.h"
+#include "ws.h"
+
+/* The WebSocket close code of a suspended account's connections (RFC 6455 section 7.4.1: 1008, policy
+ * violation): the client shows the reason from the auth.suspended event sent just before. */
+#define ACCOUNT_SUSPENDED_CLOSE 1008
 
 /* Weak: schedule.c sends what waited for a user while offline; a build without it skips this. */
 extern void schedule_signed_in(uint64_t conn, const char *uid) __attribute__((weak));
@@ -189,20 +194,25 @@ typedef struct {
     req_t *r;
     json_t *out;
     char key[80]; /* session:<hash> */
+    char ukey[USER_KEY_MAX]; /* user:<uid> */
 } answer_t;
 
-/* The session still exists now that its channel is subscribed: the sign-in stands. If it was ended in
- * between (auth.logout elsewhere after the session was read, before ev:s:<hash> was live here, so its
- * auth.signed_out was not seen), the connection is signed out and the sign-in refused. */
+/* The session still exists and the account is not suspended now that the session's channel is
+ * subscribed: the sign-in stands. If it was ended in between (auth.logout elsewhere after the session was
+ * read, or admin.suspend, before ev:s:<hash> was live here, so its event was not seen), the connection is
+ * signed out and the sign-in refused. Reply of accounts_session_live: 1 live, 0 ended, -1 suspended. */
 static void session_checked(const store_reply_t *rep, void *priv)
 {
     answer_t *a = priv;
-    if (rep && store_type(rep) == STORE_INT && store_int(rep) == 0) {
+    if (rep && store_type(rep) == STORE_INT && store_int(rep) != 1) {
         conn_t *c = conn_find(req_conn(a->r));
         if (c && conn_user(c) && strcmp(conn_session(c), a->key + 8) == 0)
             conn_sign_out(c);
         json_decref(a->out);
-        req_error(a->r, E_UNAUTHORIZED, "this session was ended");
+        if (store_int(rep) < 0)
+            req_error(a->r, E_SUSPENDED, "this account is suspended");
+        else
+            req_error(a->r, E_UNAUTHORIZED, "this session was ended");
     } else {
         req_ok(a->r, a->out);
     }
@@ -213,7 +223,8 @@ static void answer_signed_in(const store_reply_t *rep, void *priv)
 {
     (void)rep;
     answer_t *a = priv;
-    store_cmdf(session_checked, a, "EXISTS %s", a->key);
+    const char *args[] = {a->key, a->ukey};
+    store_fcall("accounts_session_live", session_checked, a, 2, 0, args);
 }
 
 /* Completes a sign-in: the connection (if still there) becomes uid's, then r is answered with user and,
@@ -256,6 +267,7 @@ static void sign_in(req_t *r, const char *uid, const store_reply_t *user, const 
     a->r = r;
     a->out = out;
     snprintf(a->key, sizeof a->key, "%s", session_key);
+    user_key(a->ukey, uid, "");
     /* Answer once the user's, circles' and session's channels are subscribed: the client may act on the
      * answer at once (e.g. join a circle) and must not miss the events that follow. */
     store_sub_barrier(answer_signed_in, a);
@@ -539,6 +551,10 @@ static void session_ended(const char *session, const char *payload, size_t len)
 {
     json_t *ev = json_loadb(payload, len, 0, NULL);
     const char *uid = json_string_value(json_object_get(ev, "user"));
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    /* admin.suspend (moderation.lua) ends the sessions with auth.suspended: the connection is also closed,
+     * after the event, so that a client that ignores the event still cannot go on. */
+    int suspended = type && strcmp(type, "auth.suspended") == 0;
     if (uid) {
         /* Collected first: conn_foreach's callback may not sign anyone out. More than 64 connections of
          * one session on one node: the rest are found on the next round. */
@@ -550,9 +566,12 @@ static void session_ended(const char *session, const char *payload, size_t len)
                 conn_t *c = conn_find(e.ids[i]);
                 if (!c)
                     continue;
-                log_info("conn %llu: session ended elsewhere: signed out", (unsigned long long)e.ids[i]);
+                log_info("conn %llu: session ended elsewhere: signed out%s", (unsigned long long)e.ids[i],
+                         suspended ? " (account suspended): closing" : "");
                 conn_sign_out(c);
                 conn_send_text(c, payload, len);
+                if (suspended && conn_ws(c))
+                    ws_close(conn_ws(c), ACCOUNT_SUSPENDED_CLOSE, "account suspended");
             }
         } while (e.n == sizeof e.ids / sizeof e.ids[0]);
     }

@@ -9,7 +9,10 @@
  *   channel:<chid>:edits    hash   message id → current text, for edited messages (stream entries cannot
  *                                  be changed in place)
  *   typing:<chid>:<uid>     string throttles chat.typing (expires after TYPING_THROTTLE_MS)
- * A deleted message is removed from the stream (XDEL) and from the edits hash, so history never returns it.
+ * A message its author deletes is removed from the stream (XDEL) and from the edits hash, so history never
+ * returns it; one a moderator deletes stays as a tombstone (channel:<chid>:removed, moderation.h; the text is
+ * not shown) and is written to the circle's audit log. Each channel of channel.list carries the user's
+ * unread count and read marker (readmark.h).
  *
  * Events, PUBLISHed on ev:c:<circle> by the same script that writes (so a message is acknowledged only
  * once it is stored, and the event order is the stream order): chat.message, chat.updated, chat.deleted,

@@ -52,7 +52,9 @@ static void circle_list(req_t *r)
 {
     const char *q = "", *subject = "", *phase = "", *cursor = "";
     long long limit = 20;
-    if (req_str(r, "q", 0, 64, 0, &q) < 0 || req_str(r, "subject", 0, 64, 0, &subject) < 0 ||
+    int mine = 0;
+    if (req_bool(r, "mine", 0, &mine) < 0 || req_str(r, "q", 0, 64, 0, &q) < 0 ||
+        req_str(r, "subject", 0, 64, 0, &subject) < 0 ||
         feature_req_enum(r, "phase", phases, 0, &phase) < 0 ||
         req_str(r, "cursor", 0, 64, 0, &cursor) < 0 || req_int(r, "limit", 1, 100, 0, &limit) < 0)
         return;
@@ -64,8 +66,8 @@ static void circle_list(req_t *r)
     lower_copy(ql, sizeof ql, q);
     lower_copy(sl, sizeof sl, subject);
     snprintf(lim, sizeof lim, "%lld", limit);
-    const char *args[] = {req_user(r), ql, sl, phase, cursor, lim};
-    feature_eval_answer(r, "circle_list", 0, 6, args);
+    const char *args[] = {req_user(r), ql, sl, phase, cursor, lim, mine ? "1" : "0"};
+    feature_eval_answer(r, "circle_list", 0, 7, args);
 }
 
 /* The handlers that take just {circle}: run library function fn with args uid, cid. */

@@ -39,12 +39,16 @@ static void help_duty(req_t *r)
     feature_eval_answer(r, "help_duty", 0, 4, args);
 }
 
+/* help.request's reach: the experts on duty only, or also those online but not on duty (help.nudge). */
+static const char *const reaches[] = {"on_duty", "online", NULL};
+
 static void help_request(req_t *r)
 {
-    const char *cid, *topic, *details = "", *dev;
+    const char *cid, *topic, *details = "", *dev, *reach = "on_duty";
     if (feature_req_id(r, "circle", 0, 1, &cid) < 0 ||
         req_str(r, "topic", 1, HELP_TOPIC_MAX, 1, &topic) < 0 ||
-        req_str(r, "details", 0, HELP_DETAILS_MAX, 0, &details) < 0 || !(dev = req_device(r)))
+        req_str(r, "details", 0, HELP_DETAILS_MAX, 0, &details) < 0 ||
+        feature_req_enum(r, "reach", reaches, 0, &reach) < 0 || !(dev = req_device(r)))
         return;
     char rid[FEATURE_ID_LEN + 1], tmo[24];
     if (feature_id_new(rid) < 0) {
@@ -52,8 +56,8 @@ static void help_request(req_t *r)
         return;
     }
     timeout_ms(tmo);
-    const char *args[] = {rid, req_user(r), dev, cid, topic, details, tmo};
-    feature_eval_answer(r, "help_request", 0, 7, args);
+    const char *args[] = {rid, req_user(r), dev, cid, topic, details, tmo, reach};
+    feature_eval_answer(r, "help_request", 0, 8, args);
 }
 
 static void help_accept(req_t *r)

@@ -25,8 +25,10 @@
 #include "log.h"
 #include "mentoring.h"
 #include "metrics.h"
+#include "moderation.h"
 #include "module.h"
 #include "presence.h"
+#include "readmark.h"
 #include "rooms.h"
 #include "schedule.h"
 #include "turn.h"
@@ -190,7 +192,8 @@ static void ready_tick(uv_timer_t *t)
  * is the only list of features in the program; a feature missing here is missing from the server. */
 static const module_t *const features[] = {
     &accounts_module, &circles_module, &channels_module, &turn_module, &mentoring_module,
-    &calls_module,    &rooms_module,   &help_module,     &schedule_module, &presence_module,
+    &calls_module,    &rooms_module,   &help_module,     &schedule_module, &moderation_module,
+    &readmark_module, &presence_module,
 };
 
 static int register_features(void)

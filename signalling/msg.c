@@ -31,7 +31,7 @@ static size_t frame_member_len;
 
 static const char *const codes[] = {E_BAD_REQUEST, E_UNAUTHORIZED, E_FORBIDDEN, E_NOT_FOUND, E_CONFLICT,
                                     E_RATE_LIMITED, E_TOO_LARGE, E_UNAVAILABLE, E_ROOM_FULL, E_INTERNAL,
-                                    E_BAD_SDP,      E_GLARE};
+                                    E_BAD_SDP,      E_GLARE,       E_SUSPENDED};
 
 int msg_is_code(const char *code, size_t len)
 {

@@ -30,6 +30,7 @@
 #define E_INTERNAL "internal"
 #define E_BAD_SDP "bad_sdp" /* room.media: the SFU could not use the description */
 #define E_GLARE "glare"     /* room.media: the SFU has an offer of its own outstanding */
+#define E_SUSPENDED "suspended" /* auth.login/auth.resume: an admin suspended the account (admin.suspend) */
 /* 1 if code is one of the codes above. */
 int msg_is_code(const char *code, size_t len);
 

@@ -39,6 +39,7 @@ static int started, link_started;
 static void sfu_leave(part_t *p, conn_t *c);
 static void on_sfu_event(const json_t *msg);
 static void on_room_closed(const char *payload, size_t len);
+static void on_room_removed(const char *payload, size_t len);
 static void sfu_check_fire(uv_timer_t *t);
 static int media_sfu(void);
 
@@ -224,6 +225,7 @@ static int rooms_start(uv_loop_t *loop)
     uv_timer_start(&refresher, refresh_fire, every, every);
     uv_timer_start(&sweeper, sweep_fire, SWEEP_MS, SWEEP_MS);
     bus_observe("room.participants", on_participants);
+    bus_observe("room.removed", on_room_removed);
     bus_direct_register("room", bus_deliver_if_signed_in); /* the sender's node checked both ends */
     started = 1;
     if (!media_sfu())
@@ -889,6 +891,23 @@ static void on_room_closed(const char *payload, size_t len)
     for (part_t *p = parts; room && p; p = p->next)
         if (strcmp(p->room, room) == 0)
             p->sfu[0] = 0;
+    json_decref(ev);
+}
+
+/* bus observer: a device was taken out of a room by someone else (room.removed {room, device}: moderation.lua,
+ * when a moderator removes its user from the circle). If it is a participant here, it leaves its SFU and
+ * this node forgets it, as after room.leave. */
+static void on_room_removed(const char *payload, size_t len)
+{
+    json_t *ev = json_loadb(payload, len, 0, NULL);
+    const char *room = json_string_value(json_object_get(ev, "room"));
+    const char *device = json_string_value(json_object_get(ev, "device"));
+    conn_t *c = device ? conn_find_device(device) : NULL;
+    part_t *p = c && room ? part_find(conn_id(c), room) : NULL;
+    if (p) {
+        sfu_leave(p, c);
+        part_remove(p, c);
+    }
     json_decref(ev);
 }
 

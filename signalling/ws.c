@@ -49,6 +49,9 @@ struct ws_sess {
     size_t discarded;        /* bytes of the oversized frame thrown away so far */
     unsigned killed : 1;     /* dropped (slow client, idle): write nothing more */
     unsigned going_away : 1; /* server shutdown: close (1001) at the next writable */
+    unsigned ending : 1;     /* ws_close: close with end_code once the output queued before is written */
+    unsigned short end_code;
+    const char *end_why;     /* static string */
     unsigned ping_due : 1;   /* write a PING at the next writable */
     unsigned paused : 1;     /* ws_pause_reading */
     unsigned dirty : 1;      /* in the dirty list */
@@ -321,6 +324,17 @@ void ws_send(ws_sess_t *s, const char *text, size_t len)
 
 size_t ws_queued_total(void) { return queued_total; }
 
+void ws_close(ws_sess_t *s, int code, const char *why)
+{
+    if (s->killed || s->ending)
+        return;
+    s->ending = 1;
+    s->end_code = (unsigned short)code;
+    s->end_why = why;
+    lws_callback_on_writable(s->wsi);
+    lws_kick();
+}
+
 /* Writes a close frame (RFC 6455 section 5.5.1: 2-byte status, then a reason) and returns -1 so that
  * lws drops the socket. lws 4.1 marks a socket unusable when a writeable callback returns -1, so its own
  * lws_close_reason() frame would never be sent from here: we write it ourselves. */
@@ -352,10 +366,12 @@ static int on_writeable(ws_sess_t *s)
         dirty_remove(s);
         if (hand_to_lws(s, 0) < 0)
             return -1;
-        if (s->ping_due || s->closing)
+        if (s->ping_due || s->closing || s->ending)
             lws_callback_on_writable(s->wsi); /* one write per callback */
         return 0;
     }
+    if (s->ending)
+        return send_close(s, (enum lws_close_status)s->end_code, s->end_why);
     if (s->ping_due) {
         /* RFC 6455 section 5.5.2: the peer's PONG (or any frame) shows it is alive. Not empty: lws 4.1
          * does not report an empty PONG to the protocol callback (LWS_CALLBACK_RECEIVE_PONG). */

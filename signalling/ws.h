@@ -55,6 +55,10 @@ void ws_send(ws_sess_t *s, const char *text, size_t len);
  * Calls that do not change the state are no-ops. Safe at any time on the loop, including from inside
  * dispatch_frame. */
 void ws_pause_reading(ws_sess_t *s, int paused);
+/* Closes s with a close frame (RFC 6455 section 5.5.1: code, then why — a static string of at most 60
+ * bytes) once the frames queued before it are written; frames queued after it are dropped with the
+ * connection. Its close path (conn_closed) runs as for any close. A second call does nothing. */
+void ws_close(ws_sess_t *s, int code, const char *why);
 /* Bytes queued for sending over all connections (for metrics and tests). */
 size_t ws_queued_total(void);
 

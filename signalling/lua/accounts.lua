@@ -71,8 +71,9 @@ lib.register('accounts_lookup', {'no-writes'}, function(keys)
 end)
 
 -- keys: session key, user:<uid>, user:<uid>:circles, user:<uid>:sessions. args: uid, ttl_s, device, address
--- → {user hash, user's circles}.
+-- → {user hash, user's circles}. A suspended account (admin.suspend: moderation.lua) gets no session.
 lib.register('accounts_session', {}, function(keys, args)
+  if redis.call('HEXISTS', keys[2], 'suspended') == 1 then return fail('suspended', 'this account is suspended') end
   redis.call('SET', keys[1], args[1], 'EX', tonumber(args[2]))
   session_note(keys[4], string.sub(keys[1], 9), args[3] or '', args[4])
   return {redis.call('HGETALL', keys[2]), redis.call('HGETALL', keys[3])}
@@ -83,10 +84,21 @@ end)
 lib.register('accounts_resume', {}, function(keys, args)
   local uid = redis.call('GET', keys[1])
   if not uid then return redis.error_reply('unauthorized: unknown or expired token') end
+  if redis.call('HEXISTS', 'user:' .. uid, 'suspended') == 1 then
+    return fail('suspended', 'this account is suspended')
+  end
   -- the user the session leads to, and its sessions hash
   session_note('user:' .. uid .. ':sessions', string.sub(keys[1], 9), args[1] or '', args[2])
   return {redis.call('HGETALL', 'user:' .. uid), redis.call('HGETALL', 'user:' .. uid .. ':circles'),
     redis.call('PTTL', keys[1]), uid}
+end)
+
+-- keys: session key, user:<uid> → 1 while the session lives and the account is not suspended, 0 once the
+-- session ended, -1 when the account is suspended (checked again once a sign-in's channels are live).
+lib.register('accounts_session_live', {'no-writes'}, function(keys)
+  if redis.call('EXISTS', keys[1]) == 0 then return 0 end
+  if redis.call('HEXISTS', keys[2], 'suspended') == 1 then return -1 end
+  return 1
 end)
 
 -- keys: user:<uid>. args: field/value pairs → the user hash.

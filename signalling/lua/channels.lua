@@ -6,6 +6,7 @@
 local brief, can_moderate, circle_exists, fail = lib.brief, lib.can_moderate, lib.circle_exists, lib.fail
 local hash, help_brief, is_admin, is_online = lib.hash, lib.help_brief, lib.is_admin, lib.is_online
 local jarr, now_ms, publish_circle, role_of = lib.jarr, lib.now_ms, lib.publish_circle, lib.role_of
+local message_remove, unread_of = lib.message_remove, lib.unread_of
 
 -- the circle and role of uid in channel chid's circle, or nil, nil and an error reply
 local function member_channel(chid, uid)
@@ -26,12 +27,16 @@ local function msg_obj(chid, id, flat)
   if e then text, edited = e, true end
   local m = {id = id, channel = chid, user = brief(f.user), text = text,
     ts = tonumber(string.match(id, '^(%d+)')), edited = edited}
+  -- a moderator's deletion leaves a tombstone (channel:<chid>:removed: id → who removed it)
+  local removed = redis.call('HGET', 'channel:' .. chid .. ':removed', id)
+  if removed then m.text, m.edited, m.removed = '', false, removed end
   if f.help then m.help = help_brief(f.help) end
   return m
 end
+-- a message's stored fields, nil if there is none or a moderator removed it
 local function find_msg(chid, id)
   local r = redis.call('XRANGE', 'channel:' .. chid .. ':log', id, id)
-  if #r == 0 then return nil end
+  if #r == 0 or redis.call('HEXISTS', 'channel:' .. chid .. ':removed', id) == 1 then return nil end
   return r[1][2]
 end
 -- writes: tells every member of circle cid named as @name in the text of message m (by uid, stored) —
@@ -90,9 +95,12 @@ lib.register('channel_list', {'no-writes'}, function(keys, args)
     return fail('forbidden', 'only members of the circle see its channels')
   end
   local out = {}
+  local lname = string.lower(redis.call('HGET', 'user:' .. uid, 'name') or '')
   for _, chid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':channels', 0, -1)) do
     local c = hash('channel:' .. chid)
-    out[#out + 1] = cjson.encode({id = chid, circle = cid, name = c.name, topic = c.topic or ''})
+    local u = unread_of(chid, uid, lname)
+    out[#out + 1] = cjson.encode({id = chid, circle = cid, name = c.name, topic = c.topic or '',
+      unread = u.unread, mentions = u.mentions, last_read = u.last_read})
   end
   return '{"channels":' .. jarr(out) .. '}'
 end)
@@ -154,11 +162,14 @@ lib.register('chat_edit', {}, function(keys, args)
   return cjson.encode({message = m})
 end)
 
--- args: uid, chid, message id. The author, the circle's moderators and admins delete.
+-- args: uid, chid, message id. The author, the circle's moderators and admins delete. The author's
+-- deletion removes the message; anyone else's (a moderator's) leaves a tombstone in the history and is
+-- written to the circle's audit log.
 lib.register('chat_delete', {}, function(keys, args)
   local uid, chid, id = args[1], args[2], args[3]
   local cid, role, e = member_channel(chid, uid)
-  if e then return e end
+  if e and not (cid == nil and is_admin(uid) and redis.call('EXISTS', 'channel:' .. chid) == 1) then return e end
+  cid = cid or redis.call('HGET', 'channel:' .. chid, 'circle')
   local flat = find_msg(chid, id)
   if not flat then return fail('not_found', 'no such message') end
   local author = nil
@@ -166,9 +177,7 @@ lib.register('chat_delete', {}, function(keys, args)
   if author ~= uid and role ~= 'moderator' and not is_admin(uid) then
     return fail('forbidden', 'only the author or a moderator deletes a message')
   end
-  redis.call('XDEL', 'channel:' .. chid .. ':log', id)
-  redis.call('HDEL', 'channel:' .. chid .. ':edits', id)
-  publish_circle(cid, {type = 'chat.deleted', circle = cid, channel = chid, message = id})
+  message_remove(cid, chid, id, author, uid)
   return ''
 end)
 

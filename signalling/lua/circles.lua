@@ -7,6 +7,7 @@ local brief, can_moderate, circle_exists, fail = lib.brief, lib.can_moderate, li
 local hash, help_duty_count, help_on_duty, is_admin = lib.hash, lib.help_duty_count, lib.help_on_duty, lib.is_admin
 local is_online, jarr, now_ms, presence_of = lib.is_online, lib.jarr, lib.now_ms, lib.presence_of
 local publish_circle, publish_membership, role_of = lib.publish_circle, lib.publish_membership, lib.role_of
+local audit, set_role = lib.audit, lib.set_role
 
 local function circle_obj(cid, uid, now)
   local c = hash('circle:' .. cid)
@@ -29,7 +30,16 @@ local function circle_obj(cid, uid, now)
     my_status = status,
     my_role = my_role or cjson.null, created = tonumber(c.created)}
 end
+-- writes: a newcomer has read what was written before they joined: their read marker (readmark.h) in each
+-- channel starts at its newest message, so unread counts start at 0, not at the circle's whole history
+local function mark_all_read(cid, uid)
+  for _, chid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':channels', 0, -1)) do
+    local newest = redis.call('XREVRANGE', 'channel:' .. chid .. ':log', '+', '-', 'COUNT', 1)
+    if #newest > 0 then redis.call('HSET', 'readmark:' .. uid, chid, newest[1][1]) end
+  end
+end
 local function add_member(cid, uid, role)
+  mark_all_read(cid, uid)
   redis.call('HSET', 'circle:' .. cid .. ':members', uid, role)
   redis.call('HSET', 'user:' .. uid .. ':circles', cid, 'member')
   publish_membership(cid, uid, 'member', role)
@@ -70,7 +80,11 @@ lib.register('circle_create', {}, function(keys, args)
     jarr(chans) .. '}'
 end)
 
--- args: uid, q (lower case), subject (lower case), phase, cursor ("" or "SCORE:CID"), limit.
+-- circle.list {mine: true} answers at most this many circles, in one page
+local MINE_MAX = 500
+
+-- args: uid, q (lower case), subject (lower case), phase, cursor ("" or "SCORE:CID"), limit, mine ('1': only
+-- the user's circles, member or pending: read from user:<uid>:circles, all in one page).
 -- Walks the directory in creation order from the cursor. The walk is bounded (`budget` entries per call)
 -- so a rare filter cannot stall Redis: a page may then be short with a non-null next_cursor.
 lib.register('circle_list', {'no-writes'}, function(keys, args)
@@ -86,6 +100,23 @@ lib.register('circle_list', {'no-writes'}, function(keys, args)
       if string.find(string.lower(f), q, 1, true) then return true end
     end
     return false
+  end
+  if args[7] == '1' then -- mine: the user's own circles (member or pending), not the directory
+    local flat, mine = redis.call('HKEYS', 'user:' .. uid .. ':circles'), {}
+    for _, cid in ipairs(flat) do
+      local created = redis.call('ZSCORE', 'circles', cid)
+      if created then mine[#mine + 1] = {cid = cid, created = tonumber(created)} end
+    end
+    table.sort(mine, function(a, b)
+      if a.created ~= b.created then return a.created < b.created end
+      return a.cid < b.cid
+    end)
+    local out = {}
+    for _, m in ipairs(mine) do
+      if #out >= MINE_MAX then break end
+      if matches(hash('circle:' .. m.cid)) then out[#out + 1] = cjson.encode(circle_obj(m.cid, uid, now)) end
+    end
+    return '{"circles":' .. jarr(out) .. ',"next_cursor":null}'
   end
   local found, last, next_cursor, scanned, offset, budget = {}, nil, cjson.null, 0, 0, 2000
   local done = false
@@ -153,6 +184,7 @@ lib.register('circle_leave', {}, function(keys, args)
   local e = need_circle(cid)
   if e then return e end
   local role = role_of(cid, uid)
+  redis.call('HDEL', 'circle:' .. cid .. ':role_requests', uid)
   if role then
     redis.call('HDEL', 'circle:' .. cid .. ':members', uid)
     publish_circle(cid, {type = 'circle.member_left', circle = cid, user = brief(uid), role = role})
@@ -186,9 +218,11 @@ lib.register('circle_decide', {}, function(keys, args)
   end
   if verdict == 'approve' then
     add_member(cid, who, 'member')
+    audit(cid, uid, 'member_approved', who)
   else
     redis.call('HDEL', 'user:' .. who .. ':circles', cid)
     publish_membership(cid, who, 'none', nil)
+    audit(cid, uid, 'member_rejected', who)
   end
   return ''
 end)
@@ -227,15 +261,8 @@ lib.register('circle_set_role', {}, function(keys, args)
   local e = need_moderator(cid, uid)
   if e then return e end
   local old = role_of(cid, who)
-  if not old then return fail('not_found', 'this user is not a member of the circle') end
-  if old == role then return '' end
-  if old == 'moderator' then
-    local flat, mods = redis.call('HVALS', 'circle:' .. cid .. ':members'), 0
-    for _, r in ipairs(flat) do if r == 'moderator' then mods = mods + 1 end end
-    if mods <= 1 then return fail('conflict', 'the last moderator of a circle cannot be demoted') end
-  end
-  redis.call('HSET', 'circle:' .. cid .. ':members', who, role)
-  publish_membership(cid, who, 'member', role)
-  publish_circle(cid, {type = 'circle.role', circle = cid, user = brief(who), role = role})
+  e = set_role(cid, who, role)
+  if e then return e end
+  if old ~= role then audit(cid, uid, 'role_set', who, nil, role) end
   return ''
 end)

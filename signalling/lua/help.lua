@@ -75,6 +75,26 @@ local function offer(h, now)
   end
   return n
 end
+-- writes: with reach "online", tells each expert or mentor of the circle who is online but not on duty (and
+-- not the asker, nor in a call) with the gentler help.nudge, and lets them accept it (the offered set).
+-- Returns how many experts and mentors are online (the asker left out), nudged or not.
+local function nudge(h, now, reach)
+  local ev = cjson.encode({type = 'help.nudge', circle = h.circle, request = h.id, topic = h.topic,
+    by = brief(h.requester)})
+  local members, online = redis.call('HGETALL', 'circle:' .. h.circle .. ':members'), 0
+  for i = 1, #members, 2 do
+    local uid, role = members[i], members[i + 1]
+    if uid ~= h.requester and (role == 'expert' or role == 'mentor') and presence_of(uid, now) ~= 'offline' then
+      online = online + 1
+      if reach == 'online' and not help_on_duty(h.circle, uid, now) and presence_of(uid, now) ~= 'in_call' and
+         not calls_busy(uid) then
+        redis.call('SADD', 'help:' .. h.id .. ':offered', uid)
+        redis.call('PUBLISH', 'ev:u:' .. uid, ev)
+      end
+    end
+  end
+  return online
+end
 local function arm(h, now, timeout)
   local d = string.format('%d', now + timeout)
   redis.call('ZADD', 'help:deadlines', d, h.id)
@@ -126,8 +146,10 @@ lib.register('help_request', {}, function(keys, args)
     publish_circle(cid, {type = 'chat.message', circle = cid, message = help_msg(h)})
   end
   local n = offer(h, now)
+  local online = nudge(h, now, args[8])
   arm(h, now, tonumber(args[7]))
-  return cjson.encode({request = help_obj(rid), offered = n})
+  return cjson.encode({request = help_obj(rid), offered = n, experts_on_duty = help_duty_count(cid, now),
+    experts_online = online})
 end)
 
 -- args: rid, uid, device, new call id. The status check and the call are one step: first accept wins.

@@ -100,6 +100,98 @@ local function publish_membership(cid, uid, status, role)
 end
 local function publish_circle(cid, ev) redis.call('PUBLISH', 'ev:c:' .. cid, cjson.encode(ev)) end
 
+-- ---------------- roles and the audit log (moderation.h lists the keys) ----------------
+
+-- How many entries a circle's audit log keeps (XADD MAXLEN ~: trimmed in whole macro nodes, cheaply).
+local AUDIT_MAX = 10000
+-- writes: appends one entry to circle cid's audit log circle:<cid>:audit (a stream, newest last): actor
+-- (uid), action (a word of PROTOCOL.md "Moderation"), then the optional target user, message id, detail
+-- (a short text) and channel. Called by the function that does the action, so the action and its entry
+-- are one step.
+local function audit(cid, actor, action, target, message, detail, channel)
+  local f = {'actor', actor, 'action', action}
+  if target then f[#f + 1] = 'target'; f[#f + 1] = target end
+  if message then f[#f + 1] = 'message'; f[#f + 1] = message end
+  if channel then f[#f + 1] = 'channel'; f[#f + 1] = channel end
+  if detail and detail ~= '' then f[#f + 1] = 'detail'; f[#f + 1] = detail end
+  redis.call('XADD', 'circle:' .. cid .. ':audit', 'MAXLEN', '~', AUDIT_MAX, '*', unpack(f))
+end
+-- writes: gives member `who` of circle cid the role `role` (events circle.membership to the user and
+-- circle.role to the circle). Returns an error reply, or nil. A circle always keeps a moderator: demoting
+-- the last one is refused (conflict). Setting the role someone already has changes nothing.
+local function set_role(cid, who, role)
+  local old = role_of(cid, who)
+  if not old then return fail('not_found', 'this user is not a member of the circle') end
+  if old == role then return nil end
+  if old == 'moderator' then
+    local flat, mods = redis.call('HVALS', 'circle:' .. cid .. ':members'), 0
+    for _, r in ipairs(flat) do if r == 'moderator' then mods = mods + 1 end end
+    if mods <= 1 then return fail('conflict', 'the last moderator of a circle cannot be demoted') end
+  end
+  redis.call('HSET', 'circle:' .. cid .. ':members', who, role)
+  publish_membership(cid, who, 'member', role)
+  publish_circle(cid, {type = 'circle.role', circle = cid, user = brief(who), role = role})
+  return nil
+end
+
+-- writes: deletes message id (by `author`) of channel chid in circle cid on behalf of user `by`. The
+-- author's own deletion removes it from the history; anyone else's (a moderator's) leaves a tombstone —
+-- channel:<chid>:removed id → "moderator" (the stream entry stays: streams are append-only) — and is
+-- written to the audit log. Either way the circle gets chat.deleted {circle, channel, message, by}.
+local function message_remove(cid, chid, id, author, by)
+  local kind = 'author'
+  if author == by then
+    redis.call('XDEL', 'channel:' .. chid .. ':log', id)
+  else
+    kind = 'moderator'
+    redis.call('HSET', 'channel:' .. chid .. ':removed', id, kind)
+    audit(cid, by, 'message_removed', author, id, nil, chid)
+  end
+  redis.call('HDEL', 'channel:' .. chid .. ':edits', id)
+  publish_circle(cid, {type = 'chat.deleted', circle = cid, channel = chid, message = id, by = kind})
+end
+
+-- ---------------- read markers (readmark.h lists the keys) ----------------
+
+-- Unread counts read at most UNREAD_CAP + 1 messages per channel (the client shows "99+" past 99).
+local UNREAD_CAP = 100
+-- -1, 0 or 1 as stream id a is before, equal to or after b ("MS-SEQ", decimal; compared as numbers)
+local function id_cmp(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  if am ~= bm then return am < bm and -1 or 1 end
+  if as ~= bs then return as < bs and -1 or 1 end
+  return 0
+end
+-- true if text names the user called lname (lower case) as @name, by the rule chat.mention uses
+local function mentions_name(text, lname)
+  for raw in string.gmatch(text, '@([%w_%.%-]+)') do
+    if string.lower((string.gsub(raw, '[%.%-]+$', ''))) == lname then return true end
+  end
+  return false
+end
+-- channel chid as seen by uid (whose user name, lower case, is lname): {unread, mentions, last_read}.
+-- Reads at most UNREAD_CAP + 1 messages after the user's marker; the user's own messages and removed ones
+-- are not counted; unread stops at UNREAD_CAP.
+local function unread_of(chid, uid, lname)
+  local last = redis.call('HGET', 'readmark:' .. uid, chid)
+  local from = last and ('(' .. last) or '-'
+  local entries = redis.pcall('XRANGE', 'channel:' .. chid .. ':log', from, '+', 'COUNT', UNREAD_CAP + 1)
+  if entries.err then entries = {} end -- a marker at the end of the id space: nothing lies beyond it
+  local unread, mentions = 0, 0
+  for _, en in ipairs(entries) do
+    local f = {}
+    for i = 1, #en[2], 2 do f[en[2][i]] = en[2][i + 1] end
+    if f.user ~= uid and redis.call('HEXISTS', 'channel:' .. chid .. ':removed', en[1]) == 0 then
+      unread = unread + 1
+      if lname and f.text and mentions_name(f.text, lname) then mentions = mentions + 1 end
+    end
+  end
+  if unread > UNREAD_CAP then unread = UNREAD_CAP end
+  return {unread = unread, mentions = mentions, last_read = last or cjson.null}
+end
+
 -- ---------------- help requests (help.h lists the keys) ----------------
 -- On duty: help:duty:<cid> maps uid → the device that went on duty; the user is on duty while that device
 -- is live in presence:devices and the user is still an expert or mentor of the circle. So duty ends with
@@ -235,6 +327,8 @@ lib.is_online, lib.presence_of, lib.publish_membership, lib.publish_circle = is_
 lib.help_on_duty, lib.help_duty_count, lib.help_status, lib.help_brief = help_on_duty, help_duty_count,
   help_status, help_brief
 lib.calls_busy, lib.calls_open_active = calls_busy, calls_open_active
+lib.audit, lib.set_role, lib.message_remove = audit, set_role, message_remove
+lib.id_cmp, lib.unread_of = id_cmp, unread_of
 lib.private_room_set, lib.private_room_close = private_room_set, private_room_close
 lib.booking_obj, lib.mentor_circles, lib.may_book, lib.pair_key, lib.other_party = booking_obj,
   mentor_circles, may_book, pair_key, other_party

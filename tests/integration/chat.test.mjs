@@ -225,7 +225,7 @@ test('chat.edit: own messages only; members see chat.updated; history shows the 
   assertError(await outsider.client.request('chat.edit', { channel: general.id, message: m.id, text: 'x' }), 'forbidden');
 });
 
-test('chat.delete: own messages; moderators delete any; deleted messages leave the history', async () => {
+test('chat.delete: own messages leave the history; a moderator\'s deletion leaves a tombstone', async () => {
   const own = (await alice.client.ok('chat.send', { channel: general.id, text: 'oops' })).message;
   const other = (await bob.client.ok('chat.send', { channel: general.id, text: 'something rude' })).message;
   assertError(await alice.client.request('chat.delete', { channel: general.id, message: other.id }), 'forbidden');
@@ -233,18 +233,22 @@ test('chat.delete: own messages; moderators delete any; deleted messages leave t
   assert.equal((await alice.client.request('chat.delete', { channel: general.id, message: own.id })).type, 'ok');
   const ev = await bob.client.waitEvent('chat.deleted', (e) => e.message === own.id);
   assert.equal(ev.channel, general.id);
-  // the admin is the circle's moderator
+  assert.equal(ev.by, 'author');
+  // the admin is the circle's moderator: the message stays as a tombstone (issue 11)
   assert.equal((await admin.client.request('chat.delete', { channel: general.id, message: other.id })).type, 'ok');
-  await alice.client.waitEvent('chat.deleted', (e) => e.message === other.id);
+  assert.equal((await alice.client.waitEvent('chat.deleted', (e) => e.message === other.id)).by, 'moderator');
   const hist = await alice.client.ok('chat.history', { channel: general.id, limit: 100 });
   const ids = hist.messages.map((m) => m.id);
-  assert.ok(!ids.includes(own.id) && !ids.includes(other.id));
+  assert.ok(!ids.includes(own.id));
+  const tomb = hist.messages.find((m) => m.id === other.id);
+  assert.deepEqual([tomb.text, tomb.removed, tomb.user.id], ['', 'moderator', bob.user.id]);
   assertError(await alice.client.request('chat.delete', { channel: general.id, message: own.id }), 'not_found');
+  assertError(await admin.client.request('chat.delete', { channel: general.id, message: other.id }), 'not_found');
   assertError(await alice.client.request('chat.delete', { channel: general.id, message: 'x-1' }), 'bad_request', 'message');
   // a resume from a deleted id still works (ids are positions, not rows)
   const after = (await bob.client.ok('chat.send', { channel: general.id, text: 'after the deletions' })).message;
   const r = await alice.client.ok('chat.history', { channel: general.id, after: own.id });
-  assert.deepEqual(r.messages.map((m) => m.id), [after.id]);
+  assert.deepEqual(r.messages.map((m) => m.id), [other.id, after.id]); // the tombstone, then the new one
 });
 
 test('chat.typing: reaches the other members, not non-members', async () => {
