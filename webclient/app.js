@@ -160,11 +160,16 @@ conn.addEventListener('resumed', async (ev) => {
   updateHeader();
 });
 
-conn.addEventListener('signedout', () => {
+conn.addEventListener('signedout', (ev) => {
   ctx.room?.leave(false);
-  if (!started) { start(); return; }
-  ctx.showError('Your session has ended. Please sign in again.');
-  route();
+  const reason = ev.detail?.reason;
+  const suspended = reason?.type === 'auth.suspended' || reason?.code === 'suspended';
+  const wasStarted = started;
+  if (!started) start();
+  else route();
+  if (suspended) {
+    ctx.showError(`Your account has been suspended by an administrator${reason.reason ? `: ${reason.reason}` : ''}.`);
+  } else if (wasStarted) ctx.showError('Your session has ended. Please sign in again.');
 });
 
 conn.addEventListener('server-error', (ev) => ctx.showError(ev.detail));

@@ -258,3 +258,100 @@ test('4. a moderator gives a role from the member list; everyone sees the badge 
   await ad.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: T });
   await noAxeViolations(ad, 'sessions (desktop)');
 });
+
+test('5. read markers live on the server: unread survives a reload, reading clears it on every device', async () => {
+  const ada = pages.ada;
+  // A second device of Ada's (a bare client with her token): it hears her read markers move.
+  const token = await ada.evaluate(() => localStorage.getItem('staffroom.token'));
+  const adaDevice = await connect(stack.wsUrl);
+  await adaDevice.ok('auth.resume', { token });
+  await ada.getByRole('navigation', { name: 'Circles, channels and rooms' }).getByRole('link', { name: /# general/ }).click();
+  await ada.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
+  await bob.ok('chat.send', { channel: helpChannel, text: 'One more for the help channel.' });
+  const rail = ada.getByRole('navigation', { name: 'Circles, channels and rooms' });
+  await rail.getByRole('link', { name: '# help (1 new)' }).waitFor({ timeout: T });
+  await ada.reload();
+  await ada.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
+  await rail.getByRole('link', { name: '# help (1 new)' }).waitFor({ timeout: T }); // from unread.counts
+  await rail.getByRole('link', { name: '# help (1 new)' }).click();
+  await ada.getByRole('heading', { name: '# help' }).waitFor({ timeout: T });
+  await log(ada).locator('li.unread-sep', { hasText: 'New messages' }).waitFor({ timeout: T });
+  const read = await adaDevice.waitEvent('channel.read', (e) => e.channel === helpChannel, T);
+  assert.equal(read.circle, circleId);
+  const counts = await adaDevice.ok('unread.counts', {});
+  assert.equal(counts.circles.find((c) => c.circle === circleId).unread, 0, 'nothing unread once seen');
+  await adaDevice.close();
+});
+
+test('6. roles and moderation: ask for a role, approve it; report a message, remove it; audit log', async () => {
+  const ad = pages.admin; const ada = pages.ada;
+  await ad.goto(`${stack.url}#/circle/${circleId}/${generalChannel}`);
+  await ad.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
+  // Ada asks to become an expert; the moderator sees it live in the queue and approves.
+  await ada.getByText('Ask to become an expert or a mentor').click();
+  const form = ada.getByRole('form', { name: 'Ask for a role' });
+  await form.getByLabel('Role').selectOption('expert');
+  await form.getByLabel('Why you (optional)').fill('I teach evening statistics.');
+  await form.getByRole('button', { name: 'Send request' }).click();
+  await form.getByText('Request sent.').waitFor({ timeout: T });
+  const queue = ad.getByRole('region', { name: 'Moderation queue' });
+  await queue.getByRole('list', { name: 'Role requests' }).getByText('I teach evening statistics.').waitFor({ timeout: T });
+  await shot(ad, 'app-21-moderation-queue');
+  await queue.getByRole('button', { name: 'Approve Ada Lovelace as expert' }).click();
+  await ada.getByRole('status').filter({ hasText: /You are now an expert/ }).waitFor({ timeout: T });
+  await ada.locator('.member .who', { hasText: '(you)' }).locator('xpath=..').locator('.role', { hasText: 'expert' }).waitFor({ timeout: T });
+
+  // Ada reports Bob's message; the moderator removes it from the queue; Ada sees the tombstone.
+  await ada.getByRole('navigation', { name: 'Circles, channels and rooms' }).getByRole('link', { name: /# general/ }).click();
+  await msg(ada, 'house prices').waitFor({ timeout: T });
+  await msg(ada, 'house prices').getByRole('button', { name: 'Report message by Bob Brown' }).click();
+  await ada.getByLabel('Why should a moderator look at this?').fill('Off topic advertising');
+  await ada.getByRole('button', { name: 'Send report' }).click();
+  await ada.getByRole('status').filter({ hasText: 'The moderators will look at it.' }).waitFor({ timeout: T });
+  const report = queue.getByRole('list', { name: 'Reported messages' }).locator('li', { hasText: 'Off topic advertising' });
+  await report.waitFor({ timeout: T });
+  await report.getByRole('button', { name: 'Remove message' }).click();
+  await log(ada).getByText('Message removed by a moderator.').waitFor({ timeout: T });
+  assert.equal(await msg(ada, 'house prices').count(), 0, 'the text is gone');
+
+  // The audit log lists what was done, newest first.
+  await ad.getByText('Audit log').click();
+  const audit = ad.getByRole('list', { name: 'Audit log' });
+  await audit.locator('li[data-action="message_removed"]').waitFor({ timeout: T });
+  await audit.locator('li[data-action="role_request_decided"]').waitFor({ timeout: T });
+  await noAxeViolations(ad, 'moderation queue and audit log (desktop)');
+  await shot(ad, 'app-22-audit-log');
+});
+
+test('7. a removed member loses access at once on every device; a suspended account is signed out', async () => {
+  const ad = pages.admin; const cy = pages.cy;
+  await cy.goto(`${stack.url}#/circle/${circleId}`);
+  await cy.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
+  const cyToken = await cy.evaluate(() => localStorage.getItem('staffroom.token'));
+  const cyDevice = await connect(stack.wsUrl);
+  const me = await cyDevice.ok('auth.resume', { token: cyToken });
+  // The moderator removes Cy from the member list.
+  const row = ad.locator(`.member[data-user="${me.user.id}"]`);
+  await row.getByText('Manage').click();
+  await row.getByRole('button', { name: 'Remove from circle' }).click();
+  await row.getByRole('button', { name: 'Yes, remove Cy Young' }).click();
+  await cy.getByRole('alert').filter({ hasText: 'A moderator removed you from this circle.' }).waitFor({ timeout: T });
+  await cy.getByText('You are not a member of this circle yet.').waitFor({ timeout: T });
+  const gone = await cyDevice.waitEvent('circle.membership', (e) => e.circle === circleId && e.status === 'none', T);
+  assert.equal(gone.reason, 'removed');
+  const refused = await cyDevice.request('chat.history', { channel: generalChannel });
+  assert.equal(refused.code, 'forbidden', 'the other device lost access too');
+  await noAxeViolations(cy, 'removed from the circle (phone)');
+  await shot(cy, 'app-23-removed-phone');
+  await cyDevice.close();
+
+  // The admin suspends Bob: his connection is told and closed; he cannot sign in.
+  const bobRow = ad.locator(`.member[data-user="${bob.user.id}"]`);
+  await bobRow.getByText('Manage').click();
+  await bobRow.getByRole('button', { name: 'Suspend account' }).click();
+  await bob.waitEvent('auth.suspended', () => true, T);
+  const again = await connect(stack.wsUrl);
+  const login = await again.request('auth.login', { name: bob.user.name, password: 'password 12345' });
+  assert.equal(login.code, 'suspended');
+  await again.close();
+});

@@ -49,7 +49,7 @@ export function mountAuth(root, ctx, { mode }) {
     } catch (err) {
       error.textContent = ctx.describeError(err, signup
         ? { conflict: 'That user name is already taken — please choose another.' }
-        : { unauthorized: 'Wrong user name or password.' });
+        : { unauthorized: 'Wrong user name or password.', suspended: 'This account is suspended. Please contact an administrator.' });
       submit.disabled = false;
       password.input.focus();
     }

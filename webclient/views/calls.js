@@ -243,8 +243,9 @@ export function mountCalls(ctx) {
       h('h2', {}, `In a call with ${nameOf(c.who)}`),
       h('p', { class: 'call-meta' }, state, ' · ', duration),
       h('div', { class: 'videos' }, remote, local),
-      h('div', { class: 'actions' }, mic, cam, hang),
+      h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Call controls' }, mic, cam, hang),
       devicePicker(c)));
+    mic.focus(); // the call fills the window: keyboard users start on its controls
   }
 
   // Camera and microphone choosers; a change swaps the track in place (the call goes on).

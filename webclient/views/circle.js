@@ -233,7 +233,9 @@ export function mountCircle(root, ctx, params) {
   const onMembership = (ev) => {
     const d = ev.detail;
     if (d.circle !== circleId || d.user !== conn.user?.id || d.status === shownStatus) return;
-    if (shownStatus === 'member' && d.status === 'none') ctx.showError('You are no longer a member of this circle.');
+    if (shownStatus === 'member' && d.status === 'none') {
+      ctx.showError(d.reason === 'removed' ? 'A moderator removed you from this circle.' : 'You are no longer a member of this circle.');
+    }
     reload();
   };
   conn.addEventListener('circle.membership', onMembership);

@@ -303,18 +303,36 @@ export function mountHelpOffers(ctx) {
   conn.addEventListener('help.nudge', (ev) => {
     const { circle, request, topic, by } = ev.detail;
     if (!request || layer.querySelector(`[data-nudge="${CSS.escape(String(request))}"]`)) return;
-    const el = h('div', { class: 'help-nudge card', role: 'status', dataset: { nudge: request } },
-      h('p', {}, h('strong', {}, `${nameOf(by)} is looking for help`), topic ? `: “${topic}”` : ''),
-      h('div', { class: 'actions' },
-        h('a', { class: 'button small', href: `#/circle/${encodeURIComponent(circle)}`, onclick: () => gone() }, 'Open the circle'),
-        h('button', { type: 'button', class: 'secondary small', onclick: () => gone() }, 'Dismiss')));
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    const help = h('button', { type: 'button', class: 'small accept' }, 'I can help');
+    const el = h('div', { class: 'help-nudge card', role: 'region', 'aria-label': `${nameOf(by)} is looking for help`, dataset: { nudge: request, circle } },
+      h('p', {}, h('strong', {}, `${nameOf(by)} is looking for help`), topic ? `: “${topic}”` : '',
+        h('span', { class: 'muted' }, ' (nobody is on duty)')),
+      h('div', { class: 'actions' }, help,
+        h('button', { type: 'button', class: 'secondary small', onclick: () => gone() }, 'Not now')), error);
     const gone = () => { el.remove(); layer.hidden = layer.children.length === 0; };
+    help.addEventListener('click', async () => {
+      help.disabled = true;
+      ctx.calls?.warmUp();
+      try {
+        await conn.request('help.accept', { request });
+        gone();
+      } catch (err) {
+        ctx.calls?.coolDown();
+        error.textContent = err.code === 'conflict' ? 'Someone else already took it.' : ctx.describeError(err);
+        setTimeout(gone, 4000);
+      }
+    });
     layer.append(el);
     layer.hidden = false;
     setTimeout(gone, 60000);
   });
-  conn.addEventListener('help.taken', (ev) => drop(ev.detail.request, `${nameOf(ev.detail.by)} took the help request.`));
-  conn.addEventListener('help.cancelled', (ev) => drop(ev.detail.request, 'A help request was withdrawn.'));
+  const dropNudge = (rid) => {
+    layer.querySelector(`[data-nudge="${CSS.escape(String(rid))}"]`)?.remove();
+    layer.hidden = layer.children.length === 0;
+  };
+  conn.addEventListener('help.taken', (ev) => { dropNudge(ev.detail.request); drop(ev.detail.request, `${nameOf(ev.detail.by)} took the help request.`); });
+  conn.addEventListener('help.cancelled', (ev) => { dropNudge(ev.detail.request); drop(ev.detail.request, 'A help request was withdrawn.'); });
   conn.addEventListener('signedout', () => { for (const rid of [...offers.keys()]) drop(rid); });
 }
 

@@ -153,11 +153,19 @@ function openMesh(ctx, r, res, stream, config, onChange) {
   conn.addEventListener('room.signal', onSignal);
   conn.addEventListener('room.participants', onParticipants);
   conn.addEventListener('room.closed', onClosed);
+  // removed from the circle by a moderator: the server took this device out of the room
+  const onRemoved = (ev) => {
+    if (ev.detail.room !== r.id || (ev.detail.device && ev.detail.device !== s.device)) return;
+    s.leave(false);
+    ctx.announce?.(`You are no longer in ${r.name}.`);
+  };
+  conn.addEventListener('room.removed', onRemoved);
 
   s.leave = async (tellServer = true) => {
     conn.removeEventListener('room.signal', onSignal);
     conn.removeEventListener('room.participants', onParticipants);
     conn.removeEventListener('room.closed', onClosed);
+    conn.removeEventListener('room.removed', onRemoved);
     for (const d of [...s.peers.keys()]) drop(d);
     stopStream(stream);
     layer.remove();
