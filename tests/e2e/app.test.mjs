@@ -9,7 +9,12 @@
 //   2. help with nobody on duty: said at once, with the three ways on.
 //   3. phone: the rail is a drawer opened by "Menu", the members a sheet, nothing wider than the screen.
 //   4. a moderator gives a role from the member list; the member sees the badge change live.
-//   5. axe-core: 0 WCAG 2.1 A/AA violations on every view at both sizes.
+//   5. read markers on the server: unread survives a reload, reading clears it on another device; a mention
+//      while the tab is hidden makes a browser notification.
+//   6. roles and moderation: a member asks to become an expert, a moderator approves from the live queue; a
+//      report, the message removed (a tombstone for everyone); the audit log.
+//   7. a removed member loses access at once on every device; a suspended account is told and cannot sign in.
+//   axe-core: 0 WCAG 2.1 A/AA violations on every view at both sizes (checked along the way).
 // Screenshots: build/test-artifacts/app-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,7 +25,7 @@ import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 
 const T = 15000;
 const CIRCLE = 'Statistics for adults';
-let h; let stack; let browser; let admin; let bob; let circleId; let helpChannel; let generalChannel;
+let h; let stack; let browser; let admin; let bob; let circleId; let helpChannel; let generalChannel; let adaName;
 const pages = {}; // name → page
 const t0 = Date.now();
 
@@ -103,7 +108,7 @@ test('1. desktop: the circle is an app — rail, grouped conversation, members p
   await ada.getByRole('heading', { name: 'Create your Staffroom account' }).waitFor({ timeout: T });
   await noAxeViolations(ada, 'sign-up (desktop)');
   await ada.getByRole('link', { name: 'Sign in' }).click();
-  const adaName = uniqueName('ada');
+  adaName = uniqueName('ada');
   await signUp(ada, adaName, 'Ada Lovelace');
   await noAxeViolations(ada, 'directory (desktop)');
   await shot(ada, 'app-02-directory-desktop');
@@ -270,6 +275,12 @@ test('5. read markers live on the server: unread survives a reload, reading clea
   await bob.ok('chat.send', { channel: helpChannel, text: 'One more for the help channel.' });
   const rail = ada.getByRole('navigation', { name: 'Circles, channels and rooms' });
   await rail.getByRole('link', { name: '# help (1 new)' }).waitFor({ timeout: T });
+  // For the notification check below: notifications allowed, and a switch that makes the tab look hidden
+  // (a headless page is always "visible").
+  await ada.context().grantPermissions(['notifications'], { origin: stack.url.replace(/\/$/, '') });
+  await ada.context().addInitScript(() => {
+    Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get() { return window.testHidden ? 'hidden' : 'visible'; } });
+  });
   await ada.reload();
   await ada.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
   await rail.getByRole('link', { name: '# help (1 new)' }).waitFor({ timeout: T }); // from unread.counts
@@ -281,6 +292,12 @@ test('5. read markers live on the server: unread survives a reload, reading clea
   const counts = await adaDevice.ok('unread.counts', {});
   assert.equal(counts.circles.find((c) => c.circle === circleId).unread, 0, 'nothing unread once seen');
   await adaDevice.close();
+
+  // A mention while the tab is hidden: a browser notification (and a chime).
+  await ada.evaluate(() => { window.testHidden = true; });
+  await bob.ok('chat.send', { channel: generalChannel, text: `@${adaName} are you still there?` });
+  await ada.waitForFunction(() => window.staffroomNotified?.includes('mention'), null, { timeout: T });
+  await ada.evaluate(() => { window.testHidden = false; });
 });
 
 test('6. roles and moderation: ask for a role, approve it; report a message, remove it; audit log', async () => {
