@@ -28,6 +28,14 @@ export function formatSlot(unixS, tz) {
 }
 
 const nameOf = (u) => u?.display_name || u?.name || 'someone';
+
+// "2 days", "3 h 05 min", "4:07" (the last hour, to the second).
+function countdown(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s >= 86400) { const d = Math.round(s / 86400); return `${d} ${d === 1 ? 'day' : 'days'}`; }
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
 export const roomOpen = (b, nowS) => b.status === 'booked' && nowS >= b.start - OPENS_BEFORE_S && nowS < b.end + CLOSES_AFTER_S;
 
 // ---------------------------------------------------------------- my sessions
@@ -60,10 +68,10 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
     const inside = ctx.room?.roomId === b.id;
     const join = h('button', { type: 'button', class: 'join', disabled: !open || Boolean(ctx.room), dataset: { booking: b.id },
       'aria-label': `Join the session with ${nameOf(peer)}`, onclick: () => joinSession(b) },
-      inside ? 'You are inside' : open ? 'Join now' : 'Join');
+      inside ? 'You are inside' : open ? 'Join now' : `Join · opens in ${countdown(b.start - OPENS_BEFORE_S - Date.now() / 1000)}`);
     const waiting = (present.get(b.id) || []).filter((p) => p.user.id !== me);
     return h('li', { class: `session session-${b.status}`, dataset: { booking: b.id, start: b.start } },
-      h('span', { class: 'when' }, formatSlot(b.start)), ' ',
+      h('span', { class: 'when' }, formatSlot(b.start, userZone(conn.user))), ' ',
       h('span', { class: 'who' }, `${b.mentor.id === me ? 'Mentee' : 'Mentor'}: ${nameOf(peer)}`),
       b.topic ? h('span', { class: 'topic' }, ` — ${b.topic}`) : null,
       b.status === 'cancelled' ? h('span', { class: 'badge' }, ' cancelled') : null,
@@ -136,7 +144,18 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
   }
 
   // join buttons light up at the right time without a reload
-  const timer = setInterval(() => { if (alive) render(); }, 15000);
+  // Every second the Join buttons count down, changed in place (a re-render would take keyboard focus away);
+  // the list is drawn again only when a room opens or closes.
+  const timer = setInterval(() => {
+    if (!alive) return;
+    const now = Date.now() / 1000;
+    for (const b of data.upcoming) {
+      const btn = upcoming.querySelector(`button.join[data-booking="${CSS.escape(b.id)}"]`);
+      if (!btn || ctx.room) continue;
+      if (roomOpen(b, now) === btn.disabled) { render(); return; }
+      if (!roomOpen(b, now)) btn.textContent = `Join · opens in ${countdown(b.start - OPENS_BEFORE_S - now)}`;
+    }
+  }, 1000);
   const onChange = () => load();
   const events = ['schedule.booked', 'schedule.cancelled', 'schedule.rescheduled'];
   for (const t of events) conn.addEventListener(t, onChange);
