@@ -13,7 +13,8 @@
 //      while the tab is hidden makes a browser notification.
 //   6. roles and moderation: a member asks to become an expert, a moderator approves from the live queue; a
 //      report, the message removed (a tombstone for everyone); the audit log.
-//   7. a removed member loses access at once on every device; a suspended account is told and cannot sign in.
+//   7. a removed member loses access at once on every device; a suspended account is told and cannot sign in
+//      until an admin lifts the suspension from the audit log.
 //   axe-core: 0 WCAG 2.1 A/AA violations on every view at both sizes (checked along the way).
 // Screenshots: build/test-artifacts/app-*.png.
 import { test, before, after } from 'node:test';
@@ -370,5 +371,11 @@ test('7. a removed member loses access at once on every device; a suspended acco
   const again = await connect(stack.wsUrl);
   const login = await again.request('auth.login', { name: bob.user.name, password: 'password 12345' });
   assert.equal(login.code, 'suspended');
+  // The suspension is in the audit log, where the admin lifts it; Bob may sign in again.
+  await ad.getByText('Audit log').click(); // closes the log opened earlier …
+  await ad.getByText('Audit log').click(); // … and opens it fresh
+  await ad.getByRole('button', { name: "Lift Bob Brown's suspension" }).click();
+  await ad.getByRole('status').filter({ hasText: 'Bob Brown may sign in again.' }).waitFor({ timeout: T });
+  assert.equal((await again.request('auth.login', { name: bob.user.name, password: 'password 12345' })).type, 'ok');
   await again.close();
 });

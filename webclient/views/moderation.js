@@ -4,7 +4,8 @@
 //   the answer arrives as circle.role_decided and is shown as a toast.
 //   Moderators: the queue — role requests (approve / decline: circle.role_decide) and reported messages
 //   (remove the message / dismiss: moderation.resolve), live from circle.role_request and moderation.report
-//   events — and the audit log (moderation.audit, newest first, paged by `before`).
+//   events — and the audit log (moderation.audit, newest first, paged by `before`), where an admin can lift
+//   a suspension (admin.unsuspend).
 // mountModeration(el, ctx, { circle, moderator }) → cleanup.
 import { h, field, fill, formatTime, userZone } from '../dom.js';
 
@@ -162,7 +163,8 @@ export function mountModeration(el, ctx, { circle, moderator }) {
         const items = res.entries.map((e) => h('li', { class: 'audit-entry', dataset: { action: e.action } },
           h('time', { datetime: new Date(e.ts).toISOString() }, formatTime(e.ts, userZone(conn.user))), ' ',
           h('strong', {}, nameOf(e.actor)), ` ${AUDIT_TEXT[e.action] || e.action}`,
-          e.target_user ? ` — ${nameOf(e.target_user)}` : '', e.detail ? ` (${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)})` : ''));
+          e.target_user ? ` — ${nameOf(e.target_user)}` : '', e.detail ? ` (${typeof e.detail === 'string' ? e.detail : JSON.stringify(e.detail)})` : '',
+          e.action === 'user_suspended' && ctx.user?.admin && e.target_user ? unsuspendButton(e.target_user) : null));
         if (append) list.append(...items); else list.replaceChildren(...items);
         oldest = res.entries.length ? res.entries[res.entries.length - 1].id : oldest;
         more.hidden = !res.has_more;
@@ -170,6 +172,20 @@ export function mountModeration(el, ctx, { circle, moderator }) {
       } catch (err) {
         if (alive) status.textContent = `The audit log could not be loaded: ${ctx.describeError(err)}`;
       }
+    }
+    // Admins lift a suspension from its entry (admin.unsuspend); conflict: already lifted.
+    function unsuspendButton(u) {
+      const b = h('button', { type: 'button', class: 'link' }, `Lift ${nameOf(u)}'s suspension`);
+      b.addEventListener('click', async () => {
+        try {
+          await conn.request('admin.unsuspend', { user: u.id });
+          ctx.toast(`${nameOf(u)} may sign in again.`);
+          load(false);
+        } catch (err) {
+          ctx.showError(err.code === 'conflict' ? `${nameOf(u)} is not suspended.` : err);
+        }
+      });
+      return b;
     }
     more.addEventListener('click', () => load(true));
     const box = h('details', { class: 'admin-panel audit' }, h('summary', {}, 'Audit log'), status, list, more);
