@@ -260,6 +260,23 @@ test('4. a moderator gives a role from the member list; everyone sees the badge 
   await pages.ada.locator(`.member[data-user="${bob.user.id}"] .role`, { hasText: 'mentor' }).waitFor({ timeout: T });
   await noAxeViolations(ad, 'circle as moderator (desktop)');
   await shot(ad, 'app-20-moderator-members');
+
+  // Bob, now a mentor, publishes availability: the slot picker is a week grid with a confirmation step.
+  await bob.ok('schedule.availability.set', { tz: 'Europe/London', windows: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']
+    .map((day) => ({ day, start: '09:00', end: '11:00' })), slot_minutes: 30, buffer_minutes: 0, min_notice_minutes: 0, max_ahead_days: 14 });
+  for (const [who, size] of [['ada', 'desktop'], ['cy', 'phone']]) {
+    const p = pages[who];
+    await p.goto(`${stack.url}#/book/${bob.user.id}`);
+    await p.getByRole('heading', { name: 'Book a session with Bob Brown' }).waitFor({ timeout: T });
+    await p.locator('.week-grid button.slot').first().click();
+    await p.getByRole('region', { name: 'Confirm your session' }).getByRole('button', { name: 'Confirm booking' }).waitFor({ timeout: T });
+    await noAxeViolations(p, `slot picker (${size})`);
+    await shot(p, `app-${size === 'phone' ? '17' : '07'}-slot-picker-${size}`);
+  }
+  // Ada's zone is the browser's (America/New_York): Bob's 09:00 London is 04:00 in New York (winter).
+  assert.match(await pages.ada.locator('.week-grid button.slot').first().textContent(), /^0?4:00/);
+  await pages.ada.goto(`${stack.url}#/circle/${circleId}`);
+  await pages.ada.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
   await ad.getByRole('link', { name: 'Sessions', exact: true }).click();
   await ad.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: T });
   await noAxeViolations(ad, 'sessions (desktop)');
