@@ -27,10 +27,14 @@ local function msg_obj(chid, id, flat)
   if e then text, edited = e, true end
   local m = {id = id, channel = chid, user = brief(f.user), text = text,
     ts = tonumber(string.match(id, '^(%d+)')), edited = edited}
-  -- a moderator's deletion leaves a tombstone (channel:<chid>:removed: id → who removed it)
+  -- a moderator's deletion leaves a tombstone (channel:<chid>:removed: id → who removed it) that shows
+  -- nothing of the message, not even a help request's topic
   local removed = redis.call('HGET', 'channel:' .. chid .. ':removed', id)
-  if removed then m.text, m.edited, m.removed = '', false, removed end
-  if f.help then m.help = help_brief(f.help) end
+  if removed then
+    m.text, m.edited, m.removed = '', false, removed
+  elseif f.help then
+    m.help = help_brief(f.help)
+  end
   return m
 end
 -- a message's stored fields, nil if there is none or a moderator removed it

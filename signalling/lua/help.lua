@@ -41,7 +41,9 @@ end
 -- a status change: chat.updated for the channel message, if the request has one
 local function post_update(h)
   if not h.message then return end
-  if #redis.call('XRANGE', 'channel:' .. h.channel .. ':log', h.message, h.message) == 0 then
+  -- gone (its author deleted it) or a tombstone (a moderator removed it: its text must not come back)
+  if #redis.call('XRANGE', 'channel:' .. h.channel .. ':log', h.message, h.message) == 0 or
+     redis.call('HEXISTS', 'channel:' .. h.channel .. ':removed', h.message) == 1 then
     return
   end
   publish_circle(h.circle, {type = 'chat.updated', circle = h.circle, message = help_msg(h)})

@@ -180,10 +180,12 @@ local function unread_of(chid, uid, lname)
   local entries = redis.pcall('XRANGE', 'channel:' .. chid .. ':log', from, '+', 'COUNT', UNREAD_CAP + 1)
   if entries.err then entries = {} end -- a marker at the end of the id space: nothing lies beyond it
   local unread, mentions = 0, 0
+  local removed = 'channel:' .. chid .. ':removed'
+  local any_removed = redis.call('EXISTS', removed) == 1 -- most channels have none: skip the lookups
   for _, en in ipairs(entries) do
     local f = {}
     for i = 1, #en[2], 2 do f[en[2][i]] = en[2][i + 1] end
-    if f.user ~= uid and redis.call('HEXISTS', 'channel:' .. chid .. ':removed', en[1]) == 0 then
+    if f.user ~= uid and not (any_removed and redis.call('HEXISTS', removed, en[1]) == 1) then
       unread = unread + 1
       if lname and f.text and mentions_name(f.text, lname) then mentions = mentions + 1 end
     end

@@ -9,14 +9,15 @@ import { redisReady, newAdmin, createCircle } from '../lib/community.mjs';
 
 // Every function of the library, with the read-only ones (flag no-writes) marked.
 const READ_ONLY = [
-  'accounts_lookup', 'accounts_pwhash', 'accounts_session_live', 'channel_list', 'chat_history', 'circle_get', 'circle_list',
-  'circle_members', 'circle_pending', 'circle_role_requests', 'help_list', 'moderation_audit', 'moderation_queue', 'mentoring_notes_list', 'notifications_list',
+  'accounts_lookup', 'accounts_pwhash', 'channel_list', 'chat_history', 'circle_get', 'circle_list',
+  'circle_members', 'circle_pending', 'help_list', 'mentoring_notes_list', 'notifications_list',
   'presence_circle_counts', 'presence_users_status', 'schedule_active', 'schedule_availability_get',
-  'schedule_ics', 'schedule_ics_feed', 'schedule_load', 'schedule_mine', 'unread_counts',
+  'schedule_ics', 'schedule_ics_feed', 'schedule_load', 'schedule_mine',
+  // moderation, read markers (issue 11)
+  'accounts_session_live', 'circle_role_requests', 'moderation_audit', 'moderation_queue', 'unread_counts',
 ];
 const WRITING = [
-  'accounts_logout_all', 'admin_suspend', 'admin_unsuspend', 'channel_read', 'chat_report', 'circle_remove',
-  'circle_role_decide', 'circle_role_request', 'moderation_resolve', 'accounts_password_set', 'accounts_profile_update', 'accounts_register', 'accounts_resume',
+  'accounts_logout_all', 'accounts_password_set', 'accounts_profile_update', 'accounts_register', 'accounts_resume',
   'accounts_session', 'accounts_session_end', 'accounts_sessions', 'calendar_revoke', 'calendar_token', 'call_accept', 'call_end', 'call_invite',
   'call_refresh', 'call_signal', 'call_sweep', 'channel_create', 'chat_delete', 'chat_edit', 'chat_send',
   'chat_typing', 'circle_create', 'circle_decide', 'circle_join', 'circle_leave', 'circle_set_role',
@@ -24,6 +25,9 @@ const WRITING = [
   'presence_gone', 'presence_refresh', 'presence_set', 'presence_sweep', 'ratelimit_take', 'room_create', 'room_join',
   'room_leave', 'room_list', 'room_place_sfu', 'room_refresh', 'room_signal', 'room_sweep', 'room_update', 'schedule_availability_set',
   'schedule_book', 'schedule_cancel', 'schedule_pending', 'schedule_reschedule', 'schedule_tick', 'session_join',
+  // moderation, read markers (issue 11)
+  'admin_suspend', 'admin_unsuspend', 'channel_read', 'chat_report', 'circle_remove', 'circle_role_decide',
+  'circle_role_request', 'moderation_resolve',
 ];
 
 let h, stack;

@@ -24,7 +24,7 @@ const node = (i) => stack.nodes[i].wsUrl;
 // A fresh open circle made by the admin (its moderator), with its general channel.
 async function circle() {
   const { circle: c, channels } = await createCircle(admin);
-  return { cid: c.id, general: channels.find((ch) => ch.name === 'general').id };
+  return { cid: c.id, general: channels.find((ch) => ch.name === 'general').id, help: channels.find((ch) => ch.name === 'help').id };
 }
 
 // A member of cid on node n, with `role` if not member.
@@ -180,7 +180,7 @@ test('circle.remove: access ends at once on every device and node; the removed u
 });
 
 test('chat.delete by a moderator leaves a tombstone and is logged; by the author, the message is gone', async () => {
-  const { cid, general } = await circle();
+  const { cid, general, help } = await circle();
   const mod = await person(cid, { role: 'moderator', n: 1 });
   const amy = await person(cid);
   const rude = (await amy.client.ok('chat.send', { channel: general, text: 'something rude' })).message;
@@ -200,6 +200,13 @@ test('chat.delete by a moderator leaves a tombstone and is logged; by the author
   const entry = (await mod.client.ok('moderation.audit', { circle: cid })).entries[0];
   assert.deepEqual([entry.action, entry.message, entry.channel, entry.target_user.id, entry.actor.id],
     ['message_removed', rude.id, general, amy.user.id, mod.user.id]);
+  // a removed help request's post shows nothing of it, and its later status changes do not bring it back
+  const asked = (await amy.client.ok('help.request', { circle: cid, topic: 'my private topic' })).request;
+  await mod.client.ok('chat.delete', { channel: help, message: asked.message });
+  await amy.client.ok('help.cancel', { request: asked.id });
+  await assertNoEvent(mod.client, mod.user.id, (e) => e.type === 'chat.updated' && e.message.id === asked.message, 'no update of a tombstone');
+  const post = (await mod.client.ok('chat.history', { channel: help })).messages.find((m) => m.id === asked.message);
+  assert.deepEqual([post.text, post.removed, post.help], ['', 'moderator', undefined]);
   await closeAll(mod, amy);
 });
 
@@ -353,4 +360,25 @@ test('circle.list mine:true lists only my circles (member or pending)', async ()
   assert.ok(!circles.some((c) => c.id === b.cid));
   assertError(await u.client.request('circle.list', { mine: 'yes' }), 'bad_request', 'mine');
   await u.client.close();
+});
+
+test('an admin who is not a member moderates any circle: queue, audit, deletion, removal, role decisions', async () => {
+  const { cid, general } = await circle();
+  const other = await newAdmin(stack, node(1));
+  const amy = await person(cid);
+  const m = (await amy.client.ok('chat.send', { channel: general, text: 'off topic' })).message;
+  await amy.client.ok('chat.report', { channel: general, message: m.id, reason: 'off topic' });
+  assert.equal((await other.client.ok('moderation.queue', { circle: cid })).reports.length, 1);
+  await other.client.ok('chat.delete', { channel: general, message: m.id });
+  assert.equal((await amy.client.waitEvent('chat.deleted', (e) => e.message === m.id)).by, 'moderator');
+  await amy.client.ok('circle.role_request', { circle: cid, role: 'mentor' });
+  await other.client.ok('circle.role_decide', { circle: cid, user: amy.user.id, role: 'mentor', approve: true });
+  await amy.client.waitEvent('circle.role_decided', (e) => e.approved === true);
+  await other.client.ok('circle.remove', { circle: cid, user: amy.user.id });
+  await amy.client.waitEvent('circle.membership', (e) => e.circle === cid && e.status === 'none');
+  const actions = (await other.client.ok('moderation.audit', { circle: cid })).entries.map((e) => [e.action, e.actor.id]);
+  assert.deepEqual(actions.slice(0, 3), [['member_removed', other.user.id], ['role_request_decided', other.user.id],
+    ['message_removed', other.user.id]]);
+  assert.deepEqual((await other.client.ok('circle.role_requests', { circle: cid })).requests, []);
+  await closeAll(other, amy);
 });
