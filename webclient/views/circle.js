@@ -47,7 +47,12 @@ export function mountCircle(root, ctx, params) {
     if (open && phone.matches) side.querySelector('button, a')?.focus(); // the sheet opened: focus goes into it
   }
   menuBtn.addEventListener('click', () => setNav(!shell.classList.contains('nav-open')));
-  membersBtn.addEventListener('click', () => setMembers(shell.classList.contains('members-closed')));
+  membersBtn.addEventListener('click', () => {
+    const open = shell.classList.contains('members-closed');
+    setMembers(open);
+    // On a laptop the choice is kept (every channel change mounts this view again); a phone's sheet starts closed.
+    if (!phone.matches) localStorage.setItem('staffroom.members', open ? 'open' : 'closed');
+  });
   // A link followed in the drawer closes it; Escape closes the drawer or the sheet.
   rail.addEventListener('click', (ev) => { if (ev.target.closest('a') && phone.matches) setNav(false); });
   const onKey = (ev) => {
@@ -60,7 +65,7 @@ export function mountCircle(root, ctx, params) {
   const sheetClose = h('button', { type: 'button', class: 'secondary small sheet-close', onclick: () => { setMembers(false); membersBtn.focus(); } }, 'Close members');
   const drawerClose = h('button', { type: 'button', class: 'secondary small drawer-close', onclick: () => { setNav(false); menuBtn.focus(); } }, 'Close menu');
   setNav(false);
-  setMembers(!phone.matches);
+  setMembers(!phone.matches && localStorage.getItem('staffroom.members') !== 'closed');
 
   // The header's "N members · N online · N experts online" follows presence and membership changes.
   // Events arrive in bursts (one per shared circle, several devices), so re-read the counts at most
