@@ -128,6 +128,15 @@ test('1. desktop: the circle is an app — rail, grouped conversation, members p
   await rail.getByRole('list', { name: 'Your circles' }).getByRole('link', { name: new RegExp(CIRCLE) }).waitFor({ timeout: T });
   await rail.getByRole('link', { name: '# help' }).waitFor({ timeout: T });
   await rail.getByRole('heading', { name: 'Drop-in rooms' }).waitFor({ timeout: T });
+  // Before joining a room: check the camera and microphone and pick them (kept for later calls).
+  await rail.getByRole('button', { name: 'Check camera and mic' }).click();
+  const preview = rail.getByRole('group', { name: 'Your camera and microphone' });
+  await preview.getByRole('combobox', { name: 'Camera' }).waitFor({ timeout: T });
+  await ada.waitForFunction(() => document.querySelector('.prejoin video')?.readyState >= 2, null, { timeout: T });
+  await noAxeViolations(ada, 'pre-join check (desktop)');
+  await shot(ada, 'app-04a-prejoin');
+  await preview.getByRole('button', { name: 'Done' }).click();
+  await preview.waitFor({ state: 'detached', timeout: T });
   // Members panel on the right: user names and role badges.
   const side = ada.getByRole('complementary', { name: 'Members and mentoring' });
   const bobRow = side.locator(`.member[data-user="${bob.user.id}"]`);
