@@ -14,6 +14,8 @@ import { mountCalls } from './views/calls.js';
 import { mountHelpOffers } from './views/help.js';
 import { mountSessions, mountBook, mountReminders } from './views/schedule.js';
 import { mountMentions } from './views/mentions.js';
+import { toast } from './toast.js';
+import { mountNotify } from './notify.js';
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection();
@@ -29,17 +31,12 @@ const ctx = {
     if (location.hash === hash) route();
     else location.hash = hash;
   },
-  // Shows an error in words in the global alert area (forms show theirs next to the form too).
+  // Shows an error in words as a toast that goes away by itself (forms show theirs next to the form too).
   showError(err) {
-    const text = typeof err === 'string' ? err : describeError(err);
-    const alerts = $('alerts');
-    const item = h('div', { class: 'alert' },
-      h('span', {}, text),
-      h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss message', onclick: () => item.remove() }, '×'));
-    alerts.appendChild(item);
-    while (alerts.children.length > 3) alerts.firstChild.remove();
-    setTimeout(() => item.remove(), 10000);
+    toast(typeof err === 'string' ? err : describeError(err), { kind: 'error' });
   },
+  // A short piece of news ("Role changed") as a toast.
+  toast,
   // A short polite announcement for screen readers (status changes).
   announce(text) {
     const a = $('announcer');
@@ -163,11 +160,16 @@ conn.addEventListener('resumed', async (ev) => {
   updateHeader();
 });
 
-conn.addEventListener('signedout', () => {
+conn.addEventListener('signedout', (ev) => {
   ctx.room?.leave(false);
-  if (!started) { start(); return; }
-  ctx.showError('Your session has ended. Please sign in again.');
-  route();
+  const reason = ev.detail?.reason;
+  const suspended = reason?.type === 'auth.suspended' || reason?.code === 'suspended';
+  const wasStarted = started;
+  if (!started) start();
+  else route();
+  if (suspended) {
+    ctx.showError(`Your account has been suspended by an administrator${reason.reason ? `: ${reason.reason}` : ''}.`);
+  } else if (wasStarted) ctx.showError('Your session has ended. Please sign in again.');
 });
 
 conn.addEventListener('server-error', (ev) => ctx.showError(ev.detail));
@@ -178,6 +180,7 @@ function start() {
   ctx.helpOffers ||= (mountHelpOffers(ctx), true);
   ctx.reminders ||= (mountReminders(ctx), true);
   ctx.mentions ||= (mountMentions(ctx), true);
+  ctx.notify ||= mountNotify(ctx);
   route();
 }
 

@@ -69,3 +69,29 @@ export function formatTime(ms, tz) {
     return new Intl.DateTimeFormat(undefined, opts).format(d);
   }
 }
+
+// Initials of a person's name for an avatar: "Ada Lovelace" → "AL", "bob" → "B".
+export function initials(u) {
+  const words = String(u?.display_name || u?.name || '?').trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? words[0][0] + words[words.length - 1][0] : (words[0] || '?')[0];
+  return letters.toUpperCase();
+}
+
+// Eight colours (style.css .avatar.c0–.c7, dark enough for white initials at AA contrast). A class, not a
+// style attribute: the server's Content-Security-Policy (style-src 'self') refuses inline styles.
+const AVATAR_COLOURS = 8;
+
+// A round avatar with the person's initials, its colour fixed by the user id. Decorative (aria-hidden): the
+// name is always written next to it.
+export function avatar(u, { size = 'm' } = {}) {
+  const key = String(u?.id || u?.name || '');
+  let hash = 0;
+  for (const ch of key) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  return h('span', { class: `avatar avatar-${size} c${hash % AVATAR_COLOURS}`, 'aria-hidden': 'true' },
+    initials(u));
+}
+
+// The signed-in user's time zone (profile), else the browser's: every time in the app is shown in it.
+export function userZone(user) {
+  return user?.tz || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}

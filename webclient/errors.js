@@ -14,6 +14,7 @@ const MESSAGES = {
   timeout: 'The server did not answer in time — please try again',
   disconnected: 'The connection was lost before the server answered',
   offline: 'You are offline — reconnecting…',
+  suspended: 'This account is suspended. Please contact an administrator of this Staffroom',
 };
 
 // Field names as people know them (bad_request names the offending field).

@@ -9,8 +9,9 @@
 // 'reconnecting' (lost; retrying with back-off). Events fired on the Connection:
 //   'state'     detail: { state, attempt }
 //   'resumed'   detail: { user }     after a successful auth.resume on a new socket
-//   'signedout' detail: { reason }   the stored token was refused (expired / revoked), or the session was
-//                                    ended while connected (auth.signed_out: logout elsewhere, password)
+//   'signedout' detail: { reason }   the stored token was refused (expired / revoked / suspended), or the
+//                                    session was ended while connected (auth.signed_out: logout elsewhere,
+//                                    password; auth.suspended: an admin suspended the account)
 //   '<type>'    detail: the event object, for every server push (e.g. 'chat.message', 'presence')
 
 const TOKEN_KEY = 'staffroom.token';
@@ -82,7 +83,7 @@ export class Connection extends EventTarget {
         this.dispatch('resumed', { user: res.user, reconnect: wasOpen });
       } catch (err) {
         if (ws !== this.ws) return;
-        if (err.code === 'unauthorized') {
+        if (err.code === 'unauthorized' || err.code === 'suspended') {
           this.token = null;
           this.user = null;
           this.setState('open');
@@ -167,7 +168,7 @@ export class Connection extends EventTarget {
       if (msg.type === 'error') this.dispatch('server-error', msg); // e.g. id:null for an unparsable frame
       return;
     }
-    if (msg.type === 'auth.signed_out') {
+    if (msg.type === 'auth.signed_out' || msg.type === 'auth.suspended') {
       // This session was ended (signed out here or on another device, password changed): forget it.
       this.token = null;
       this.user = null;

@@ -18,3 +18,21 @@ export function startRing() {
     return () => {};
   }
 }
+
+// A single short chime (a mention, a help offer while the tab is hidden): two notes, 0.3 s in all.
+export function chime() {
+  try {
+    const ac = new AudioContext();
+    const gain = ac.createGain();
+    gain.gain.value = 0.05;
+    gain.connect(ac.destination);
+    [660, 880].forEach((f, i) => {
+      const osc = ac.createOscillator();
+      osc.frequency.value = f;
+      osc.connect(gain);
+      osc.start(ac.currentTime + i * 0.15);
+      osc.stop(ac.currentTime + i * 0.15 + 0.14);
+    });
+    setTimeout(() => ac.close(), 600);
+  } catch { /* no audio: the notification and the page still say it */ }
+}

@@ -27,9 +27,22 @@ export async function rtcConfig(conn) {
 // A 1:1 call sends 640×360 at up to 30 fps; a group room (opts.group), where each tile is a fraction of the
 // screen and every participant's upload is forwarded to everyone, sends 480×270 at up to 20 fps (until
 // simulcast lets each receiver pick its size).
+// The camera and microphone chosen in the pre-join check (views/room.js), kept in this browser; asked for
+// as `ideal`, so a device that has gone falls back to the default instead of failing.
+const DEVICES_KEY = 'staffroom.devices';
+export function preferredDevices() {
+  try { return JSON.parse(localStorage.getItem(DEVICES_KEY)) || {}; } catch { return {}; }
+}
+export function setPreferredDevice(kind, deviceId) {
+  localStorage.setItem(DEVICES_KEY, JSON.stringify({ ...preferredDevices(), [kind]: deviceId }));
+}
+
 export function localMedia(opts = {}) {
   const video = opts.group ? { width: 480, height: 270, frameRate: { max: 20 } } : { width: 640, height: 360 };
-  return navigator.mediaDevices.getUserMedia({ audio: true, video });
+  const pref = preferredDevices();
+  if (pref.video) video.deviceId = { ideal: pref.video };
+  const audio = pref.audio ? { deviceId: { ideal: pref.audio } } : true;
+  return navigator.mediaDevices.getUserMedia({ audio, video });
 }
 
 // The cameras and microphones the browser offers: { video: [{deviceId, label}], audio: [...] }.

@@ -57,6 +57,16 @@ test('1. A calls B from the member list, B accepts: video both ways through the 
   }
   await a.getByRole('region', { name: 'Call with Bob' }).locator('.conn-state[data-state="connected"]').waitFor({ timeout: T });
   await b.getByRole('region', { name: 'Call with Ada' }).locator('.conn-state[data-state="connected"]').waitFor({ timeout: T });
+  // The call fills the window and keyboard focus starts on its controls; on a phone-sized window it still fits
+  // (nothing wider than the screen, the control bar on screen).
+  assert.equal(await a.evaluate(() => document.activeElement?.textContent), 'Mute microphone');
+  await b.setViewportSize({ width: 375, height: 667 });
+  const hang = b.getByRole('region', { name: 'Call with Ada' }).getByRole('button', { name: 'Hang up' });
+  const box = await hang.boundingBox();
+  assert.ok(box && box.y + box.height <= 667 && box.x + box.width <= 375, `the hang-up button is on a phone's screen: ${JSON.stringify(box)}`);
+  assert.equal(await b.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), 0, 'no sideways scrolling in a call');
+  await shot(b, 'calls-in-call-phone');
+  await b.setViewportSize({ width: 1280, height: 860 });
   // Presence: the others see both in a call.
   const c = await open('cy');
   await c.locator('.member[data-name] .presence[data-presence="in_call"]').nth(1).waitFor({ timeout: T });

@@ -92,6 +92,10 @@ test('a mentor publishes availability, a mentee books a slot and sees the sessio
   await shot(ep, 'schedule-02-slots');
   await ep.getByLabel('What would you like to talk about?').fill('Teaching ratios');
   await first.click();
+  // a week grid: picking a slot asks for confirmation before booking
+  await ep.getByRole('region', { name: 'Confirm your session' }).getByText('with Maria Mentor').waitFor({ timeout: T });
+  await shot(ep, 'schedule-02b-confirm');
+  await ep.getByRole('button', { name: 'Confirm booking' }).click();
   await ep.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: T });
   const row = ep.locator('.session-list li.session').first();
   await row.getByText('Mentor: Maria Mentor').waitFor({ timeout: T });
@@ -112,6 +116,7 @@ test('a mentor publishes availability, a mentee books a slot and sees the sessio
   await row.getByRole('link', { name: 'Reschedule the session with Maria Mentor' }).click();
   await ep.getByRole('heading', { name: 'Move your session with Maria Mentor' }).waitFor({ timeout: T });
   await ep.locator(`.slot-days button[data-start="${slots.slots[1].start}"]`).click();
+  await ep.getByRole('button', { name: 'Confirm the move' }).click();
   await ep.locator(`li.session[data-start="${slots.slots[1].start}"]`).waitFor({ timeout: T });
   const moved = (await people.mentee.client.ok('schedule.mine')).upcoming.find((x) => x.id === b.id);
   assert.equal(moved.start, slots.slots[1].start);
@@ -157,6 +162,7 @@ test('the mentoring journey: a session booked to start now; both join its room w
   await ep.getByRole('heading', { name: 'Book a session with Maria Mentor' }).waitFor({ timeout: T });
   await ep.getByLabel('What would you like to talk about?').fill('First lesson observation');
   await ep.locator(`.slot-days button[data-start="${start}"]`).click();
+  await ep.getByRole('button', { name: 'Confirm booking' }).click();
   await ep.getByRole('heading', { name: 'My sessions' }).waitFor({ timeout: T });
   const row = ep.locator(`li.session[data-start="${start}"]`);
   await row.getByText('— First lesson observation').waitFor({ timeout: T });

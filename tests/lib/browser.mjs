@@ -6,6 +6,7 @@
 //   const browser = await launchBrowser();
 //   const { context, page } = await newUser(browser);   // one user = one context (own storage)
 //   await shot(page, 'chat-alice');                     // build/test-artifacts/chat-alice.png
+//   const bad = await axeViolations(page);              // axe-core, WCAG 2.1 A/AA (context made with bypassCSP)
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -67,8 +68,11 @@ export async function launchBrowser(extraArgs = []) {
 
 // A separate user: its own context (storage, cookies) and one page. Console errors are collected in
 // page.errors so a test can assert there were none.
-export async function newUser(browser, { viewport = { width: 1280, height: 860 } } = {}) {
-  const context = await browser.newContext({ viewport });
+// `phone: true` emulates a 375×667 phone (viewport, isMobile, hasTouch); `contextOptions` go to newContext
+// (e.g. timezoneId, bypassCSP for axe-core, whose script the app's CSP would refuse).
+export const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+export async function newUser(browser, { viewport = { width: 1280, height: 860 }, phone = false, contextOptions = {} } = {}) {
+  const context = await browser.newContext({ ...(phone ? PHONE : { viewport }), ...contextOptions });
   const page = await context.newPage();
   page.errors = [];     // console errors (e.g. a refused WebSocket while the server restarts)
   page.exceptions = []; // uncaught exceptions in the page's code: a test asserts there are none
@@ -103,4 +107,17 @@ export function unlabeledControls(page) {
     }
     return bad;
   });
+}
+
+// axe-core (tests/node_modules) on the page as it is now, WCAG 2.0/2.1 A and AA rules only. Returns one line per
+// violation ("rule: help (n nodes: selectors)"); [] is the goal. The page's context must have bypassCSP: the
+// app's Content-Security-Policy (script-src 'self') refuses the injected script otherwise.
+export async function axeViolations(page) {
+  const require = createRequire(import.meta.url);
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  const result = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }, resultTypes: ['violations'] });
+    return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.length}: ${v.nodes.slice(0, 4).map((n) => n.target.join(' ')).join(' | ')})`);
+  });
+  return result;
 }

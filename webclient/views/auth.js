@@ -1,4 +1,4 @@
-// views/auth.js — sign in and sign up.
+// views/auth.js — sign in and sign up (a new account takes the browser's time zone).
 import { h, field } from '../dom.js';
 
 export function mountAuth(root, ctx, { mode }) {
@@ -35,6 +35,13 @@ export function mountAuth(root, ctx, { mode }) {
         const dn = display.input.value.trim();
         if (dn) fields.display_name = dn;
         await ctx.conn.register(fields);
+        // The browser's time zone becomes the profile's (editable there), so every time shown is local.
+        const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+        if (tz && tz !== ctx.conn.user?.tz) {
+          try {
+            ctx.conn.user = (await ctx.conn.request('profile.update', { tz })).user;
+          } catch { /* the profile page still offers it; times fall back to the browser's zone */ }
+        }
       } else {
         await ctx.conn.login(name.input.value.trim(), password.input.value);
       }
@@ -42,7 +49,7 @@ export function mountAuth(root, ctx, { mode }) {
     } catch (err) {
       error.textContent = ctx.describeError(err, signup
         ? { conflict: 'That user name is already taken — please choose another.' }
-        : { unauthorized: 'Wrong user name or password.' });
+        : { unauthorized: 'Wrong user name or password.', suspended: 'This account is suspended. Please contact an administrator.' });
       submit.disabled = false;
       password.input.focus();
     }

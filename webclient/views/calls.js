@@ -4,6 +4,7 @@
 // One call at a time; the layer lives outside the routed view, so a call survives navigation.
 import { h, fill } from '../dom.js';
 import { startRing } from '../ring.js';
+import { noticeStrip } from '../toast.js';
 import { Peer, rtcConfig, localMedia, stopStream, videoFor, listDevices, switchDevice } from '../rtc.js';
 
 const ENDED_TEXT = {
@@ -20,17 +21,21 @@ export function mountCalls(ctx) {
   const { conn } = ctx;
   const layer = h('section', { id: 'call-layer', class: 'call-layer', hidden: true, 'aria-live': 'polite' });
   const notice = h('p', { id: 'call-notice', class: 'call-notice', role: 'status', hidden: true });
-  document.body.append(layer, notice);
+  noticeStrip().append(layer, notice); // in the flow under the header; an active call fills the window (CSS)
   let cur = null; // { id, who:{id,name,display_name}, dir:'out'|'in', state, peer, stream, prepared, signals[], … }
   let ringer = null;
 
   const nameOf = (u) => u?.display_name || u?.name || 'Someone';
   const who = (uid) => ctx.users.get(uid) || { id: uid };
 
+  // Why a call ended or failed: shown for a while, then it goes by itself (never left over the page).
+  let noticeTimer = null;
   function tell(text) {
     notice.textContent = text;
     notice.hidden = false;
     ctx.announce(text);
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { notice.hidden = true; }, 8000);
   }
 
   function ring(on) {
@@ -238,8 +243,9 @@ export function mountCalls(ctx) {
       h('h2', {}, `In a call with ${nameOf(c.who)}`),
       h('p', { class: 'call-meta' }, state, ' · ', duration),
       h('div', { class: 'videos' }, remote, local),
-      h('div', { class: 'actions' }, mic, cam, hang),
+      h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Call controls' }, mic, cam, hang),
       devicePicker(c)));
+    mic.focus(); // the call fills the window: keyboard users start on its controls
   }
 
   // Camera and microphone choosers; a change swaps the track in place (the call goes on).

@@ -1,14 +1,27 @@
-// views/chat.js — one channel's live chat: history with scroll-back, live messages, typing indicator,
-// edit / delete (own messages; moderators delete any), and catching up after a reconnect with
-// chat.history { after: last id } so nothing is missed or shown twice.
+// views/chat.js — one channel's live chat: history with scroll-back, live messages (grouped by author and
+// day, with avatars), the "New messages" marker at the first unread one, "Jump to latest" when scrolled up,
+// the typing indicator, edit / delete (own messages; moderators remove any: shown as "removed by a
+// moderator"), reporting a message to the moderators, @mention autocomplete, read markers (channel.read
+// once the newest message has been seen), and catching up after a reconnect with chat.history { after: last
+// id } so nothing is missed or shown twice.
 import { helpStatusText } from './help.js';
-import { h, field, fill, formatTime } from '../dom.js';
+import { h, field, fill, formatTime, avatar, userZone } from '../dom.js';
 import { compareIds } from '../protocol.js';
-import { mentionsMe } from './mentions.js';
+import { mentionsMe, attachMentionAutocomplete } from './mentions.js';
 
 const PAGE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_SHOW_MS = 5000;
+const GROUP_GAP_MS = 5 * 60 * 1000; // a pause this long starts a new group even from the same author
+
+// "Today", "Yesterday" or the date, in the user's zone.
+function dayLabel(ms, tz) {
+  const key = (t) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(t));
+  const day = key(ms);
+  if (day === key(Date.now())) return 'Today';
+  if (day === key(Date.now() - 86400000)) return 'Yesterday';
+  return new Intl.DateTimeFormat(undefined, { timeZone: tz, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(new Date(ms));
+}
 
 export function mountChat(el, ctx, { circle, channel, moderator }) {
   const { conn } = ctx;
@@ -18,9 +31,17 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
 
   const title = h('h2', {}, `# ${channel.name}`);
   const topic = channel.topic ? h('p', { class: 'muted topic' }, channel.topic) : null;
+  const tz = userZone(conn.user);
   const older = h('button', { type: 'button', class: 'secondary small older', hidden: true }, 'Load older messages');
-  const log = h('ol', { class: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': `Messages in #${channel.name}`, tabindex: '0' });
   const empty = h('p', { class: 'muted empty' }, 'No messages yet. Say hello!');
+  // The scroller carries role="log"; the list inside keeps its list semantics.
+  const list = h('ol', { class: 'messages', 'aria-label': `Messages in #${channel.name}` });
+  const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': `Messages in #${channel.name}`, tabindex: '0' },
+    older, empty, list);
+  const jump = h('button', { type: 'button', class: 'small jump-latest', hidden: true }, 'Jump to latest ↓');
+  // The reader's read marker when the channel was opened: messages after it (not mine) are "new".
+  let lastRead = channel.last_read || null;
+  let readSent = lastRead;
   const typing = h('p', { class: 'typing', 'aria-live': 'polite' });
   const composerError = h('p', { class: 'form-error', role: 'alert' });
   const input = field(`Message #${channel.name}`, 'textarea', {
@@ -31,7 +52,8 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
   const send = h('button', { type: 'submit' }, 'Send');
   const composer = h('form', { class: 'composer', 'aria-label': 'Send a message' }, input.wrap, send);
 
-  fill(el, h('div', { class: 'chat-head' }, title, topic), older, empty, log, typing, composerError, composer);
+  fill(el, h('div', { class: 'chat-head' }, title, topic), log, jump, typing, composerError, composer);
+  const detachMentions = attachMentionAutocomplete(input.input, ctx, { circle });
 
   // ----- rendering -----
   const nameOf = (u) => (u && (u.display_name || u.name)) || 'someone';
@@ -50,19 +72,44 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
     if (existing) {
       existing.msg = msg;
       fill(existing.li, ...rowContent(msg));
+      existing.li.classList.toggle('msg-removed', Boolean(msg.removed));
+      decorate();
       return;
     }
     const stick = nearBottom();
-    const li = h('li', { class: 'msg', dataset: { id: msg.id, user: msg.user?.id || '' } }, ...rowContent(msg));
+    const li = h('li', { class: msg.removed ? 'msg msg-removed' : 'msg', dataset: { id: msg.id, user: msg.user?.id || '' } }, ...rowContent(msg));
     byId.set(msg.id, { msg, li });
     // Insert in id order (an event can overtake a history page).
     let before = null;
-    for (const other of log.children) {
+    for (const other of list.querySelectorAll('li.msg')) {
       if (compareIds(other.dataset.id, msg.id) > 0) { before = other; break; }
     }
-    log.insertBefore(li, before);
+    list.insertBefore(li, before);
     empty.hidden = true;
+    decorate();
     if (scroll && stick && !before) log.scrollTop = log.scrollHeight;
+    else if (scroll && !before && msg.user?.id !== conn.user?.id) jump.hidden = false;
+  }
+
+  // Groups (author, day, pauses), day separators and the "New messages" marker, recomputed over the whole
+  // list after every change: a few hundred rows at most, and it keeps the rules in one place.
+  function decorate() {
+    for (const sep of list.querySelectorAll('li.day-sep, li.unread-sep')) sep.remove();
+    let prev = null;
+    let prevDay = null;
+    let unreadPlaced = false;
+    for (const li of [...list.querySelectorAll('li.msg')]) {
+      const m = byId.get(li.dataset.id)?.msg;
+      if (!m) continue;
+      const day = Number.isFinite(m.ts) ? dayLabel(m.ts, tz) : prevDay;
+      if (day !== prevDay) li.before(h('li', { class: 'day-sep' }, day));
+      const isNew = !unreadPlaced && lastRead && compareIds(m.id, lastRead) > 0 && m.user?.id !== conn.user?.id;
+      if (isNew) { li.before(h('li', { class: 'unread-sep' }, 'New messages')); unreadPlaced = true; }
+      const first = !prev || day !== prevDay || isNew || prev.user?.id !== m.user?.id || !(m.ts - prev.ts < GROUP_GAP_MS) || Boolean(m.help) || Boolean(m.removed);
+      li.classList.toggle('first', first);
+      prev = m;
+      prevDay = day;
+    }
   }
 
   function remove(id) {
@@ -71,16 +118,22 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
     e.li.remove();
     byId.delete(id);
     empty.hidden = byId.size > 0;
+    decorate();
   }
 
+  // One message: avatar, author and time (shown on the first of a group, kept for screen readers on the
+  // others), the text, and its actions.
   function rowContent(msg) {
     const mine = msg.user?.id === conn.user?.id;
     const when = new Date(msg.ts);
     const head = h('div', { class: 'msg-head' },
       h('span', { class: 'author' }, nameOf(msg.user)),
       ' ',
-      h('time', { datetime: Number.isFinite(msg.ts) ? when.toISOString() : undefined }, Number.isFinite(msg.ts) ? formatTime(msg.ts, conn.user?.tz) : ''),
+      h('time', { datetime: Number.isFinite(msg.ts) ? when.toISOString() : undefined }, Number.isFinite(msg.ts) ? formatTime(msg.ts, tz) : ''),
       msg.edited ? h('span', { class: 'muted edited' }, ' (edited)') : null);
+    if (msg.removed) {
+      return [avatar(msg.user), head, h('p', { class: 'msg-text removed' }, msg.removed === 'moderator' ? 'Message removed by a moderator.' : 'Message removed.')];
+    }
     const forMe = !mine && mentionsMe(msg.text, conn.user?.name);
     const text = h('p', { class: forMe ? 'msg-text mentions-me' : 'msg-text' },
       forMe ? h('span', { class: 'badge' }, 'mentions you ') : null, msg.text);
@@ -88,7 +141,36 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
     const actions = h('div', { class: 'msg-actions' });
     if (mine) actions.append(h('button', { type: 'button', class: 'link', 'aria-label': 'Edit your message', onclick: () => startEdit(msg) }, 'Edit'));
     if (mine || moderator) actions.append(h('button', { type: 'button', class: 'link', 'aria-label': `Delete message by ${nameOf(msg.user)}`, onclick: (ev) => askDelete(msg, ev.currentTarget) }, 'Delete'));
-    return [head, helpLine, text, actions.children.length ? actions : null];
+    if (!mine) actions.append(h('button', { type: 'button', class: 'link', 'aria-label': `Report message by ${nameOf(msg.user)}`, onclick: () => startReport(msg) }, 'Report'));
+    return [avatar(msg.user), head, helpLine, text, actions.children.length ? actions : null];
+  }
+
+  // Reporting a message to the circle's moderators, with a reason (chat.report).
+  function startReport(msg) {
+    const e = byId.get(msg.id);
+    if (!e) return;
+    const reason = field('Why should a moderator look at this?', 'input', { maxlength: 500, required: true });
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    const restore = () => { fill(e.li, ...rowContent(e.msg)); decorate(); };
+    const form = h('form', { class: 'report-form', 'aria-label': 'Report message' }, reason.wrap,
+      h('div', { class: 'actions' },
+        h('button', { type: 'submit', class: 'small' }, 'Send report'),
+        h('button', { type: 'button', class: 'secondary small', onclick: restore }, 'Cancel')), error);
+    reason.input.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') restore(); });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const text = reason.input.value.trim();
+      if (!text) { error.textContent = 'Please give a reason.'; return; }
+      try {
+        await conn.request('chat.report', { channel: channel.id, message: msg.id, reason: text });
+        restore();
+        ctx.toast('Thank you. The moderators will look at it.');
+      } catch (err) {
+        error.textContent = err.code === 'conflict' ? 'You have already reported this message.' : ctx.describeError(err);
+      }
+    });
+    e.li.append(form);
+    reason.input.focus();
   }
 
   function startEdit(msg) {
@@ -129,7 +211,8 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
     yes.addEventListener('click', async () => {
       try {
         await conn.request('chat.delete', { channel: channel.id, message: msg.id });
-        remove(msg.id);
+        if (msg.user?.id !== conn.user?.id) put({ ...msg, text: '', removed: 'moderator' });
+        else remove(msg.id);
         ctx.announce('Message deleted');
       } catch (err) {
         composerError.textContent = ctx.describeError(err);
@@ -149,7 +232,10 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
       for (const m of res.messages) put(m, { scroll: false });
       hasMore = Boolean(res.has_more);
       older.hidden = !hasMore;
-      log.scrollTop = log.scrollHeight;
+      const marker = list.querySelector('li.unread-sep');
+      if (marker && marker.offsetTop > log.clientHeight / 2) log.scrollTop = marker.offsetTop - 40; // start at the first new one
+      else log.scrollTop = log.scrollHeight;
+      markRead();
     } catch (err) {
       if (alive) composerError.textContent = `Could not load messages: ${ctx.describeError(err)}`;
     } finally {
@@ -195,6 +281,32 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
     }
     composerError.textContent = '';
   }
+
+  // ----- read markers and "jump to latest" -----
+  // The newest message counts as read once it is on screen while the tab is visible; channel.read is sent
+  // for it (never for an older one: the server keeps the marker from moving back anyway).
+  let readTimer = null;
+  function markRead() {
+    clearTimeout(readTimer);
+    readTimer = setTimeout(() => {
+      const newest = lastId();
+      if (!alive || !newest || document.visibilityState !== 'visible' || !nearBottom()) return;
+      if (readSent && compareIds(newest, readSent) <= 0) return;
+      readSent = newest;
+      conn.request('channel.read', { channel: channel.id, message: newest }).catch(() => { readSent = null; });
+    }, 300);
+  }
+  log.addEventListener('scroll', () => {
+    if (nearBottom()) { jump.hidden = true; markRead(); }
+  });
+  jump.addEventListener('click', () => {
+    log.scrollTop = log.scrollHeight;
+    jump.hidden = true;
+    markRead();
+    input.input.focus();
+  });
+  const onVisible = () => { if (document.visibilityState === 'visible') markRead(); };
+  document.addEventListener('visibilitychange', onVisible);
 
   // ----- typing -----
   const typers = new Map(); // user id -> { name, until }
@@ -254,9 +366,15 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
       if (!m || m.channel !== channel.id) return;
       put(m);
       if (m.user && typers.delete(m.user.id)) renderTyping();
+      markRead();
     },
     'chat.updated': (ev) => { const m = ev.detail.message; if (m && m.channel === channel.id && byId.has(m.id)) put(m); },
-    'chat.deleted': (ev) => { if (ev.detail.channel === channel.id) remove(ev.detail.message); },
+    'chat.deleted': (ev) => {
+      if (ev.detail.channel !== channel.id) return;
+      const e = byId.get(ev.detail.message);
+      if (ev.detail.by === 'moderator' && e) put({ ...e.msg, text: '', removed: 'moderator' });
+      else remove(ev.detail.message);
+    },
     'chat.typing': (ev) => {
       const { channel: ch, user } = ev.detail;
       if (ch !== channel.id || !user || user.id === conn.user?.id) return;
@@ -272,6 +390,9 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
   return () => {
     alive = false;
     clearTimeout(typingTimer);
+    clearTimeout(readTimer);
+    detachMentions();
+    document.removeEventListener('visibilitychange', onVisible);
     for (const [t, fn] of Object.entries(handlers)) conn.removeEventListener(t, fn);
   };
 }

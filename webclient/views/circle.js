@@ -1,24 +1,71 @@
-// views/circle.js — one circle: its channels (moderators can add one), the open channel's chat, the member
-// list, and (for moderators) pending join requests with approve / reject.
-import { h, field, fill } from '../dom.js';
+// views/circle.js — one circle as an app: the left rail (views/rail.js: my circles, the channels, the drop-in
+// rooms), the conversation in the middle (the circle's header, the help panel, the open channel's chat),
+// and on the right the members panel (collapsible: the members with roles and actions, mentoring, and for
+// moderators the join requests and the moderation queue). On a phone (≤ 760 px wide) the rail is a drawer
+// opened by "Menu" and the members panel a sheet opened by "Members".
+import { h, fill } from '../dom.js';
 import { phaseLabel, countsText } from './directory.js';
 import { mountChat } from './chat.js';
 import { mountMembers } from './members.js';
-import { mountRooms } from './room.js';
 import { mountHelp } from './help.js';
 import { mountMentorSlots } from './schedule.js';
+import { mountRail } from './rail.js';
+import { mountModeration } from './moderation.js';
+
+const PHONE = '(max-width: 760px)';
 
 export function mountCircle(root, ctx, params) {
   const { conn } = ctx;
-  const cleanups = [];
+  const cleanups = [];      // what load() mounted (undone by reload)
+  const shellCleanups = []; // the shell's own listeners (undone on leaving the page)
   let alive = true;
   const circleId = params.circle;
   let shownStatus = null; // my_status as currently shown
+  const phone = window.matchMedia(PHONE);
 
+  // Drawer (rail) and members panel: buttons with aria-expanded; the state is a class on the shell.
+  const menuBtn = h('button', { type: 'button', class: 'secondary small menu-toggle', 'aria-expanded': 'false', 'aria-controls': `rail-${circleId}` }, '☰ Menu');
+  const membersBtn = h('button', { type: 'button', class: 'secondary small members-toggle', 'aria-controls': `members-panel-${circleId}` }, 'Members');
   const header = h('div', { class: 'circle-head' }, h('h1', {}, 'Circle'));
-  const body = h('div', { class: 'circle-body' }, h('p', { class: 'muted' }, 'Loading…'));
-  root.append(h('section', { class: 'circle' },
-    h('p', { class: 'crumbs' }, h('a', { href: '#/circles' }, '← All circles')), header, body));
+  const rail = h('nav', { class: 'rail', id: `rail-${circleId}`, 'aria-label': 'Circles, channels and rooms' });
+  const body = h('div', { class: 'conversation' }, h('p', { class: 'muted' }, 'Loading…'));
+  const side = h('aside', { class: 'members', id: `members-panel-${circleId}`, 'aria-label': 'Members and mentoring' });
+  const shell = h('section', { class: 'circle app-shell' }, rail, h('div', { class: 'middle' }, header, body), side);
+  root.append(shell);
+  root.classList.add('app-view');
+  shellCleanups.push(() => root.classList.remove('app-view'));
+
+  function setNav(open) {
+    shell.classList.toggle('nav-open', open);
+    menuBtn.setAttribute('aria-expanded', String(open));
+    if (open) rail.querySelector('a, button')?.focus();
+  }
+  function setMembers(open) {
+    shell.classList.toggle('members-closed', !open);
+    membersBtn.setAttribute('aria-expanded', String(open));
+    membersBtn.textContent = open ? 'Hide members' : 'Members';
+    if (open && phone.matches) side.querySelector('button, a')?.focus(); // the sheet opened: focus goes into it
+  }
+  menuBtn.addEventListener('click', () => setNav(!shell.classList.contains('nav-open')));
+  membersBtn.addEventListener('click', () => {
+    const open = shell.classList.contains('members-closed');
+    setMembers(open);
+    // On a laptop the choice is kept (every channel change mounts this view again); a phone's sheet starts closed.
+    if (!phone.matches) localStorage.setItem('staffroom.members', open ? 'open' : 'closed');
+  });
+  // A link followed in the drawer closes it; Escape closes the drawer or the sheet.
+  rail.addEventListener('click', (ev) => { if (ev.target.closest('a') && phone.matches) setNav(false); });
+  const onKey = (ev) => {
+    if (ev.key !== 'Escape' || !phone.matches) return;
+    if (shell.classList.contains('nav-open')) { setNav(false); menuBtn.focus(); }
+    else if (!shell.classList.contains('members-closed')) { setMembers(false); membersBtn.focus(); }
+  };
+  document.addEventListener('keydown', onKey);
+  shellCleanups.push(() => document.removeEventListener('keydown', onKey));
+  const sheetClose = h('button', { type: 'button', class: 'secondary small sheet-close', onclick: () => { setMembers(false); membersBtn.focus(); } }, 'Close members');
+  const drawerClose = h('button', { type: 'button', class: 'secondary small drawer-close', onclick: () => { setNav(false); menuBtn.focus(); } }, 'Close menu');
+  setNav(false);
+  setMembers(!phone.matches && localStorage.getItem('staffroom.members') !== 'closed');
 
   // The header's "N members · N online · N experts online" follows presence and membership changes.
   // Events arrive in bursts (one per shared circle, several devices), so re-read the counts at most
@@ -36,7 +83,7 @@ export function mountCircle(root, ctx, params) {
         } catch { /* the next event tries again; the member list stays live meanwhile */ }
       }, 1000);
     };
-    for (const type of ['presence', 'circle.member_joined', 'circle.member_left', 'circle.role']) {
+    for (const type of ['presence', 'circle.member_joined', 'circle.member_left', 'circle.role', 'help.duty']) {
       conn.addEventListener(type, refresh);
       cleanups.push(() => conn.removeEventListener(type, refresh));
     }
@@ -54,18 +101,22 @@ export function mountCircle(root, ctx, params) {
     if (!alive) return;
     shownStatus = circle.my_status;
     const moderator = circle.my_role === 'moderator' || Boolean(ctx.user?.admin);
-    const counts = h('p', { class: 'counts', 'aria-live': 'polite' }, countsText(circle));
+    const counts = h('span', { class: 'counts', 'aria-live': 'polite' }, countsText(circle));
     fill(header,
-      h('h1', {}, circle.name),
-      h('p', { class: 'meta' }, [circle.subject, phaseLabel(circle.phase), circle.moderated ? 'moderated' : 'open'].join(' · ')),
-      counts,
+      h('div', { class: 'head-row' }, menuBtn, h('h1', {}, circle.name), membersBtn),
+      h('p', { class: 'meta' }, [circle.subject, phaseLabel(circle.phase), circle.moderated ? 'moderated' : 'open'].join(' · '),
+        ' · ', counts),
       circle.description ? h('p', { class: 'desc' }, circle.description) : null);
     watchCounts(counts);
     if (circle.my_status !== 'member') {
+      shell.classList.add('not-member');
       // Admins act as moderators of every circle without being members: they can still decide requests.
-      fill(body, notMember(circle), ctx.user?.admin && circle.moderated ? h('aside', { class: 'channels' }, pendingPanel(circleId)) : null);
+      fill(body, notMember(circle));
+      fill(side, ctx.user?.admin && circle.moderated ? pendingPanel(circleId) : null);
+      fill(rail, h('p', { class: 'crumbs' }, h('a', { href: '#/circles' }, '← All circles')));
       return;
     }
+    shell.classList.remove('not-member');
     let channels = [];
     try {
       channels = (await conn.request('channel.list', { circle: circleId })).channels;
@@ -75,53 +126,23 @@ export function mountCircle(root, ctx, params) {
     }
     if (!alive) return;
     const current = channels.find((c) => c.id === params.channel) || channels[0];
-    const channelLink = (c) => h('li', { dataset: { channel: c.id } },
-      h('a', {
-        href: `#/circle/${encodeURIComponent(circleId)}/${encodeURIComponent(c.id)}`,
-        'aria-current': c === current ? 'page' : undefined,
-      }, `# ${c.name}`, h('span', { class: 'unread' })));
-    const channelList = h('ul', {}, channels.map(channelLink));
-    // A channel added by a moderator appears for everyone without a reload.
-    const onChannel = (ev) => {
-      const ch = ev.detail.channel;
-      if (!ch || ch.circle !== circleId || channelList.querySelector(`[data-channel="${CSS.escape(ch.id)}"]`)) return;
-      channelList.appendChild(channelLink(ch));
-      ctx.announce(`New channel # ${ch.name}`);
-    };
-    // Messages in the other channels of this circle: "(N new)" next to the channel's name.
-    const unread = new Map();
-    const onMessage = (ev) => {
-      const m = ev.detail.message;
-      if (!m || (current && m.channel === current.id) || m.user?.id === conn.user?.id) return;
-      const li = channelList.querySelector(`[data-channel="${CSS.escape(String(m.channel))}"]`);
-      if (!li) return;
-      const n = (unread.get(m.channel) || 0) + 1;
-      unread.set(m.channel, n);
-      li.querySelector('.unread').textContent = ` (${n} new)`;
-    };
-    conn.addEventListener('channel.created', onChannel);
-    conn.addEventListener('chat.message', onMessage);
-    cleanups.push(() => conn.removeEventListener('channel.created', onChannel));
-    cleanups.push(() => conn.removeEventListener('chat.message', onMessage));
-    const side = h('aside', { class: 'channels', 'aria-label': 'Channels' },
-      h('h2', {}, 'Channels'),
-      channelList,
-      moderator ? addChannelForm(circleId) : null,
-      moderator && circle.moderated ? pendingPanel(circleId) : null);
+    cleanups.push(mountRail(rail, ctx, { circle, channels, current, moderator }));
+    rail.prepend(drawerClose);
+
     const chatEl = h('section', { class: 'chat', 'aria-label': current ? `Channel ${current.name}` : 'Chat' });
-    const membersEl = h('div', {});
-    const roomsEl = h('div', { class: 'rooms-panel' });
-    const mentorsEl = h('div', { class: 'mentors-panel' });
     const helpEl = h('div', { class: 'help-area' });
-    body.before(helpEl);
-    cleanups.push(() => helpEl.remove());
-    cleanups.push(mountHelp(helpEl, ctx, { circle }));
-    fill(body, side, chatEl, h('aside', { class: 'members', 'aria-label': 'Drop-in rooms and members' }, roomsEl, mentorsEl, membersEl));
-    cleanups.push(mountRooms(roomsEl, ctx, { circle }));
-    cleanups.push(mountMentorSlots(mentorsEl, ctx, { circle }));
+    fill(body, helpEl, chatEl);
+    cleanups.push(mountHelp(helpEl, ctx, { circle, channels }));
     if (current) cleanups.push(mountChat(chatEl, ctx, { circle, channel: current, moderator }));
     else chatEl.append(h('p', { class: 'muted' }, 'This circle has no channels yet.'));
-    cleanups.push(mountMembers(membersEl, ctx, { circle }));
+
+    const membersEl = h('div', { class: 'members-list-panel' });
+    const mentorsEl = h('div', { class: 'mentors-panel' });
+    const modEl = h('div', { class: 'moderation-panel' });
+    fill(side, sheetClose, moderator && circle.moderated ? pendingPanel(circleId) : null, modEl, membersEl, mentorsEl);
+    cleanups.push(mountModeration(modEl, ctx, { circle, moderator }));
+    cleanups.push(mountMembers(membersEl, ctx, { circle, moderator }));
+    cleanups.push(mountMentorSlots(mentorsEl, ctx, { circle }));
   }
 
   function notMember(circle) {
@@ -153,27 +174,6 @@ export function mountCircle(root, ctx, params) {
       }
     });
     return h('div', { class: 'card' }, h('p', {}, 'You are not a member of this circle yet.'), btn, error);
-  }
-
-  function addChannelForm(cid) {
-    const name = field('New channel name', 'input', { name: 'name', required: true, maxlength: 32 });
-    const topic = field('Topic (optional)', 'input', { name: 'topic', maxlength: 200 });
-    const error = h('p', { class: 'form-error', role: 'alert' });
-    const form = h('form', { class: 'add-channel', 'aria-label': 'Add a channel' },
-      name.wrap, topic.wrap, error, h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add channel')));
-    form.addEventListener('submit', async (ev) => {
-      ev.preventDefault();
-      error.textContent = '';
-      try {
-        const fields = { circle: cid, name: name.input.value.trim() };
-        if (topic.input.value.trim()) fields.topic = topic.input.value.trim();
-        const res = await conn.request('channel.create', fields);
-        ctx.navigate(`#/circle/${encodeURIComponent(cid)}/${encodeURIComponent(res.channel.id)}`);
-      } catch (err) {
-        error.textContent = ctx.describeError(err);
-      }
-    });
-    return h('details', { class: 'admin-panel' }, h('summary', {}, 'Add a channel'), form);
   }
 
   function pendingPanel(cid) {
@@ -229,13 +229,19 @@ export function mountCircle(root, ctx, params) {
   function reload() {
     for (const c of cleanups.splice(0)) c();
     fill(body, h('p', { class: 'muted' }, 'Loading…'));
+    fill(rail);
+    fill(side);
     load();
   }
 
   // Our own membership changed (approved, removed): show the circle as it now is.
   const onMembership = (ev) => {
     const d = ev.detail;
-    if (d.circle === circleId && d.user === conn.user?.id && d.status !== shownStatus) reload();
+    if (d.circle !== circleId || d.user !== conn.user?.id || d.status === shownStatus) return;
+    if (shownStatus === 'member' && d.status === 'none') {
+      ctx.showError(d.reason === 'removed' ? 'A moderator removed you from this circle.' : 'You are no longer a member of this circle.');
+    }
+    reload();
   };
   conn.addEventListener('circle.membership', onMembership);
   load();
@@ -244,5 +250,6 @@ export function mountCircle(root, ctx, params) {
     alive = false;
     conn.removeEventListener('circle.membership', onMembership);
     for (const c of cleanups.splice(0)) c();
+    for (const c of shellCleanups.splice(0)) c();
   };
 }

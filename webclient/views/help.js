@@ -1,12 +1,15 @@
 // views/help.js — help requests in the page.
 //   mountHelp(el, ctx, {circle})  the circle's "Get help now" panel: the ask form, the waiting state (cancel),
 //     the unanswered choices (keep waiting / leave it as a post / book a mentor), "N experts on duty now",
-//     and for experts and mentors the on-duty toggle.
+//     and for experts and mentors the on-duty toggle. With nobody on duty it says so at once and offers:
+//     ask the experts who are online (reach "online"), book the next free mentor slot, or post in #help.
 //   mountHelpOffers(ctx)  the offers an on-duty expert gets anywhere in the app (topic, details, who asks;
 //     Accept / Not now), closed when taken by someone else or cancelled. Accepting opens the call view
-//     (calls.js handles the call.accepted that follows).
+//     (calls.js handles the call.accepted that follows). Experts online but off duty get help.nudge: a
+//     quieter card (no ring) with a link to the circle.
 import { h, field, fill } from '../dom.js';
 import { startRing } from '../ring.js';
+import { noticeStrip } from '../toast.js';
 import { circleMembers } from '../protocol.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
@@ -18,7 +21,9 @@ export function mountHelp(root, ctx, { circle }) {
   let alive = true;
   let mine = null; // the request this tab is waiting on: { id, state: 'open'|'unanswered' }
 
-  const count = h('p', { class: 'help-count', role: 'status' }, onDutyText(circle.experts_on_duty || 0));
+  let onDuty = circle.experts_on_duty || 0; // what the count shows: decides what "Ask" does
+  const count = h('p', { class: 'help-count', role: 'status' }, onDutyText(onDuty));
+  const setCount = (n) => { onDuty = n; count.textContent = onDutyText(n); };
   const panel = h('div', { class: 'help-body' });
   const duty = dutyToggle();
   root.append(h('section', { class: 'help-panel', 'aria-label': 'Get help now' },
@@ -48,7 +53,7 @@ export function mountHelp(root, ctx, { circle }) {
       error.textContent = '';
       try {
         const r = await conn.request('help.duty', { circle: cid, on: box.checked });
-        count.textContent = onDutyText(r.experts_on_duty);
+        setCount(r.experts_on_duty);
         ctx.announce(r.on_duty ? 'You are on duty: help requests of this circle will reach you.' : 'You are off duty.');
       } catch (err) {
         box.checked = !box.checked;
@@ -74,6 +79,8 @@ export function mountHelp(root, ctx, { circle }) {
       error.textContent = '';
       const fields = { circle: cid, topic: topic.input.value.trim() };
       if (details.input.value.trim()) fields.details = details.input.value.trim();
+      // Nobody on duty: say so now, not after the request timed out, and offer what can be done now.
+      if (onDuty === 0) { showNobodyOnDuty(fields); return; }
       const btn = form.querySelector('button[type=submit]');
       btn.disabled = true;
       try {
@@ -85,6 +92,78 @@ export function mountHelp(root, ctx, { circle }) {
       }
     });
     fill(panel, open, form);
+  }
+
+  // The choices when no expert is on duty: ask the experts who are online anyway (they get a gentler
+  // notice, help.nudge), book the next free mentor slot, or leave the question as a post in #help.
+  async function showNobodyOnDuty(fields) {
+    let online = circle.experts_online || 0;
+    try { online = (await conn.request('circle.get', { circle: cid })).circle.experts_online || 0; } catch { /* keep the last count */ }
+    if (!alive) return;
+    const ask = h('button', { type: 'button', disabled: online === 0 },
+      online ? `Ask the ${online === 1 ? 'expert' : `${online} experts`} online` : 'No expert is online either');
+    const book = h('button', { type: 'button', class: 'secondary' }, 'Book the next free mentor slot');
+    const post = h('button', { type: 'button', class: 'secondary' }, 'Post it in #help');
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    const slot = h('p', { class: 'next-slot', role: 'status' });
+    const back = h('button', { type: 'button', class: 'link' }, 'Back');
+    ask.addEventListener('click', async () => {
+      ask.disabled = true;
+      try {
+        const r = await requestHelp({ ...fields, reach: 'online' });
+        if (alive) showWaiting(r.request, r.offered);
+      } catch (err) { error.textContent = ctx.describeError(err); ask.disabled = false; }
+    });
+    post.addEventListener('click', async () => {
+      post.disabled = true;
+      try {
+        const r = await conn.request('help.request', fields);
+        sessionStorage.setItem(`staffroom.help.posted.${r.request.id}`, '1'); // not asked again on this tab
+        if (!alive) return;
+        showAsk();
+        ctx.toast('Your question is posted in #help: experts will see it when they come on duty.');
+      } catch (err) { error.textContent = ctx.describeError(err); post.disabled = false; }
+    });
+    book.addEventListener('click', async () => {
+      book.disabled = true;
+      slot.textContent = 'Looking for the next free slot…';
+      const next = await nextMentorSlot();
+      if (!alive) return;
+      book.disabled = false;
+      if (!next) { slot.textContent = 'No mentor of this circle has a free slot in the next two weeks.'; return; }
+      const when = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit',
+        timeZone: ctx.user?.tz || undefined }).format(new Date(next.start * 1000));
+      fill(slot, 'Next free: ', h('a', { href: `#/book/${next.mentor.id}` }, `${when} with ${nameOf(next.mentor)}`));
+      slot.querySelector('a').focus();
+    });
+    back.addEventListener('click', () => showAsk());
+    fill(panel, h('div', { class: 'help-nobody card', role: 'alert', dataset: { state: 'nobody' } },
+      h('p', {}, h('strong', {}, 'No expert is on duty right now.')),
+      h('p', { class: 'muted' }, `“${fields.topic}” — ${online ? `${online} ${online === 1 ? 'expert is' : 'experts are'} online but not on duty.` : 'nobody with that role is online.'}`),
+      h('div', { class: 'actions' }, ask, book, post, back), slot, error));
+    (online ? ask : book).focus();
+  }
+
+  // help.request; a server that does not know `reach` yet gets the request without it.
+  async function requestHelp(fields) {
+    try {
+      return await conn.request('help.request', fields);
+    } catch (err) {
+      if (err.code !== 'bad_request' || err.field !== 'reach') throw err;
+      const { reach, ...rest } = fields;
+      return conn.request('help.request', rest);
+    }
+  }
+
+  // The earliest free slot among the circle's mentors (a few of them: one schedule.slots each).
+  async function nextMentorSlot() {
+    try {
+      const { members } = await circleMembers(conn, cid, { pages: 2 });
+      const mentors = members.filter((m) => m.role === 'mentor' && m.user.id !== conn.user?.id).slice(0, 6);
+      const found = await Promise.all(mentors.map((m) => conn.request('schedule.slots', { mentor: m.user.id })
+        .then((s) => (s.slots[0] ? { mentor: m.user, start: s.slots[0].start } : null)).catch(() => null)));
+      return found.filter(Boolean).sort((a, b) => a.start - b.start)[0] || null;
+    } catch { return null; }
   }
 
   function showWaiting(req, offered) {
@@ -145,11 +224,11 @@ export function mountHelp(root, ctx, { circle }) {
   async function recount() {
     try {
       const c = (await conn.request('circle.get', { circle: cid })).circle;
-      if (alive) count.textContent = onDutyText(c.experts_on_duty || 0);
+      if (alive) setCount(c.experts_on_duty || 0);
     } catch { /* the next event recounts */ }
   }
   const on = {
-    'help.duty': (ev) => { if (ev.detail.circle === cid) count.textContent = onDutyText(ev.detail.experts_on_duty); },
+    'help.duty': (ev) => { if (ev.detail.circle === cid) setCount(ev.detail.experts_on_duty); },
     presence: (ev) => { if (ev.detail.circle === cid && ev.detail.status === 'offline') recount(); },
     'help.unanswered': (ev) => { if (mine && ev.detail.request === mine.id) showUnanswered(); },
     'call.accepted': (ev) => {
@@ -166,7 +245,7 @@ export function mountHelp(root, ctx, { circle }) {
 export function mountHelpOffers(ctx) {
   const { conn } = ctx;
   const layer = h('section', { id: 'help-offers', class: 'help-offers', 'aria-live': 'assertive', hidden: true });
-  document.body.append(layer);
+  noticeStrip().append(layer);
   const offers = new Map(); // request id → element
   let stopRing = null;      // rings while any offer is shown, like an incoming call
 
@@ -183,7 +262,7 @@ export function mountHelpOffers(ctx) {
     if (!el) return;
     el.remove();
     offers.delete(rid);
-    layer.hidden = offers.size === 0;
+    layer.hidden = layer.children.length === 0;
     alert();
     if (why) ctx.announce(why);
   }
@@ -221,8 +300,39 @@ export function mountHelpOffers(ctx) {
     ctx.announce(`${nameOf(req.requester)} needs help: ${req.topic}`);
     accept.focus();
   });
-  conn.addEventListener('help.taken', (ev) => drop(ev.detail.request, `${nameOf(ev.detail.by)} took the help request.`));
-  conn.addEventListener('help.cancelled', (ev) => drop(ev.detail.request, 'A help request was withdrawn.'));
+  conn.addEventListener('help.nudge', (ev) => {
+    const { circle, request, topic, by } = ev.detail;
+    if (!request || layer.querySelector(`[data-nudge="${CSS.escape(String(request))}"]`)) return;
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    const help = h('button', { type: 'button', class: 'small accept' }, 'I can help');
+    const el = h('div', { class: 'help-nudge card', role: 'region', 'aria-label': `${nameOf(by)} is looking for help`, dataset: { nudge: request, circle } },
+      h('p', {}, h('strong', {}, `${nameOf(by)} is looking for help`), topic ? `: “${topic}”` : '',
+        h('span', { class: 'muted' }, ' (nobody is on duty)')),
+      h('div', { class: 'actions' }, help,
+        h('button', { type: 'button', class: 'secondary small', onclick: () => gone() }, 'Not now')), error);
+    const gone = () => { el.remove(); layer.hidden = layer.children.length === 0; };
+    help.addEventListener('click', async () => {
+      help.disabled = true;
+      ctx.calls?.warmUp();
+      try {
+        await conn.request('help.accept', { request });
+        gone();
+      } catch (err) {
+        ctx.calls?.coolDown();
+        error.textContent = err.code === 'conflict' ? 'Someone else already took it.' : ctx.describeError(err);
+        setTimeout(gone, 4000);
+      }
+    });
+    layer.append(el);
+    layer.hidden = false;
+    setTimeout(gone, 60000);
+  });
+  const dropNudge = (rid) => {
+    layer.querySelector(`[data-nudge="${CSS.escape(String(rid))}"]`)?.remove();
+    layer.hidden = layer.children.length === 0;
+  };
+  conn.addEventListener('help.taken', (ev) => { dropNudge(ev.detail.request); drop(ev.detail.request, `${nameOf(ev.detail.by)} took the help request.`); });
+  conn.addEventListener('help.cancelled', (ev) => { dropNudge(ev.detail.request); drop(ev.detail.request, 'A help request was withdrawn.'); });
   conn.addEventListener('signedout', () => { for (const rid of [...offers.keys()]) drop(rid); });
 }
 

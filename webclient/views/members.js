@@ -1,6 +1,9 @@
-// views/members.js — a circle's member list with roles and live presence (text + symbol, never colour
-// alone). Refreshes on membership events; presence events update one row.
-import { h, fill } from '../dom.js';
+// views/members.js — a circle's member list: avatar, display name and @user name, role badge, live presence
+// (text + symbol, never colour alone), call / book buttons. For moderators each row also has the member's
+// role (circle.set_role: member, expert, mentor, moderator) and "Remove from circle" (circle.remove, with a
+// confirmation); for admins "Suspend account" (admin.suspend). Refreshes on membership events; presence
+// events update one row.
+import { h, fill, avatar } from '../dom.js';
 import { circleMembers } from '../protocol.js';
 
 export const PRESENCE = {
@@ -18,7 +21,7 @@ export function presenceBadge(status) {
     h('span', { 'aria-hidden': 'true' }, p.symbol), ` ${p.label}`);
 }
 
-export function mountMembers(el, ctx, { circle }) {
+export function mountMembers(el, ctx, { circle, moderator = false }) {
   const { conn } = ctx;
   let alive = true;
   let members = [];
@@ -39,12 +42,63 @@ export function mountMembers(el, ctx, { circle }) {
   function row(m) {
     const me = m.user.id === conn.user?.id;
     return h('li', { class: 'member', dataset: { user: m.user.id, name: m.user.name } },
-      h('span', { class: 'who' }, nameOf(m), me ? h('span', { class: 'muted' }, ' (you)') : null),
+      avatar(m.user, { size: 's' }),
+      h('span', { class: 'who' }, nameOf(m), me ? h('span', { class: 'muted' }, ' (you)') : null,
+        h('span', { class: 'username muted' }, ` @${m.user.name}`)),
       m.role !== 'member' ? h('span', { class: `role role-${m.role}` }, m.role) : null,
       presenceBadge(m.presence),
       m.on_duty ? h('span', { class: 'on-duty' }, ' · on duty') : null,
       m.role === 'mentor' && !me ? h('a', { class: 'book', href: `#/book/${m.user.id}` }, 'Book a session') : null,
-      me ? null : callButton(m));
+      me ? null : callButton(m),
+      moderator && !me ? manage(m) : null);
+  }
+
+  // A moderator's controls for one member, folded away so the list stays calm.
+  function manage(m) {
+    const who = nameOf(m);
+    const error = h('p', { class: 'form-error', role: 'alert' });
+    const role = h('select', { 'aria-label': `Role of ${who}`, name: 'role' },
+      ['member', 'expert', 'mentor', 'moderator'].map((r) => h('option', { value: r, selected: r === m.role }, r)));
+    role.addEventListener('change', async () => {
+      error.textContent = '';
+      try {
+        await conn.request('circle.set_role', { circle: circle.id, user: m.user.id, role: role.value });
+        ctx.toast(`${who} is now ${role.value === 'expert' ? 'an' : 'a'} ${role.value}.`);
+      } catch (err) {
+        role.value = m.role;
+        error.textContent = ctx.describeError(err);
+      }
+    });
+    const remove = h('button', { type: 'button', class: 'danger small' }, 'Remove from circle');
+    remove.addEventListener('click', () => {
+      const yes = h('button', { type: 'button', class: 'danger small' }, `Yes, remove ${who}`);
+      const no = h('button', { type: 'button', class: 'secondary small' }, 'Keep');
+      const box = remove.parentElement;
+      const restore = [...box.childNodes];
+      no.addEventListener('click', () => { box.replaceChildren(...restore); remove.focus(); });
+      yes.addEventListener('click', async () => {
+        try {
+          await conn.request('circle.remove', { circle: circle.id, user: m.user.id });
+          ctx.toast(`${who} was removed from the circle.`);
+        } catch (err) {
+          error.textContent = err.code === 'conflict' ? 'That cannot be done: a circle keeps at least one moderator.' : ctx.describeError(err);
+          box.replaceChildren(...restore);
+        }
+      });
+      box.replaceChildren(yes, no);
+      yes.focus();
+    });
+    const actions = h('div', { class: 'actions' }, remove);
+    if (ctx.user?.admin) {
+      actions.append(h('button', { type: 'button', class: 'secondary small', onclick: async () => {
+        try {
+          await conn.request('admin.suspend', { user: m.user.id });
+          ctx.toast(`${who}'s account is suspended.`);
+        } catch (err) { error.textContent = ctx.describeError(err); }
+      } }, 'Suspend account'));
+    }
+    return h('details', { class: 'manage' }, h('summary', { 'aria-label': `Manage ${who}` }, 'Manage'),
+      h('label', {}, 'Role ', role), actions, error);
   }
 
   // Experts and mentors get a prominent call button: they are who people come to call.

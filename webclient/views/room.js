@@ -4,8 +4,8 @@
 // video tile per participant and a Peer (rtc.js) to each — the newcomer offers to everyone inside; of two
 // participants the one with the greater device id is the polite one. Leaving, a closed tab or a lost
 // connection leaves.
-import { h, fill } from '../dom.js';
-import { Peer, rtcConfig, localMedia, stopStream, videoFor } from '../rtc.js';
+import { h, fill, avatar } from '../dom.js';
+import { Peer, rtcConfig, localMedia, stopStream, videoFor, listDevices, switchDevice, setPreferredDevice } from '../rtc.js';
 import { openStage } from './stage.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
@@ -27,17 +27,65 @@ export function mountRooms(el, ctx, { circle }) {
     list.replaceChildren(...rooms.map((r) => {
       const inside = r.participants;
       const joined = ctx.room?.roomId === r.id;
-      const join = h('button', { type: 'button', disabled: joined || Boolean(ctx.room) },
+      const join = h('button', { type: 'button', class: 'small', disabled: joined || Boolean(ctx.room) },
         joined ? 'You are inside' : `Join ${r.name}`);
-      join.addEventListener('click', () => enterRoom(ctx, r, { onChange: render }).catch((err) => ctx.showError(err)));
+      join.addEventListener('click', () => { closePreview(); enterRoom(ctx, r, { onChange: render }).catch((err) => ctx.showError(err)); });
       return h('section', { class: 'room', dataset: { room: r.id }, 'aria-label': r.name },
         h('h3', {}, r.name, h('span', { class: 'muted' }, ` — ${inside.length ? `${inside.length} inside` : 'empty'}`)),
         h('ul', { class: 'room-participants', 'aria-label': `Inside ${r.name}` }, inside.map((p) =>
           h('li', { dataset: { user: p.user.id, device: p.device } },
+            avatar(p.user, { size: 's' }),
             h('span', { class: 'who' }, nameOf(p.user)),
             h('span', { class: 'av muted' }, ` ${p.camera ? '🎥' : '🚫🎥'} ${p.mic ? '🎤' : '🔇'} (${avText(p)})`)))),
-        join);
+        h('div', { class: 'actions' }, join, check(r)));
     }));
+  }
+
+  // "Check camera and microphone": a preview with the device pickers before joining (the choice is kept
+  // for every later call and room in this browser: rtc.js preferredDevices). Joining stays one click.
+  let preview = null; // { stream, box }
+  const previewId = `prejoin-${circle.id}`;
+  const syncExpanded = () => { for (const x of el.querySelectorAll('.check-devices')) x.setAttribute('aria-expanded', String(Boolean(preview))); };
+  function closePreview() {
+    if (!preview) return;
+    stopStream(preview.stream);
+    preview.box.remove();
+    preview = null;
+    syncExpanded();
+  }
+  function check(r) {
+    const b = h('button', { type: 'button', class: 'secondary small check-devices', 'aria-expanded': String(Boolean(preview)) },
+      'Check camera and mic');
+    b.addEventListener('click', async () => {
+      if (preview) { closePreview(); return; }
+      let stream;
+      try {
+        stream = await localMedia({ group: true });
+      } catch (err) {
+        ctx.showError(`The camera or microphone could not be opened: ${err.message}`);
+        return;
+      }
+      if (!alive) { stopStream(stream); return; }
+      const box = h('div', { class: 'prejoin', id: previewId, role: 'group', 'aria-label': 'Your camera and microphone' },
+        videoFor(stream, { local: true, label: 'Preview of your camera' }));
+      preview = { stream, box };
+      el.append(box); // outside the room list, which is drawn again on every participants change
+      syncExpanded();
+      const devices = await listDevices().catch(() => ({ video: [], audio: [] }));
+      if (preview?.box !== box) return;
+      for (const [kind, label, list] of [['video', 'Camera', devices.video], ['audio', 'Microphone', devices.audio]]) {
+        const current = (kind === 'video' ? stream.getVideoTracks() : stream.getAudioTracks())[0]?.getSettings().deviceId;
+        const select = h('select', { 'aria-label': label, name: `prejoin-${kind}` },
+          list.map((d) => h('option', { value: d.deviceId, selected: d.deviceId === current }, d.label)));
+        select.addEventListener('change', async () => {
+          setPreferredDevice(kind, select.value);
+          try { await switchDevice(stream, kind, select.value, []); } catch (err) { ctx.showError(err.message); }
+        });
+        box.append(h('label', { class: 'field' }, label, select));
+      }
+      box.append(h('button', { type: 'button', class: 'small', onclick: () => { closePreview(); el.querySelector('.check-devices')?.focus(); } }, 'Done'));
+    });
+    return b;
   }
 
   async function load() {
@@ -64,6 +112,7 @@ export function mountRooms(el, ctx, { circle }) {
   load();
   return () => {
     alive = false;
+    closePreview();
     conn.removeEventListener('room.participants', onParticipants);
     conn.removeEventListener('room.created', onCreated);
     conn.removeEventListener('resumed', load);
@@ -152,11 +201,19 @@ function openMesh(ctx, r, res, stream, config, onChange) {
   conn.addEventListener('room.signal', onSignal);
   conn.addEventListener('room.participants', onParticipants);
   conn.addEventListener('room.closed', onClosed);
+  // removed from the circle by a moderator: the server took this device out of the room
+  const onRemoved = (ev) => {
+    if (ev.detail.room !== r.id || (ev.detail.device && ev.detail.device !== s.device)) return;
+    s.leave(false);
+    ctx.announce?.(`You are no longer in ${r.name}.`);
+  };
+  conn.addEventListener('room.removed', onRemoved);
 
   s.leave = async (tellServer = true) => {
     conn.removeEventListener('room.signal', onSignal);
     conn.removeEventListener('room.participants', onParticipants);
     conn.removeEventListener('room.closed', onClosed);
+    conn.removeEventListener('room.removed', onRemoved);
     for (const d of [...s.peers.keys()]) drop(d);
     stopStream(stream);
     layer.remove();

@@ -6,7 +6,8 @@
 // Joining opens the session's private room (room.js's room view; only the two of them may enter).
 // Routes (app.js): #/sessions  #/sessions/notes/<user id>  #/sessions/join/<booking id> (the .ics join link)
 //                  #/book/<mentor id>  #/book/<mentor id>/<booking id> (move that booking to another slot)
-import { h, fill, field } from '../dom.js';
+import { noticeStrip } from '../toast.js';
+import { h, fill, field, userZone } from '../dom.js';
 import { enterRoom } from './room.js';
 import { circleMembers } from '../protocol.js';
 import { mentionText } from './mentions.js';
@@ -27,6 +28,14 @@ export function formatSlot(unixS, tz) {
 }
 
 const nameOf = (u) => u?.display_name || u?.name || 'someone';
+
+// "2 days", "3 h 05 min", "4:07" (the last hour, to the second).
+function countdown(seconds) {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s >= 86400) { const d = Math.round(s / 86400); return `${d} ${d === 1 ? 'day' : 'days'}`; }
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
 export const roomOpen = (b, nowS) => b.status === 'booked' && nowS >= b.start - OPENS_BEFORE_S && nowS < b.end + CLOSES_AFTER_S;
 
 // ---------------------------------------------------------------- my sessions
@@ -59,10 +68,10 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
     const inside = ctx.room?.roomId === b.id;
     const join = h('button', { type: 'button', class: 'join', disabled: !open || Boolean(ctx.room), dataset: { booking: b.id },
       'aria-label': `Join the session with ${nameOf(peer)}`, onclick: () => joinSession(b) },
-      inside ? 'You are inside' : open ? 'Join now' : 'Join');
+      inside ? 'You are inside' : open ? 'Join now' : `Join · opens in ${countdown(b.start - OPENS_BEFORE_S - Date.now() / 1000)}`);
     const waiting = (present.get(b.id) || []).filter((p) => p.user.id !== me);
     return h('li', { class: `session session-${b.status}`, dataset: { booking: b.id, start: b.start } },
-      h('span', { class: 'when' }, formatSlot(b.start)), ' ',
+      h('span', { class: 'when' }, formatSlot(b.start, userZone(conn.user))), ' ',
       h('span', { class: 'who' }, `${b.mentor.id === me ? 'Mentee' : 'Mentor'}: ${nameOf(peer)}`),
       b.topic ? h('span', { class: 'topic' }, ` — ${b.topic}`) : null,
       b.status === 'cancelled' ? h('span', { class: 'badge' }, ' cancelled') : null,
@@ -135,7 +144,18 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
   }
 
   // join buttons light up at the right time without a reload
-  const timer = setInterval(() => { if (alive) render(); }, 15000);
+  // Every second the Join buttons count down, changed in place (a re-render would take keyboard focus away);
+  // the list is drawn again only when a room opens or closes.
+  const timer = setInterval(() => {
+    if (!alive) return;
+    const now = Date.now() / 1000;
+    for (const b of data.upcoming) {
+      const btn = upcoming.querySelector(`button.join[data-booking="${CSS.escape(b.id)}"]`);
+      if (!btn || ctx.room) continue;
+      if (roomOpen(b, now) === btn.disabled) { render(); return; }
+      if (!roomOpen(b, now)) btn.textContent = `Join · opens in ${countdown(b.start - OPENS_BEFORE_S - now)}`;
+    }
+  }, 1000);
   const onChange = () => load();
   const events = ['schedule.booked', 'schedule.cancelled', 'schedule.rescheduled'];
   for (const t of events) conn.addEventListener(t, onChange);
@@ -149,7 +169,7 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
 
   load();
   if (args[0] === 'notes' && args[1]) mountNotes(notesPane, ctx, { with: args[1] });
-  mountAvailability(availPane, ctx);
+  mountAvailabilityIfMentor(availPane, ctx, () => alive);
   mountNotifications(notifPane, ctx);
   return () => {
     alive = false;
@@ -166,7 +186,7 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
 export function mountReminders(ctx) {
   const { conn } = ctx;
   const layer = h('div', { class: 'reminders', role: 'region', 'aria-label': 'Reminders' });
-  document.body.append(layer);
+  noticeStrip().append(layer);
   conn.addEventListener('schedule.reminder', (ev) => {
     const { booking: b, minutes } = ev.detail;
     if (!b?.id || b.status !== 'booked') return;
@@ -264,6 +284,23 @@ export function mountNotes(el, ctx, { with: other }) {
 
 // ---------------------------------------------------------------- availability editor (mentors)
 
+// The availability editor is for mentors only (a mentor of any circle, or someone who already published
+// availability); everyone else is told how to become one.
+async function mountAvailabilityIfMentor(el, ctx, isAlive) {
+  const { conn } = ctx;
+  let mentor = false;
+  try {
+    const [mine, own] = await Promise.allSettled([conn.request('circle.list', { mine: true, limit: 100 }),
+      conn.request('schedule.availability.get')]);
+    mentor = (mine.status === 'fulfilled' && mine.value.circles.some((c) => c.my_role === 'mentor'))
+      || (own.status === 'fulfilled' && Boolean(own.value.availability));
+  } catch { /* shown as not a mentor */ }
+  if (!isAlive()) return;
+  if (mentor) { mountAvailability(el, ctx); return; }
+  fill(el, h('h2', {}, 'Offering sessions'),
+    h('p', { class: 'muted' }, 'Mentors publish their weekly availability here. To become a mentor, open one of your circles and use “Ask to become an expert or a mentor” in its members panel.'));
+}
+
 export function mountAvailability(el, ctx) {
   const { conn } = ctx;
   const tz = field('Your time zone', 'input', { value: viewerZone(), required: true });
@@ -330,46 +367,96 @@ export function mountNotifications(el, ctx) {
 
 // ---------------------------------------------------------------- slot picker
 
-// With `booking`, the picker moves that booking (schedule.reschedule) instead of making a new one.
+// The slot picker as a week grid (Calendly-like): seven day columns from `from`, the free slots of each as
+// buttons, earlier / later weeks; picking a slot asks for confirmation before anything is booked. Times are
+// shown in the viewer's zone (profile, else the browser's). With `booking`, the picker moves that booking
+// (schedule.reschedule) instead of making a new one.
+const WEEK_S = 7 * 86400;
 export function mountBook(el, ctx, { mentor, booking }) {
   const { conn } = ctx;
   let alive = true;
+  const tz = userZone(conn.user);
   const title = h('h1', {}, booking ? 'Move a mentoring session' : 'Book a mentoring session');
   const info = h('p', { class: 'muted', role: 'status' });
   const topic = field('What would you like to talk about?', 'input', { maxlength: 200 });
-  const days = h('div', { class: 'slot-days' });
-  fill(el, title, info, booking ? null : topic.wrap, days);
+  const earlier = h('button', { type: 'button', class: 'secondary small' }, '← Earlier');
+  const later = h('button', { type: 'button', class: 'secondary small' }, 'Later →');
+  const range = h('h2', { class: 'week-range', 'aria-live': 'polite' });
+  const days = h('div', { class: 'slot-days week-grid' });
+  const confirm = h('div', { class: 'slot-confirm', 'aria-live': 'polite' });
+  fill(el, title, info, booking ? null : topic.wrap, h('div', { class: 'week-nav' }, earlier, range, later), days, confirm);
+  let slots = [];
+  let mentorUser = null;
+  let from = Math.floor(Date.now() / 1000); // the grid's first day starts here (rolling weeks: today first)
+
+  const dayKey = (t) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(t * 1000));
+  const dayLabel = (t) => new Intl.DateTimeFormat(undefined, { timeZone: tz, weekday: 'short', day: 'numeric', month: 'short' }).format(new Date(t * 1000));
+  const timeLabel = (t) => new Intl.DateTimeFormat(undefined, { timeZone: tz, hour: '2-digit', minute: '2-digit' }).format(new Date(t * 1000));
+
+  function render() {
+    const columns = [];
+    for (let i = 0; i < 7; i++) {
+      const t = from + i * 86400;
+      const key = dayKey(t);
+      const mine = slots.filter((s) => dayKey(s.start) === key);
+      columns.push(h('section', { class: 'slot-day', 'aria-label': dayLabel(t) }, h('h3', {}, dayLabel(t)),
+        mine.length ? h('ul', { class: 'slots' }, mine.map((slot) => h('li', {}, h('button', { type: 'button', class: 'slot secondary',
+          dataset: { start: slot.start }, 'aria-label': `${dayLabel(slot.start)} ${timeLabel(slot.start)}`,
+          onclick: (ev) => choose(slot, ev.currentTarget) }, timeLabel(slot.start)))))
+          : h('p', { class: 'muted none' }, '—')));
+    }
+    days.replaceChildren(...columns);
+    range.textContent = `${dayLabel(from)} – ${dayLabel(from + 6 * 86400)}`;
+    earlier.disabled = from <= Math.floor(Date.now() / 1000);
+    later.disabled = !slots.some((s) => s.start >= from + WEEK_S);
+  }
+  earlier.addEventListener('click', () => { from = Math.max(Math.floor(Date.now() / 1000), from - WEEK_S); fill(confirm); render(); });
+  later.addEventListener('click', () => { from += WEEK_S; fill(confirm); render(); });
+
+  // Picking a slot: what will happen, in words, and a button that does it.
+  function choose(slot, button) {
+    for (const b of days.querySelectorAll('button[aria-pressed]')) b.removeAttribute('aria-pressed');
+    button.setAttribute('aria-pressed', 'true');
+    const end = slot.end || slot.start + 1800;
+    const go = h('button', { type: 'button' }, booking ? 'Confirm the move' : 'Confirm booking');
+    const change = h('button', { type: 'button', class: 'secondary' }, 'Choose another time');
+    go.addEventListener('click', () => book(slot, go));
+    change.addEventListener('click', () => { fill(confirm); button.removeAttribute('aria-pressed'); button.focus(); });
+    fill(confirm, h('div', { class: 'card confirm-card', role: 'region', 'aria-label': 'Confirm your session' },
+      h('p', {}, h('strong', {}, `${dayLabel(slot.start)}, ${timeLabel(slot.start)}–${timeLabel(end)}`),
+        ` with ${nameOf(mentorUser)} (${tz.replace(/_/g, ' ')})`,
+        !booking && topic.input.value.trim() ? ` — ${topic.input.value.trim()}` : ''),
+      h('div', { class: 'actions' }, go, change)));
+    go.focus();
+  }
 
   async function load() {
     try {
       const [a, s] = await Promise.all([conn.request('schedule.availability.get', { mentor }),
         conn.request('schedule.slots', { mentor })]);
       if (!alive) return;
+      mentorUser = a.mentor;
+      slots = s.slots;
       title.textContent = `${booking ? 'Move your session with' : 'Book a session with'} ${nameOf(a.mentor)}`;
-      info.textContent = `Slots of ${s.slot_minutes} minutes, shown in your time zone (${viewerZone()}); ${nameOf(a.mentor)} is in ${s.tz}.`;
-      const byDay = new Map();
-      for (const slot of s.slots) {
-        const day = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long' }).format(new Date(slot.start * 1000));
-        if (!byDay.has(day)) byDay.set(day, []);
-        byDay.get(day).push(slot);
-      }
-      days.replaceChildren(...[...byDay].map(([day, slots]) => h('section', { class: 'slot-day' }, h('h2', {}, day),
-        h('ul', { class: 'slots' }, slots.map((slot) => h('li', {}, h('button', { type: 'button', dataset: { start: slot.start },
-          onclick: () => book(slot) }, new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' }).format(new Date(slot.start * 1000)))))))));
+      info.textContent = `Slots of ${s.slot_minutes} minutes, shown in your time zone (${tz}); ${nameOf(a.mentor)} is in ${s.tz}.`;
+      render();
       if (!s.slots.length) days.replaceChildren(h('p', {}, 'No free slots in the next two weeks.'));
     } catch (err) {
       if (alive) info.textContent = err.code === 'not_found' ? 'This mentor has not published availability yet.' : ctx.describeError(err);
     }
   }
 
-  async function book(slot) {
+  async function book(slot, button) {
+    button.disabled = true;
     try {
       if (booking) await conn.request('schedule.reschedule', { booking, start: slot.start });
       else await conn.request('schedule.book', { mentor, start: slot.start, topic: topic.input.value });
-      ctx.announce(`${booking ? 'Moved to' : 'Booked for'} ${formatSlot(slot.start)}`);
+      ctx.announce(`${booking ? 'Moved to' : 'Booked for'} ${formatSlot(slot.start, tz)}`);
+      ctx.toast(`${booking ? 'Moved to' : 'Booked:'} ${formatSlot(slot.start, tz)} with ${nameOf(mentorUser)}.`);
       ctx.navigate('#/sessions');
     } catch (err) {
       ctx.showError(err);
+      fill(confirm);
       load(); // someone else may have taken it
     }
   }

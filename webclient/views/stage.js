@@ -110,6 +110,13 @@ export function openStage(ctx, r, res, stream, config, onChange) {
   conn.addEventListener('room.participants', onParticipants);
   conn.addEventListener('room.speaker', onSpeaker);
   conn.addEventListener('room.closed', onClosed);
+  // removed from the circle by a moderator: the server took this device out of the room
+  const onRemoved = (ev) => {
+    if (ev.detail.room !== r.id || (ev.detail.device && ev.detail.device !== s.device)) return;
+    s.leave(false);
+    ctx.announce?.(`You are no longer in ${r.name}.`);
+  };
+  conn.addEventListener('room.removed', onRemoved);
   session.addEventListener('media', render);
   session.addEventListener('state', () => {
     status.textContent = session.state === 'failed' && session.lastError
@@ -121,6 +128,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     conn.removeEventListener('room.participants', onParticipants);
     conn.removeEventListener('room.speaker', onSpeaker);
     conn.removeEventListener('room.closed', onClosed);
+    conn.removeEventListener('room.removed', onRemoved);
     session.close();
     stopStream(stream);
     layer.remove();
@@ -159,6 +167,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
   }
   leave.addEventListener('click', () => s.leave());
   render();
+  mic.focus(); // the stage fills the window: keyboard users start on its controls
   onChange?.();
 }
 
