@@ -95,6 +95,8 @@ struct leg {
      * an SSRC its browser does not know yet would be bound by payload type to another section (Chromium's
      * demuxer learns SSRCs from traffic), and the answer then fails. */
     int active;
+    int64_t active_us;  /* when it became active (for the join-time log) */
+    int keyframe_sent;  /* a keyframe has been forwarded on it: the subscriber can show the track */
 };
 
 struct part {
@@ -198,7 +200,7 @@ static void keyframe_wanted(track_t *t, keyreq_reason_t why)
 /* Sends one publisher packet to every active leg of its track: each leg gets its own copy, rewritten to
  * the SSRC/seq/ts the subscriber's section carries (rewrite.h), kept in the leg's retransmission buffer
  * before SRTP protects it. v is the packet's view (v->data == buf). */
-static void forward(track_t *t, const uint8_t *buf, size_t len, const rtp_view_t *v)
+static void forward(track_t *t, const uint8_t *buf, size_t len, const rtp_view_t *v, int keyframe)
 {
     uint8_t out[1500 + SFU_SRTP_TRAILER];
     if (len > 1500)
@@ -226,6 +228,11 @@ static void forward(track_t *t, const uint8_t *buf, size_t len, const rtp_view_t
         if (peer_send_rtp(l->sub->peer, out, len) == 0) {
             sfu_counters.forwarded_packets++;
             sfu_counters.forwarded_bytes += len;
+            if (keyframe && !l->keyframe_sent) {
+                l->keyframe_sent = 1;
+                log_info("participant %s receives %s's %s: first keyframe %lld ms after the leg became active",
+                         l->sub->pid, t->owner->pid, t->label, (long long)((g_get_monotonic_time() - l->active_us) / 1000));
+            }
         }
     }
 }
@@ -253,9 +260,11 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
         return; /* another codec of the section (e.g. FEC, CN): not forwarded */
     uint64_t now_us = (uint64_t)g_get_monotonic_time();
     rtpstats_rx_packet(&t->rx, v.seq, v.ts, now_us);
+    int keyframe = 0;
     if (!strcmp(t->kind, "video")) {
         vp8_desc_t d;
-        if (!strcasecmp(t->codec, "VP8") && vp8_parse(buf + v.payload_off, v.payload_len, &d) == 0 && d.keyframe)
+        keyframe = !strcasecmp(t->codec, "VP8") && vp8_parse(buf + v.payload_off, v.payload_len, &d) == 0 && d.keyframe;
+        if (keyframe)
             keyreq_keyframe_seen(&t->keyreq, now_us / 1000);
         else if (keyreq_poll(&t->keyreq, now_us / 1000))
             send_pli(t);
@@ -264,7 +273,7 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
     size_t lvl_len;
     if (t->audio_level_id && rtp_find_ext(&v, (uint8_t)t->audio_level_id, &lvl, &lvl_len) == 0 && lvl_len >= 1)
         speaker_level(p->room->speakers, p->speaker_id, lvl[0], now_us / 1000);
-    forward(t, buf, len, &v);
+    forward(t, buf, len, &v, keyframe);
 }
 
 /* A section the SFU sends on, by the SSRC the subscriber sees (what its feedback names). */
@@ -734,6 +743,12 @@ static int answer_section(part_t *p, const sdp_t *offer, size_t idx, const sfu_l
         g_strlcpy(m->extmaps[m->nextmaps++].uri, EXT_MID, sizeof m->extmaps[0].uri);
     }
     m->dir = sends ? SDP_RECVONLY : SDP_INACTIVE;
+    if (!om->port) {
+        /* A stopped transceiver (RFC 8829 §5.3.1): rejected in the answer (out of the BUNDLE group), and
+         * in the SFU's later offers too. */
+        m->port = 0;
+        sl->rejected = 1;
+    }
     uint32_t ssrc = om->fid_primary ? om->fid_primary : om->nssrcs ? om->ssrcs[0].ssrc : 0;
     if (sends && ssrc && !sl->track) {
         track_t *t = g_new0(track_t, 1);
@@ -909,6 +924,8 @@ static void send_offer(part_t *p)
     p->offer_pending = 1;
     p->need_offer = 0;
     sfu_counters.renegotiations++;
+    log_info("participant %s (room %s): offer %llu sent (%zu sections, %zu received tracks)", p->pid, p->room->id,
+             (unsigned long long)p->sdp_version, p->nslots, ninfo);
     s->ev.offer(s->ev.ctx, p->node, p->room->id, p->pid, text, info, ninfo);
     free(text);
 }
@@ -1110,6 +1127,7 @@ void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, con
         return;
     }
     p->offer_pending = 0;
+    log_info("participant %s (room %s): answer to offer %llu", pid, room, (unsigned long long)p->sdp_version);
     s->ev.ok(s->ev.ctx, p->node, tx, room, pid);
     for (size_t i = 0; i < p->nslots; i++) {
         leg_t *l = p->slots[i]->leg;
@@ -1124,6 +1142,7 @@ void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, con
         leg_t *l = p->slots[i]->leg;
         if (l && !l->active) {
             l->active = 1;
+            l->active_us = g_get_monotonic_time();
             if (p->up)
                 keyframe_wanted(l->track, KEYREQ_NEW_SUBSCRIBER);
         }
