@@ -555,11 +555,10 @@ static void on_up(void *ctx)
         g_source_remove(p->ice_timer);
         p->ice_timer = 0;
     }
-    /* What it subscribes to starts with a keyframe; what it waited for is offered now. */
+    /* What it subscribes to starts with a keyframe. */
     for (size_t i = 0; i < p->nslots; i++)
         if (p->slots[i]->leg && p->slots[i]->leg->active)
             keyframe_wanted(p->slots[i]->leg->track, KEYREQ_NEW_SUBSCRIBER);
-    renegotiate(p);
 }
 
 static void on_down(void *ctx, peer_down_t why, const char *detail)
@@ -939,13 +938,6 @@ static void renegotiate(part_t *p)
     /* While an offer is out, the sections must stay as offered (the answer is checked against them):
      * changes wait for the answer, which calls this again. */
     if (p->offer_pending) {
-        p->need_offer = 1;
-        return;
-    }
-    /* Nothing can flow to a participant before its transport is up, and people who click Join together
-     * arrive within a second or so: holding its first offer until then lets one offer carry everyone
-     * (measured with 6 joining at once: otherwise a second offer/answer round of 1–3 s each). */
-    if (!p->up) {
         p->need_offer = 1;
         return;
     }
