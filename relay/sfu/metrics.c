@@ -55,6 +55,9 @@ size_t metrics_render(const sfu_gauges_t *g, char *buf, size_t len)
     C("forwarded_bytes", c->forwarded_bytes, "RTP bytes sent to subscribers");
     C("nacks", c->nacks_received, "NACK feedback messages received from subscribers");
     C("retransmissions", c->retransmissions, "packets resent from the retransmission buffer");
+    C("nack_misses", c->nack_misses, "NACKed packets no longer held in the retransmission buffer");
+    C("keyframe_requests", c->keyframe_requests, "keyframes wanted by subscribers (PLI, FIR, new leg) before throttling");
+    C("bad_rtcp", c->bad_rtcp, "RTCP packets that decrypted but did not parse");
     C("plis", c->plis_sent, "keyframe requests sent to publishers");
     C("plis_received", c->plis_received, "PLIs received from subscribers");
     C("firs_received", c->firs_received, "FIRs received from subscribers");

@@ -24,6 +24,9 @@ typedef struct {
     uint64_t rtp_in, rtp_in_bytes;
     uint64_t forwarded_packets, forwarded_bytes;
     uint64_t nacks_received, retransmissions;
+    uint64_t nack_misses;         /* NACKed packets no longer (or never) in the retransmission buffer */
+    uint64_t keyframe_requests;   /* keyframes wanted (subscriber PLI/FIR, new subscriber) before throttling */
+    uint64_t bad_rtcp;            /* RTCP that decrypted but does not parse */
     uint64_t plis_sent, firs_received, plis_received;
     uint64_t sender_reports, receiver_reports;
     uint64_t speaker_changes;

@@ -8,19 +8,40 @@
 #include <strings.h>
 
 #include "ice.h"
+#include "keyreq.h"
 #include "log.h"
+#include "nackbuf.h"
 #include "peer.h"
+#include "rewrite.h"
+#include "rtcp.h"
+#include "rtp.h"
+#include "rtpstats.h"
 #include "sdp.h"
+#include "speaker.h"
 #include "srtp.h"
+#include "vp8.h"
 
 /* The payload types the SFU uses towards subscribers (it rewrites the publisher's on forwarding). */
 #define PT_OPUS 111
 #define PT_VP8 96
 #define PT_H264 102
-#define KEYFRAME_REQUEST_MIN_US 500000 /* at most two PLIs a second per published video track */
+/* Keyframe requests to a publisher's video track (keyreq.h): at most one per 500 ms, but a new
+ * subscriber's goes out at once unless one went in the last 200 ms — a joining subscriber sees nothing
+ * until a keyframe arrives, so its wait is the join time people notice. */
+#define KEYFRAME_INTERVAL_MS 500
+#define KEYFRAME_FAST_MS 200
+#define SFU_RTCP_SSRC 1 /* the sender SSRC of the SFU's own RR and feedback (it sends publishers no media) */
+#define RTCP_TICK_MS 1000
+#define SR_MAX_AGE_US 10000000 /* a publisher SR older than this is not carried forward (clock drift) */
+#define RTCP_MAX_DATAGRAM 1200
 #define EXT_AUDIO_LEVEL "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 #define EXT_MID "urn:ietf:params:rtp-hdrext:sdes:mid"
 #define MAX_SLOTS SDP_MAX_MEDIA
+/* Retransmission buffer of a video leg: Chromium's packets stay under 1200 bytes, and at the room
+ * bitrates (≤ 2.5 Mbit/s, ~250 packets/s) 256 packets cover the second after which a resend is too late
+ * to be played anyway (nackbuf.h). Audio is not NACKed (Chromium does not negotiate it for Opus). */
+#define NACK_SLOTS 256
+#define NACK_SLOT_SIZE 1300
 #define SPEAKER_TICK_MS 300
 
 typedef struct room room_t;
@@ -38,6 +59,14 @@ typedef struct {
     track_t *track;  /* SLOT_RECV: the track it publishes (may be NULL: recvonly/rejected); SLOT_SEND: sent */
     leg_t *leg;      /* SLOT_SEND */
     int rejected;    /* answered with port 0 (e.g. data channels, unusable codecs) */
+    /* What the subscriber sees on a section the SFU sends on. It belongs to the section, not to the leg,
+     * so that a section reused for another track (a publisher left and came back) keeps its SSRC and its
+     * numbering continues (rewrite.h rules 1 and 3). Created with the section's first leg. */
+    uint32_t out_ssrc, rtx_ssrc;
+    uint16_t rtx_seq;
+    rewrite_t *rw;
+    int rw_vp8;
+    nackbuf_t *nack; /* video only */
 } slot_t;
 
 struct track {
@@ -52,20 +81,22 @@ struct track {
     uint32_t ssrc, rtx_ssrc;
     int audio_level_id;
     GPtrArray *legs; /* leg_t */
-    int64_t last_keyframe_request_us;
-    int level_sum, level_count; /* -dBov of voiced packets since the last speaker tick */
+    keyreq_t keyreq;   /* video: PLI throttle */
+    rtpstats_rx_t rx;  /* what the SFU receives of it: the RR to the publisher, the SRs to subscribers */
 };
 
 struct leg {
     track_t *track;
     part_t *sub;
     slot_t *slot;
-    uint32_t out_ssrc;
     char msid[80];
+    int rtx_pt; /* the subscriber's answer accepted RTX for our payload type: resend as RTX; else -1 */
     /* Forwarding starts once the subscriber has answered the offer that announced this leg: a packet with
      * an SSRC its browser does not know yet would be bound by payload type to another section (Chromium's
      * demuxer learns SSRCs from traffic), and the answer then fails. */
     int active;
+    int64_t active_us;  /* when it became active (for the join-time log) */
+    int keyframe_sent;  /* a keyframe has been forwarded on it: the subscriber can show the track */
 };
 
 struct part {
@@ -80,6 +111,7 @@ struct part {
     uint64_t sdp_version;
     unsigned next_mid;
     int closing;
+    uint32_t speaker_id;
     guint idle_free, ice_timer;
     int up;
 };
@@ -87,7 +119,9 @@ struct part {
 struct room {
     char *id;
     GPtrArray *parts;
-    part_t *speaker;
+    speaker_t *speakers; /* audio levels → dominant speaker (speaker.h), by part_t.speaker_id */
+    uint32_t next_speaker_id;
+    part_t *speaker;     /* the last one announced */
 };
 
 struct sfu {
@@ -97,7 +131,7 @@ struct sfu {
     GHashTable *rooms; /* id → room_t */
     uint64_t session_id;
     int draining;
-    guint speaker_timer, media_timer;
+    guint speaker_timer, media_timer, rtcp_timer;
     GPtrArray *dying; /* parts waiting for their idle free */
 };
 
@@ -138,84 +172,67 @@ static uint32_t random_ssrc(void) { return g_random_int_range(1, G_MAXINT32); }
 
 /* ---- RTCP towards a publisher ------------------------------------------------------------------- */
 
-static void put32(uint8_t *b, uint32_t v)
+/* RFC 4585 §6.3.1 PLI to the track's publisher. */
+static void send_pli(track_t *t)
 {
-    b[0] = (uint8_t)(v >> 24);
-    b[1] = (uint8_t)(v >> 16);
-    b[2] = (uint8_t)(v >> 8);
-    b[3] = (uint8_t)v;
+    uint8_t pkt[12 + SFU_SRTP_TRAILER];
+    long n = rtcp_build_pli(pkt, 12, SFU_RTCP_SSRC, t->ssrc);
+    if (n > 0 && peer_send_rtcp(t->owner->peer, pkt, (size_t)n) == 0)
+        sfu_counters.plis_sent++;
 }
 
-static uint32_t get32(const uint8_t *b) { return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]; }
+static uint64_t now_ms(void) { return (uint64_t)g_get_monotonic_time() / 1000; }
 
-/* RFC 4585 §6.3.1 PLI, throttled per track (a burst of subscribers asking costs one keyframe). */
-static void request_keyframe(track_t *t)
+/* A keyframe of t is wanted (a subscriber lost the picture, or starts receiving it): sent now, or when
+ * the throttle allows (then by on_rtp, which polls it with every packet of the track: a track that sends
+ * nothing has no keyframe to give either). A burst of subscribers asking costs the publisher one. */
+static void keyframe_wanted(track_t *t, keyreq_reason_t why)
 {
     if (strcmp(t->kind, "video") != 0 || !t->ssrc || !t->owner->up)
         return;
-    int64_t now = g_get_monotonic_time();
-    if (t->last_keyframe_request_us && now - t->last_keyframe_request_us < KEYFRAME_REQUEST_MIN_US)
-        return;
-    t->last_keyframe_request_us = now;
-    uint8_t pkt[12 + SFU_SRTP_TRAILER];
-    pkt[0] = 0x81; /* V=2, FMT=1 (PLI) */
-    pkt[1] = 206;  /* PSFB */
-    pkt[2] = 0;
-    pkt[3] = 2;
-    put32(pkt + 4, 1); /* sender SSRC: the SFU's (any fixed value; it sends no media to this peer) */
-    put32(pkt + 8, t->ssrc);
-    if (peer_send_rtcp(t->owner->peer, pkt, 12) == 0)
-        sfu_counters.plis_sent++;
+    sfu_counters.keyframe_requests++;
+    if (keyreq_request(&t->keyreq, why, now_ms()))
+        send_pli(t);
 }
 
 /* ---- forwarding --------------------------------------------------------------------------------- */
 
-/* The RTP header's extension words, for the audio level (RFC 6464, one-byte header RFC 8285). Returns the
- * level (0..127 -dBov) with voice flag, or -1. */
-static int audio_level(const uint8_t *buf, size_t len, int id)
-{
-    if (!id || !(buf[0] & 0x10))
-        return -1;
-    size_t at = 12 + 4u * (buf[0] & 0x0f);
-    if (at + 4 > len)
-        return -1;
-    if (buf[at] != 0xbe || buf[at + 1] != 0xde)
-        return -1;
-    size_t words = (size_t)buf[at + 2] << 8 | buf[at + 3];
-    size_t p = at + 4, end = p + 4 * words;
-    if (end > len)
-        return -1;
-    while (p < end) {
-        uint8_t b = buf[p];
-        if (b == 0) {
-            p++;
-            continue;
-        }
-        int eid = b >> 4, elen = (b & 0x0f) + 1;
-        if (eid == 15 || p + 1 + (size_t)elen > end)
-            return -1;
-        if (eid == id)
-            return buf[p + 1];
-        p += 1 + (size_t)elen;
-    }
-    return -1;
-}
-
-static void forward(track_t *t, const uint8_t *buf, size_t len)
+/* Sends one publisher packet to every active leg of its track: each leg gets its own copy, rewritten to
+ * the SSRC/seq/ts the subscriber's section carries (rewrite.h), kept in the leg's retransmission buffer
+ * before SRTP protects it. v is the packet's view (v->data == buf). */
+static void forward(track_t *t, const uint8_t *buf, size_t len, const rtp_view_t *v, int keyframe)
 {
     uint8_t out[1500 + SFU_SRTP_TRAILER];
     if (len > 1500)
         return;
+    uint64_t now = now_ms();
     for (guint i = 0; i < t->legs->len; i++) {
         leg_t *l = t->legs->pdata[i];
-        if (!l->active || !l->sub->up || l->sub->closing)
+        slot_t *sl = l->slot;
+        if (!l->active || !l->sub->up || l->sub->closing || !sl || !sl->rw)
             continue;
+        if (v->payload_len == 0) {
+            /* A padding-only probe meant for the publisher's link, not the subscriber's: closing the
+             * gap keeps the subscriber from NACKing it (rewrite.h rule 7). */
+            rewrite_drop(sl->rw, v);
+            continue;
+        }
         memcpy(out, buf, len);
-        out[1] = (uint8_t)((out[1] & 0x80) | (t->out_pt & 0x7f));
-        put32(out + 8, l->out_ssrc);
+        rtp_view_t ov = *v;
+        ov.data = out;
+        rewrite_result_t res;
+        if (rewrite_packet(sl->rw, out, len, &ov, now, &res) != REWRITE_FORWARD)
+            continue;
+        if (sl->nack)
+            nackbuf_store(sl->nack, out, len, res.seq, now); /* a packet too big for a slot is just not resendable */
         if (peer_send_rtp(l->sub->peer, out, len) == 0) {
             sfu_counters.forwarded_packets++;
             sfu_counters.forwarded_bytes += len;
+            if (keyframe && !l->keyframe_sent) {
+                l->keyframe_sent = 1;
+                log_info("participant %s receives %s's %s: first keyframe %lld ms after the leg became active",
+                         l->sub->pid, t->owner->pid, t->label, (long long)((g_get_monotonic_time() - l->active_us) / 1000));
+            }
         }
     }
 }
@@ -227,63 +244,191 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
         return;
     sfu_counters.rtp_in++;
     sfu_counters.rtp_in_bytes += len;
-    uint32_t ssrc = get32(buf + 8);
-    track_t *t = track_by_ssrc(p, ssrc);
+    rtp_view_t v;
+    if (rtp_parse(buf, len, &v) < 0) {
+        sfu_counters.bad_packets++;
+        return;
+    }
+    track_t *t = track_by_ssrc(p, v.ssrc);
     if (!t) {
         sfu_counters.bad_packets++;
         return;
     }
-    if (ssrc == t->rtx_ssrc)
-        return; /* retransmissions to us: we do not NACK publishers yet, so nothing waits for them */
-    if ((buf[1] & 0x7f) != t->pt)
+    if (v.ssrc == t->rtx_ssrc)
+        return; /* retransmissions to us: we do not NACK publishers, so nothing waits for them */
+    if (v.pt != t->pt)
         return; /* another codec of the section (e.g. FEC, CN): not forwarded */
-    if (t->audio_level_id) {
-        int lvl = audio_level(buf, len, t->audio_level_id);
-        if (lvl >= 0 && (lvl & 0x80)) {
-            t->level_sum += 127 - (lvl & 0x7f);
-            t->level_count++;
-        }
+    uint64_t now_us = (uint64_t)g_get_monotonic_time();
+    rtpstats_rx_packet(&t->rx, v.seq, v.ts, now_us);
+    int keyframe = 0;
+    if (!strcmp(t->kind, "video")) {
+        vp8_desc_t d;
+        keyframe = !strcasecmp(t->codec, "VP8") && vp8_parse(buf + v.payload_off, v.payload_len, &d) == 0 && d.keyframe;
+        if (keyframe)
+            keyreq_keyframe_seen(&t->keyreq, now_us / 1000);
+        else if (keyreq_poll(&t->keyreq, now_us / 1000))
+            send_pli(t);
     }
-    forward(t, buf, len);
+    const uint8_t *lvl;
+    size_t lvl_len;
+    if (t->audio_level_id && rtp_find_ext(&v, (uint8_t)t->audio_level_id, &lvl, &lvl_len) == 0 && lvl_len >= 1)
+        speaker_level(p->room->speakers, p->speaker_id, lvl[0], now_us / 1000);
+    forward(t, buf, len, &v, keyframe);
 }
 
-static leg_t *leg_by_out_ssrc(part_t *sub, uint32_t ssrc)
+/* A section the SFU sends on, by the SSRC the subscriber sees (what its feedback names). */
+static slot_t *slot_by_out_ssrc(part_t *sub, uint32_t ssrc)
 {
     for (size_t i = 0; i < sub->nslots; i++) {
         slot_t *sl = sub->slots[i];
-        if (sl->role == SLOT_SEND && sl->leg && sl->leg->out_ssrc == ssrc)
-            return sl->leg;
+        if (sl->role == SLOT_SEND && sl->leg && sl->out_ssrc == ssrc)
+            return sl;
     }
     return NULL;
 }
 
-/* A subscriber's RTCP: keyframe requests go to the publisher; NACKs are counted (the retransmission
- * buffer is the packet-plane's, to come). */
+typedef struct {
+    part_t *sub;
+    slot_t *slot;
+} resend_ctx_t;
+
+/* nackbuf_send_fn: resends one stored packet, as RTX (RFC 4588 §4: own SSRC and sequence, the original
+ * sequence number first in the payload) when the subscriber negotiated it, else as it was sent. */
+static void resend(void *ctx, const uint8_t *pkt, size_t len)
+{
+    resend_ctx_t *c = ctx;
+    uint8_t out[NACK_SLOT_SIZE + 2 + SFU_SRTP_TRAILER];
+    rtp_view_t v;
+    if (rtp_parse(pkt, len, &v) < 0)
+        return;
+    size_t n = len;
+    if (c->slot->leg->rtx_pt >= 0 && c->slot->rtx_ssrc) {
+        memcpy(out, pkt, v.payload_off);
+        out[0] &= (uint8_t)~0x20; /* the padding stays behind */
+        rtp_set_pt(out, (uint8_t)c->slot->leg->rtx_pt);
+        rtp_set_ssrc(out, c->slot->rtx_ssrc);
+        rtp_set_seq(out, c->slot->rtx_seq++);
+        out[v.payload_off] = (uint8_t)(v.seq >> 8);
+        out[v.payload_off + 1] = (uint8_t)v.seq;
+        memcpy(out + v.payload_off + 2, pkt + v.payload_off, v.payload_len);
+        n = v.payload_off + 2 + v.payload_len;
+    } else {
+        memcpy(out, pkt, len);
+    }
+    if (peer_send_rtp(c->sub->peer, out, n) == 0)
+        sfu_counters.retransmissions++;
+}
+
+/* RFC 4585 §6.2.1 generic NACK from a subscriber: answered from the section's retransmission buffer. */
+static void on_nack(part_t *p, const rtcp_fb_t *fb)
+{
+    sfu_counters.nacks_received++;
+    slot_t *sl = slot_by_out_ssrc(p, fb->media_ssrc);
+    uint16_t seqs[256];
+    int n = rtcp_nack_seqs(fb, seqs, sizeof seqs / sizeof seqs[0]);
+    if (n < 0) {
+        sfu_counters.bad_rtcp++;
+        return;
+    }
+    if (n > (int)(sizeof seqs / sizeof seqs[0]))
+        n = (int)(sizeof seqs / sizeof seqs[0]);
+    if (!sl || !sl->nack) {
+        sfu_counters.nack_misses += (uint64_t)n;
+        return;
+    }
+    resend_ctx_t c = {p, sl};
+    size_t missed = 0;
+    nackbuf_answer(sl->nack, seqs, (size_t)n, now_ms(), resend, &c, &missed);
+    sfu_counters.nack_misses += missed;
+}
+
+static void keyframe_for_out_ssrc(part_t *p, uint32_t ssrc)
+{
+    slot_t *sl = slot_by_out_ssrc(p, ssrc);
+    if (sl)
+        keyframe_wanted(sl->leg->track, KEYREQ_SUBSCRIBER_LOSS);
+}
+
+/* A participant's compound RTCP. As a subscriber: NACKs are answered, PLI/FIR become (throttled) keyframe
+ * requests to the publisher, its receiver reports are absorbed (the SFU reports to publishers itself).
+ * As a publisher: its sender reports are kept for the SFU's RR and for the SRs to its subscribers. */
 static void on_rtcp(void *ctx, uint8_t *buf, size_t len)
 {
     part_t *p = ctx;
-    size_t at = 0;
-    while (at + 4 <= len) {
-        uint8_t fmt = buf[at] & 0x1f, pt = buf[at + 1];
-        size_t plen = 4 * ((size_t)(buf[at + 2] << 8 | buf[at + 3]) + 1);
-        if (at + plen > len || (buf[at] >> 6) != 2) {
-            sfu_counters.bad_packets++;
-            return;
-        }
-        if (pt == 206 && plen >= 12 && (fmt == 1 || fmt == 4)) {
-            uint32_t media = fmt == 1 ? get32(buf + at + 8) : plen >= 16 ? get32(buf + at + 12) : 0;
-            if (fmt == 1)
+    if (p->closing)
+        return;
+    rtcp_iter_t it;
+    rtcp_pkt_t pkt;
+    int rc;
+    rtcp_iter_init(&it, buf, len);
+    while ((rc = rtcp_next(&it, &pkt)) == 1) {
+        rtcp_fb_t fb;
+        if (pkt.type == RTCP_SR) {
+            rtcp_sr_t sr;
+            if (rtcp_parse_sr(&pkt, &sr) < 0) {
+                sfu_counters.bad_rtcp++;
+                continue;
+            }
+            track_t *t = track_by_ssrc(p, sr.ssrc);
+            if (t && sr.ssrc == t->ssrc)
+                rtpstats_rx_sr(&t->rx, sr.ntp, sr.rtp_ts, (uint64_t)g_get_monotonic_time());
+        } else if ((pkt.type == RTCP_RTPFB || pkt.type == RTCP_PSFB) && rtcp_parse_fb(&pkt, &fb) == 0) {
+            if (pkt.type == RTCP_RTPFB && fb.fmt == RTCP_RTPFB_NACK) {
+                on_nack(p, &fb);
+            } else if (pkt.type == RTCP_PSFB && rtcp_fb_is_pli(&fb)) {
                 sfu_counters.plis_received++;
-            else
+                keyframe_for_out_ssrc(p, fb.media_ssrc);
+            } else if (pkt.type == RTCP_PSFB && fb.fmt == RTCP_PSFB_FIR) {
                 sfu_counters.firs_received++;
-            leg_t *l = leg_by_out_ssrc(p, media);
-            if (l)
-                request_keyframe(l->track);
-        } else if (pt == 205 && fmt == 1) {
-            sfu_counters.nacks_received++;
+                int n = rtcp_fir_count(&fb);
+                for (int i = 0; i < n; i++) {
+                    rtcp_fir_entry_t e;
+                    if (rtcp_fir_entry(&fb, (size_t)i, &e) == 0)
+                        keyframe_for_out_ssrc(p, e.ssrc);
+                }
+            }
+            /* REMB and transport-cc: no bandwidth estimation yet. */
+        } else if (pkt.type == RTCP_RTPFB || pkt.type == RTCP_PSFB) {
+            sfu_counters.bad_rtcp++;
         }
-        at += plen;
     }
+    if (rc < 0)
+        sfu_counters.bad_rtcp++;
+}
+
+/* Gives a sending section its outgoing stream for track t: the first time an SSRC (and an RTX SSRC for
+ * video), a rewriter and a retransmission buffer; when the section is reused, the same SSRC, with the
+ * rewriter told that a new source starts (its numbering continues where the last one stopped). */
+static void slot_open_stream(slot_t *sl, const track_t *t)
+{
+    int video = !strcmp(t->kind, "video");
+    int vp8 = !strcasecmp(t->codec, "VP8");
+    if (!sl->out_ssrc) {
+        sl->out_ssrc = random_ssrc();
+        sl->rtx_ssrc = video ? random_ssrc() : 0;
+        sl->rtx_seq = (uint16_t)g_random_int();
+    }
+    if (sl->rw && sl->rw_vp8 != vp8) {
+        rewrite_free(sl->rw); /* the VP8 descriptor rewriting is fixed per rewriter */
+        sl->rw = NULL;
+    }
+    if (!sl->rw) {
+        rewrite_config_t rc = {.out_ssrc = sl->out_ssrc, .clock_rate = video ? 90000 : 48000, .out_pt = t->out_pt, .vp8 = vp8};
+        sl->rw = rewrite_new(&rc);
+        sl->rw_vp8 = vp8;
+    } else {
+        rewrite_set_out_pt(sl->rw, t->out_pt);
+        rewrite_reset_source(sl->rw);
+    }
+    if (video && !sl->nack)
+        sl->nack = nackbuf_new(NACK_SLOTS, NACK_SLOT_SIZE, NACKBUF_DEFAULT_MAX_AGE_MS);
+}
+
+static void slot_free(slot_t *sl)
+{
+    rewrite_free(sl->rw);
+    nackbuf_free(sl->nack);
+    g_free(sl);
 }
 
 /* ---- participants: lifetime --------------------------------------------------------------------- */
@@ -336,6 +481,7 @@ static void part_unlink(part_t *p)
         if (p->slots[i]->leg)
             leg_free(p->slots[i]->leg);
     g_ptr_array_remove(r->parts, p);
+    speaker_remove(r->speakers, p->speaker_id);
     if (r->speaker == p)
         r->speaker = NULL;
     if (p->ice_timer) {
@@ -359,7 +505,7 @@ static void part_destroy(part_t *p)
 {
     peer_free(p->peer);
     for (size_t i = 0; i < p->nslots; i++)
-        g_free(p->slots[i]);
+        slot_free(p->slots[i]);
     g_ptr_array_free(p->tracks, TRUE);
     g_free(p->pid);
     g_free(p->user);
@@ -378,6 +524,7 @@ static gboolean part_free_idle(gpointer data)
 static void room_free(gpointer data)
 {
     room_t *r = data;
+    speaker_free(r->speakers);
     g_ptr_array_free(r->parts, TRUE);
     g_free(r->id);
     g_free(r);
@@ -411,7 +558,7 @@ static void on_up(void *ctx)
     /* What it subscribes to starts with a keyframe. */
     for (size_t i = 0; i < p->nslots; i++)
         if (p->slots[i]->leg && p->slots[i]->leg->active)
-            request_keyframe(p->slots[i]->leg->track);
+            keyframe_wanted(p->slots[i]->leg->track, KEYREQ_NEW_SUBSCRIBER);
 }
 
 static void on_down(void *ctx, peer_down_t why, const char *detail)
@@ -479,6 +626,13 @@ static void codec_for_subscriber(const track_t *t, sdp_media_t *m)
         c.fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR;
     }
     sdp_add_codec(m, &c);
+    if (!strcmp(t->kind, "video")) {
+        /* RFC 4588 retransmissions on their own payload type (the one after the codec's). */
+        sdp_codec_t r = {.pt = t->out_pt + 1, .apt = t->out_pt, .clock = 90000};
+        g_strlcpy(r.name, "rtx", sizeof r.name);
+        snprintf(r.fmtp, sizeof r.fmtp, "apt=%d", t->out_pt);
+        sdp_add_codec(m, &r);
+    }
 }
 
 /* A section for a slot the SFU sends on (or an idle one). */
@@ -494,9 +648,16 @@ static void send_section(part_t *p, const slot_t *sl, sdp_media_t *m)
         m->dir = SDP_SENDONLY;
         g_strlcpy(m->msid, l->msid, sizeof m->msid);
         sdp_ssrc_t *x = &m->ssrcs[m->nssrcs++];
-        x->ssrc = l->out_ssrc;
+        x->ssrc = sl->out_ssrc;
         g_strlcpy(x->cname, l->track->owner->pid, sizeof x->cname);
         g_strlcpy(x->msid, l->msid, sizeof x->msid);
+        if (sl->rtx_ssrc) {
+            sdp_ssrc_t *r = &m->ssrcs[m->nssrcs++];
+            *r = *x;
+            r->ssrc = sl->rtx_ssrc;
+            m->fid_primary = sl->out_ssrc;
+            m->fid_rtx = sl->rtx_ssrc;
+        }
     } else {
         /* An idle slot keeps a codec so that the section stays valid; it carries nothing. */
         track_t dummy = {.out_pt = !strcmp(sl->kind, "audio") ? PT_OPUS : PT_VP8};
@@ -582,6 +743,12 @@ static int answer_section(part_t *p, const sdp_t *offer, size_t idx, const sfu_l
         g_strlcpy(m->extmaps[m->nextmaps++].uri, EXT_MID, sizeof m->extmaps[0].uri);
     }
     m->dir = sends ? SDP_RECVONLY : SDP_INACTIVE;
+    if (!om->port) {
+        /* A stopped transceiver (RFC 8829 §5.3.1): rejected in the answer (out of the BUNDLE group), and
+         * in the SFU's later offers too. */
+        m->port = 0;
+        sl->rejected = 1;
+    }
     uint32_t ssrc = om->fid_primary ? om->fid_primary : om->nssrcs ? om->ssrcs[0].ssrc : 0;
     if (sends && ssrc && !sl->track) {
         track_t *t = g_new0(track_t, 1);
@@ -600,6 +767,8 @@ static int answer_section(part_t *p, const sdp_t *offer, size_t idx, const sfu_l
         t->ssrc = ssrc;
         t->rtx_ssrc = om->fid_primary ? om->fid_rtx : 0;
         t->audio_level_id = lvl;
+        keyreq_init(&t->keyreq, KEYFRAME_INTERVAL_MS, KEYFRAME_FAST_MS);
+        rtpstats_rx_init(&t->rx, !strcmp(t->kind, "audio") ? 48000 : 90000);
         sl->track = t;
         g_ptr_array_add(p->tracks, t);
         *tracks_changed = 1;
@@ -673,7 +842,8 @@ static int sync_subscriptions(part_t *p)
             l->track = t;
             l->sub = p;
             l->slot = sl;
-            l->out_ssrc = random_ssrc();
+            l->rtx_pt = -1;
+            slot_open_stream(sl, t);
             snprintf(l->msid, sizeof l->msid, "%s-%s %s-%s", o->pid, !strcmp(t->label, "screen") ? "screen" : "av", o->pid, t->mid);
             sl->role = SLOT_SEND;
             sl->track = t;
@@ -754,6 +924,8 @@ static void send_offer(part_t *p)
     p->offer_pending = 1;
     p->need_offer = 0;
     sfu_counters.renegotiations++;
+    log_info("participant %s (room %s): offer %llu sent (%zu sections, %zu received tracks)", p->pid, p->room->id,
+             (unsigned long long)p->sdp_version, p->nslots, ninfo);
     s->ev.offer(s->ev.ctx, p->node, p->room->id, p->pid, text, info, ninfo);
     free(text);
 }
@@ -849,9 +1021,23 @@ static part_t *admit(sfu_t *s, const char *tx, const char *room, const char *pid
         r = g_new0(room_t, 1);
         r->id = g_strdup(room);
         r->parts = g_ptr_array_new();
+        speaker_config_t sc = {.max_participants = s->p.room_max_participants};
+        r->speakers = speaker_new(&sc);
+        if (!r->speakers) {
+            g_ptr_array_free(r->parts, TRUE);
+            g_free(r->id);
+            g_free(r);
+            part_destroy(p);
+            s->ev.error(s->ev.ctx, node, tx, room, pid, "unavailable", "out of memory");
+            return NULL;
+        }
         g_hash_table_insert(s->rooms, r->id, r);
     }
     p->room = r;
+    p->speaker_id = r->next_speaker_id++;
+    if (!p->speaker_id) /* SPEAKER_NONE after 2^32 joins */
+        p->speaker_id = r->next_speaker_id++;
+    speaker_add(r->speakers, p->speaker_id);
     g_ptr_array_add(r->parts, p);
     p->ice_timer = g_timeout_add(s->p.ice_timeout_ms, on_ice_timeout, p);
     sfu_counters.joins++;
@@ -941,14 +1127,24 @@ void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, con
         return;
     }
     p->offer_pending = 0;
+    log_info("participant %s (room %s): answer to offer %llu", pid, room, (unsigned long long)p->sdp_version);
     s->ev.ok(s->ev.ctx, p->node, tx, room, pid);
+    for (size_t i = 0; i < p->nslots; i++) {
+        leg_t *l = p->slots[i]->leg;
+        if (l) {
+            /* Retransmissions go as RTX only where the subscriber kept our rtx payload type. */
+            const sdp_codec_t *rtx = sdp_find_rtx(&ans->media[i], l->track->out_pt);
+            l->rtx_pt = rtx ? rtx->pt : -1;
+        }
+    }
     sdp_free(ans);
     for (size_t i = 0; i < p->nslots; i++) {
         leg_t *l = p->slots[i]->leg;
         if (l && !l->active) {
             l->active = 1;
+            l->active_us = g_get_monotonic_time();
             if (p->up)
-                request_keyframe(l->track);
+                keyframe_wanted(l->track, KEYREQ_NEW_SUBSCRIBER);
         }
     }
     renegotiate(p);
@@ -1025,32 +1221,24 @@ void sfu_drain(sfu_t *s)
 
 /* ---- speaker ------------------------------------------------------------------------------------ */
 
-/* Every SPEAKER_TICK_MS: the loudest voiced microphone of each room becomes its speaker when it changes. */
+/* Every SPEAKER_TICK_MS: each room's dominant speaker (speaker.h decides, with hysteresis) is
+ * announced to the room when it changes. */
 static gboolean on_speaker_tick(gpointer data)
 {
     sfu_t *s = data;
+    uint64_t now = now_ms();
     GHashTableIter it;
     gpointer k, v;
     g_hash_table_iter_init(&it, s->rooms);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         room_t *r = v;
+        uint32_t dominant;
+        if (!speaker_tick(r->speakers, now, &dominant) || dominant == SPEAKER_NONE)
+            continue;
         part_t *best = NULL;
-        int best_level = 0;
-        for (guint i = 0; i < r->parts->len; i++) {
-            part_t *p = r->parts->pdata[i];
-            for (guint j = 0; j < p->tracks->len; j++) {
-                track_t *t = p->tracks->pdata[j];
-                /* Enough voiced packets in the window (20 ms each) to be speech, not a click. */
-                if (t->level_count >= 5) {
-                    int avg = t->level_sum / t->level_count;
-                    if (avg > best_level) {
-                        best_level = avg;
-                        best = p;
-                    }
-                }
-                t->level_sum = t->level_count = 0;
-            }
-        }
+        for (guint i = 0; i < r->parts->len && !best; i++)
+            if (((part_t *)r->parts->pdata[i])->speaker_id == dominant)
+                best = r->parts->pdata[i];
         if (!best || best == r->speaker)
             continue;
         r->speaker = best;
@@ -1098,6 +1286,88 @@ static gboolean on_media_tick(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* ---- the SFU's own RTCP ------------------------------------------------------------------------- */
+
+/* Sends what is in buf[0..*len) to the participant and empties it. */
+static void flush_rtcp(part_t *p, uint8_t *buf, size_t *len)
+{
+    if (*len)
+        peer_send_rtcp(p->peer, buf, *len);
+    *len = 0;
+}
+
+/* One RR to a publisher: a report block per track it publishes (RFC 3550 §6.4.2), so that its sender
+ * sees the loss and jitter of its link to the SFU. */
+static void send_receiver_report(part_t *p, uint64_t now_us)
+{
+    rtcp_report_t blocks[RTCP_MAX_REPORTS];
+    size_t n = 0;
+    for (guint i = 0; i < p->tracks->len && n < RTCP_MAX_REPORTS; i++) {
+        track_t *t = p->tracks->pdata[i];
+        if (rtpstats_rx_report(&t->rx, t->ssrc, now_us, &blocks[n]))
+            n++;
+    }
+    if (!n)
+        return;
+    uint8_t pkt[8 + 24 * RTCP_MAX_REPORTS + SFU_SRTP_TRAILER];
+    long len = rtcp_build_rr(pkt, 8 + 24 * RTCP_MAX_REPORTS, SFU_RTCP_SSRC, blocks, n);
+    if (len > 0 && peer_send_rtcp(p->peer, pkt, (size_t)len) == 0)
+        sfu_counters.receiver_reports++;
+}
+
+/* An SR per section the SFU sends the subscriber media on (RFC 3550 §6.4.1): the publisher's last SR
+ * carried forward to now, its RTP time moved onto the section's timeline (rewrite_map_ts), and the
+ * section's own packet and octet counts. Without a recent SR from the publisher there is nothing to
+ * pair the clocks with, and no SR goes. Several SRs share a datagram (compound, rtcp-rsize). */
+static void send_sender_reports(part_t *p, uint64_t now_us)
+{
+    uint8_t buf[RTCP_MAX_DATAGRAM + SFU_SRTP_TRAILER];
+    size_t len = 0;
+    for (size_t i = 0; i < p->nslots; i++) {
+        slot_t *sl = p->slots[i];
+        leg_t *l = sl->leg;
+        if (sl->role != SLOT_SEND || !l || !l->active || !sl->rw)
+            continue;
+        rtcp_sr_t sr = {.ssrc = sl->out_ssrc};
+        uint32_t src_ts;
+        if (!rtpstats_sr_now(&l->track->rx, now_us, SR_MAX_AGE_US, &sr.ntp, &src_ts) ||
+            !rewrite_map_ts(sl->rw, src_ts, &sr.rtp_ts))
+            continue;
+        sr.packets = rewrite_packets_sent(sl->rw);
+        sr.octets = rewrite_octets_sent(sl->rw);
+        if (len + 28 > RTCP_MAX_DATAGRAM)
+            flush_rtcp(p, buf, &len);
+        long n = rtcp_build_sr(buf + len, RTCP_MAX_DATAGRAM - len, &sr);
+        if (n > 0) {
+            len += (size_t)n;
+            sfu_counters.sender_reports++;
+        }
+    }
+    flush_rtcp(p, buf, &len);
+}
+
+/* Every RTCP_TICK_MS: the SFU's reports to every connected participant (one RR, a datagram or two of
+ * SRs). Browsers send their own reports about once a second; ours keep the same pace. */
+static gboolean on_rtcp_tick(gpointer data)
+{
+    sfu_t *s = data;
+    uint64_t now_us = (uint64_t)g_get_monotonic_time();
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, s->rooms);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        room_t *r = v;
+        for (guint i = 0; i < r->parts->len; i++) {
+            part_t *p = r->parts->pdata[i];
+            if (!p->up || p->closing)
+                continue;
+            send_receiver_report(p, now_us);
+            send_sender_reports(p, now_us);
+        }
+    }
+    return G_SOURCE_CONTINUE;
+}
+
 /* ---- lifetime ----------------------------------------------------------------------------------- */
 
 sfu_t *sfu_new(const sfu_params_t *p, const sfu_events_t *ev)
@@ -1113,6 +1383,7 @@ sfu_t *sfu_new(const sfu_params_t *p, const sfu_events_t *ev)
     s->dying = g_ptr_array_new();
     s->speaker_timer = g_timeout_add(SPEAKER_TICK_MS, on_speaker_tick, s);
     s->media_timer = g_timeout_add(1000, on_media_tick, s);
+    s->rtcp_timer = g_timeout_add(RTCP_TICK_MS, on_rtcp_tick, s);
     return s;
 }
 
@@ -1155,6 +1426,7 @@ void sfu_free(sfu_t *s)
     g_ptr_array_free(s->dying, TRUE);
     g_source_remove(s->speaker_timer);
     g_source_remove(s->media_timer);
+    g_source_remove(s->rtcp_timer);
     g_hash_table_destroy(s->rooms);
     g_strfreev(s->addresses);
     g_free(s);

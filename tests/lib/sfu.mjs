@@ -106,7 +106,8 @@ export async function sfuNode(redisPort, node) {
         offer();
       });
     },
-    close() { sock.destroy(); },
+    // Also ends the waits still pending (they would keep the test process alive until their timeout).
+    close() { sock.destroy(); for (const w of waiters.splice(0)) clearTimeout(w.timer); },
   };
 }
 
