@@ -133,6 +133,13 @@ $(B)/tests/integration/%: tests/integration/%.c
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -std=c17,$(CFLAGS)) -std=gnu17 $(call pkg_cflags,$(INTEG_PKGS)) -o $@ $< $(LDFLAGS) $(call pkg_libs,$(INTEG_PKGS)) -lpthread
 
+# The WebRTC participant that is not a browser (tests/tools/sfu_peer.c): integration tests and bench-sfu.
+# It links the SFU's libc-only RTP and VP8 codecs, and libnice, OpenSSL and libsrtp2 directly.
+SFU_PEER_PKGS := nice glib-2.0 gio-2.0 openssl libsrtp2
+$(B)/tests/tools/sfu_peer: tests/tools/sfu_peer.c tests/tools/ivf.c relay/sfu/rtp.c relay/sfu/vp8.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(SFU_PEER_PKGS)) -Irelay/sfu -Itests/tools -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,$(SFU_PEER_PKGS))
+
 build/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE $(call pkg_cflags,openssl) -o $@ $< $(call pkg_libs,openssl) -lpthread
@@ -145,7 +152,7 @@ run:
 	@$(MAKE) --no-print-directory SAN=0 all
 	@scripts/run.sh
 
-test-build: all $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(INTEG_BINS)
+test-build: all $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(INTEG_BINS) $(B)/tests/tools/sfu_peer
 
 test:
 	@scripts/deps.sh test
