@@ -6,6 +6,7 @@
 #   make fuzz         run every libFuzzer target for FUZZ_SECONDS each (clang)
 #   make bench-relay  staffroom-relay against coturn under the same load
 #   make bench-signal staffroom-signal against the PeerJS server under the same load (BENCH_QUICK=1: smoke test)
+#   make bench-sfu    staffroom-sfu under N publishers x M receivers of synthetic WebRTC media (tests/tools/sfu_peer)
 #   make install      install the programs, the web client, the reference configurations, the systemd units
 #                     and the nginx site (PREFIX=/usr/local, DESTDIR for staging; README "Deploying")
 #   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
@@ -80,7 +81,7 @@ INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
-.PHONY: all run test test-build fuzz bench-relay bench-signal deps clean format install
+.PHONY: all run test test-build fuzz bench-relay bench-signal bench-sfu deps clean format install
 # staffroom-signal is only built where its sources exist (the relay's worktree has none).
 PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal) $(if $(wildcard relay/sfu/main.c),$(B)/staffroom-sfu)
 all: $(PROGRAMS)
@@ -173,6 +174,12 @@ bench-signal:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory SAN=0 all $(BENCH_BINS)
 	@tests/bench/bench-signal.sh
+
+# Needs node and redis-server, as make test does; the load program is tests/tools/sfu_peer, optimised.
+bench-sfu:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory SAN=0 all build/tests/tools/sfu_peer
+	@tests/bench/bench-sfu.sh
 
 # Installation: where things go (GNU conventions; DESTDIR stages the whole tree, e.g. for a package).
 PREFIX ?= /usr/local

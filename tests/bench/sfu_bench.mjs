@@ -34,6 +34,12 @@ const cpuTicks = (pid) => {
   return Number(rest[11]) + Number(rest[12]); // utime + stime (fields 14, 15)
 };
 const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+// The kernel's count of UDP datagrams dropped because a receive buffer was full (machine-wide).
+const rcvbufErrors = () => {
+  const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const [names, values] = lines.map((l) => l.split(/\s+/));
+  return Number(values[names.indexOf('RcvbufErrors')]);
+};
 const pin = (cpus, pid) => { if (cpus) execFileSync('taskset', ['-a', '-pc', cpus, String(pid)], { stdio: 'ignore' }); };
 
 const h = new Harness(`bench-sfu-${P}x${S}`);
@@ -59,12 +65,12 @@ try {
   peer.start();
   await new Promise((r) => setTimeout(r, WARMUP * 1000)); // warm-up: a measured duration, not a wait for an event
   const m0 = await sfu.metrics();
-  const c0 = cpuTicks(sfuPid), l0 = cpuTicks(peer.pid), t0 = process.hrtime.bigint();
+  const c0 = cpuTicks(sfuPid), l0 = cpuTicks(peer.pid), t0 = process.hrtime.bigint(), e0 = rcvbufErrors();
   peer.mark();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const rep = await peer.report();
   const m1 = await sfu.metrics();
-  const c1 = cpuTicks(sfuPid), l1 = cpuTicks(peer.pid);
+  const c1 = cpuTicks(sfuPid), l1 = cpuTicks(peer.pid), e1 = rcvbufErrors();
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const rss1 = rssKb(sfuPid);
   const fwd = m1.staffroom_sfu_forwarded_packets_total - m0.staffroom_sfu_forwarded_packets_total;
@@ -72,12 +78,13 @@ try {
   const pps = 50 + 30 * 3; // per publisher
   const result = {
     row: `${P}x${S}`, publishers: P, subscribers: S, participants: n, seconds: +secs.toFixed(2),
-    expected_fwd_pps: P * (P - 1 + S) * pps,
+    expected_fwd_pps: P * (P - 1 + S) * pps, sent_pps: Math.round(rep.tx_packets / rep.seconds),
+    sfu_in_pps: Math.round((m1.staffroom_sfu_rtp_received_total - m0.staffroom_sfu_rtp_received_total) / secs),
     fwd_pps: Math.round(fwd / secs), rx_pps: Math.round(rep.rx_packets / rep.seconds),
     sfu_cpu_share: +(sfuCpuS / secs).toFixed(3), us_per_pkt: fwd ? +(sfuCpuS * 1e6 / fwd).toFixed(2) : null,
     us_per_rx_pkt: rep.rx_packets ? +(sfuCpuS * 1e6 / rep.rx_packets).toFixed(2) : null,
     lost: rep.lost, expected: rep.expected, loss_pct: rep.expected ? +(100 * rep.lost / rep.expected).toFixed(3) : null,
-    lat_p50_us: rep.lat_p50_us, lat_p99_us: rep.lat_p99_us,
+    udp_rcvbuf_drops: e1 - e0, lat_p50_us: rep.lat_p50_us, lat_p99_us: rep.lat_p99_us,
     rss_kb_per_participant: Math.round((rss1 - rss0) / n), load_cpu_share: +(loadCpuS / secs).toFixed(3),
     up: rep.up, failed: rep.failed, gone: bridge.states.filter((s) => s.gone).length,
     errors: bridge.states.reduce((a, s) => a + s.errors.length, 0),

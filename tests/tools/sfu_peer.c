@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "ivf.h"
@@ -62,6 +63,7 @@
 #define LAT_BUCKET_US 10
 #define LAT_BUCKETS 100000        /* 10 µs buckets up to 1 s; later lands in the last */
 #define AUDIO_LEVEL_EXT_ID 1
+#define RECV_BUFFER_BYTES (1 << 20)
 
 enum { STREAM_AUDIO = 0, STREAM_VIDEO = 1 };
 
@@ -766,6 +768,20 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer user)
     emit("cand %d 0 ", p->idx);
 }
 
+/* One process receives for many participants: with the kernel's default 208 KiB per socket, a burst of
+ * frames from 25 publishers overflows it while the process is busy elsewhere, and that loss would be the
+ * load program's, not the SFU's. As root, force a larger buffer (SO_RCVBUFFORCE); else ask (SO_RCVBUF). */
+static void grow_receive_buffer(peer_t *p)
+{
+    GSocket *sock = nice_agent_get_selected_socket(p->agent, p->stream, 1);
+    if (!sock)
+        return;
+    int fd = g_socket_get_fd(sock), size = RECV_BUFFER_BYTES;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    g_object_unref(sock);
+}
+
 static void on_state(NiceAgent *agent, guint stream, guint component, guint state, gpointer user)
 {
     (void)agent;
@@ -774,6 +790,7 @@ static void on_state(NiceAgent *agent, guint stream, guint component, guint stat
     peer_t *p = user;
     if (state == NICE_COMPONENT_STATE_READY || state == NICE_COMPONENT_STATE_CONNECTED) {
         p->ice_ready = true;
+        grow_receive_buffer(p);
         if (p->dtls_client && p->remote_fp[0])
             dtls_start(p);
     } else if (state == NICE_COMPONENT_STATE_FAILED) {
