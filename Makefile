@@ -137,7 +137,7 @@ $(B)/tests/integration/%: tests/integration/%.c
 # The WebRTC participant that is not a browser (tests/tools/sfu_peer.c): integration tests and bench-sfu.
 # It links the SFU's libc-only RTP and VP8 codecs, and libnice, OpenSSL and libsrtp2 directly.
 SFU_PEER_PKGS := nice glib-2.0 gio-2.0 openssl libsrtp2
-$(B)/tests/tools/sfu_peer: tests/tools/sfu_peer.c tests/tools/ivf.c relay/sfu/rtp.c relay/sfu/vp8.c
+$(B)/tests/tools/sfu_peer: tests/tools/sfu_peer.c tests/tools/peer_sdp.c tests/tools/ivf.c relay/sfu/rtp.c relay/sfu/vp8.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(call pkg_cflags,$(SFU_PEER_PKGS)) -Irelay/sfu -Itests/tools -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,$(SFU_PEER_PKGS))
 

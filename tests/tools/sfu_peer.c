@@ -45,6 +45,7 @@
 #include <time.h>
 
 #include "ivf.h"
+#include "peer_sdp.h"
 #include "rtp.h"
 #include "vp8.h"
 
@@ -54,15 +55,15 @@
 #define SEND_TICK_MS 2
 #define RR_INTERVAL_MS 1000  /* a receiver report a second, as browsers send: it also keeps the SFU's media timeout quiet */
 #define PLI_MIN_GAP_US 500000
-#define PT_OPUS 111
-#define PT_VP8 96
+#define PT_OPUS PEER_SDP_PT_OPUS
+#define PT_VP8 PEER_SDP_PT_VP8
 #define TRAILER_LEN 20
 #define TRAILER_MAGIC 0x53465542u /* "SFUB" */
 #define VP8_CHUNK 1100            /* payload bytes per packet when packetising a real frame */
 #define MAX_FRAME (512 * 1024)
 #define LAT_BUCKET_US 10
 #define LAT_BUCKETS 100000        /* 10 µs buckets up to 1 s; later lands in the last */
-#define AUDIO_LEVEL_EXT_ID 1
+#define AUDIO_LEVEL_EXT_ID PEER_SDP_AUDIO_LEVEL_ID
 #define RECV_BUFFER_BYTES (1 << 20)
 
 enum { STREAM_AUDIO = 0, STREAM_VIDEO = 1 };
@@ -587,8 +588,10 @@ static void start_sending(void)
 
 static void measure(peer_t *p, const uint8_t *payload, size_t len)
 {
+    if (len < TRAILER_LEN)
+        return;
     const uint8_t *t = payload + len - TRAILER_LEN;
-    if (len < TRAILER_LEN || get32(t) != TRAILER_MAGIC)
+    if (get32(t) != TRAILER_MAGIC)
         return;
     unsigned pub = (unsigned)t[4] << 8 | t[5], stream = t[6];
     if (pub >= (unsigned)G.count || stream > 1) {
@@ -845,50 +848,33 @@ static void peer_close(peer_t *p)
     g_free(p->frame);
 }
 
-/* ---- SDP --------------------------------------------------------------------------------------------- */
+/* ---- applying SDP (the text itself: peer_sdp.c) ---------------------------------------------------- */
 
-static void sdp_transport(GString *s, peer_t *p)
+static void local_sdp(peer_t *p, peer_sdp_local_t *l, gchar **ufrag, gchar **pwd, char *fp, size_t fplen)
 {
-    gchar *ufrag = NULL, *pwd = NULL;
-    nice_agent_get_local_credentials(p->agent, p->stream, &ufrag, &pwd);
-    char fp[160];
-    g_strlcpy(fp, G.fingerprint, sizeof fp);
+    nice_agent_get_local_credentials(p->agent, p->stream, ufrag, pwd);
+    g_strlcpy(fp, G.fingerprint, fplen);
     if (G.wrong_fingerprint) /* a fingerprint that is not our certificate's: the SFU must refuse us */
         fp[0] = fp[0] == 'A' ? 'B' : 'A';
-    g_string_append_printf(s, "c=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:%s\r\na=ice-pwd:%s\r\n"
-                              "a=ice-options:trickle\r\na=fingerprint:sha-256 %s\r\n",
-                           ufrag, pwd, fp);
-    g_free(ufrag);
-    g_free(pwd);
+    *l = (peer_sdp_local_t){.index = p->idx, .ufrag = *ufrag, .pwd = *pwd, .fingerprint = fp,
+                            .publisher = p->publisher, .dtls_client = p->dtls_client,
+                            .ssrc = {p->ssrc[0], p->ssrc[1]}};
 }
 
-/* The first offer, as Chromium writes one for a microphone and a camera transceiver. */
-static char *make_offer(peer_t *p)
+/* Writes "offer K B64" or "answer K B64" for the driver. */
+static void emit_sdp(peer_t *p, const char *what, const char *remote_offer)
 {
-    const char *dir = p->publisher ? "sendonly" : "recvonly";
-    GString *s = g_string_new(NULL);
-    g_string_append_printf(s, "v=0\r\no=- %u 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
-                              "a=extmap-allow-mixed\r\na=msid-semantic: WMS p%d\r\n",
-                           g_random_int(), p->idx);
-    g_string_append(s, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n");
-    sdp_transport(s, p);
-    g_string_append_printf(s, "a=setup:actpass\r\na=mid:0\r\na=extmap:%d urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
-                              "a=%s\r\na=msid:p%d a%d\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n"
-                              "a=rtcp-fb:111 transport-cc\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n",
-                           AUDIO_LEVEL_EXT_ID, dir, p->idx, p->idx);
-    if (p->publisher)
-        g_string_append_printf(s, "a=ssrc:%u cname:p%d\r\na=ssrc:%u msid:p%d a%d\r\n", p->ssrc[0], p->idx, p->ssrc[0],
-                               p->idx, p->idx);
-    g_string_append(s, "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n");
-    sdp_transport(s, p);
-    g_string_append_printf(s, "a=setup:actpass\r\na=mid:1\r\na=%s\r\na=msid:p%d v%d\r\na=rtcp-mux\r\na=rtcp-rsize\r\n"
-                              "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 goog-remb\r\na=rtcp-fb:96 transport-cc\r\n"
-                              "a=rtcp-fb:96 ccm fir\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n",
-                           dir, p->idx, p->idx);
-    if (p->publisher)
-        g_string_append_printf(s, "a=ssrc:%u cname:p%d\r\na=ssrc:%u msid:p%d v%d\r\n", p->ssrc[1], p->idx, p->ssrc[1],
-                               p->idx, p->idx);
-    return g_string_free(s, FALSE);
+    peer_sdp_local_t l;
+    gchar *ufrag = NULL, *pwd = NULL;
+    char fp[160];
+    local_sdp(p, &l, &ufrag, &pwd, fp, sizeof fp);
+    char *text = remote_offer ? peer_sdp_answer(&l, remote_offer) : peer_sdp_offer(&l);
+    gchar *b64 = g_base64_encode((const guchar *)text, strlen(text));
+    emit("%s %d %s", what, p->idx, b64);
+    g_free(b64);
+    g_free(text);
+    g_free(ufrag);
+    g_free(pwd);
 }
 
 static void add_remote_candidate(peer_t *p, const char *cand)
@@ -909,115 +895,42 @@ static void add_remote_candidate(peer_t *p, const char *cand)
     g_slist_free_full(l, (GDestroyNotify)nice_candidate_free);
 }
 
-/* What the session and the first m-section say about the transport (BUNDLE: one for all). */
-typedef struct {
-    char ufrag[256], pwd[256], fp[160], setup[16];
-} remote_transport_t;
-
-static void read_transport(char **lines, remote_transport_t *t, peer_t *p)
+static int apply_remote(peer_t *p, const char *sdp, peer_sdp_remote_t *r)
 {
-    for (char **l = lines; *l; l++) {
-        const char *x = g_strstrip(*l);
-        if (g_str_has_prefix(x, "a=ice-ufrag:") && !t->ufrag[0])
-            g_strlcpy(t->ufrag, x + 12, sizeof t->ufrag);
-        else if (g_str_has_prefix(x, "a=ice-pwd:") && !t->pwd[0])
-            g_strlcpy(t->pwd, x + 10, sizeof t->pwd);
-        else if (g_str_has_prefix(x, "a=fingerprint:sha-256 ") && !t->fp[0])
-            g_strlcpy(t->fp, x + 22, sizeof t->fp);
-        else if (g_str_has_prefix(x, "a=setup:") && !t->setup[0])
-            g_strlcpy(t->setup, x + 8, sizeof t->setup);
-        else if (g_str_has_prefix(x, "a=candidate:"))
-            add_remote_candidate(p, x + 2);
-        else if (g_str_has_prefix(x, "a=rtpmap:") && strstr(x, " VP8/90000"))
-            p->remote_vp8_pt = atoi(x + 9);
-    }
+    if (peer_sdp_read(sdp, r) < 0)
+        return -1;
+    for (size_t i = 0; i < r->ncandidates; i++)
+        add_remote_candidate(p, r->candidates[i]);
+    if (r->vp8_pt)
+        p->remote_vp8_pt = r->vp8_pt;
+    return 0;
 }
 
 /* Applies the SFU's answer to our offer. */
 static void apply_answer(peer_t *p, const char *sdp)
 {
-    char **lines = g_strsplit(sdp, "\n", -1);
-    remote_transport_t t = {0};
-    read_transport(lines, &t, p);
-    g_strfreev(lines);
-    if (!t.ufrag[0] || !t.pwd[0] || !t.fp[0]) {
+    peer_sdp_remote_t *r = g_new0(peer_sdp_remote_t, 1);
+    if (apply_remote(p, sdp, r) < 0) {
         peer_fail(p, "sdp: the answer has no ICE credentials or fingerprint");
+        g_free(r);
         return;
     }
-    g_strlcpy(p->remote_fp, t.fp, sizeof p->remote_fp);
+    g_strlcpy(p->remote_fp, r->fingerprint, sizeof p->remote_fp);
     /* a=setup:passive → we are the DTLS client (RFC 5763 §5). */
-    p->dtls_client = strcmp(t.setup, "active") != 0;
-    nice_agent_set_remote_credentials(p->agent, p->stream, t.ufrag, t.pwd);
+    p->dtls_client = strcmp(r->setup, "active") != 0;
+    nice_agent_set_remote_credentials(p->agent, p->stream, r->ufrag, r->pwd);
+    g_free(r);
     if (p->ice_ready && p->dtls_client)
         dtls_start(p);
 }
 
-/* Answers an SFU offer section by section: the same mids and codecs, directions mirrored. */
+/* Answers an SFU offer (renegotiation: someone's tracks came or went). */
 static void answer_offer(peer_t *p, const char *sdp)
 {
-    char **lines = g_strsplit(sdp, "\n", -1);
-    remote_transport_t t = {0};
-    read_transport(lines, &t, p);
-    GString *s = g_string_new(NULL);
-    g_string_append_printf(s, "v=0\r\no=- %u 3 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n", g_random_int());
-    GString *bundle = g_string_new("a=group:BUNDLE");
-    GString *body = g_string_new(NULL);
-    bool in_media = false, rejected = false;
-    char mid[64] = "", dir[16] = "sendrecv";
-    GString *codecs = g_string_new(NULL);
-    for (char **l = lines;; l++) {
-        const char *x = *l ? g_strstrip(*l) : NULL;
-        if (!x || g_str_has_prefix(x, "m=")) {
-            if (in_media) {
-                const char *mine = !strcmp(dir, "sendonly") ? "recvonly"
-                                   : !strcmp(dir, "recvonly") ? (p->publisher ? "sendonly" : "inactive")
-                                   : !strcmp(dir, "sendrecv") ? "sendrecv" : "inactive";
-                if (!rejected) {
-                    g_string_append_printf(bundle, " %s", mid);
-                    sdp_transport(body, p);
-                    g_string_append_printf(body, "a=setup:%s\r\n", p->dtls_client ? "active" : "passive");
-                }
-                g_string_append_printf(body, "a=mid:%s\r\na=%s\r\na=rtcp-mux\r\n%s", mid, rejected ? "inactive" : mine,
-                                       codecs->str);
-                /* Our own sections (mids 0 and 1 of our offer) keep announcing what we send on them. */
-                if (!rejected && !strcmp(mine, "sendonly") && (!strcmp(mid, "0") || !strcmp(mid, "1")))
-                    g_string_append_printf(body, "a=ssrc:%u cname:p%d\r\n", p->ssrc[mid[0] - '0'], p->idx);
-            }
-            if (!x)
-                break;
-            /* "m=video 9 UDP/TLS/RTP/SAVPF 96": port 0 means rejected; keep it as it is. */
-            in_media = true;
-            char kind[16] = "", proto[64] = "";
-            int port = 0;
-            sscanf(x, "m=%15s %d %63s", kind, &port, proto);
-            rejected = port == 0;
-            const char *rest = strchr(x, ' ');
-            rest = rest ? strchr(rest + 1, ' ') : NULL;
-            g_string_append_printf(body, "m=%s %d%s\r\n", kind, rejected ? 0 : 9, rest ? rest : "");
-            mid[0] = 0;
-            g_strlcpy(dir, "sendrecv", sizeof dir);
-            g_string_truncate(codecs, 0);
-            continue;
-        }
-        if (!in_media)
-            continue;
-        if (g_str_has_prefix(x, "a=mid:"))
-            g_strlcpy(mid, x + 6, sizeof mid);
-        else if (!strcmp(x, "a=sendonly") || !strcmp(x, "a=recvonly") || !strcmp(x, "a=inactive") || !strcmp(x, "a=sendrecv"))
-            g_strlcpy(dir, x + 2, sizeof dir);
-        else if (g_str_has_prefix(x, "a=rtpmap:") || g_str_has_prefix(x, "a=fmtp:") || g_str_has_prefix(x, "a=rtcp-fb:") ||
-                 g_str_has_prefix(x, "a=extmap:"))
-            g_string_append_printf(codecs, "%s\r\n", x);
-    }
-    g_string_append_printf(s, "%s\r\na=msid-semantic: WMS p%d\r\n%s", bundle->str, p->idx, body->str);
-    gchar *b64 = g_base64_encode((const guchar *)s->str, s->len);
-    emit("answer %d %s", p->idx, b64);
-    g_free(b64);
-    g_string_free(s, TRUE);
-    g_string_free(bundle, TRUE);
-    g_string_free(body, TRUE);
-    g_string_free(codecs, TRUE);
-    g_strfreev(lines);
+    peer_sdp_remote_t *r = g_new0(peer_sdp_remote_t, 1);
+    apply_remote(p, sdp, r);
+    g_free(r);
+    emit_sdp(p, "answer", sdp);
 }
 
 /* ---- the driver's commands --------------------------------------------------------------------------- */
@@ -1223,11 +1136,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "sfu_peer: cannot create the ICE agent of participant %d\n", i);
             return 1;
         }
-        char *offer = make_offer(p);
-        gchar *b64 = g_base64_encode((const guchar *)offer, strlen(offer));
-        emit("offer %d %s", i, b64);
-        g_free(b64);
-        g_free(offer);
+        emit_sdp(p, "offer", NULL);
         nice_agent_gather_candidates(p->agent, p->stream);
     }
     mark();
