@@ -83,18 +83,22 @@ const cols = [
   ['expected', (g) => String(g[0].expected_fwd_pps)],
   ['rcv pkt/s', (g) => fmt(g.map((r) => r.rx_pps))],
   ['SFU µs/pkt', (g) => fmt(g.map((r) => r.us_per_pkt), 2)],
+  ['µs/rcvd pkt', (g) => fmt(g.map((r) => r.us_per_rx_pkt), 2)],
   ['SFU CPU', (g) => fmt(g.map((r) => 100 * r.sfu_cpu_share)) + '%'],
   ['loss %', (g) => fmt(g.map((r) => r.loss_pct), 3)],
   ['lat p50 µs', (g) => fmt(g.map((r) => r.lat_p50_us))],
   ['lat p99 µs', (g) => fmt(g.map((r) => r.lat_p99_us))],
   ['RSS KiB/part.', (g) => fmt(g.map((r) => r.rss_kb_per_participant))],
   ['load CPU', (g) => fmt(g.map((r) => 100 * r.load_cpu_share)) + '%'],
+  ['sent/expected', (g) => fmt(g.map((r) => r.sent_pps / (140 * r.publishers)), 2)],
   ['runs', (g) => String(g.length)],
 ];
 const table = rows.map((row) => { const g = runs.filter((r) => r.row === row); return cols.map(([, f]) => f(g)); });
 const widths = cols.map(([h], i) => Math.max(h.length, ...table.map((t) => t[i].length)));
 const line = (cells) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
-console.log('\nstaffroom-sfu, medians (min–max) over rounds; targets: ≤ 8 µs SFU CPU per forwarded packet, 0 loss below saturation, 25 publishers served');
+console.log('\nSFU µs/pkt: SFU CPU over the packets its /metrics counted forwarded; µs/rcvd pkt: over the packets the receivers got.');
+console.log('sent/expected: what the load program sent over 140 packets/s per publisher (below 1: the load program was short of CPU).');
+console.log('staffroom-sfu, medians (min–max) over rounds; targets: ≤ 8 µs SFU CPU per forwarded packet, 0 loss below saturation, 25 publishers served');
 console.log(line(cols.map(([h]) => h)));
 console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
 for (const t of table) console.log(line(t));
