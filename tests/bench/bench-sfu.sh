@@ -91,6 +91,8 @@ const cols = [
   ['RSS KiB/part.', (g) => fmt(g.map((r) => r.rss_kb_per_participant))],
   ['load CPU', (g) => fmt(g.map((r) => 100 * r.load_cpu_share)) + '%'],
   ['sent/expected', (g) => fmt(g.map((r) => r.sent_pps / (140 * r.publishers)), 2)],
+  ['SFU in/sent', (g) => fmt(g.map((r) => r.sfu_in_pps / r.sent_pps), 2)],
+  ['UDP buf drops/s', (g) => fmt(g.map((r) => r.udp_rcvbuf_drops / r.seconds))],
   ['runs', (g) => String(g.length)],
 ];
 const table = rows.map((row) => { const g = runs.filter((r) => r.row === row); return cols.map(([, f]) => f(g)); });
@@ -98,6 +100,8 @@ const widths = cols.map(([h], i) => Math.max(h.length, ...table.map((t) => t[i].
 const line = (cells) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
 console.log('\nSFU µs/pkt: SFU CPU over the packets its /metrics counted forwarded; µs/rcvd pkt: over the packets the receivers got.');
 console.log('sent/expected: what the load program sent over 140 packets/s per publisher (below 1: the load program was short of CPU).');
+console.log('SFU in/sent: packets the SFU received over those sent (below 1: lost in the SFU\'s receive buffer, the SFU short of CPU);');
+console.log('UDP buf drops/s: the kernel\'s RcvbufErrors (machine-wide) over the window.');
 console.log('staffroom-sfu, medians (min–max) over rounds; targets: ≤ 8 µs SFU CPU per forwarded packet, 0 loss below saturation, 25 publishers served');
 console.log(line(cols.map(([h]) => h)));
 console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
