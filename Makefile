@@ -6,6 +6,7 @@
 #   make fuzz         run every libFuzzer target for FUZZ_SECONDS each (clang)
 #   make bench-relay  staffroom-relay against coturn under the same load
 #   make bench-signal staffroom-signal against the PeerJS server under the same load (BENCH_QUICK=1: smoke test)
+#   make bench-sfu    staffroom-sfu under N publishers x M receivers of synthetic WebRTC media (tests/tools/sfu_peer)
 #   make install      install the programs, the web client, the reference configurations, the systemd units
 #                     and the nginx site (PREFIX=/usr/local, DESTDIR for staging; README "Deploying")
 #   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
@@ -80,7 +81,7 @@ INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
-.PHONY: all run test test-build fuzz bench-relay bench-signal deps clean format install
+.PHONY: all run test test-build fuzz bench-relay bench-signal bench-sfu deps clean format install
 # staffroom-signal is only built where its sources exist (the relay's worktree has none).
 PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal) $(if $(wildcard relay/sfu/main.c),$(B)/staffroom-sfu)
 all: $(PROGRAMS)
@@ -133,6 +134,13 @@ $(B)/tests/integration/%: tests/integration/%.c
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -std=c17,$(CFLAGS)) -std=gnu17 $(call pkg_cflags,$(INTEG_PKGS)) -o $@ $< $(LDFLAGS) $(call pkg_libs,$(INTEG_PKGS)) -lpthread
 
+# The WebRTC participant that is not a browser (tests/tools/sfu_peer.c): integration tests and bench-sfu.
+# It links the SFU's libc-only RTP and VP8 codecs, and libnice, OpenSSL and libsrtp2 directly.
+SFU_PEER_PKGS := nice glib-2.0 gio-2.0 openssl libsrtp2
+$(B)/tests/tools/sfu_peer: tests/tools/sfu_peer.c tests/tools/peer_sdp.c tests/tools/ivf.c relay/sfu/rtp.c relay/sfu/vp8.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(call pkg_cflags,$(SFU_PEER_PKGS)) -Irelay/sfu -Itests/tools -o $@ $(inputs) $(LDFLAGS) $(call pkg_libs,$(SFU_PEER_PKGS))
+
 build/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE $(call pkg_cflags,openssl) -o $@ $< $(call pkg_libs,openssl) -lpthread
@@ -145,7 +153,7 @@ run:
 	@$(MAKE) --no-print-directory SAN=0 all
 	@scripts/run.sh
 
-test-build: all $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(INTEG_BINS)
+test-build: all $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(INTEG_BINS) $(B)/tests/tools/sfu_peer
 
 test:
 	@scripts/deps.sh test
@@ -166,6 +174,12 @@ bench-signal:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory SAN=0 all $(BENCH_BINS)
 	@tests/bench/bench-signal.sh
+
+# Needs node and redis-server, as make test does; the load program is tests/tools/sfu_peer, optimised.
+bench-sfu:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory SAN=0 all build/tests/tools/sfu_peer
+	@tests/bench/bench-sfu.sh
 
 # Installation: where things go (GNU conventions; DESTDIR stages the whole tree, e.g. for a package).
 PREFIX ?= /usr/local

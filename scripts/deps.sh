@@ -10,7 +10,7 @@ pkgs="build-essential pkg-config libwebsockets-dev libwebsockets-evlib-uv libjan
       libsodium-dev libssl-dev libuv1-dev redis-server libnice-dev libglib2.0-dev libsrtp2-dev"
 if [ "$mode" = test ]; then
   pkgs="$pkgs libcmocka-dev libical-dev coturn chromium clang
-        nodejs npm iproute2 lua-check redis-sentinel systemd"
+        nodejs npm iproute2 lua-check redis-sentinel systemd ffmpeg"
 fi
 
 missing=""
