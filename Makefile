@@ -28,7 +28,7 @@ PKG_CONFIG ?= pkg-config
 CFLAGS := -std=c17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -MMD -MP -Irelay/base $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv
+SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq
 RELAY_PKGS  := openssl
 SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson
 INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl libical
@@ -50,7 +50,10 @@ SFU_OBJS    := $(call obj,$(SFU_SRCS))
 # The Redis Functions library: signalling/lua/*.lua, lib.lua first, embedded as C text (lua_library.h).
 LUA_SRCS    := $(wildcard signalling/lua/lib.lua) $(sort $(filter-out %/lib.lua,$(wildcard signalling/lua/*.lua)))
 LUA_LIB_OBJ := $(if $(SIGNAL_SRCS),$(B)/gen/lua_library.o)
-SIGNAL_OBJS := $(call obj,$(SIGNAL_SRCS)) $(LUA_LIB_OBJ)
+# The PostgreSQL schema: signalling/sql/NNN_name.sql in version order, embedded as C text (sql_migrations.h).
+SQL_SRCS    := $(sort $(wildcard signalling/sql/*.sql))
+SQL_LIB_OBJ := $(if $(SIGNAL_SRCS),$(B)/gen/sql_migrations.o)
+SIGNAL_OBJS := $(call obj,$(SIGNAL_SRCS)) $(LUA_LIB_OBJ) $(SQL_LIB_OBJ)
 RELAY_LIB_OBJS  := $(filter-out %/main.o,$(RELAY_OBJS)) $(BASE_OBJS)
 SFU_LIB_OBJS    := $(filter-out %/main.o,$(SFU_OBJS)) $(BASE_OBJS)
 SIGNAL_LIB_OBJS := $(filter-out %/main.o,$(SIGNAL_OBJS)) $(BASE_OBJS)
@@ -99,6 +102,11 @@ $(B)/gen/lua_library.c: $(LUA_SRCS) scripts/embed-lua.awk
 	@mkdir -p $(@D)
 	awk -f scripts/embed-lua.awk $(LUA_SRCS) > $@.tmp && mv $@.tmp $@
 $(B)/gen/lua_library.o: $(B)/gen/lua_library.c
+	$(CC) $(CFLAGS) -Isignalling -c -o $@ $<
+$(B)/gen/sql_migrations.c: $(SQL_SRCS) scripts/embed-sql.awk
+	@mkdir -p $(@D)
+	awk -f scripts/embed-sql.awk $(SQL_SRCS) > $@.tmp && mv $@.tmp $@
+$(B)/gen/sql_migrations.o: $(B)/gen/sql_migrations.c
 	$(CC) $(CFLAGS) -Isignalling -c -o $@ $<
 $(B)/obj/relay/turn/%.o: CFLAGS += $(call pkg_cflags,$(RELAY_PKGS)) -Irelay/turn
 $(B)/obj/relay/sfu/%.o: CFLAGS += $(call pkg_cflags,$(SFU_PKGS)) -Irelay/sfu

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "archive.h"
 #include "feature.h"
 
 
@@ -69,6 +70,10 @@ static void chat_history(req_t *r)
         feature_req_id(r, "after", 1, 0, &after) < 0 ||
         req_int(r, "limit", 1, CHAT_HISTORY_MAX, 0, &limit) < 0)
         return;
+    if (archive_enabled()) { /* older pages are in PostgreSQL: archive.h */
+        archive_history(r, chid, before, after, limit);
+        return;
+    }
     char lim[8];
     snprintf(lim, sizeof lim, "%lld", limit);
     const char *args[] = {req_user(r), chid, before, after, lim};

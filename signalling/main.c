@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "accounts.h"
+#include "archive.h"
 #include "bus.h"
 #include "calls.h"
 #include "config.h"
@@ -189,7 +190,7 @@ static void ready_tick(uv_timer_t *t)
  * stop in reverse): calls and rooms change a device's status before presence removes the device. This
  * is the only list of features in the program; a feature missing here is missing from the server. */
 static const module_t *const features[] = {
-    &accounts_module, &circles_module, &channels_module, &turn_module, &mentoring_module,
+    &accounts_module, &circles_module, &channels_module, &archive_module, &turn_module, &mentoring_module,
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &presence_module,
 };
 

@@ -1,0 +1,154 @@
+// archive.test.mjs — the PostgreSQL archive behind the Redis hot path (archive.h, pg.h), with a real Redis,
+// a real PostgreSQL 15 (harness.mjs: a copy of a template cluster) and a real staffroom-signal node:
+// migrations, the archiver trimming streams to a tiny hot window, chat.history paging across the boundary
+// (ids compared exactly, both directions), edits and deletions reaching the archive, and PostgreSQL stopped
+// in the middle of a conversation then started again (nothing lost, nothing twice).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Harness, eventually } from '../lib/harness.mjs';
+import { nodeLog } from '../lib/client.mjs';
+import { newAdmin, createCircle, joined, assertError, SIGNIN, startReadyStack } from '../lib/community.mjs';
+
+const KEEP = 5;
+const FAST = ['--message-rate', '100000', '--message-burst', '100000', ...SIGNIN];
+let h, pg, stack, admin, circle, alice, bob;
+let channelCount = 0;
+
+async function newChannel() {
+  const r = await admin.client.ok('channel.create', { circle: circle.id, name: `arch-${channelCount++}` });
+  return r.channel.id;
+}
+
+async function sendMany(c, chid, n, prefix) {
+  const ids = [];
+  for (let i = 0; i < n; i++) ids.push((await c.ok('chat.send', { channel: chid, text: `${prefix} ${i}` })).message.id);
+  return ids;
+}
+
+const xlen = async (chid) => Number(await stack.redisCmd('XLEN', `channel:${chid}:log`));
+const archivedCount = (chid) => Number(h.psql(pg, `SELECT count(*) FROM messages WHERE channel = '${chid}'`).trim());
+
+// Waits until the archiver has moved everything beyond the hot window.
+async function settled(chid, total) {
+  await eventually(async () => (await xlen(chid)) === Math.min(KEEP, total) && archivedCount(chid) === Math.max(0, total - KEEP),
+    { what: `channel ${chid} trimmed to ${KEEP} with ${total - KEEP} archived`, timeoutMs: 20000 });
+}
+
+// Every message of the channel, paging backwards from the newest (pages of `limit`), oldest first.
+async function pageBackwards(c, chid, limit) {
+  const pages = [];
+  let beforeId;
+  for (let i = 0; i < 100; i++) {
+    const r = await c.ok('chat.history', { channel: chid, limit, ...(beforeId ? { before: beforeId } : {}) });
+    assert.ok(r.messages.length <= limit);
+    pages.unshift(r.messages);
+    if (!r.has_more) break;
+    assert.equal(r.messages.length, limit, 'a page with has_more is full');
+    beforeId = r.messages[0].id;
+  }
+  return pages.flat();
+}
+
+// Every message of the channel, paging forwards from the start.
+async function pageForwards(c, chid, limit) {
+  const out = [];
+  let afterId = '0-0';
+  for (let i = 0; i < 100; i++) {
+    const r = await c.ok('chat.history', { channel: chid, limit, after: afterId });
+    out.push(...r.messages);
+    if (!r.has_more) break;
+    afterId = r.messages[r.messages.length - 1].id;
+  }
+  return out;
+}
+
+before(async () => {
+  h = new Harness('archive');
+  pg = await h.postgres();
+  stack = await startReadyStack(h, { args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile,
+    '--archive-keep', String(KEEP), '--archive-interval', '30', '--archive-batch', '7', '--archive-lock-ttl', '1000'] });
+  await eventually(() => /pg: connected, schema version 1/.test(nodeLog(stack.nodes[0])), { what: 'PostgreSQL migrated' });
+  admin = await newAdmin(stack);
+  ({ circle } = await createCircle(admin));
+  alice = await joined(stack, circle.id, 'alice');
+  bob = await joined(stack, circle.id, 'bob');
+});
+
+after(async () => { await h.close(); });
+
+test('migrations: applied once, recorded in schema_version; a restarted node applies nothing again', async () => {
+  assert.equal(h.psql(pg, 'SELECT version, name FROM schema_version ORDER BY version').trim(), '1|messages');
+  assert.match(nodeLog(stack.nodes[0]), /pg: applying migration 001_messages/);
+  // A second node on the same database finds the schema up to date.
+  const { startReadyNode } = await import('../lib/community.mjs');
+  const other = await startReadyNode(h, { redisPort: stack.redisPort, label: 'signal-second',
+    args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile, '--archive-interval', '30', '--archive-lock-ttl', '1000'] });
+  await eventually(() => /pg: connected, schema version 1/.test(nodeLog(other)), { what: 'second node migrated' });
+  assert.doesNotMatch(nodeLog(other), /applying migration/);
+  assert.equal(h.psql(pg, 'SELECT count(*) FROM schema_version').trim(), '1');
+  await h.stop(other.proc);
+});
+
+test('archiver: the stream keeps the hot window; history pages across it with the same ids, in order', async () => {
+  const chid = await newChannel();
+  const ids = await sendMany(alice.client, chid, 40, 'p-values');
+  await settled(chid, 40);
+  // Backwards in pages of 7 (the boundary falls inside a page) and of 5 (on a page edge), forwards in 6.
+  for (const limit of [7, 5, 100]) {
+    const back = await pageBackwards(bob.client, chid, limit);
+    assert.deepEqual(back.map((m) => m.id), ids, `backwards, pages of ${limit}`);
+  }
+  const fwd = await pageForwards(bob.client, chid, 6);
+  assert.deepEqual(fwd.map((m) => m.id), ids, 'forwards, pages of 6');
+  // An archived message looks exactly as it did in the stream.
+  const m = fwd[3];
+  assert.equal(m.text, 'p-values 3');
+  assert.equal(m.channel, chid);
+  assert.equal(m.edited, false);
+  assert.deepEqual([m.user.id, m.user.name], [alice.user.id, alice.user.name]);
+  // Windows in the middle: before and after together, across the boundary.
+  const mid = await bob.client.ok('chat.history', { channel: chid, after: ids[30], before: ids[38] });
+  assert.deepEqual(mid.messages.map((x) => x.id), ids.slice(31, 38));
+  // Non-members still cannot read it.
+  const outsider = await joined(stack, (await createCircle(admin)).circle.id, 'out');
+  assertError(await outsider.client.request('chat.history', { channel: chid }), 'forbidden');
+});
+
+test('edits and deletions made in the hot window reach the archive', async () => {
+  const chid = await newChannel();
+  const ids = await sendMany(alice.client, chid, 4, 'draft');
+  await alice.client.ok('chat.edit', { channel: chid, message: ids[0], text: 'draft 0, corrected' });
+  await alice.client.ok('chat.delete', { channel: chid, message: ids[1] });
+  const more = await sendMany(bob.client, chid, 10, 'later');
+  const all = [ids[0], ids[2], ids[3], ...more];
+  await settled(chid, all.length);
+  assert.equal(h.psql(pg, `SELECT body || '|' || edited FROM messages WHERE channel = '${chid}' AND ms || '-' || seq = '${ids[0]}'`).trim(),
+    'draft 0, corrected|true');
+  assert.equal(h.psql(pg, `SELECT count(*) FROM messages WHERE channel = '${chid}' AND ms || '-' || seq = '${ids[1]}'`).trim(), '0');
+  const hist = await bob.client.ok('chat.history', { channel: chid, limit: 100 });
+  assert.deepEqual(hist.messages.map((x) => x.id), all);
+  assert.equal(hist.messages[0].text, 'draft 0, corrected');
+  assert.equal(hist.messages[0].edited, true);
+  // Redis forgot the edits of what it trimmed.
+  assert.equal(Number(await stack.redisCmd('HLEN', `channel:${chid}:edits`)), 0);
+});
+
+test('PostgreSQL stopped mid-conversation: chat goes on in Redis, nothing trimmed; started again: caught up, nothing lost or twice', async () => {
+  const chid = await newChannel();
+  const first = await sendMany(alice.client, chid, 12, 'before');
+  await settled(chid, 12);
+  await h.stop(pg.rec);
+  const during = await sendMany(bob.client, chid, 20, 'during');
+  // Every message was acknowledged; none may be trimmed while the archive cannot take it.
+  assert.equal(await xlen(chid), KEEP + 20);
+  // A page that stays in the stream is served; one that needs the archive says so rather than leave a gap.
+  const hot = await bob.client.ok('chat.history', { channel: chid, limit: 10 });
+  assert.deepEqual(hot.messages.map((x) => x.id), during.slice(-10));
+  assertError(await bob.client.request('chat.history', { channel: chid, limit: 100 }), 'unavailable');
+  await h.postgresStart(pg);
+  const all = [...first, ...during];
+  await settled(chid, all.length);
+  assert.equal(h.psql(pg, `SELECT count(DISTINCT (ms, seq)) FROM messages WHERE channel = '${chid}'`).trim(), String(all.length - KEEP));
+  assert.deepEqual((await pageBackwards(alice.client, chid, 9)).map((m) => m.id), all);
+  assert.match(nodeLog(stack.nodes[0]), /pg: connected, schema version 1[\s\S]*pg: connected, schema version 1/);
+});
