@@ -73,6 +73,7 @@ typedef struct {
     long long schedule_tick;     /* milliseconds between two "claim due reminders" runs on this node */
     /* PostgreSQL archive: pg.c, archive.c. */
     char *postgres_conninfo_file; /* file holding the libpq connection string; empty: no archive */
+    long long postgres_retry_max; /* milliseconds: the longest wait between two connection attempts */
     long long archive_keep;       /* messages kept in each channel's Redis stream (the hot window) */
     long long archive_interval;   /* milliseconds between two archiver rounds */
     long long archive_batch;      /* messages copied per channel per round */

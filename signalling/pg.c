@@ -16,7 +16,6 @@
 #include "sql_migrations.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
 /* The advisory lock key of the migrations: any constant of our own ("staffrm" in ASCII). */
 #define MIGRATION_LOCK_KEY "32199629779823981"
 
@@ -45,7 +44,7 @@ static struct {
     int poll_fd;
     enum state st;
     int opened, closing, was_up;
-    unsigned backoff_ms;
+    unsigned backoff_ms, backoff_max_ms;
     uv_timer_t retry, defer;
     query_t *head, **tail; /* head is in flight once sent */
     int sent;
@@ -221,7 +220,7 @@ static void lost(const char *what)
     if (P.closing)
         return;
     uv_timer_start(&P.retry, retry_fire, P.backoff_ms, 0);
-    P.backoff_ms = P.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : P.backoff_ms * 2;
+    P.backoff_ms = P.backoff_ms * 2 > P.backoff_max_ms ? P.backoff_max_ms : P.backoff_ms * 2;
 }
 
 /* Sends the head of the queue if nothing is in flight. */
@@ -475,7 +474,7 @@ void pg_query(const char *sql, int nparams, const char *const *params, pg_cb cb,
     enqueue(q);
 }
 
-int pg_open(uv_loop_t *loop, const char *conninfo)
+int pg_open(uv_loop_t *loop, const char *conninfo, unsigned retry_max_ms)
 {
     if (P.opened)
         return -1;
@@ -484,6 +483,7 @@ int pg_open(uv_loop_t *loop, const char *conninfo)
     P.loop = loop;
     P.opened = 1;
     P.backoff_ms = BACKOFF_MIN_MS;
+    P.backoff_max_ms = retry_max_ms < BACKOFF_MIN_MS ? BACKOFF_MIN_MS : retry_max_ms;
     uv_timer_init(loop, &P.retry);
     uv_timer_init(loop, &P.defer);
     start_connect();

@@ -66,7 +66,7 @@ before(async () => {
   h = new Harness('archive');
   pg = await h.postgres();
   stack = await startReadyStack(h, { args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile,
-    '--archive-keep', String(KEEP), '--archive-interval', '30', '--archive-batch', '7', '--archive-lock-ttl', '1000'] });
+    '--archive-keep', String(KEEP), '--archive-interval', '30', '--archive-batch', '7', '--archive-lock-ttl', '1000', '--postgres-retry-max', '200'] });
   await eventually(() => /pg: connected, schema version 1/.test(nodeLog(stack.nodes[0])), { what: 'PostgreSQL migrated' });
   admin = await newAdmin(stack);
   ({ circle } = await createCircle(admin));
@@ -82,7 +82,7 @@ test('migrations: applied once, recorded in schema_version; a restarted node app
   // A second node on the same database finds the schema up to date.
   const { startReadyNode } = await import('../lib/community.mjs');
   const other = await startReadyNode(h, { redisPort: stack.redisPort, label: 'signal-second',
-    args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile, '--archive-interval', '30', '--archive-lock-ttl', '1000'] });
+    args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile, '--archive-interval', '30', '--archive-lock-ttl', '1000', '--postgres-retry-max', '200'] });
   await eventually(() => /pg: connected, schema version 1/.test(nodeLog(other)), { what: 'second node migrated' });
   assert.doesNotMatch(nodeLog(other), /applying migration/);
   assert.equal(h.psql(pg, 'SELECT count(*) FROM schema_version').trim(), '1');
@@ -137,7 +137,7 @@ test('PostgreSQL stopped mid-conversation: chat goes on in Redis, nothing trimme
   const chid = await newChannel();
   const first = await sendMany(alice.client, chid, 12, 'before');
   await settled(chid, 12);
-  await h.stop(pg.rec);
+  await h.postgresStop(pg);
   const during = await sendMany(bob.client, chid, 20, 'during');
   // Every message was acknowledged; none may be trimmed while the archive cannot take it.
   assert.equal(await xlen(chid), KEEP + 20);

@@ -118,7 +118,7 @@ export class Harness {
   // A private PostgreSQL 15 on a free loopback port, its data in the temp dir (a copy of a cluster made
   // once per build with initdb: see pgTemplate). Trust authentication, loopback only, fsync off (a test
   // database). conninfoFile holds the connection string, as postgres-conninfo-file wants it. Stopped with
-  // h.stop(pg.rec); started again on the same data and port with h.postgresStart(pg).
+  // h.postgresStop(pg); started again on the same data and port with h.postgresStart(pg).
   async postgres({ port } = {}) {
     port = port || await freePort();
     const dir = path.join(this.dir, `pg-${port}`);
@@ -138,6 +138,10 @@ export class Harness {
     pg.rec = rec; // h.stop(pg.rec) stops it
     return pg;
   }
+
+  // Stops a harness PostgreSQL at once (SIGINT: "fast" shutdown; SIGTERM would wait for every client to
+  // disconnect first). The data stays for postgresStart.
+  postgresStop(pg) { return this.stop(pg.rec, 'SIGINT'); }
 
   // Runs psql against a harness PostgreSQL; resolves with its output (tuples only, unaligned).
   psql(pg, sql) {
