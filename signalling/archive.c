@@ -132,31 +132,43 @@ static const char *cur_cid(void) { return json_string_value(json_array_get(json_
 static void trimmed(const store_reply_t *rep, void *priv)
 {
     (void)priv;
-    if (A.stopping)
-        return round_end(0, NULL);
-    if (!store_ok(rep) || store_type(rep) != STORE_INT)
-        return round_end(1, "cannot trim the stream (Redis)");
+    if (A.stopping) {
+        round_end(0, NULL);
+        return;
+    }
+    if (!store_ok(rep) || store_type(rep) != STORE_INT) {
+        round_end(1, "cannot trim the stream (Redis)");
+        return;
+    }
     long long n = json_integer_value(json_object_get(A.take, "n"));
     if (store_int(rep) < 0) {
         /* Edited or deleted between the copy and the trim: copy the range again (idempotent). */
-        if (++A.trim_retries > TRIM_RETRIES)
-            return next_channel();
-        return step_take();
+        if (++A.trim_retries > TRIM_RETRIES) {
+            next_channel();
+            return;
+        }
+        step_take();
+        return;
     }
     A.copied += (unsigned long long)n;
     log_debug("archive: channel %s: %lld messages moved to PostgreSQL", cur_chid(), n);
     if (n >= config_get()->archive_batch)
-        return step_take(); /* more beyond the window */
-    next_channel();
+        step_take(); /* more beyond the window */
+    else
+        next_channel();
 }
 
 static void copied(const pg_result_t *res, void *priv)
 {
     (void)priv;
-    if (A.stopping)
-        return round_end(0, NULL);
-    if (!res)
-        return round_end(1, "cannot copy to PostgreSQL");
+    if (A.stopping) {
+        round_end(0, NULL);
+        return;
+    }
+    if (!res) {
+        round_end(1, "cannot copy to PostgreSQL");
+        return;
+    }
     const char *first = json_string_value(json_object_get(A.take, "first"));
     const char *last = json_string_value(json_object_get(A.take, "last"));
     sid_t l;
@@ -171,13 +183,19 @@ static void copied(const pg_result_t *res, void *priv)
 static void took(const store_reply_t *rep, void *priv)
 {
     (void)priv;
-    if (A.stopping)
-        return round_end(0, NULL);
+    if (A.stopping) {
+        round_end(0, NULL);
+        return;
+    }
     json_decref(A.take);
-    if (!(A.take = reply_object(rep)))
-        return round_end(1, "cannot read the stream (Redis)");
-    if (json_integer_value(json_object_get(A.take, "n")) <= 0)
-        return next_channel();
+    if (!(A.take = reply_object(rep))) {
+        round_end(1, "cannot read the stream (Redis)");
+        return;
+    }
+    if (json_integer_value(json_object_get(A.take, "n")) <= 0) {
+        next_channel();
+        return;
+    }
     sid_t f, l;
     int none;
     sid_parse(json_string_value(json_object_get(A.take, "first")), &f, &none);
@@ -194,10 +212,14 @@ static void took(const store_reply_t *rep, void *priv)
 
 static void step_take(void)
 {
-    if (A.idx >= json_array_size(A.channels))
-        return round_end(0, NULL);
-    if (!cur_chid() || !cur_cid())
-        return next_channel();
+    if (A.idx >= json_array_size(A.channels)) {
+        round_end(0, NULL);
+        return;
+    }
+    if (!cur_chid() || !cur_cid()) {
+        next_channel();
+        return;
+    }
     char keep[24], batch[24];
     snprintf(keep, sizeof keep, "%lld", config_get()->archive_keep);
     snprintf(batch, sizeof batch, "%lld", config_get()->archive_batch);
@@ -208,13 +230,17 @@ static void step_take(void)
 static void got_channels(const store_reply_t *rep, void *priv)
 {
     (void)priv;
-    if (A.stopping)
-        return round_end(0, NULL);
+    if (A.stopping) {
+        round_end(0, NULL);
+        return;
+    }
     json_t *o = reply_object(rep);
     A.channels = json_incref(json_object_get(o, "channels"));
     json_decref(o);
-    if (!json_is_array(A.channels))
-        return round_end(1, "cannot list the channels (Redis)");
+    if (!json_is_array(A.channels)) {
+        round_end(1, "cannot list the channels (Redis)");
+        return;
+    }
     A.idx = 0;
     A.trim_retries = 0;
     step_take();
@@ -223,8 +249,10 @@ static void got_channels(const store_reply_t *rep, void *priv)
 static void locked(const store_reply_t *rep, void *priv)
 {
     (void)priv;
-    if (A.stopping || !store_ok(rep) || store_int(rep) != 1)
-        return round_end(0, NULL); /* another node archives (or Redis is down): nothing to do */
+    if (A.stopping || !store_ok(rep) || store_int(rep) != 1) {
+        round_end(0, NULL); /* another node archives (or Redis is down): nothing to do */
+        return;
+    }
     char keep[24];
     snprintf(keep, sizeof keep, "%lld", config_get()->archive_keep);
     const char *args[] = {keep};
@@ -438,4 +466,172 @@ void archive_history(req_t *r, const char *chid, const char *before, const char 
     snprintf(lim, sizeof lim, "%lld", limit);
     const char *args[] = {req_user(r), chid, before, after, lim, "1"};
     store_fcall("chat_history", hist_stream, h, 0, 6, args);
+}
+
+/* ---- chat.edit / chat.delete of archived messages ---- */
+
+/* The row's author (NULL: no such message) and, if the change was made, the stored message (edit) or "1"
+ * (deletion). $5 = the user, $6 = whether they moderate (deletions). */
+static const char EDIT_SQL[] =
+    "WITH m AS (SELECT author FROM messages WHERE channel = $1 AND ms = $2::bigint AND seq = $3::bigint),"
+    " u AS (UPDATE messages SET body = $4, edited = true"
+    "  WHERE channel = $1 AND ms = $2::bigint AND seq = $3::bigint AND author = $5 RETURNING msg)"
+    " SELECT (SELECT author FROM m), (SELECT msg FROM u)";
+static const char DELETE_SQL[] =
+    "WITH m AS (SELECT author FROM messages WHERE channel = $1 AND ms = $2::bigint AND seq = $3::bigint),"
+    " d AS (DELETE FROM messages WHERE channel = $1 AND ms = $2::bigint AND seq = $3::bigint"
+    "  AND (author = $4 OR $5 = 'true') RETURNING 1)"
+    " SELECT (SELECT author FROM m), (SELECT '1' FROM d)";
+
+typedef struct {
+    req_t *r;
+    char *text; /* NULL: a deletion */
+    char chid[FEATURE_ID_LEN + 1];
+    char id[48];
+    char circle[FEATURE_ID_LEN + 1];
+} change_t;
+
+static void change_free(change_t *c)
+{
+    free(c->text);
+    free(c);
+}
+
+/* Answers with a library function's reply as feature_eval_answer does: a JSON object → ok with its members. */
+static void answer_reply(req_t *r, const store_reply_t *rep)
+{
+    size_t len = 0;
+    const char *s = store_ok(rep) && store_type(rep) == STORE_STR ? store_str(rep, &len) : NULL;
+    if (s && len == 0) {
+        req_ok(r, NULL);
+        return;
+    }
+    json_t *o = reply_object(rep);
+    if (o)
+        req_ok(r, o);
+    else
+        req_store_error(r, rep);
+}
+
+static void change_published(const store_reply_t *rep, void *priv)
+{
+    (void)rep; /* the change is made: a lost event is what a Redis outage costs any event */
+    (void)priv;
+}
+
+static void change_publish(change_t *c, json_t *ev)
+{
+    char *text = json_dumps(ev, JSON_COMPACT);
+    if (text) {
+        const char *args[] = {c->circle, text};
+        store_fcall("chat_archived_publish", change_published, NULL, 0, 2, args);
+    }
+    free(text);
+    json_decref(ev);
+}
+
+static void change_done(const pg_result_t *res, void *priv)
+{
+    change_t *c = priv;
+    if (!res) {
+        req_error(c->r, E_UNAVAILABLE, "the chat archive is not reachable; try again");
+        change_free(c);
+        return;
+    }
+    const char *author = pg_value(res, 0, 0), *done = pg_value(res, 0, 1);
+    if (!author) {
+        req_error(c->r, E_NOT_FOUND, "no such message");
+        change_free(c);
+        return;
+    }
+    if (!done) {
+        req_error(c->r, E_FORBIDDEN, c->text ? "only the author edits a message"
+                                             : "only the author or a moderator deletes a message");
+        change_free(c);
+        return;
+    }
+    if (!c->text) {
+        change_publish(c, json_pack("{s:s,s:s,s:s,s:s}", "type", "chat.deleted", "circle", c->circle, "channel",
+                                    c->chid, "message", c->id));
+        req_ok(c->r, NULL);
+        change_free(c);
+        return;
+    }
+    json_t *m = json_loads(done, 0, NULL);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        req_error(c->r, E_INTERNAL, "internal error");
+        change_free(c);
+        return;
+    }
+    json_object_set_new(m, "text", json_string(c->text));
+    json_object_set_new(m, "edited", json_true());
+    change_publish(c, json_pack("{s:s,s:s,s:O}", "type", "chat.updated", "circle", c->circle, "message", m));
+    req_ok(c->r, json_pack("{s:o}", "message", m));
+    change_free(c);
+}
+
+static void change_authorised(const store_reply_t *rep, void *priv)
+{
+    change_t *c = priv;
+    json_t *o = reply_object(rep);
+    const char *cid = json_string_value(json_object_get(o, "circle"));
+    if (!cid || strlen(cid) > FEATURE_ID_LEN) {
+        json_decref(o);
+        answer_reply(c->r, rep); /* forbidden, not_found, or Redis down */
+        change_free(c);
+        return;
+    }
+    strcpy(c->circle, cid);
+    int moderates = json_is_true(json_object_get(o, "moderates"));
+    json_decref(o);
+    sid_t id;
+    int none;
+    sid_parse(c->id, &id, &none);
+    char ms[24], seq[24];
+    snprintf(ms, sizeof ms, "%llu", id.ms);
+    snprintf(seq, sizeof seq, "%llu", id.seq);
+    if (c->text) {
+        const char *params[] = {c->chid, ms, seq, c->text, req_user(c->r)};
+        pg_query(EDIT_SQL, 5, params, change_done, c);
+    } else {
+        const char *params[] = {c->chid, ms, seq, req_user(c->r), moderates ? "true" : "false"};
+        pg_query(DELETE_SQL, 5, params, change_done, c);
+    }
+}
+
+/* The stream's answer: not_found means the message may be in the archive. */
+static void change_streamed(const store_reply_t *rep, void *priv)
+{
+    change_t *c = priv;
+    size_t len = 0;
+    const char *s = rep && store_type(rep) == STORE_ERR ? store_str(rep, &len) : NULL;
+    if (!s || len < 10 || memcmp(s, "not_found:", 10) != 0) {
+        answer_reply(c->r, rep);
+        change_free(c);
+        return;
+    }
+    const char *args[] = {req_user(c->r), c->chid};
+    store_fcall("chat_archived_auth", change_authorised, c, 0, 2, args);
+}
+
+void archive_change(req_t *r, const char *chid, const char *id, const char *text)
+{
+    change_t *c = calloc(1, sizeof *c);
+    if (!c || strlen(chid) > FEATURE_ID_LEN || strlen(id) >= sizeof c->id || (text && !(c->text = strdup(text)))) {
+        if (c)
+            change_free(c);
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    c->r = r;
+    strcpy(c->chid, chid);
+    strcpy(c->id, id);
+    if (text) {
+        const char *args[] = {req_user(r), chid, id, text};
+        store_fcall("chat_edit", change_streamed, c, 0, 4, args);
+    } else {
+        const char *args[] = {req_user(r), chid, id};
+        store_fcall("chat_delete", change_streamed, c, 0, 3, args);
+    }
 }

@@ -28,6 +28,13 @@ int archive_enabled(void);
  * ("" = none) are borrowed for the call; r is answered exactly once, later, from the loop. */
 void archive_history(req_t *r, const char *chid, const char *before, const char *after, long long limit);
 
+/* chat.edit / chat.delete with the archive: as the library's chat_edit / chat_delete for a message still in
+ * the stream; for one that is not (archived), the same rules (members only; the author edits; the author, a
+ * moderator or an admin deletes) checked against the archived row, and the same event to the circle. text,
+ * chid and id are borrowed for the call; r is answered exactly once, later, from the loop. text is NULL for
+ * a deletion. */
+void archive_change(req_t *r, const char *chid, const char *id, const char *text);
+
 /* Counters for /metrics and the tests: messages copied, rounds that failed. */
 unsigned long long archive_copied(void);
 unsigned long long archive_failures(void);

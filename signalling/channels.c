@@ -87,6 +87,10 @@ static void chat_edit(req_t *r)
         feature_req_id(r, "message", 1, 1, &id) < 0 ||
         req_chat_text(r, &text) < 0)
         return;
+    if (archive_enabled()) { /* the message may be archived: archive.h */
+        archive_change(r, chid, id, text);
+        return;
+    }
     const char *args[] = {req_user(r), chid, id, text};
     feature_eval_answer(r, "chat_edit", 0, 4, args);
 }
@@ -97,6 +101,10 @@ static void chat_delete(req_t *r)
     if (feature_req_id(r, "channel", 0, 1, &chid) < 0 ||
         feature_req_id(r, "message", 1, 1, &id) < 0)
         return;
+    if (archive_enabled()) {
+        archive_change(r, chid, id, NULL);
+        return;
+    }
     const char *args[] = {req_user(r), chid, id};
     feature_eval_answer(r, "chat_delete", 0, 3, args);
 }

@@ -83,3 +83,20 @@ lib.register('archive_trim', {}, function(keys, args)
   redis.call('HSET', 'channel:' .. chid, 'archived', last)
   return redis.call('XTRIM', log, 'MINID', minid)
 end)
+
+-- args: uid, chid. For an edit or deletion of an archived message (no longer in the stream): the user's
+-- standing in the channel's circle, checked as for any chat request: {"circle":cid,"moderates":bool}.
+lib.register('chat_archived_auth', {'no-writes'}, function(keys, args)
+  local uid, chid = args[1], args[2]
+  local cid = redis.call('HGET', 'channel:' .. chid, 'circle')
+  if not cid then return lib.fail('not_found', 'no such channel') end
+  local role = lib.role_of(cid, uid)
+  if not role then return lib.fail('forbidden', 'only members of the circle use its channels') end
+  return cjson.encode({circle = cid, moderates = role == 'moderator' or lib.is_admin(uid)})
+end)
+
+-- args: cid, event (JSON text). The chat.updated / chat.deleted event of an archived message, to the circle.
+lib.register('chat_archived_publish', {}, function(keys, args)
+  redis.call('PUBLISH', 'ev:c:' .. args[1], args[2])
+  return ''
+end)

@@ -152,3 +152,32 @@ test('PostgreSQL stopped mid-conversation: chat goes on in Redis, nothing trimme
   assert.deepEqual((await pageBackwards(alice.client, chid, 9)).map((m) => m.id), all);
   assert.match(nodeLog(stack.nodes[0]), /pg: connected, schema version 1[\s\S]*pg: connected, schema version 1/);
 });
+
+test('archived messages: the author edits, the author or a moderator deletes; events as for any message', async () => {
+  const chid = await newChannel();
+  const ids = await sendMany(alice.client, chid, 10, 'old');
+  await settled(chid, 10);
+  const archived = ids.slice(0, 10 - KEEP);
+  // Only the author edits.
+  assertError(await bob.client.request('chat.edit', { channel: chid, message: archived[0], text: 'not mine' }), 'forbidden');
+  const e = await alice.client.ok('chat.edit', { channel: chid, message: archived[0], text: 'old 0, revised' });
+  assert.deepEqual([e.message.id, e.message.text, e.message.edited], [archived[0], 'old 0, revised', true]);
+  const upd = await bob.client.waitEvent('chat.updated', (ev) => ev.message.id === archived[0]);
+  assert.equal(upd.circle, circle.id);
+  assert.equal(upd.message.text, 'old 0, revised');
+  // Deletions: not bob; the author; an admin.
+  assertError(await bob.client.request('chat.delete', { channel: chid, message: archived[1] }), 'forbidden');
+  await alice.client.ok('chat.delete', { channel: chid, message: archived[1] });
+  await admin.client.ok('chat.delete', { channel: chid, message: archived[2] });
+  for (const id of [archived[1], archived[2]]) {
+    const del = await bob.client.waitEvent('chat.deleted', (ev) => ev.message === id);
+    assert.deepEqual([del.circle, del.channel], [circle.id, chid]);
+  }
+  // Gone is gone; a message that never was is not_found.
+  assertError(await alice.client.request('chat.delete', { channel: chid, message: archived[1] }), 'not_found');
+  assertError(await alice.client.request('chat.edit', { channel: chid, message: '1-1', text: 'x' }), 'not_found');
+  const hist = await bob.client.ok('chat.history', { channel: chid, limit: 100 });
+  assert.deepEqual(hist.messages.map((m) => m.id), ids.filter((id) => id !== archived[1] && id !== archived[2]));
+  assert.deepEqual([hist.messages[0].text, hist.messages[0].edited], ['old 0, revised', true]);
+  assert.equal(archivedCount(chid), 10 - KEEP - 2);
+});
