@@ -82,11 +82,11 @@ CONF
   echo "run: redis-server on 127.0.0.1:$REDIS_PORT (data in $VAR/redis, log $VAR/redis/redis.log)" >&2
 }
 
-# PostgreSQL refuses to run as root: as root, its programs run as Debian's postgres user (setpriv: no
-# extra process between us and the server, so the tracked pid is the server's).
-as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then setpriv --reuid postgres --regid postgres --clear-groups -- "$@"; else "$@"; fi
-}
+# PostgreSQL refuses to run as root: as root, its programs run as Debian's postgres user. setpriv execs
+# them (no process in between), and the server is started straight from start_postgres (not through a
+# function, which bash would run in a subshell of its own), so the tracked pid is the server's.
+AS_PG=()
+[ "$(id -u)" -eq 0 ] && AS_PG=(setpriv --reuid postgres --regid postgres --clear-groups --)
 
 # The chat archive (signalling/archive.h): a cluster in $VAR/pg/data made on the first run (user staffroom,
 # password in $VAR/pg.pass, loopback only), kept between runs. The connection string the signal server reads
@@ -100,12 +100,12 @@ start_postgres() {
     local pw="$VAR/pg/initdb.pw"
     (umask 077; cp "$VAR/pg.pass" "$pw")
     [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pw"
-    as_pg "$PG_BIN/initdb" -D "$VAR/pg/data" -U staffroom --pwfile="$pw" --auth-host=scram-sha-256 \
+    "${AS_PG[@]}" "$PG_BIN/initdb" -D "$VAR/pg/data" -U staffroom --pwfile="$pw" --auth-host=scram-sha-256 \
       --auth-local=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$VAR/pg/initdb.log" 2>&1 ||
       { rm -f "$pw"; echo "run: initdb failed; see $VAR/pg/initdb.log" >&2; exit 1; }
     rm -f "$pw"
   fi
-  as_pg "$PG_BIN/postgres" -D "$VAR/pg/data" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
+  "${AS_PG[@]}" "$PG_BIN/postgres" -D "$VAR/pg/data" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
     -c unix_socket_directories="$VAR/pg" >"$VAR/pg/postgres.log" 2>&1 &
   track $! postgres
   wait_port "$PG_PORT" postgres "$!"
