@@ -56,8 +56,9 @@ static struct {
     size_t idx;
     int trim_retries;
     json_t *take;                    /* the step's archive_take answer */
-    unsigned long long copied, failures;
-} A;
+    unsigned long long copied, failures, rounds;
+    long long backlog; /* messages beyond the windows when the last round started (-1: no round yet) */
+} A = {.backlog = -1};
 
 int archive_enabled(void) { return A.enabled; }
 unsigned long long archive_copied(void) { return A.copied; }
@@ -236,6 +237,9 @@ static void got_channels(const store_reply_t *rep, void *priv)
     }
     json_t *o = reply_object(rep);
     A.channels = json_incref(json_object_get(o, "channels"));
+    if (json_is_integer(json_object_get(o, "backlog")))
+        A.backlog = json_integer_value(json_object_get(o, "backlog"));
+    A.rounds++;
     json_decref(o);
     if (!json_is_array(A.channels)) {
         round_end(1, "cannot list the channels (Redis)");
@@ -316,8 +320,42 @@ static void archive_stop(void)
     pg_close();
 }
 
+/* GET /metrics/archive: the archiver's figures, Prometheus text (beside /metrics, which knows no feature). */
+static void route_metrics(ws_http_req_t *req, void *arg)
+{
+    (void)arg;
+    if (strcmp(ws_http_path(req), "/metrics/archive") != 0) {
+        ws_http_answer(req, 404, "text/plain; charset=utf-8", "not found\n", 10);
+        return;
+    }
+    char body[2048];
+    int n = snprintf(body, sizeof body,
+                     "# HELP staffroom_archive_enabled 1 if this node has a PostgreSQL archive configured\n"
+                     "# TYPE staffroom_archive_enabled gauge\nstaffroom_archive_enabled %d\n"
+                     "# HELP staffroom_archive_postgres_up 1 if PostgreSQL is connected and migrated\n"
+                     "# TYPE staffroom_archive_postgres_up gauge\nstaffroom_archive_postgres_up %d\n"
+                     "# HELP staffroom_archive_schema_version the schema version reached by the migrations\n"
+                     "# TYPE staffroom_archive_schema_version gauge\nstaffroom_archive_schema_version %d\n"
+                     "# HELP staffroom_archive_copied_total messages this node moved to PostgreSQL\n"
+                     "# TYPE staffroom_archive_copied_total counter\nstaffroom_archive_copied_total %llu\n"
+                     "# HELP staffroom_archive_failures_total archiver rounds stopped by an error\n"
+                     "# TYPE staffroom_archive_failures_total counter\nstaffroom_archive_failures_total %llu\n"
+                     "# HELP staffroom_archive_rounds_total archiver rounds this node ran (holding the lock)\n"
+                     "# TYPE staffroom_archive_rounds_total counter\nstaffroom_archive_rounds_total %llu\n"
+                     "# HELP staffroom_archive_backlog_messages messages beyond the hot windows when this node's last round started (the lag; -1: none yet)\n"
+                     "# TYPE staffroom_archive_backlog_messages gauge\nstaffroom_archive_backlog_messages %lld\n",
+                     A.enabled, pg_is_up(), pg_schema_version(), A.copied, A.failures, A.rounds, A.backlog);
+    ws_http_answer(req, 200, "text/plain; version=0.0.4", body, (size_t)n);
+}
+
+static const module_route_t routes[] = {
+    {"/metrics/archive", route_metrics, NULL},
+    {NULL, NULL, NULL},
+};
+
 const module_t archive_module = {
     .name = "archive",
+    .routes = routes,
     .start = archive_start,
     .stop = archive_stop,
 };

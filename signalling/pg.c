@@ -407,6 +407,14 @@ static void connect_step(void)
     }
 }
 
+/* Server notices ("relation … already exists, skipping") are logged at debug level, as one line, instead of
+ * libpq's default of printing them to stderr. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    log_debug("pg: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 static void start_connect(void)
 {
     P.st = ST_CONNECTING;
@@ -415,6 +423,7 @@ static void start_connect(void)
         lost("cannot connect");
         return;
     }
+    PQsetNoticeProcessor(P.conn, on_notice, NULL);
     /* libpq: before the first PQconnectPoll, behave as if it had said "writing". */
     if (poll_want(UV_WRITABLE) < 0)
         lost("cannot watch the socket");

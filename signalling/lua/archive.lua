@@ -20,19 +20,21 @@ lib.register('archive_lock', {}, function(keys, args)
   return 0
 end)
 
--- args: keep. The channels (of every circle) whose stream holds more than keep messages, as
--- {"channels":[[chid, cid], …]}.
+-- args: keep. The channels (of every circle) whose stream holds more than keep messages, and how many
+-- messages wait beyond the windows in all (the archiver's lag): {"channels":[[chid, cid], …],"backlog":N}.
 lib.register('archive_channels', {'no-writes'}, function(keys, args)
   local keep = tonumber(args[1])
-  local out = {}
+  local out, backlog = {}, 0
   for _, cid in ipairs(redis.call('ZRANGE', 'circles', 0, -1)) do
     for _, chid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':channels', 0, -1)) do
-      if redis.call('XLEN', 'channel:' .. chid .. ':log') > keep then
+      local n = redis.call('XLEN', 'channel:' .. chid .. ':log')
+      if n > keep then
         out[#out + 1] = cjson.encode({chid, cid})
+        backlog = backlog + n - keep
       end
     end
   end
-  return '{"channels":' .. lib.jarr(out) .. '}'
+  return '{"channels":' .. lib.jarr(out) .. ',"backlog":' .. string.format('%d', backlog) .. '}'
 end)
 
 -- The rows of stream entries (as XRANGE returns them) for PostgreSQL, and their digest.

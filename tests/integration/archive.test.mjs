@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { nodeLog } from '../lib/client.mjs';
+import { nodeLog, httpGet } from '../lib/client.mjs';
 import { newAdmin, createCircle, joined, assertError, SIGNIN, startReadyStack } from '../lib/community.mjs';
 
 const KEEP = 5;
@@ -138,6 +138,10 @@ test('PostgreSQL stopped mid-conversation: chat goes on in Redis, nothing trimme
   const first = await sendMany(alice.client, chid, 12, 'before');
   await settled(chid, 12);
   await h.postgresStop(pg);
+  const health = async () => { const r = await httpGet(`${stack.httpUrl}/healthz`); return [r.status, JSON.parse(r.body)]; };
+  // The node stays healthy (chat goes on in Redis) and says the archive is down.
+  await eventually(async () => (await health())[1].postgres === false, { what: '/healthz: postgres false' });
+  assert.equal((await health())[0], 200);
   const during = await sendMany(bob.client, chid, 20, 'during');
   // Every message was acknowledged; none may be trimmed while the archive cannot take it.
   assert.equal(await xlen(chid), KEEP + 20);
@@ -151,6 +155,11 @@ test('PostgreSQL stopped mid-conversation: chat goes on in Redis, nothing trimme
   assert.equal(h.psql(pg, `SELECT count(DISTINCT (ms, seq)) FROM messages WHERE channel = '${chid}'`).trim(), String(all.length - KEEP));
   assert.deepEqual((await pageBackwards(alice.client, chid, 9)).map((m) => m.id), all);
   assert.match(nodeLog(stack.nodes[0]), /pg: connected, schema version 1[\s\S]*pg: connected, schema version 1/);
+  assert.equal((await health())[1].postgres, true);
+  const metrics = (await httpGet(`${stack.httpUrl}/metrics/archive`)).body;
+  assert.match(metrics, /^staffroom_archive_postgres_up 1$/m);
+  assert.ok(Number(metrics.match(/^staffroom_archive_copied_total (\d+)$/m)[1]) >= all.length - KEEP);
+  assert.match(metrics, /^staffroom_archive_backlog_messages \d+$/m);
 });
 
 test('archived messages: the author edits, the author or a moderator deletes; events as for any message', async () => {

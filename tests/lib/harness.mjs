@@ -145,7 +145,7 @@ export class Harness {
 
   // Runs psql against a harness PostgreSQL; resolves with its output (tuples only, unaligned).
   psql(pg, sql) {
-    return execFileSync('psql', ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'staffroom', '-d', 'postgres',
+    return execFileSync(path.join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'staffroom', '-d', 'postgres',
       '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
   }
 
