@@ -137,11 +137,14 @@ static void defer_run(uv_timer_t *t)
 /* Answers q with NULL from the loop, not from inside the caller's pg_query. */
 static void refuse(query_t *q)
 {
+    if (P.closing || !P.opened) { /* no loop to defer on: answer now (pg.h: before pg_open, after pg_close) */
+        query_finish(q, NULL);
+        return;
+    }
     q->next = NULL;
     *P.dtail = q;
     P.dtail = &q->next;
-    if (P.opened && !P.closing)
-        uv_timer_start(&P.defer, defer_run, 0, 0);
+    uv_timer_start(&P.defer, defer_run, 0, 0);
 }
 
 /* Fails every queued query, the one in flight included (the connection is gone). */

@@ -8,7 +8,8 @@
  * Must not: know features, or block (pg_open only starts connecting).
  *
  * Callbacks: every pg_cb passed here is called exactly once, on the loop, never from inside the call that
- * registered it (except from pg_close, at shutdown, with NULL). res is NULL if PostgreSQL is not
+ * registered it (except from pg_close, at shutdown, with NULL, and at once with NULL for a query sent
+ * before pg_open or after pg_close: callers check pg_configured first). res is NULL if PostgreSQL is not
  * configured, not up (connecting, migrating, down), went away before answering, or the statement failed
  * (logged); res is borrowed for the duration of the callback only. A query is never queued while the
  * database is down: callers (the archiver, chat.history) retry or answer unavailable themselves.
