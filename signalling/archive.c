@@ -21,8 +21,8 @@
 #define TRIM_RETRIES 3 /* a channel whose range keeps changing (edits) is left for the next round */
 
 /* One statement, so one transaction: the rows of $2 (archive_take's JSON) inserted or updated, and the
- * archive's rows in [$4-$5, $6-$7] that the stream no longer has (deleted since an earlier copy that was
- * not trimmed) removed. */
+ * archive's rows in [$4-$5, $6-$7] (from .. last) that the stream no longer has (deleted since they were
+ * copied) removed. */
 static const char COPY_SQL[] =
     "WITH input AS ("
     "  SELECT x.ms::bigint AS ms, x.seq::bigint AS seq, x.author, x.body, x.edited, x.msg"
@@ -152,11 +152,25 @@ static void trimmed(const store_reply_t *rep, void *priv)
         return;
     }
     A.copied += (unsigned long long)n;
-    log_debug("archive: channel %s: %lld messages moved to PostgreSQL", cur_chid(), n);
+    log_debug("archive: channel %s: %lld messages copied, %lld trimmed", cur_chid(), n, store_int(rep));
     if (n >= config_get()->archive_batch)
-        step_take(); /* more beyond the window */
+        step_take(); /* more to copy */
     else
         next_channel();
+}
+
+/* Marks what was copied (nothing if first is "") and trims the stream to its window: archive_trim. */
+static void send_trim(void)
+{
+    const char *first = json_string_value(json_object_get(A.take, "first"));
+    const char *last = json_string_value(json_object_get(A.take, "last"));
+    const char *digest = json_string_value(json_object_get(A.take, "digest"));
+    const char *dirty = json_string_value(json_object_get(A.take, "dirty"));
+    char keep[24];
+    snprintf(keep, sizeof keep, "%lld", config_get()->archive_keep);
+    const char *args[] = {cur_chid(), keep, first ? first : "", last ? last : "", digest ? digest : "",
+                          dirty ? dirty : ""};
+    store_fcall("archive_trim", trimmed, NULL, 0, 6, args);
 }
 
 static void copied(const pg_result_t *res, void *priv)
@@ -170,15 +184,7 @@ static void copied(const pg_result_t *res, void *priv)
         round_end(1, "cannot copy to PostgreSQL");
         return;
     }
-    const char *first = json_string_value(json_object_get(A.take, "first"));
-    const char *last = json_string_value(json_object_get(A.take, "last"));
-    sid_t l;
-    int none;
-    sid_parse(last, &l, &none);
-    char minid[48];
-    snprintf(minid, sizeof minid, "%llu-%llu", l.ms, l.seq + 1); /* XTRIM MINID keeps ids >= minid */
-    const char *args[] = {cur_chid(), first, last, json_string_value(json_object_get(A.take, "digest")), minid};
-    store_fcall("archive_trim", trimmed, NULL, 0, 5, args);
+    send_trim(); /* only now: the copy is committed */
 }
 
 static void took(const store_reply_t *rep, void *priv)
@@ -194,12 +200,12 @@ static void took(const store_reply_t *rep, void *priv)
         return;
     }
     if (json_integer_value(json_object_get(A.take, "n")) <= 0) {
-        next_channel();
+        send_trim(); /* everything is copied: the window may still need trimming */
         return;
     }
     sid_t f, l;
     int none;
-    sid_parse(json_string_value(json_object_get(A.take, "first")), &f, &none);
+    sid_parse(json_string_value(json_object_get(A.take, "from")), &f, &none);
     sid_parse(json_string_value(json_object_get(A.take, "last")), &l, &none);
     char fms[24], fseq[24], lms[24], lseq[24];
     snprintf(fms, sizeof fms, "%llu", f.ms);
@@ -221,11 +227,10 @@ static void step_take(void)
         next_channel();
         return;
     }
-    char keep[24], batch[24];
-    snprintf(keep, sizeof keep, "%lld", config_get()->archive_keep);
+    char batch[24];
     snprintf(batch, sizeof batch, "%lld", config_get()->archive_batch);
-    const char *args[] = {cur_chid(), keep, batch};
-    store_fcall("archive_take", took, NULL, 0, 3, args);
+    const char *args[] = {cur_chid(), batch};
+    store_fcall("archive_take", took, NULL, 0, 2, args);
 }
 
 static void got_channels(const store_reply_t *rep, void *priv)

@@ -1,9 +1,11 @@
 -- archive.lua — the Redis side of the PostgreSQL archive (archive.c): the archiver's lock, which channels
--- have messages beyond their hot window, reading them out, and trimming them once PostgreSQL has them.
--- Part of the staffroom library (lib.lua explains how it is put together).
--- A message is trimmed only if it is still exactly what was copied: archive_take returns a digest of the
--- range it read (ids, authors, current texts) and archive_trim trims only if the range still has it, so an
--- edit or a deletion between the two sends the archiver round again instead of being lost.
+-- have work, reading new (or changed) messages out, and trimming the stream to its hot window once
+-- PostgreSQL has them. Part of the staffroom library (lib.lua explains how it is put together).
+-- Every message is copied soon after it is sent (so search finds it), and trimmed only when it leaves the
+-- hot window. Per channel (channel:<chid> hash): `copied`, the newest id copied; `dirty`, the oldest id
+-- edited or deleted since its copy (set by channels.lua), copied again from there. A range is marked copied
+-- only if it is still exactly what was read: archive_take returns a digest of it (ids, authors, current
+-- texts) and archive_trim checks it, so a change between the two sends the step again instead of being lost.
 
 local brief, help_brief = lib.brief, lib.help_brief
 
@@ -20,17 +22,34 @@ lib.register('archive_lock', {}, function(keys, args)
   return 0
 end)
 
--- args: keep. The channels (of every circle) whose stream holds more than keep messages, and how many
--- messages wait beyond the windows in all (the archiver's lag): {"channels":[[chid, cid], …],"backlog":N}.
+-- Stream ids as numbers (ms has 13 digits, seq is small: exact in a double) and their order.
+local function sid(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+local function before(a, b) -- id a < id b
+  local am, as = sid(a)
+  local bm, bs = sid(b)
+  return am < bm or (am == bm and as < bs)
+end
+
+-- args: keep. The channels (of every circle) with work for the archiver — messages not copied yet, a
+-- change to copy again (dirty), or more than keep messages — and how many messages wait beyond the windows
+-- in all (the archiver's lag): {"channels":[[chid, cid], …],"backlog":N}.
 lib.register('archive_channels', {'no-writes'}, function(keys, args)
   local keep = tonumber(args[1])
   local out, backlog = {}, 0
   for _, cid in ipairs(redis.call('ZRANGE', 'circles', 0, -1)) do
     for _, chid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':channels', 0, -1)) do
-      local n = redis.call('XLEN', 'channel:' .. chid .. ':log')
-      if n > keep then
-        out[#out + 1] = cjson.encode({chid, cid})
-        backlog = backlog + n - keep
+      local log, ch = 'channel:' .. chid .. ':log', 'channel:' .. chid
+      local n = redis.call('XLEN', log)
+      if n > 0 then
+        local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1][1]
+        local copied = redis.call('HGET', ch, 'copied')
+        if n > keep or not copied or before(copied, newest) or redis.call('HEXISTS', ch, 'dirty') == 1 then
+          out[#out + 1] = cjson.encode({chid, cid})
+        end
+        if n > keep then backlog = backlog + n - keep end
       end
     end
   end
@@ -56,34 +75,57 @@ local function rows_of(chid, entries)
   return rows, redis.sha1hex(table.concat(parts, '\0'))
 end
 
--- args: chid, keep, batch. The oldest messages beyond the hot window (at most batch):
--- {"n":N,"first":id,"last":id,"digest":hex,"rows":"<JSON array for PostgreSQL>"}, or {"n":0}.
+-- args: chid, batch. The next messages to copy (at most batch): from the oldest changed one (dirty), or
+-- after the newest copied one (copied), or from the start. {"n":0,"dirty":…} when there are none, else
+-- {"n":N,"from":id,"first":id,"last":id,"digest":hex,"dirty":id or "","rows":"<JSON array for PostgreSQL>"};
+-- `from` (inclusive) .. `last` is the range PostgreSQL must hold exactly (a deleted message included).
 lib.register('archive_take', {'no-writes'}, function(keys, args)
-  local chid, keep, batch = args[1], tonumber(args[2]), tonumber(args[3])
-  local log = 'channel:' .. chid .. ':log'
-  local n = math.min(redis.call('XLEN', log) - keep, batch)
-  if n <= 0 then return '{"n":0}' end
-  local entries = redis.call('XRANGE', log, '-', '+', 'COUNT', n)
+  local chid, batch = args[1], tonumber(args[2])
+  local ch, log = 'channel:' .. chid, 'channel:' .. chid .. ':log'
+  local dirty = redis.call('HGET', ch, 'dirty')
+  local copied = redis.call('HGET', ch, 'copied')
+  local start = dirty or (copied and '(' .. copied) or '-'
+  local entries = redis.call('XRANGE', log, start, '+', 'COUNT', batch)
+  if #entries == 0 then return cjson.encode({n = 0, dirty = dirty or ''}) end
   local rows, digest = rows_of(chid, entries)
-  return cjson.encode({n = #entries, first = entries[1][1], last = entries[#entries][1], digest = digest,
-    rows = cjson.encode(rows)})
+  return cjson.encode({n = #entries, from = dirty or entries[1][1], first = entries[1][1],
+    last = entries[#entries][1], digest = digest, dirty = dirty or '', rows = cjson.encode(rows)})
 end)
 
--- args: chid, first, last, digest, minid (the id just after last). Trims the stream below minid if
--- [first, last] is still what archive_take read (digest), and forgets those messages' edits; records the
--- last archived id in channel:<chid> (archived), which tells chat.history that older pages are in
--- PostgreSQL. Returns the number trimmed, or -1 if the range changed (archive it again).
+-- args: chid, keep, first, last, digest, dirty (as archive_take answered; first "" when it took nothing).
+-- Called once PostgreSQL committed the copy. If [first, last] still has the digest, it is copied: `copied`
+-- moves to last, and `dirty` is cleared unless a newer change set it meanwhile. Then the stream is trimmed
+-- to its hot window (keep), never past a message not copied yet, and the trimmed messages' edits are
+-- forgotten; `archived` (newest trimmed id) tells chat.history that older pages are in PostgreSQL.
+-- Returns the number trimmed, or -1 if the range changed (copy it again).
 lib.register('archive_trim', {}, function(keys, args)
-  local chid, first, last, digest, minid = args[1], args[2], args[3], args[4], args[5]
-  local log = 'channel:' .. chid .. ':log'
-  local entries = redis.call('XRANGE', log, first, last)
-  local _, now = rows_of(chid, entries)
-  if #entries == 0 or now ~= digest then return -1 end
+  local chid, keep, first, last, digest, dirty = args[1], tonumber(args[2]), args[3], args[4], args[5], args[6]
+  local ch, log = 'channel:' .. chid, 'channel:' .. chid .. ':log'
+  if first ~= '' then
+    local _, now = rows_of(chid, redis.call('XRANGE', log, first, last))
+    if now ~= digest then return -1 end
+    local copied = redis.call('HGET', ch, 'copied')
+    if not copied or before(copied, last) then redis.call('HSET', ch, 'copied', last) end
+    if (redis.call('HGET', ch, 'dirty') or '') == dirty then redis.call('HDEL', ch, 'dirty') end
+  end
+  local copied = redis.call('HGET', ch, 'copied')
+  if not copied or redis.call('XLEN', log) <= keep then return 0 end
+  -- the bound (exclusive): the window's oldest message, the one after the newest copied, the oldest dirty one
+  local window = redis.call('XREVRANGE', log, '+', '-', 'COUNT', keep)
+  local bound = window[#window][1]
+  local cm, cs = sid(copied)
+  local after_copied = string.format('%d-%d', cm, cs + 1)
+  if before(after_copied, bound) then bound = after_copied end
+  local d = redis.call('HGET', ch, 'dirty')
+  if d and before(d, bound) then bound = d end
+  local gone = redis.call('XRANGE', log, '-', '(' .. bound)
+  if #gone == 0 then return 0 end
   local ids = {}
-  for i, en in ipairs(entries) do ids[i] = en[1] end
+  for i, en in ipairs(gone) do ids[i] = en[1] end
   redis.call('HDEL', 'channel:' .. chid .. ':edits', unpack(ids))
-  redis.call('HSET', 'channel:' .. chid, 'archived', last)
-  return redis.call('XTRIM', log, 'MINID', minid)
+  redis.call('HSET', ch, 'archived', ids[#ids])
+  redis.call('XTRIM', log, 'MINID', bound)
+  return #ids
 end)
 
 -- args: uid, chid. For an edit or deletion of an archived message (no longer in the stream): the user's
