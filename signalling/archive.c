@@ -643,6 +643,28 @@ static void change_authorised(const store_reply_t *rep, void *priv)
     }
 }
 
+/* A change made in the stream, applied to its copy in PostgreSQL at once if there is one, so search stops
+ * finding a deleted message (or its old text) now rather than at the next archiver round. Best effort: the
+ * library marked the channel dirty, so the archiver copies the change again anyway. */
+static const char MIRROR_EDIT_SQL[] =
+    "UPDATE messages SET body = $4, edited = true WHERE channel = $1 AND ms = $2::bigint AND seq = $3::bigint";
+static const char MIRROR_DELETE_SQL[] =
+    "DELETE FROM messages WHERE channel = $1 AND ms = $2::bigint AND seq = $3::bigint";
+
+static void mirror_change(const change_t *c)
+{
+    if (!pg_is_up())
+        return;
+    sid_t id;
+    int none;
+    sid_parse(c->id, &id, &none);
+    char ms[24], seq[24];
+    snprintf(ms, sizeof ms, "%llu", id.ms);
+    snprintf(seq, sizeof seq, "%llu", id.seq);
+    const char *params[] = {c->chid, ms, seq, c->text};
+    pg_query(c->text ? MIRROR_EDIT_SQL : MIRROR_DELETE_SQL, c->text ? 4 : 3, params, NULL, NULL);
+}
+
 /* The stream's answer: not_found means the message may be in the archive. */
 static void change_streamed(const store_reply_t *rep, void *priv)
 {
@@ -650,6 +672,8 @@ static void change_streamed(const store_reply_t *rep, void *priv)
     size_t len = 0;
     const char *s = rep && store_type(rep) == STORE_ERR ? store_str(rep, &len) : NULL;
     if (!s || len < 10 || memcmp(s, "not_found:", 10) != 0) {
+        if (store_ok(rep))
+            mirror_change(c);
         answer_reply(c->r, rep);
         change_free(c);
         return;

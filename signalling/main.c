@@ -16,6 +16,7 @@
 #include "accounts.h"
 #include "archive.h"
 #include "pg.h"
+#include "search.h"
 #include "bus.h"
 #include "calls.h"
 #include "config.h"
@@ -191,7 +192,7 @@ static void ready_tick(uv_timer_t *t)
  * stop in reverse): calls and rooms change a device's status before presence removes the device. This
  * is the only list of features in the program; a feature missing here is missing from the server. */
 static const module_t *const features[] = {
-    &accounts_module, &circles_module, &channels_module, &archive_module, &turn_module, &mentoring_module,
+    &accounts_module, &circles_module, &channels_module, &archive_module, &search_module, &turn_module, &mentoring_module,
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &presence_module,
 };
 

@@ -68,7 +68,7 @@ before(async () => {
   pg = await h.postgres();
   stack = await startReadyStack(h, { args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile,
     '--archive-keep', String(KEEP), '--archive-interval', '30', '--archive-batch', '7', '--archive-lock-ttl', '1000', '--postgres-retry-max', '200'] });
-  await eventually(() => /pg: connected, schema version 1/.test(nodeLog(stack.nodes[0])), { what: 'PostgreSQL migrated' });
+  await eventually(() => /pg: connected, schema version 2/.test(nodeLog(stack.nodes[0])), { what: 'PostgreSQL migrated' });
   admin = await newAdmin(stack);
   ({ circle } = await createCircle(admin));
   alice = await joined(stack, circle.id, 'alice');
@@ -78,15 +78,15 @@ before(async () => {
 after(async () => { await h.close(); });
 
 test('migrations: applied once, recorded in schema_version; a restarted node applies nothing again', async () => {
-  assert.equal(h.psql(pg, 'SELECT version, name FROM schema_version ORDER BY version').trim(), '1|messages');
-  assert.match(nodeLog(stack.nodes[0]), /pg: applying migration 001_messages/);
+  assert.equal(h.psql(pg, 'SELECT version, name FROM schema_version ORDER BY version').trim(), '1|messages\n2|search');
+  assert.match(nodeLog(stack.nodes[0]), /pg: applying migration 001_messages[\s\S]*pg: applying migration 002_search/);
   // A second node on the same database finds the schema up to date.
   const { startReadyNode } = await import('../lib/community.mjs');
   const other = await startReadyNode(h, { redisPort: stack.redisPort, label: 'signal-second',
     args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile, '--archive-interval', '30', '--archive-lock-ttl', '1000', '--postgres-retry-max', '200'] });
-  await eventually(() => /pg: connected, schema version 1/.test(nodeLog(other)), { what: 'second node migrated' });
+  await eventually(() => /pg: connected, schema version 2/.test(nodeLog(other)), { what: 'second node migrated' });
   assert.doesNotMatch(nodeLog(other), /applying migration/);
-  assert.equal(h.psql(pg, 'SELECT count(*) FROM schema_version').trim(), '1');
+  assert.equal(h.psql(pg, 'SELECT count(*) FROM schema_version').trim(), '2');
   await h.stop(other.proc);
 });
 
@@ -157,10 +157,11 @@ test('PostgreSQL stopped mid-conversation: chat goes on in Redis, nothing trimme
   await settled(chid, all.length);
   assert.equal(h.psql(pg, `SELECT count(DISTINCT (ms, seq)) FROM messages WHERE channel = '${chid}'`).trim(), String(all.length));
   assert.deepEqual((await pageBackwards(alice.client, chid, 9)).map((m) => m.id), all);
-  assert.match(nodeLog(stack.nodes[0]), /pg: connected, schema version 1[\s\S]*pg: connected, schema version 1/);
+  assert.match(nodeLog(stack.nodes[0]), /pg: connected, schema version 2[\s\S]*pg: connected, schema version 2/);
   assert.equal((await health())[1].postgres, true);
   const metrics = (await httpGet(`${stack.httpUrl}/metrics/archive`)).body;
   assert.match(metrics, /^staffroom_archive_postgres_up 1$/m);
+  assert.match(metrics, /^staffroom_archive_schema_version 2$/m);
   assert.ok(Number(metrics.match(/^staffroom_archive_copied_total (\d+)$/m)[1]) >= all.length - KEEP);
   assert.match(metrics, /^staffroom_archive_backlog_messages \d+$/m);
 });

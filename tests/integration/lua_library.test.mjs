@@ -9,7 +9,7 @@ import { redisReady, newAdmin, createCircle } from '../lib/community.mjs';
 
 // Every function of the library, with the read-only ones (flag no-writes) marked.
 const READ_ONLY = [
-  'accounts_lookup', 'accounts_pwhash', 'archive_channels', 'archive_take', 'channel_list', 'chat_archived_auth', 'chat_history', 'circle_get', 'circle_list',
+  'accounts_lookup', 'accounts_pwhash', 'archive_channels', 'archive_take', 'channel_list', 'chat_archived_auth', 'chat_search_scope', 'chat_history', 'circle_get', 'circle_list',
   'circle_members', 'circle_pending', 'help_list', 'mentoring_notes_list', 'notifications_list',
   'presence_circle_counts', 'presence_users_status', 'schedule_active', 'schedule_availability_get',
   'schedule_ics', 'schedule_ics_feed', 'schedule_load', 'schedule_mine',
