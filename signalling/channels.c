@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "archive.h"
+#include "history.h"
 #include "feature.h"
 
 
@@ -70,8 +71,8 @@ static void chat_history(req_t *r)
         feature_req_id(r, "after", 1, 0, &after) < 0 ||
         req_int(r, "limit", 1, CHAT_HISTORY_MAX, 0, &limit) < 0)
         return;
-    if (archive_enabled()) { /* older pages are in PostgreSQL: archive.h */
-        archive_history(r, chid, before, after, limit);
+    if (archive_enabled()) { /* older pages are in PostgreSQL: history.h */
+        history_read(r, chid, before, after, limit);
         return;
     }
     char lim[8];
@@ -87,8 +88,8 @@ static void chat_edit(req_t *r)
         feature_req_id(r, "message", 1, 1, &id) < 0 ||
         req_chat_text(r, &text) < 0)
         return;
-    if (archive_enabled()) { /* the message may be archived: archive.h */
-        archive_change(r, chid, id, text);
+    if (archive_enabled()) { /* the message may be archived: history.h */
+        history_change(r, chid, id, text);
         return;
     }
     const char *args[] = {req_user(r), chid, id, text};
@@ -102,7 +103,7 @@ static void chat_delete(req_t *r)
         feature_req_id(r, "message", 1, 1, &id) < 0)
         return;
     if (archive_enabled()) {
-        archive_change(r, chid, id, NULL);
+        history_change(r, chid, id, NULL);
         return;
     }
     const char *args[] = {req_user(r), chid, id};
