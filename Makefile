@@ -6,6 +6,7 @@
 #   make fuzz         run every libFuzzer target for FUZZ_SECONDS each (clang)
 #   make bench-relay  staffroom-relay against coturn under the same load
 #   make bench-signal staffroom-signal against the PeerJS server under the same load (BENCH_QUICK=1: smoke test)
+#   make bench-archive the PostgreSQL chat archive: archiver throughput, stream memory, history and search latency
 #   make install      install the programs, the web client, the reference configurations, the systemd units
 #                     and the nginx site (PREFIX=/usr/local, DESTDIR for staging; README "Deploying")
 #   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
@@ -83,7 +84,7 @@ INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
-.PHONY: all run test test-build fuzz bench-relay bench-signal deps clean format install
+.PHONY: all run test test-build fuzz bench-relay bench-signal bench-archive deps clean format install
 # staffroom-signal is only built where its sources exist (the relay's worktree has none).
 PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal) $(if $(wildcard relay/sfu/main.c),$(B)/staffroom-sfu)
 all: $(PROGRAMS)
@@ -174,6 +175,12 @@ bench-signal:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory SAN=0 all $(BENCH_BINS)
 	@tests/bench/bench-signal.sh
+
+# Needs redis-server and PostgreSQL 15 as make test does; BENCH_MESSAGES, BENCH_CHANNELS, BENCH_KEEP, BENCH_SAMPLES.
+bench-archive:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory SAN=0 build/staffroom-signal
+	@STAFFROOM_BUILD=$(CURDIR)/build STAFFROOM_ROOT=$(CURDIR) node tests/bench/bench-archive.mjs
 
 # Installation: where things go (GNU conventions; DESTDIR stages the whole tree, e.g. for a package).
 PREFIX ?= /usr/local

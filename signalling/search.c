@@ -13,13 +13,18 @@
 #include "store.h"
 
 /* $1 query, $2 circles (a PostgreSQL text[] literal), $3 channel ("" = any), $4 limit + 1, $5 offset.
- * Snippets mark matches with « and » (the client escapes the text, then styles the marks). */
+ * Ranking (ts_rank_cd reads every candidate's tsvector) is done among the newest SEARCH_CANDIDATES matches:
+ * a one-word query matching tens of thousands of messages stays fast, and newer matches are what teachers
+ * look for. Snippets mark matches with « and » (the client escapes the text, then styles the marks). */
+#define SEARCH_CANDIDATES "2000"
 static const char SEARCH_SQL[] =
-    "SELECT m.channel, m.circle, m.body, m.edited, m.msg, ts_rank_cd(m.tsv, q) AS rank,"
-    " ts_headline('english'::regconfig, m.body, q, 'StartSel=«, StopSel=», MaxWords=30, MinWords=8, MaxFragments=2')"
-    " FROM messages m, websearch_to_tsquery('english'::regconfig, $1) q"
-    " WHERE m.tsv @@ q AND m.circle = ANY($2::text[]) AND ($3 = '' OR m.channel = $3)"
-    " ORDER BY rank DESC, m.ms DESC, m.seq DESC LIMIT $4::int OFFSET $5::int";
+    "WITH q AS (SELECT websearch_to_tsquery('english'::regconfig, $1) AS q),"
+    " hits AS (SELECT m.* FROM messages m, q"
+    "  WHERE m.tsv @@ q.q AND m.circle = ANY($2::text[]) AND ($3 = '' OR m.channel = $3)"
+    "  ORDER BY m.ms DESC, m.seq DESC LIMIT " SEARCH_CANDIDATES ")"
+    " SELECT h.channel, h.circle, h.body, h.edited, h.msg, ts_rank_cd(h.tsv, q.q) AS rank,"
+    " ts_headline('english'::regconfig, h.body, q.q, 'StartSel=«, StopSel=», MaxWords=30, MinWords=8, MaxFragments=2')"
+    " FROM hits h, q ORDER BY rank DESC, h.ms DESC, h.seq DESC LIMIT $4::int OFFSET $5::int";
 
 typedef struct {
     req_t *r;
