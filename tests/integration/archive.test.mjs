@@ -236,3 +236,10 @@ test('backup and restore: pg_dump, then pg_restore into a fresh database, histor
   assert.equal(execFileSync(path.join(PG_BIN, 'psql'), [...conn, '-d', 'restored', '-X', '-q', '-t', '-A', '-c',
     'SELECT max(version) FROM schema_version'], { encoding: 'utf8' }).trim(), '2');
 });
+
+test('the node stops cleanly: exit 0, no sanitizer report (leaks included) after all of the above', async () => {
+  const node = stack.nodes[0];
+  const res = await h.stop(node.proc);
+  assert.deepEqual([res.code, res.signal], [0, null]);
+  assert.doesNotMatch(nodeLog(node), /Sanitizer|runtime error/);
+});

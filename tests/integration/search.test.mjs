@@ -124,3 +124,10 @@ test('injection attempts are just text; bad input is bad_request', async () => {
   assertError(await c.request('chat.search', { query: 'x', circle: 'nope' }), 'bad_request', 'circle');
   assertError(await c.request('chat.search', { query: 'x', channel: 'nope' }), 'bad_request', 'channel');
 });
+
+test('the node stops cleanly: exit 0, no sanitizer report (leaks included) after all of the above', async () => {
+  const node = stack.nodes[0];
+  const res = await h.stop(node.proc);
+  assert.deepEqual([res.code, res.signal], [0, null]);
+  assert.doesNotMatch(nodeLog(node), /Sanitizer|runtime error/);
+});
