@@ -181,7 +181,8 @@ void history_read(req_t *r, const char *chid, const char *before, const char *af
 /* ---- chat.edit / chat.delete of archived messages ---- */
 
 /* The row's author (NULL: no such message) and, if the change was made, the stored message (edit) or "1"
- * (deletion). $5 = the user, $6 = whether they moderate (deletions). */
+ * (deletion). $1 channel, $2/$3 the id; edit: $4 the text, $5 the user (only the author edits); deletion:
+ * $4 the user, $5 'true' if they moderate the circle (or are an admin). */
 static const char EDIT_SQL[] =
     "WITH m AS (SELECT author FROM messages WHERE channel = $1 AND ms = $2::bigint AND seq = $3::bigint),"
     " u AS (UPDATE messages SET body = $4, edited = true"
