@@ -312,7 +312,7 @@ static void change_authorised(const store_reply_t *rep, void *priv)
 
 /* A change made in the stream, applied to its copy in PostgreSQL at once if there is one, so search stops
  * finding a deleted message (or its old text) now rather than at the next archiver round. Best effort: the
- * library marked the channel dirty, so the archiver copies the change again anyway. */
+ * channel was marked dirty first, so the archiver copies the change again anyway. */
 static const char MIRROR_EDIT_SQL[] =
     "UPDATE messages SET body = $4, edited = true WHERE channel = $1 AND ms = $2::bigint AND seq = $3::bigint";
 static const char MIRROR_DELETE_SQL[] =
@@ -348,6 +348,24 @@ static void change_streamed(const store_reply_t *rep, void *priv)
     store_fcall("chat_archived_auth", change_authorised, c, 0, 2, args);
 }
 
+/* The channel is marked dirty from the message (if the archive copied it): now the change itself. */
+static void change_marked(const store_reply_t *rep, void *priv)
+{
+    change_t *c = priv;
+    if (!store_ok(rep)) {
+        req_store_error(c->r, rep);
+        change_free(c);
+        return;
+    }
+    if (c->text) {
+        const char *args[] = {req_user(c->r), c->chid, c->id, c->text};
+        store_fcall("chat_edit", change_streamed, c, 0, 4, args);
+    } else {
+        const char *args[] = {req_user(c->r), c->chid, c->id};
+        store_fcall("chat_delete", change_streamed, c, 0, 3, args);
+    }
+}
+
 void history_change(req_t *r, const char *chid, const char *id, const char *text)
 {
     change_t *c = calloc(1, sizeof *c);
@@ -360,11 +378,7 @@ void history_change(req_t *r, const char *chid, const char *id, const char *text
     c->r = r;
     strcpy(c->chid, chid);
     strcpy(c->id, id);
-    if (text) {
-        const char *args[] = {req_user(r), chid, id, text};
-        store_fcall("chat_edit", change_streamed, c, 0, 4, args);
-    } else {
-        const char *args[] = {req_user(r), chid, id};
-        store_fcall("chat_delete", change_streamed, c, 0, 3, args);
-    }
+    /* Marked before the change, so the archiver cannot trim the old copy in between (lua/archive.lua). */
+    const char *args[] = {chid, id};
+    store_fcall("archive_dirty", change_marked, c, 0, 2, args);
 }

@@ -6,7 +6,8 @@
  * trimmed id `archived`; PostgreSQL only below min(before, first): no duplicate while a copied range awaits
  * its trim, no gap since what is trimmed after the stream was read was committed before); the change of an
  * archived message (membership in Redis, authorship in the SQL statement, the event through Redis), and
- * the immediate copy of a change made in the stream (best effort; the archiver copies it again anyway).
+ * for a change made in the stream: the channel marked dirty first (archive_dirty: the archiver copies the
+ * message again) and the immediate copy of the change (best effort).
  * Must not: answer a page with a gap (a page that needs the archive while it is down is unavailable).
  */
 #ifndef STAFFROOM_HISTORY_H

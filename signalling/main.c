@@ -192,7 +192,8 @@ static void ready_tick(uv_timer_t *t)
  * stop in reverse): calls and rooms change a device's status before presence removes the device. This
  * is the only list of features in the program; a feature missing here is missing from the server. */
 static const module_t *const features[] = {
-    &accounts_module, &circles_module, &channels_module, &archive_module, &search_module, &turn_module, &mentoring_module,
+    &archive_module, &search_module, /* the chat archive (PostgreSQL): no connection-gone observers */
+    &accounts_module, &circles_module, &channels_module, &turn_module, &mentoring_module,
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &presence_module,
 };
 

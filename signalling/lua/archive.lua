@@ -3,7 +3,8 @@
 -- PostgreSQL has them. Part of the staffroom library (lib.lua explains how it is put together).
 -- Every message is copied soon after it is sent (so search finds it), and trimmed only when it leaves the
 -- hot window. Per channel (channel:<chid> hash): `copied`, the newest id copied; `dirty`, the oldest id
--- edited or deleted since its copy (set by channels.lua), copied again from there. A range is marked copied
+-- edited or deleted since its copy (archive_dirty, called before every edit and deletion), copied again
+-- from there. A range is marked copied
 -- only if it is still exactly what was read: archive_take returns a digest of it (ids, authors, current
 -- texts) and archive_trim checks it, so a change between the two sends the step again instead of being lost.
 
@@ -88,7 +89,12 @@ lib.register('archive_take', {'no-writes'}, function(keys, args)
   local entries = redis.call('XRANGE', log, start, '+', 'COUNT', batch)
   if #entries == 0 then return cjson.encode({n = 0, dirty = dirty or ''}) end
   local rows, digest = rows_of(chid, entries)
-  return cjson.encode({n = #entries, from = dirty or entries[1][1], first = entries[1][1],
+  -- PostgreSQL deletes what it has in [from, last] that is not in rows: never let that range reach below
+  -- the stream's oldest message (what is below was trimmed, and lives only in PostgreSQL)
+  local from = entries[1][1]
+  local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1][1]
+  if dirty and not before(dirty, oldest) then from = dirty end
+  return cjson.encode({n = #entries, from = from, first = entries[1][1],
     last = entries[#entries][1], digest = digest, dirty = dirty or '', rows = cjson.encode(rows)})
 end)
 
@@ -126,6 +132,22 @@ lib.register('archive_trim', {}, function(keys, args)
   redis.call('HSET', ch, 'archived', ids[#ids])
   redis.call('XTRIM', log, 'MINID', bound)
   return #ids
+end)
+
+-- args: chid, id. Called (history.c) just before an edit or a deletion of message id: if the message is
+-- still in the stream and the archive copied it already, the channel becomes dirty from it, so the archiver
+-- copies it again and trims nothing from it on. Marking before the change (not after) leaves no moment
+-- where the old copy could be trimmed. A message no longer in the stream is changed in PostgreSQL itself
+-- (history.c): marking it would make the archiver treat every archived message after it as deleted.
+lib.register('archive_dirty', {}, function(keys, args)
+  local chid, id = args[1], args[2]
+  local ch = 'channel:' .. chid
+  local copied = redis.call('HGET', ch, 'copied')
+  if not copied or before(copied, id) then return 0 end
+  if #redis.call('XRANGE', 'channel:' .. chid .. ':log', id, id) == 0 then return 0 end
+  local d = redis.call('HGET', ch, 'dirty')
+  if not d or before(id, d) then redis.call('HSET', ch, 'dirty', id) end
+  return 1
 end)
 
 -- args: uid, chid. For an edit or deletion of an archived message (no longer in the stream): the user's

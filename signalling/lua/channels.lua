@@ -29,20 +29,6 @@ local function msg_obj(chid, id, flat)
   if f.help then m.help = help_brief(f.help) end
   return m
 end
--- writes: the PostgreSQL archive (archive.lua) copied this channel up to `copied`; a change to a message it
--- copied already marks the channel `dirty` from that id, so the archiver copies it again
-local function archive_dirty(chid, id)
-  local k = 'channel:' .. chid
-  local copied = redis.call('HGET', k, 'copied')
-  if not copied then return end
-  local function num(x) local a, b = string.match(x, '^(%d+)-(%d+)$') return tonumber(a), tonumber(b) end
-  local im, is = num(id)
-  local cm, cs = num(copied)
-  if im > cm or (im == cm and is > cs) then return end
-  local d = redis.call('HGET', k, 'dirty')
-  local dm, ds = num(d or id)
-  if not d or im < dm or (im == dm and is < ds) then redis.call('HSET', k, 'dirty', id) end
-end
 local function find_msg(chid, id)
   local r = redis.call('XRANGE', 'channel:' .. chid .. ':log', id, id)
   if #r == 0 then return nil end
@@ -171,7 +157,6 @@ lib.register('chat_edit', {}, function(keys, args)
   local m = msg_obj(chid, id, flat)
   if m.user.id ~= uid then return fail('forbidden', 'only the author edits a message') end
   redis.call('HSET', 'channel:' .. chid .. ':edits', id, text)
-  archive_dirty(chid, id)
   m.text, m.edited = text, true
   publish_circle(cid, {type = 'chat.updated', circle = cid, message = m})
   return cjson.encode({message = m})
@@ -191,7 +176,6 @@ lib.register('chat_delete', {}, function(keys, args)
   end
   redis.call('XDEL', 'channel:' .. chid .. ':log', id)
   redis.call('HDEL', 'channel:' .. chid .. ':edits', id)
-  archive_dirty(chid, id)
   publish_circle(cid, {type = 'chat.deleted', circle = cid, channel = chid, message = id})
   return ''
 end)
