@@ -58,20 +58,25 @@ lib.register('archive_channels', {'no-writes'}, function(keys, args)
 end)
 
 -- The rows of stream entries (as XRANGE returns them) for PostgreSQL, and their digest.
+-- A message a moderator removed (channel:<chid>:removed, id → who: the moderation feature's tombstones)
+-- is copied as its tombstone: no text (so search cannot find it), `removed` in its object.
 local function rows_of(chid, entries)
   local rows, parts = {}, {}
-  local edits = 'channel:' .. chid .. ':edits'
+  local edits, removed = 'channel:' .. chid .. ':edits', 'channel:' .. chid .. ':removed'
   for i, en in ipairs(entries) do
     local id, f = en[1], {}
     for j = 1, #en[2], 2 do f[en[2][j]] = en[2][j + 1] end
     local text, edited = f.text, false
     local e = redis.call('HGET', edits, id)
     if e then text, edited = e, true end
+    local gone = redis.call('HGET', removed, id)
+    if gone then text, edited = '', false end
     local ms, seq = string.match(id, '^(%d+)-(%d+)$')
-    local m = {id = id, channel = chid, user = brief(f.user), text = text, ts = tonumber(ms), edited = edited}
+    local m = {id = id, channel = chid, user = brief(f.user), text = text, ts = tonumber(ms), edited = edited,
+      removed = gone or nil}
     if f.help then m.help = help_brief(f.help) end
     rows[i] = {ms = ms, seq = seq, author = f.user, body = text, edited = edited, msg = m}
-    parts[#parts + 1] = id .. '\0' .. (f.user or '') .. '\0' .. text
+    parts[#parts + 1] = id .. '\0' .. (f.user or '') .. '\0' .. text .. '\0' .. (gone or '')
   end
   return rows, redis.sha1hex(table.concat(parts, '\0'))
 end
@@ -129,6 +134,7 @@ lib.register('archive_trim', {}, function(keys, args)
   local ids = {}
   for i, en in ipairs(gone) do ids[i] = en[1] end
   redis.call('HDEL', 'channel:' .. chid .. ':edits', unpack(ids))
+  redis.call('HDEL', 'channel:' .. chid .. ':removed', unpack(ids)) -- the copies keep the tombstones
   redis.call('HSET', ch, 'archived', ids[#ids])
   redis.call('XTRIM', log, 'MINID', bound)
   return #ids
