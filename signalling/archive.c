@@ -264,7 +264,7 @@ static int archive_start(uv_loop_t *loop)
         log_error("archive: cannot read a connection string from %s", cfg->postgres_conninfo_file);
         return -1;
     }
-    if (feature_id_new(A.holder) < 0 || pg_open(loop, conninfo, (unsigned)cfg->postgres_retry_max) < 0) {
+    if (feature_id_new(A.holder) < 0 || pg_open(loop, conninfo, (unsigned)cfg->postgres_retry_max, (unsigned)cfg->postgres_timeout) < 0) {
         log_error("archive: cannot start");
         return -1;
     }

@@ -74,6 +74,7 @@ typedef struct {
     /* PostgreSQL archive: pg.c, archive.c. */
     char *postgres_conninfo_file; /* file holding the libpq connection string; empty: no archive */
     long long postgres_retry_max; /* milliseconds: the longest wait between two connection attempts */
+    long long postgres_timeout;   /* milliseconds: a connection attempt or query longer than this is dropped */
     long long archive_keep;       /* messages kept in each channel's Redis stream (the hot window) */
     long long archive_interval;   /* milliseconds between two archiver rounds */
     long long archive_batch;      /* messages copied per channel per round */

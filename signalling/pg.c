@@ -45,7 +45,9 @@ static struct {
     enum state st;
     int opened, closing, was_up;
     unsigned backoff_ms, backoff_max_ms;
-    uv_timer_t retry, defer;
+    unsigned timeout_ms;
+    uint64_t started_at;   /* loop time the connection attempt, or the query in flight, started */
+    uv_timer_t retry, defer, watchdog;
     query_t *head, **tail; /* head is in flight once sent */
     int sent;
     PGresult *last;        /* the in-flight query's last result so far */
@@ -211,7 +213,7 @@ static void lost(const char *what)
     const char *why = P.conn ? PQerrorMessage(P.conn) : "";
     size_t n = strcspn(why, "\n");
     if (P.was_up || P.backoff_ms == BACKOFF_MIN_MS)
-        log_warn("pg: %s: %.*s; retrying in %u ms", what, (int)n, why, P.backoff_ms);
+        log_warn("pg: %s%s%.*s; retrying in %u ms", what, n ? ": " : "", (int)n, why, P.backoff_ms);
     P.was_up = 0;
     P.st = ST_WAITING;
     poll_drop();
@@ -241,6 +243,7 @@ static void pump(void)
     }
     P.sent = 1;
     P.failed = 0;
+    P.started_at = uv_now(P.loop);
     int f = PQflush(P.conn);
     if (f < 0 || poll_want(f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE) < 0)
         lost("cannot send a query");
@@ -421,6 +424,7 @@ static void on_notice(void *arg, const char *message)
 static void start_connect(void)
 {
     P.st = ST_CONNECTING;
+    P.started_at = uv_now(P.loop);
     P.conn = PQconnectStart(P.conninfo);
     if (!P.conn || PQstatus(P.conn) == CONNECTION_BAD) {
         lost("cannot connect");
@@ -460,6 +464,19 @@ static void on_poll(uv_poll_t *h, int status, int events)
         drain_results();
 }
 
+/* Liveness: the connection attempt, or the query in flight once up, has had timeout_ms. Not while
+ * migrating: a migration may rewrite a large table. */
+static void watchdog_fire(uv_timer_t *t)
+{
+    (void)t;
+    if (!P.conn || uv_now(P.loop) - P.started_at < P.timeout_ms)
+        return;
+    if (P.st == ST_CONNECTING)
+        lost("connecting took longer than postgres-timeout");
+    else if (P.st == ST_UP && P.sent)
+        lost("a query took longer than postgres-timeout");
+}
+
 /* ---- public ---- */
 
 void pg_query(const char *sql, int nparams, const char *const *params, pg_cb cb, void *priv)
@@ -486,7 +503,7 @@ void pg_query(const char *sql, int nparams, const char *const *params, pg_cb cb,
     enqueue(q);
 }
 
-int pg_open(uv_loop_t *loop, const char *conninfo, unsigned retry_max_ms)
+int pg_open(uv_loop_t *loop, const char *conninfo, unsigned retry_max_ms, unsigned timeout_ms)
 {
     if (P.opened)
         return -1;
@@ -496,8 +513,12 @@ int pg_open(uv_loop_t *loop, const char *conninfo, unsigned retry_max_ms)
     P.opened = 1;
     P.backoff_ms = BACKOFF_MIN_MS;
     P.backoff_max_ms = retry_max_ms < BACKOFF_MIN_MS ? BACKOFF_MIN_MS : retry_max_ms;
+    P.timeout_ms = timeout_ms < 100 ? 100 : timeout_ms;
     uv_timer_init(loop, &P.retry);
     uv_timer_init(loop, &P.defer);
+    uv_timer_init(loop, &P.watchdog);
+    unsigned every = P.timeout_ms / 4 < 50 ? 50 : P.timeout_ms / 4;
+    uv_timer_start(&P.watchdog, watchdog_fire, every, every);
     start_connect();
     return 0;
 }
@@ -509,6 +530,7 @@ void pg_close(void)
     P.closing = 1;
     uv_timer_stop(&P.retry);
     uv_timer_stop(&P.defer);
+    uv_timer_stop(&P.watchdog);
     poll_drop();
     if (P.conn) {
         PQfinish(P.conn);
@@ -519,6 +541,7 @@ void pg_close(void)
     defer_run(NULL);
     uv_close((uv_handle_t *)&P.retry, NULL);
     uv_close((uv_handle_t *)&P.defer, NULL);
+    uv_close((uv_handle_t *)&P.watchdog, NULL);
     free(P.conninfo);
     P.conninfo = NULL;
 }

@@ -24,8 +24,11 @@ typedef struct pg_result pg_result_t; /* borrowed for the callback only */
 typedef void (*pg_cb)(const pg_result_t *res, void *priv);
 
 /* Starts connecting with conninfo (libpq's "key=value …" or URI; borrowed, copied). Returns 0, or -1 if out
- * of memory. Failures are retried forever with back-off: 100 ms doubling to retry_max_ms (at least 100). */
-int pg_open(uv_loop_t *loop, const char *conninfo, unsigned retry_max_ms);
+ * of memory. Failures are retried forever with back-off: 100 ms doubling to retry_max_ms (at least 100).
+ * Liveness: a connection attempt, or a query once up, that takes longer than timeout_ms drops the
+ * connection (its queries get NULL) and reconnects — a PostgreSQL that hangs, or a lock held for long,
+ * costs callers at most that long. Migrations are not timed (a large one may take minutes). */
+int pg_open(uv_loop_t *loop, const char *conninfo, unsigned retry_max_ms, unsigned timeout_ms);
 /* Cancels nothing already sent; fails what is queued with NULL, disconnects, closes the handles. */
 void pg_close(void);
 /* 1 once pg_open was called (PostgreSQL is configured), else 0. */

@@ -67,7 +67,7 @@ before(async () => {
   h = new Harness('archive');
   pg = await h.postgres();
   stack = await startReadyStack(h, { args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile,
-    '--archive-keep', String(KEEP), '--archive-interval', '30', '--archive-batch', '7', '--archive-lock-ttl', '1000', '--postgres-retry-max', '200'] });
+    '--archive-keep', String(KEEP), '--archive-interval', '30', '--archive-batch', '7', '--archive-lock-ttl', '1000', '--postgres-retry-max', '200', '--postgres-timeout', '1000'] });
   await eventually(() => /pg: connected, schema version 2/.test(nodeLog(stack.nodes[0])), { what: 'PostgreSQL migrated' });
   admin = await newAdmin(stack);
   ({ circle } = await createCircle(admin));
@@ -235,6 +235,33 @@ test('backup and restore: pg_dump, then pg_restore into a fresh database, histor
   assert.ok(Number(original.split('|')[0]) > 50);
   assert.equal(execFileSync(path.join(PG_BIN, 'psql'), [...conn, '-d', 'restored', '-X', '-q', '-t', '-A', '-c',
     'SELECT max(version) FROM schema_version'], { encoding: 'utf8' }).trim(), '2');
+});
+
+test('a PostgreSQL that stops answering (a lock held for long) costs a request at most postgres-timeout', async () => {
+  const chid = await newChannel();
+  const ids = await sendMany(alice.client, chid, 10, 'locked');
+  await settled(chid, 10);
+  const { spawn } = await import('node:child_process');
+  const path = await import('node:path');
+  const { PG_BIN } = await import('../lib/harness.mjs');
+  const holder = spawn(path.join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'staffroom', '-d', 'postgres',
+    '-X', '-q', '-c', 'BEGIN; LOCK TABLE messages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;'], { stdio: 'ignore' });
+  const held = new Promise((resolve) => holder.on('exit', resolve));
+  try {
+    await eventually(() => h.psql(pg, "SELECT count(*) FROM pg_locks WHERE relation = 'messages'::regclass AND granted AND mode = 'AccessExclusiveLock'").trim() === '1',
+      { what: 'the lock held' });
+    const t0 = Date.now();
+    assertError(await bob.client.request('chat.history', { channel: chid, limit: 100 }), 'unavailable');
+    const took = Date.now() - t0;
+    assert.ok(took < 2900, `answered after ${took} ms, before the lock was released`);
+    // A page the hot window fills on its own (with more in it) is still served meanwhile.
+    assert.deepEqual((await bob.client.ok('chat.history', { channel: chid, limit: KEEP - 2 })).messages.map((m) => m.id), ids.slice(-(KEEP - 2)));
+  } finally {
+    await held;
+  }
+  await eventually(async () => (await bob.client.request('chat.history', { channel: chid, limit: 100 })).type === 'ok', { what: 'archive back' });
+  assert.deepEqual((await bob.client.ok('chat.history', { channel: chid, limit: 100 })).messages.map((m) => m.id), ids);
+  assert.match(nodeLog(stack.nodes[0]), /a query took longer than postgres-timeout/);
 });
 
 test('the node stops cleanly: exit 0, no sanitizer report (leaks included) after all of the above', async () => {
