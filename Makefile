@@ -7,6 +7,7 @@
 #   make bench-relay  staffroom-relay against coturn under the same load
 #   make bench-signal staffroom-signal against the PeerJS server under the same load (BENCH_QUICK=1: smoke test)
 #   make bench-sfu    staffroom-sfu under N publishers x M receivers of synthetic WebRTC media (tests/tools/sfu_peer)
+#   make bench-archive the PostgreSQL chat archive: archiver throughput, stream memory, history and search latency
 #   make install      install the programs, the web client, the reference configurations, the systemd units
 #                     and the nginx site (PREFIX=/usr/local, DESTDIR for staging; README "Deploying")
 #   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
@@ -29,7 +30,7 @@ PKG_CONFIG ?= pkg-config
 CFLAGS := -std=c17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -MMD -MP -Irelay/base $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv
+SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq
 RELAY_PKGS  := openssl
 SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson
 INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl libical
@@ -51,7 +52,10 @@ SFU_OBJS    := $(call obj,$(SFU_SRCS))
 # The Redis Functions library: signalling/lua/*.lua, lib.lua first, embedded as C text (lua_library.h).
 LUA_SRCS    := $(wildcard signalling/lua/lib.lua) $(sort $(filter-out %/lib.lua,$(wildcard signalling/lua/*.lua)))
 LUA_LIB_OBJ := $(if $(SIGNAL_SRCS),$(B)/gen/lua_library.o)
-SIGNAL_OBJS := $(call obj,$(SIGNAL_SRCS)) $(LUA_LIB_OBJ)
+# The PostgreSQL schema: signalling/sql/NNN_name.sql in version order, embedded as C text (sql_migrations.h).
+SQL_SRCS    := $(sort $(wildcard signalling/sql/*.sql))
+SQL_LIB_OBJ := $(if $(SIGNAL_SRCS),$(B)/gen/sql_migrations.o)
+SIGNAL_OBJS := $(call obj,$(SIGNAL_SRCS)) $(LUA_LIB_OBJ) $(SQL_LIB_OBJ)
 RELAY_LIB_OBJS  := $(filter-out %/main.o,$(RELAY_OBJS)) $(BASE_OBJS)
 SFU_LIB_OBJS    := $(filter-out %/main.o,$(SFU_OBJS)) $(BASE_OBJS)
 SIGNAL_LIB_OBJS := $(filter-out %/main.o,$(SIGNAL_OBJS)) $(BASE_OBJS)
@@ -81,7 +85,7 @@ INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
-.PHONY: all run test test-build fuzz bench-relay bench-signal bench-sfu deps clean format install
+.PHONY: all run test test-build fuzz bench-relay bench-signal bench-sfu bench-archive deps clean format install
 # staffroom-signal is only built where its sources exist (the relay's worktree has none).
 PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal) $(if $(wildcard relay/sfu/main.c),$(B)/staffroom-sfu)
 all: $(PROGRAMS)
@@ -100,6 +104,11 @@ $(B)/gen/lua_library.c: $(LUA_SRCS) scripts/embed-lua.awk
 	@mkdir -p $(@D)
 	awk -f scripts/embed-lua.awk $(LUA_SRCS) > $@.tmp && mv $@.tmp $@
 $(B)/gen/lua_library.o: $(B)/gen/lua_library.c
+	$(CC) $(CFLAGS) -Isignalling -c -o $@ $<
+$(B)/gen/sql_migrations.c: $(SQL_SRCS) scripts/embed-sql.awk
+	@mkdir -p $(@D)
+	awk -f scripts/embed-sql.awk $(SQL_SRCS) > $@.tmp && mv $@.tmp $@
+$(B)/gen/sql_migrations.o: $(B)/gen/sql_migrations.c
 	$(CC) $(CFLAGS) -Isignalling -c -o $@ $<
 $(B)/obj/relay/turn/%.o: CFLAGS += $(call pkg_cflags,$(RELAY_PKGS)) -Irelay/turn
 $(B)/obj/relay/sfu/%.o: CFLAGS += $(call pkg_cflags,$(SFU_PKGS)) -Irelay/sfu
@@ -180,6 +189,11 @@ bench-sfu:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory SAN=0 all build/tests/tools/sfu_peer
 	@tests/bench/bench-sfu.sh
+# Needs redis-server and PostgreSQL 15 as make test does; BENCH_MESSAGES, BENCH_CHANNELS, BENCH_KEEP, BENCH_SAMPLES.
+bench-archive:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory SAN=0 build/staffroom-signal
+	@STAFFROOM_BUILD=$(CURDIR)/build STAFFROOM_ROOT=$(CURDIR) node tests/bench/bench-archive.mjs
 
 # Installation: where things go (GNU conventions; DESTDIR stages the whole tree, e.g. for a package).
 PREFIX ?= /usr/local

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh — starts Staffroom on this machine for trying it out: a private Redis, then staffroom-signal on
+# run.sh — starts Staffroom on this machine for trying it out: a private Redis and a private PostgreSQL 15
+# (the chat archive: var/pg, initdb on the first run, as the postgres user when run as root), then staffroom-signal on
 # http://127.0.0.1:8080 serving the web client, and staffroom-relay (TURN) on 127.0.0.1:3478 (UDP and TCP)
 # sharing a generated secret with it (var/turn.secret: the signal server's turn-secret-file and the
 # relay's auth-secret-file), so calls work between two browsers on this machine. Data and generated secrets live in var/ and are kept
@@ -17,6 +18,8 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 VAR=${VAR:-var}
 REDIS_PORT=${REDIS_PORT:-6390}
+PG_PORT=${PG_PORT:-6391}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 SIGNAL_ADDR=${SIGNAL_ADDR:-127.0.0.1}
 SIGNAL_PORT=${SIGNAL_PORT:-8080}
 RELAY_ADDR=${RELAY_ADDR:-127.0.0.1}
@@ -79,6 +82,38 @@ CONF
   echo "run: redis-server on 127.0.0.1:$REDIS_PORT (data in $VAR/redis, log $VAR/redis/redis.log)" >&2
 }
 
+# PostgreSQL refuses to run as root: as root, its programs run as Debian's postgres user. setpriv execs
+# them (no process in between), and the server is started straight from start_postgres (not through a
+# function, which bash would run in a subshell of its own), so the tracked pid is the server's.
+AS_PG=()
+[ "$(id -u)" -eq 0 ] && AS_PG=(setpriv --reuid postgres --regid postgres --clear-groups --)
+
+# The chat archive (signalling/archive.h): a cluster in $VAR/pg/data made on the first run (user staffroom,
+# password in $VAR/pg.pass, loopback only), kept between runs. The connection string the signal server reads
+# is in $VAR/pg.conninfo (mode 600: it holds the password).
+start_postgres() {
+  [ -x "$PG_BIN/postgres" ] || { echo "run: $PG_BIN/postgres is missing: chat stays in Redis only (no archive)" >&2; return 0; }
+  mkdir -p "$VAR/pg"
+  secret_file "$VAR/pg.pass"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$VAR/pg"
+  if [ ! -s "$VAR/pg/data/PG_VERSION" ]; then
+    local pw="$VAR/pg/initdb.pw"
+    (umask 077; cp "$VAR/pg.pass" "$pw")
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$pw"
+    "${AS_PG[@]}" "$PG_BIN/initdb" -D "$VAR/pg/data" -U staffroom --pwfile="$pw" --auth-host=scram-sha-256 \
+      --auth-local=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$VAR/pg/initdb.log" 2>&1 ||
+      { rm -f "$pw"; echo "run: initdb failed; see $VAR/pg/initdb.log" >&2; exit 1; }
+    rm -f "$pw"
+  fi
+  "${AS_PG[@]}" "$PG_BIN/postgres" -D "$VAR/pg/data" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
+    -c unix_socket_directories="$VAR/pg" >"$VAR/pg/postgres.log" 2>&1 &
+  track $! postgres
+  wait_port "$PG_PORT" postgres "$!"
+  (umask 077; echo "host=127.0.0.1 port=$PG_PORT dbname=postgres user=staffroom password=$(cat "$VAR/pg.pass")" >"$VAR/pg.conninfo")
+  SIGNAL_ARGS+=(--postgres-conninfo-file "$VAR/pg.conninfo")
+  echo "run: postgres on 127.0.0.1:$PG_PORT (data in $VAR/pg/data, log $VAR/pg/postgres.log)" >&2
+}
+
 SIGNAL_ARGS=(--listen-address "$SIGNAL_ADDR" --listen-port "$SIGNAL_PORT" --web-root webclient
   --redis-host 127.0.0.1 --redis-port "$REDIS_PORT" --redis-password-file "$VAR/redis.pass"
   --turn-secret-file "$VAR/turn.secret"
@@ -136,6 +171,7 @@ mkdir -p "$VAR"; VAR=$(cd "$VAR" && pwd)
 [ -x "$BUILD/staffroom-signal" ] || { echo "run: $BUILD/staffroom-signal is missing: run make first" >&2; exit 1; }
 [ -x "$BUILD/staffroom-relay" ] || { echo "run: $BUILD/staffroom-relay is missing: run make first" >&2; exit 1; }
 start_redis
+start_postgres
 start_relay
 start_sfu
 create_admin_once

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "archive.h"
+#include "history.h"
 #include "feature.h"
 
 
@@ -69,6 +71,10 @@ static void chat_history(req_t *r)
         feature_req_id(r, "after", 1, 0, &after) < 0 ||
         req_int(r, "limit", 1, CHAT_HISTORY_MAX, 0, &limit) < 0)
         return;
+    if (archive_enabled()) { /* older pages are in PostgreSQL: history.h */
+        history_read(r, chid, before, after, limit);
+        return;
+    }
     char lim[8];
     snprintf(lim, sizeof lim, "%lld", limit);
     const char *args[] = {req_user(r), chid, before, after, lim};
@@ -82,6 +88,10 @@ static void chat_edit(req_t *r)
         feature_req_id(r, "message", 1, 1, &id) < 0 ||
         req_chat_text(r, &text) < 0)
         return;
+    if (archive_enabled()) { /* the message may be archived: history.h */
+        history_change(r, chid, id, text);
+        return;
+    }
     const char *args[] = {req_user(r), chid, id, text};
     feature_eval_answer(r, "chat_edit", 0, 4, args);
 }
@@ -92,6 +102,10 @@ static void chat_delete(req_t *r)
     if (feature_req_id(r, "channel", 0, 1, &chid) < 0 ||
         feature_req_id(r, "message", 1, 1, &id) < 0)
         return;
+    if (archive_enabled()) {
+        history_change(r, chid, id, NULL);
+        return;
+    }
     const char *args[] = {req_user(r), chid, id};
     feature_eval_answer(r, "chat_delete", 0, 3, args);
 }

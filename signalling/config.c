@@ -68,6 +68,14 @@ const conf_key_t signal_config_keys[] = {
     /* Scheduled mentoring: used by schedule.c. */
     K("reminder-offsets", CONF_STR, reminder_offsets, "15,1", 0, 0, "minutes", "reminders before a mentoring session, comma-separated (an item ending in s is in seconds)"),
     K("schedule-tick", CONF_INT, schedule_tick, "1000", 50, 60000, "milliseconds", "how often this node claims due reminders"),
+    /* PostgreSQL archive: pg.c, archive.c. */
+    K("postgres-conninfo-file", CONF_STR, postgres_conninfo_file, NULL, 0, 0, NULL, "file holding the PostgreSQL connection string (libpq's key=value or postgresql:// URI, first line; it may hold a password); empty: no archive, chat stays in Redis only"),
+    K("postgres-retry-max", CONF_INT, postgres_retry_max, "5000", 100, 600000, "milliseconds", "the longest wait between two attempts to reach PostgreSQL (the wait doubles from 100 ms up to this)"),
+    K("postgres-timeout", CONF_INT, postgres_timeout, "5000", 100, 600000, "milliseconds", "a connection attempt or a query (not a migration) that takes longer is given up: the connection is dropped and made again; requests waiting on it answer unavailable"),
+    K("archive-keep", CONF_INT, archive_keep, "1000", 1, 100000000, "messages", "messages kept in each channel's Redis stream; older ones move to PostgreSQL (with postgres-conninfo-file)"),
+    K("archive-interval", CONF_INT, archive_interval, "2000", 20, 3600000, "milliseconds", "how often the community's archiver (one node at a time) looks for messages to move"),
+    K("archive-batch", CONF_INT, archive_batch, "500", 1, 5000, "messages", "messages moved per channel in one archiver step"),
+    K("archive-lock-ttl", CONF_INT, archive_lock_ttl, "15000", 1000, 3600000, "milliseconds", "the archiver's lock in Redis expires this long after its last renewal (a node that died stops archiving for at most this long)"),
     {0},
 };
 

@@ -71,6 +71,14 @@ typedef struct {
     /* scheduled mentoring (schedule.c) */
     char *reminder_offsets;      /* "15,1": minutes before a session (an item may end in s: seconds) */
     long long schedule_tick;     /* milliseconds between two "claim due reminders" runs on this node */
+    /* PostgreSQL archive: pg.c, archive.c. */
+    char *postgres_conninfo_file; /* file holding the libpq connection string; empty: no archive */
+    long long postgres_retry_max; /* milliseconds: the longest wait between two connection attempts */
+    long long postgres_timeout;   /* milliseconds: a connection attempt or query longer than this is dropped */
+    long long archive_keep;       /* messages kept in each channel's Redis stream (the hot window) */
+    long long archive_interval;   /* milliseconds between two archiver rounds */
+    long long archive_batch;      /* messages copied per channel per round */
+    long long archive_lock_ttl;   /* milliseconds: the community's archiver lock lives this long unless renewed */
 } signal_config_t;
 
 /* The table; ends with {NULL}. */

@@ -14,6 +14,9 @@
 #include <uv.h>
 
 #include "accounts.h"
+#include "archive.h"
+#include "pg.h"
+#include "search.h"
 #include "bus.h"
 #include "calls.h"
 #include "config.h"
@@ -191,6 +194,7 @@ static void ready_tick(uv_timer_t *t)
  * stop in reverse): calls and rooms change a device's status before presence removes the device. This
  * is the only list of features in the program; a feature missing here is missing from the server. */
 static const module_t *const features[] = {
+    &archive_module, &search_module, /* the chat archive (PostgreSQL): no connection-gone observers */
     &accounts_module, &circles_module, &channels_module, &turn_module, &mentoring_module,
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &moderation_module,
     &readmark_module, &presence_module,
@@ -215,8 +219,11 @@ static void route_healthz(ws_http_req_t *req, void *arg)
     }
     int up = store_is_up();
     char body[256];
-    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"redis\":%s,\"connections\":%zu,\"node\":\"%s\"}\n",
-                     up ? "ok" : "unavailable", up ? "true" : "false", conn_count(), cfg->node_id);
+    /* PostgreSQL (the chat archive) is reported but does not make the node unhealthy: chat goes on in Redis. */
+    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"redis\":%s,%s\"connections\":%zu,\"node\":\"%s\"}\n",
+                     up ? "ok" : "unavailable", up ? "true" : "false",
+                     !archive_enabled() ? "" : pg_is_up() ? "\"postgres\":true," : "\"postgres\":false,", conn_count(),
+                     cfg->node_id);
     ws_http_answer(req, up ? 200 : 503, "application/json", body, (size_t)n);
 }
 

@@ -122,8 +122,10 @@ lib.register('chat_send', {}, function(keys, args)
   return cjson.encode({message = m})
 end)
 
--- args: uid, chid, before ("" = none), after ("" = none), limit. Both bounds are exclusive. Without
+-- args: uid, chid, before ("" = none), after ("" = none), limit[, "1"]. Both bounds are exclusive. Without
 -- `after` the newest messages before `before` are read backwards; answers are always oldest first.
+-- With the sixth argument (the PostgreSQL archive is on: archive.c pages across it) the answer also has
+-- `first`, the oldest id in the stream, and `archived`, the newest id moved to the archive (or none).
 lib.register('chat_history', {'no-writes'}, function(keys, args)
   local uid, chid, before, after = args[1], args[2], args[3], args[4]
   local limit = tonumber(args[5])
@@ -148,7 +150,13 @@ lib.register('chat_history', {'no-writes'}, function(keys, args)
     if after == '' then en = entries[n + 1 - i] end
     out[i] = cjson.encode(msg_obj(chid, en[1], en[2]))
   end
-  return '{"messages":' .. jarr(out) .. ',"has_more":' .. tostring(has_more) .. '}'
+  local extra = ''
+  if args[6] == '1' then
+    local f = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)
+    local archived = redis.call('HGET', 'channel:' .. chid, 'archived')
+    extra = ',"first":' .. cjson.encode(f[1] and f[1][1] or '') .. ',"archived":' .. cjson.encode(archived or '')
+  end
+  return '{"messages":' .. jarr(out) .. ',"has_more":' .. tostring(has_more) .. extra .. '}'
 end)
 
 -- args: uid, chid, message id, text. Only the author edits.

@@ -3,10 +3,11 @@
 //
 //   const h = new Harness('chat');            // temp dir under build/test-run/
 //   const redis = await h.redis();            // { port, proc }
+//   const pg = await h.postgres();             // { port, conninfoFile, proc }: a private PostgreSQL 15
 //   const sig = await h.start('signal', [...args], { ready: /listening/ })
 //   ...
 //   await h.close();                          // SIGTERM everything, wait, keep logs on failure
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import dgram from 'node:dgram';
@@ -114,6 +115,40 @@ export class Harness {
     return rec;
   }
 
+  // A private PostgreSQL 15 on a free loopback port, its data in the temp dir (a copy of a cluster made
+  // once per build with initdb: see pgTemplate). Trust authentication, loopback only, fsync off (a test
+  // database). conninfoFile holds the connection string, as postgres-conninfo-file wants it. Stopped with
+  // h.postgresStop(pg); started again on the same data and port with h.postgresStart(pg).
+  async postgres({ port } = {}) {
+    port = port || await freePort();
+    const dir = path.join(this.dir, `pg-${port}`);
+    fs.cpSync(pgTemplate(), dir, { recursive: true });
+    chownPostgres(dir);
+    const conninfoFile = path.join(this.dir, `pg-${port}.conninfo`);
+    fs.writeFileSync(conninfoFile, `host=127.0.0.1 port=${port} dbname=postgres user=staffroom connect_timeout=5\n`, { mode: 0o600 });
+    const rec = { port, dir, conninfoFile };
+    return this.postgresStart(rec);
+  }
+
+  async postgresStart(pg) {
+    const [file, args] = asPostgresUser(path.join(PG_BIN, 'postgres'), ['-D', pg.dir, '-p', String(pg.port),
+      '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${pg.dir}`, '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'shared_buffers=16MB']);
+    const rec = await this.start(`pg-${pg.port}`, file, args, { ready: /ready to accept connections/ });
+    pg.rec = rec; // h.stop(pg.rec) stops it
+    return pg;
+  }
+
+  // Stops a harness PostgreSQL at once (SIGINT: "fast" shutdown; SIGTERM would wait for every client to
+  // disconnect first). The data stays for postgresStart.
+  postgresStop(pg) { return this.stop(pg.rec, 'SIGINT'); }
+
+  // Runs psql against a harness PostgreSQL; resolves with its output (tuples only, unaligned).
+  psql(pg, sql) {
+    return execFileSync(path.join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'staffroom', '-d', 'postgres',
+      '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+  }
+
   // Sends SIGTERM (or `signal`) and waits for the exit; returns { code, signal }.
   async stop(rec, signal = 'SIGTERM', timeoutMs = 10000) {
     if (rec.exited) return rec.exited;
@@ -127,6 +162,43 @@ export class Harness {
   async close() {
     await Promise.all(this.procs.map((r) => this.stop(r)));
   }
+}
+
+// ---- PostgreSQL for tests ----
+export const PG_BIN = process.env.STAFFROOM_PG_BIN || '/usr/lib/postgresql/15/bin';
+const PG_USER = 'postgres'; // PostgreSQL refuses to run as root: as root, run it as Debian's postgres user
+
+function asPostgresUser(file, args) {
+  if (process.getuid && process.getuid() === 0) {
+    return ['setpriv', ['--reuid', PG_USER, '--regid', PG_USER, '--clear-groups', '--', file, ...args]];
+  }
+  return [file, args];
+}
+
+function chownPostgres(dir) {
+  if (process.getuid && process.getuid() === 0) execFileSync('chown', ['-R', `${PG_USER}:${PG_USER}`, dir]);
+}
+
+// A cluster made with initdb once per build directory (build/test-run/pg-template) and copied for each
+// test: initdb costs seconds, a copy a few tens of milliseconds. Made in a temporary directory and renamed,
+// so test files starting together never see half a template.
+let templatePath = null;
+export function pgTemplate() {
+  if (templatePath) return templatePath;
+  const dest = path.join(ROOT, 'build/test-run/pg-template');
+  if (!fs.existsSync(path.join(dest, 'PG_VERSION'))) {
+    const tmp = `${dest}.${process.pid}`;
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true });
+    chownPostgres(tmp);
+    const [file, args] = asPostgresUser(path.join(PG_BIN, 'initdb'), ['-D', path.join(tmp, 'data'), '-U', 'staffroom',
+      '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync', '--no-instructions']);
+    execFileSync(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    try { fs.renameSync(path.join(tmp, 'data'), dest); } catch (e) { if (!fs.existsSync(path.join(dest, 'PG_VERSION'))) throw e; }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  templatePath = dest;
+  return dest;
 }
 
 // Resolves when `fn()` returns a truthy value, polling every `everyMs`; rejects after `timeoutMs`.
