@@ -441,10 +441,16 @@ sdp_media_t *sdp_add_media(sdp_t *s)
 {
     if (s->nmedia == SDP_MAX_MEDIA)
         return NULL;
-    sdp_media_t *grown = realloc(s->media, (s->nmedia + 1) * sizeof *grown);
-    if (!grown)
-        return NULL;
-    s->media = grown;
+    if (s->nmedia == s->media_cap) { /* doubling: growing one at a time copied O(n^2) bytes of big sections */
+        size_t cap = s->media_cap ? s->media_cap * 2 : 4;
+        if (cap > SDP_MAX_MEDIA)
+            cap = SDP_MAX_MEDIA;
+        sdp_media_t *grown = realloc(s->media, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        s->media = grown;
+        s->media_cap = cap;
+    }
     sdp_media_t *m = &s->media[s->nmedia++];
     memset(m, 0, sizeof *m);
     m->port = 9;

@@ -88,6 +88,7 @@ typedef struct {
     int ice_lite;
     sdp_media_t *media; /* owned */
     size_t nmedia;
+    size_t media_cap; /* sections allocated (sdp_add_media's business) */
 } sdp_t;
 
 /* Parses text (len bytes, need not be terminated). Returns a new sdp_t (free with sdp_free), or NULL with
