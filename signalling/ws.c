@@ -20,9 +20,10 @@
 #include "msg.h"
 
 #define WS_PROTOCOL "staffroom.v1"
-/* lws keeps one receive buffer of this size per WebSocket for its whole life: small, because nearly
+/* lws keeps one receive buffer of this size per WebSocket for its whole life: small (512 B: 3.27 KB of RSS per idle
+ * connection against 3.77 KB with 1 KiB, bench-signal rss), because nearly
  * every request is a short JSON object; longer frames arrive in pieces and are assembled here. */
-#define WS_RX_PIECE 1024
+#define WS_RX_PIECE 512
 /* lws caps one socket write at tx_packet_size (else at rx_buffer_size): without this, a frame longer
  * than WS_RX_PIECE would go out a kilobyte per writeable callback, the rest copied aside by lws. */
 #define WS_TX_PACKET (1 << 20)
