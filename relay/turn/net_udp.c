@@ -100,13 +100,39 @@ const uint8_t *net_rx_data(const net_rx_t *rx, int i, size_t *len, addr_t *from)
     return rx->bufs[i];
 }
 
+/* UDP generic segmentation offload (Linux UDP_SEGMENT): a run of datagrams to the same address, all of one
+ * size but the last, leaves as ONE send of their concatenation that the kernel (or the NIC) cuts into
+ * datagrams again. The stack is walked once per run instead of once per datagram: a video frame relayed as
+ * a burst of equal packets to one client costs one traversal. Limits from the kernel: at most
+ * GSO_MAX_SEGS segments and a payload that fits one IP datagram. */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#define GSO_MAX_SEGS 64
+#define GSO_MAX_BYTES 65000
+
 struct net_tx {
     int n;
     size_t used;
+    int gso_off; /* set when the kernel refused a segmented send: datagrams one by one from then on */
+    uint64_t segmented; /* datagrams that left inside a segmented send (net_tx_segmented) */
     int fds[NET_TX_BATCH];
     struct sockaddr_storage to[NET_TX_BATCH];
+    socklen_t tolen[NET_TX_BATCH];
     struct iovec iov[NET_TX_BATCH];
     struct mmsghdr msgs[NET_TX_BATCH];
+    /* what one flush hands to sendmmsg: a message per datagram, or per run of segments */
+    struct mmsghdr out[NET_TX_BATCH];
+    struct iovec out_iov[NET_TX_BATCH];
+    unsigned out_segs[NET_TX_BATCH];
+    int out_first[NET_TX_BATCH]; /* the queued datagram each message starts with */
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } cmsg[NET_TX_BATCH];
     uint8_t arena[NET_TX_ARENA];
 };
 
@@ -134,9 +160,56 @@ void net_tx_add(net_tx_t *tx, int fd, const addr_t *to, const uint8_t *data, siz
     tx->iov[i] = (struct iovec){tx->arena + tx->used, len};
     tx->msgs[i].msg_hdr = (struct msghdr){
         .msg_name = &tx->to[i], .msg_namelen = sl, .msg_iov = &tx->iov[i], .msg_iovlen = 1};
+    tx->tolen[i] = sl;
     tx->fds[i] = fd;
     tx->used += len;
     tx->n++;
+}
+
+/* 1 if datagram b can follow datagram a in one segmented send: same destination, the same size as a
+ * (every segment but the last has the segment size), and right after it in the arena. */
+static int gso_continues(const net_tx_t *tx, int a, int b, size_t seg)
+{
+    return tx->tolen[a] == tx->tolen[b] && memcmp(&tx->to[a], &tx->to[b], tx->tolen[a]) == 0 &&
+           tx->iov[b].iov_len <= seg && (uint8_t *)tx->iov[a].iov_base + tx->iov[a].iov_len == tx->iov[b].iov_base;
+}
+
+/* Builds tx->out for the queued datagrams [i, j) (one socket): runs of segments become one message each.
+ * Returns the number of messages. */
+static int build_out(net_tx_t *tx, int i, int j)
+{
+    int nout = 0;
+    for (int k = i; k < j;) {
+        size_t seg = tx->iov[k].iov_len, total = seg;
+        int m = k + 1;
+        if (!tx->gso_off)
+            while (m < j && m - k < GSO_MAX_SEGS && total + tx->iov[m].iov_len <= GSO_MAX_BYTES &&
+                   gso_continues(tx, m - 1, m, seg)) {
+                total += tx->iov[m].iov_len;
+                m++;
+                if (tx->iov[m - 1].iov_len < seg)
+                    break; /* a shorter datagram can only be the last segment */
+            }
+        struct msghdr *h = &tx->out[nout].msg_hdr;
+        *h = tx->msgs[k].msg_hdr;
+        tx->out_iov[nout] = (struct iovec){tx->iov[k].iov_base, total};
+        h->msg_iov = &tx->out_iov[nout];
+        tx->out_segs[nout] = (unsigned)(m - k);
+        tx->out_first[nout] = k;
+        if (m - k > 1) {
+            h->msg_control = tx->cmsg[nout].buf;
+            h->msg_controllen = sizeof tx->cmsg[nout].buf;
+            struct cmsghdr *c = CMSG_FIRSTHDR(h);
+            c->cmsg_level = SOL_UDP;
+            c->cmsg_type = UDP_SEGMENT;
+            c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t sz = (uint16_t)seg;
+            memcpy(CMSG_DATA(c), &sz, sizeof sz);
+        }
+        nout++;
+        k = m;
+    }
+    return nout;
 }
 
 size_t net_tx_flush(net_tx_t *tx)
@@ -147,17 +220,28 @@ size_t net_tx_flush(net_tx_t *tx)
         int j = i + 1;
         while (j < tx->n && tx->fds[j] == tx->fds[i])
             j++;
-        int at = i;
-        while (at < j) {
-            int r = sendmmsg(tx->fds[i], &tx->msgs[at], (unsigned)(j - at), MSG_DONTWAIT);
+        int nout = build_out(tx, i, j), at = 0;
+        while (at < nout) {
+            int r = sendmmsg(tx->fds[i], &tx->out[at], (unsigned)(nout - at), MSG_DONTWAIT);
             if (r < 0) {
                 if (errno == EINTR)
                     continue;
+                if ((errno == EIO || errno == EINVAL) && tx->out_segs[at] > 1 && !tx->gso_off) {
+                    /* No segmentation on this path (no checksum offload, an old kernel): send the
+                     * datagrams one by one, now and from now on. */
+                    tx->gso_off = 1;
+                    nout = build_out(tx, tx->out_first[at], j); /* what is left: [at…] was not sent */
+                    at = 0;
+                    continue;
+                }
                 /* EAGAIN (buffer full) or a per-destination error (ECONNREFUSED from an ICMP
-                 * error, EHOSTUNREACH…): drop this datagram, keep going with the rest. */
-                dropped++;
+                 * error, EHOSTUNREACH…): drop this message's datagrams, keep going with the rest. */
+                dropped += tx->out_segs[at];
                 at++;
             } else {
+                for (int k = at; k < at + r; k++)
+                    if (tx->out_segs[k] > 1)
+                        tx->segmented += tx->out_segs[k];
                 at += r > 0 ? r : 1;
             }
         }
@@ -167,3 +251,5 @@ size_t net_tx_flush(net_tx_t *tx)
     tx->used = 0;
     return dropped;
 }
+
+uint64_t net_tx_segmented(const net_tx_t *tx) { return tx->segmented; }

@@ -41,7 +41,12 @@ net_tx_t *net_tx_new(void);
 void net_tx_free(net_tx_t *tx);
 /* Queues one datagram (data copied); flushes first when the queue is full. */
 void net_tx_add(net_tx_t *tx, int fd, const addr_t *to, const uint8_t *data, size_t len);
-/* Sends everything queued with one sendmmsg per run of the same socket. Returns datagrams dropped. */
+/* Sends everything queued with one sendmmsg per run of the same socket. Consecutive datagrams to one
+ * address, of one size (the last may be shorter), leave as one segmented send (UDP_SEGMENT) that the
+ * kernel cuts back into the same datagrams; if the kernel refuses that, one by one from then on.
+ * Returns datagrams dropped. */
 size_t net_tx_flush(net_tx_t *tx);
+/* Datagrams sent so far inside segmented sends (0 where the kernel has no UDP_SEGMENT). */
+uint64_t net_tx_segmented(const net_tx_t *tx);
 
 #endif
