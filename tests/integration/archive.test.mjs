@@ -5,7 +5,7 @@
 // in the middle of a conversation then started again (nothing lost, nothing twice).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, eventually } from '../lib/harness.mjs';
+import { Harness, eventually, MIGRATIONS, SCHEMA_VERSION } from '../lib/harness.mjs';
 import { nodeLog, httpGet } from '../lib/client.mjs';
 import { newAdmin, createCircle, joined, assertError, SIGNIN, startReadyStack } from '../lib/community.mjs';
 
@@ -68,7 +68,7 @@ before(async () => {
   pg = await h.postgres();
   stack = await startReadyStack(h, { args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile,
     '--archive-keep', String(KEEP), '--archive-interval', '30', '--archive-batch', '7', '--archive-lock-ttl', '1000', '--postgres-retry-max', '200', '--postgres-timeout', '1000'] });
-  await eventually(() => /pg: connected, schema version 2/.test(nodeLog(stack.nodes[0])), { what: 'PostgreSQL migrated' });
+  await eventually(() => new RegExp(`pg: connected, schema version ${SCHEMA_VERSION}\\b`).test(nodeLog(stack.nodes[0])), { what: 'PostgreSQL migrated' });
   admin = await newAdmin(stack);
   ({ circle } = await createCircle(admin));
   alice = await joined(stack, circle.id, 'alice');
@@ -78,15 +78,16 @@ before(async () => {
 after(async () => { await h.close(); });
 
 test('migrations: applied once, recorded in schema_version; a restarted node applies nothing again', async () => {
-  assert.equal(h.psql(pg, 'SELECT version, name FROM schema_version ORDER BY version').trim(), '1|messages\n2|search');
+  assert.equal(h.psql(pg, 'SELECT version, name FROM schema_version ORDER BY version').trim(),
+    MIGRATIONS.map((m) => `${m.version}|${m.name}`).join('\n'));
   assert.match(nodeLog(stack.nodes[0]), /pg: applying migration 001_messages[\s\S]*pg: applying migration 002_search/);
   // A second node on the same database finds the schema up to date.
   const { startReadyNode } = await import('../lib/community.mjs');
   const other = await startReadyNode(h, { redisPort: stack.redisPort, label: 'signal-second',
     args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile, '--archive-interval', '30', '--archive-lock-ttl', '1000', '--postgres-retry-max', '200'] });
-  await eventually(() => /pg: connected, schema version 2/.test(nodeLog(other)), { what: 'second node migrated' });
+  await eventually(() => new RegExp(`pg: connected, schema version ${SCHEMA_VERSION}\\b`).test(nodeLog(other)), { what: 'second node migrated' });
   assert.doesNotMatch(nodeLog(other), /applying migration/);
-  assert.equal(h.psql(pg, 'SELECT count(*) FROM schema_version').trim(), '2');
+  assert.equal(h.psql(pg, 'SELECT count(*) FROM schema_version').trim(), String(MIGRATIONS.length));
   await h.stop(other.proc);
 });
 
@@ -157,11 +158,11 @@ test('PostgreSQL stopped mid-conversation: chat goes on in Redis, nothing trimme
   await settled(chid, all.length);
   assert.equal(h.psql(pg, `SELECT count(DISTINCT (ms, seq)) FROM messages WHERE channel = '${chid}'`).trim(), String(all.length));
   assert.deepEqual((await pageBackwards(alice.client, chid, 9)).map((m) => m.id), all);
-  assert.match(nodeLog(stack.nodes[0]), /pg: connected, schema version 2[\s\S]*pg: connected, schema version 2/);
+  assert.match(nodeLog(stack.nodes[0]), new RegExp(`pg: connected, schema version ${SCHEMA_VERSION}[\\s\\S]*pg: connected, schema version ${SCHEMA_VERSION}`));
   assert.equal((await health())[1].postgres, true);
   const metrics = (await httpGet(`${stack.httpUrl}/metrics/archive`)).body;
   assert.match(metrics, /^staffroom_archive_postgres_up 1$/m);
-  assert.match(metrics, /^staffroom_archive_schema_version 2$/m);
+  assert.match(metrics, new RegExp(`^staffroom_archive_schema_version ${SCHEMA_VERSION}$`, 'm'));
   assert.ok(Number(metrics.match(/^staffroom_archive_copied_total (\d+)$/m)[1]) >= all.length - KEEP);
   assert.match(metrics, /^staffroom_archive_backlog_messages \d+$/m);
 });
@@ -234,7 +235,7 @@ test('backup and restore: pg_dump, then pg_restore into a fresh database, histor
   assert.equal(restored, original);
   assert.ok(Number(original.split('|')[0]) > 50);
   assert.equal(execFileSync(path.join(PG_BIN, 'psql'), [...conn, '-d', 'restored', '-X', '-q', '-t', '-A', '-c',
-    'SELECT max(version) FROM schema_version'], { encoding: 'utf8' }).trim(), '2');
+    'SELECT max(version) FROM schema_version'], { encoding: 'utf8' }).trim(), String(SCHEMA_VERSION));
 });
 
 test('a PostgreSQL that stops answering (a lock held for long) costs a request at most postgres-timeout', async () => {

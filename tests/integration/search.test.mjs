@@ -4,7 +4,7 @@
 // SQL injection are just text, bad input is bad_request.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness, eventually } from '../lib/harness.mjs';
+import { Harness, eventually, SCHEMA_VERSION } from '../lib/harness.mjs';
 import { nodeLog } from '../lib/client.mjs';
 import { newAdmin, createCircle, joined, joinAndWait, assertError, SIGNIN, startReadyStack } from '../lib/community.mjs';
 
@@ -26,7 +26,7 @@ before(async () => {
   pg = await h.postgres();
   stack = await startReadyStack(h, { args: [...FAST, '--postgres-conninfo-file', pg.conninfoFile,
     '--archive-keep', '3', '--archive-interval', '30', '--postgres-retry-max', '200'] });
-  await eventually(() => /pg: connected, schema version 2/.test(nodeLog(stack.nodes[0])), { what: 'PostgreSQL migrated' });
+  await eventually(() => new RegExp(`pg: connected, schema version ${SCHEMA_VERSION}\\b`).test(nodeLog(stack.nodes[0])), { what: 'PostgreSQL migrated' });
   admin = await newAdmin(stack);
   ({ circle: stats, channels: [general] } = await createCircle(admin));
   ({ circle: other } = await createCircle(admin));

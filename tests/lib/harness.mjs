@@ -16,6 +16,11 @@ import path from 'node:path';
 export const ROOT = process.env.STAFFROOM_ROOT || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 export const BUILD = process.env.STAFFROOM_BUILD || path.join(ROOT, 'build/asan');
 export const bin = (name) => path.join(BUILD, name);
+// The archive's migrations, in order ('001_messages.sql' → {version: 1, name: 'messages'}); the newest is what a
+// node reports once migrated.
+export const MIGRATIONS = fs.readdirSync(path.join(ROOT, 'signalling/sql')).filter((f) => /^\d+_.*\.sql$/.test(f)).sort()
+  .map((f) => ({ version: Number(f.slice(0, f.indexOf('_'))), name: f.slice(f.indexOf('_') + 1, -4) }));
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 // A TCP port that was free a moment ago (the kernel picks it).
 export function freePort(host = '127.0.0.1') {
