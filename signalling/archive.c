@@ -13,15 +13,16 @@
 #include "log.h"
 #include "msg.h"
 #include "pg.h"
+#include "search.h"
 #include "store.h"
 #include "streamid.h"
 
 #define CONNINFO_MAX 4096
 #define TRIM_RETRIES 3 /* a channel whose range keeps changing (edits) is left for the next round */
 
-/* One statement, so one transaction: the rows of $2 (archive_take's JSON) inserted or updated, and the
- * archive's rows in [$4-$5, $6-$7] (from .. last) that the stream no longer has (deleted since they were
- * copied) removed. */
+/* One statement, so one transaction: the rows of $2 (archive_take's JSON) inserted or updated, indexed in
+ * the circle's language $8, and the archive's rows in [$4-$5, $6-$7] (from .. last) that the stream no
+ * longer has (deleted since they were copied) removed. */
 static const char COPY_SQL[] =
     "WITH input AS ("
     "  SELECT x.ms::bigint AS ms, x.seq::bigint AS seq, x.author, x.body, x.edited, x.msg"
@@ -31,18 +32,28 @@ static const char COPY_SQL[] =
     "  AND (m.ms, m.seq) >= ($4::bigint, $5::bigint) AND (m.ms, m.seq) <= ($6::bigint, $7::bigint)"
     "  AND NOT EXISTS (SELECT 1 FROM input i WHERE i.ms = m.ms AND i.seq = m.seq)),"
     " ins AS ("
-    "  INSERT INTO messages (channel, circle, ms, seq, author, body, edited, msg)"
-    "  SELECT $1, $3, ms, seq, author, body, edited, msg FROM input"
-    "  ON CONFLICT (channel, ms, seq) DO UPDATE SET body = EXCLUDED.body, edited = EXCLUDED.edited, msg = EXCLUDED.msg"
+    "  INSERT INTO messages (channel, circle, ms, seq, author, body, edited, msg, lang)"
+    "  SELECT $1, $3, ms, seq, author, body, edited, msg, $8::regconfig FROM input"
+    "  ON CONFLICT (channel, ms, seq) DO UPDATE SET body = EXCLUDED.body, edited = EXCLUDED.edited, msg = EXCLUDED.msg,"
+    "  lang = EXCLUDED.lang"
     "  RETURNING 1)"
     " SELECT count(*) FROM ins";
+
+/* A circle's language changed (circle.set_language): its archived rows get the new language $2, and with
+ * it their stored tsvector (sql/004), RELANG_BATCH rows per statement so that none runs for long. */
+#define RELANG_BATCH "5000"
+static const char RELANG_SQL[] =
+    "UPDATE messages SET lang = $2::regconfig WHERE ctid = ANY(ARRAY("
+    " SELECT ctid FROM messages WHERE circle = $1 AND lang <> $2::regconfig LIMIT " RELANG_BATCH "))";
 
 static struct {
     int enabled, stopping, busy;
     uv_timer_t tick;
     char holder[FEATURE_ID_LEN + 1]; /* this node's token for archive:lock */
-    json_t *channels;                /* this round's [[chid, cid], …] */
+    json_t *channels;                /* this round's [[chid, cid, language], …] */
     size_t idx;
+    json_t *relang;                  /* this round's circles to reindex: [[cid, language], …] */
+    size_t ridx;
     int trim_retries;
     json_t *take;                    /* the step's archive_take answer */
     unsigned long long copied, failures, rounds;
@@ -75,7 +86,8 @@ static void round_end(int failed, const char *why)
     }
     json_decref(A.channels);
     json_decref(A.take);
-    A.channels = A.take = NULL;
+    json_decref(A.relang);
+    A.channels = A.take = A.relang = NULL;
     A.busy = 0;
 }
 
@@ -90,6 +102,11 @@ static void next_channel(void)
 
 static const char *cur_chid(void) { return json_string_value(json_array_get(json_array_get(A.channels, A.idx), 0)); }
 static const char *cur_cid(void) { return json_string_value(json_array_get(json_array_get(A.channels, A.idx), 1)); }
+static const char *cur_lang(void)
+{
+    const char *l = json_string_value(json_array_get(json_array_get(A.channels, A.idx), 2));
+    return l ? l : "english";
+}
 
 static void trimmed(const store_reply_t *rep, void *priv)
 {
@@ -173,8 +190,8 @@ static void took(const store_reply_t *rep, void *priv)
     snprintf(lms, sizeof lms, "%llu", l.ms);
     snprintf(lseq, sizeof lseq, "%llu", l.seq);
     const char *params[] = {cur_chid(), json_string_value(json_object_get(A.take, "rows")), cur_cid(),
-                            fms, fseq, lms, lseq};
-    pg_query(COPY_SQL, 7, params, copied, NULL);
+                            fms, fseq, lms, lseq, cur_lang()};
+    pg_query(COPY_SQL, 8, params, copied, NULL);
 }
 
 static void step_take(void)
@@ -193,6 +210,65 @@ static void step_take(void)
     store_fcall("archive_take", took, NULL, 0, 2, args);
 }
 
+/* ---- reindexing circles whose language changed, before the round's channels ---- */
+
+static void step_relang(void);
+
+static const char *relang_field(int i) { return json_string_value(json_array_get(json_array_get(A.relang, A.ridx), (size_t)i)); }
+
+static void relang_done(const store_reply_t *rep, void *priv)
+{
+    (void)priv;
+    if (A.stopping) {
+        round_end(0, NULL);
+        return;
+    }
+    if (!store_ok(rep)) {
+        round_end(1, "cannot mark a circle reindexed (Redis)");
+        return;
+    }
+    A.ridx++;
+    step_relang();
+}
+
+static void relanged(const pg_result_t *res, void *priv)
+{
+    (void)priv;
+    if (A.stopping) {
+        round_end(0, NULL);
+        return;
+    }
+    if (!res) {
+        round_end(1, "cannot reindex a circle (PostgreSQL)");
+        return;
+    }
+    if (pg_affected(res) > 0) {
+        step_relang(); /* the same circle: more rows may be left */
+        return;
+    }
+    log_info("archive: circle %s reindexed in %s", relang_field(0), relang_field(1));
+    const char *args[] = {relang_field(0), relang_field(1)};
+    store_fcall("archive_relang_done", relang_done, NULL, 0, 2, args);
+}
+
+static void step_relang(void)
+{
+    if (A.ridx >= json_array_size(A.relang)) {
+        A.idx = 0;
+        A.trim_retries = 0;
+        step_take();
+        return;
+    }
+    const char *cid = relang_field(0), *lang = relang_field(1);
+    if (!cid || !lang || !search_language_valid(lang)) {
+        A.ridx++;
+        step_relang();
+        return;
+    }
+    const char *params[] = {cid, lang};
+    pg_query(RELANG_SQL, 2, params, relanged, NULL);
+}
+
 static void got_channels(const store_reply_t *rep, void *priv)
 {
     (void)priv;
@@ -202,6 +278,7 @@ static void got_channels(const store_reply_t *rep, void *priv)
     }
     json_t *o = reply_object(rep);
     A.channels = json_incref(json_object_get(o, "channels"));
+    A.relang = json_incref(json_object_get(o, "relang"));
     if (json_is_integer(json_object_get(o, "backlog")))
         A.backlog = json_integer_value(json_object_get(o, "backlog"));
     A.rounds++;
@@ -210,9 +287,8 @@ static void got_channels(const store_reply_t *rep, void *priv)
         round_end(1, "cannot list the channels (Redis)");
         return;
     }
-    A.idx = 0;
-    A.trim_retries = 0;
-    step_take();
+    A.ridx = 0;
+    step_relang();
 }
 
 static void locked(const store_reply_t *rep, void *priv)
@@ -280,6 +356,9 @@ static void archive_stop(void)
     if (!A.enabled)
         return;
     A.stopping = 1;
+    /* Give the lock back (store_close sends what is queued): another node archives from its next round. */
+    const char *args[] = {A.holder};
+    store_fcall("archive_unlock", NULL, NULL, 0, 1, args);
     uv_timer_stop(&A.tick);
     uv_close((uv_handle_t *)&A.tick, NULL);
     pg_close();

@@ -36,11 +36,14 @@ end
 
 -- args: keep. The channels (of every circle) with work for the archiver — messages not copied yet, a
 -- change to copy again (dirty), or more than keep messages — and how many messages wait beyond the windows
--- in all (the archiver's lag): {"channels":[[chid, cid], …],"backlog":N}.
+-- in all (the archiver's lag), and the circles whose language changed (circle_set_language) and whose
+-- archived messages must be reindexed: {"channels":[[chid, cid, language], …],"backlog":N,
+-- "relang":[[cid, language], …]}.
 lib.register('archive_channels', {'no-writes'}, function(keys, args)
   local keep = tonumber(args[1])
   local out, backlog = {}, 0
   for _, cid in ipairs(redis.call('ZRANGE', 'circles', 0, -1)) do
+    local lang = redis.call('HGET', 'circle:' .. cid, 'language') or 'english'
     for _, chid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':channels', 0, -1)) do
       local log, ch = 'channel:' .. chid .. ':log', 'channel:' .. chid
       local n = redis.call('XLEN', log)
@@ -48,13 +51,33 @@ lib.register('archive_channels', {'no-writes'}, function(keys, args)
         local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1][1]
         local copied = redis.call('HGET', ch, 'copied')
         if n > keep or not copied or before(copied, newest) or redis.call('HEXISTS', ch, 'dirty') == 1 then
-          out[#out + 1] = cjson.encode({chid, cid})
+          out[#out + 1] = cjson.encode({chid, cid, lang})
         end
         if n > keep then backlog = backlog + n - keep end
       end
     end
   end
-  return '{"channels":' .. lib.jarr(out) .. ',"backlog":' .. string.format('%d', backlog) .. '}'
+  local relang = {}
+  for _, cid in ipairs(redis.call('SMEMBERS', 'archive:relang')) do
+    relang[#relang + 1] = cjson.encode({cid, redis.call('HGET', 'circle:' .. cid, 'language') or 'english'})
+  end
+  return '{"channels":' .. lib.jarr(out) .. ',"backlog":' .. string.format('%d', backlog) ..
+    ',"relang":' .. lib.jarr(relang) .. '}'
+end)
+
+-- args: cid, language. The archive reindexed circle cid in language: it leaves archive:relang, unless its
+-- language changed again meanwhile (then the next round reindexes it once more). Returns 1 if it left.
+lib.register('archive_relang_done', {}, function(keys, args)
+  local cid, lang = args[1], args[2]
+  if (redis.call('HGET', 'circle:' .. cid, 'language') or 'english') ~= lang then return 0 end
+  return redis.call('SREM', 'archive:relang', cid)
+end)
+
+-- args: holder. Gives the archiver's lock back if holder has it (a node stopping: SIGTERM), so that another
+-- node takes over at its next round instead of after archive-lock-ttl. Returns 1 if it was held.
+lib.register('archive_unlock', {}, function(keys, args)
+  if redis.call('GET', 'archive:lock') ~= args[1] then return 0 end
+  return redis.call('DEL', 'archive:lock')
 end)
 
 -- The rows of stream entries (as XRANGE returns them) for PostgreSQL, and their digest.
