@@ -44,8 +44,15 @@ try {
   // Writes the messages as XADD lines (inline commands) for redis-cli --pipe, in chunks.
   const file = path.join(h.dir, 'xadd.txt');
   const fd = fs.openSync(file, 'w');
+  // mulberry32: every word equally likely in every stretch of the stream (a plain LCG's low bits cycle,
+  // which made some "frequent" words rare among the newest messages)
   let rnd = 12345;
-  const next = () => { rnd = (rnd * 1103515245 + 12345) % 2147483648; return rnd; };
+  const next = () => {
+    rnd = (rnd + 0x6D2B79F5) | 0;
+    let t = Math.imul(rnd ^ (rnd >>> 15), 1 | rnd);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (t ^ (t >>> 14)) >>> 0;
+  };
   for (let i = 0; i < N; i += 10000) {
     let chunk = '';
     for (let j = i; j < Math.min(N, i + 10000); j++) {
