@@ -46,16 +46,27 @@ static const char RELANG_SQL[] =
     "UPDATE messages SET lang = $2::regconfig WHERE ctid = ANY(ARRAY("
     " SELECT ctid FROM messages WHERE circle = $1 AND lang <> $2::regconfig LIMIT " RELANG_BATCH "))";
 
+/* Channels copied at once in a round: while PostgreSQL inserts one channel's batch, Redis reads the next
+ * channel's and trims the previous one's (the statements still go one at a time on pg.c's connection). */
+#define ARCHIVE_WORKERS 4
+
+/* One chain of steps (take → copy → trim → take …) over the round's channels, one channel at a time. */
+typedef struct {
+    size_t idx;       /* its channel in A.channels */
+    int trim_retries;
+    json_t *take;     /* the step's archive_take answer */
+} worker_t;
+
 static struct {
     int enabled, stopping, busy;
     uv_timer_t tick;
     char holder[FEATURE_ID_LEN + 1]; /* this node's token for archive:lock */
     json_t *channels;                /* this round's [[chid, cid, language], …] */
-    size_t idx;
+    size_t next;                     /* the next channel a worker takes */
+    int active, failed;              /* workers running; the round stopped by an error */
+    worker_t workers[ARCHIVE_WORKERS];
     json_t *relang;                  /* this round's circles to reindex: [[cid, language], …] */
     size_t ridx;
-    int trim_retries;
-    json_t *take;                    /* the step's archive_take answer */
     unsigned long long copied, failures, rounds;
     long long backlog; /* messages beyond the windows when the last round started (-1: no round yet) */
 } A = {.backlog = -1};
@@ -78,136 +89,178 @@ static json_t *reply_object(const store_reply_t *rep)
     return o;
 }
 
-static void round_end(int failed, const char *why)
+/* Counts a failure of the round once (the other workers stop at their next step). */
+static void round_failed(const char *why)
 {
-    if (failed) {
-        A.failures++;
-        log_warn("archive: round stopped: %s (the next round catches up)", why);
-    }
+    if (A.failed)
+        return;
+    A.failed = 1;
+    A.failures++;
+    log_warn("archive: round stopped: %s (the next round catches up)", why);
+}
+
+static void round_finish(void)
+{
     json_decref(A.channels);
-    json_decref(A.take);
     json_decref(A.relang);
-    A.channels = A.take = A.relang = NULL;
+    A.channels = A.relang = NULL;
     A.busy = 0;
 }
 
-static void step_take(void);
-
-static void next_channel(void)
+/* A round stopped before its workers started (listing, reindexing). */
+static void round_end(int failed, const char *why)
 {
-    A.idx++;
-    A.trim_retries = 0;
-    step_take();
+    if (failed)
+        round_failed(why);
+    round_finish();
 }
 
-static const char *cur_chid(void) { return json_string_value(json_array_get(json_array_get(A.channels, A.idx), 0)); }
-static const char *cur_cid(void) { return json_string_value(json_array_get(json_array_get(A.channels, A.idx), 1)); }
-static const char *cur_lang(void)
+/* A worker is done (no channel left, an error, or stopping); the last one ends the round. */
+static void worker_end(worker_t *w, int failed, const char *why)
 {
-    const char *l = json_string_value(json_array_get(json_array_get(A.channels, A.idx), 2));
+    if (failed)
+        round_failed(why);
+    json_decref(w->take);
+    w->take = NULL;
+    if (--A.active == 0)
+        round_finish();
+}
+
+/* 1 if the round is over for w (node stopping, or another worker failed): w has ended. */
+static int worker_stopped(worker_t *w)
+{
+    if (!A.stopping && !A.failed)
+        return 0;
+    worker_end(w, 0, NULL);
+    return 1;
+}
+
+static void step_take(worker_t *w);
+
+static void next_channel(worker_t *w)
+{
+    w->idx = A.next++;
+    w->trim_retries = 0;
+    step_take(w);
+}
+
+static const char *chan_field(const worker_t *w, size_t i)
+{
+    return json_string_value(json_array_get(json_array_get(A.channels, w->idx), i));
+}
+static const char *cur_chid(const worker_t *w) { return chan_field(w, 0); }
+static const char *cur_cid(const worker_t *w) { return chan_field(w, 1); }
+static const char *cur_lang(const worker_t *w)
+{
+    const char *l = chan_field(w, 2);
     return l ? l : "english";
 }
 
 static void trimmed(const store_reply_t *rep, void *priv)
 {
-    (void)priv;
-    if (A.stopping) {
-        round_end(0, NULL);
+    worker_t *w = priv;
+    if (worker_stopped(w))
         return;
-    }
     if (!store_ok(rep) || store_type(rep) != STORE_INT) {
-        round_end(1, "cannot trim the stream (Redis)");
+        worker_end(w, 1, "cannot trim the stream (Redis)");
         return;
     }
-    long long n = json_integer_value(json_object_get(A.take, "n"));
+    long long n = json_integer_value(json_object_get(w->take, "n"));
     if (store_int(rep) < 0) {
         /* Edited or deleted between the copy and the trim: copy the range again (idempotent). */
-        if (++A.trim_retries > TRIM_RETRIES) {
-            next_channel();
+        if (++w->trim_retries > TRIM_RETRIES) {
+            next_channel(w);
             return;
         }
-        step_take();
+        step_take(w);
         return;
     }
     A.copied += (unsigned long long)n;
-    log_debug("archive: channel %s: %lld messages copied, %lld trimmed", cur_chid(), n, store_int(rep));
+    log_debug("archive: channel %s: %lld messages copied, %lld trimmed", cur_chid(w), n, store_int(rep));
     if (n >= config_get()->archive_batch)
-        step_take(); /* more to copy */
+        step_take(w); /* more to copy */
     else
-        next_channel();
+        next_channel(w);
 }
 
 /* Marks what was copied (nothing if first is "") and trims the stream to its window: archive_trim. */
-static void send_trim(void)
+static void send_trim(worker_t *w)
 {
-    const char *first = json_string_value(json_object_get(A.take, "first"));
-    const char *last = json_string_value(json_object_get(A.take, "last"));
-    const char *digest = json_string_value(json_object_get(A.take, "digest"));
-    const char *dirty = json_string_value(json_object_get(A.take, "dirty"));
+    const char *first = json_string_value(json_object_get(w->take, "first"));
+    const char *last = json_string_value(json_object_get(w->take, "last"));
+    const char *digest = json_string_value(json_object_get(w->take, "digest"));
+    const char *dirty = json_string_value(json_object_get(w->take, "dirty"));
     char keep[24];
     snprintf(keep, sizeof keep, "%lld", config_get()->archive_keep);
-    const char *args[] = {cur_chid(), keep, first ? first : "", last ? last : "", digest ? digest : "",
+    const char *args[] = {cur_chid(w), keep, first ? first : "", last ? last : "", digest ? digest : "",
                           dirty ? dirty : ""};
-    store_fcall("archive_trim", trimmed, NULL, 0, 6, args);
+    store_fcall("archive_trim", trimmed, w, 0, 6, args);
 }
 
 static void copied(const pg_result_t *res, void *priv)
 {
-    (void)priv;
-    if (A.stopping) {
-        round_end(0, NULL);
+    worker_t *w = priv;
+    if (worker_stopped(w))
         return;
-    }
     if (!res) {
-        round_end(1, "cannot copy to PostgreSQL");
+        worker_end(w, 1, "cannot copy to PostgreSQL");
         return;
     }
-    send_trim(); /* only now: the copy is committed */
+    send_trim(w); /* only now: the copy is committed */
 }
 
 static void took(const store_reply_t *rep, void *priv)
 {
-    (void)priv;
-    if (A.stopping) {
-        round_end(0, NULL);
+    worker_t *w = priv;
+    if (worker_stopped(w))
+        return;
+    json_decref(w->take);
+    if (!(w->take = reply_object(rep))) {
+        worker_end(w, 1, "cannot read the stream (Redis)");
         return;
     }
-    json_decref(A.take);
-    if (!(A.take = reply_object(rep))) {
-        round_end(1, "cannot read the stream (Redis)");
-        return;
-    }
-    if (json_integer_value(json_object_get(A.take, "n")) <= 0) {
-        send_trim(); /* everything is copied: the window may still need trimming */
+    if (json_integer_value(json_object_get(w->take, "n")) <= 0) {
+        send_trim(w); /* everything is copied: the window may still need trimming */
         return;
     }
     streamid_t f, l;
-    streamid_parse(json_string_value(json_object_get(A.take, "from")), &f);
-    streamid_parse(json_string_value(json_object_get(A.take, "last")), &l);
+    streamid_parse(json_string_value(json_object_get(w->take, "from")), &f);
+    streamid_parse(json_string_value(json_object_get(w->take, "last")), &l);
     char fms[24], fseq[24], lms[24], lseq[24];
     snprintf(fms, sizeof fms, "%llu", f.ms);
     snprintf(fseq, sizeof fseq, "%llu", f.seq);
     snprintf(lms, sizeof lms, "%llu", l.ms);
     snprintf(lseq, sizeof lseq, "%llu", l.seq);
-    const char *params[] = {cur_chid(), json_string_value(json_object_get(A.take, "rows")), cur_cid(),
-                            fms, fseq, lms, lseq, cur_lang()};
-    pg_query(COPY_SQL, 8, params, copied, NULL);
+    const char *params[] = {cur_chid(w), json_string_value(json_object_get(w->take, "rows")), cur_cid(w),
+                            fms, fseq, lms, lseq, cur_lang(w)};
+    pg_query(COPY_SQL, 8, params, copied, w);
 }
 
-static void step_take(void)
+static void step_take(worker_t *w)
 {
-    if (A.idx >= json_array_size(A.channels)) {
-        round_end(0, NULL);
+    if (w->idx >= json_array_size(A.channels)) {
+        worker_end(w, 0, NULL);
         return;
     }
-    if (!cur_chid() || !cur_cid()) {
-        next_channel();
+    if (!cur_chid(w) || !cur_cid(w)) {
+        next_channel(w);
         return;
     }
     char batch[24];
     snprintf(batch, sizeof batch, "%lld", config_get()->archive_batch);
-    const char *args[] = {cur_chid(), batch};
-    store_fcall("archive_take", took, NULL, 0, 2, args);
+    const char *args[] = {cur_chid(w), batch};
+    store_fcall("archive_take", took, w, 0, 2, args);
+}
+
+/* Starts the workers over the round's channels (each worker takes the next channel when done with one). */
+static void start_workers(void)
+{
+    A.next = 0;
+    A.active = ARCHIVE_WORKERS;
+    for (int i = 0; i < ARCHIVE_WORKERS; i++) {
+        A.workers[i].take = NULL;
+        next_channel(&A.workers[i]);
+    }
 }
 
 /* ---- reindexing circles whose language changed, before the round's channels ---- */
@@ -254,9 +307,7 @@ static void relanged(const pg_result_t *res, void *priv)
 static void step_relang(void)
 {
     if (A.ridx >= json_array_size(A.relang)) {
-        A.idx = 0;
-        A.trim_retries = 0;
-        step_take();
+        start_workers();
         return;
     }
     const char *cid = relang_field(0), *lang = relang_field(1);
@@ -310,6 +361,7 @@ static void tick(uv_timer_t *t)
     if (A.busy || A.stopping || !pg_is_up() || !store_is_up())
         return;
     A.busy = 1;
+    A.failed = 0;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", config_get()->archive_lock_ttl);
     const char *args[] = {A.holder, ttl};

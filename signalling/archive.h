@@ -3,7 +3,8 @@
  * across both.
  *
  * Owns: the archiver (one per community at a time: the Redis lock archive:lock, renewed every round, expiring
- * archive-lock-ttl after the last renewal) and its rounds: for each channel beyond its window, read the
+ * archive-lock-ttl after the last renewal) and its rounds: for each channel beyond its window (ARCHIVE_WORKERS
+ * channels at once, archive.c), read the
  * oldest messages (lua/archive.lua archive_take), copy them in one statement (idempotent by channel and
  * stream id: ON CONFLICT DO UPDATE carries edits, a message gone from the range is deleted), and only after
  * that committed trim the stream (archive_trim, XTRIM MINID) — if the range changed in between (an edit, a
