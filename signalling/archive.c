@@ -67,6 +67,9 @@ static struct {
     worker_t workers[ARCHIVE_WORKERS];
     json_t *relang;                  /* this round's circles to reindex: [[cid, language], …] */
     size_t ridx;
+    json_t *audit;                   /* this round's circles with audit entries to copy: [cid, …] */
+    size_t aidx;
+    json_t *audit_take;              /* the audit step's archive_audit_take answer */
     unsigned long long copied, failures, rounds;
     long long backlog; /* messages beyond the windows when the last round started (-1: no round yet) */
 } A = {.backlog = -1};
@@ -103,7 +106,9 @@ static void round_finish(void)
 {
     json_decref(A.channels);
     json_decref(A.relang);
-    A.channels = A.relang = NULL;
+    json_decref(A.audit);
+    json_decref(A.audit_take);
+    A.channels = A.relang = A.audit = A.audit_take = NULL;
     A.busy = 0;
 }
 
@@ -265,6 +270,85 @@ static void start_workers(void)
 
 /* ---- reindexing circles whose language changed, before the round's channels ---- */
 
+/* ---- the moderation audit log: each circle's new entries, before the channels ---- */
+
+static const char AUDIT_SQL[] =
+    "INSERT INTO audit_log (circle, ms, seq, action, entry)"
+    " SELECT $1, x.ms::bigint, x.seq::bigint, x.entry->>'action', x.entry"
+    " FROM jsonb_to_recordset($2::jsonb) AS x(ms text, seq text, entry jsonb)"
+    " ON CONFLICT (circle, ms, seq) DO NOTHING";
+
+static void step_audit(void);
+
+static const char *audit_cid(void) { return json_string_value(json_array_get(A.audit, A.aidx)); }
+
+static void audit_done(const store_reply_t *rep, void *priv)
+{
+    (void)priv;
+    if (A.stopping) {
+        round_end(0, NULL);
+        return;
+    }
+    if (!store_ok(rep)) {
+        round_end(1, "cannot mark audit entries copied (Redis)");
+        return;
+    }
+    step_audit(); /* the same circle until nothing is left */
+}
+
+static void audit_copied(const pg_result_t *res, void *priv)
+{
+    (void)priv;
+    if (A.stopping) {
+        round_end(0, NULL);
+        return;
+    }
+    if (!res) {
+        round_end(1, "cannot copy audit entries to PostgreSQL");
+        return;
+    }
+    const char *args[] = {audit_cid(), json_string_value(json_object_get(A.audit_take, "last"))};
+    store_fcall("archive_audit_done", audit_done, NULL, 0, 2, args); /* only now: the copy is committed */
+}
+
+static void audit_took(const store_reply_t *rep, void *priv)
+{
+    (void)priv;
+    if (A.stopping) {
+        round_end(0, NULL);
+        return;
+    }
+    json_decref(A.audit_take);
+    if (!(A.audit_take = reply_object(rep))) {
+        round_end(1, "cannot read an audit log (Redis)");
+        return;
+    }
+    if (json_integer_value(json_object_get(A.audit_take, "n")) <= 0 || !json_string_value(json_object_get(A.audit_take, "last"))) {
+        A.aidx++;
+        step_audit();
+        return;
+    }
+    const char *params[] = {audit_cid(), json_string_value(json_object_get(A.audit_take, "rows"))};
+    pg_query(AUDIT_SQL, 2, params, audit_copied, NULL);
+}
+
+static void step_audit(void)
+{
+    if (A.aidx >= json_array_size(A.audit)) {
+        start_workers();
+        return;
+    }
+    if (!audit_cid()) {
+        A.aidx++;
+        step_audit();
+        return;
+    }
+    char batch[24];
+    snprintf(batch, sizeof batch, "%lld", config_get()->archive_batch);
+    const char *args[] = {audit_cid(), batch};
+    store_fcall("archive_audit_take", audit_took, NULL, 0, 2, args);
+}
+
 static void step_relang(void);
 
 static const char *relang_field(int i) { return json_string_value(json_array_get(json_array_get(A.relang, A.ridx), (size_t)i)); }
@@ -307,7 +391,8 @@ static void relanged(const pg_result_t *res, void *priv)
 static void step_relang(void)
 {
     if (A.ridx >= json_array_size(A.relang)) {
-        start_workers();
+        A.aidx = 0;
+        step_audit();
         return;
     }
     const char *cid = relang_field(0), *lang = relang_field(1);
@@ -330,6 +415,7 @@ static void got_channels(const store_reply_t *rep, void *priv)
     json_t *o = reply_object(rep);
     A.channels = json_incref(json_object_get(o, "channels"));
     A.relang = json_incref(json_object_get(o, "relang"));
+    A.audit = json_incref(json_object_get(o, "audit"));
     if (json_is_integer(json_object_get(o, "backlog")))
         A.backlog = json_integer_value(json_object_get(o, "backlog"));
     A.rounds++;

@@ -33,7 +33,9 @@ try {
   const pg = await h.postgres();
   const stack = await startReadyStack(h, { args: [...SIGNIN, '--log-level', 'warn', '--postgres-conninfo-file',
     pg.conninfoFile, '--archive-keep', String(KEEP), '--archive-interval', '20', '--archive-batch', '5000',
-    '--postgres-retry-max', '200'] });
+    '--postgres-retry-max', '200',
+    // the samples below are back-to-back reads by one user: lift the per-user request limit above them
+    '--request-rate', '1000000', '--request-burst', '100000'] });
   const admin = await newAdmin(stack);
   const { circle } = await createCircle(admin);
   const alice = await joined(stack, circle.id, 'alice');
