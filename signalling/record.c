@@ -60,11 +60,26 @@ static void on_start_reply(const json_t *reply, void *priv)
     free(j);
 }
 
+/* The SFU refused record.stop or did not answer: it has no recording of the room (it died, or the room
+ * emptied and its recorded event is on the way) — without an answer the state would stay "stopping". */
+static void on_stop_reply(const json_t *reply, void *priv)
+{
+    rec_job_t *j = priv;
+    const char *op = json_string_value(json_object_get(reply, "op"));
+    if (j && (!op || strcmp(op, "ok") != 0)) {
+        log_warn("record: the SFU did not stop recording %s of room %s: %s", j->id, j->room,
+                 op ? json_string_value(json_object_get(reply, "message")) : "no answer");
+        const char *args[] = {j->room, j->id, "failed"};
+        store_fcall("record_finished", NULL, NULL, 0, 3, args);
+    }
+    free(j);
+}
+
 /* Everyone present agreed (a library function's start reply): the room's SFU records their devices. */
 static void start_on_sfu(const json_t *fields)
 {
     const char *room = json_string_value(json_object_get(fields, "room"));
-    const char *id = json_string_value(json_object_get(fields, "id"));
+    const char *id = json_string_value(json_object_get(fields, "recording"));
     const char *sfu = json_string_value(json_object_get(fields, "sfu"));
     if (!room || !id)
         return;
@@ -270,11 +285,15 @@ static void after(req_t *r, const json_t *fields, void *priv)
     } else if (fields && json_is_true(json_object_get(fields, "stop"))) {
         const char *sfu = json_string_value(json_object_get(fields, "sfu"));
         const char *room = json_string_value(json_object_get(fields, "room"));
-        if (sfu && room && sfu_link_id_valid(sfu)) {
-            json_t *cmd = json_pack("{s:s, s:s}", "op", "record.stop", "room", room);
-            sfu_link_send(sfu, cmd); /* the SFU answers with its recorded event */
-            json_decref(cmd);
+        const char *id = json_string_value(json_object_get(fields, "recording"));
+        rec_job_t *j = room && id ? job_new(room, id) : NULL;
+        json_t *cmd = json_pack("{s:s, s:s}", "op", "record.stop", "room", room ? room : "");
+        if (j && cmd && sfu && sfu_link_id_valid(sfu)) {
+            sfu_link_request(sfu, cmd, on_stop_reply, j); /* then the SFU's recorded event */
+        } else {
+            on_stop_reply(NULL, j);
         }
+        json_decref(cmd);
     }
     /* The ok answer carries only what the client may see. */
     json_t *f = (json_t *)fields;

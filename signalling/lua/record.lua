@@ -6,7 +6,8 @@
 --   room:<rid>:rec:yes    set   devices that agreed        room:<rid>:rec:no     set  devices that declined
 --   room:<rid>:rec:asked  set   devices that were asked     room:<rid>:rec:users  set  users who agreed (owners)
 -- Events go to every participant's user (ev:u): room.record.asked (to_device: the one asked) and
--- room.record.state {room, state: asking|recording|off, id, by, pending: [devices not yet agreed], reason}.
+-- room.record.state {room, state: asking|recording|off, recording (its id), by, pending: [devices not yet agreed],
+-- reason}. ("id" is the request's own member in answers: the recording's id is "recording".)
 
 local brief, now_ms, with_route = lib.brief, lib.now_ms, lib.with_route
 
@@ -42,7 +43,7 @@ local function to_users(uids, text) for _, u in ipairs(uids) do redis.call('PUBL
 local function announce(rid, state, reason, extra)
   local h = redis.call('HMGET', rk(rid), 'id', 'by')
   local ev = '{"type":"room.record.state","room":' .. cjson.encode(rid) .. ',"state":' .. cjson.encode(state)
-    .. ',"id":' .. cjson.encode(h[1] or '') .. ',"by":' .. (h[2] and cjson.encode(brief(h[2])) or 'null')
+    .. ',"recording":' .. cjson.encode(h[1] or '') .. ',"by":' .. (h[2] and cjson.encode(brief(h[2])) or 'null')
     .. ',"pending":' .. jlist(state == 'off' and {} or pending(rid))
     .. (reason and (',"reason":' .. cjson.encode(reason)) or '') .. '}'
   local us = users(rid)
@@ -56,7 +57,7 @@ local function ask_new(rid)
   for _, d in ipairs(pending(rid)) do
     if redis.call('SADD', rk(rid, ':asked'), d) == 1 then
       local uid = user_of(rid, d)
-      local ev = '{"type":"room.record.asked","room":' .. cjson.encode(rid) .. ',"id":' .. cjson.encode(h[1])
+      local ev = '{"type":"room.record.asked","room":' .. cjson.encode(rid) .. ',"recording":' .. cjson.encode(h[1])
         .. ',"by":' .. cjson.encode(brief(h[2])) .. '}'
       redis.call('PUBLISH', 'ev:u:' .. uid, with_route(ev, 'to_device', d))
     end
@@ -67,7 +68,7 @@ end
 local function start(rid)
   redis.call('HSET', rk(rid), 'state', 'starting')
   redis.call('PERSIST', rk(rid))
-  return cjson.encode({start = true, room = rid, state = 'asking', id = redis.call('HGET', rk(rid), 'id'),
+  return cjson.encode({start = true, room = rid, state = 'asking', recording = redis.call('HGET', rk(rid), 'id'),
     sfu = redis.call('GET', 'room:' .. rid .. ':sfu') or '', pids = redis.call('SMEMBERS', rk(rid, ':yes'))})
 end
 
@@ -94,7 +95,7 @@ lib.register('record_request', {}, function(keys, args)
   if #pending(rid) == 0 then return start(rid) end
   ask_new(rid)
   announce(rid, 'asking')
-  return cjson.encode({id = id, state = 'asking'})
+  return cjson.encode({recording = id, state = 'asking'})
 end)
 
 -- args: room, user, device, agree (1|0). → {} , {allow, id, sfu} (agreed while recording) or the start reply.
@@ -124,7 +125,7 @@ lib.register('record_consent', {}, function(keys, args)
     return '{}'
   end
   announce(rid, state == 'recording' and 'recording' or 'asking')
-  return cjson.encode({allow = true, room = rid, id = h[2], sfu = redis.call('GET', 'room:' .. rid .. ':sfu') or ''})
+  return cjson.encode({allow = true, room = rid, recording = h[2], sfu = redis.call('GET', 'room:' .. rid .. ':sfu') or ''})
 end)
 
 -- The participants changed (any node that has one of them calls this): newcomers are asked; an ask whose
@@ -166,7 +167,7 @@ lib.register('record_stop', {}, function(keys, args)
   end
   redis.call('HSET', rk(rid), 'state', 'stopping', 'stopped_by', uid)
   announce(rid, 'off', 'stopped')
-  return cjson.encode({stop = true, room = rid, id = h[2], sfu = redis.call('GET', 'room:' .. rid .. ':sfu') or ''})
+  return cjson.encode({stop = true, room = rid, recording = h[2], sfu = redis.call('GET', 'room:' .. rid .. ':sfu') or ''})
 end)
 
 -- The SFU closed the files (args: room, id, reason): the state goes, the owners are returned (requester first).
@@ -190,6 +191,6 @@ lib.register('record_status', {'no-writes'}, function(keys, args)
   local state = h[1] or 'off'
   if state == 'starting' then state = 'asking' elseif state == 'stopping' then state = 'off' end
   local agreed = redis.call('SISMEMBER', rk(rid, ':yes'), dev) == 1
-  return '{"state":' .. cjson.encode(state) .. ',"id":' .. cjson.encode(h[2] or '') .. ',"agreed":'
+  return '{"state":' .. cjson.encode(state) .. ',"recording":' .. cjson.encode(h[2] or '') .. ',"agreed":'
     .. tostring(agreed) .. ',"pending":' .. jlist(h[1] and pending(rid) or {}) .. '}'
 end)
