@@ -10,6 +10,7 @@
 #include "config.h"
 #include "feature.h"
 #include "log.h"
+#include "media_acl.h"
 #include "msg.h"
 #include "pg.h"
 #include "sfu_link.h"
@@ -369,6 +370,48 @@ static void on_newcomers(const store_reply_t *rep, void *priv)
     json_decref(fields);
 }
 
+/* recording.list: the user's recordings (owned or shared; media_acl.h's rule, without the library's circles:
+ * the library lists what it publishes). */
+#define LIST_SQL                                                                                               \
+    "SELECT m.id, m.title, m.duration_ms, (extract(epoch FROM m.created_at) * 1000)::bigint, m.owner,"        \
+    " coalesce(m.circle, ''), coalesce(m.session, ''), m.meta::text FROM media m"                             \
+    " WHERE m.kind = 'recording' AND m.state = 'ready' AND " MEDIA_CAN_VIEW_SQL("m", "$1", "$3")              \
+    " AND ($2 = '' OR m.session = $2) ORDER BY m.created_at DESC LIMIT 100"
+
+static void on_listed(const pg_result_t *res, void *priv)
+{
+    req_t *r = priv;
+    if (!res) {
+        req_error(r, E_UNAVAILABLE, "the recordings cannot be read now; try again");
+        return;
+    }
+    json_t *list = json_array();
+    for (int i = 0; i < pg_ntuples(res); i++) {
+        const char *dur = pg_value(res, i, 2);
+        json_t *meta = json_loads(pg_value(res, i, 7) ? pg_value(res, i, 7) : "{}", 0, NULL);
+        json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:I, s:s, s:s, s:s, s:o}", "id", pg_value(res, i, 0),
+                                              "title", pg_value(res, i, 1), "duration_ms",
+                                              dur ? json_integer(atoll(dur)) : json_null(), "created_at",
+                                              (json_int_t)atoll(pg_value(res, i, 3)), "owner", pg_value(res, i, 4),
+                                              "circle", pg_value(res, i, 5), "session", pg_value(res, i, 6), "meta",
+                                              meta ? meta : json_object()));
+    }
+    req_ok(r, json_pack("{s:o}", "recordings", list));
+}
+
+static void on_list(req_t *r)
+{
+    const char *session = "";
+    if (!signed_in(r) || feature_req_id(r, "session", 0, 0, &session) < 0)
+        return;
+    if (!pg_configured()) {
+        req_error(r, E_UNAVAILABLE, "recordings need PostgreSQL, which this server does not have");
+        return;
+    }
+    const char *params[] = {req_user(r), session, "{}"};
+    pg_query(LIST_SQL, 3, params, on_listed, r);
+}
+
 /* bus observer: the participants of a room changed. If one of them is on this node, newcomers are asked
  * (and an ask whose last missing answer left starts): the library function does it once, whichever node
  * calls first. */
@@ -405,6 +448,7 @@ static const handler_t handlers[] = {
     {"room.record.consent", on_consent, H_RL_SIGNAL},
     {"room.record.stop", on_stop, H_RL_SIGNAL},
     {"room.record.status", on_status, H_RL_READ},
+    {"recording.list", on_list, H_RL_READ},
     {NULL, NULL, 0},
 };
 

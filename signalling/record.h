@@ -2,7 +2,7 @@
  * is asked, the recording starts on the room's SFU only when every participant present agreed; anyone
  * joining while it records is asked first; anyone can stop it; the files become one media row.
  *
- * Owns: the room.record.* request types; the consent rules and state in Redis (lua/record.lua: keys
+ * Owns: the room.record.* request types and recording.list (the user's recordings, owned or shared); the consent rules and state in Redis (lua/record.lua: keys
  * room:<rid>:rec*); telling the room's SFU record.start / record.allow / record.stop (sfu_link.h) and
  * taking its "recorded" event; the media row (kind recording, owned by the requester, shared with every
  * participant who agreed; circle, session, meta {started_at, files: [{file, user, label, kind, offset_ms,

@@ -239,11 +239,27 @@ static void do_record(cmd_t *c, json_t *m, const char *op, const char *tx, const
         return;
     }
     const char *name = str(m, "name", 64);
+    json_t *list = json_object_get(m, "pids");
+    const char *pids[64];
+    size_t n = 0, i;
+    json_t *v;
     if (!name_ok(name)) {
         bad(c, "record.start: name must be 1-64 of [A-Za-z0-9_-]", m);
         return;
     }
-    sfu_record_start(c->sfu, tx, room, node, name);
+    if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 64) {
+        bad(c, "record.start: pids must be an array of 1-64 participants", m);
+        return;
+    }
+    json_array_foreach(list, i, v)
+    {
+        if (!json_is_string(v) || json_string_length(v) > ID_MAX) {
+            bad(c, "record.start: pids must be strings", m);
+            return;
+        }
+        pids[n++] = json_string_value(v);
+    }
+    sfu_record_start(c->sfu, tx, room, node, name, pids, n);
 }
 
 void cmd_handle(cmd_t *c, const char *payload, size_t len)
@@ -272,6 +288,11 @@ void cmd_handle(cmd_t *c, const char *payload, size_t len)
         sfu_close_room(c->sfu, room);
     } else if (!strcmp(op, "record.start") || !strcmp(op, "record.stop")) {
         do_record(c, m, op, tx, room);
+    } else if (!strcmp(op, "record.allow")) {
+        if (!pid || !*pid)
+            bad(c, "record.allow: pid is a required string", m);
+        else
+            sfu_record_allow(c->sfu, room, pid);
     } else if (!pid || !*pid) {
         bad(c, "pid is a required string", m);
     } else if (!strcmp(op, "offer")) {

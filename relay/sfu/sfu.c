@@ -127,6 +127,7 @@ struct room {
     sfu_t *sfu;
     recorder_t *rec;     /* while recording (recorder.h) */
     char *rec_node, *rec_name;
+    GHashTable *rec_pids; /* who consented: only their tracks are recorded */
 };
 
 struct sfu {
@@ -1238,6 +1239,8 @@ static void record_end(room_t *r, const char *reason)
     j->name = r->rec_name;
     j->reason = g_strdup(reason);
     r->rec_node = r->rec_name = NULL;
+    g_hash_table_destroy(r->rec_pids);
+    r->rec_pids = NULL;
     r->sfu->rec_finishing++;
     recorder_t *rec = r->rec;
     r->rec = NULL;
@@ -1247,6 +1250,8 @@ static void record_end(room_t *r, const char *reason)
 static void record_packet(track_t *t, const rtp_view_t *v, int keyframe)
 {
     room_t *r = t->owner->room;
+    if (!g_hash_table_contains(r->rec_pids, t->owner->pid))
+        return;
     int vp8 = !strcasecmp(t->codec, "VP8"), opus = !strcasecmp(t->codec, "opus");
     if (!t->rec && (vp8 || opus) && strcmp(t->label, "screen") != 0)
         t->rec = recorder_stream_open(r->rec, t->owner->pid, t->owner->user, t->label, vp8 ? RECORDER_VP8 : RECORDER_OPUS);
@@ -1259,7 +1264,8 @@ static void record_packet(track_t *t, const rtp_view_t *v, int keyframe)
         record_end(r, "limit");
 }
 
-void sfu_record_start(sfu_t *s, const char *tx, const char *room, const char *node, const char *name)
+void sfu_record_start(sfu_t *s, const char *tx, const char *room, const char *node, const char *name,
+                      const char *const *pids, size_t npids)
 {
     room_t *r = g_hash_table_lookup(s->rooms, room);
     if (!r) {
@@ -1283,6 +1289,9 @@ void sfu_record_start(sfu_t *s, const char *tx, const char *room, const char *no
     }
     r->rec_node = g_strdup(node);
     r->rec_name = g_strdup(name);
+    r->rec_pids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (size_t i = 0; i < npids; i++)
+        g_hash_table_add(r->rec_pids, g_strdup(pids[i]));
     log_info("room %s: recording %s starts", room, name);
     /* Each video file starts at a keyframe: ask every publisher for one now rather than wait. */
     for (guint i = 0; i < r->parts->len; i++) {
@@ -1291,6 +1300,13 @@ void sfu_record_start(sfu_t *s, const char *tx, const char *room, const char *no
             keyframe_wanted(p->tracks->pdata[k], KEYREQ_NEW_SUBSCRIBER);
     }
     s->ev.ok(s->ev.ctx, node, tx, room, "");
+}
+
+void sfu_record_allow(sfu_t *s, const char *room, const char *pid)
+{
+    room_t *r = g_hash_table_lookup(s->rooms, room);
+    if (r && r->rec)
+        g_hash_table_add(r->rec_pids, g_strdup(pid));
 }
 
 void sfu_record_stop(sfu_t *s, const char *tx, const char *room, const char *node)

@@ -80,11 +80,15 @@ void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, con
 void sfu_candidate(sfu_t *s, const char *room, const char *pid, const char *mid, const char *candidate);
 void sfu_leave(sfu_t *s, const char *room, const char *pid);
 void sfu_close_room(sfu_t *s, const char *room);
-/* Records every camera/mic track of the room (the top layer of a simulcast camera) into
+/* Records the camera/mic tracks of the consenting participants of the room (the top layer of a simulcast camera) into
  * <recordings-dir>/<name>/ (name: checked by the caller, [A-Za-z0-9_-]), until sfu_record_stop, the
  * maximum length or the room's end; then the recorded event goes to node. Replies ok, or error not_found
  * (no such room here), conflict (already recording), unavailable (not configured, or the directory). */
-void sfu_record_start(sfu_t *s, const char *tx, const char *room, const char *node, const char *name);
+void sfu_record_start(sfu_t *s, const char *tx, const char *room, const char *node, const char *name,
+                      const char *const *pids, size_t npids);
+/* Only the participants that consented are recorded: pids (given to record.start, and each one added by
+ * sfu_record_allow, a late joiner who agreed). Unknown room or no recording: ignored. */
+void sfu_record_allow(sfu_t *s, const char *room, const char *pid);
 /* Replies ok (the recorded event follows) or not_found (not recording). */
 void sfu_record_stop(sfu_t *s, const char *tx, const char *room, const char *node);
 /* Refuses new participants, tells every node which of its participants move (moved, reason drain) and

@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Harness, eventually } from '../lib/harness.mjs';
 import { startStack, redisCommand } from '../lib/client.mjs';
-import { startSfu } from '../lib/sfu.mjs';
+import { startSfu, sfuNode, sfuCommand } from '../lib/sfu.mjs';
 import { user, circleWith, assertError } from '../lib/calls.mjs';
 import { startPeer, bridgeSignal } from '../tools/sfu_peer.mjs';
 
@@ -43,7 +43,7 @@ test('recording with consent: ask, decline, agree, late joiner, stop; the WebM f
     const stack = await startStack(h, { args: [...ARGS, '--postgres-conninfo-file', pg.conninfoFile] });
     const recDir = path.join(h.dir, 'media', 'recordings');
     fs.mkdirSync(recDir, { recursive: true });
-    await startSfu(h, { redisPort: stack.redisPort, args: ['--recordings-dir', recDir] });
+    const sfu = await startSfu(h, { redisPort: stack.redisPort, args: ['--recordings-dir', recDir] });
     const [a, b, c, d] = [await user(stack.wsUrl, 'ra'), await user(stack.wsUrl, 'rb'), await user(stack.wsUrl, 'rc'),
       await user(stack.wsUrl, 'rd')];
     const cid = await circleWith(stack, [a, b, c, d]);
@@ -138,6 +138,34 @@ test('recording with consent: ask, decline, agree, late joiner, stop; the WebM f
       `${a.user.id} recording ready recordings/${r2.recording}`);
     assert.equal(psql(pg, `SELECT string_agg(user_id, ',') FROM media_shares WHERE media_id = '${r2.recording}'`), b.user.id);
     assert.equal(psql(pg, `SELECT circle FROM media WHERE id = '${r2.recording}'`), cid);
+    // recording.list: Alice's and Bob's, not Carol's (declined) nor Dan's.
+    for (const x of [a, b]) {
+      const l = await x.client.ok('recording.list', {});
+      assert.deepEqual(l.recordings.map((m) => m.id), [r2.recording]);
+      assert.equal(l.recordings[0].owner, a.user.id);
+      assert.equal(l.recordings[0].meta.files.length, files.length);
+    }
+    for (const x of [c, d]) assert.deepEqual((await x.client.ok('recording.list', {})).recordings, []);
+    assertError(await a.client.request('recording.list', { session: 'x' }), 'bad_request', 'session');
+    assert.deepEqual((await a.client.ok('recording.list', { session: 'f'.repeat(32) })).recordings, []);
+
+    // The SFU's own checks of the control commands (a signal node would never send these).
+    const node = await sfuNode(stack.redisPort, 'probe');
+    const ask = async (tx, cmd) => {
+      await sfuCommand(stack.redisPort, sfu.id, { tx, node: 'probe', ...cmd });
+      return node.next((m) => m.tx === tx);
+    };
+    const e1 = await ask(101, { op: 'record.start', room, name: '../escape', pids: [ja.device] });
+    assert.equal(e1.code, 'bad_request');
+    const e2 = await ask(102, { op: 'record.start', room, name: 'abc' });
+    assert.equal(e2.code, 'bad_request');
+    const e3 = await ask(103, { op: 'record.start', room: 'f'.repeat(32), name: 'abc', pids: ['x'] });
+    assert.equal(e3.code, 'not_found');
+    const e4 = await ask(104, { op: 'record.stop', room });
+    assert.equal(e4.code, 'not_found');
+    node.close();
+    assert.ok(!fs.existsSync(path.join(recDir, '..', 'escape')));
+
     // The Redis state is gone: a new request can start.
     assert.equal(await redisCommand(stack.redisPort, ['EXISTS', `room:${room}:rec`]), 0);
     console.log(`# stop → saved (files closed, row written, event delivered): ${playableMs} ms`);
