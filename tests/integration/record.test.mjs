@@ -173,3 +173,64 @@ test('recording with consent: ask, decline, agree, late joiner, stop; the WebM f
     await h.close();
   }
 });
+
+test('a session room: alone it records at once; a late joiner who agrees is recorded from then on; everyone leaving stops it', async () => {
+  const h = new Harness('record-session');
+  try {
+    const clip = path.join(h.dir, 'clip.ivf');
+    execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=15', '-t', '20',
+      '-c:v', 'libvpx', '-g', '30', '-y', clip]);
+    const pg = await h.postgres();
+    const stack = await startStack(h, { args: [...ARGS, '--postgres-conninfo-file', pg.conninfoFile] });
+    const recDir = path.join(h.dir, 'media', 'recordings');
+    fs.mkdirSync(recDir, { recursive: true });
+    await startSfu(h, { redisPort: stack.redisPort, args: ['--recordings-dir', recDir] });
+    const [a, b] = [await user(stack.wsUrl, 'sa'), await user(stack.wsUrl, 'sb')];
+    // A mentoring session's private room, as lib.private_room_set makes it (its id is the booking id).
+    const room = [...Array(32)].map(() => '0123456789abcdef'[Math.floor(Math.random() * 16)]).join('');
+    const now = Math.floor(Date.now() / 1000);
+    await redisCommand(stack.redisPort, ['HSET', `room:${room}`, 'name', 'Session', 'private', '1', 'opens', String(now - 60),
+      'closes', String(now + 3600)]);
+    await redisCommand(stack.redisPort, ['SADD', `room:${room}:guests`, a.user.id, b.user.id]);
+
+    const ja = await a.client.ok('room.join', { room, camera: true, mic: true });
+    const alice = await startPeer(h, { label: 'alice', args: ['--publish', `ivf=${clip}`] });
+    bridgeSignal(alice, 0, a.client, room);
+    await alice.next((m) => m.op === 'up');
+    alice.start();
+    const r = await a.client.ok('room.record.request', { room });
+    await a.client.waitEvent('room.record.state', (e) => e.room === room && e.state === 'recording', 15000);
+    const tStart = Date.now();
+
+    // Bob joins while it records: asked; his media flows at once but is not recorded until he agrees.
+    const jb = await b.client.ok('room.join', { room, camera: true, mic: true });
+    await b.client.waitEvent('room.record.asked', (e) => e.room === room && e.recording === r.recording);
+    const bob = await startPeer(h, { label: 'bob', args: ['--publish', `ivf=${clip}`] });
+    bridgeSignal(bob, 0, b.client, room);
+    await bob.next((m) => m.op === 'up');
+    bob.start();
+    await new Promise((res) => setTimeout(res, 1500));
+    const tAgree = Date.now();
+    await b.client.ok('room.record.consent', { room, agree: true });
+    await new Promise((res) => setTimeout(res, 2500));
+
+    // Everyone leaves: the SFU's room empties and the recording ends by itself.
+    await a.client.ok('room.leave', { room });
+    await b.client.ok('room.leave', { room });
+    const saved = await a.client.waitEvent('room.record.saved', (e) => e.room === room, 20000);
+    assert.equal(saved.media.meta.reason, 'empty');
+    await b.client.waitEvent('room.record.saved', (e) => e.room === room, 20000);
+    const files = saved.media.meta.files;
+    const fa = files.find((f) => f.pid === ja.device && f.kind === 'video');
+    const fb = files.find((f) => f.pid === jb.device && f.kind === 'video');
+    assert.ok(fa && fb, JSON.stringify(files));
+    assert.ok(fb.offset_ms >= tAgree - tStart - 1000, `Bob's file starts after he agreed (${fb.offset_ms} ms in)`);
+    assert.equal(ffprobe(path.join(recDir, r.recording, fb.file)).streams[0].codec_name, 'vp8');
+    await eventually(() => psql(pg, `SELECT count(*) FROM media WHERE id = '${r.recording}'`) === '1', { what: 'media row' });
+    assert.equal(psql(pg, `SELECT coalesce(circle, '-') || ' ' || session FROM media WHERE id = '${r.recording}'`), `- ${room}`);
+    assert.equal(psql(pg, `SELECT string_agg(user_id, ',') FROM media_shares WHERE media_id = '${r.recording}'`), b.user.id);
+    assert.deepEqual((await b.client.ok('recording.list', { session: room })).recordings.map((m) => m.id), [r.recording]);
+  } finally {
+    await h.close();
+  }
+});
