@@ -5,6 +5,7 @@
 #include <glib.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #define QUEUE_FRAMES_DEFAULT 512 /* ~5 s of one participant's audio+video at 30 fps; the writer keeps up easily */
 #define FRAME_MAX (4u << 20)     /* a VP8 frame larger than this is not one a browser sends: dropped */
+#define QUEUE_BYTES_MAX (64u << 20) /* and at most this much waiting: a publisher cannot make the SFU hoard memory */
 #define NAME_MAX_LEN 200
 
 /* One frame handed to the writer thread (or the end marker). */
@@ -59,7 +61,8 @@ struct recorder {
     int64_t started_wall_us, started_mono_us, stop_mono_us, finished_mono_us;
     GPtrArray *streams; /* recorder_stream_t, appended on the loop; read by the writer after the stop marker */
     GAsyncQueue *queue;
-    gint queued; /* frames in the queue (atomic) */
+    atomic_uint queued;  /* frames in the queue */
+    atomic_size_t bytes; /* their payload bytes */
     uint64_t queue_dropped;
     GThread *writer;
     recorder_done_cb done;
@@ -193,7 +196,8 @@ static gpointer writer_main(gpointer data)
         frame_t *f = g_async_queue_pop(r->queue);
         if (f == &stop_marker)
             break;
-        g_atomic_int_add(&r->queued, -1);
+        atomic_fetch_sub(&r->queued, 1);
+        atomic_fetch_sub(&r->bytes, f->len);
         writer_frame(f->st, f);
         free(f);
     }
@@ -286,7 +290,7 @@ static int push_frame(recorder_stream_t *st, const uint8_t *data, size_t len, ui
         st->dropped++;
         return RECORDER_WANT_KEYFRAME;
     }
-    if ((unsigned)g_atomic_int_get(&r->queued) >= r->queue_max) {
+    if (atomic_load(&r->queued) >= r->queue_max || atomic_load(&r->bytes) + len > QUEUE_BYTES_MAX) {
         st->dropped++;
         r->queue_dropped++;
         if (st->codec == RECORDER_VP8) {
@@ -314,7 +318,8 @@ static int push_frame(recorder_stream_t *st, const uint8_t *data, size_t len, ui
     f->len = len;
     memcpy(f->data, data, len);
     st->need_key = false;
-    g_atomic_int_add(&r->queued, 1);
+    atomic_fetch_add(&r->queued, 1);
+    atomic_fetch_add(&r->bytes, len);
     g_async_queue_push(r->queue, f);
     return 0;
 }

@@ -62,7 +62,7 @@ typedef void (*recorder_done_cb)(void *ctx, const recorder_result_t *res);
 typedef struct {
     const char *dir;             /* created if missing (its parent must exist); files go here */
     unsigned max_seconds;        /* 0 = no limit */
-    unsigned queue_frames;       /* bound of the writer queue; 0 = 512 */
+    unsigned queue_frames;       /* bound of the writer queue; 0 = 512 (and at most 64 MiB of frames) */
 } recorder_params_t;
 
 /* Starts a recording (its writer thread). Returns NULL if the directory cannot be made or the thread not

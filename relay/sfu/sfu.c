@@ -1253,7 +1253,7 @@ static void record_packet(track_t *t, const rtp_view_t *v, int keyframe)
     if (!g_hash_table_contains(r->rec_pids, t->owner->pid))
         return;
     int vp8 = !strcasecmp(t->codec, "VP8"), opus = !strcasecmp(t->codec, "opus");
-    if (!t->rec && (vp8 || opus) && strcmp(t->label, "screen") != 0)
+    if (!t->rec && (vp8 || opus))
         t->rec = recorder_stream_open(r->rec, t->owner->pid, t->owner->user, t->label, vp8 ? RECORDER_VP8 : RECORDER_OPUS);
     if (!t->rec)
         return;

@@ -80,7 +80,7 @@ void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, con
 void sfu_candidate(sfu_t *s, const char *room, const char *pid, const char *mid, const char *candidate);
 void sfu_leave(sfu_t *s, const char *room, const char *pid);
 void sfu_close_room(sfu_t *s, const char *room);
-/* Records the camera/mic tracks of the consenting participants of the room (the top layer of a simulcast camera) into
+/* Records the camera, mic and screen tracks (VP8, Opus) of the consenting participants of the room (the top layer of a simulcast camera) into
  * <recordings-dir>/<name>/ (name: checked by the caller, [A-Za-z0-9_-]), until sfu_record_stop, the
  * maximum length or the room's end; then the recorded event goes to node. Replies ok, or error not_found
  * (no such room here), conflict (already recording), unavailable (not configured, or the directory). */

@@ -87,6 +87,7 @@ lib.register('record_request', {}, function(keys, args)
   if not in_room(rid, dev) then return redis.error_reply('not_found: you are not in this room') end
   local state = redis.call('HGET', rk(rid), 'state')
   if state then return redis.error_reply('conflict: this room is already ' .. state) end
+  clear(rid) -- what a lapsed ask left behind must not count for this one
   redis.call('HSET', rk(rid), 'id', id, 'state', 'asking', 'by', uid, 'started', now_ms())
   redis.call('PEXPIRE', rk(rid), ASK_TTL_MS)
   redis.call('SADD', rk(rid, ':yes'), dev)
