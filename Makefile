@@ -32,7 +32,7 @@ LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
 SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq
 RELAY_PKGS  := openssl liburing
-SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson
+SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson libavformat libavcodec libavutil
 INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl libical
 pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)

@@ -15,6 +15,8 @@ const READ_ONLY = [
   'schedule_ics', 'schedule_ics_feed', 'schedule_load', 'schedule_mine',
   // moderation, read markers (issue 11)
   'accounts_session_live', 'circle_role_requests', 'moderation_audit', 'moderation_queue', 'unread_counts',
+  // recording with consent (issue 15)
+  'record_status',
 ];
 const WRITING = [
   'accounts_logout_all', 'accounts_password_set', 'accounts_profile_update', 'accounts_register', 'accounts_resume',
@@ -28,6 +30,8 @@ const WRITING = [
   // moderation, read markers (issue 11)
   'admin_suspend', 'admin_unsuspend', 'channel_read', 'chat_report', 'circle_remove', 'circle_role_decide',
   'circle_role_request', 'moderation_resolve',
+  // recording with consent (issue 15)
+  'record_consent', 'record_finished', 'record_newcomers', 'record_request', 'record_started', 'record_stop',
 ];
 
 let h, stack;
