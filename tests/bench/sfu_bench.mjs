@@ -115,6 +115,7 @@ let status = 1;
 try {
   const run = SERVER === 'janus' ? await janus(h) : await staffroom(h);
   const { pid, peer, rss0 } = run;
+  const profiles = [...new Set(peer.messages.filter((m) => m.op === 'up').map((m) => m.profile))];
   peer.start();
   await new Promise((r) => setTimeout(r, WARMUP * 1000)); // warm-up: a measured duration, not a wait for an event
   const m0 = run.metrics ? await run.metrics() : null;
@@ -144,7 +145,7 @@ try {
     lost: rep.lost, expected: rep.expected, loss_pct: rep.expected ? +(100 * rep.lost / rep.expected).toFixed(3) : null,
     udp_rcvbuf_drops: e1 - e0, lat_p50_us: rep.lat_p50_us, lat_p99_us: rep.lat_p99_us,
     rss_kb_per_participant: Math.round((rss1 - rss0) / (P + S)), load_cpu_share: +(loadCpuS / secs).toFixed(3),
-    rx_streams: rep.rx_streams, server_threads: run.threads ? run.threads() : threads(pid),
+    rx_streams: rep.rx_streams, srtp: profiles.join(','), server_threads: run.threads ? run.threads() : threads(pid),
     up: rep.up, failed: rep.failed, gone: run.gone(), errors: run.errors(),
   };
   console.log(`RESULT ${JSON.stringify(result)}`);
