@@ -115,6 +115,7 @@ const cols = [
   ['SFU-counted fwd/s', (g) => fmt(vals(g, (r) => r.fwd_pps))],
   ['CPU µs/rcvd pkt', (g) => fmt(vals(g, (r) => r.us_per_rx_pkt), 2)],
   ['rcvd pkts/CPU-s', (g) => fmt(vals(g, (r) => r.rx_per_cpu_s))],
+  ['µs/pkt schedstat', (g) => fmt(vals(g, (r) => r.us_per_rx_pkt_schedstat), 2)],
   ['server CPU', (g) => fmt(vals(g, (r) => 100 * r.sfu_cpu_share)) + '%'],
   ['loss %', (g) => fmt(vals(g, (r) => r.loss_pct), 3)],
   ['lat p50 µs', (g) => fmt(vals(g, (r) => r.lat_p50_us))],
@@ -152,7 +153,8 @@ for (const row of rows) {
 const widths = cols.map(([h], i) => Math.max(h.length, ...table.map((t) => t[i].length)));
 const line = (cells) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';
 console.log('\nrcv pkt/s: RTP packets the receivers got (the figure both servers are compared on); SFU-counted fwd/s: staffroom-sfu\'s own /metrics.');
-console.log('CPU µs/rcvd pkt and rcvd pkts/CPU-s: utime+stime of the server (every thread) over the packets the receivers got.');
+console.log('CPU µs/rcvd pkt and rcvd pkts/CPU-s: utime+stime of the server (every thread, 10 ms ticks) over the packets the receivers got;');
+console.log('µs/pkt schedstat: the same from every thread\'s run time in ns (/proc/PID/task/*/schedstat), a finer check.');
 console.log('sent/expected: what the load program sent over what it should (below 1: the load program was short of CPU).');
 console.log('UDP buf drops/s: the kernel\'s RcvbufErrors (machine-wide) over the window.');
 console.log('Medians (min–max) over rounds; targets: staffroom ≥ 1.5x Janus packets per CPU-second, ≤ 8 µs per forwarded packet, 0 loss below saturation');
