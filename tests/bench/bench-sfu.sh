@@ -20,7 +20,8 @@
 # the load program's own CPU share is printed so that one can see it was not the bound. Every process is
 # started by the run and stopped by its PID.
 #
-# Knobs (environment): BENCH_SERVERS ("staffroom janus"), BENCH_ROUNDS (3), BENCH_ROWS
+# Knobs (environment): BENCH_SERVERS ("staffroom janus"; "janus:N" is Janus with event_loops N, e.g.
+# "staffroom janus janus:2" compares both Janus settings in one run), BENCH_ROUNDS (3), BENCH_ROWS
 # ("5x0 10x0 25x0 1x50"), BENCH_SECONDS (10), BENCH_WARMUP (3), BENCH_QUICK=1 (rows "5x0 1x20", 5 s
 # measured after 2 s: a short run on a busy machine), BENCH_PIN=0 (no taskset), JANUS_EVENT_LOOPS (0:
 # Janus's default, a thread per peer connection), BENCH_SIMULCAST (1: Janus's publishers send three layers
@@ -47,10 +48,10 @@ case "$ROUNDS" in '' | *[!0-9]* | 0) echo "bench-sfu: BENCH_ROUNDS must be a pos
 for s in "${SERVERS[@]}"; do
   case "$s" in
     staffroom) ;;
-    janus)
+    janus | janus:[0-9]*)
       [ -x "${JANUS_BIN:-/usr/bin/janus}" ] || { echo "bench-sfu: janus missing (scripts/deps.sh bench)" >&2; exit 1; }
       [ -f build/tests/bench/janus_lo_shim.so ] || { echo "bench-sfu: build/tests/bench/janus_lo_shim.so missing (make bench-sfu)" >&2; exit 1; } ;;
-    *) echo "bench-sfu: BENCH_SERVERS: unknown server '$s' (staffroom, janus)" >&2; exit 1 ;;
+    *) echo "bench-sfu: BENCH_SERVERS: unknown server '$s' (staffroom, janus, janus:N)" >&2; exit 1 ;;
   esac
 done
 
@@ -68,7 +69,7 @@ fi
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 echo "bench-sfu: ${SERVERS[*]}; ${#ROWS[@]} rows x $ROUNDS rounds, ${BENCH_SECONDS}s measured after ${BENCH_WARMUP}s warm-up; $PIN_NOTE"
-echo "bench-sfu: Janus event_loops=${JANUS_EVENT_LOOPS:-0}; $( [ "${BENCH_SIMULCAST:-1}" = 1 ] && echo 'Janus publishers send simulcast f+h+q' || echo 'Janus publishers send one layer'), staffroom $( [ "${BENCH_STAFFROOM_SIMULCAST:-0}" = 1 ] && echo 'simulcast' || echo 'one layer')"
+echo "bench-sfu: Janus event_loops=${JANUS_EVENT_LOOPS:-0} unless janus:N; $( [ "${BENCH_SIMULCAST:-1}" = 1 ] && echo 'Janus publishers send simulcast f+h+q' || echo 'Janus publishers send one layer'), staffroom $( [ "${BENCH_STAFFROOM_SIMULCAST:-0}" = 1 ] && echo 'simulcast' || echo 'one layer')"
 echo "bench-sfu: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 failed=0
 for ((r = 0; r < ROUNDS; r++)); do
@@ -96,7 +97,8 @@ echo "bench-sfu: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 node - "$results" <<'JS'
 const fs = require('fs');
-const runs = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').filter(Boolean).map(JSON.parse);
+const runs = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').filter(Boolean).map(JSON.parse)
+  .map((r) => ({ ...r, server: r.server === 'janus' ? `janus (loops ${r.event_loops})` : r.server }));
 const rows = [...new Set(runs.map((r) => r.row))];
 const servers = [...new Set(runs.map((r) => r.server))];
 const med = (a) => { const s = [...a].sort((x, y) => x - y); const n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
@@ -107,7 +109,7 @@ const fmt = (v, d = 0) => {
   return v.length > 1 ? `${f(med(v))} (${f(Math.min(...v))}–${f(Math.max(...v))})` : f(v[0]);
 };
 const cols = [
-  ['server', (g) => g[0].server + (g[0].server === 'janus' ? ` (loops ${g[0].event_loops})` : '')],
+  ['server', (g) => g[0].server],
   ['sent', (g) => g[0].sent],
   ['row', (g) => `${g[0].publishers} pub x ${g[0].publishers - 1 + g[0].subscribers} recv`],
   ['rcv pkt/s', (g) => fmt(vals(g, (r) => r.rx_pps))],
@@ -135,19 +137,20 @@ for (const row of rows) {
     if (g.length) table.push(cols.map(([, f]) => f(g)));
   }
   const st = runs.filter((r) => r.row === row && r.server === 'staffroom');
-  const ja = runs.filter((r) => r.row === row && r.server === 'janus');
-  if (st.length && ja.length) {
+  for (const janus of servers.filter((x) => x.startsWith('janus'))) {
+    const ja = runs.filter((r) => r.row === row && r.server === janus);
+    if (!st.length || !ja.length) continue;
     const m = (g, f) => med(vals(g, f));
     const perRound = [...new Set(st.map((r) => r.round))].map((k) => {
       const a = st.find((r) => r.round === k), b = ja.find((r) => r.round === k);
       return a && b && b.rx_per_cpu_s ? a.rx_per_cpu_s / b.rx_per_cpu_s : null;
     }).filter((x) => x !== null);
     const ratio = m(st, (r) => r.rx_per_cpu_s) / m(ja, (r) => r.rx_per_cpu_s);
-    ratios.push(`${row}: staffroom/janus received packets per server CPU-second ${ratio.toFixed(2)}x ` +
+    ratios.push(`${row}: staffroom/${janus} received packets per server CPU-second ${ratio.toFixed(2)}x ` +
       `(per round ${perRound.length ? `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}` : '-'}; target ≥ 1.5: ${ratio >= 1.5 ? 'met' : 'NOT met'}); ` +
       `CPU µs per received packet staffroom ${m(st, (r) => r.us_per_rx_pkt).toFixed(2)} (target ≤ 8: ${m(st, (r) => r.us_per_rx_pkt) <= 8 ? 'met' : 'NOT met'}), ` +
       `janus ${m(ja, (r) => r.us_per_rx_pkt).toFixed(2)}; loss staffroom ${m(st, (r) => r.loss_pct)} %, janus ${m(ja, (r) => r.loss_pct)} %; ` +
-      `RSS per participant staffroom/janus ${(m(st, (r) => r.rss_kb_per_participant) / m(ja, (r) => r.rss_kb_per_participant)).toFixed(2)}x`);
+      `latency p99 staffroom ${m(st, (r) => r.lat_p99_us)} µs, janus ${m(ja, (r) => r.lat_p99_us)} µs; RSS per participant staffroom/janus ${(m(st, (r) => r.rss_kb_per_participant) / m(ja, (r) => r.rss_kb_per_participant)).toFixed(2)}x`);
   }
 }
 const widths = cols.map(([h], i) => Math.max(h.length, ...table.map((t) => t[i].length)));

@@ -4,7 +4,7 @@
 // and S participants who only receive, all in one room, synthetic RTP (Opus-sized packets every 20 ms,
 // VP8 frames of 3 × 1000-byte packets at 30 fps; with simulcast also the h and q layers).
 //
-//   node tests/bench/sfu_bench.mjs [staffroom|janus] PUBLISHERS SUBSCRIBERS
+//   node tests/bench/sfu_bench.mjs [staffroom|janus|janus:N] PUBLISHERS SUBSCRIBERS   (janus:N: event_loops N)
 //   env: BENCH_SECONDS (10), BENCH_WARMUP (3), SFU_CPU / LOAD_CPU (taskset lists, unset: no pinning),
 //        STAFFROOM_BUILD (the optimised build/, set by bench-sfu.sh),
 //        BENCH_SIMULCAST (1: Janus's publishers send three layers and each subscriber gets the full one;
@@ -34,17 +34,20 @@ import { startPeer, bridgeRedis, peerBin } from '../tools/sfu_peer.mjs';
 import { startJanus, janusRoom } from './janus.mjs';
 
 const argv = process.argv.slice(2);
-const SERVER = /^\d/.test(argv[0] || '') ? 'staffroom' : (argv.shift() || 'staffroom');
+// "janus:N" is Janus with event_loops = N (JANUS_EVENT_LOOPS otherwise).
+const SPEC = /^\d/.test(argv[0] || '') ? 'staffroom' : (argv.shift() || 'staffroom');
+const [SERVER, LOOPS_ARG] = SPEC.split(':');
 const P = Number(argv[0] || 5);
 const S = Number(argv[1] || 0);
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
 const WARMUP = Number(process.env.BENCH_WARMUP || 3);
 const SIMULCAST = SERVER === 'janus' ? process.env.BENCH_SIMULCAST !== '0' : process.env.BENCH_STAFFROOM_SIMULCAST === '1';
-const EVENT_LOOPS = Number(process.env.JANUS_EVENT_LOOPS || 0);
+const EVENT_LOOPS = Number(LOOPS_ARG ?? process.env.JANUS_EVENT_LOOPS ?? 0);
 const SUBSTREAM = 2; // Janus's highest layer, f: the one staffroom-sfu forwards (checked below from the trailers)
 const TICK = 100; // clock ticks per second (USER_HZ on Linux)
-if (!['staffroom', 'janus'].includes(SERVER) || !(P >= 1) || !(S >= 0)) {
-  console.error('usage: sfu_bench.mjs [staffroom|janus] PUBLISHERS SUBSCRIBERS');
+if (!['staffroom', 'janus'].includes(SERVER) || !(P >= 1) || !(S >= 0) || !(EVENT_LOOPS >= 0) ||
+  (LOOPS_ARG !== undefined && SERVER !== 'janus')) {
+  console.error('usage: sfu_bench.mjs [staffroom|janus|janus:EVENT_LOOPS] PUBLISHERS SUBSCRIBERS');
   process.exit(2);
 }
 
