@@ -23,6 +23,7 @@ import { Harness } from '../lib/harness.mjs';
 import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
+import { prejoin } from '../lib/callstage.mjs';
 
 const T = 15000;
 const CIRCLE = 'Statistics for adults';
@@ -128,15 +129,17 @@ test('1. desktop: the circle is an app — rail, grouped conversation, members p
   await rail.getByRole('list', { name: 'Your circles' }).getByRole('link', { name: new RegExp(CIRCLE) }).waitFor({ timeout: T });
   await rail.getByRole('link', { name: '# help' }).waitFor({ timeout: T });
   await rail.getByRole('heading', { name: 'Drop-in rooms' }).waitFor({ timeout: T });
-  // Before joining a room: check the camera and microphone and pick them (kept for later calls).
-  await rail.getByRole('button', { name: 'Check camera and mic' }).click();
-  const preview = rail.getByRole('group', { name: 'Your camera and microphone' });
+  // Joining a room opens the pre-join screen: preview, microphone level, pickers; Cancel joins nothing.
+  await rail.getByRole('button', { name: 'Join Drop-in room' }).click();
+  const preview = await prejoin(ada);
   await preview.getByRole('combobox', { name: 'Camera' }).waitFor({ timeout: T });
-  await ada.waitForFunction(() => document.querySelector('.prejoin video')?.readyState >= 2, null, { timeout: T });
-  await noAxeViolations(ada, 'pre-join check (desktop)');
+  await ada.waitForFunction(() => document.querySelector('.prejoin-preview video')?.readyState >= 2, null, { timeout: T });
+  await noAxeViolations(ada, 'pre-join screen (desktop)');
   await shot(ada, 'app-04a-prejoin');
-  await preview.getByRole('button', { name: 'Done' }).click();
+  await preview.getByRole('button', { name: 'Cancel' }).click();
   await preview.waitFor({ state: 'detached', timeout: T });
+  assert.equal(await rail.getByRole('region', { name: 'Room Drop-in room' }).count(), 0, 'cancelled: not in the room');
+  assert.equal(await rail.getByRole('button', { name: 'Join Drop-in room' }).isEnabled(), true);
   // Members panel on the right: user names and role badges.
   const side = ada.getByRole('complementary', { name: 'Members and mentoring' });
   const bobRow = side.locator(`.member[data-user="${bob.user.id}"]`);

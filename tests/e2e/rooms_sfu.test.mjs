@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { callStage } from '../lib/callstage.mjs';
+import { callStage, join } from '../lib/callstage.mjs';
 import { shot, unlabeledControls } from '../lib/browser.mjs';
 import { startSfu } from '../lib/sfu.mjs';
 import { redisCommand } from '../lib/client.mjs';
@@ -86,7 +86,7 @@ const roomRegion = (p) => p.getByRole('region', { name: 'Room Drop-in room' });
 test(`1. ${N} in a room through the SFU, relay-only: every page decodes the ${N - 1} others`, async () => {
   for (const p of pages) await joinButton(p).waitFor({ timeout: T });
   const t0 = Date.now();
-  await Promise.all(pages.map((p) => joinButton(p).click()));
+  await Promise.all(pages.map(async (p) => { await joinButton(p).click(); await join(p, { timeout: 30000 }); }));
   for (const p of pages) await roomRegion(p).waitFor({ timeout: T });
   const stats = await allDecoding(pages, N - 1, 60000);
   const took = Date.now() - t0;
@@ -142,6 +142,7 @@ test('3. leave and rejoin', async () => {
     await eventually(async () => (await p.locator('.stage-grid .tile').count()) === N - 2, { timeoutMs: T, what: 'one tile fewer after a leave' });
   }
   await joinButton(last).click();
+  await join(last);
   await roomRegion(last).waitFor({ timeout: T });
   await allDecoding(pages, N - 1, 45000);
 });

@@ -14,6 +14,7 @@ import { launchBrowser, newUser, shot, unlabeledControls } from '../lib/browser.
 import { startWebStack } from '../lib/webstack.mjs';
 import { startRelay } from '../lib/relay.mjs';
 import { firstFrames } from '../lib/media.mjs';
+import { join } from '../lib/callstage.mjs';
 
 const T = 15000;
 let h; let stack; let relay; let browser; let circle;
@@ -187,11 +188,13 @@ test('the mentoring journey: a session booked to start now; both join its room w
   await reminder.waitFor({ timeout: T });
   await shot(ep, 'schedule-04-reminder');
   await reminder.getByRole('link', { name: 'Join now' }).click();
+  await join(ep);
   await ep.getByRole('region', { name: 'Room Session with Maria Mentor' }).waitFor({ timeout: T });
   await mrow.getByText('Ezra Mentee is in the room').waitFor({ timeout: T });
   await shot(mp, 'schedule-05-mentee-waiting');
   const t0 = Date.now();
   await mjoin.click();
+  await join(mp);
   await mp.getByRole('region', { name: 'Room Session with Ezra Mentee' }).waitFor({ timeout: T });
   const [fm, fe] = await Promise.all([firstFrames(mp, 1, t0, 30000), firstFrames(ep, 1, t0, 30000)]);
   for (const st of [...fm.stats, ...fe.stats]) {

@@ -7,6 +7,7 @@
 import { h, fill } from '../dom.js';
 import { stopStream, videoFor } from '../rtc.js';
 import { SfuSession } from '../sfu.js';
+import { showChoice } from './prejoin.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
 const STATE_TEXT = {
@@ -166,6 +167,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     render();
   }
   leave.addEventListener('click', () => s.leave());
+  showChoice(stream, mic, cam);
   render();
   mic.focus(); // the stage fills the window: keyboard users start on its controls
   onChange?.();
