@@ -46,6 +46,7 @@ before(async () => {
   bob = await connect(stack.wsUrl);
   const reg = await registerUser(bob, uniqueName('bob'), 'password 12345', { display_name: 'Bob Brown' });
   bob.user = reg.user;
+  await bob.ok('profile.update', { tz: 'Europe/London', subjects: ['Statistics', 'Maths'] });
   await bob.ok('circle.join', { circle: circleId });
   await admin.ok('circle.set_role', { circle: circleId, user: reg.user.id, role: 'expert' });
   browser = await launchBrowser();
@@ -168,6 +169,28 @@ test('1. desktop: the circle is an app — rail, grouped conversation, members p
   await box.press('Enter');
   await msg(ada, 'yes please!').waitFor({ timeout: T });
   await bob.waitEvent('chat.mention', (e) => e.message?.text?.includes('yes please!'));
+
+  // Profile cards: a member's name (or a message's author) opens one: @name, role in the circle, local time
+  // in their zone, subjects, Message / Call; Escape closes it and focus goes back to the name.
+  await bobRow.getByRole('button', { name: 'Bob Brown', exact: true }).click();
+  const card = ada.getByRole('dialog', { name: 'Profile of Bob Brown' });
+  await card.getByText('Teaches Statistics, Maths').waitFor({ timeout: T });
+  await card.getByText(`@${bob.user.name}`).waitFor({ timeout: T });
+  assert.match(await card.locator('.card-facts').textContent(), new RegExp(`expert in ${CIRCLE}`));
+  assert.match(await card.locator('.local-time').textContent(), /^Local time .+ \(Europe\/London\)$/);
+  assert.equal(await card.getByRole('button', { name: 'Call' }).count(), 1);
+  assert.equal(await card.getByRole('combobox').count(), 0, 'a member gets no role control');
+  await noAxeViolations(ada, 'profile card (desktop)');
+  await shot(ada, 'app-04b-profile-card');
+  await ada.keyboard.press('Escape');
+  await card.waitFor({ state: 'detached', timeout: T });
+  assert.equal(await ada.evaluate(() => document.activeElement?.textContent), 'Bob Brown', 'focus back on the name');
+  await msg(ada, 'regression tonight').getByRole('button', { name: 'Bob Brown', exact: true }).click();
+  await card.getByRole('button', { name: 'Message' }).click();
+  await card.waitFor({ state: 'detached', timeout: T });
+  assert.equal(await box.inputValue(), `@${bob.user.name} `, 'Message starts an @mention in the composer');
+  assert.equal(await ada.evaluate(() => document.activeElement?.classList.contains('composer-input')), true);
+  await box.fill('');
 
   // Unread: a message in #help shows in the rail as "(1 new)" and on the circle as a count.
   await bob.ok('chat.send', { channel: helpChannel, text: 'Posted the example in here too.' });
