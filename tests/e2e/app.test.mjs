@@ -49,6 +49,9 @@ before(async () => {
   await bob.ok('profile.update', { tz: 'Europe/London', subjects: ['Statistics', 'Maths'] });
   await bob.ok('circle.join', { circle: circleId });
   await admin.ok('circle.set_role', { circle: circleId, user: reg.user.id, role: 'expert' });
+  // a second circle of Bob's that Ada is not in: only the admin sees it on his profile card
+  const second = (await admin.ok('circle.create', { name: 'Maths night school', subject: 'Mathematics', phase: 'further' })).circle.id;
+  await bob.ok('circle.join', { circle: second });
   browser = await launchBrowser();
 });
 
@@ -177,6 +180,7 @@ test('1. desktop: the circle is an app — rail, grouped conversation, members p
   await card.getByText('Teaches Statistics, Maths').waitFor({ timeout: T });
   await card.getByText(`@${bob.user.name}`).waitFor({ timeout: T });
   assert.match(await card.locator('.card-facts').textContent(), new RegExp(`expert in ${CIRCLE}`));
+  assert.equal(await card.locator('.card-circle').count(), 1, 'only the circles Ada shares with Bob');
   assert.match(await card.locator('.local-time').textContent(), /^Local time .+ \(Europe\/London\)$/);
   assert.equal(await card.getByRole('button', { name: 'Call' }).count(), 1);
   assert.equal(await card.getByRole('combobox').count(), 0, 'a member gets no role control');
@@ -293,6 +297,16 @@ test('4. a moderator gives a role from the member list; everyone sees the badge 
   await row.getByLabel('Role of Bob Brown').selectOption('mentor');
   await ad.getByRole('status').filter({ hasText: 'Bob Brown is now a mentor.' }).waitFor({ timeout: T });
   await pages.ada.locator(`.member[data-user="${bob.user.id}"] .role`, { hasText: 'mentor' }).waitFor({ timeout: T });
+  // Bob's profile card, seen by an admin: his role in every circle (circle.shared), and the role select
+  await row.getByRole('button', { name: 'Bob Brown', exact: true }).click();
+  const card = ad.getByRole('dialog', { name: 'Profile of Bob Brown' });
+  await card.locator('.card-circle').nth(1).waitFor({ timeout: T });
+  assert.deepEqual((await card.locator('.card-circle').allTextContents()).map((x) => x.trim()),
+    ['member in Maths night school', `mentor in ${CIRCLE}`]);
+  assert.equal(await card.getByLabel('Role in this circle').inputValue(), 'mentor');
+  await noAxeViolations(ad, 'profile card as moderator (desktop)');
+  await shot(ad, 'app-21-profile-card-moderator');
+  await card.getByRole('button', { name: 'Close' }).click();
   await noAxeViolations(ad, 'circle as moderator (desktop)');
   await shot(ad, 'app-20-moderator-members');
 

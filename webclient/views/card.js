@@ -1,5 +1,5 @@
 // views/card.js — the profile card shown when a member or a message's author is clicked (like Slack's):
-// avatar, display name and @user name, role badge in this circle, school and subjects, their local time
+// avatar, display name and @user name, role badges in every circle we share (circle.shared), school and subjects, their local time
 // (their profile's time zone), presence and on-duty, and buttons: Message (an @mention of them in this
 // channel's composer — the protocol has no direct messages), Call, Book a session (mentors), and for the
 // circle's moderators their role (circle.set_role). The full profile comes from profile.get; what only the
@@ -41,11 +41,19 @@ export function showProfileCard(ctx, user, opener) {
   close.addEventListener('click', () => shut());
   current = { box, opener, close: shut };
 
+  let shared = null; // [{id, name, role}] once circle.shared answered
+  let shown = user;
   render(user);
   box.focus();
+  conn.request('circle.shared', { user: user.id }).then((res) => {
+    if (current?.box !== box) return;
+    shared = res.circles;
+    render(shown);
+  }).catch(() => { /* the role in this circle (member list) is still shown */ });
   conn.request('profile.get', { user: user.id }).then((res) => {
     if (current?.box !== box) return;
     ctx.users?.set(user.id, { ...ctx.users.get(user.id), ...res.user });
+    shown = res.user;
     render(res.user);
   }).catch((err) => {
     if (current?.box === box) body.append(h('p', { class: 'form-error', role: 'alert' }, `Could not load the profile: ${ctx.describeError(err)}`));
@@ -74,8 +82,7 @@ export function showProfileCard(ctx, user, opener) {
       h('div', { class: 'card-head' }, avatar(u, { size: 'l' }),
         h('div', {}, h('h2', {}, nameOf(u)), u.name ? h('p', { class: 'username muted' }, `@${u.name}`) : null)),
       h('ul', { class: 'card-facts' },
-        member ? h('li', {}, h('span', { class: `role role-${member.role}` }, member.role),
-          ` in ${ctx.members.circleName}`) : null,
+        ...roleLines(ctx, member, shared),
         presence ? h('li', {}, h('span', { 'aria-hidden': 'true' }, presence.symbol), ` ${presence.label}`,
           member.on_duty ? h('span', { class: 'on-duty' }, ' · on duty for help') : null) : null,
         time ? h('li', { class: 'local-time' }, `Local time ${time} (${tz})`) : null,
@@ -85,6 +92,14 @@ export function showProfileCard(ctx, user, opener) {
       actions,
       !me && ctx.members?.moderator && member ? roleControl(ctx, u, member) : null);
   }
+}
+
+// One line per circle we share: "EXPERT in Statistics evenings" (members have no badge); before
+// circle.shared answers (or if it fails), the role in the circle on screen.
+function roleLines(ctx, member, shared) {
+  const list = shared || (member ? [{ id: ctx.members.circle, name: ctx.members.circleName, role: member.role }] : []);
+  return list.map((c) => h('li', { class: 'card-circle', dataset: { circle: c.id } },
+    c.role !== 'member' ? h('span', { class: `role role-${c.role}` }, c.role) : 'member', ` in ${c.name}`));
 }
 
 // A moderator's role select for the member (circle.set_role); the list redraws on the circle.role event.
