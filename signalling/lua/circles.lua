@@ -267,3 +267,26 @@ lib.register('circle_set_role', {}, function(keys, args)
   if old ~= role then audit(cid, uid, 'role_set', who, nil, role) end
   return ''
 end)
+
+-- args: uid (who asks), target. The circles that target is a member of and uid can see — those uid is a
+-- member of too, or every one for an admin — each with target's role there: the role badges of a profile
+-- card (circle.shared). Sorted by name, at most SHARED_MAX.
+local SHARED_MAX = 100
+lib.register('circle_shared', {'no-writes'}, function(keys, args)
+  local uid, target = args[1], args[2]
+  if redis.call('EXISTS', 'user:' .. target) == 0 then return fail('not_found', 'no such user') end
+  local admin = is_admin(uid)
+  local found = {}
+  local theirs = redis.call('HGETALL', 'user:' .. target .. ':circles')
+  for i = 1, #theirs, 2 do
+    local cid = theirs[i]
+    if theirs[i + 1] == 'member' and (admin or role_of(cid, uid)) then
+      local role = role_of(cid, target)
+      if role then found[#found + 1] = {id = cid, name = redis.call('HGET', 'circle:' .. cid, 'name') or '', role = role} end
+    end
+  end
+  table.sort(found, function(a, b) return a.name < b.name or (a.name == b.name and a.id < b.id) end)
+  local out = {}
+  for i = 1, math.min(#found, SHARED_MAX) do out[i] = cjson.encode(found[i]) end
+  return '{"circles":' .. jarr(out) .. '}'
+end)

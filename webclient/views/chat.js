@@ -8,6 +8,7 @@ import { helpStatusText } from './help.js';
 import { h, field, fill, formatTime, avatar, userZone } from '../dom.js';
 import { compareIds } from '../protocol.js';
 import { mentionsMe, attachMentionAutocomplete } from './mentions.js';
+import { showProfileCard } from './card.js';
 
 const PAGE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -127,7 +128,8 @@ export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
     const mine = msg.user?.id === conn.user?.id;
     const when = new Date(msg.ts);
     const head = h('div', { class: 'msg-head' },
-      h('span', { class: 'author' }, nameOf(msg.user)),
+      msg.user?.id ? h('button', { type: 'button', class: 'link author person', 'aria-haspopup': 'dialog',
+        onclick: (ev) => showProfileCard(ctx, msg.user, ev.currentTarget) }, nameOf(msg.user)) : h('span', { class: 'author' }, nameOf(msg.user)),
       ' ',
       h('time', { datetime: Number.isFinite(msg.ts) ? when.toISOString() : undefined }, Number.isFinite(msg.ts) ? formatTime(msg.ts, tz) : ''),
       msg.edited ? h('span', { class: 'muted edited' }, ' (edited)') : null);
