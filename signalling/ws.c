@@ -756,6 +756,16 @@ static void req_free(ws_http_req_t *req)
 
 const char *ws_http_path(const ws_http_req_t *req) { return req->path; }
 
+/* An answer to a request whose body reading is paused: lws does not get on with a connection whose input
+ * is held back, so let the rest of the body come (it is dropped unless the route still wants it). */
+static void http_unpause_for_answer(ws_http_req_t *req)
+{
+    if (req->body_paused && req->wsi) {
+        req->body_paused = 0;
+        lws_rx_flow_control(req->wsi, 1);
+    }
+}
+
 static int copy_out(const char *v, char *out, size_t cap)
 {
     size_t n = strlen(v);
@@ -810,6 +820,7 @@ void ws_http_answer(ws_http_req_t *req, int status, const char *content_type, co
         return;
     }
     req->answered = 1;
+    http_unpause_for_answer(req);
     req->body = malloc(LWS_PRE + len + 1);
     if (req->body) {
         memcpy(req->body + LWS_PRE, body, len);
@@ -848,7 +859,7 @@ void ws_http_on_body(ws_http_req_t *req, ws_http_body_fn fn, void *priv)
 {
     req->body_fn = fn;
     req->body_priv = priv;
-    if (req->has_body || req->end_soon)
+    if (!fn || req->has_body || req->end_soon)
         return;
     /* Nothing will come: say so from the loop, not from inside this call. */
     req->end_soon = malloc(sizeof *req->end_soon);
@@ -895,6 +906,7 @@ void ws_http_answer_file(ws_http_req_t *req, int status, const char *content_typ
         return;
     }
     req->answered = 1;
+    http_unpause_for_answer(req);
     req->status = status;
     req->foff = offset;
     req->fleft = len;

@@ -110,7 +110,8 @@ typedef enum { WS_BODY_DATA, WS_BODY_END, WS_BODY_ABORT } ws_body_event_t;
  * which only frees it). Called on the loop, never from inside ws_http_on_body; at most one END or ABORT. */
 typedef void (*ws_http_body_fn)(ws_http_req_t *req, ws_body_event_t ev, const char *data, size_t len, void *priv);
 /* Asks for req's body (during the route call). A request without a body gets WS_BODY_END at once (on the
- * next loop turn, never inside this call). */
+ * next loop turn, never inside this call). fn NULL: the rest of the body is dropped (e.g. after an early
+ * answer). */
 void ws_http_on_body(ws_http_req_t *req, ws_http_body_fn fn, void *priv);
 /* Stops (1) or resumes (0) reading req's body, e.g. while a piece is written to disk. Pieces lws had
  * already read may still arrive while paused: the callback must keep them. */
