@@ -26,6 +26,7 @@
 #include "circles.h"
 #include "help.h"
 #include "log.h"
+#include "comments.h"
 #include "media.h"
 #include "mentoring.h"
 #include "metrics.h"
@@ -199,7 +200,7 @@ static const module_t *const features[] = {
     &accounts_module, &circles_module, &channels_module, &turn_module, &mentoring_module,
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &moderation_module,
     &readmark_module, &presence_module,
-    &media_module, /* lesson clips (PostgreSQL): no connection-gone observers */
+    &media_module, &comments_module, /* lesson clips and their comments (PostgreSQL): no connection-gone observers */
 };
 
 static int register_features(void)

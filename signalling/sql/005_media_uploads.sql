@@ -17,6 +17,7 @@ CREATE TABLE media_comments (
     id          text        PRIMARY KEY,            -- 32 hex, random
     media_id    text        NOT NULL REFERENCES media (id) ON DELETE CASCADE,
     author      text        NOT NULL,
+    author_name text        NOT NULL DEFAULT '',    -- display name when written (the list needs no Redis)
     at_ms       integer     NOT NULL CHECK (at_ms >= 0),
     end_ms      integer     CHECK (end_ms IS NULL OR end_ms > at_ms),
     tag         text        CHECK (tag IS NULL OR tag IN ('questioning', 'behaviour', 'pace', 'strength', 'next_step')),

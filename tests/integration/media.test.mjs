@@ -309,3 +309,52 @@ test('bad input to media.* requests is bad_request or not_found, naming the fiel
   await alice.client.ok('media.rename', { media: id, title: "x'); DROP TABLE media; --" });
   assert.equal((await alice.client.ok('media.get', { media: id })).media.title, "x'); DROP TABLE media; --");
 });
+
+test('time-coded comments: add at a time (and a range), reply, list in time order, edit/delete by the author, events', async () => {
+  const { id } = await upload(alice, small, { title: 'Comments clip' });
+  await alice.client.ok('media.share', { media: id, user: bob.user.id });
+  const c1 = (await bob.client.ok('comment.add', { media: id, at_ms: 2000, text: 'The question to the back row', tag: 'questioning' })).comment;
+  assert.equal(c1.at_ms, 2000);
+  assert.equal(c1.tag, 'questioning');
+  assert.equal(c1.author.id, bob.user.id);
+  assert.equal(c1.author.display_name, bob.user.display_name);
+  // the owner has it open: she is told
+  const ev = await alice.client.waitEvent('comment.added', (e) => e.comment.id === c1.id);
+  assert.equal(ev.media, id);
+  const c0 = (await alice.client.ok('comment.add', { media: id, at_ms: 500, end_ms: 1500, text: 'Calm start', tag: 'strength' })).comment;
+  assert.equal(c0.end_ms, 1500);
+  const reply = (await alice.client.ok('comment.add', { media: id, at_ms: 2000, text: 'Thanks!', reply_to: c1.id })).comment;
+  assert.equal(reply.reply_to, c1.id);
+  let list = (await bob.client.ok('comment.list', { media: id })).comments;
+  assert.deepEqual(list.map((c) => c.id), [c0.id, c1.id, reply.id]);
+  // edit and delete: the author only
+  assertError(await alice.client.request('comment.edit', { comment: c1.id, text: 'mine' }), 'forbidden');
+  assertError(await alice.client.request('comment.delete', { comment: c1.id }), 'forbidden');
+  const edited = (await bob.client.ok('comment.edit', { comment: c1.id, text: 'The question to the back row (12:40)', tag: 'next_step' })).comment;
+  assert.equal(edited.edited, true);
+  assert.equal(edited.tag, 'next_step');
+  await alice.client.waitEvent('comment.edited', (e) => e.comment.id === c1.id);
+  assert.equal((await bob.client.ok('comment.edit', { comment: c1.id, tag: 'none' })).comment.tag, undefined);
+  await bob.client.ok('comment.delete', { comment: c1.id });
+  await alice.client.waitEvent('comment.deleted', (e) => e.comment === c1.id);
+  list = (await alice.client.ok('comment.list', { media: id })).comments;
+  assert.deepEqual(list.map((c) => c.id), [c0.id], 'a reply goes with its comment');
+  // who may not see the clip may neither read nor write its comments
+  assertError(await dave.client.request('comment.list', { media: id }), 'not_found');
+  assertError(await dave.client.request('comment.add', { media: id, at_ms: 1, text: 'hi' }), 'not_found');
+  assertError(await dave.client.request('comment.edit', { comment: c0.id, text: 'x' }), 'not_found');
+  assertError(await dave.client.request('comment.delete', { comment: c0.id }), 'not_found');
+  await alice.client.ok('media.unshare', { media: id, user: bob.user.id });
+  assertError(await bob.client.request('comment.list', { media: id }), 'not_found', undefined);
+  // bad input
+  assertError(await alice.client.request('comment.add', { media: id, text: 'x' }), 'bad_request', 'at_ms');
+  assertError(await alice.client.request('comment.add', { media: id, at_ms: -1, text: 'x' }), 'bad_request', 'at_ms');
+  assertError(await alice.client.request('comment.add', { media: id, at_ms: 99999, text: 'x' }), 'bad_request', 'at_ms');
+  assertError(await alice.client.request('comment.add', { media: id, at_ms: 10, end_ms: 5, text: 'x' }), 'bad_request', 'end_ms');
+  assertError(await alice.client.request('comment.add', { media: id, at_ms: 10, text: 'x', tag: 'rude' }), 'bad_request', 'tag');
+  assertError(await alice.client.request('comment.add', { media: id, at_ms: 10, text: '' }), 'bad_request', 'text');
+  assertError(await alice.client.request('comment.add', { media: id, at_ms: 10, text: 'x'.repeat(2001) }), 'bad_request', 'text');
+  assertError(await alice.client.request('comment.add', { media: id, at_ms: 10, text: 'x', reply_to: NO_SUCH_ID }), 'not_found', 'reply_to');
+  assertError(await alice.client.request('comment.edit', { comment: c0.id }), 'bad_request', 'text');
+  assertError(await alice.client.request('comment.list', { media: 'x' }), 'bad_request', 'media');
+});
