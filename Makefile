@@ -30,7 +30,7 @@ PKG_CONFIG ?= pkg-config
 CFLAGS := -std=c17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -MMD -MP -Irelay/base $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq
+SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq libavformat libavcodec libavutil
 RELAY_PKGS  := openssl liburing
 SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson libavformat libavcodec libavutil
 INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl libical
