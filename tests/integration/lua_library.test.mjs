@@ -17,6 +17,8 @@ const READ_ONLY = [
   'accounts_session_live', 'circle_role_requests', 'moderation_audit', 'moderation_queue', 'unread_counts',
   // recording with consent (issue 15)
   'record_status',
+  // profile cards (issue 11), lesson clips (issue 15)
+  'circle_shared', 'media_circles', 'media_person', 'media_session',
 ];
 const WRITING = [
   'accounts_logout_all', 'accounts_password_set', 'accounts_profile_update', 'accounts_register', 'accounts_resume',
@@ -32,6 +34,8 @@ const WRITING = [
   'circle_role_request', 'moderation_resolve',
   // recording with consent (issue 15)
   'record_consent', 'record_finished', 'record_newcomers', 'record_request', 'record_started', 'record_stop',
+  // lesson clips (issue 15)
+  'media_token_key',
 ];
 
 let h, stack;
