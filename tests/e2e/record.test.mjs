@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { callStage } from '../lib/callstage.mjs';
+import { callStage, join } from '../lib/callstage.mjs';
 import { shot } from '../lib/browser.mjs';
 import { startSfu } from '../lib/sfu.mjs';
 
@@ -68,7 +68,10 @@ function psql(sql) {
 }
 
 test('two participants consent, record 10 s, stop: four WebM files of 10 s ± 1, playable, owned by both, not by a third', async () => {
-  for (const p of [ada, bob]) await p.getByRole('button', { name: 'Join Drop-in room' }).click();
+  for (const p of [ada, bob]) {
+    await p.getByRole('button', { name: 'Join Drop-in room' }).click();
+    await join(p, { timeout: T }); // the pre-join screen (camera and microphone check)
+  }
   for (const p of [ada, bob]) await p.getByRole('region', { name: 'Room Drop-in room' }).waitFor({ timeout: T });
   await eventually(async () => (await decoding(ada)) >= 1 && (await decoding(bob)) >= 1,
     { timeoutMs: 60000, everyMs: 250, what: 'both pages decoding the other camera' });
