@@ -451,6 +451,11 @@ static void send_synthetic_frame(peer_t *p)
         memset(pkt + h + d, 0, body - d - TRAILER_LEN);
         if (i == 0)
             pkt[h + d] = key ? 0x00 : 0x01; /* VP8 frame tag: P bit 0 = keyframe (RFC 6386 §9.1) */
+        if (i == 0 && key && body - d - TRAILER_LEN >= 10) {
+            /* and, as in a real keyframe, the start code and the picture size (320x240) a recorder reads */
+            static const uint8_t start[7] = {0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00};
+            memcpy(pkt + h + d + 3, start, sizeof start);
+        }
         put_trailer(p, STREAM_VIDEO, pkt + h + body - TRAILER_LEN);
         send_srtp(p, pkt, h + body, false);
     }
