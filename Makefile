@@ -31,7 +31,7 @@ CFLAGS := -std=c17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -MMD -MP -Irela
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
 SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq
-RELAY_PKGS  := openssl
+RELAY_PKGS  := openssl liburing
 SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson libavformat libavcodec libavutil
 INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl libical
 pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
