@@ -286,7 +286,10 @@ recorder_stream_t *recorder_stream_open(recorder_t *r, const char *pid, const ch
 static int push_frame(recorder_stream_t *st, const uint8_t *data, size_t len, uint32_t ts, bool key)
 {
     recorder_t *r = st->rec;
-    if (st->codec == RECORDER_VP8 && st->need_key && !key) {
+    unsigned w = 0, h = 0;
+    if (st->codec == RECORDER_VP8 && !st->sent_any && key)
+        vp8_size(data, len, &w, &h); /* a file's first frame gives the picture size: it must have one */
+    if (st->codec == RECORDER_VP8 && st->need_key && (!key || (!st->sent_any && (!w || !h)))) {
         st->dropped++;
         return RECORDER_WANT_KEYFRAME;
     }

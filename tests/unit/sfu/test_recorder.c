@@ -19,6 +19,7 @@
 #include "rtp.h"
 
 static char dir[256];
+static bool no_start_code; /* vp8_frame writes keyframes without the RFC 6386 start code */
 
 typedef struct {
     int calls;
@@ -79,7 +80,7 @@ static int vp8_frame(recorder_stream_t *st, uint16_t *seq, uint32_t ts, bool key
         if (i == 0) {
             /* frame tag: P bit (bit 0) 0 = keyframe; then start code, 320 x 240 */
             const uint8_t hdr[10] = {key ? 0x00 : 0x01, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00};
-            memcpy(pl + 1, hdr, sizeof hdr);
+            memcpy(pl + 1, hdr, no_start_code ? 3 : sizeof hdr);
         }
         size_t n = rtp(pkt, 96, i == 2, (*seq)++, ts, pl, sizeof pl);
         if (i == skip)
@@ -268,6 +269,29 @@ static void test_full_queue_drops(void **state)
     assert_int_equal(d.files[0].frames + d.files[0].dropped, 3000);
 }
 
+/* A "keyframe" without the start code and picture size cannot open a WebM track: the file waits for a real one. */
+static void test_keyframe_without_size(void **state)
+{
+    (void)state;
+    char rdir[300];
+    snprintf(rdir, sizeof rdir, "%s/rec5", dir);
+    recorder_t *r = recorder_new(&(recorder_params_t){.dir = rdir});
+    recorder_stream_t *vid = recorder_stream_open(r, "p5", "eve", "camera", RECORDER_VP8);
+    uint16_t seq = 1;
+    no_start_code = true;
+    assert_true(vp8_frame(vid, &seq, 0, true, -1) & RECORDER_WANT_KEYFRAME);
+    no_start_code = false;
+    assert_int_equal(vp8_frame(vid, &seq, 3000, true, -1), 0);
+    assert_int_equal(vp8_frame(vid, &seq, 6000, false, -1), 0);
+    done_t d = {0};
+    recorder_stop(r, on_done, &d);
+    wait_done(&d);
+    assert_true(d.files[0].ok);
+    assert_int_equal(d.files[0].frames, 2);
+    assert_int_equal(d.files[0].dropped, 1);
+    assert_int_equal(d.files[0].width, 320);
+}
+
 static void test_limit(void **state)
 {
     (void)state;
@@ -299,6 +323,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ten_seconds_audio_and_video),
         cmocka_unit_test(test_loss_waits_for_keyframe),
+        cmocka_unit_test(test_keyframe_without_size),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_full_queue_drops),
         cmocka_unit_test(test_bad_directory),
