@@ -10,8 +10,8 @@ import path from 'node:path';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { Harness, eventually, SCHEMA_VERSION } from '../lib/harness.mjs';
-import { nodeLog } from '../lib/client.mjs';
-import { newAdmin, newMember, createCircle, joined, assertError, SIGNIN, startReadyStack, NO_SUCH_ID } from '../lib/community.mjs';
+import { nodeLog, startNode } from '../lib/client.mjs';
+import { newAdmin, newMember, createCircle, joined, assertError, SIGNIN, startReadyStack, redisReady, NO_SUCH_ID } from '../lib/community.mjs';
 
 const MAX = 12 * 1024 * 1024;
 const QUOTA = 30 * 1024 * 1024;
@@ -357,4 +357,25 @@ test('time-coded comments: add at a time (and a range), reply, list in time orde
   assertError(await alice.client.request('comment.add', { media: id, at_ms: 10, text: 'x', reply_to: NO_SUCH_ID }), 'not_found', 'reply_to');
   assertError(await alice.client.request('comment.edit', { comment: c0.id }), 'bad_request', 'text');
   assertError(await alice.client.request('comment.list', { media: 'x' }), 'bad_request', 'media');
+});
+
+test('an abandoned upload expires after upload-expiry: its row and its partial file are deleted', async () => {
+  // A second node of the same community with a short expiry (its uploads expire after 10 s; it sweeps every 2.5 s).
+  const short = await redisReady(await startNode(h, { redisPort: stack.redisPort, label: 'short-expiry', args: [...SIGNIN,
+    '--postgres-conninfo-file', pg.conninfoFile, '--media-dir', path.join(h.dir, 'media'), '--upload-expiry', '10'] }));
+  await eventually(() => /schema version/.test(nodeLog(short)), { what: 'the second node on PostgreSQL', timeoutMs: 30000 });
+  const made = await fetch(`${short.httpUrl}/media/uploads`, { method: 'POST', signal: T(), headers: auth(alice),
+    body: JSON.stringify({ title: 'abandoned', size: small.length }) });
+  assert.equal(made.status, 201);
+  const { id } = await made.json();
+  const chunk = await fetch(`${short.httpUrl}/media/uploads/${id}`, { method: 'PUT', signal: T(), body: small.subarray(0, 1000),
+    headers: { ...auth(alice), 'content-range': `bytes 0-999/${small.length}` } });
+  assert.equal(chunk.status, 200);
+  const part = path.join(h.dir, 'media', `${id}.part`);
+  assert.ok(fs.existsSync(part));
+  assert.equal((await head(alice, id)).offset, 1000);
+  await eventually(async () => (await head(alice, id)).status === 404, { what: 'the upload expired', timeoutMs: 40000, everyMs: 500 });
+  await eventually(() => !fs.existsSync(part), { what: 'the partial file removed' });
+  assert.equal(rows(`SELECT count(*) FROM media WHERE id = '${id}'`), '0');
+  assert.match(nodeLog(short), new RegExp(`upload ${id} expired`));
 });
