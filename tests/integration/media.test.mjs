@@ -379,3 +379,19 @@ test('an abandoned upload expires after upload-expiry: its row and its partial f
   assert.equal(rows(`SELECT count(*) FROM media WHERE id = '${id}'`), '0');
   assert.match(nodeLog(short), new RegExp(`upload ${id} expired`));
 });
+
+test('a media row written by another module (a recording) is served from its path, never from outside media-dir', async () => {
+  fs.mkdirSync(path.join(h.dir, 'media', 'rec'), { recursive: true });
+  fs.writeFileSync(path.join(h.dir, 'media', 'rec', 'track.webm'), small);
+  const ok = 'a'.repeat(31) + '1';
+  const evil = 'a'.repeat(31) + '2';
+  rows(`INSERT INTO media (id, owner, kind, title, mime, bytes, path, state) VALUES
+        ('${ok}', '${alice.user.id}', 'recording', 'Session', 'video/webm', ${small.length}, 'rec/track.webm', 'ready'),
+        ('${evil}', '${alice.user.id}', 'recording', 'Evil', 'video/webm', 10, '../media.test.mjs', 'ready')`);
+  const r = await get(await urlOf(alice, ok), { range: 'bytes=0-9' });
+  assert.equal(r.status, 206);
+  assert.ok(r.body.equals(small.subarray(0, 10)));
+  assert.equal((await get(await urlOf(alice, evil))).status, 404);
+  await alice.client.ok('media.delete', { media: ok });
+  await eventually(() => !fs.existsSync(path.join(h.dir, 'media', 'rec', 'track.webm')), { what: 'the recording file removed' });
+});
