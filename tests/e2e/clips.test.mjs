@@ -15,7 +15,7 @@ import { launchBrowser, newUser, shot, unlabeledControls, axeViolations } from '
 import { startWebStack } from '../lib/webstack.mjs';
 
 const T = 30000;
-let h; let stack; let browser; let clip; let teacher;
+let h; let stack; let browser; let clip; let teacher; let mentor;
 
 before(async () => {
   h = new Harness('e2e-clips');
@@ -35,6 +35,11 @@ before(async () => {
   await registerUser(c, name, 'teacher password 123', { display_name: 'Tess Teacher' });
   await c.close();
   teacher = { name, password: 'teacher password 123' };
+  const c2 = await connect(stack.wsUrl);
+  const mname = uniqueName('mentor');
+  await registerUser(c2, mname, 'mentor password 123', { display_name: 'Maria Mentor' });
+  await c2.close();
+  mentor = { name: mname, password: 'mentor password 123' };
   browser = await launchBrowser();
 });
 
@@ -42,6 +47,15 @@ after(async () => {
   if (browser) await browser.close();
   if (h) await h.close();
 });
+
+async function signIn(page, who) {
+  await page.goto(stack.url);
+  await page.getByRole('heading', { name: 'Sign in to Staffroom' }).waitFor({ timeout: T });
+  await page.getByLabel('User name').fill(who.name);
+  await page.getByLabel('Password').fill(who.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+}
 
 test('upload a clip (resuming after a cut connection), comment at a time, click the comment to seek; axe clean', async () => {
   const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
@@ -112,4 +126,52 @@ test('upload a clip (resuming after a cut connection), comment at a time, click 
   assert.deepEqual(await unlabeledControls(page), []);
   assert.deepEqual(await axeViolations(page), []);
   assert.deepEqual(page.exceptions, []);
+});
+
+test('the teacher shares the clip with her mentor, who sees it and her new comment arrive live', async () => {
+  const { page: tp } = await newUser(browser, { contextOptions: { bypassCSP: true } });
+  await signIn(tp, teacher);
+  await tp.goto(`${stack.url}#/videos`);
+  await tp.getByRole('button', { name: 'Share Year 9 starter: questioning' }).click();
+  const dialog = tp.getByRole('dialog', { name: 'Share “Year 9 starter: questioning”' });
+  await dialog.waitFor({ timeout: T });
+  assert.deepEqual(await axeViolations(tp), []);
+  await dialog.getByLabel('Name of the person').fill('no_such_person_here');
+  await dialog.getByRole('button', { name: 'Share', exact: true }).click();
+  await dialog.getByText('no such person').waitFor({ timeout: T });
+  await dialog.getByLabel('Name of the person').fill(mentor.name);
+  await dialog.getByRole('button', { name: 'Share', exact: true }).click();
+  await dialog.getByText(`Shared with ${mentor.name}.`).waitFor({ timeout: T });
+  await shot(tp, 'clips-share-dialog');
+  await dialog.getByRole('button', { name: 'Close' }).click();
+
+  const { page: mp } = await newUser(browser);
+  await signIn(mp, mentor);
+  await mp.goto(`${stack.url}#/videos`);
+  const link = mp.getByRole('link', { name: 'Year 9 starter: questioning' });
+  await link.waitFor({ timeout: T });
+  await mp.getByText('shared with you').waitFor({ timeout: T });
+  assert.equal(await mp.getByRole('button', { name: /^Delete/ }).count(), 0, 'only the owner can delete');
+  await link.click();
+  await mp.getByRole('button', { name: /Play from 0:03: The question to the back row/ }).waitFor({ timeout: T });
+
+  // The teacher comments at 1 s in her player: the mentor's list and timeline get it without a reload.
+  await tp.getByRole('link', { name: 'Year 9 starter: questioning' }).click();
+  await tp.waitForFunction(() => document.querySelector('video')?.readyState >= 1, null, { timeout: T });
+  await tp.evaluate(() => new Promise((resolve) => {
+    const v = document.querySelector('video');
+    v.addEventListener('seeked', resolve, { once: true });
+    v.currentTime = 1;
+  }));
+  await tp.getByLabel('Comment', { exact: true }).fill('Calm, clear start');
+  await tp.getByLabel('Tag', { exact: true }).selectOption('strength');
+  await tp.getByRole('button', { name: /Add comment at 0:01/ }).click();
+  const arrived = mp.getByRole('button', { name: /Play from 0:01: Calm, clear start/ });
+  await arrived.waitFor({ timeout: T });
+  assert.equal(await mp.locator('.timeline-mark').count(), 2);
+  await arrived.click();
+  await mp.waitForFunction(() => Math.abs(document.querySelector('video').currentTime - 1) < 0.05, null, { timeout: T });
+  await shot(mp, 'clips-mentor-player');
+  assert.deepEqual(mp.exceptions, []);
+  assert.deepEqual(tp.exceptions, []);
 });
