@@ -147,15 +147,15 @@ test('a broken upload resumes from the stored offset; a wrong offset is refused 
     'content-range': `bytes 0-${chunk.length - 1}/${big.length}`, 'content-length': chunk.length } });
   req.on('error', () => {});
   req.write(chunk.subarray(0, 2.5 * 1024 * 1024));
-  await eventually(async () => (await head(alice, id)).offset >= 1024 * 1024, { what: 'part of the chunk stored', timeoutMs: 20000 });
+  await eventually(async () => (await head(alice, id)).offset >= 1024 * 1024, { what: 'part of the chunk stored', timeoutMs: 60000, everyMs: 200 });
   req.destroy();
-  let stored;
+  // The server has let go of the broken chunk once another PUT is no longer "busy": it then says what it has.
+  let probe;
   await eventually(async () => {
-    stored = (await head(alice, id)).offset;
-    // the server has let go of the chunk once another PUT is not "busy"
-    const probe = await put(alice, id, big.subarray(0, 10), 0, big.length);
+    probe = await put(alice, id, big.subarray(0, 10), 0, big.length);
     return probe.status === 409 && probe.body.code === 'wrong_offset';
-  }, { what: 'the broken chunk released', timeoutMs: 20000 });
+  }, { what: 'the broken chunk released', timeoutMs: 60000, everyMs: 200 });
+  const stored = probe.body.offset;
   const hd = await head(alice, id);
   assert.equal(hd.status, 200);
   assert.equal(hd.length, big.length);
