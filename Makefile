@@ -32,8 +32,8 @@ CFLAGS := -std=c17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -MMD -MP -Irela
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
 SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq libavformat libavcodec libavutil
-RELAY_PKGS  := openssl
-SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson
+RELAY_PKGS  := openssl liburing
+SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson libavformat libavcodec libavutil
 INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl libical
 pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
@@ -83,7 +83,7 @@ INTEG_SRCS := $(wildcard tests/integration/*.c)
 INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
 
 # Benchmark programs: tests/bench/*.c (always optimised, never sanitised: they measure).
-BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_SRCS := $(filter-out tests/bench/janus_lo_shim.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
 .PHONY: all run test test-build fuzz bench-relay bench-signal bench-sfu bench-archive bench-upload deps clean format install
@@ -155,6 +155,11 @@ build/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE $(call pkg_cflags,openssl) -o $@ $< $(call pkg_libs,openssl) -lpthread
 
+# Preloaded into Janus only by bench-sfu (tests/bench/janus_lo_shim.c says why).
+build/tests/bench/janus_lo_shim.so: tests/bench/janus_lo_shim.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu17 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $< -ldl
+
 deps:
 	@scripts/deps.sh test
 
@@ -185,10 +190,11 @@ bench-signal:
 	@$(MAKE) --no-print-directory SAN=0 all $(BENCH_BINS)
 	@tests/bench/bench-signal.sh
 
-# Needs node and redis-server, as make test does; the load program is tests/tools/sfu_peer, optimised.
+# Needs node and redis-server, as make test does, and Janus (deps.sh bench); the load program is
+# tests/tools/sfu_peer, optimised.
 bench-sfu:
-	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory SAN=0 all build/tests/tools/sfu_peer
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory SAN=0 all build/tests/tools/sfu_peer build/tests/bench/janus_lo_shim.so
 	@tests/bench/bench-sfu.sh
 # Needs redis-server and PostgreSQL 15 as make test does; BENCH_MESSAGES, BENCH_CHANNELS, BENCH_KEEP, BENCH_SAMPLES.
 bench-archive:

@@ -34,6 +34,7 @@
 #include "module.h"
 #include "presence.h"
 #include "readmark.h"
+#include "record.h"
 #include "rooms.h"
 #include "schedule.h"
 #include "turn.h"
@@ -199,7 +200,7 @@ static const module_t *const features[] = {
     &archive_module, &search_module, /* the chat archive (PostgreSQL): no connection-gone observers */
     &accounts_module, &circles_module, &channels_module, &turn_module, &mentoring_module,
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &moderation_module,
-    &readmark_module, &presence_module,
+    &readmark_module, &presence_module, &record_module,
     &media_module, &comments_module, /* lesson clips and their comments (PostgreSQL): no connection-gone observers */
 };
 
