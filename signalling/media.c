@@ -298,6 +298,11 @@ static void file_opened(uv_fs_t *fs)
         fileget_fail(g, 404, "not_found", "no such media");
         return;
     }
+    if (!S_ISREG(st.st_mode)) { /* a recording's path is a directory of tracks: not one file to serve */
+        close(fd);
+        fileget_fail(g, 404, "not_found", "this item has no single file to play (a recording: play its tracks)");
+        return;
+    }
     uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
     int r = byterange_parse(g->range, size, &first, &last);
     ws_http_add_header(g->req, "Accept-Ranges", "bytes");

@@ -392,6 +392,11 @@ test('a media row written by another module (a recording) is served from its pat
   assert.equal(r.status, 206);
   assert.ok(r.body.equals(small.subarray(0, 10)));
   assert.equal((await get(await urlOf(alice, evil))).status, 404);
+  const dir = 'a'.repeat(31) + '3'; // a recording as record.c writes it: its path is a directory of tracks
+  fs.mkdirSync(path.join(h.dir, 'media', 'recordings', dir), { recursive: true });
+  rows(`INSERT INTO media (id, owner, kind, title, path, state) VALUES
+        ('${dir}', '${alice.user.id}', 'recording', 'Tracks', 'recordings/${dir}', 'ready')`);
+  assert.equal((await get(await urlOf(alice, dir))).status, 404);
   await alice.client.ok('media.delete', { media: ok });
   await eventually(() => !fs.existsSync(path.join(h.dir, 'media', 'rec', 'track.webm')), { what: 'the recording file removed' });
 });
