@@ -190,8 +190,9 @@ export function mountMedia(root, ctx) {
     try {
       const res = await conn.request('media.list', {});
       if (!alive) return;
-      fill(list, res.media.map(item));
-      listStatus.textContent = res.media.length ? '' : 'No clips yet. Upload one above.';
+      const clips = res.media.filter((m) => m.kind === 'clip'); // recordings have their own view (record.js)
+      fill(list, clips.map(item));
+      listStatus.textContent = clips.length ? '' : 'No clips yet. Upload one above.';
     } catch (e) {
       if (alive) listStatus.textContent = ctx.describeError(e);
     }
