@@ -171,6 +171,16 @@ test('the teacher shares the clip with her mentor, who sees it and her new comme
   assert.equal(await mp.locator('.timeline-mark').count(), 2);
   await arrived.click();
   await mp.waitForFunction(() => Math.abs(document.querySelector('video').currentTime - 1) < 0.05, null, { timeout: T });
+  // The mentor answers that comment: the reply sits under it, at its time, for both.
+  await mp.getByRole('button', { name: 'Reply to the comment at 0:01' }).click();
+  await mp.getByText(/Replying to Tess Teacher at 0:01/).waitFor({ timeout: T });
+  await mp.getByLabel('Comment', { exact: true }).fill('Agreed: the routine is clear');
+  await mp.getByRole('button', { name: /Add comment at/ }).click();
+  await tp.getByRole('button', { name: /Play from 0:01: Agreed: the routine is clear/ }).waitFor({ timeout: T });
+  const order = await tp.locator('.comment-list > li .comment-text').allTextContents();
+  assert.deepEqual(order, ['Calm, clear start', 'Agreed: the routine is clear', 'The question to the back row: wait time was good']);
+  assert.equal(await tp.locator('.comment.reply').count(), 1);
+  assert.deepEqual(await unlabeledControls(mp), []);
   await shot(mp, 'clips-mentor-player');
   assert.deepEqual(mp.exceptions, []);
   assert.deepEqual(tp.exceptions, []);

@@ -20,6 +20,7 @@ export function mountPlayer(root, ctx, { media: id }) {
   let alive = true;
   let media = null;
   let comments = [];
+  let replyTo = null; // the comment being answered (the form's next comment is a reply at its time)
 
   const heading = h('h1', { id: 'player-title' }, 'Clip');
   const video = h('video', { controls: true, preload: 'metadata', class: 'player-video', 'aria-labelledby': 'player-title' });
@@ -33,7 +34,11 @@ export function mountPlayer(root, ctx, { media: id }) {
   const at = h('span', { class: 'comment-at' }, '0:00');
   const add = h('button', { type: 'submit' }, 'Add comment at ', at);
   const formError = h('p', { class: 'form-error', role: 'alert' });
+  const replying = h('p', { class: 'muted replying', hidden: true });
+  const cancelReply = h('button', { type: 'button', class: 'link' }, 'Cancel reply');
+  cancelReply.addEventListener('click', () => setReply(null));
   const form = h('form', { class: 'comment-form', 'aria-label': 'Add a comment' },
+    h('div', { class: 'replying-wrap' }, replying, cancelReply),
     h('div', { class: 'field' }, h('label', { for: 'comment-text' }, 'Comment'), text),
     h('div', { class: 'field' }, h('label', { for: 'comment-tag' }, 'Tag'), tag),
     formError, h('div', { class: 'actions' }, add));
@@ -52,6 +57,15 @@ export function mountPlayer(root, ctx, { media: id }) {
       video.currentTime = t;
     } catch (e) { error.textContent = ctx.describeError(e); }
   });
+
+  function setReply(c) {
+    replyTo = c;
+    replying.hidden = !c;
+    cancelReply.hidden = !c;
+    replying.textContent = c ? `Replying to ${c.author?.display_name || 'a comment'} at ${formatDuration(c.at_ms)}` : '';
+    if (c) text.focus();
+  }
+  setReply(null);
 
   function seek(ms) {
     video.currentTime = ms / 1000;
@@ -74,12 +88,17 @@ export function mountPlayer(root, ctx, { media: id }) {
 
   function render() {
     comments.sort((a, b) => a.at_ms - b.at_ms || a.created_at - b.created_at);
-    fill(list, comments.map((c) => {
+    // each reply right under the comment it answers
+    const top = comments.filter((c) => !c.reply_to || !comments.some((p) => p.id === c.reply_to));
+    const ordered = top.flatMap((c) => [c, ...comments.filter((r) => r.reply_to === c.id)]);
+    fill(list, ordered.map((c) => {
       const when = `${formatDuration(c.at_ms)}${c.end_ms ? `–${formatDuration(c.end_ms)}` : ''}`;
       const jump = h('button', { type: 'button', class: 'comment-seek', dataset: { at: c.at_ms },
         'aria-label': `Play from ${when}: ${c.text}` }, when);
       jump.addEventListener('click', () => { seek(c.at_ms); video.focus(); });
       const mine = c.author?.id === conn.user?.id;
+      const reply = c.reply_to ? null : h('button', { type: 'button', class: 'link', 'aria-label': `Reply to the comment at ${when}` }, 'Reply');
+      reply?.addEventListener('click', () => setReply(c));
       const del = mine ? h('button', { type: 'button', class: 'link danger', 'aria-label': `Delete your comment at ${when}` }, 'Delete') : null;
       del?.addEventListener('click', async () => {
         try { await conn.request('comment.delete', { comment: c.id }); remove(c.id); } catch (e) { ctx.showError(e); }
@@ -89,7 +108,7 @@ export function mountPlayer(root, ctx, { media: id }) {
         c.tag ? h('span', { class: `tag tag-${c.tag}` }, tagLabel(c.tag)) : null, ' ',
         h('span', { class: 'comment-text' }, c.text),
         h('span', { class: 'muted comment-by' }, ` — ${c.author?.display_name || 'someone'}${c.edited ? ' (edited)' : ''}`),
-        del);
+        reply, del);
     }));
     listStatus.textContent = comments.length ? '' : 'No comments yet. Pause at a moment that matters and add one.';
     renderTimeline();
@@ -110,12 +129,14 @@ export function mountPlayer(root, ctx, { media: id }) {
     formError.textContent = '';
     const fields = { media: id, at_ms: Math.round(video.currentTime * 1000), text: text.value.trim() };
     if (tag.value) fields.tag = tag.value;
+    if (replyTo) { fields.reply_to = replyTo.id; fields.at_ms = replyTo.at_ms; }
     if (!fields.text) { formError.textContent = 'Write a comment first.'; return; }
     add.disabled = true;
     try {
       const res = await conn.request('comment.add', fields);
       upsert(res.comment);
       text.value = '';
+      setReply(null);
       ctx.announce(`Comment added at ${formatDuration(fields.at_ms)}`);
     } catch (e) {
       formError.textContent = ctx.describeError(e);
