@@ -127,6 +127,26 @@ void media_http_error(ws_http_req_t *req, int status, const char *code, const ch
     media_http_json(req, status, json_pack("{s:s,s:s}", "code", code, "message", message));
 }
 
+/* 1 if rel (a media row's path) is a plain relative path inside media-dir: no "..", not absolute, no
+ * control characters. A row written by another module (recordings) is still only served from there. */
+static int rel_path_ok(const char *rel)
+{
+    if (!rel || !*rel || rel[0] == '/' || strlen(rel) > 255)
+        return 0;
+    for (const char *p = rel; *p; p++)
+        if ((unsigned char)*p < 0x20 || (p[0] == '.' && p[1] == '.'))
+            return 0;
+    return 1;
+}
+
+int media_rel_path(const char *rel, char *out, size_t cap)
+{
+    if (!rel_path_ok(rel))
+        return -1;
+    int n = snprintf(out, cap, "%s/%s", config_get()->media_dir, rel);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
 int media_file_path(const char *id, int partial, char *out, size_t cap)
 {
     if (!feature_id_valid(id))
@@ -245,7 +265,7 @@ static int token_check(const char *token, const char *id, char uid[FEATURE_ID_LE
 
 /* ---------------- GET/HEAD /media/<id>/file?t=<token> ---------------- */
 
-static const char VIEW_FILE_SQL[] = "SELECT m.mime, m.bytes FROM media m WHERE m.id = $1 AND m.state = 'ready' AND "
+static const char VIEW_FILE_SQL[] = "SELECT m.mime, m.path FROM media m WHERE m.id = $1 AND m.state = 'ready' AND "
                                     MEDIA_CAN_VIEW_SQL("m", "$2", "$3");
 
 typedef struct {
@@ -276,6 +296,11 @@ static void file_opened(uv_fs_t *fs)
             close(fd);
         log_warn("media: cannot open the file of %s: %s", g->id, fd < 0 ? uv_strerror(fd) : strerror(errno));
         fileget_fail(g, 404, "not_found", "no such media");
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a recording's path is a directory of tracks: not one file to serve */
+        close(fd);
+        fileget_fail(g, 404, "not_found", "this item has no single file to play (a recording: play its tracks)");
         return;
     }
     uint64_t size = (uint64_t)st.st_size, first = 0, last = size ? size - 1 : 0;
@@ -314,9 +339,12 @@ static void file_row(const pg_result_t *res, void *priv)
     snprintf(g->mime, sizeof g->mime, "%s", pg_value(res, 0, 0));
     char path[512];
     g->fs.data = g;
-    if (media_file_path(g->id, 0, path, sizeof path) < 0 ||
-        uv_fs_open(loop, &g->fs, path, O_RDONLY | O_CLOEXEC, 0, file_opened) < 0)
+    if (media_rel_path(pg_value(res, 0, 1), path, sizeof path) < 0) {
+        log_warn("media: %s has a path outside media-dir; not served", g->id);
+        fileget_fail(g, 404, "not_found", "no such media");
+    } else if (uv_fs_open(loop, &g->fs, path, O_RDONLY | O_CLOEXEC, 0, file_opened) < 0) {
         fileget_fail(g, 500, "internal", "cannot open the file");
+    }
 }
 
 static void file_scoped(const char *circles, void *priv)
@@ -400,6 +428,7 @@ typedef struct {
     const char *id;     /* borrowed from r */
     char other[FEATURE_ID_LEN + 1]; /* share/unshare: the person */
     char *title;
+    json_t *item;       /* media.get: the answer, waiting for its URL */
     int op;
 } mreq_t;
 
@@ -407,6 +436,7 @@ enum { OP_GET, OP_SHARE, OP_UNSHARE, OP_DELETE, OP_RENAME };
 
 static void mreq_free(mreq_t *m)
 {
+    json_decref(m->item);
     free(m->title);
     free(m);
 }
@@ -475,13 +505,18 @@ static void unlinked(uv_fs_t *fs)
     free(fs);
 }
 
-/* Removes item id's file on the thread pool (fire and forget). */
+static void unlink_path(const char *path)
+{
+    uv_fs_t *fs = malloc(sizeof *fs);
+    if (!fs || uv_fs_unlink(loop, fs, path, unlinked) < 0)
+        free(fs);
+}
+
 void media_unlink_file(const char *id, int partial)
 {
     char path[512];
-    uv_fs_t *fs = malloc(sizeof *fs);
-    if (!fs || media_file_path(id, partial, path, sizeof path) < 0 || uv_fs_unlink(loop, fs, path, unlinked) < 0)
-        free(fs);
+    if (media_file_path(id, partial, path, sizeof path) == 0)
+        unlink_path(path);
 }
 
 static void got_item(const pg_result_t *res, void *priv);
@@ -503,8 +538,9 @@ static void owner_done(const pg_result_t *res, void *priv)
         else
             req_ok(m->r, NULL);
     } else {
-        if (m->op == OP_DELETE)
-            media_unlink_file(m->id, 0);
+        char path[512];
+        if (m->op == OP_DELETE && media_rel_path(pg_value(res, 0, 3), path, sizeof path) == 0)
+            unlink_path(path); /* the row's own path: a recording's file too */
         req_ok(m->r, NULL);
     }
     mreq_free(m);
@@ -562,18 +598,15 @@ static void got_item(const pg_result_t *res, void *priv)
     const char *shares = pg_value(res, 0, MEDIA_NCOLUMNS);
     int own = strcmp(json_string_value(json_object_get(item, "owner")), req_user(m->r)) == 0;
     json_object_set_new(item, "shared_with", own && shares ? json_loads(shares, 0, NULL) : json_array());
-    /* the URL is made once the key is known (at once, normally) */
-    m->title = json_dumps(item, JSON_COMPACT);
-    json_decref(item);
+    m->item = item; /* the URL is added once the key is known (at once, normally) */
     with_key(item_keyed, m);
 }
 
 static void item_keyed(int ok, void *priv)
 {
     mreq_t *m = priv;
-    json_t *item = m->title ? json_loads(m->title, 0, NULL) : NULL;
+    json_t *item = m->item;
     if (!ok || !item) {
-        json_decref(item);
         req_error(m->r, E_UNAVAILABLE, "the server cannot make media links right now; try again");
         mreq_free(m);
         return;
@@ -583,6 +616,7 @@ static void item_keyed(int ok, void *priv)
     snprintf(url, sizeof url, "/media/%s/file?t=%s", m->id, token);
     json_object_set_new(item, "url", json_string(url));
     json_object_set_new(item, "url_expires_in", json_integer(config_get()->media_token_ttl));
+    m->item = NULL;
     req_ok(m->r, json_pack("{s:o}", "media", item));
     mreq_free(m);
 }
@@ -663,6 +697,8 @@ static void media_rename(req_t *r)
 static int media_start(uv_loop_t *l)
 {
     loop = l;
+    if (!pg_configured())
+        return upload_start(l); /* clips need PostgreSQL: nothing to store, every route answers 503 */
     const char *dir = config_get()->media_dir;
     /* At start, before any request: creating a directory once is not a wait anyone notices. */
     if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
@@ -673,10 +709,8 @@ static int media_start(uv_loop_t *l)
             *slash = '\0';
             mkdir(parent, 0750);
         }
-        if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-            log_error("media: cannot create media-dir %s: %s", dir, strerror(errno));
-            return -1;
-        }
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST) /* the node still runs: uploads answer 500 */
+            log_error("media: cannot create media-dir %s: %s (lesson clips cannot be stored)", dir, strerror(errno));
     }
     return upload_start(l);
 }

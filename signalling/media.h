@@ -39,6 +39,9 @@ void media_http_error(ws_http_req_t *req, int status, const char *code, const ch
 void media_http_json(ws_http_req_t *req, int status, json_t *body);
 /* The path of item id's file under media-dir (the ".part" file while uploading if partial). 0, or -1. */
 int media_file_path(const char *id, int partial, char *out, size_t cap);
+/* The file of a media row's path column (relative to media-dir; borrowed) into out. 0, or -1 if the path
+ * is not a plain relative path (absolute, "..", control characters) or does not fit. */
+int media_rel_path(const char *rel, char *out, size_t cap);
 /* Removes item id's file (its ".part" if partial) on the thread pool; fire and forget (logged). */
 void media_unlink_file(const char *id, int partial);
 /* The public object of an item from a row of MEDIA_COLUMNS starting at column col (see media.c). New. */

@@ -606,13 +606,14 @@ void upload_route(ws_http_req_t *req, const char *rest)
         u->kind = K_CREATE;
     } else if (rest[0] == '/' && feature_id_valid(rest + 1)) {
         snprintf(u->id, sizeof u->id, "%s", rest + 1);
-        if (strcmp(method, "PUT") == 0)
+        if (strcmp(method, "PUT") == 0) {
             u->kind = K_CHUNK;
-        else if (strcmp(method, "HEAD") == 0 || strcmp(method, "GET") == 0)
-            u->kind = K_STATUS, u->head = strcmp(method, "HEAD") == 0;
-        else if (strcmp(method, "DELETE") == 0)
+        } else if (strcmp(method, "HEAD") == 0 || strcmp(method, "GET") == 0) {
+            u->kind = K_STATUS;
+            u->head = strcmp(method, "HEAD") == 0;
+        } else if (strcmp(method, "DELETE") == 0) {
             u->kind = K_CANCEL;
-        else {
+        } else {
             up_error(u, 405, "bad_request", "an upload takes PUT (a chunk), HEAD or GET (its offset), DELETE");
             return;
         }

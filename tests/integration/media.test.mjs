@@ -10,8 +10,8 @@ import path from 'node:path';
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import { Harness, eventually, SCHEMA_VERSION } from '../lib/harness.mjs';
-import { nodeLog } from '../lib/client.mjs';
-import { newAdmin, newMember, createCircle, joined, assertError, SIGNIN, startReadyStack, NO_SUCH_ID } from '../lib/community.mjs';
+import { nodeLog, startNode } from '../lib/client.mjs';
+import { newAdmin, newMember, createCircle, joined, assertError, SIGNIN, startReadyStack, redisReady, NO_SUCH_ID } from '../lib/community.mjs';
 
 const MAX = 12 * 1024 * 1024;
 const QUOTA = 30 * 1024 * 1024;
@@ -147,15 +147,15 @@ test('a broken upload resumes from the stored offset; a wrong offset is refused 
     'content-range': `bytes 0-${chunk.length - 1}/${big.length}`, 'content-length': chunk.length } });
   req.on('error', () => {});
   req.write(chunk.subarray(0, 2.5 * 1024 * 1024));
-  await eventually(async () => (await head(alice, id)).offset >= 1024 * 1024, { what: 'part of the chunk stored', timeoutMs: 20000 });
+  await eventually(async () => (await head(alice, id)).offset >= 1024 * 1024, { what: 'part of the chunk stored', timeoutMs: 60000, everyMs: 200 });
   req.destroy();
-  let stored;
+  // The server has let go of the broken chunk once another PUT is no longer "busy": it then says what it has.
+  let probe;
   await eventually(async () => {
-    stored = (await head(alice, id)).offset;
-    // the server has let go of the chunk once another PUT is not "busy"
-    const probe = await put(alice, id, big.subarray(0, 10), 0, big.length);
+    probe = await put(alice, id, big.subarray(0, 10), 0, big.length);
     return probe.status === 409 && probe.body.code === 'wrong_offset';
-  }, { what: 'the broken chunk released', timeoutMs: 20000 });
+  }, { what: 'the broken chunk released', timeoutMs: 60000, everyMs: 200 });
+  const stored = probe.body.offset;
   const hd = await head(alice, id);
   assert.equal(hd.status, 200);
   assert.equal(hd.length, big.length);
@@ -357,4 +357,46 @@ test('time-coded comments: add at a time (and a range), reply, list in time orde
   assertError(await alice.client.request('comment.add', { media: id, at_ms: 10, text: 'x', reply_to: NO_SUCH_ID }), 'not_found', 'reply_to');
   assertError(await alice.client.request('comment.edit', { comment: c0.id }), 'bad_request', 'text');
   assertError(await alice.client.request('comment.list', { media: 'x' }), 'bad_request', 'media');
+});
+
+test('an abandoned upload expires after upload-expiry: its row and its partial file are deleted', async () => {
+  // A second node of the same community with a short expiry (its uploads expire after 10 s; it sweeps every 2.5 s).
+  const short = await redisReady(await startNode(h, { redisPort: stack.redisPort, label: 'short-expiry', args: [...SIGNIN,
+    '--postgres-conninfo-file', pg.conninfoFile, '--media-dir', path.join(h.dir, 'media'), '--upload-expiry', '10'] }));
+  await eventually(() => /schema version/.test(nodeLog(short)), { what: 'the second node on PostgreSQL', timeoutMs: 30000 });
+  const made = await fetch(`${short.httpUrl}/media/uploads`, { method: 'POST', signal: T(), headers: auth(alice),
+    body: JSON.stringify({ title: 'abandoned', size: small.length }) });
+  assert.equal(made.status, 201);
+  const { id } = await made.json();
+  const chunk = await fetch(`${short.httpUrl}/media/uploads/${id}`, { method: 'PUT', signal: T(), body: small.subarray(0, 1000),
+    headers: { ...auth(alice), 'content-range': `bytes 0-999/${small.length}` } });
+  assert.equal(chunk.status, 200);
+  const part = path.join(h.dir, 'media', `${id}.part`);
+  assert.ok(fs.existsSync(part));
+  assert.equal((await head(alice, id)).offset, 1000);
+  await eventually(async () => (await head(alice, id)).status === 404, { what: 'the upload expired', timeoutMs: 40000, everyMs: 500 });
+  await eventually(() => !fs.existsSync(part), { what: 'the partial file removed' });
+  assert.equal(rows(`SELECT count(*) FROM media WHERE id = '${id}'`), '0');
+  assert.match(nodeLog(short), new RegExp(`upload ${id} expired`));
+});
+
+test('a media row written by another module (a recording) is served from its path, never from outside media-dir', async () => {
+  fs.mkdirSync(path.join(h.dir, 'media', 'rec'), { recursive: true });
+  fs.writeFileSync(path.join(h.dir, 'media', 'rec', 'track.webm'), small);
+  const ok = 'a'.repeat(31) + '1';
+  const evil = 'a'.repeat(31) + '2';
+  rows(`INSERT INTO media (id, owner, kind, title, mime, bytes, path, state) VALUES
+        ('${ok}', '${alice.user.id}', 'recording', 'Session', 'video/webm', ${small.length}, 'rec/track.webm', 'ready'),
+        ('${evil}', '${alice.user.id}', 'recording', 'Evil', 'video/webm', 10, '../media.test.mjs', 'ready')`);
+  const r = await get(await urlOf(alice, ok), { range: 'bytes=0-9' });
+  assert.equal(r.status, 206);
+  assert.ok(r.body.equals(small.subarray(0, 10)));
+  assert.equal((await get(await urlOf(alice, evil))).status, 404);
+  const dir = 'a'.repeat(31) + '3'; // a recording as record.c writes it: its path is a directory of tracks
+  fs.mkdirSync(path.join(h.dir, 'media', 'recordings', dir), { recursive: true });
+  rows(`INSERT INTO media (id, owner, kind, title, path, state) VALUES
+        ('${dir}', '${alice.user.id}', 'recording', 'Tracks', 'recordings/${dir}', 'ready')`);
+  assert.equal((await get(await urlOf(alice, dir))).status, 404);
+  await alice.client.ok('media.delete', { media: ok });
+  await eventually(() => !fs.existsSync(path.join(h.dir, 'media', 'rec', 'track.webm')), { what: 'the recording file removed' });
 });
