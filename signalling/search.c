@@ -57,7 +57,11 @@ int search_language_valid(const char *lang)
     "  ELSE websearch_to_tsquery('%1$s'::regconfig, $1) && " PREFIX_SQL " END AS q) q"                        \
     " WHERE m.tsv @@ q.q AND m.circle = ANY($%2$d::text[]) AND ($3 = '' OR m.channel = $3)"                    \
     " AND ($4 = '' OR m.author = $4) AND m.ms > $5::bigint AND m.ms < $6::bigint"
+/* Without prefix terms the planner's estimates hold: one branch per language ($9, unused, is named for its
+ * type: PostgreSQL refuses a parameter it cannot type). */
 static const char BRANCH_SQL[] =
+    BRANCH_HEAD_SQL " AND $9::text[] IS NOT NULL ORDER BY m.ms DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) ")";
+static const char PREFIX_BRANCH_SQL[] =
     BRANCH_HEAD_SQL " AND " FREQUENT_PREFIXES_SQL
     " ORDER BY m.ms DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) ") UNION ALL "
     BRANCH_HEAD_SQL " AND NOT " FREQUENT_PREFIXES_SQL
@@ -170,7 +174,8 @@ static int send_search(search_t *s, const json_t *circles, const json_t *langs)
     }
     if (nused == 0)
         used[nused++] = "english"; /* no circle: the statement still runs (and finds nothing) */
-    size_t cap = sizeof OUTER_HEAD_SQL + sizeof OUTER_TAIL_SQL + nused * (sizeof BRANCH_SQL + 128);
+    const char *branch = *s->prefix ? PREFIX_BRANCH_SQL : BRANCH_SQL;
+    size_t cap = sizeof OUTER_HEAD_SQL + sizeof OUTER_TAIL_SQL + nused * (sizeof PREFIX_BRANCH_SQL + 128);
     char *sql = malloc(cap), *p = sql;
     const char *params[FIXED_PARAMS + NLANG];
     int rc = -1;
@@ -182,7 +187,7 @@ static int send_search(search_t *s, const json_t *circles, const json_t *langs)
             goto out;
         if (k > 0)
             p += sprintf(p, " UNION ALL ");
-        p += sprintf(p, BRANCH_SQL, used[k], (int)(FIXED_PARAMS + 1 + k));
+        p += sprintf(p, branch, used[k], (int)(FIXED_PARAMS + 1 + k));
     }
     p += sprintf(p, "%s", OUTER_TAIL_SQL);
     char lim[24], off[24], after[24], before[24];
