@@ -36,7 +36,9 @@ try {
     pg.conninfoFile, '--archive-keep', String(KEEP), '--archive-interval', '20', '--archive-batch', '5000',
     '--postgres-retry-max', '200',
     // the samples below are back-to-back reads by one user: lift the per-user request limit above them
-    '--request-rate', '1000000', '--request-burst', '100000'] });
+    '--request-rate', '1000000', '--request-burst', '100000',
+    // the clients stay quiet for minutes while the archiver catches up (longer on a loaded machine)
+    '--ping-interval', '60', '--ping-timeout', '900'] });
   const admin = await newAdmin(stack);
   const { circle } = await createCircle(admin);
   const alice = await joined(stack, circle.id, 'alice');
