@@ -382,6 +382,9 @@ static void got_version(const pg_result_t *res, void *priv)
 static void migrate(void)
 {
     P.st = ST_MIGRATING;
+    /* Short statements only: JIT compiling one whose estimated cost looks high (a search's unused branch)
+     * costs hundreds of milliseconds and saves nothing. */
+    internal("SET jit = off", 0, step_done);
     internal("SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", 0, step_done);
     internal("CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, name text NOT NULL, "
              "applied_at timestamptz NOT NULL DEFAULT now())",

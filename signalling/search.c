@@ -36,29 +36,48 @@ int search_language_valid(const char *lang)
 /* The statement is built from one branch per language among the circles searched (the language is part of
  * the tsquery, so each branch can use the indexes with a constant query). Parameters: $1 the query without
  * its prefix terms (web search syntax), $2 the prefix terms as a tsquery text ('word':* & …), $3 channel
- * ("" = any), $4 author ("" = any), $5 after and $6 before (ms, exclusive), $7 limit + 1, $8 offset, $9… the
- * circles of each branch (text[] literals). Each branch keeps the newest SEARCH_CANDIDATES matches
- * (messages_recent or the GIN index, as the planner finds cheaper), then those are ranked. Snippets mark
- * matches with « and » (the client escapes the text, then styles the marks). */
-static const char BRANCH_SQL[] =
-    "(SELECT m.channel, m.circle, m.ms, m.seq, m.body, m.edited, m.msg, m.tsv, m.lang, q.q FROM messages m,"
-    " (SELECT CASE WHEN $2 = '' THEN websearch_to_tsquery('%1$s'::regconfig, $1)"
-    "  WHEN $1 = '' THEN to_tsquery('%1$s'::regconfig, $2)"
-    "  ELSE websearch_to_tsquery('%1$s'::regconfig, $1) && to_tsquery('%1$s'::regconfig, $2) END AS q) q"
-    " WHERE m.tsv @@ q.q AND m.circle = ANY($%2$d::text[]) AND ($3 = '' OR m.channel = $3)"
+ * ("" = any), $4 author ("" = any), $5 after and $6 before (ms, exclusive), $7 limit + 1, $8 offset, $9 the
+ * prefix words (text[]), $10… the circles of each branch (text[] literals). Each branch keeps the newest
+ * SEARCH_CANDIDATES matches, then those are ranked. How it finds them is the planner's choice
+ * (messages_recent walked back from now for a frequent word, the GIN index for a rare one), except for a
+ * prefix that no frequent lexeme starts with: PostgreSQL then guesses a fixed 2% of the rows, and walking
+ * back in search of a prefix nobody wrote would read the whole table; such a query takes the GIN index
+ * (`ms + 0`: no index order to walk), which costs what its few matches cost. A prefix term matches the
+ * stemmed form (photosynthesis* → photosynthesi:*) or the word as typed (enzy*: English stems it to enzi).
+ * Snippets mark matches with « and » (the client escapes the text, then styles the marks). */
+#define PREFIX_SQL "(to_tsquery('%1$s'::regconfig, $2) || to_tsquery('simple'::regconfig, $2))"
+#define FREQUENT_PREFIXES_SQL                                                                                   \
+    "COALESCE((SELECT bool_and(EXISTS (SELECT 1 FROM pg_stats s, unnest(s.most_common_elems::text::text[]) e"  \
+    " WHERE s.schemaname = current_schema() AND s.tablename = 'messages' AND s.attname = 'tsv'"                \
+    " AND e LIKE lower(w) || '%%')) FROM unnest($9::text[]) w), true)"
+#define BRANCH_HEAD_SQL                                                                                         \
+    "(SELECT m.channel, m.circle, m.ms, m.seq, m.body, m.edited, m.msg, m.tsv, m.lang, q.q FROM messages m,"    \
+    " (SELECT CASE WHEN $2 = '' THEN websearch_to_tsquery('%1$s'::regconfig, $1)"                              \
+    "  WHEN $1 = '' THEN " PREFIX_SQL                                                                          \
+    "  ELSE websearch_to_tsquery('%1$s'::regconfig, $1) && " PREFIX_SQL " END AS q) q"                        \
+    " WHERE m.tsv @@ q.q AND m.circle = ANY($%2$d::text[]) AND ($3 = '' OR m.channel = $3)"                    \
     " AND ($4 = '' OR m.author = $4) AND m.ms > $5::bigint AND m.ms < $6::bigint"
-    " ORDER BY m.ms DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) ")";
+/* Without prefix terms the planner's estimates hold: one branch per language ($9, unused, is named for its
+ * type: PostgreSQL refuses a parameter it cannot type). */
+static const char BRANCH_SQL[] =
+    BRANCH_HEAD_SQL " AND $9::text[] IS NOT NULL ORDER BY m.ms DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) ")";
+static const char PREFIX_BRANCH_SQL[] =
+    BRANCH_HEAD_SQL " AND " FREQUENT_PREFIXES_SQL
+    " ORDER BY m.ms DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) ") UNION ALL "
+    BRANCH_HEAD_SQL " AND NOT " FREQUENT_PREFIXES_SQL
+    " ORDER BY m.ms + 0 DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) ")";
 static const char OUTER_HEAD_SQL[] =
     "SELECT h.channel, h.circle, h.body, h.edited, h.msg, ts_rank_cd(h.tsv, h.q) AS rank,"
     " ts_headline(h.lang, h.body, h.q, 'StartSel=«, StopSel=», MaxWords=30, MinWords=8, MaxFragments=2')"
     " FROM (";
 static const char OUTER_TAIL_SQL[] = ") h ORDER BY rank DESC, h.ms DESC, h.seq DESC LIMIT $7::int OFFSET $8::int";
-#define FIXED_PARAMS 8
+#define FIXED_PARAMS 9
 
 typedef struct {
     req_t *r;
     char *words;  /* the query less its prefix terms */
     char *prefix; /* the prefix terms as tsquery text, "" if none */
+    char *words_of_prefix; /* the prefix words as a text[] literal: {"a","b"} */
     char channel[FEATURE_ID_LEN + 1], author[FEATURE_ID_LEN + 1];
     long long limit, offset, after, before;
 } search_t;
@@ -67,6 +86,7 @@ static void search_free(search_t *s)
 {
     free(s->words);
     free(s->prefix);
+    free(s->words_of_prefix);
     free(s);
 }
 
@@ -154,7 +174,8 @@ static int send_search(search_t *s, const json_t *circles, const json_t *langs)
     }
     if (nused == 0)
         used[nused++] = "english"; /* no circle: the statement still runs (and finds nothing) */
-    size_t cap = sizeof OUTER_HEAD_SQL + sizeof OUTER_TAIL_SQL + nused * (sizeof BRANCH_SQL + 128);
+    const char *branch = *s->prefix ? PREFIX_BRANCH_SQL : BRANCH_SQL;
+    size_t cap = sizeof OUTER_HEAD_SQL + sizeof OUTER_TAIL_SQL + nused * (sizeof PREFIX_BRANCH_SQL + 128);
     char *sql = malloc(cap), *p = sql;
     const char *params[FIXED_PARAMS + NLANG];
     int rc = -1;
@@ -166,7 +187,7 @@ static int send_search(search_t *s, const json_t *circles, const json_t *langs)
             goto out;
         if (k > 0)
             p += sprintf(p, " UNION ALL ");
-        p += sprintf(p, BRANCH_SQL, used[k], (int)(FIXED_PARAMS + 1 + k));
+        p += sprintf(p, branch, used[k], (int)(FIXED_PARAMS + 1 + k));
     }
     p += sprintf(p, "%s", OUTER_TAIL_SQL);
     char lim[24], off[24], after[24], before[24];
@@ -182,6 +203,7 @@ static int send_search(search_t *s, const json_t *circles, const json_t *langs)
     params[5] = before;
     params[6] = lim;
     params[7] = off;
+    params[8] = s->words_of_prefix;
     for (size_t k = 0; k < nused; k++)
         params[FIXED_PARAMS + k] = lits[k];
     pg_query(sql, (int)(FIXED_PARAMS + nused), params, searched, s);
@@ -232,19 +254,23 @@ static int prefix_word(const char *w, size_t n)
 }
 
 /* Splits query into the words for websearch_to_tsquery (*words) and the prefix terms — a word ending in
- * '*' outside a quoted phrase, e.g. photosynth* — as tsquery text ('photosynth':* & …) (*prefix). Returns
- * 0 (both new strings), -1 out of memory, -2 too many prefix terms. */
-static int split_query(const char *query, char **words, char **prefix)
+ * '*' outside a quoted phrase, e.g. photosynth* — as tsquery text ('photosynth':* & …) (*prefix) and as a
+ * text[] literal ({"photosynth",…}) (*array). Returns 0 (three new strings), -1 out of memory, -2 too many
+ * prefix terms. */
+static int split_query(const char *query, char **words, char **prefix, char **array)
 {
     size_t len = strlen(query);
     char *w = malloc(len + 1), *pf = malloc(len * 2 + SEARCH_PREFIX_MAX * 8 + 1);
-    size_t wn = 0, pn = 0;
+    char *ar = malloc(len + SEARCH_PREFIX_MAX * 4 + 3);
+    size_t wn = 0, pn = 0, an = 0;
     int quoted = 0, nprefix = 0;
-    if (!w || !pf) {
+    if (!w || !pf || !ar) {
         free(w);
         free(pf);
+        free(ar);
         return -1;
     }
+    ar[an++] = '{';
     for (size_t i = 0; i < len;) {
         if (query[i] == ' ' || query[i] == '\t' || query[i] == '\n' || query[i] == '\r') {
             w[wn++] = query[i++];
@@ -260,9 +286,11 @@ static int split_query(const char *query, char **words, char **prefix)
             if (++nprefix > SEARCH_PREFIX_MAX) {
                 free(w);
                 free(pf);
+                free(ar);
                 return -2;
             }
             pn += (size_t)sprintf(pf + pn, "%s'%.*s':*", pn ? " & " : "", (int)(j - i - stars), query + i);
+            an += (size_t)sprintf(ar + an, "%s\"%.*s\"", an > 1 ? "," : "", (int)(j - i - stars), query + i);
         } else {
             for (size_t k = i; k < j; k++) {
                 if (query[k] == '"')
@@ -274,6 +302,8 @@ static int split_query(const char *query, char **words, char **prefix)
     }
     w[wn] = '\0';
     pf[pn] = '\0';
+    ar[an++] = '}';
+    ar[an] = '\0';
     /* only blanks left: the statement takes "" as "no words" */
     size_t b = 0;
     while (b < wn && (w[b] == ' ' || w[b] == '\t' || w[b] == '\n' || w[b] == '\r'))
@@ -282,6 +312,7 @@ static int split_query(const char *query, char **words, char **prefix)
         w[0] = '\0';
     *words = w;
     *prefix = pf;
+    *array = ar;
     return 0;
 }
 
@@ -323,7 +354,7 @@ static void chat_search(req_t *r)
         return;
     }
     search_t *s = calloc(1, sizeof *s);
-    int rc = s ? split_query(query, &s->words, &s->prefix) : -1;
+    int rc = s ? split_query(query, &s->words, &s->prefix, &s->words_of_prefix) : -1;
     if (rc < 0) {
         free(s);
         if (rc == -2)

@@ -136,6 +136,10 @@ test('prefix queries: word* matches the words that start with it, in and out of 
   assert.equal((await alice.client.request('chat.search', { query: '"coin*" flips' })).type, 'ok');
   assert.equal((await alice.client.request('chat.search', { query: "p'* & x:*" })).type, 'ok');
   assertError(await alice.client.request('chat.search', { query: 'a* b* c* d* e* f* g* h* i*' }), 'bad_request', 'query');
+  // The typed form counts too: English stems "enzy" to "enzi", which no stored word starts with.
+  await say(alice, general.id, 'enzymes', 'Enzymes speed up reactions.');
+  await eventually(async () => ids(await search(alice, { query: 'enzy*' }))[0] === sent.enzymes, { what: 'enzy* finds enzymes' });
+  assert.deepEqual(ids(await search(alice, { query: 'zqxw*' })), []);
 });
 
 test('filters: author, after and before (ms, exclusive)', async () => {
