@@ -428,9 +428,9 @@ static void by_id(req_t *r, int op, const char *field)
     ask(g, NULL, NULL);
 }
 
-static void ms_accept(req_t *r) { by_id(r, OP_ACCEPT, "id"); }
-static void decline(req_t *r) { by_id(r, OP_DECLINE, "id"); }
-static void history(req_t *r) { by_id(r, OP_HISTORY, "id"); }
+static void ms_accept(req_t *r) { by_id(r, OP_ACCEPT, "mentorship"); }
+static void decline(req_t *r) { by_id(r, OP_DECLINE, "mentorship"); }
+static void history(req_t *r) { by_id(r, OP_HISTORY, "mentorship"); }
 
 static void list(req_t *r)
 {
@@ -478,7 +478,7 @@ static void close_(req_t *r)
 {
     static const char *const outcomes[] = {"met", "partly", "not_met", NULL};
     const char *id;
-    if (feature_req_id(r, "id", 0, 1, &id) < 0)
+    if (feature_req_id(r, "mentorship", 0, 1, &id) < 0)
         return;
     json_t *o = json_object_get(req_json(r), "outcomes");
     const char *key;

@@ -41,7 +41,7 @@ async function openMentorship() {
   assert.equal(p.mentorship.state, 'proposed');
   const ev = await mentee.client.waitEvent('mentorship.updated', (e) => e.mentorship.id === p.mentorship.id);
   assert.equal(ev.mentorship.mentor.id, mentor.user.id);
-  const a = await mentee.client.ok('mentorship.accept', { id: p.mentorship.id });
+  const a = await mentee.client.ok('mentorship.accept', { mentorship: p.mentorship.id });
   assert.equal(a.mentorship.state, 'open');
   await mentor.client.waitEvent('mentorship.updated', (e) => e.mentorship.id === p.mentorship.id && e.mentorship.state === 'open');
   return a.mentorship;
@@ -77,14 +77,14 @@ test('the flow: propose, accept, progress, link a session and a clip, close with
   assert.deepEqual(r.mentorship.goals[0].links.map((l) => [l.kind, l.title]), [['media', 'Year 9 questioning']]);
 
   // outcomes must name every goal, and only valid words
-  assertError(await mentor.client.request('mentorship.close', { id: m.id, outcomes: { [g1.id]: 'met' } }), 'bad_request', 'outcomes');
-  assertError(await mentor.client.request('mentorship.close', { id: m.id, outcomes: { [g1.id]: 'met', [g2.id]: 'great' } }), 'bad_request', 'outcomes');
-  assertError(await mentor.client.request('mentorship.close', { id: m.id, outcomes: { [g1.id]: 'met', [NO_SUCH_ID]: 'met' } }), 'bad_request', 'outcomes');
-  r = await mentee.client.ok('mentorship.close', { id: m.id, outcomes: { [g1.id]: 'met', [g2.id]: 'partly' } });
+  assertError(await mentor.client.request('mentorship.close', { mentorship: m.id, outcomes: { [g1.id]: 'met' } }), 'bad_request', 'outcomes');
+  assertError(await mentor.client.request('mentorship.close', { mentorship: m.id, outcomes: { [g1.id]: 'met', [g2.id]: 'great' } }), 'bad_request', 'outcomes');
+  assertError(await mentor.client.request('mentorship.close', { mentorship: m.id, outcomes: { [g1.id]: 'met', [NO_SUCH_ID]: 'met' } }), 'bad_request', 'outcomes');
+  r = await mentee.client.ok('mentorship.close', { mentorship: m.id, outcomes: { [g1.id]: 'met', [g2.id]: 'partly' } });
   assert.equal(r.mentorship.state, 'closed');
   assert.deepEqual(r.mentorship.goals.map((g) => g.outcome), ['met', 'partly']);
 
-  const hist = await mentee.client.ok('mentorship.history', { id: m.id });
+  const hist = await mentee.client.ok('mentorship.history', { mentorship: m.id });
   const kinds = hist.history.map((e) => e.kind);
   for (const k of ['proposed', 'accepted', 'progress', 'session', 'media', 'closed']) assert.ok(kinds.includes(k), `${k} in ${kinds}`);
   const at = hist.history.map((e) => e.at);
@@ -95,7 +95,7 @@ test('the flow: propose, accept, progress, link a session and a clip, close with
   // closed → read-only for both
   assertError(await mentor.client.request('goal.progress', { goal: g1.id, note: 'late', rating: 5 }), 'conflict');
   assertError(await mentor.client.request('goal.link', { goal: g1.id, session: b.booking.id }), 'conflict');
-  assertError(await mentor.client.request('mentorship.close', { id: m.id, outcomes: { [g1.id]: 'met', [g2.id]: 'met' } }), 'conflict');
+  assertError(await mentor.client.request('mentorship.close', { mentorship: m.id, outcomes: { [g1.id]: 'met', [g2.id]: 'met' } }), 'conflict');
   assert.equal(rows(`SELECT count(*) FROM goal_progress p JOIN goals g ON g.id = p.goal_id WHERE g.mentorship_id = '${m.id}'`), '2');
 
   // both see it in their lists
@@ -108,14 +108,14 @@ test('the flow: propose, accept, progress, link a session and a clip, close with
 test('a third person gets not_found for everything; an admin may read the history but not change it', async () => {
   const m = await openMentorship();
   const g = m.goals[0].id;
-  for (const [type, fields] of [['mentorship.history', { id: m.id }], ['mentorship.accept', { id: m.id }],
-    ['mentorship.decline', { id: m.id }], ['goal.progress', { goal: g, note: 'x', rating: 3 }],
-    ['goal.link', { goal: g, session: NO_SUCH_ID }], ['mentorship.close', { id: m.id, outcomes: { [g]: 'met' } }],
-    ['mentorship.history', { id: NO_SUCH_ID }], ['goal.progress', { goal: NO_SUCH_ID, note: 'x', rating: 3 }]]) {
+  for (const [type, fields] of [['mentorship.history', { mentorship: m.id }], ['mentorship.accept', { mentorship: m.id }],
+    ['mentorship.decline', { mentorship: m.id }], ['goal.progress', { goal: g, note: 'x', rating: 3 }],
+    ['goal.link', { goal: g, session: NO_SUCH_ID }], ['mentorship.close', { mentorship: m.id, outcomes: { [g]: 'met' } }],
+    ['mentorship.history', { mentorship: NO_SUCH_ID }], ['goal.progress', { goal: NO_SUCH_ID, note: 'x', rating: 3 }]]) {
     assertError(await carol.client.request(type, fields), 'not_found');
   }
   assert.ok(!(await carol.client.ok('mentorship.list', {})).mentorships.some((x) => x.id === m.id));
-  const hist = await admin.client.ok('mentorship.history', { id: m.id });
+  const hist = await admin.client.ok('mentorship.history', { mentorship: m.id });
   assert.equal(hist.mentorship.id, m.id);
   assertError(await admin.client.request('goal.progress', { goal: g, note: 'x', rating: 3 }), 'not_found');
   assert.equal(rows(`SELECT count(*) FROM goal_progress WHERE goal_id = '${g}'`), '0');
@@ -130,11 +130,11 @@ test('proposals: 1–5 goals, the other side answers, a declined one is read-onl
   assert.equal(five.mentorship.proposed_by, mentee.user.id);
   assert.equal(five.mentorship.mentor.id, mentor.user.id);
   // the proposer cannot accept their own proposal; nothing happens before it is accepted
-  assertError(await mentee.client.request('mentorship.accept', { id: five.mentorship.id }), 'forbidden');
+  assertError(await mentee.client.request('mentorship.accept', { mentorship: five.mentorship.id }), 'forbidden');
   assertError(await mentee.client.request('goal.progress', { goal: five.mentorship.goals[0].id, note: 'early', rating: 3 }), 'conflict');
-  const d = await mentor.client.ok('mentorship.decline', { id: five.mentorship.id });
+  const d = await mentor.client.ok('mentorship.decline', { mentorship: five.mentorship.id });
   assert.equal(d.mentorship.state, 'declined');
-  assertError(await mentor.client.request('mentorship.accept', { id: five.mentorship.id }), 'conflict');
+  assertError(await mentor.client.request('mentorship.accept', { mentorship: five.mentorship.id }), 'conflict');
   assertError(await mentee.client.request('goal.progress', { goal: five.mentorship.goals[0].id, note: 'late', rating: 3 }), 'conflict');
 });
 
@@ -155,10 +155,10 @@ test('bad input: each field is checked and named', async () => {
     ['goal.progress', { goal: 'x', note: 'x', rating: 3 }, 'goal'],
     ['goal.link', { goal: NO_SUCH_ID }, 'session'],
     ['goal.link', { goal: NO_SUCH_ID, session: NO_SUCH_ID, media: NO_SUCH_ID }, 'session'],
-    ['mentorship.close', { id: NO_SUCH_ID, outcomes: [] }, 'outcomes'],
-    ['mentorship.close', { id: NO_SUCH_ID, outcomes: { 'not-an-id': 'met' } }, 'outcomes'],
-    ['mentorship.accept', {}, 'id'],
-    ['mentorship.history', { id: 7 }, 'id'],
+    ['mentorship.close', { mentorship: NO_SUCH_ID, outcomes: [] }, 'outcomes'],
+    ['mentorship.close', { mentorship: NO_SUCH_ID, outcomes: { 'not-an-id': 'met' } }, 'outcomes'],
+    ['mentorship.accept', {}, 'mentorship'],
+    ['mentorship.history', { mentorship: 7 }, 'mentorship'],
   ];
   for (const [type, fields, field] of cases) assertError(await mentor.client.request(type, fields), 'bad_request', field);
   assertError(await mentor.client.request('mentorship.propose', { mentee: NO_SUCH_ID, goals: GOALS }), 'not_found', 'mentee');

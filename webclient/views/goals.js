@@ -37,7 +37,7 @@ export function mountGoals(el, ctx) {
   function closeForm(m) {
     const picks = m.goals.map((g) => ({ g, f: field(`Outcome: ${g.title}`, 'select', {}, OUTCOMES) }));
     return h('form', { class: 'close-form', onsubmit: (ev) => { ev.preventDefault();
-      act('mentorship.close', { id: m.id, outcomes: Object.fromEntries(picks.map(({ g, f }) => [g.id, f.input.value])) }); } },
+      act('mentorship.close', { mentorship: m.id, outcomes: Object.fromEntries(picks.map(({ g, f }) => [g.id, f.input.value])) }); } },
     ...picks.map(({ f }) => f.wrap), h('button', { type: 'submit' }, 'Close with these outcomes'));
   }
 
@@ -48,8 +48,8 @@ export function mountGoals(el, ctx) {
     const head = h('h2', {}, `${other.display_name || 'Someone'} (your ${role}) — ${m.state}`);
     const actions = [];
     if (m.state === 'proposed' && m.proposed_by !== me) {
-      actions.push(h('button', { type: 'button', onclick: () => act('mentorship.accept', { id: m.id }) }, 'Accept these goals'),
-        h('button', { type: 'button', onclick: () => act('mentorship.decline', { id: m.id }) }, 'Decline'));
+      actions.push(h('button', { type: 'button', onclick: () => act('mentorship.accept', { mentorship: m.id }) }, 'Accept these goals'),
+        h('button', { type: 'button', onclick: () => act('mentorship.decline', { mentorship: m.id }) }, 'Decline'));
     } else if (m.state === 'proposed') {
       actions.push(h('p', { class: 'muted' }, 'Waiting for the other person to agree.'));
     }
