@@ -27,6 +27,7 @@
 #include "help.h"
 #include "log.h"
 #include "comments.h"
+#include "goals.h"
 #include "media.h"
 #include "mentoring.h"
 #include "metrics.h"
@@ -201,7 +202,7 @@ static const module_t *const features[] = {
     &accounts_module, &circles_module, &channels_module, &turn_module, &mentoring_module,
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &moderation_module,
     &readmark_module, &presence_module, &record_module,
-    &media_module, &comments_module, /* lesson clips and their comments (PostgreSQL): no connection-gone observers */
+    &media_module, &comments_module, &goals_module, /* lesson clips and their comments (PostgreSQL): no connection-gone observers */
 };
 
 static int register_features(void)

@@ -19,6 +19,8 @@ const READ_ONLY = [
   'record_status',
   // profile cards (issue 11), lesson clips (issue 15)
   'circle_shared', 'media_circles', 'media_person', 'media_session',
+  // mentoring goals (issue 15)
+  'goals_who',
 ];
 const WRITING = [
   'accounts_logout_all', 'accounts_password_set', 'accounts_profile_update', 'accounts_register', 'accounts_resume',
