@@ -27,6 +27,7 @@
 #include "help.h"
 #include "log.h"
 #include "comments.h"
+#include "library.h"
 #include "media.h"
 #include "mentoring.h"
 #include "metrics.h"
@@ -202,6 +203,7 @@ static const module_t *const features[] = {
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &moderation_module,
     &readmark_module, &presence_module, &record_module,
     &media_module, &comments_module, /* lesson clips and their comments (PostgreSQL): no connection-gone observers */
+    &library_module, /* the circle library (PostgreSQL): no connection-gone observers */
 };
 
 static int register_features(void)
