@@ -21,7 +21,7 @@ export function mountLibrary(root, ctx, { circle }) {
   // ---- search ----
   const query = field('Search the library', 'input', { type: 'search', name: 'query', maxlength: 200, placeholder: 'e.g. hinge questions' });
   const sortSel = field('Order', 'select', { name: 'sort' }, [{ value: 'newest', label: 'Newest first' }, { value: 'useful', label: 'Most useful first' }]);
-  const searchForm = h('form', { class: 'library-search', role: 'search', 'aria-label': 'Search the library' },
+  const searchForm = h('form', { class: 'library-search', role: 'search', 'aria-label': 'Library search' },
     query.wrap, sortSel.wrap, h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Search')));
   const chips = h('div', { class: 'tag-chips', role: 'group', 'aria-label': 'Filter by tag' });
   const list = h('ul', { class: 'library-list', 'aria-labelledby': 'library-items-title' });
@@ -41,14 +41,14 @@ export function mountLibrary(root, ctx, { circle }) {
   function item(it) {
     const mine = it.author === conn.user?.id;
     const useful = h('button', { type: 'button', class: 'small secondary', 'aria-pressed': it.marked ? 'true' : 'false',
-      'aria-label': `Useful: ${it.title} (${it.useful})` }, `Useful · ${it.useful}`);
+      'aria-label': `Useful · ${it.useful}: ${it.title}` }, `Useful · ${it.useful}`);
     useful.addEventListener('click', async () => {
       try {
         const r = await conn.request('library.useful', { item: it.id, useful: !it.marked });
         it.marked = r.marked;
         it.useful = r.useful;
         useful.setAttribute('aria-pressed', it.marked ? 'true' : 'false');
-        useful.setAttribute('aria-label', `Useful: ${it.title} (${it.useful})`);
+        useful.setAttribute('aria-label', `Useful · ${it.useful}: ${it.title}`);
         useful.textContent = `Useful · ${it.useful}`;
       } catch (e) { ctx.showError(e); }
     });
