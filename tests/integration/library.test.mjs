@@ -185,7 +185,11 @@ test('a non-member, a former member and a stranger are refused; only the owner m
   // a former member loses the library at once
   const erin = await joined(stack, circle.id, 'erin');
   await erin.client.ok('library.useful', { item: item.id, useful: true });
+  const hers = (await erin.client.ok('library.publish', { circle: circle.id, url: 'https://example.org/erin', title: 'Erin on feedback' })).item;
   await erin.client.ok('circle.leave', { circle: circle.id });
+  // her author rights outlive her membership: she may still take her own item back
+  await erin.client.ok('library.withdraw', { item: hers.id });
+  assert.ok(!titles(await list(bob)).includes('Erin on feedback'));
   assertError(await erin.client.request('library.list', { circle: circle.id }), 'forbidden', 'circle');
   assertError(await erin.client.request('library.useful', { item: item.id, useful: false }), 'not_found', 'item');
   assert.equal(h.psql(pg, `SELECT count(*) FROM library_items WHERE circle = '${circle.id}' AND author = '${dave.user.id}'`).trim(), '0');
