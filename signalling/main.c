@@ -28,6 +28,7 @@
 #include "log.h"
 #include "comments.h"
 #include "goals.h"
+#include "library.h"
 #include "media.h"
 #include "mentoring.h"
 #include "metrics.h"
@@ -203,6 +204,7 @@ static const module_t *const features[] = {
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &moderation_module,
     &readmark_module, &presence_module, &record_module,
     &media_module, &comments_module, &goals_module, /* lesson clips and their comments (PostgreSQL): no connection-gone observers */
+    &library_module, /* the circle library (PostgreSQL): no connection-gone observers */
 };
 
 static int register_features(void)

@@ -5,6 +5,7 @@
 //         #/sessions[/notes/<uid>]  #/book/<mentor uid>  (views/schedule.js)
 //         #/circle/<cid>/<channel id>/<message id> (a message in context)  #/search[/<query>]  (views/search.js)
 //         #/videos  (views/media.js)  #/media/<id>  (views/player.js)  #/mentoring  (views/goals.js)
+//         #/circle/<cid>/library  (views/library.js)
 import { Connection } from './protocol.js';
 import { describeError } from './errors.js';
 import { h, fill } from './dom.js';
@@ -19,6 +20,7 @@ import { mountMentions } from './views/mentions.js';
 import { mountSearch } from './views/search.js';
 import { mountMedia } from './views/media.js';
 import { mountPlayer } from './views/player.js';
+import { mountLibrary } from './views/library.js';
 import { toast } from './toast.js';
 import { mountNotify } from './notify.js';
 import { mountGoals } from './views/goals.js';
@@ -82,7 +84,9 @@ function route() {
   switch (name) {
     case 'signin': case 'signup': unmount = mountAuth(view, ctx, { mode: name }); break;
     case 'circles': unmount = mountDirectory(view, ctx); break;
-    case 'circle': unmount = mountCircle(view, ctx, { circle: args[0], channel: args[1], message: args[2] }); break;
+    case 'circle':
+      if (args[1] === 'library') { unmount = mountLibrary(view, ctx, { circle: args[0] }); break; }
+      unmount = mountCircle(view, ctx, { circle: args[0], channel: args[1], message: args[2] }); break;
     case 'search': unmount = mountSearch(view, ctx, { query: args[0] }); break;
     case 'profile': unmount = mountProfile(view, ctx); break;
     case 'sessions': unmount = mountSessions(view, ctx, { args }); break;

@@ -18,7 +18,7 @@ const READ_ONLY = [
   // recording with consent (issue 15)
   'record_status',
   // profile cards (issue 11), lesson clips (issue 15)
-  'circle_shared', 'media_circles', 'media_person', 'media_session',
+  'circle_shared', 'media_circles', 'library_scope', 'media_person', 'media_session',
   // mentoring goals (issue 15)
   'goals_who',
 ];

@@ -1,0 +1,107 @@
+// library.test.mjs — the circle library from the web client (views/library.js) in Debian's Chromium against
+// a real staffroom-signal, Redis and PostgreSQL on loopback. A colleague has published a link; Ada opens
+// #/circle/<cid>/library, publishes a link with tags, finds it by words and by its tag chip, marks the
+// colleague's link useful (the count goes up, the button says pressed), sorts by most useful, and
+// withdraws her own. axe-core finds 0 WCAG 2.1 A/AA violations. Screenshot: build/test-artifacts/library-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Harness } from '../lib/harness.mjs';
+import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
+import { startWebStack } from '../lib/webstack.mjs';
+import { connect, registerUser, uniqueName } from '../lib/client.mjs';
+
+const T = 20000;
+let h; let pg; let stack; let browser; let admin; let ada; let adaName; let circleId;
+const t0 = Date.now();
+
+before(async () => {
+  h = new Harness('e2e-library');
+  pg = await h.postgres();
+  stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100',
+    '--message-rate', '100000', '--message-burst', '100000', '--postgres-conninfo-file', pg.conninfoFile, '--postgres-retry-max', '200'] });
+  await stack.createAdmin('admin', 'admin password 123');
+  admin = await connect(stack.wsUrl);
+  await admin.ok('auth.login', { name: 'admin', password: 'admin password 123' });
+  circleId = (await admin.ok('circle.create', { name: 'Early reading', subject: 'English', phase: 'primary' })).circle.id;
+  // PostgreSQL may still be migrating: retry the colleague's publication until it is taken
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    const r = await admin.request('library.publish', { circle: circleId, url: 'https://example.org/phonics',
+      title: 'Phonics in five minutes', description: 'A daily routine for blending', tags: ['phonics'] });
+    if (r.type === 'ok') break;
+    assert.ok(Date.now() < deadline && r.code === 'unavailable', JSON.stringify(r));
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  ada = await connect(stack.wsUrl);
+  adaName = uniqueName('ada');
+  await registerUser(ada, adaName, 'password 12345', { display_name: 'Ada Lovelace' });
+  await ada.ok('circle.join', { circle: circleId });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await admin?.close();
+  await ada?.close();
+  await h?.close();
+  console.log(`# library.test.mjs: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+});
+
+test('publish a link, search by words and tag, mark useful, sort, withdraw — axe clean', async () => {
+  const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
+  await page.goto(stack.url);
+  await page.getByLabel('User name').fill(adaName);
+  await page.getByLabel('Password').fill('password 12345');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+  await page.goto(`${stack.url}#/circle/${circleId}/library`);
+  await page.getByRole('heading', { name: 'Library', level: 1 }).waitFor({ timeout: T });
+  await page.locator('.library-item', { hasText: 'Phonics in five minutes' }).waitFor({ timeout: T });
+
+  await page.getByLabel('Link (https://…)').fill('https://example.org/story-time');
+  await page.getByLabel('Title').fill('Story time that builds vocabulary');
+  await page.getByLabel('Description').fill('Reading aloud with three tier-two words');
+  await page.getByLabel('Tags (separated by commas)').fill('Vocabulary, reading');
+  await page.getByRole('button', { name: 'Publish' }).click();
+  const mine = page.locator('.library-item', { hasText: 'Story time that builds vocabulary' });
+  await mine.waitFor({ timeout: T });
+  assert.match(await mine.textContent(), /#vocabulary #reading/);
+  assert.equal(await page.locator('.library-item').count(), 2);
+
+  // words: stemmed ("routines" finds "routine")
+  await page.getByLabel('Search the library').fill('routines');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.library-item').length === 1, null, { timeout: T });
+  assert.match(await page.locator('.library-item').textContent(), /Phonics in five minutes/);
+  await page.getByLabel('Search the library').fill('');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.library-item').length === 2, null, { timeout: T });
+  // a tag chip
+  await page.getByRole('button', { name: '#vocabulary' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.library-item').length === 1, null, { timeout: T });
+  assert.match(await page.locator('.library-item').textContent(), /Story time/);
+  assert.equal(await page.getByRole('button', { name: '#vocabulary' }).getAttribute('aria-pressed'), 'true');
+  await page.getByRole('button', { name: '#vocabulary' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.library-item').length === 2, null, { timeout: T });
+
+  // useful, then most useful first
+  const useful = page.getByRole('button', { name: 'Useful · 0: Phonics in five minutes' });
+  await useful.click();
+  const marked = page.getByRole('button', { name: 'Useful · 1: Phonics in five minutes' });
+  await marked.waitFor({ timeout: T });
+  assert.equal(await marked.getAttribute('aria-pressed'), 'true');
+  await page.getByLabel('Order').selectOption('useful');
+  await page.waitForFunction(() => document.querySelector('.library-item .library-title')?.textContent === 'Phonics in five minutes', null, { timeout: T });
+  await shot(page, 'library-list');
+  const bad = await axeViolations(page);
+  assert.deepEqual(bad, [], `axe-core on the library view:\n${bad.join('\n')}`);
+  const row = await ada.ok('library.list', { circle: circleId, sort: 'useful' });
+  assert.deepEqual(row.items.map((i) => [i.title, i.useful]), [['Phonics in five minutes', 1], ['Story time that builds vocabulary', 0]]);
+
+  // withdraw my own (only mine has the button)
+  assert.equal(await page.getByRole('button', { name: 'Withdraw Phonics in five minutes' }).count(), 0);
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Withdraw Story time that builds vocabulary' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('.library-item').length === 1, null, { timeout: T });
+  assert.equal((await ada.ok('library.list', { circle: circleId })).items.length, 1);
+});
