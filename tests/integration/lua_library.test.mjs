@@ -15,8 +15,6 @@ const READ_ONLY = [
   'schedule_ics', 'schedule_ics_feed', 'schedule_load', 'schedule_mine',
   // moderation, read markers (issue 11)
   'accounts_session_live', 'circle_role_requests', 'moderation_audit', 'moderation_queue', 'unread_counts',
-  // profile cards (issue 11)
-  'circle_shared',
 ];
 const WRITING = [
   'accounts_logout_all', 'accounts_password_set', 'accounts_profile_update', 'accounts_register', 'accounts_resume',
