@@ -28,7 +28,8 @@ local function circle_obj(cid, uid, now)
     description = c.description or '', moderated = c.moderated == '1', members = n,
     online = online, experts_online = experts, experts_on_duty = help_duty_count(cid, now),
     my_status = status,
-    my_role = my_role or cjson.null, created = tonumber(c.created)}
+    my_role = my_role or cjson.null, created = tonumber(c.created),
+    language = c.language or 'english'}
 end
 -- writes: a newcomer has read what was written before they joined: their read marker (readmark.h) in each
 -- channel starts at its newest message, so unread counts start at 0, not at the circle's whole history

@@ -8,6 +8,7 @@
 import { h, fill } from '../dom.js';
 import { stopStream, videoFor } from '../rtc.js';
 import { SfuSession } from '../sfu.js';
+import { mountRecording } from './record.js';
 import { showChoice } from './prejoin.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
@@ -41,6 +42,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     h('div', { class: 'stage-main' }, shareArea, grid, self),
     h('div', { class: 'call-bar actions', role: 'toolbar', 'aria-label': 'Call controls' }, mic, cam, share, leave));
   document.body.append(layer);
+  const rec = mountRecording(ctx, { room: r.id, bar: layer.querySelector('.call-bar'), head: layer.querySelector('.stage-head'), stream, device: res.device });
 
   function people(list) {
     s.people = new Map(list.filter((p) => p.device !== s.device).map((p) => [p.device, p]));
@@ -132,6 +134,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     conn.removeEventListener('room.speaker', onSpeaker);
     conn.removeEventListener('room.closed', onClosed);
     conn.removeEventListener('room.removed', onRemoved);
+    rec.close();
     session.close();
     stopStream(stream);
     layer.remove();
