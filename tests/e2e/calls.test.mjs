@@ -43,10 +43,12 @@ test('1. A calls B from the member list, B accepts: video both ways through the 
   const call = a.getByRole('button', { name: 'Call Bob' });
   await call.waitFor({ timeout: T });
   assert.match(await call.getAttribute('class'), /prominent/, 'experts have a prominent call button');
+  const tClick = Date.now();
   await call.click();
   // The pre-join screen: a preview, a moving microphone level (Chromium's fake microphone beeps), the
   // camera and microphone pickers; the microphone is switched off here, so the call starts muted.
   const pre = await prejoin(a);
+  console.log(`# Call click → pre-join ready (camera preview open, Join enabled): ${Date.now() - tClick} ms`);
   await a.waitForFunction(() => document.querySelector('.prejoin-preview video')?.readyState >= 2, null, { timeout: T });
   await a.waitForFunction(() => Number(document.querySelector('.mic-meter')?.dataset.level) > 0.01, null, { timeout: T, polling: 100 });
   assert.ok(await pre.getByRole('combobox', { name: 'Camera' }).locator('option').count() >= 1, 'cameras listed');

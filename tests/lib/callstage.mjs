@@ -5,7 +5,7 @@
 //
 //   const stage = await callStage(h, { circle: 'Statistics', people: [['ada', 'member'], ['bob', 'expert']],
 //                                     args: ['--call-ring-timeout', '8'] });
-//   (browserArgs: extra Chromium flags; viewport: each page's size)
+//   (browserArgs: extra Chromium flags; viewport: each page's size; contextOptions: e.g. bypassCSP for axe-core)
 //   const page = await stage.open('ada');   // the same page on later calls
 //   await stage.close();                    // prints page exceptions, closes the browser
 //
@@ -39,7 +39,7 @@ export async function join(page, { timeout = T } = {}) {
   return t;
 }
 
-export async function callStage(h, { circle, people, args = [], browserArgs = [], viewport }) {
+export async function callStage(h, { circle, people, args = [], browserArgs = [], viewport, contextOptions }) {
   const relay = await startRelay(h, { allowLoopback: true });
   const stack = await startWebStack(h, { args: ['--login-rate', '1000', '--login-burst', '100', ...args,
     '--turn-secret-file', relay.secretFile, '--turn-urls', `turn:127.0.0.1:${relay.port}?transport=udp`] });
@@ -62,7 +62,7 @@ export async function callStage(h, { circle, people, args = [], browserArgs = []
   async function open(name) {
     const x = u[name];
     if (x.page) return x.page;
-    const { context, page } = await newUser(browser, viewport ? { viewport } : undefined);
+    const { context, page } = await newUser(browser, { ...(viewport ? { viewport } : {}), ...(contextOptions ? { contextOptions } : {}) });
     await context.addInitScript((token) => { localStorage.setItem('staffroom.token', token); }, x.token);
     await page.goto(`${stack.url}?relay=1#/circle/${circleId}`);
     await page.getByRole('heading', { name: circle, exact: true }).waitFor({ timeout: T });

@@ -275,8 +275,9 @@ export function mountCalls(ctx) {
       h('h2', {}, `In a call with ${nameOf(c.who)}`),
       h('p', { class: 'call-meta' }, state, ' · ', duration),
       h('div', { class: 'videos' }, remote, local),
-      h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Call controls' }, mic, cam, hang),
-      devicePicker(c)));
+      devicePicker(c),
+      // the control bar last: at the bottom of the window, like Meet's
+      h('div', { class: 'actions', role: 'toolbar', 'aria-label': 'Call controls' }, mic, cam, hang)));
     mic.focus(); // the call fills the window: keyboard users start on its controls
   }
 

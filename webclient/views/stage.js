@@ -210,6 +210,8 @@ function speakerView(s, { layer, grid, leave, mic, session }) {
     featured = pick?.dataset.device ?? null;
     spotlight.hidden = !pick;
     grid.classList.toggle('filmstrip', speakerMode);
+    // a filmstrip wider than the window scrolls sideways: keyboard users must be able to reach and scroll it
+    if (speakerMode) grid.tabIndex = 0; else grid.removeAttribute('tabindex');
   }
   btn.addEventListener('click', () => {
     speakerMode = !speakerMode;
