@@ -53,6 +53,7 @@
 #define LAYER_DEAD_US 1500000
 #define LAYER_PAUSE_MS 3000
 #define TWCC_MAX_STATUSES 2048
+#define SIMULCAST_START_KBPS "1200"
 #define MAX_SLOTS SDP_MAX_MEDIA
 /* Retransmission buffer of a video leg: Chromium's packets stay under 1200 bytes, and at the room
  * bitrates (≤ 2.5 Mbit/s, ~250 packets/s) 256 packets cover the second after which a resend is too late
@@ -313,7 +314,7 @@ static void leg_switch(leg_t *l, int layer)
         if (l->sub->room)
             l->sub->room->layer_switches++;
     }
-    log_debug("participant %s: %s's %s layer %d -> %d", l->sub->pid, l->track->owner->pid, l->track->label, l->cur, layer);
+    log_info("participant %s: %s's %s layer %d -> %d", l->sub->pid, l->track->owner->pid, l->track->label, l->cur, layer);
     l->cur = layer;
 }
 
@@ -404,7 +405,12 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
         keyframe = !strcasecmp(t->codec, "VP8") && vp8_parse(buf + v.payload_off, v.payload_len, &d) == 0 && d.keyframe;
         if (keyframe) {
             keyreq_keyframe_seen(&t->layers[layer].keyreq, now_us / 1000);
-            vp8_keyframe_size(buf + v.payload_off, v.payload_len, &d, &t->layers[layer].width, &t->layers[layer].height);
+            uint16_t w = 0, hgt = 0;
+            if (vp8_keyframe_size(buf + v.payload_off, v.payload_len, &d, &w, &hgt) == 0 && w != t->layers[layer].width) {
+                log_info("participant %s: %s layer %d is %ux%u", p->pid, t->label, layer, w, hgt);
+                t->layers[layer].width = w;
+                t->layers[layer].height = hgt;
+            }
         } else if (keyreq_poll(&t->layers[layer].keyreq, now_us / 1000)) {
             send_pli(t, layer);
         }
@@ -915,6 +921,14 @@ static int answer_section(part_t *p, const sdp_t *offer, size_t idx, const sfu_l
     if (mid) {
         m->extmaps[m->nextmaps].id = mid;
         g_strlcpy(m->extmaps[m->nextmaps++].uri, EXT_MID, sizeof m->extmaps[0].uri);
+    }
+    if (simulcast && m->ncodecs && strlen(m->codecs[0].fmtp) + 32 < sizeof m->codecs[0].fmtp) {
+        /* The SFU gives publishers no congestion feedback of their own: the browser's estimate starts at
+         * 300 kbit/s and climbs on loss reports alone, which leaves the top layer off for ~15 s. A start
+         * estimate that carries all three layers (the loss reports still bring it down) avoids that. */
+        sdp_codec_t *vc = &m->codecs[0];
+        g_strlcat(vc->fmtp, *vc->fmtp ? ";" : "", sizeof vc->fmtp);
+        g_strlcat(vc->fmtp, "x-google-start-bitrate=" SIMULCAST_START_KBPS, sizeof vc->fmtp);
     }
     if (simulcast) {
         m->extmaps[m->nextmaps].id = rid_id;
@@ -1595,6 +1609,11 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
         int want = l->ll.chosen;
         if (want == l->target)
             continue;
+        bwe_stats_t bs = {0};
+        if (p->bwe)
+            bwe_stats(p->bwe, &bs);
+        log_info("participant %s: %s's %s: layer %d chosen (budget %u bit/s; acked %u bit/s, loss %u‰, queue %u ms)", p->pid,
+                 l->track->owner->pid, l->track->label, want, budget, bs.acked_bps, bs.loss_permille, bs.queue_ms);
         l->target = want;
         if (want < 0 && l->cur >= 0)
             leg_switch(l, -1);
@@ -1641,6 +1660,7 @@ void sfu_view(sfu_t *s, const char *room, const char *pid, const sfu_tile_t *til
                 l->ll.visible = tiles[j].visible;
             }
     }
+    log_info("participant %s: view of %zu tile%s", pid, ntiles, ntiles == 1 ? "" : "s");
     if (p->up)
         allocate_part(p, now_ms());
 }
