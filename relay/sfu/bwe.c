@@ -13,6 +13,9 @@
 #define LOSS_WINDOW_US 1000000
 #define MIN_DELAY_BUCKET_US 5000000 /* the base delay is the smallest of the last two 5 s buckets */
 #define INCREASE_PER_S 0.20
+/* One decrease at most halves the estimate: an acked rate measured across a stall of the SFU or of the
+ * receiver (all of a window's packets arriving late together) is not the link's capacity. */
+#define MAX_DROP 0.5
 
 typedef struct {
     uint64_t send_us;
@@ -151,8 +154,8 @@ void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us)
     b->last_update_us = now_us;
     if (loss > LOSS_HIGH) {
         if (may_decrease) {
-            double base = acked < b->estimate ? acked : b->estimate;
-            b->estimate = clamp(b, base * (1 - loss / 2));
+            double base = acked < b->estimate ? acked : b->estimate, v = base * (1 - loss / 2);
+            b->estimate = clamp(b, v > b->estimate * MAX_DROP ? v : b->estimate * MAX_DROP);
             b->last_decrease_us = now_us;
             b->decreases++;
             /* the loss that caused this is in the window still: judge the next second afresh */
@@ -162,6 +165,8 @@ void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us)
     } else if (b->over_count >= 2) {
         if (may_decrease) {
             double v = 0.85 * acked;
+            if (v < b->estimate * MAX_DROP)
+                v = b->estimate * MAX_DROP;
             if (v < b->estimate)
                 b->estimate = clamp(b, v);
             b->last_decrease_us = now_us;

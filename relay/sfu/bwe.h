@@ -8,7 +8,8 @@
  *     builds only when we send more than the link carries, so what arrives is what it carries);
  *   - otherwise, with little loss and a short queue: +20 % a second, but never more than 3 × the acked
  *     rate plus BWE_HEADROOM_BPS (an estimate far above what was ever tried means nothing);
- *   - decreases at most one per DECREASE_GAP_MS (the feedback lags the change by one round trip).
+ *   - decreases at most one per DECREASE_GAP_MS (the feedback lags the change by one round trip), and
+ *     none below half the estimate before it (a stall is not a capacity).
  * Must not: read clocks (callers pass monotonic µs), send anything, or know layers and tracks.
  */
 #ifndef STAFFROOM_SFU_BWE_H
