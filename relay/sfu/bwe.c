@@ -6,7 +6,7 @@
 
 #define LOSS_HIGH 0.10
 #define LOSS_LOW 0.02
-#define DELAY_HIGH_MS 80
+#define DELAY_HIGH_MS 150
 #define DELAY_LOW_MS 30
 #define DECREASE_GAP_MS 300
 #define ACKED_WINDOW_US 500000
@@ -162,7 +162,7 @@ void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us)
             b->loss_total = b->loss_lost = b->loss_prev_total = b->loss_prev_lost = 0;
             b->loss_start_us = now_us;
         }
-    } else if (b->over_count >= 2) {
+    } else if (b->over_count >= 3) {
         if (may_decrease) {
             double v = 0.85 * acked;
             if (v < b->estimate * MAX_DROP)

@@ -4,8 +4,9 @@
  * measures derived from the feedback (acknowledged rate, loss ratio, queuing delay above the smallest
  * delay seen) and the estimate's control law:
  *   - loss over LOSS_HIGH of the last second's packets: estimate = min(estimate, acked) × (1 - loss/2);
- *   - queuing delay over DELAY_HIGH_MS in two feedbacks in a row: estimate = 0.85 × acked (the queue
- *     builds only when we send more than the link carries, so what arrives is what it carries);
+ *   - queuing delay over DELAY_HIGH_MS (150) in three feedbacks in a row: estimate = 0.85 × acked (the queue
+ *     builds only when we send more than the link carries, so what arrives is what it carries; high and
+ *     sustained because a loaded host stalls its processes for 100–400 ms, which reads as queuing);
  *   - otherwise, with little loss and a short queue: +20 % a second, but never more than 3 × the acked
  *     rate plus BWE_HEADROOM_BPS (an estimate far above what was ever tried means nothing);
  *   - decreases at most one per DECREASE_GAP_MS (the feedback lags the change by one round trip), and
