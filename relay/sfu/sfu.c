@@ -54,6 +54,7 @@
 #define LAYER_PAUSE_MS 3000
 #define TWCC_MAX_STATUSES 2048
 #define SIMULCAST_START_KBPS "1200"
+#define KEYFRAME_RETRY_MS 1000 /* a leg waiting this long for its new layer's keyframe asks again */
 #define MAX_SLOTS SDP_MAX_MEDIA
 /* Retransmission buffer of a video leg: Chromium's packets stay under 1200 bytes, and at the room
  * bitrates (≤ 2.5 Mbit/s, ~250 packets/s) 256 packets cover the second after which a resend is too late
@@ -133,6 +134,7 @@ struct leg {
     /* The layer of the track forwarded now (-1: none) and the one chosen (switched to on its next
      * keyframe); audio and single-stream video start on 0. ll: the layer choice's inputs and state. */
     int cur, target;
+    uint64_t wait_ms; /* when it started waiting for target's keyframe (re-asked each KEYFRAME_RETRY_MS) */
     layers_leg_t ll;
 };
 
@@ -1607,8 +1609,14 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
     for (size_t i = 0; i < n; i++) {
         leg_t *l = legs[i];
         int want = l->ll.chosen;
-        if (want == l->target)
+        if (want == l->target) {
+            /* Still waiting for the layer's keyframe: a PLI or the keyframe itself may have been lost. */
+            if (want >= 0 && want != l->cur && now_ms_ - l->wait_ms >= KEYFRAME_RETRY_MS) {
+                l->wait_ms = now_ms_;
+                keyframe_wanted(l->track, want, KEYREQ_SUBSCRIBER_LOSS);
+            }
             continue;
+        }
         bwe_stats_t bs = {0};
         if (p->bwe)
             bwe_stats(p->bwe, &bs);
@@ -1617,8 +1625,10 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
         l->target = want;
         if (want < 0 && l->cur >= 0)
             leg_switch(l, -1);
-        else if (want >= 0 && want != l->cur)
+        else if (want >= 0 && want != l->cur) {
+            l->wait_ms = now_ms_;
             keyframe_wanted(l->track, want, KEYREQ_NEW_SUBSCRIBER);
+        }
     }
 }
 
