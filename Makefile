@@ -8,6 +8,7 @@
 #   make bench-signal staffroom-signal against the PeerJS server under the same load (BENCH_QUICK=1: smoke test)
 #   make bench-sfu    staffroom-sfu under N publishers x M receivers of synthetic WebRTC media (tests/tools/sfu_peer)
 #   make bench-archive the PostgreSQL chat archive: archiver throughput, stream memory, history and search latency
+#   make bench-upload lesson clip upload throughput (MiB/s) and the probe time of a real clip
 #   make install      install the programs, the web client, the reference configurations, the systemd units
 #                     and the nginx site (PREFIX=/usr/local, DESTDIR for staging; README "Deploying")
 #   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
@@ -30,9 +31,9 @@ PKG_CONFIG ?= pkg-config
 CFLAGS := -std=c17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -MMD -MP -Irelay/base $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq
-RELAY_PKGS  := openssl
-SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson
+SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq libavformat libavcodec libavutil
+RELAY_PKGS  := openssl liburing
+SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson libavformat libavcodec libavutil
 INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl libical
 pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
@@ -82,10 +83,10 @@ INTEG_SRCS := $(wildcard tests/integration/*.c)
 INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
 
 # Benchmark programs: tests/bench/*.c (always optimised, never sanitised: they measure).
-BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_SRCS := $(filter-out tests/bench/janus_lo_shim.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
-.PHONY: all run test test-build fuzz bench-relay bench-signal bench-sfu bench-archive deps clean format install
+.PHONY: all run test test-build fuzz bench-relay bench-signal bench-sfu bench-archive bench-upload deps clean format install
 # staffroom-signal is only built where its sources exist (the relay's worktree has none).
 PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal) $(if $(wildcard relay/sfu/main.c),$(B)/staffroom-sfu)
 all: $(PROGRAMS)
@@ -154,6 +155,11 @@ build/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE $(call pkg_cflags,openssl) -o $@ $< $(call pkg_libs,openssl) -lpthread
 
+# Preloaded into Janus only by bench-sfu (tests/bench/janus_lo_shim.c says why).
+build/tests/bench/janus_lo_shim.so: tests/bench/janus_lo_shim.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu17 -Wall -Wextra -Werror -O2 -shared -fPIC -o $@ $< -ldl
+
 deps:
 	@scripts/deps.sh test
 
@@ -184,16 +190,22 @@ bench-signal:
 	@$(MAKE) --no-print-directory SAN=0 all $(BENCH_BINS)
 	@tests/bench/bench-signal.sh
 
-# Needs node and redis-server, as make test does; the load program is tests/tools/sfu_peer, optimised.
+# Needs node and redis-server, as make test does, and Janus (deps.sh bench); the load program is
+# tests/tools/sfu_peer, optimised.
 bench-sfu:
-	@scripts/deps.sh test
-	@$(MAKE) --no-print-directory SAN=0 all build/tests/tools/sfu_peer
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory SAN=0 all build/tests/tools/sfu_peer build/tests/bench/janus_lo_shim.so
 	@tests/bench/bench-sfu.sh
 # Needs redis-server and PostgreSQL 15 as make test does; BENCH_MESSAGES, BENCH_CHANNELS, BENCH_KEEP, BENCH_SAMPLES.
 bench-archive:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory SAN=0 build/staffroom-signal
 	@STAFFROOM_BUILD=$(CURDIR)/build STAFFROOM_ROOT=$(CURDIR) node tests/bench/bench-archive.mjs
+
+bench-upload:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory SAN=0 build/staffroom-signal
+	@STAFFROOM_BUILD=$(CURDIR)/build STAFFROOM_ROOT=$(CURDIR) node tests/bench/bench-upload.mjs
 
 # Installation: where things go (GNU conventions; DESTDIR stages the whole tree, e.g. for a package).
 PREFIX ?= /usr/local

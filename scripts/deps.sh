@@ -2,16 +2,22 @@
 # deps.sh run|test — installs what Staffroom needs on a Debian 12 machine, and only what is missing.
 # As root it installs with apt-get; otherwise it prints the exact sudo line and stops.
 # "test" also installs the browser and the npm packages of the tests (from the committed lockfile).
+# "bench" is "test" plus the peers the benchmarks compare against that make test does not need (Janus).
 set -euo pipefail
 mode=${1:-run}
+bench=0
+if [ "$mode" = bench ]; then bench=1; mode=test; fi
 cd "$(dirname "$0")/.."
 
 pkgs="build-essential pkg-config libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libhiredis-dev
       libsodium-dev libssl-dev libuv1-dev redis-server libnice-dev libglib2.0-dev libsrtp2-dev
-      postgresql-15 libpq-dev"
+      postgresql-15 libpq-dev liburing-dev libavformat-dev libavcodec-dev libavutil-dev"
 if [ "$mode" = test ]; then
   pkgs="$pkgs libcmocka-dev libical-dev coturn chromium clang
         nodejs npm iproute2 lua-check redis-sentinel systemd ffmpeg"
+fi
+if [ "$bench" = 1 ]; then
+  pkgs="$pkgs janus"
 fi
 
 missing=""

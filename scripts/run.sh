@@ -159,8 +159,10 @@ start_relay() {
 # from there; media on SFU_MEDIA_ADDR, /metrics and /healthz on 127.0.0.1:SFU_HTTP_PORT.
 start_sfu() {
   [ -x "$BUILD/staffroom-sfu" ] || { echo "run: $BUILD/staffroom-sfu is missing: group rooms have no media server" >&2; return 0; }
+  mkdir -p "$VAR/media/recordings" # in-call recordings (media path recordings/<id>)
   "$BUILD/staffroom-sfu" --id sfu-local --redis-host 127.0.0.1 --redis-port "$REDIS_PORT" \
     --redis-password-file "$VAR/redis.pass" --media-address "$SFU_MEDIA_ADDR" \
+    --recordings-dir "$VAR/media/recordings" \
     --http-address 127.0.0.1 --http-port "$SFU_HTTP_PORT" >"$VAR/sfu.log" 2>&1 &
   track $! staffroom-sfu
   wait_port "$SFU_HTTP_PORT" staffroom-sfu "$!"

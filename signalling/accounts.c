@@ -137,6 +137,8 @@ int accounts_calendar_key(const char *token, char key[80])
     return token_key_with("caltoken:", token, key, 80);
 }
 
+int accounts_session_key(const char *token, char key[80]) { return token_key_with("session:", token, key, 80); }
+
 json_t *accounts_user_json(const char *uid, const store_reply_t *h)
 {
     size_t n = store_len(h);

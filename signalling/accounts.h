@@ -30,6 +30,9 @@ json_t *accounts_user_json(const char *uid, const store_reply_t *hgetall);
 /* The Redis key ("caltoken:<sha256 hex>") of a calendar token (64 hex characters, borrowed): the read-only
  * token of GET /ics/… (calendar.token). Returns 0, or -1 if token is malformed. */
 int accounts_calendar_key(const char *token, char key[80]);
+/* The Redis key ("session:<sha256 hex>") of a session token (64 hex characters, borrowed), for HTTP routes
+ * that take it in an Authorization header (media uploads). Returns 0, or -1 if token is malformed. */
+int accounts_session_key(const char *token, char key[80]);
 
 /* 1 if tz names a time zone of the tz database loaded at start-up (tz.h; e.g. "Europe/London", "UTC"), else 0. */
 int accounts_tz_valid(const char *tz);

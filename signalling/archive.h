@@ -3,12 +3,15 @@
  * across both.
  *
  * Owns: the archiver (one per community at a time: the Redis lock archive:lock, renewed every round, expiring
- * archive-lock-ttl after the last renewal) and its rounds: for each channel beyond its window, read the
+ * archive-lock-ttl after the last renewal) and its rounds: for each channel beyond its window (ARCHIVE_WORKERS
+ * channels at once, archive.c), read the
  * oldest messages (lua/archive.lua archive_take), copy them in one statement (idempotent by channel and
  * stream id: ON CONFLICT DO UPDATE carries edits, a message gone from the range is deleted), and only after
  * that committed trim the stream (archive_trim, XTRIM MINID) — if the range changed in between (an edit, a
  * deletion) nothing is trimmed and the next step copies it again. PostgreSQL down: nothing is trimmed, chat
- * goes on in Redis, the next rounds catch up. Opens pg.c when postgres-conninfo-file is set; without it,
+ * goes on in Redis, the next rounds catch up. Each round also copies the circles' new moderation audit
+ * entries (archive_audit_take → audit_log, sql/004 → archive_audit_done trims them from Redis) and reindexes
+ * circles whose language changed (circle.set_language). Opens pg.c when postgres-conninfo-file is set; without it,
  * this module does nothing at all. Reading across the stream and the archive is history.h.
  * Must not: trim anything PostgreSQL has not committed.
  */

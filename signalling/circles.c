@@ -125,6 +125,16 @@ static void circle_set_role(req_t *r)
     feature_eval_answer(r, "circle_set_role", 0, 4, args);
 }
 
+/* circle.shared {user}: the circles `user` is in that the asker shares (all for an admin), with the role. */
+static void circle_shared(req_t *r)
+{
+    const char *who;
+    if (feature_req_id(r, "user", 0, 1, &who) < 0)
+        return;
+    const char *args[] = {req_user(r), who};
+    feature_eval_answer(r, "circle_shared", 0, 2, args);
+}
+
 static const handler_t handlers[] = {
     {"circle.create", circle_create, H_RL_READ},
     {"circle.list", circle_list, H_RL_READ},
@@ -136,6 +146,7 @@ static const handler_t handlers[] = {
     {"circle.reject", circle_reject, H_RL_READ},
     {"circle.members", circle_members, H_RL_READ},
     {"circle.set_role", circle_set_role, H_RL_READ},
+    {"circle.shared", circle_shared, H_RL_READ},
     {NULL, NULL, 0},
 };
 

@@ -76,6 +76,12 @@ const conf_key_t signal_config_keys[] = {
     K("archive-interval", CONF_INT, archive_interval, "2000", 20, 3600000, "milliseconds", "how often the community's archiver (one node at a time) looks for messages to move"),
     K("archive-batch", CONF_INT, archive_batch, "500", 1, 5000, "messages", "messages moved per channel in one archiver step"),
     K("archive-lock-ttl", CONF_INT, archive_lock_ttl, "15000", 1000, 3600000, "milliseconds", "the archiver's lock in Redis expires this long after its last renewal (a node that died stops archiving for at most this long)"),
+    /* Lesson clips: media.c, upload.c. */
+    K("media-dir", CONF_STR, media_dir, "var/media", 0, 0, NULL, "directory of uploaded clips (created if missing; partial uploads live there too, as <id>.part)"),
+    K("upload-max-bytes", CONF_INT, upload_max_bytes, "2147483648", 1024, 1099511627776, "bytes", "largest clip a user may upload (2 GiB); a larger declared size is refused with too_large"),
+    K("user-quota-bytes", CONF_INT, user_quota_bytes, "10737418240", 1024, 1099511627776, "bytes", "a user's clips together, uploads in progress counted at their declared size (10 GiB); over it: quota_exceeded"),
+    K("upload-expiry", CONF_INT, upload_expiry, "86400", 10, 2592000, "seconds", "an upload that receives no chunk for this long is deleted with its partial file"),
+    K("media-token-ttl", CONF_INT, media_token_ttl, "3600", 10, 604800, "seconds", "lifetime of a signed media URL (the <video src> of a clip); every access is still checked against who may view it"),
     {0},
 };
 

@@ -79,6 +79,12 @@ typedef struct {
     long long archive_interval;   /* milliseconds between two archiver rounds */
     long long archive_batch;      /* messages copied per channel per round */
     long long archive_lock_ttl;   /* milliseconds: the community's archiver lock lives this long unless renewed */
+    /* lesson clips: media.c, upload.c */
+    char *media_dir;              /* where clips are stored (partial uploads too) */
+    long long upload_max_bytes;   /* largest clip */
+    long long user_quota_bytes;   /* a user's clips and files together, uploads in progress included */
+    long long upload_expiry;      /* seconds an upload may rest between two chunks before it is deleted */
+    long long media_token_ttl;    /* seconds a media URL (a <video src>) stays valid */
 } signal_config_t;
 
 /* The table; ends with {NULL}. */

@@ -382,3 +382,98 @@ void history_change(req_t *r, const char *chid, const char *id, const char *text
     const char *args[] = {chid, id};
     store_fcall("archive_dirty", change_marked, c, 0, 2, args);
 }
+
+/* ---- moderation.audit across the stream and the archive ---- */
+
+static const char AUDIT_SQL[] =
+    "SELECT entry FROM audit_log WHERE circle = $1 AND (ms, seq) < ($2::bigint, $3::bigint)"
+    " ORDER BY ms DESC, seq DESC LIMIT $4::int";
+
+typedef struct {
+    req_t *r;
+    json_t *entries; /* the stream's part, newest first; PostgreSQL's rows are appended */
+    long long limit, need; /* need: rows wanted from PostgreSQL (one more than the page takes) */
+    char cid[FEATURE_ID_LEN + 1];
+    char before[48];
+} audit_t;
+
+static void audit_free(audit_t *a)
+{
+    json_decref(a->entries);
+    free(a);
+}
+
+static void audit_rows(const pg_result_t *res, void *priv)
+{
+    audit_t *a = priv;
+    if (!res) {
+        req_error(a->r, E_UNAVAILABLE, "the audit log archive is not reachable; try again");
+        audit_free(a);
+        return;
+    }
+    int n = pg_ntuples(res);
+    for (int i = 0; i < n && (long long)json_array_size(a->entries) < a->limit; i++) {
+        const char *text = pg_value(res, i, 0);
+        json_t *e = text ? json_loads(text, 0, NULL) : NULL;
+        if (json_is_object(e))
+            json_array_append_new(a->entries, e);
+        else
+            json_decref(e);
+    }
+    req_ok(a->r, json_pack("{s:O,s:b}", "entries", a->entries, "has_more", (long long)n >= a->need));
+    audit_free(a);
+}
+
+static void audit_stream(const store_reply_t *rep, void *priv)
+{
+    audit_t *a = priv;
+    json_t *o = reply_object(rep);
+    json_t *entries = json_object_get(o, "entries");
+    const char *below = json_string_value(json_object_get(o, "below"));
+    if (!json_is_array(entries) || !below) {
+        json_decref(o);
+        req_store_error(a->r, rep); /* forbidden, not_found, or Redis down */
+        audit_free(a);
+        return;
+    }
+    a->entries = json_incref(entries);
+    int stream_more = json_is_true(json_object_get(o, "has_more"));
+    streamid_t below_id = {0, 0};
+    int has_below = streamid_parse(below, &below_id) == 1; /* below is o's: read before o goes */
+    json_decref(o);
+    if (stream_more) { /* the page is full of entries not copied yet */
+        req_ok(a->r, json_pack("{s:O,s:b}", "entries", a->entries, "has_more", 1));
+        audit_free(a);
+        return;
+    }
+    /* PostgreSQL below min(before, below); "" below: no bound but before */
+    streamid_t bound = streamid_max(), b;
+    if (streamid_parse(a->before, &b) == 1 && streamid_cmp(b, bound) < 0)
+        bound = b;
+    if (has_below && streamid_cmp(below_id, bound) < 0)
+        bound = below_id;
+    a->need = a->limit - (long long)json_array_size(a->entries) + 1;
+    char ms[24], seq[24], lim[24];
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)bound.ms);
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)bound.seq);
+    snprintf(lim, sizeof lim, "%lld", a->need);
+    const char *params[] = {a->cid, ms, seq, lim};
+    pg_query(AUDIT_SQL, 4, params, audit_rows, a);
+}
+
+void history_audit(req_t *r, const char *cid, const char *before, long long limit)
+{
+    audit_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        req_error(r, E_INTERNAL, "out of memory");
+        return;
+    }
+    a->r = r;
+    a->limit = limit;
+    snprintf(a->cid, sizeof a->cid, "%s", cid);
+    snprintf(a->before, sizeof a->before, "%s", before);
+    char lim[24];
+    snprintf(lim, sizeof lim, "%lld", limit);
+    const char *args[] = {req_user(r), cid, before, lim, "1"};
+    store_fcall("moderation_audit", audit_stream, a, 0, 5, args);
+}

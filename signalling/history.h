@@ -25,4 +25,11 @@ void history_read(req_t *r, const char *chid, const char *before, const char *af
  * exactly once, later, from the loop. */
 void history_change(req_t *r, const char *chid, const char *id, const char *text);
 
+/* moderation.audit with the archive (moderation.c, when archive_enabled()): the entries not copied yet from
+ * the circle's Redis stream (lua moderation_audit, which also checks that the user moderates), then the
+ * older ones from PostgreSQL's audit_log (sql/004), below the bound the script gave: no duplicate, no gap.
+ * A page that needs PostgreSQL while it is down is unavailable. cid and before ("" = newest; a validated
+ * stream id) are borrowed for the call; r answered exactly once, later, from the loop. */
+void history_audit(req_t *r, const char *cid, const char *before, long long limit);
+
 #endif

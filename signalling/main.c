@@ -26,12 +26,15 @@
 #include "circles.h"
 #include "help.h"
 #include "log.h"
+#include "comments.h"
+#include "media.h"
 #include "mentoring.h"
 #include "metrics.h"
 #include "moderation.h"
 #include "module.h"
 #include "presence.h"
 #include "readmark.h"
+#include "record.h"
 #include "rooms.h"
 #include "schedule.h"
 #include "turn.h"
@@ -197,7 +200,8 @@ static const module_t *const features[] = {
     &archive_module, &search_module, /* the chat archive (PostgreSQL): no connection-gone observers */
     &accounts_module, &circles_module, &channels_module, &turn_module, &mentoring_module,
     &calls_module,    &rooms_module,   &help_module,     &schedule_module, &moderation_module,
-    &readmark_module, &presence_module,
+    &readmark_module, &presence_module, &record_module,
+    &media_module, &comments_module, /* lesson clips and their comments (PostgreSQL): no connection-gone observers */
 };
 
 static int register_features(void)

@@ -5,7 +5,9 @@
 
 #include <stdio.h>
 
+#include "archive.h"
 #include "feature.h"
+#include "history.h"
 
 static const char *const requestable_roles[] = {"expert", "mentor", NULL};
 static const char *const verdicts[] = {"dismiss", "remove", NULL};
@@ -91,6 +93,10 @@ static void audit(req_t *r)
     if (feature_req_id(r, "circle", 0, 1, &cid) < 0 || feature_req_id(r, "before", 1, 0, &before) < 0 ||
         req_int(r, "limit", 1, MODERATION_AUDIT_PAGE, 0, &limit) < 0)
         return;
+    if (archive_enabled()) { /* older entries are in PostgreSQL */
+        history_audit(r, cid, before, limit);
+        return;
+    }
     char lim[8];
     snprintf(lim, sizeof lim, "%lld", limit);
     const char *args[] = {req_user(r), cid, before, lim};

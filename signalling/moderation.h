@@ -7,6 +7,8 @@
  * that does a logged action: circles.lua, channels.lua too):
  *   circle:<cid>:role_requests  hash    uid → JSON {role, note, requested_at}: requests waiting for a decision
  *   circle:<cid>:audit          stream  actor, action, target?, message?, channel?, detail?; XADD MAXLEN ~ 10000
+ *                               (with the archive: only entries newer than circle:<cid> audit_copied; older ones
+ *                               are in PostgreSQL, history_audit in history.h, copied by archive.c)
  *   report:<id>                 hash    circle, channel, message, msg_user, msg_text (as reported), reporter,
  *                                       reason, created (ms), status (open|dismissed|removed), resolved_by
  *   circle:<cid>:reports        zset    open report ids by creation (the queue)

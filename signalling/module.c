@@ -32,6 +32,12 @@ int module_add_routes(void)
                 return -1;
             }
         }
+        for (const module_route_t *r = modules[i]->method_routes; r && r->prefix; r++) {
+            if (ws_route_add_methods(r->prefix, r->fn, r->arg, 1) < 0) {
+                log_error("module %s: cannot serve %s", modules[i]->name, r->prefix);
+                return -1;
+            }
+        }
     }
     return 0;
 }

@@ -37,6 +37,7 @@ typedef struct module {
     const char *name;
     const handler_t *handlers;         /* its request types, or NULL */
     const module_route_t *routes;             /* its HTTP routes, or NULL */
+    const module_route_t *method_routes;      /* HTTP routes also called for HEAD, POST, PUT, DELETE, or NULL */
     /* Called once the transport listens, in registration order: timers, hooks. 0 or -1 (logged). */
     int (*start)(uv_loop_t *loop);
     /* Called at shutdown after every connection closed, in reverse registration order. */

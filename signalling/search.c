@@ -1,7 +1,9 @@
-/* search.c — see search.h. One Redis call (the scope), then one SQL statement. */
+/* search.c — see search.h. chat.search: one Redis call (the scope), then one SQL statement.
+ * circle.set_language: one Redis call (the archiver reindexes later). */
 #include "search.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,30 +14,59 @@
 #include "pg.h"
 #include "store.h"
 
-/* $1 query, $2 circles (a PostgreSQL text[] literal), $3 channel ("" = any), $4 limit + 1, $5 offset.
- * Ranking (ts_rank_cd reads every candidate's tsvector) is done among the newest SEARCH_CANDIDATES matches:
- * a one-word query matching tens of thousands of messages stays fast, and newer matches are what teachers
- * look for. Snippets mark matches with « and » (the client escapes the text, then styles the marks). */
-#define SEARCH_CANDIDATES "2000"
-static const char SEARCH_SQL[] =
-    "WITH q AS (SELECT websearch_to_tsquery('english'::regconfig, $1) AS q),"
-    " hits AS (SELECT m.* FROM messages m, q"
-    "  WHERE m.tsv @@ q.q AND m.circle = ANY($2::text[]) AND ($3 = '' OR m.channel = $3)"
-    "  ORDER BY m.ms DESC, m.seq DESC LIMIT " SEARCH_CANDIDATES ")"
-    " SELECT h.channel, h.circle, h.body, h.edited, h.msg, ts_rank_cd(h.tsv, q.q) AS rank,"
-    " ts_headline('english'::regconfig, h.body, q.q, 'StartSel=«, StopSel=», MaxWords=30, MinWords=8, MaxFragments=2')"
-    " FROM hits h, q ORDER BY rank DESC, h.ms DESC, h.seq DESC LIMIT $4::int OFFSET $5::int";
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* PostgreSQL 15's built-in text-search configurations: the only names ever spliced into SQL. */
+static const char *const LANGUAGES[] = {
+    "simple",    "arabic",    "armenian",   "basque",     "catalan",  "danish",  "dutch",   "english",
+    "finnish",   "french",    "german",     "greek",      "hindi",    "hungarian", "indonesian", "irish",
+    "italian",   "lithuanian", "nepali",    "norwegian",  "portuguese", "romanian", "russian", "serbian",
+    "spanish",   "swedish",   "tamil",      "turkish",    "yiddish",  NULL,
+};
+
+int search_language_valid(const char *lang)
+{
+    for (size_t i = 0; lang && LANGUAGES[i]; i++)
+        if (strcmp(lang, LANGUAGES[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The statement is built from one branch per language among the circles searched (the language is part of
+ * the tsquery, so each branch can use the indexes with a constant query). Parameters: $1 the query without
+ * its prefix terms (web search syntax), $2 the prefix terms as a tsquery text ('word':* & …), $3 channel
+ * ("" = any), $4 author ("" = any), $5 after and $6 before (ms, exclusive), $7 limit + 1, $8 offset, $9… the
+ * circles of each branch (text[] literals). Each branch keeps the newest SEARCH_CANDIDATES matches
+ * (messages_recent or the GIN index, as the planner finds cheaper), then those are ranked. Snippets mark
+ * matches with « and » (the client escapes the text, then styles the marks). */
+static const char BRANCH_SQL[] =
+    "(SELECT m.channel, m.circle, m.ms, m.seq, m.body, m.edited, m.msg, m.tsv, m.lang, q.q FROM messages m,"
+    " (SELECT CASE WHEN $2 = '' THEN websearch_to_tsquery('%1$s'::regconfig, $1)"
+    "  WHEN $1 = '' THEN to_tsquery('%1$s'::regconfig, $2)"
+    "  ELSE websearch_to_tsquery('%1$s'::regconfig, $1) && to_tsquery('%1$s'::regconfig, $2) END AS q) q"
+    " WHERE m.tsv @@ q.q AND m.circle = ANY($%2$d::text[]) AND ($3 = '' OR m.channel = $3)"
+    " AND ($4 = '' OR m.author = $4) AND m.ms > $5::bigint AND m.ms < $6::bigint"
+    " ORDER BY m.ms DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) ")";
+static const char OUTER_HEAD_SQL[] =
+    "SELECT h.channel, h.circle, h.body, h.edited, h.msg, ts_rank_cd(h.tsv, h.q) AS rank,"
+    " ts_headline(h.lang, h.body, h.q, 'StartSel=«, StopSel=», MaxWords=30, MinWords=8, MaxFragments=2')"
+    " FROM (";
+static const char OUTER_TAIL_SQL[] = ") h ORDER BY rank DESC, h.ms DESC, h.seq DESC LIMIT $7::int OFFSET $8::int";
+#define FIXED_PARAMS 8
 
 typedef struct {
     req_t *r;
-    char *query;
-    char channel[FEATURE_ID_LEN + 1];
-    long long limit, offset;
+    char *words;  /* the query less its prefix terms */
+    char *prefix; /* the prefix terms as tsquery text, "" if none */
+    char channel[FEATURE_ID_LEN + 1], author[FEATURE_ID_LEN + 1];
+    long long limit, offset, after, before;
 } search_t;
 
 static void search_free(search_t *s)
 {
-    free(s->query);
+    free(s->words);
+    free(s->prefix);
     free(s);
 }
 
@@ -79,8 +110,9 @@ static void searched(const pg_result_t *res, void *priv)
     search_free(s);
 }
 
-/* The circle ids as a PostgreSQL array literal: {"a","b"} (ids are hex: nothing to escape). New string. */
-static char *circles_literal(const json_t *circles)
+/* The circles of `circles` whose language (same index in `langs`) is lang, as a PostgreSQL array literal:
+ * {"a","b"} (ids are hex: nothing to escape). New string. */
+static char *circles_literal(const json_t *circles, const json_t *langs, const char *lang)
 {
     size_t n = json_array_size(circles);
     char *out = malloc(n * (FEATURE_ID_LEN + 3) + 3), *p = out;
@@ -89,7 +121,8 @@ static char *circles_literal(const json_t *circles)
     *p++ = '{';
     for (size_t i = 0; i < n; i++) {
         const char *cid = json_string_value(json_array_get(circles, i));
-        if (!cid || !feature_id_valid(cid))
+        const char *l = json_string_value(json_array_get(langs, i));
+        if (!cid || !feature_id_valid(cid) || !l || strcmp(l, lang) != 0)
             continue;
         p += sprintf(p, "%s\"%s\"", p > out + 1 ? "," : "", cid);
     }
@@ -98,32 +131,158 @@ static char *circles_literal(const json_t *circles)
     return out;
 }
 
+/* Sends the search over circles (with their languages, from chat_search_scope). 0, or -1 out of memory. */
+static int send_search(search_t *s, const json_t *circles, const json_t *langs)
+{
+    enum { NLANG = sizeof LANGUAGES / sizeof *LANGUAGES };
+    const char *used[NLANG];
+    char *lits[NLANG] = {0};
+    size_t nused = 0;
+    /* each circle's language; one not from circle.set_language is searched as the default */
+    json_t *eff = json_array();
+    for (size_t i = 0; i < json_array_size(circles); i++) {
+        const char *l = json_string_value(json_array_get(langs, i));
+        json_array_append_new(eff, json_string(search_language_valid(l) ? l : "english"));
+    }
+    for (size_t i = 0; i < json_array_size(eff); i++) {
+        const char *l = json_string_value(json_array_get(eff, i));
+        size_t k = 0;
+        while (k < nused && strcmp(used[k], l) != 0)
+            k++;
+        if (k == nused && l)
+            used[nused++] = l;
+    }
+    if (nused == 0)
+        used[nused++] = "english"; /* no circle: the statement still runs (and finds nothing) */
+    size_t cap = sizeof OUTER_HEAD_SQL + sizeof OUTER_TAIL_SQL + nused * (sizeof BRANCH_SQL + 128);
+    char *sql = malloc(cap), *p = sql;
+    const char *params[FIXED_PARAMS + NLANG];
+    int rc = -1;
+    if (!sql)
+        goto out;
+    p += sprintf(p, "%s", OUTER_HEAD_SQL);
+    for (size_t k = 0; k < nused; k++) {
+        if (!(lits[k] = circles_literal(circles, eff, used[k])))
+            goto out;
+        if (k > 0)
+            p += sprintf(p, " UNION ALL ");
+        p += sprintf(p, BRANCH_SQL, used[k], (int)(FIXED_PARAMS + 1 + k));
+    }
+    p += sprintf(p, "%s", OUTER_TAIL_SQL);
+    char lim[24], off[24], after[24], before[24];
+    snprintf(lim, sizeof lim, "%lld", s->limit + 1); /* one more: is there a next page? */
+    snprintf(off, sizeof off, "%lld", s->offset);
+    snprintf(after, sizeof after, "%lld", s->after);
+    snprintf(before, sizeof before, "%lld", s->before);
+    params[0] = s->words;
+    params[1] = s->prefix;
+    params[2] = s->channel;
+    params[3] = s->author;
+    params[4] = after;
+    params[5] = before;
+    params[6] = lim;
+    params[7] = off;
+    for (size_t k = 0; k < nused; k++)
+        params[FIXED_PARAMS + k] = lits[k];
+    pg_query(sql, (int)(FIXED_PARAMS + nused), params, searched, s);
+    rc = 0;
+out:
+    for (size_t k = 0; k < nused; k++)
+        free(lits[k]);
+    free(sql);
+    json_decref(eff);
+    return rc;
+}
+
 static void scoped(const store_reply_t *rep, void *priv)
 {
     search_t *s = priv;
     size_t len = 0;
     const char *text = store_ok(rep) && store_type(rep) == STORE_STR ? store_str(rep, &len) : NULL;
     json_t *o = text ? json_loadb(text, len, 0, NULL) : NULL;
-    json_t *circles = json_object_get(o, "circles");
-    if (!json_is_array(circles)) {
+    json_t *circles = json_object_get(o, "circles"), *langs = json_object_get(o, "langs");
+    if (!json_is_array(circles) || !json_is_array(langs)) {
         json_decref(o);
         req_store_error(s->r, rep); /* forbidden, not_found, or Redis down */
         search_free(s);
         return;
     }
-    char *lit = circles_literal(circles);
+    int rc = send_search(s, circles, langs);
     json_decref(o);
-    if (!lit) {
+    if (rc < 0) {
         req_error(s->r, E_INTERNAL, "out of memory");
         search_free(s);
-        return;
     }
-    char lim[24], off[24];
-    snprintf(lim, sizeof lim, "%lld", s->limit + 1); /* one more: is there a next page? */
-    snprintf(off, sizeof off, "%lld", s->offset);
-    const char *params[] = {s->query, lit, s->channel, lim, off};
-    pg_query(SEARCH_SQL, 5, params, searched, s);
-    free(lit);
+}
+
+/* ---- the query: prefix terms apart ---- */
+
+/* 1 if the bytes [w, w+n) make a word that can be a prefix: letters and digits (any non-ASCII byte counts as
+ * a letter: UTF-8), nothing PostgreSQL's tsquery syntax would read as an operator or a quote. */
+static int prefix_word(const char *w, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)w[i];
+        if (!(c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            return 0;
+    }
+    return 1;
+}
+
+/* Splits query into the words for websearch_to_tsquery (*words) and the prefix terms — a word ending in
+ * '*' outside a quoted phrase, e.g. photosynth* — as tsquery text ('photosynth':* & …) (*prefix). Returns
+ * 0 (both new strings), -1 out of memory, -2 too many prefix terms. */
+static int split_query(const char *query, char **words, char **prefix)
+{
+    size_t len = strlen(query);
+    char *w = malloc(len + 1), *pf = malloc(len * 2 + SEARCH_PREFIX_MAX * 8 + 1);
+    size_t wn = 0, pn = 0;
+    int quoted = 0, nprefix = 0;
+    if (!w || !pf) {
+        free(w);
+        free(pf);
+        return -1;
+    }
+    for (size_t i = 0; i < len;) {
+        if (query[i] == ' ' || query[i] == '\t' || query[i] == '\n' || query[i] == '\r') {
+            w[wn++] = query[i++];
+            continue;
+        }
+        size_t j = i;
+        while (j < len && query[j] != ' ' && query[j] != '\t' && query[j] != '\n' && query[j] != '\r')
+            j++;
+        size_t stars = 0;
+        while (stars < j - i && query[j - 1 - stars] == '*')
+            stars++;
+        if (!quoted && stars > 0 && prefix_word(query + i, j - i - stars)) {
+            if (++nprefix > SEARCH_PREFIX_MAX) {
+                free(w);
+                free(pf);
+                return -2;
+            }
+            pn += (size_t)sprintf(pf + pn, "%s'%.*s':*", pn ? " & " : "", (int)(j - i - stars), query + i);
+        } else {
+            for (size_t k = i; k < j; k++) {
+                if (query[k] == '"')
+                    quoted = !quoted;
+                w[wn++] = query[k];
+            }
+        }
+        i = j;
+    }
+    w[wn] = '\0';
+    pf[pn] = '\0';
+    /* only blanks left: the statement takes "" as "no words" */
+    size_t b = 0;
+    while (b < wn && (w[b] == ' ' || w[b] == '\t' || w[b] == '\n' || w[b] == '\r'))
+        b++;
+    if (b == wn)
+        w[0] = '\0';
+    *words = w;
+    *prefix = pf;
+    return 0;
 }
 
 /* The cursor is the number of results already seen, as a decimal string (opaque to clients). */
@@ -144,34 +303,74 @@ static int req_cursor(req_t *r, long long *offset)
     return 0;
 }
 
+#define TS_MAX 9007199254740991LL /* 2^53 - 1: exact in a JSON number */
+
 static void chat_search(req_t *r)
 {
-    const char *query, *circle = "", *channel = "";
-    long long limit = 20, offset = 0;
+    const char *query, *circle = "", *channel = "", *author = "";
+    long long limit = 20, offset = 0, after = 0, before = TS_MAX;
     if (req_str(r, "query", 1, SEARCH_QUERY_MAX, 1, &query) < 0 || feature_req_id(r, "circle", 0, 0, &circle) < 0 ||
-        feature_req_id(r, "channel", 0, 0, &channel) < 0 || req_int(r, "limit", 1, SEARCH_LIMIT_MAX, 0, &limit) < 0 ||
-        req_cursor(r, &offset) < 0)
+        feature_req_id(r, "channel", 0, 0, &channel) < 0 || feature_req_id(r, "author", 0, 0, &author) < 0 ||
+        req_int(r, "after", 0, TS_MAX, 0, &after) < 0 || req_int(r, "before", 0, TS_MAX, 0, &before) < 0 ||
+        req_int(r, "limit", 1, SEARCH_LIMIT_MAX, 0, &limit) < 0 || req_cursor(r, &offset) < 0)
         return;
+    if (after >= before) {
+        req_error_ex(r, E_BAD_REQUEST, "before", 0, "before: must be later than after");
+        return;
+    }
     if (!archive_enabled()) {
         req_error(r, E_UNAVAILABLE, "search needs the chat archive, which this server does not have");
         return;
     }
     search_t *s = calloc(1, sizeof *s);
-    if (!s || !(s->query = strdup(query))) {
+    int rc = s ? split_query(query, &s->words, &s->prefix) : -1;
+    if (rc < 0) {
         free(s);
-        req_error(r, E_INTERNAL, "out of memory");
+        if (rc == -2)
+            req_error_ex(r, E_BAD_REQUEST, "query", 0, "query: at most %d prefix terms (word*)", SEARCH_PREFIX_MAX);
+        else
+            req_error(r, E_INTERNAL, "out of memory");
         return;
     }
     s->r = r;
     s->limit = limit;
     s->offset = offset;
+    s->after = after;
+    s->before = before;
     snprintf(s->channel, sizeof s->channel, "%s", channel);
+    snprintf(s->author, sizeof s->author, "%s", author);
     const char *args[] = {req_user(r), circle, channel};
     store_fcall("chat_search_scope", scoped, s, 0, 3, args);
 }
 
+/* ---- circle.set_language ---- */
+
+static void language_set(const store_reply_t *rep, void *priv)
+{
+    req_t *r = priv;
+    size_t len = 0;
+    const char *text = store_ok(rep) && store_type(rep) == STORE_STR ? store_str(rep, &len) : NULL;
+    json_t *o = text ? json_loadb(text, len, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        req_store_error(r, rep); /* forbidden, not_found, or Redis down */
+        return;
+    }
+    req_ok(r, o);
+}
+
+static void circle_set_language(req_t *r)
+{
+    const char *circle, *language;
+    if (feature_req_id(r, "circle", 0, 1, &circle) < 0 || feature_req_enum(r, "language", LANGUAGES, 1, &language) < 0)
+        return;
+    const char *args[] = {req_user(r), circle, language};
+    store_fcall("circle_set_language", language_set, r, 0, 3, args);
+}
+
 static const handler_t handlers[] = {
     {"chat.search", chat_search, H_RL_READ},
+    {"circle.set_language", circle_set_language, H_RL_READ},
     {NULL, NULL, 0},
 };
 

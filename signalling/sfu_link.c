@@ -177,6 +177,30 @@ void sfu_link_request(const char *sfu, json_t *cmd, sfu_reply_fn cb, void *priv)
 
 /* ---------------- receiving ---------------- */
 
+static struct {
+    const char *op;
+    sfu_event_fn fn;
+} observers[4];
+
+int sfu_link_observe(const char *op, sfu_event_fn fn)
+{
+    for (size_t i = 0; i < sizeof observers / sizeof *observers; i++)
+        if (!observers[i].op) {
+            observers[i].op = op;
+            observers[i].fn = fn;
+            return 0;
+        }
+    return -1;
+}
+
+static sfu_event_fn observer_of(const char *op)
+{
+    for (size_t i = 0; i < sizeof observers / sizeof *observers && observers[i].op; i++)
+        if (strcmp(observers[i].op, op) == 0)
+            return observers[i].fn;
+    return NULL;
+}
+
 static void on_message(const char *payload, size_t len)
 {
     json_error_t jerr;
@@ -202,6 +226,8 @@ static void on_message(const char *payload, size_t len)
         } else {
             log_debug("sfu link: a reply (%s) for no waiting request: late or not ours", op);
         }
+    } else if (observer_of(op)) {
+        observer_of(op)(msg);
     } else if (event_fn) {
         event_fn(msg);
     }

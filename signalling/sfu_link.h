@@ -33,6 +33,10 @@ void sfu_link_request(const char *sfu, json_t *cmd, sfu_reply_fn cb, void *priv)
 /* Sends cmd (borrowed) to sfu; no reply is expected (candidate, leave, close). */
 void sfu_link_send(const char *sfu, json_t *cmd);
 
+/* Another module's SFU events of one op (e.g. record.c: "recorded") go to fn instead of on_event. At most
+ * 4; op is a static string. 0 or -1 (full). */
+int sfu_link_observe(const char *op, sfu_event_fn fn);
+
 /* Requests waiting now (tests, metrics). */
 size_t sfu_link_pending(void);
 

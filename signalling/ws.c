@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "dispatch.h"
@@ -71,6 +72,26 @@ struct ws_http_req {
     unsigned char *body;    /* LWS_PRE headroom, then len bytes */
     size_t len;
     char path[HTTP_PATH_MAX];
+    const char *method;     /* static: "GET", "HEAD", "POST", "PUT", "DELETE" */
+    /* the body (ws_http_on_body) */
+    ws_http_body_fn body_fn;
+    void *body_priv;
+    int has_body;           /* the request declared a Content-Length > 0 */
+    int body_done;          /* END or ABORT delivered, or the whole body read */
+    int body_paused;
+    uv_timer_t *end_soon;   /* WS_BODY_END for a request without a body, on the next loop turn */
+    /* extra response headers: "Name: value\0" pairs as lws wants them (name with its colon) */
+    char xhdr[1024];
+    size_t xhdr_len;
+    /* a file answer (ws_http_answer_file): fd >= 0 */
+    int fd;
+    uint64_t foff, fleft;   /* next byte to read, bytes still to send */
+    int head_only;
+    unsigned char *fbuf;    /* LWS_PRE headroom, then up to FILE_PIECE bytes */
+    size_t fbuf_len;        /* bytes read and not yet written */
+    uv_fs_t fs;
+    int fs_busy;            /* a read is in flight: req is freed by its callback */
+    int orphan;             /* freed while fs_busy: the read's callback frees it */
 };
 
 /* Per HTTP connection (kept across keep-alive requests): the request being answered, if any. */
@@ -83,6 +104,7 @@ typedef struct {
     size_t len;
     ws_http_fn fn;
     void *arg;
+    int all_methods;
 } route_t;
 
 static struct lws_context *ctx;
@@ -683,7 +705,9 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 
 /* ---------------- HTTP routes ---------------- */
 
-int ws_route_add(const char *prefix, ws_http_fn fn, void *arg)
+int ws_route_add(const char *prefix, ws_http_fn fn, void *arg) { return ws_route_add_methods(prefix, fn, arg, 0); }
+
+int ws_route_add_methods(const char *prefix, ws_http_fn fn, void *arg, int all_methods)
 {
     size_t n = prefix ? strlen(prefix) : 0;
     if (ctx || !fn || nroutes == WS_MAX_ROUTES || n < 2 || prefix[0] != '/' || prefix[n - 1] == '/' ||
@@ -692,7 +716,7 @@ int ws_route_add(const char *prefix, ws_http_fn fn, void *arg)
     for (size_t i = 0; i < nroutes; i++)
         if (strcmp(routes[i].prefix, prefix) == 0)
             return -1;
-    routes[nroutes++] = (route_t){prefix, n, fn, arg};
+    routes[nroutes++] = (route_t){prefix, n, fn, arg, all_methods};
     return 0;
 }
 
@@ -709,15 +733,38 @@ static const route_t *route_find(const char *path)
     return best;
 }
 
+static void end_soon_closed(uv_handle_t *h) { free(h); }
+
 static void req_free(ws_http_req_t *req)
 {
     if (!req)
         return;
+    if (req->end_soon) {
+        uv_close((uv_handle_t *)req->end_soon, end_soon_closed);
+        req->end_soon = NULL;
+    }
+    if (req->fs_busy) { /* the thread pool still writes into fbuf: its callback frees req */
+        req->orphan = 1;
+        return;
+    }
+    if (req->fd >= 0)
+        close(req->fd); /* a regular file: close does not wait on the disk */
+    free(req->fbuf);
     free(req->body);
     free(req);
 }
 
 const char *ws_http_path(const ws_http_req_t *req) { return req->path; }
+
+/* An answer to a request whose body reading is paused: lws does not get on with a connection whose input
+ * is held back, so let the rest of the body come (it is dropped unless the route still wants it). */
+static void http_unpause_for_answer(ws_http_req_t *req)
+{
+    if (req->body_paused && req->wsi) {
+        req->body_paused = 0;
+        lws_rx_flow_control(req->wsi, 1);
+    }
+}
 
 static int copy_out(const char *v, char *out, size_t cap)
 {
@@ -773,6 +820,7 @@ void ws_http_answer(ws_http_req_t *req, int status, const char *content_type, co
         return;
     }
     req->answered = 1;
+    http_unpause_for_answer(req);
     req->body = malloc(LWS_PRE + len + 1);
     if (req->body) {
         memcpy(req->body + LWS_PRE, body, len);
@@ -785,26 +833,199 @@ void ws_http_answer(ws_http_req_t *req, int status, const char *content_type, co
     lws_callback_on_writable(req->wsi);
 }
 
+/* ---------------- HTTP methods, bodies, file answers ---------------- */
+
+static int http_write_headers(struct lws *wsi, ws_http_req_t *req, uint64_t clen);
+static int http_done(struct lws *wsi, http_sess_t *h);
+static void http_detach(http_sess_t *h);
+
+/* A file answer goes out in pieces of this size: one thread-pool read, then one lws_write each. */
+#define FILE_PIECE (64 * 1024)
+
+const char *ws_http_method(const ws_http_req_t *req) { return req->method; }
+
+static void end_soon_fire(uv_timer_t *t)
+{
+    ws_http_req_t *req = t->data;
+    uv_close((uv_handle_t *)t, end_soon_closed);
+    req->end_soon = NULL;
+    if (req->body_done || !req->body_fn)
+        return;
+    req->body_done = 1;
+    req->body_fn(req, req->wsi ? WS_BODY_END : WS_BODY_ABORT, NULL, 0, req->body_priv);
+}
+
+void ws_http_on_body(ws_http_req_t *req, ws_http_body_fn fn, void *priv)
+{
+    req->body_fn = fn;
+    req->body_priv = priv;
+    if (!fn || req->has_body || req->end_soon)
+        return;
+    /* Nothing will come: say so from the loop, not from inside this call. */
+    req->end_soon = malloc(sizeof *req->end_soon);
+    if (!req->end_soon)
+        return; /* out of memory: the route's own timeout (or the client) ends it */
+    uv_timer_init(uvloop, req->end_soon);
+    req->end_soon->data = req;
+    uv_timer_start(req->end_soon, end_soon_fire, 0, 0);
+}
+
+void ws_http_pause_body(ws_http_req_t *req, int paused)
+{
+    if (!req->wsi || req->body_paused == !!paused)
+        return;
+    req->body_paused = !!paused;
+    lws_rx_flow_control(req->wsi, !paused);
+}
+
+int ws_http_add_header(ws_http_req_t *req, const char *name, const char *value)
+{
+    size_t n = strlen(name), v = strlen(value);
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n") || req->xhdr_len + n + v + 3 > sizeof req->xhdr)
+        return -1;
+    char *p = req->xhdr + req->xhdr_len;
+    memcpy(p, name, n);
+    p[n] = ':'; /* lws wants the name with its colon */
+    p[n + 1] = '\0';
+    memcpy(p + n + 2, value, v + 1);
+    req->xhdr_len += n + v + 3;
+    return 0;
+}
+
+void ws_http_answer_file(ws_http_req_t *req, int status, const char *content_type, int fd, uint64_t offset,
+                         uint64_t len, int head_only)
+{
+    if (!req || req->answered) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    req->fd = fd;
+    if (!req->wsi) {
+        req_free(req);
+        return;
+    }
+    req->answered = 1;
+    http_unpause_for_answer(req);
+    req->status = status;
+    req->foff = offset;
+    req->fleft = len;
+    req->head_only = head_only;
+    snprintf(req->ctype, sizeof req->ctype, "%s", content_type);
+    lws_callback_on_writable(req->wsi);
+}
+
+static void file_read_done(uv_fs_t *fs)
+{
+    ws_http_req_t *req = fs->data;
+    ssize_t n = fs->result;
+    uv_fs_req_cleanup(fs);
+    req->fs_busy = 0;
+    if (req->orphan) {
+        req->orphan = 0;
+        req_free(req);
+        return;
+    }
+    if (n <= 0) { /* the file shrank or failed: the promised length cannot be sent, so end the connection */
+        log_warn("http: reading %s failed: %s", req->path, n < 0 ? uv_strerror((int)n) : "end of file");
+        req->fleft = 0;
+        req->fbuf_len = 0;
+        if (req->wsi)
+            lws_set_timeout(req->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    req->fbuf_len = (size_t)n;
+    if (req->wsi)
+        lws_callback_on_writable(req->wsi);
+}
+
+/* Starts reading the next piece of a file answer on the thread pool. 0, or -1 if it cannot. */
+static int file_read_next(ws_http_req_t *req)
+{
+    size_t want = req->fleft < FILE_PIECE ? (size_t)req->fleft : FILE_PIECE;
+    if (!req->fbuf && !(req->fbuf = malloc(LWS_PRE + FILE_PIECE)))
+        return -1;
+    uv_buf_t b = uv_buf_init((char *)req->fbuf + LWS_PRE, (unsigned)want);
+    req->fs.data = req;
+    if (uv_fs_read(uvloop, &req->fs, req->fd, &b, 1, (int64_t)req->foff, file_read_done) < 0)
+        return -1;
+    req->fs_busy = 1;
+    return 0;
+}
+
+/* One step of a file answer per writeable callback: the headers, then each piece once it is read. */
+static int http_write_file(struct lws *wsi, http_sess_t *h)
+{
+    ws_http_req_t *req = h->req;
+    if (!req->headers_sent) {
+        if (http_write_headers(wsi, req, req->fleft))
+            return -1;
+        if (req->head_only || req->fleft == 0) {
+            /* lws wants the end of a transaction marked by a final write, even of nothing */
+            return http_done(wsi, h);
+        }
+        return file_read_next(req);
+    }
+    if (req->fs_busy || !req->fbuf_len)
+        return 0; /* the read's callback asks for writeable again */
+    size_t n = req->fbuf_len;
+    req->fleft -= n;
+    req->foff += n;
+    req->fbuf_len = 0;
+    int last = req->fleft == 0;
+    if (lws_write(wsi, req->fbuf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0) {
+        http_detach(h);
+        return -1;
+    }
+    if (last)
+        return http_done(wsi, h);
+    return file_read_next(req);
+}
+
 /* The connection's request is over (answered and written, or the connection closed). */
 static void http_detach(http_sess_t *h)
 {
     if (!h || !h->req)
         return;
-    if (h->req->answered)
-        req_free(h->req);
-    else
-        h->req->wsi = NULL; /* ws_http_answer frees it */
+    ws_http_req_t *req = h->req;
     h->req = NULL;
+    if (req->answered) {
+        req_free(req);
+        return;
+    }
+    req->wsi = NULL; /* ws_http_answer frees it */
+    if (req->body_fn && !req->body_done) {
+        req->body_done = 1;
+        req->body_fn(req, WS_BODY_ABORT, NULL, 0, req->body_priv); /* may answer: frees req */
+    }
+}
+
+/* The request's method and its path (the URI token of that method). Returns the method, NULL if none we serve. */
+static const char *http_method(struct lws *wsi, char *uri, size_t cap)
+{
+    static const struct { enum lws_token_indexes tok; const char *name; } methods[] = {
+        {WSI_TOKEN_GET_URI, "GET"},   {WSI_TOKEN_HEAD_URI, "HEAD"},     {WSI_TOKEN_POST_URI, "POST"},
+        {WSI_TOKEN_PUT_URI, "PUT"},   {WSI_TOKEN_DELETE_URI, "DELETE"},
+    };
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        if (lws_hdr_total_length(wsi, methods[i].tok) > 0)
+            return lws_hdr_copy(wsi, uri, (int)cap, methods[i].tok) > 0 ? methods[i].name : NULL;
+    return NULL;
 }
 
 static int on_http(struct lws *wsi, http_sess_t *h)
 {
     char uri[HTTP_PATH_MAX];
-    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) {
+    const char *method = http_method(wsi, uri, sizeof uri);
+    const route_t *r = method ? route_find(uri) : NULL;
+    if (r && !r->all_methods && strcmp(method, "GET") != 0) {
         lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
         return -1;
     }
-    const route_t *r = route_find(uri);
+    if (!method) {
+        lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
+        return -1;
+    }
     ws_http_req_t *req = r && h ? calloc(1, sizeof *req) : NULL;
     if (!req) {
         lws_return_http_status(wsi, r ? HTTP_STATUS_INTERNAL_SERVER_ERROR : HTTP_STATUS_NOT_FOUND, NULL);
@@ -812,6 +1033,15 @@ static int on_http(struct lws *wsi, http_sess_t *h)
     }
     http_detach(h); /* a request left over on a kept-alive connection */
     memcpy(req->path, uri, strlen(uri) + 1);
+    req->method = method;
+    req->fd = -1;
+    req->has_body = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 && strcmp(method, "GET") != 0 &&
+                    strcmp(method, "HEAD") != 0;
+    if (req->has_body) {
+        char cl[24];
+        if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 && strtoull(cl, NULL, 10) == 0)
+            req->has_body = 0;
+    }
     req->wsi = wsi;
     h->req = req;
     req->in_route = 1;
@@ -822,30 +1052,61 @@ static int on_http(struct lws *wsi, http_sess_t *h)
 }
 
 /* Headers at one writeable callback, the body at the next (lws 4.1 wants one write per callback). */
+/* The status line and headers of req's answer: Content-Length clen, Cache-Control, the route's own. */
+static int http_write_headers(struct lws *wsi, ws_http_req_t *req, uint64_t clen)
+{
+    /* room for the status line, the canned security headers (about 700 bytes) and our own (1 KiB) */
+    unsigned char hdr[LWS_PRE + 3072], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_common_headers(wsi, (unsigned)req->status, req->ctype, (lws_filepos_t)clen, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p, end))
+        return -1;
+    for (size_t i = 0; i < req->xhdr_len;) {
+        const char *name = req->xhdr + i, *value = name + strlen(name) + 1;
+        if (lws_add_http_header_by_name(wsi, (const unsigned char *)name, (const unsigned char *)value,
+                                        (int)strlen(value), &p, end))
+            return -1;
+        i += strlen(name) + strlen(value) + 2;
+    }
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    req->headers_sent = 1;
+    return 0;
+}
+
+/* The answer is written: keep the connection for the next request, unless the body was not read to
+ * its end (what follows on the socket would be parsed as a request) — then close it. */
+static int http_done(struct lws *wsi, http_sess_t *h)
+{
+    ws_http_req_t *req = h->req;
+    int unread = req->has_body && !req->body_done;
+    http_detach(h);
+    return unread || lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int http_write_file(struct lws *wsi, http_sess_t *h);
+
+/* Headers at one writeable callback, the body at the next (lws 4.1 wants one write per callback). */
 static int http_write(struct lws *wsi, http_sess_t *h)
 {
     ws_http_req_t *req = h->req;
+    if (req->fd >= 0)
+        return http_write_file(wsi, h);
     if (!req->body) {
         lws_return_http_status(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL);
         return -1;
     }
     if (!req->headers_sent) {
-        /* room for the status line, the canned security headers (about 700 bytes) and our own */
-        unsigned char hdr[LWS_PRE + 2048], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-        if (lws_add_http_common_headers(wsi, (unsigned)req->status, req->ctype, (lws_filepos_t)req->len, &p, end) ||
-            lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store", 8, &p,
-                                         end) ||
-            lws_finalize_write_http_header(wsi, start, &p, end))
+        if (http_write_headers(wsi, req, req->len))
             return -1;
-        req->headers_sent = 1;
         lws_callback_on_writable(wsi);
         return 0;
     }
     int n = lws_write(wsi, req->body + LWS_PRE, req->len, LWS_WRITE_HTTP_FINAL);
-    http_detach(h);
-    if (n < 0 || lws_http_transaction_completed(wsi))
+    if (n < 0) {
+        http_detach(h);
         return -1;
-    return 0;
+    }
+    return http_done(wsi, h);
 }
 
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -862,6 +1123,17 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (h && h->req && h->req->answered)
             return http_write(wsi, h) ? -1 : 0;
         break;
+    case LWS_CALLBACK_HTTP_BODY:
+        if (h && h->req && h->req->body_fn && !h->req->body_done && len)
+            h->req->body_fn(h->req, WS_BODY_DATA, in, len, h->req->body_priv);
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (h && h->req && !h->req->body_done) {
+            h->req->body_done = 1;
+            if (h->req->body_fn)
+                h->req->body_fn(h->req, WS_BODY_END, NULL, 0, h->req->body_priv);
+        }
+        return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         http_detach(h);

@@ -22,6 +22,7 @@
 #define STAFFROOM_WS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "config.h"
@@ -66,7 +67,7 @@ size_t ws_queued_total(void);
 
 /* One HTTP request being answered: created by ws.c for a route, freed by exactly one ws_http_answer. */
 typedef struct ws_http_req ws_http_req_t;
-/* Handles a GET of a path under the route's prefix. It must call ws_http_answer exactly once,
+/* Handles a request (GET unless the route asks ws_http_method) of a path under the route's prefix. It must call ws_http_answer exactly once,
  * now or later from the loop (e.g. from a store callback). The accessors below work only during this
  * call (lws keeps the request headers only that long): copy what is needed later. */
 typedef void (*ws_http_fn)(ws_http_req_t *req, void *arg);
@@ -76,6 +77,9 @@ typedef void (*ws_http_fn)(ws_http_req_t *req, void *arg);
  * borrowed). Call before ws_start. Returns 0, or -1 if the table is full, the prefix is malformed or
  * already taken. */
 int ws_route_add(const char *prefix, ws_http_fn fn, void *arg);
+/* As ws_route_add; with all_methods the route is also called for HEAD, POST, PUT and DELETE (see below),
+ * else those are answered 405. */
+int ws_route_add_methods(const char *prefix, ws_http_fn fn, void *arg, int all_methods);
 
 /* The request's path without the query ("/ics/….ics"); borrowed until the answer. */
 const char *ws_http_path(const ws_http_req_t *req);
@@ -89,5 +93,37 @@ int ws_http_header(const ws_http_req_t *req, const char *name, char *out, size_t
  * "Cache-Control: no-store", and frees req. If the client went away meanwhile the answer is dropped
  * (req is still freed): a route never needs to know. */
 void ws_http_answer(ws_http_req_t *req, int status, const char *content_type, const char *body, size_t len);
+
+/* ---------------- HTTP methods, request bodies and file answers (the media routes) ----------------
+ *
+ * A route is called for GET, HEAD, POST, PUT and DELETE (anything else is answered 405 by ws.c). A request
+ * with a body (Content-Length) hands it to the route piece by piece once the route asks for it with
+ * ws_http_on_body; a route that does not ask has it discarded. An answer given before the whole body
+ * arrived closes the connection once written (the rest of the body is never parsed as a request). */
+
+/* The method of req: "GET", "HEAD", "POST", "PUT" or "DELETE" (static). Valid until the answer. */
+const char *ws_http_method(const ws_http_req_t *req);
+
+typedef enum { WS_BODY_DATA, WS_BODY_END, WS_BODY_ABORT } ws_body_event_t;
+/* A piece of the body (WS_BODY_DATA: data/len borrowed for the call), its end (WS_BODY_END: all of
+ * Content-Length arrived) or the client gone before the end (WS_BODY_ABORT: req must still be answered,
+ * which only frees it). Called on the loop, never from inside ws_http_on_body; at most one END or ABORT. */
+typedef void (*ws_http_body_fn)(ws_http_req_t *req, ws_body_event_t ev, const char *data, size_t len, void *priv);
+/* Asks for req's body (during the route call). A request without a body gets WS_BODY_END at once (on the
+ * next loop turn, never inside this call). fn NULL: the rest of the body is dropped (e.g. after an early
+ * answer). */
+void ws_http_on_body(ws_http_req_t *req, ws_http_body_fn fn, void *priv);
+/* Stops (1) or resumes (0) reading req's body, e.g. while a piece is written to disk. Pieces lws had
+ * already read may still arrive while paused: the callback must keep them. */
+void ws_http_pause_body(ws_http_req_t *req, int paused);
+/* Adds a response header to req's answer (before ws_http_answer*): name without the colon, e.g.
+ * "Content-Range"; both borrowed, copied. Returns 0, or -1 if the headers would pass 1 KiB or the
+ * name/value contain CR or LF. */
+int ws_http_add_header(ws_http_req_t *req, const char *name, const char *value);
+/* Answers req with status and len bytes of the open file fd from offset (read on libuv's thread pool,
+ * never on the loop, a piece at a time as the client takes them), Content-Length len; only the headers
+ * if head_only. Takes fd (closed here, also when the client went away) and frees req when done. */
+void ws_http_answer_file(ws_http_req_t *req, int status, const char *content_type, int fd, uint64_t offset,
+                         uint64_t len, int head_only);
 
 #endif

@@ -26,6 +26,18 @@ tally() { # tally LOGFILE EXIT_CODE NAME
   fi
   passed=$((passed + p)); failed=$((failed + f))
   grep -E '^not ok ' "$1" | sed "s|^|$3: |"
+  [ "$f" -gt 0 ] && failure_details "$1" "$3"
+  return 0
+}
+
+# For each failed TAP test, the first lines of its diagnostic block (error, expected/actual, location), so that
+# a CI log, which keeps only what is printed, says why and not only what failed.
+failure_details() { # failure_details LOGFILE NAME
+  awk -v name="$2" '
+    /^not ok / { inblock = 1; shown = 0; print name ": why " $0; next }
+    inblock && /^ *\.\.\.$/ { inblock = 0; next }
+    inblock && shown < 14 && /(error|expected|actual|location|failureType|^ *[+-] |^    [^ ])/ { print "    " $0; shown++ }
+  ' "$1"
 }
 
 for t in $(find "$B/tests/unit" -type f -perm -u+x 2>/dev/null | sort); do

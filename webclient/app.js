@@ -3,6 +3,8 @@
 //
 // Routes: #/signin  #/signup  #/circles  #/circle/<cid>[/<channel id>]  #/profile
 //         #/sessions[/notes/<uid>]  #/book/<mentor uid>  (views/schedule.js)
+//         #/circle/<cid>/<channel id>/<message id> (a message in context)  #/search[/<query>]  (views/search.js)
+//         #/videos  (views/media.js)  #/media/<id>  (views/player.js)
 import { Connection } from './protocol.js';
 import { describeError } from './errors.js';
 import { h, fill } from './dom.js';
@@ -14,6 +16,9 @@ import { mountCalls } from './views/calls.js';
 import { mountHelpOffers } from './views/help.js';
 import { mountSessions, mountBook, mountReminders } from './views/schedule.js';
 import { mountMentions } from './views/mentions.js';
+import { mountSearch } from './views/search.js';
+import { mountMedia } from './views/media.js';
+import { mountPlayer } from './views/player.js';
 import { toast } from './toast.js';
 import { mountNotify } from './notify.js';
 
@@ -76,10 +81,13 @@ function route() {
   switch (name) {
     case 'signin': case 'signup': unmount = mountAuth(view, ctx, { mode: name }); break;
     case 'circles': unmount = mountDirectory(view, ctx); break;
-    case 'circle': unmount = mountCircle(view, ctx, { circle: args[0], channel: args[1] }); break;
+    case 'circle': unmount = mountCircle(view, ctx, { circle: args[0], channel: args[1], message: args[2] }); break;
+    case 'search': unmount = mountSearch(view, ctx, { query: args[0] }); break;
     case 'profile': unmount = mountProfile(view, ctx); break;
     case 'sessions': unmount = mountSessions(view, ctx, { args }); break;
     case 'book': unmount = mountBook(view, ctx, { mentor: args[0], booking: args[1] }); break;
+    case 'videos': unmount = mountMedia(view, ctx); break;
+    case 'media': unmount = mountPlayer(view, ctx, { media: args[0] }); break;
     default:
       fill(view, h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '#/circles' }, 'Back to the circles')));
   }

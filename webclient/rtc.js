@@ -27,7 +27,7 @@ export async function rtcConfig(conn) {
 // A 1:1 call sends 640×360 at up to 30 fps; a group room (opts.group), where each tile is a fraction of the
 // screen and every participant's upload is forwarded to everyone, sends 480×270 at up to 20 fps (until
 // simulcast lets each receiver pick its size).
-// The camera and microphone chosen in the pre-join check (views/room.js), kept in this browser; asked for
+// The camera, microphone and speaker chosen in the pre-join screen (views/prejoin.js), kept in this browser; asked for
 // as `ideal`, so a device that has gone falls back to the default instead of failing.
 const DEVICES_KEY = 'staffroom.devices';
 export function preferredDevices() {
@@ -45,13 +45,13 @@ export function localMedia(opts = {}) {
   return navigator.mediaDevices.getUserMedia({ audio, video });
 }
 
-// The cameras and microphones the browser offers: { video: [{deviceId, label}], audio: [...] }.
+// The cameras, microphones and speakers the browser offers: { video: [{deviceId, label}], audio: [...], output: [...] }.
 // Labels are only given once the page has media permission (it has, during a call).
 export async function listDevices() {
   const all = await navigator.mediaDevices.enumerateDevices();
   const pick = (kind) => all.filter((d) => d.kind === kind)
-    .map((d, i) => ({ deviceId: d.deviceId, label: d.label || `${kind === 'videoinput' ? 'Camera' : 'Microphone'} ${i + 1}` }));
-  return { video: pick('videoinput'), audio: pick('audioinput') };
+    .map((d, i) => ({ deviceId: d.deviceId, label: d.label || `${{ videoinput: 'Camera', audioinput: 'Microphone' }[kind] || 'Speaker'} ${i + 1}` }));
+  return { video: pick('videoinput'), audio: pick('audioinput'), output: pick('audiooutput') };
 }
 
 // Switches `stream`'s track of `kind` ('video' or 'audio') to the device `deviceId`, in place, and in
@@ -189,5 +189,8 @@ export function videoFor(stream, { local = false, label = '' } = {}) {
   v.srcObject = stream;
   v.setAttribute('aria-label', label);
   if (local) v.classList.add('local');
+  // the speaker picked in the pre-join screen (views/prejoin.js), where the browser can route audio
+  const speaker = !local && preferredDevices().speaker;
+  if (speaker && v.setSinkId) v.setSinkId(speaker).catch(() => {});
   return v;
 }

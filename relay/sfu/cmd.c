@@ -119,10 +119,42 @@ static void ev_speaker(void *ctx, const char *node, const char *room, const char
     publish(ctx, node, m);
 }
 
+/* The files a player needs, each with its start offset from the recording's start (signalling/PROTOCOL.md). */
+static void ev_recorded(void *ctx, const char *node, const char *room, const char *name, const char *reason,
+                        const recorder_result_t *res)
+{
+    json_t *m = base("recorded", NULL, room, NULL);
+    json_object_set_new(m, "name", json_string(name));
+    json_object_set_new(m, "reason", json_string(reason));
+    json_object_set_new(m, "started_at", json_integer(res->started_at_ms));
+    json_object_set_new(m, "duration_ms", json_integer(res->duration_ms));
+    json_object_set_new(m, "finalize_ms", json_integer(res->finalize_ms));
+    json_object_set_new(m, "dropped", json_integer((json_int_t)res->queue_dropped));
+    json_t *files = json_array();
+    for (size_t i = 0; i < res->nfiles; i++) {
+        const recorder_file_t *f = &res->files[i];
+        if (!f->ok)
+            continue; /* a track that sent nothing recordable has no file */
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "file", f->file, "pid", f->pid,
+                              "user", f->user, "label", f->label, "kind", f->kind, "codec", f->codec, "offset_ms",
+                              (json_int_t)f->offset_ms, "duration_ms", (json_int_t)f->duration_ms, "frames",
+                              (json_int_t)f->frames, "dropped", (json_int_t)f->dropped);
+        if (o && !strcmp(f->kind, "video")) {
+            json_object_set_new(o, "width", json_integer(f->width));
+            json_object_set_new(o, "height", json_integer(f->height));
+        }
+        if (o)
+            json_array_append_new(files, o);
+    }
+    json_object_set_new(m, "files", files);
+    publish(ctx, node, m);
+}
+
 sfu_events_t cmd_events(cmd_t *c)
 {
     return (sfu_events_t){.answer = ev_answer, .ok = ev_ok, .error = ev_error, .offer = ev_offer,
-                          .candidate = ev_candidate, .gone = ev_gone, .moved = ev_moved, .speaker = ev_speaker, .ctx = c};
+                          .candidate = ev_candidate, .gone = ev_gone, .moved = ev_moved, .speaker = ev_speaker,
+                          .recorded = ev_recorded, .ctx = c};
 }
 
 /* ---- parsing ------------------------------------------------------------------------------------ */
@@ -208,6 +240,55 @@ static void do_view(cmd_t *c, json_t *m, const char *room, const char *pid)
     sfu_view(c->sfu, room, pid, t, n);
 }
 
+/* A recording's name becomes a directory: 1–64 of [A-Za-z0-9_-], nothing a path could climb with. */
+static int name_ok(const char *n)
+{
+    size_t len = n ? strlen(n) : 0;
+    if (len == 0 || len > 64)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = n[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+static void do_record(cmd_t *c, json_t *m, const char *op, const char *tx, const char *room)
+{
+    const char *node = str(m, "node", ID_MAX);
+    if (!node || !tx) {
+        bad(c, "record: node and tx are required", m);
+        return;
+    }
+    if (!strcmp(op, "record.stop")) {
+        sfu_record_stop(c->sfu, tx, room, node);
+        return;
+    }
+    const char *name = str(m, "name", 64);
+    json_t *list = json_object_get(m, "pids");
+    const char *pids[64];
+    size_t n = 0, i;
+    json_t *v;
+    if (!name_ok(name)) {
+        bad(c, "record.start: name must be 1-64 of [A-Za-z0-9_-]", m);
+        return;
+    }
+    if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > 64) {
+        bad(c, "record.start: pids must be an array of 1-64 participants", m);
+        return;
+    }
+    json_array_foreach(list, i, v)
+    {
+        if (!json_is_string(v) || json_string_length(v) > ID_MAX) {
+            bad(c, "record.start: pids must be strings", m);
+            return;
+        }
+        pids[n++] = json_string_value(v);
+    }
+    sfu_record_start(c->sfu, tx, room, node, name, pids, n);
+}
+
 void cmd_handle(cmd_t *c, const char *payload, size_t len)
 {
     sfu_counters.commands++;
@@ -232,6 +313,13 @@ void cmd_handle(cmd_t *c, const char *payload, size_t len)
         bad(c, "room is a required string", m);
     } else if (!strcmp(op, "close")) {
         sfu_close_room(c->sfu, room);
+    } else if (!strcmp(op, "record.start") || !strcmp(op, "record.stop")) {
+        do_record(c, m, op, tx, room);
+    } else if (!strcmp(op, "record.allow")) {
+        if (!pid || !*pid)
+            bad(c, "record.allow: pid is a required string", m);
+        else
+            sfu_record_allow(c->sfu, room, pid);
     } else if (!pid || !*pid) {
         bad(c, "pid is a required string", m);
     } else if (!strcmp(op, "offer")) {

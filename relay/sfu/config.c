@@ -40,6 +40,10 @@ const conf_key_t sfu_config_keys[] = {
      "PEM certificate for DTLS (empty = an ECDSA P-256 self-signed one generated at start)"},
     {"dtls-key-file", CONF_STR, OFF(dtls_key_file), NULL, 0, 0, "path", "PEM private key for DTLS"},
     {"log-level", CONF_STR, OFF(log_level), "info", 0, 0, NULL, "error, warn, info or debug"},
+    {"recordings-dir", CONF_STR, OFF(recordings_dir), "", 0, 0, "path",
+     "directory that in-call recordings are written under (one subdirectory per recording); empty = none"},
+    {"record-max-seconds", CONF_INT, OFF(record_max_seconds), "14400", 10, 86400, "s",
+     "a recording stops by itself after this long"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -117,6 +121,8 @@ int sfu_config_validate(const sfu_config_t *c, const char *path, char *err, size
         return fail(path, "dtls-cert-file", err, errlen, "file cannot be read");
     if (*c->dtls_key_file && access(c->dtls_key_file, R_OK) < 0)
         return fail(path, "dtls-key-file", err, errlen, "file cannot be read");
+    if (*c->recordings_dir && access(c->recordings_dir, W_OK | X_OK) < 0)
+        return fail(path, "recordings-dir", err, errlen, "not a writable directory");
     static const char *const levels[] = {"error", "warn", "info", "debug"};
     int ok = 0;
     for (int i = 0; i < 4; i++)

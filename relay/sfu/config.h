@@ -28,6 +28,8 @@ typedef struct {
     long long media_timeout_ms;
     char *dtls_cert_file, *dtls_key_file;
     char *log_level;
+    char *recordings_dir;
+    long long record_max_seconds;
 } sfu_config_t;
 
 extern const conf_key_t sfu_config_keys[];

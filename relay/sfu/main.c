@@ -213,7 +213,8 @@ int main(int argc, char **argv)
                        .port_min = (uint16_t)cfg.udp_port_min, .port_max = (uint16_t)cfg.udp_port_max,
                        .room_max_participants = (unsigned)cfg.room_max_participants,
                        .capacity = (unsigned)cfg.capacity, .ice_timeout_ms = (unsigned)cfg.ice_timeout_ms,
-                       .media_timeout_ms = (unsigned)cfg.media_timeout_ms, .dtls = dtls};
+                       .media_timeout_ms = (unsigned)cfg.media_timeout_ms, .dtls = dtls,
+                       .recordings_dir = cfg.recordings_dir, .record_max_seconds = (unsigned)cfg.record_max_seconds};
     app.sfu = sfu_new(&sp, &ev);
     cmd_set_sfu(app.cmd, app.sfu);
     control_params_t cp = {.id = id, .host = cfg.redis_host, .password = password, .port = (uint16_t)cfg.redis_port,
@@ -237,6 +238,8 @@ int main(int argc, char **argv)
 out:
     http_free(http);
     control_free(app.control); /* first: it turns the loop while it deletes its key */
+    if (app.cmd)
+        cmd_set_control(app.cmd, NULL); /* recordings finished by sfu_free have no one to tell */
     if (app.sfu)
         sfu_free(app.sfu);
     cmd_free(app.cmd);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "nackbuf.h"
 #include "peer.h"
+#include "recorder.h"
 #include "rewrite.h"
 #include "rtcp.h"
 #include "rtp.h"
@@ -117,6 +118,8 @@ struct track {
     int nlayers;
     int simulcast;
     int rid_id, rrid_id, mid_id; /* the publisher's extmap ids of rtp-stream-id (simulcast), its repair, mid */
+    recorder_stream_t *rec; /* its file while the room records (owned by the recorder; NULL otherwise) */
+    int rec_layer;          /* the layer recorded (simulcast: the highest live when recording began), -1 */
 };
 
 struct leg {
@@ -168,6 +171,10 @@ struct room {
     uint32_t next_speaker_id;
     part_t *speaker;     /* the last one announced */
     uint64_t layer_switches; /* metrics */
+    sfu_t *sfu;
+    recorder_t *rec;     /* while recording (recorder.h) */
+    char *rec_node, *rec_name;
+    GHashTable *rec_pids; /* who consented: only their tracks are recorded */
 };
 
 struct sfu {
@@ -179,7 +186,12 @@ struct sfu {
     int draining;
     guint speaker_timer, media_timer, rtcp_timer, layers_timer;
     GPtrArray *dying; /* parts waiting for their idle free */
+    unsigned rec_finishing; /* recordings whose writer has not reported back yet */
 };
+
+static void record_packet(track_t *t, const rtp_view_t *v, int keyframe);
+static int record_layer(track_t *t);
+static void record_end(room_t *r, const char *reason);
 
 /* ---- lookups ------------------------------------------------------------------------------------ */
 
@@ -421,6 +433,8 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
     size_t lvl_len;
     if (t->audio_level_id && rtp_find_ext(&v, (uint8_t)t->audio_level_id, &lvl, &lvl_len) == 0 && lvl_len >= 1)
         speaker_level(p->room->speakers, p->speaker_id, lvl[0], now_us / 1000);
+    if (p->room->rec && layer == record_layer(t))
+        record_packet(t, &v, keyframe); /* with simulcast: one layer (record_layer), the best arriving */
     forward(t, layer, buf, len, &v, keyframe);
 }
 
@@ -690,6 +704,8 @@ static gboolean part_free_idle(gpointer data)
 static void room_free(gpointer data)
 {
     room_t *r = data;
+    if (r->rec)
+        record_end(r, "empty");
     speaker_free(r->speakers);
     g_ptr_array_free(r->parts, TRUE);
     g_free(r->id);
@@ -951,6 +967,7 @@ static int answer_section(part_t *p, const sdp_t *offer, size_t idx, const sfu_l
     uint32_t ssrc = om->fid_primary ? om->fid_primary : om->nssrcs ? om->ssrcs[0].ssrc : 0;
     if (sends && (ssrc || simulcast) && !sl->track) {
         track_t *t = g_new0(track_t, 1);
+        t->rec_layer = -1;
         t->owner = p;
         t->legs = g_ptr_array_new();
         g_strlcpy(t->mid, om->mid, sizeof t->mid);
@@ -1258,6 +1275,7 @@ static part_t *admit(sfu_t *s, const char *tx, const char *room, const char *pid
     }
     if (!r) {
         r = g_new0(room_t, 1);
+        r->sfu = s;
         r->id = g_strdup(room);
         r->parts = g_ptr_array_new();
         speaker_config_t sc = {.max_participants = s->p.room_max_participants};
@@ -1452,6 +1470,146 @@ void sfu_close_room(sfu_t *s, const char *room)
         if (last)
             break; /* the room is freed with its last participant */
     }
+}
+
+/* ---- recording (recorder.h) --------------------------------------------------------------------- */
+
+/* Where a recording's end is reported once its files are closed: copies, as the room may be gone. */
+typedef struct {
+    sfu_t *sfu;
+    char *room, *node, *name, *reason;
+} record_job_t;
+
+static void on_recorded(void *ctx, const recorder_result_t *res)
+{
+    record_job_t *j = ctx;
+    j->sfu->rec_finishing--;
+    log_info("room %s: recording %s ended (%s): %zu files, %llu frames dropped by the queue, closed in %lld ms",
+             j->room, j->name, j->reason, res->nfiles, (unsigned long long)res->queue_dropped,
+             (long long)res->finalize_ms);
+    j->sfu->ev.recorded(j->sfu->ev.ctx, j->node, j->room, j->name, j->reason, res);
+    g_free(j->room);
+    g_free(j->node);
+    g_free(j->name);
+    g_free(j->reason);
+    g_free(j);
+}
+
+/* Ends the room's recording: its tracks forget their files (the recorder owns them) and the writer closes
+ * them; on_recorded reports later. */
+static void record_end(room_t *r, const char *reason)
+{
+    for (guint i = 0; i < r->parts->len; i++) {
+        part_t *p = r->parts->pdata[i];
+        for (guint k = 0; k < p->tracks->len; k++)
+        {
+            ((track_t *)p->tracks->pdata[k])->rec = NULL;
+            ((track_t *)p->tracks->pdata[k])->rec_layer = -1;
+        }
+    }
+    record_job_t *j = g_new0(record_job_t, 1);
+    j->sfu = r->sfu;
+    j->room = g_strdup(r->id);
+    j->node = r->rec_node;
+    j->name = r->rec_name;
+    j->reason = g_strdup(reason);
+    r->rec_node = r->rec_name = NULL;
+    g_hash_table_destroy(r->rec_pids);
+    r->rec_pids = NULL;
+    r->sfu->rec_finishing++;
+    recorder_t *rec = r->rec;
+    r->rec = NULL;
+    recorder_stop(rec, on_recorded, j);
+}
+
+/* The layer of t a recording takes: its only one, or (simulcast) the highest arriving when the track's
+ * recording begins, kept for the file's life (a file has one resolution). */
+static int record_layer(track_t *t)
+{
+    if (t->rec_layer < 0) {
+        uint64_t now_us = (uint64_t)g_get_monotonic_time();
+        t->rec_layer = 0;
+        for (int k = t->nlayers - 1; k > 0; k--)
+            if (t->layers[k].last_us && now_us - t->layers[k].last_us <= LAYER_DEAD_US) {
+                t->rec_layer = k;
+                break;
+            }
+    }
+    return t->rec_layer;
+}
+
+static void record_packet(track_t *t, const rtp_view_t *v, int keyframe)
+{
+    room_t *r = t->owner->room;
+    if (!g_hash_table_contains(r->rec_pids, t->owner->pid))
+        return;
+    int vp8 = !strcasecmp(t->codec, "VP8"), opus = !strcasecmp(t->codec, "opus");
+    if (!t->rec && (vp8 || opus))
+        t->rec = recorder_stream_open(r->rec, t->owner->pid, t->owner->user, t->label, vp8 ? RECORDER_VP8 : RECORDER_OPUS);
+    if (!t->rec)
+        return;
+    int flags = recorder_stream_rtp(t->rec, v, keyframe != 0);
+    if (flags & RECORDER_WANT_KEYFRAME)
+        keyframe_wanted(t, t->rec_layer >= 0 ? t->rec_layer : 0, KEYREQ_SUBSCRIBER_LOSS);
+    if (flags & RECORDER_LIMIT)
+        record_end(r, "limit");
+}
+
+void sfu_record_start(sfu_t *s, const char *tx, const char *room, const char *node, const char *name,
+                      const char *const *pids, size_t npids)
+{
+    room_t *r = g_hash_table_lookup(s->rooms, room);
+    if (!r) {
+        s->ev.error(s->ev.ctx, node, tx, room, "", "not_found", "no such room on this SFU");
+        return;
+    }
+    if (r->rec) {
+        s->ev.error(s->ev.ctx, node, tx, room, "", "conflict", "the room is already being recorded");
+        return;
+    }
+    if (!s->p.recordings_dir || !*s->p.recordings_dir) {
+        s->ev.error(s->ev.ctx, node, tx, room, "", "unavailable", "recording is not configured (recordings-dir)");
+        return;
+    }
+    char *dir = g_build_filename(s->p.recordings_dir, name, NULL);
+    r->rec = recorder_new(&(recorder_params_t){.dir = dir, .max_seconds = s->p.record_max_seconds});
+    g_free(dir);
+    if (!r->rec) {
+        s->ev.error(s->ev.ctx, node, tx, room, "", "unavailable", "the recording directory cannot be written");
+        return;
+    }
+    r->rec_node = g_strdup(node);
+    r->rec_name = g_strdup(name);
+    r->rec_pids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (size_t i = 0; i < npids; i++)
+        g_hash_table_add(r->rec_pids, g_strdup(pids[i]));
+    log_info("room %s: recording %s starts", room, name);
+    /* Each video file starts at a keyframe: ask every publisher for one now rather than wait. */
+    for (guint i = 0; i < r->parts->len; i++) {
+        part_t *p = r->parts->pdata[i];
+        for (guint k = 0; k < p->tracks->len; k++)
+            for (int q = 0; q < ((track_t *)p->tracks->pdata[k])->nlayers; q++)
+                keyframe_wanted(p->tracks->pdata[k], q, KEYREQ_NEW_SUBSCRIBER);
+    }
+    s->ev.ok(s->ev.ctx, node, tx, room, "");
+}
+
+void sfu_record_allow(sfu_t *s, const char *room, const char *pid)
+{
+    room_t *r = g_hash_table_lookup(s->rooms, room);
+    if (r && r->rec)
+        g_hash_table_add(r->rec_pids, g_strdup(pid));
+}
+
+void sfu_record_stop(sfu_t *s, const char *tx, const char *room, const char *node)
+{
+    room_t *r = g_hash_table_lookup(s->rooms, room);
+    if (!r || !r->rec) {
+        s->ev.error(s->ev.ctx, node, tx, room, "", "not_found", "the room is not being recorded");
+        return;
+    }
+    record_end(r, "stopped");
+    s->ev.ok(s->ev.ctx, node, tx, room, "");
 }
 
 void sfu_drain(sfu_t *s)
@@ -1865,6 +2023,10 @@ void sfu_free(sfu_t *s)
         part_destroy(p);
     }
     g_ptr_array_free(s->dying, TRUE);
+    /* Closing the rooms stopped their recordings: let the writers finish the files (bounded). */
+    for (int i = 0; s->rec_finishing && i < 10000; i++)
+        if (!g_main_context_iteration(NULL, FALSE))
+            g_usleep(1000);
     g_source_remove(s->speaker_timer);
     g_source_remove(s->media_timer);
     g_source_remove(s->rtcp_timer);

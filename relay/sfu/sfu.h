@@ -22,6 +22,7 @@
 
 #include "dtls.h"
 #include "metrics.h"
+#include "recorder.h"
 
 typedef struct sfu sfu_t;
 
@@ -44,6 +45,10 @@ typedef struct {
     void (*gone)(void *ctx, const char *node, const char *room, const char *pid, const char *reason);
     void (*moved)(void *ctx, const char *node, const char *room, const char *const *pids, size_t npids);
     void (*speaker)(void *ctx, const char *node, const char *room, const char *pid, const char *const *to, size_t nto);
+    /* A recording of the room ended (record.stop, its maximum length, the room emptied) and its files are
+     * closed; reason: stopped, limit, empty. */
+    void (*recorded)(void *ctx, const char *node, const char *room, const char *name, const char *reason,
+                     const recorder_result_t *res);
     void *ctx;
 } sfu_events_t;
 
@@ -54,6 +59,8 @@ typedef struct {
     unsigned room_max_participants, capacity;
     unsigned ice_timeout_ms, media_timeout_ms;
     dtls_ctx_t *dtls; /* borrowed */
+    const char *recordings_dir; /* borrowed; "" = recording refused (unavailable) */
+    unsigned record_max_seconds;
 } sfu_params_t;
 
 /* A participant's published track label given in the offer's "tracks" map. */
@@ -73,6 +80,17 @@ void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, con
 void sfu_candidate(sfu_t *s, const char *room, const char *pid, const char *mid, const char *candidate);
 void sfu_leave(sfu_t *s, const char *room, const char *pid);
 void sfu_close_room(sfu_t *s, const char *room);
+/* Records the camera, mic and screen tracks (VP8, Opus) of the consenting participants of the room (the top layer of a simulcast camera) into
+ * <recordings-dir>/<name>/ (name: checked by the caller, [A-Za-z0-9_-]), until sfu_record_stop, the
+ * maximum length or the room's end; then the recorded event goes to node. Replies ok, or error not_found
+ * (no such room here), conflict (already recording), unavailable (not configured, or the directory). */
+void sfu_record_start(sfu_t *s, const char *tx, const char *room, const char *node, const char *name,
+                      const char *const *pids, size_t npids);
+/* Only the participants that consented are recorded: pids (given to record.start, and each one added by
+ * sfu_record_allow, a late joiner who agreed). Unknown room or no recording: ignored. */
+void sfu_record_allow(sfu_t *s, const char *room, const char *pid);
+/* Replies ok (the recorded event follows) or not_found (not recording). */
+void sfu_record_stop(sfu_t *s, const char *tx, const char *room, const char *node);
 /* Refuses new participants, tells every node which of its participants move (moved, reason drain) and
  * drops them all. */
 void sfu_drain(sfu_t *s);

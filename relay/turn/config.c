@@ -54,6 +54,8 @@ const conf_key_t config_keys[] = {
      "deny peers in this range (wins over allow-peer); repeatable"},
     {"threads", CONF_INT, OFF(threads), "0", 0, 256, "threads",
      "worker threads (0 = one per online CPU)"},
+    {"batch-wait-us", CONF_INT, OFF(batch_wait_us), "100", 0, 10000, "microseconds",
+     "under steady load, let datagrams gather this long before a worker wakes (0 = wake per event)"},
     {"metrics-address", CONF_STR, OFF(metrics_address), "127.0.0.1", 0, 0, NULL,
      "address of the Prometheus /metrics listener"},
     {"metrics-port", CONF_INT, OFF(metrics_port), "0", 0, PORT_MAX, "port",

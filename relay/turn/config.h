@@ -27,6 +27,7 @@ typedef struct {
     int allow_loopback_peers;
     conf_list_t allow_peer, deny_peer;
     long long threads;
+    long long batch_wait_us;
     char *metrics_address;
     long long metrics_port;
     char *log_level;

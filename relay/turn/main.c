@@ -190,7 +190,8 @@ int main(int argc, char **argv)
                  .max_lifetime = (unsigned)cfg.max_allocation_lifetime,
                  .bandwidth_limit = (uint64_t)cfg.bandwidth_limit},
         .listen = listen, .nlisten = cfg.listen.n,
-        .port = (uint16_t)cfg.listen_port, .tls_port = (uint16_t)cfg.tls_listen_port, .tls = tls};
+        .port = (uint16_t)cfg.listen_port, .tls_port = (uint16_t)cfg.tls_listen_port, .tls = tls,
+        .batch_wait_us = (unsigned)cfg.batch_wait_us};
     if (*cfg.relay_address)
         addr_parse(cfg.relay_address, 0, &wp.turn.relay_v4);
     if (*cfg.relay_address_v6)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batchwait.h"
 #include "log.h"
 #include "net_udp.h"
 
@@ -44,6 +45,7 @@ typedef struct handle {
 struct worker {
     int id;
     int ep;
+    batchwait_t *bw; /* NULL: sleep in epoll_wait */
     pthread_t thread;
     int started;
     atomic_int stop;
@@ -335,6 +337,26 @@ static void worker_reap(worker_t *w)
     }
 }
 
+/* Collects ready events, sleeping up to wait_ms when there are none. With a batchwait the sleep lets a
+ * burst gather (see batchwait.h); the events themselves always come from epoll_wait. */
+static int worker_wait(worker_t *w, struct epoll_event *evs, int wait_ms)
+{
+    if (!w->bw || wait_ms == 0)
+        return epoll_wait(w->ep, evs, WORKER_EVENTS, wait_ms);
+    batchwait_arm(w->bw);
+    int n = epoll_wait(w->ep, evs, WORKER_EVENTS, 0);
+    if (n != 0)
+        return n;
+    int rc = batchwait_sleep(w->bw, wait_ms);
+    if (rc < 0) {
+        log_warn("worker %d: batched wait failed (%s): waking per event from now on", w->id, strerror(-rc));
+        batchwait_free(w->bw);
+        w->bw = NULL;
+        return epoll_wait(w->ep, evs, WORKER_EVENTS, wait_ms);
+    }
+    return epoll_wait(w->ep, evs, WORKER_EVENTS, 0);
+}
+
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
@@ -346,7 +368,7 @@ static void *worker_main(void *arg)
             wait = WORKER_MAX_WAIT_MS;
         if (w->again)
             wait = 0;
-        int n = epoll_wait(w->ep, evs, WORKER_EVENTS, (int)wait);
+        int n = worker_wait(w, evs, (int)wait);
         if (n < 0 && errno != EINTR) {
             log_error("worker %d: epoll_wait: %s", w->id, strerror(errno));
             break;
@@ -477,6 +499,8 @@ worker_t *worker_new(int id, worker_params_t *p, char *err, size_t errlen)
         snprintf(err, errlen, "worker setup: out of memory");
         goto fail;
     }
+    if (p->batch_wait_us && !(w->bw = batchwait_new(w->ep, p->batch_wait_us)) && id == 0)
+        log_info("batch-wait-us: not available on this kernel (%s): waking per event", strerror(errno));
     for (size_t i = 0; i < p->nlisten; i++) {
         if (open_listener(w, H_UDP, &p->listen[i], &p->port, err, errlen) < 0 ||
             open_listener(w, H_TCP_LISTEN, &p->listen[i], &p->port, err, errlen) < 0)
@@ -541,6 +565,7 @@ void worker_free(worker_t *w)
     net_rx_free(w->rx);
     if (w->wake.fd >= 0)
         close(w->wake.fd);
+    batchwait_free(w->bw);
     if (w->ep >= 0)
         close(w->ep);
     free(w);

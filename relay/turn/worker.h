@@ -5,7 +5,7 @@
  * between net_udp/net_tcp and the sans-I/O turn_t (it implements turn_io_t).
  * Must not: share mutable state with other workers except through the thread-safe ports/quota and
  * its own stats_t (which other threads only read). Nothing in the loop blocks: every socket is
- * non-blocking, work per wakeup is bounded, timers run off epoll_wait's timeout.
+ * non-blocking, work per wakeup is bounded, timers run off epoll_wait's timeout (or batchwait's).
  */
 #ifndef STAFFROOM_WORKER_H
 #define STAFFROOM_WORKER_H
@@ -25,6 +25,7 @@ typedef struct {
     uint16_t port;       /* UDP+TCP; 0 = pick one: worker_new writes the port it got back here */
     uint16_t tls_port;   /* same, for TLS */
     net_tls_t *tls;      /* borrowed; NULL = no TLS listener */
+    unsigned batch_wait_us; /* > 0: let a burst gather up to this long before waking (batchwait.h) */
 } worker_params_t;
 
 typedef struct worker worker_t;

@@ -36,11 +36,15 @@ end
 
 -- args: keep. The channels (of every circle) with work for the archiver — messages not copied yet, a
 -- change to copy again (dirty), or more than keep messages — and how many messages wait beyond the windows
--- in all (the archiver's lag): {"channels":[[chid, cid], …],"backlog":N}.
+-- in all (the archiver's lag), and the circles whose language changed (circle_set_language) and whose
+-- archived messages must be reindexed: {"channels":[[chid, cid, language], …],"backlog":N,
+-- "relang":[[cid, language], …],"audit":[cid, …]} — audit: the circles whose audit log has entries not
+-- copied yet.
 lib.register('archive_channels', {'no-writes'}, function(keys, args)
   local keep = tonumber(args[1])
   local out, backlog = {}, 0
   for _, cid in ipairs(redis.call('ZRANGE', 'circles', 0, -1)) do
+    local lang = redis.call('HGET', 'circle:' .. cid, 'language') or 'english'
     for _, chid in ipairs(redis.call('ZRANGE', 'circle:' .. cid .. ':channels', 0, -1)) do
       local log, ch = 'channel:' .. chid .. ':log', 'channel:' .. chid
       local n = redis.call('XLEN', log)
@@ -48,13 +52,67 @@ lib.register('archive_channels', {'no-writes'}, function(keys, args)
         local newest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1][1]
         local copied = redis.call('HGET', ch, 'copied')
         if n > keep or not copied or before(copied, newest) or redis.call('HEXISTS', ch, 'dirty') == 1 then
-          out[#out + 1] = cjson.encode({chid, cid})
+          out[#out + 1] = cjson.encode({chid, cid, lang})
         end
         if n > keep then backlog = backlog + n - keep end
       end
     end
   end
-  return '{"channels":' .. lib.jarr(out) .. ',"backlog":' .. string.format('%d', backlog) .. '}'
+  local audit = {}
+  for _, cid in ipairs(redis.call('ZRANGE', 'circles', 0, -1)) do
+    local newest = redis.call('XREVRANGE', 'circle:' .. cid .. ':audit', '+', '-', 'COUNT', 1)[1]
+    local copied = redis.call('HGET', 'circle:' .. cid, 'audit_copied')
+    if newest and (not copied or before(copied, newest[1])) then audit[#audit + 1] = cjson.encode(cid) end
+  end
+  local relang = {}
+  for _, cid in ipairs(redis.call('SMEMBERS', 'archive:relang')) do
+    relang[#relang + 1] = cjson.encode({cid, redis.call('HGET', 'circle:' .. cid, 'language') or 'english'})
+  end
+  return '{"channels":' .. lib.jarr(out) .. ',"backlog":' .. string.format('%d', backlog) ..
+    ',"relang":' .. lib.jarr(relang) .. ',"audit":' .. lib.jarr(audit) .. '}'
+end)
+
+-- args: cid, language. The archive reindexed circle cid in language: it leaves archive:relang, unless its
+-- language changed again meanwhile (then the next round reindexes it once more). Returns 1 if it left.
+lib.register('archive_relang_done', {}, function(keys, args)
+  local cid, lang = args[1], args[2]
+  if (redis.call('HGET', 'circle:' .. cid, 'language') or 'english') ~= lang then return 0 end
+  return redis.call('SREM', 'archive:relang', cid)
+end)
+
+-- args: cid, batch. The audit log entries of circle cid not copied yet (after audit_copied), at most batch,
+-- as moderation.audit shows them: {"n":N,"last":id,"rows":"[{ms,seq,entry}…]"} (n 0: none).
+lib.register('archive_audit_take', {'no-writes'}, function(keys, args)
+  local cid, batch = args[1], tonumber(args[2])
+  local copied = redis.call('HGET', 'circle:' .. cid, 'audit_copied')
+  local entries = redis.call('XRANGE', 'circle:' .. cid .. ':audit', copied and ('(' .. copied) or '-', '+', 'COUNT', batch)
+  if #entries == 0 then return '{"n":0}' end
+  local rows = {}
+  for i, en in ipairs(entries) do
+    local ms, seq = string.match(en[1], '^(%d+)-(%d+)$')
+    rows[i] = {ms = ms, seq = seq, entry = lib.audit_entry(en[1], en[2])}
+  end
+  return cjson.encode({n = #entries, last = entries[#entries][1], rows = cjson.encode(rows)})
+end)
+
+-- args: cid, last. PostgreSQL committed circle cid's audit entries up to last: audit_copied moves there and
+-- the stream keeps only what is newer (moderation.audit reads the rest from PostgreSQL). Returns the number
+-- of entries trimmed.
+lib.register('archive_audit_done', {}, function(keys, args)
+  local cid, last = args[1], args[2]
+  local ch, log = 'circle:' .. cid, 'circle:' .. cid .. ':audit'
+  local copied = redis.call('HGET', ch, 'audit_copied')
+  if copied and not before(copied, last) then return 0 end
+  redis.call('HSET', ch, 'audit_copied', last)
+  local ms, seq = sid(last)
+  return redis.call('XTRIM', log, 'MINID', string.format('%d-%d', ms, seq + 1))
+end)
+
+-- args: holder. Gives the archiver's lock back if holder has it (a node stopping: SIGTERM), so that another
+-- node takes over at its next round instead of after archive-lock-ttl. Returns 1 if it was held.
+lib.register('archive_unlock', {}, function(keys, args)
+  if redis.call('GET', 'archive:lock') ~= args[1] then return 0 end
+  return redis.call('DEL', 'archive:lock')
 end)
 
 -- The rows of stream entries (as XRANGE returns them) for PostgreSQL, and their digest.

@@ -28,7 +28,8 @@ local function circle_obj(cid, uid, now)
     description = c.description or '', moderated = c.moderated == '1', members = n,
     online = online, experts_online = experts, experts_on_duty = help_duty_count(cid, now),
     my_status = status,
-    my_role = my_role or cjson.null, created = tonumber(c.created)}
+    my_role = my_role or cjson.null, created = tonumber(c.created),
+    language = c.language or 'english'}
 end
 -- writes: a newcomer has read what was written before they joined: their read marker (readmark.h) in each
 -- channel starts at its newest message, so unread counts start at 0, not at the circle's whole history
@@ -265,4 +266,27 @@ lib.register('circle_set_role', {}, function(keys, args)
   if e then return e end
   if old ~= role then audit(cid, uid, 'role_set', who, nil, role) end
   return ''
+end)
+
+-- args: uid (who asks), target. The circles that target is a member of and uid can see — those uid is a
+-- member of too, or every one for an admin — each with target's role there: the role badges of a profile
+-- card (circle.shared). Sorted by name, at most SHARED_MAX.
+local SHARED_MAX = 100
+lib.register('circle_shared', {'no-writes'}, function(keys, args)
+  local uid, target = args[1], args[2]
+  if redis.call('EXISTS', 'user:' .. target) == 0 then return fail('not_found', 'no such user') end
+  local admin = is_admin(uid)
+  local found = {}
+  local theirs = redis.call('HGETALL', 'user:' .. target .. ':circles')
+  for i = 1, #theirs, 2 do
+    local cid = theirs[i]
+    if theirs[i + 1] == 'member' and (admin or role_of(cid, uid)) then
+      local role = role_of(cid, target)
+      if role then found[#found + 1] = {id = cid, name = redis.call('HGET', 'circle:' .. cid, 'name') or '', role = role} end
+    end
+  end
+  table.sort(found, function(a, b) return a.name < b.name or (a.name == b.name and a.id < b.id) end)
+  local out = {}
+  for i = 1, math.min(#found, SHARED_MAX) do out[i] = cjson.encode(found[i]) end
+  return '{"circles":' .. jarr(out) .. '}'
 end)

@@ -116,6 +116,18 @@ local function audit(cid, actor, action, target, message, detail, channel)
   if detail and detail ~= '' then f[#f + 1] = 'detail'; f[#f + 1] = detail end
   redis.call('XADD', 'circle:' .. cid .. ':audit', 'MAXLEN', '~', AUDIT_MAX, '*', unpack(f))
 end
+-- The protocol object of audit entry id with fields f (as XRANGE gives them, flat) (moderation.audit; the
+-- archive stores it as it is when copied: archive.lua).
+local function audit_entry(id, flat)
+  local f = {}
+  for j = 1, #flat, 2 do f[flat[j]] = flat[j + 1] end
+  local o = {id = id, ts = tonumber(string.match(id, '^(%d+)')), actor = lib.brief(f.actor), action = f.action}
+  if f.target then o.target_user = lib.brief(f.target) end
+  if f.message then o.message = f.message end
+  if f.channel then o.channel = f.channel end
+  if f.detail then o.detail = f.detail end
+  return o
+end
 -- writes: gives member `who` of circle cid the role `role` (events circle.membership to the user and
 -- circle.role to the circle). Returns an error reply, or nil. A circle always keeps a moderator: demoting
 -- the last one is refused (conflict). Setting the role someone already has changes nothing.
@@ -330,6 +342,7 @@ lib.help_on_duty, lib.help_duty_count, lib.help_status, lib.help_brief = help_on
   help_status, help_brief
 lib.calls_busy, lib.calls_open_active = calls_busy, calls_open_active
 lib.audit, lib.set_role, lib.message_remove = audit, set_role, message_remove
+lib.audit_entry = audit_entry
 lib.id_cmp, lib.unread_of = id_cmp, unread_of
 lib.private_room_set, lib.private_room_close = private_room_set, private_room_close
 lib.booking_obj, lib.mentor_circles, lib.may_book, lib.pair_key, lib.other_party = booking_obj,

@@ -236,27 +236,34 @@ end)
 
 -- ---------------- the audit log ----------------
 
--- args: uid, cid, before ('' = newest), limit → {entries: [...] newest first, has_more}
+-- args: uid, cid, before ('' = newest), limit[, archived] → {entries: [...] newest first, has_more}.
+-- With archived = '1' (the archive is configured: history.c) only the entries not copied to PostgreSQL yet
+-- (newer than the circle's audit_copied), and `below`: the id under which PostgreSQL has the rest ("" = no
+-- bound), so that the two parts neither overlap nor leave a gap whatever the archiver does meanwhile.
 lib.register('moderation_audit', {'no-writes'}, function(keys, args)
-  local uid, cid, before, limit = args[1], args[2], args[3], tonumber(args[4])
+  local uid, cid, before, limit, archived = args[1], args[2], args[3], tonumber(args[4]), args[5] == '1'
   local e = need_moderator(cid, uid)
   if e then return e end
+  local log = 'circle:' .. cid .. ':audit'
   local hi = before ~= '' and ('(' .. before) or '+'
-  local entries = redis.pcall('XREVRANGE', 'circle:' .. cid .. ':audit', hi, '-', 'COUNT', limit + 1)
+  local lo, below = '-', nil
+  if archived then
+    local copied = redis.call('HGET', 'circle:' .. cid, 'audit_copied')
+    local oldest = redis.call('XRANGE', log, '-', '+', 'COUNT', 1)[1]
+    if copied then
+      lo = '(' .. copied
+      local ms, seq = string.match(copied, '^(%d+)-(%d+)$')
+      below = ms .. '-' .. string.format('%d', tonumber(seq) + 1)
+    else
+      below = oldest and oldest[1] or ''
+    end
+  end
+  local entries = redis.pcall('XREVRANGE', log, hi, lo, 'COUNT', limit + 1)
   if entries.err then entries = {} end -- "(0-0": nothing lies before it
   local out = {}
-  for i = 1, math.min(#entries, limit) do
-    local f = {}
-    for j = 1, #entries[i][2], 2 do f[entries[i][2][j]] = entries[i][2][j + 1] end
-    local o = {id = entries[i][1], ts = tonumber(string.match(entries[i][1], '^(%d+)')), actor = brief(f.actor),
-      action = f.action}
-    if f.target then o.target_user = brief(f.target) end
-    if f.message then o.message = f.message end
-    if f.channel then o.channel = f.channel end
-    if f.detail then o.detail = f.detail end
-    out[i] = cjson.encode(o)
-  end
-  return '{"entries":' .. jarr(out) .. ',"has_more":' .. tostring(#entries > limit) .. '}'
+  for i = 1, math.min(#entries, limit) do out[i] = cjson.encode(lib.audit_entry(entries[i][1], entries[i][2])) end
+  local tail = below and (',"below":' .. cjson.encode(below)) or ''
+  return '{"entries":' .. jarr(out) .. ',"has_more":' .. tostring(#entries > limit) .. tail .. '}'
 end)
 
 -- ---------------- suspension (user:<uid> fields suspended, suspended_reason, suspended_by, suspended_at) ----------------

@@ -23,6 +23,7 @@ import { Harness } from '../lib/harness.mjs';
 import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
+import { prejoin } from '../lib/callstage.mjs';
 
 const T = 15000;
 const CIRCLE = 'Statistics for adults';
@@ -45,8 +46,12 @@ before(async () => {
   bob = await connect(stack.wsUrl);
   const reg = await registerUser(bob, uniqueName('bob'), 'password 12345', { display_name: 'Bob Brown' });
   bob.user = reg.user;
+  await bob.ok('profile.update', { tz: 'Europe/London', subjects: ['Statistics', 'Maths'] });
   await bob.ok('circle.join', { circle: circleId });
   await admin.ok('circle.set_role', { circle: circleId, user: reg.user.id, role: 'expert' });
+  // a second circle of Bob's that Ada is not in: only the admin sees it on his profile card
+  const second = (await admin.ok('circle.create', { name: 'Maths night school', subject: 'Mathematics', phase: 'further' })).circle.id;
+  await bob.ok('circle.join', { circle: second });
   browser = await launchBrowser();
 });
 
@@ -128,15 +133,17 @@ test('1. desktop: the circle is an app — rail, grouped conversation, members p
   await rail.getByRole('list', { name: 'Your circles' }).getByRole('link', { name: new RegExp(CIRCLE) }).waitFor({ timeout: T });
   await rail.getByRole('link', { name: '# help' }).waitFor({ timeout: T });
   await rail.getByRole('heading', { name: 'Drop-in rooms' }).waitFor({ timeout: T });
-  // Before joining a room: check the camera and microphone and pick them (kept for later calls).
-  await rail.getByRole('button', { name: 'Check camera and mic' }).click();
-  const preview = rail.getByRole('group', { name: 'Your camera and microphone' });
+  // Joining a room opens the pre-join screen: preview, microphone level, pickers; Cancel joins nothing.
+  await rail.getByRole('button', { name: 'Join Drop-in room' }).click();
+  const preview = await prejoin(ada);
   await preview.getByRole('combobox', { name: 'Camera' }).waitFor({ timeout: T });
-  await ada.waitForFunction(() => document.querySelector('.prejoin video')?.readyState >= 2, null, { timeout: T });
-  await noAxeViolations(ada, 'pre-join check (desktop)');
+  await ada.waitForFunction(() => document.querySelector('.prejoin-preview video')?.readyState >= 2, null, { timeout: T });
+  await noAxeViolations(ada, 'pre-join screen (desktop)');
   await shot(ada, 'app-04a-prejoin');
-  await preview.getByRole('button', { name: 'Done' }).click();
+  await preview.getByRole('button', { name: 'Cancel' }).click();
   await preview.waitFor({ state: 'detached', timeout: T });
+  assert.equal(await rail.getByRole('region', { name: 'Room Drop-in room' }).count(), 0, 'cancelled: not in the room');
+  assert.equal(await rail.getByRole('button', { name: 'Join Drop-in room' }).isEnabled(), true);
   // Members panel on the right: user names and role badges.
   const side = ada.getByRole('complementary', { name: 'Members and mentoring' });
   const bobRow = side.locator(`.member[data-user="${bob.user.id}"]`);
@@ -165,6 +172,29 @@ test('1. desktop: the circle is an app — rail, grouped conversation, members p
   await box.press('Enter');
   await msg(ada, 'yes please!').waitFor({ timeout: T });
   await bob.waitEvent('chat.mention', (e) => e.message?.text?.includes('yes please!'));
+
+  // Profile cards: a member's name (or a message's author) opens one: @name, role in the circle, local time
+  // in their zone, subjects, Message / Call; Escape closes it and focus goes back to the name.
+  await bobRow.getByRole('button', { name: 'Bob Brown', exact: true }).click();
+  const card = ada.getByRole('dialog', { name: 'Profile of Bob Brown' });
+  await card.getByText('Teaches Statistics, Maths').waitFor({ timeout: T });
+  await card.getByText(`@${bob.user.name}`).waitFor({ timeout: T });
+  assert.match(await card.locator('.card-facts').textContent(), new RegExp(`expert in ${CIRCLE}`));
+  assert.equal(await card.locator('.card-circle').count(), 1, 'only the circles Ada shares with Bob');
+  assert.match(await card.locator('.local-time').textContent(), /^Local time .+ \(Europe\/London\)$/);
+  assert.equal(await card.getByRole('button', { name: 'Call' }).count(), 1);
+  assert.equal(await card.getByRole('combobox').count(), 0, 'a member gets no role control');
+  await noAxeViolations(ada, 'profile card (desktop)');
+  await shot(ada, 'app-04b-profile-card');
+  await ada.keyboard.press('Escape');
+  await card.waitFor({ state: 'detached', timeout: T });
+  assert.equal(await ada.evaluate(() => document.activeElement?.textContent), 'Bob Brown', 'focus back on the name');
+  await msg(ada, 'regression tonight').getByRole('button', { name: 'Bob Brown', exact: true }).click();
+  await card.getByRole('button', { name: 'Message' }).click();
+  await card.waitFor({ state: 'detached', timeout: T });
+  assert.equal(await box.inputValue(), `@${bob.user.name} `, 'Message starts an @mention in the composer');
+  assert.equal(await ada.evaluate(() => document.activeElement?.classList.contains('composer-input')), true);
+  await box.fill('');
 
   // Unread: a message in #help shows in the rail as "(1 new)" and on the circle as a count.
   await bob.ok('chat.send', { channel: helpChannel, text: 'Posted the example in here too.' });
@@ -267,6 +297,16 @@ test('4. a moderator gives a role from the member list; everyone sees the badge 
   await row.getByLabel('Role of Bob Brown').selectOption('mentor');
   await ad.getByRole('status').filter({ hasText: 'Bob Brown is now a mentor.' }).waitFor({ timeout: T });
   await pages.ada.locator(`.member[data-user="${bob.user.id}"] .role`, { hasText: 'mentor' }).waitFor({ timeout: T });
+  // Bob's profile card, seen by an admin: his role in every circle (circle.shared), and the role select
+  await row.getByRole('button', { name: 'Bob Brown', exact: true }).click();
+  const card = ad.getByRole('dialog', { name: 'Profile of Bob Brown' });
+  await card.locator('.card-circle').nth(1).waitFor({ timeout: T });
+  assert.deepEqual((await card.locator('.card-circle').allTextContents()).map((x) => x.trim()),
+    ['member in Maths night school', `mentor in ${CIRCLE}`]);
+  assert.equal(await card.getByLabel('Role in this circle').inputValue(), 'mentor');
+  await noAxeViolations(ad, 'profile card as moderator (desktop)');
+  await shot(ad, 'app-21-profile-card-moderator');
+  await card.getByRole('button', { name: 'Close' }).click();
   await noAxeViolations(ad, 'circle as moderator (desktop)');
   await shot(ad, 'app-20-moderator-members');
 

@@ -2,10 +2,11 @@
 // (?relay=1 → iceTransportPolicy 'relay') through staffroom-relay on 127.0.0.1 over UDP, against real
 // staffroom-signal + Redis. Users are registered and put in a circle over the WebSocket (the UI for that is
 // tested in chat.test.mjs); each user is its own browser context, signed in with its token.
-//   1. A calls B from the member list, B accepts: both decode video over a relay/relay candidate pair;
-//      prints accept → first decoded frame on each side.
+//   1. A calls B from the member list (through the pre-join screen: preview, mic level, pickers), B accepts
+//      (its pre-join, then Answer): both decode video over a relay/relay candidate pair; prints Answer → first
+//      decoded frame on each side. A microphone muted in the pre-join starts the call muted.
 //   2. Hang-up on one side ends the call on the other.
-//   3. B declines; then B does not answer: A is told each.
+//   3. A cancels the pre-join (nothing rings); B declines; then B does not answer: A is told each.
 //   4. Three users in the circle's drop-in room all receive each other's video; a fourth, viewing the
 //      circle, sees the three listed before joining.
 // Screenshots: build/test-artifacts/calls-*.png.
@@ -13,7 +14,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
 import { shot } from '../lib/browser.mjs';
-import { callStage } from '../lib/callstage.mjs';
+import { callStage, prejoin, join } from '../lib/callstage.mjs';
 import { mediaStats, firstFrames } from '../lib/media.mjs';
 
 const T = 15000;
@@ -43,14 +44,26 @@ test('1. A calls B from the member list, B accepts: video both ways through the 
   await call.waitFor({ timeout: T });
   assert.match(await call.getAttribute('class'), /prominent/, 'experts have a prominent call button');
   await call.click();
+  // The pre-join screen: a preview, a moving microphone level (Chromium's fake microphone beeps), the
+  // camera and microphone pickers; the microphone is switched off here, so the call starts muted.
+  const pre = await prejoin(a);
+  await a.waitForFunction(() => document.querySelector('.prejoin-preview video')?.readyState >= 2, null, { timeout: T });
+  await a.waitForFunction(() => Number(document.querySelector('.mic-meter')?.dataset.level) > 0.01, null, { timeout: T, polling: 100 });
+  assert.ok(await pre.getByRole('combobox', { name: 'Camera' }).locator('option').count() >= 1, 'cameras listed');
+  assert.ok(await pre.getByRole('combobox', { name: 'Microphone' }).locator('option').count() >= 1, 'microphones listed');
+  assert.equal(await a.evaluate(() => document.activeElement?.textContent), 'Call now', 'focus starts on the Join button');
+  await shot(a, 'calls-prejoin');
+  await pre.getByRole('checkbox', { name: 'Microphone on' }).uncheck();
+  await a.waitForFunction(() => document.querySelector('.mic-meter')?.dataset.level === '0.000', null, { timeout: T, polling: 100 });
+  await join(a);
   await a.getByRole('dialog', { name: 'Calling Bob' }).waitFor({ timeout: T });
   const ringing = b.getByRole('alertdialog', { name: 'Incoming call from Ada' });
   await ringing.waitFor({ timeout: T });
   await shot(b, 'calls-incoming');
-  const t0 = Date.now();
   await ringing.getByRole('button', { name: 'Accept' }).click();
+  const t0 = await join(b);
   const [fa, fb] = await Promise.all([firstFrames(a, 1, t0), firstFrames(b, 1, t0)]);
-  console.log(`# accept → first decoded frame: caller ${fa.at} ms, callee ${fb.at} ms`);
+  console.log(`# Answer (pre-join) → first decoded frame: caller ${fa.at} ms, callee ${fb.at} ms`);
   for (const s of [...fa.stats, ...fb.stats]) {
     assert.equal(s.local, 'relay', JSON.stringify(s));
     assert.equal(s.remote, 'relay', JSON.stringify(s));
@@ -59,7 +72,10 @@ test('1. A calls B from the member list, B accepts: video both ways through the 
   await b.getByRole('region', { name: 'Call with Ada' }).locator('.conn-state[data-state="connected"]').waitFor({ timeout: T });
   // The call fills the window and keyboard focus starts on its controls; on a phone-sized window it still fits
   // (nothing wider than the screen, the control bar on screen).
-  assert.equal(await a.evaluate(() => document.activeElement?.textContent), 'Mute microphone');
+  assert.equal(await a.evaluate(() => document.activeElement?.textContent), 'Unmute microphone', 'muted as chosen in the pre-join');
+  assert.equal(await a.evaluate(() => [...window.staffroomPeers][0].pc.getSenders().find((s) => s.track?.kind === 'audio').track.enabled), false,
+    'the microphone track is sent disabled');
+  await a.getByRole('button', { name: 'Unmute microphone' }).click();
   await b.setViewportSize({ width: 375, height: 667 });
   const hang = b.getByRole('region', { name: 'Call with Ada' }).getByRole('button', { name: 'Hang up' });
   const box = await hang.boundingBox();
@@ -131,12 +147,19 @@ test('2. hang-up on one side ends the call on the other', async () => {
 test('3. B declines, then B does not answer: A is told each', async () => {
   const a = await open('ada');
   const b = await open('bob');
+  // Cancel on the pre-join screen: no call; the camera is let go and focus goes back to the button.
   await a.getByRole('button', { name: 'Call Bob' }).click();
+  await (await prejoin(a)).getByRole('button', { name: 'Cancel' }).click();
+  await a.getByRole('dialog', { name: /^Before you join/ }).waitFor({ state: 'detached', timeout: T });
+  assert.equal(await a.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Call Bob');
+  assert.equal(await a.getByRole('dialog', { name: 'Calling Bob' }).count(), 0, 'nothing is called');
+  await a.getByRole('button', { name: 'Call Bob' }).click();
+  await join(a);
   await b.getByRole('alertdialog', { name: 'Incoming call from Ada' }).getByRole('button', { name: 'Decline' }).click();
   await notice(a).filter({ hasText: 'Bob declined the call.' }).waitFor({ timeout: T });
   await shot(a, 'calls-declined');
-  const t0 = Date.now();
   await a.getByRole('button', { name: 'Call Bob' }).click();
+  const t0 = await join(a);
   await b.getByRole('alertdialog', { name: 'Incoming call from Ada' }).waitFor({ timeout: T });
   await notice(a).filter({ hasText: 'Bob did not answer.' }).waitFor({ timeout: T });
   const took = Date.now() - t0;
@@ -152,9 +175,10 @@ test('4. three in the drop-in room receive each other; a fourth sees them before
   const dee = await open('dee');
   const t0 = Date.now();
   for (const p of pages) {
-    const join = p.getByRole('button', { name: 'Join Drop-in room' });
-    await join.waitFor({ timeout: T });
-    await join.click();
+    const btn = p.getByRole('button', { name: 'Join Drop-in room' });
+    await btn.waitFor({ timeout: T });
+    await btn.click();
+    await join(p);
     await p.getByRole('region', { name: 'Room Drop-in room' }).waitFor({ timeout: T });
   }
   const inside = dee.getByRole('list', { name: 'Inside Drop-in room' });

@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
 import { shot } from '../lib/browser.mjs';
-import { callStage } from '../lib/callstage.mjs';
+import { callStage, join } from '../lib/callstage.mjs';
 import { firstFrames } from '../lib/media.mjs';
 
 const T = 15000;
@@ -53,6 +53,7 @@ test('1. night shift: Ada asks for help, Bob on duty accepts, both see each othe
   await shot(a, 'help-ask');
   const t0 = Date.now();
   await a.getByRole('button', { name: 'Ask the experts' }).click();
+  await join(a); // the pre-join screen: the camera and microphone for the call to come
   // No screenshots from here to the first frames: they would count in the time printed below.
   const offer = b.getByRole('alertdialog', { name: 'Help request from Ada' });
   await offer.getByText('Explaining p-values to adult learners').waitFor({ timeout: T });
@@ -60,6 +61,7 @@ test('1. night shift: Ada asks for help, Bob on duty accepts, both see each othe
   assert.equal(await a.locator('.help-waiting', { hasText: 'Waiting for an expert' }).count(), 1);
   const t1 = Date.now();
   await offer.getByRole('button', { name: 'Accept' }).click();
+  await join(b);
   const [fa, fb] = await Promise.all([firstFrames(a, 1, t0), firstFrames(b, 1, t0)]);
   console.log(`# help request click → first decoded frame: asker ${fa.at} ms, expert ${fb.at} ms ` +
     `(of which request → offer shown ${t1 - t0} ms, Accept click → frames ${Math.max(fa.at, fb.at) - (t1 - t0)} ms)`);
@@ -94,6 +96,7 @@ test('2. nobody on duty: Ada is told, may keep waiting, then cancels; the channe
   await nobody.getByText('No expert is on duty right now.').waitFor({ timeout: T });
   await shot(a, 'help-nobody-on-duty');
   await nobody.getByRole('button', { name: 'Ask the expert online' }).click();
+  await join(a);
   await a.locator('.help-waiting', { hasText: /offered to \d+ expert/ }).waitFor({ timeout: T });
   // Going to another channel (the circle view is rebuilt) keeps the request's state.
   await a.getByRole('link', { name: /# general/ }).click();

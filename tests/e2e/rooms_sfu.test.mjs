@@ -6,6 +6,9 @@
 //      (framesDecoded rising for N-1 remote video tracks), over a relayed candidate pair; printed: join
 //      click → all remote videos decoding. The stage shows N-1 named tiles and your own view, and has no
 //      unlabeled control.
+//      Focus is on the call controls once connected.
+//   1b. Speaker view: the active speaker (the only unmuted microphone) large, the others in a filmstrip;
+//      the stage fits a phone's screen in both views; back to the grid.
 //   2. A screen share is received by all the others (shown large).
 //   3. One leaves (the others' tiles go to N-2) and joins again (N-1 again, decoding).
 //   4. The SFU the room is on is killed (SIGKILL): the room comes back on the other within 10 s (printed).
@@ -13,7 +16,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { callStage } from '../lib/callstage.mjs';
+import { callStage, join } from '../lib/callstage.mjs';
 import { shot, unlabeledControls } from '../lib/browser.mjs';
 import { startSfu } from '../lib/sfu.mjs';
 import { redisCommand } from '../lib/client.mjs';
@@ -86,7 +89,7 @@ const roomRegion = (p) => p.getByRole('region', { name: 'Room Drop-in room' });
 test(`1. ${N} in a room through the SFU, relay-only: every page decodes the ${N - 1} others`, async () => {
   for (const p of pages) await joinButton(p).waitFor({ timeout: T });
   const t0 = Date.now();
-  await Promise.all(pages.map((p) => joinButton(p).click()));
+  await Promise.all(pages.map(async (p) => { await joinButton(p).click(); await join(p, { timeout: 30000 }); }));
   for (const p of pages) await roomRegion(p).waitFor({ timeout: T });
   const stats = await allDecoding(pages, N - 1, 60000);
   const took = Date.now() - t0;
@@ -112,6 +115,44 @@ test(`1. ${N} in a room through the SFU, relay-only: every page decodes the ${N 
   const captions = await pages[0].locator('.stage-grid .tile figcaption').allTextContents();
   for (const n of ['Bob', 'Cy', 'Dee', 'Eve', 'Fay'].slice(0, N - 1)) assert.ok(captions.some((c) => c.startsWith(n)), `a tile named ${n}: ${captions}`);
   await shot(pages[0], `rooms-sfu-${N}`);
+  assert.equal(await pages[0].evaluate(() => document.activeElement?.textContent), 'Mute microphone', 'focus on the call controls');
+});
+
+test('1b. speaker view: the active speaker large, the others in a filmstrip; fits a phone', async () => {
+  const p = pages[0];
+  const speakerPage = pages[N > 2 ? 2 : 1];
+  const speakerDevice = await speakerPage.evaluate(() => window.staffroomStage.device);
+  // only one microphone stays on: the SFU names its owner the active speaker
+  for (const q of pages) if (q !== speakerPage) await q.getByRole('button', { name: 'Mute microphone' }).click();
+  await p.getByRole('button', { name: 'Speaker view' }).click();
+  assert.equal(await p.getByRole('button', { name: 'Grid view' }).getAttribute('aria-pressed'), 'true');
+  const spot = p.getByRole('list', { name: 'Active speaker' });
+  await spot.locator(`.tile[data-device="${speakerDevice}"]`).waitFor({ timeout: 30000 }).catch(async (err) => {
+    console.log(`# speaker ${speakerDevice}: ${JSON.stringify(await p.evaluate(() => ({ speaker: window.staffroomStage.speaker,
+      spot: [...document.querySelectorAll('.stage-spotlight .tile')].map((t) => t.dataset.device), view: document.querySelector('.stage-layer').dataset.view })))}`);
+    throw err;
+  });
+  assert.equal(await spot.getByRole('listitem').count(), 1, 'one tile in the spotlight');
+  assert.equal(await p.locator('.stage-grid.filmstrip .tile').count(), N - 2, 'the others in the filmstrip');
+  const big = await spot.locator('video').boundingBox();
+  const small = await p.locator('.stage-grid.filmstrip .tile video').first().boundingBox();
+  if (N > 2) assert.ok(big.width > 2 * small.width, `the speaker is large (${big.width} px) and the filmstrip small (${small.width} px)`);
+  assert.equal(await p.locator('.tile.self').count(), 1, 'your own view stays, small');
+  assert.deepEqual(await unlabeledControls(p), []);
+  await shot(p, 'rooms-sfu-speaker-view');
+  // a phone's screen: the controls are on it and nothing is wider than it, in both views
+  await p.setViewportSize({ width: 375, height: 667 });
+  for (const view of ['speaker', 'grid']) {
+    const leave = await p.getByRole('button', { name: 'Leave room' }).boundingBox();
+    assert.ok(leave && leave.y + leave.height <= 667 && leave.x + leave.width <= 375, `${view}: Leave room on screen ${JSON.stringify(leave)}`);
+    assert.equal(await p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), 0, `${view}: no sideways scrolling`);
+    await shot(p, `rooms-sfu-${view}-view-phone`);
+    if (view === 'speaker') await p.getByRole('button', { name: 'Grid view' }).click();
+  }
+  await p.setViewportSize({ width: 960, height: 640 });
+  assert.equal(await p.locator('.stage-grid:not(.filmstrip) .tile').count(), N - 1, 'back to the grid: every tile in it');
+  assert.equal(await spot.isHidden(), true);
+  for (const q of pages) if (q !== speakerPage) await q.getByRole('button', { name: 'Unmute microphone' }).click();
 });
 
 test('2. a screen share is received by all the others, shown large', async () => {
@@ -142,6 +183,7 @@ test('3. leave and rejoin', async () => {
     await eventually(async () => (await p.locator('.stage-grid .tile').count()) === N - 2, { timeoutMs: T, what: 'one tile fewer after a leave' });
   }
   await joinButton(last).click();
+  await join(last);
   await roomRegion(last).waitFor({ timeout: T });
   await allDecoding(pages, N - 1, 45000);
 });

@@ -267,7 +267,10 @@ test('a PostgreSQL that stops answering (a lock held for long) costs a request a
 
 test('the node stops cleanly: exit 0, no sanitizer report (leaks included) after all of the above', async () => {
   const node = stack.nodes[0];
+  await eventually(async () => (await stack.redisCmd('GET', 'archive:lock')) !== null, { what: 'the archiver holds its lock' });
   const res = await h.stop(node.proc);
   assert.deepEqual([res.code, res.signal], [0, null]);
   assert.doesNotMatch(nodeLog(node), /Sanitizer|runtime error/);
+  // SIGTERM gave the archiver's lock back: another node takes over at once, not after archive-lock-ttl.
+  assert.equal(await stack.redisCmd('GET', 'archive:lock'), null);
 });

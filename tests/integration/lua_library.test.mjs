@@ -9,16 +9,20 @@ import { redisReady, newAdmin, createCircle } from '../lib/community.mjs';
 
 // Every function of the library, with the read-only ones (flag no-writes) marked.
 const READ_ONLY = [
-  'accounts_lookup', 'accounts_pwhash', 'archive_channels', 'archive_take', 'channel_list', 'chat_archived_auth', 'chat_search_scope', 'chat_history', 'circle_get', 'circle_list',
+  'accounts_lookup', 'accounts_pwhash', 'archive_audit_take', 'archive_channels', 'archive_take', 'channel_list', 'chat_archived_auth', 'chat_search_scope', 'chat_history', 'circle_get', 'circle_list',
   'circle_members', 'circle_pending', 'help_list', 'mentoring_notes_list', 'notifications_list',
   'presence_circle_counts', 'presence_users_status', 'schedule_active', 'schedule_availability_get',
   'schedule_ics', 'schedule_ics_feed', 'schedule_load', 'schedule_mine',
   // moderation, read markers (issue 11)
   'accounts_session_live', 'circle_role_requests', 'moderation_audit', 'moderation_queue', 'unread_counts',
+  // recording with consent (issue 15)
+  'record_status',
+  // profile cards (issue 11), lesson clips (issue 15)
+  'circle_shared', 'media_circles', 'media_person', 'media_session',
 ];
 const WRITING = [
   'accounts_logout_all', 'accounts_password_set', 'accounts_profile_update', 'accounts_register', 'accounts_resume',
-  'accounts_session', 'accounts_session_end', 'accounts_sessions', 'archive_dirty', 'archive_lock', 'archive_trim', 'calendar_revoke', 'calendar_token', 'call_accept', 'call_end', 'call_invite',
+  'accounts_session', 'accounts_session_end', 'accounts_sessions', 'archive_dirty', 'archive_lock', 'archive_trim', 'archive_audit_done', 'archive_relang_done', 'archive_unlock', 'circle_set_language', 'calendar_revoke', 'calendar_token', 'call_accept', 'call_end', 'call_invite',
   'call_refresh', 'call_signal', 'call_sweep', 'channel_create', 'chat_archived_publish', 'chat_delete', 'chat_edit', 'chat_send',
   'chat_typing', 'circle_create', 'circle_decide', 'circle_join', 'circle_leave', 'circle_set_role',
   'help_accept', 'help_cancel', 'help_duty', 'help_request', 'help_sweep', 'help_wait', 'mentoring_notes_add',
@@ -28,6 +32,10 @@ const WRITING = [
   // moderation, read markers (issue 11)
   'admin_suspend', 'admin_unsuspend', 'channel_read', 'chat_report', 'circle_remove', 'circle_role_decide',
   'circle_role_request', 'moderation_resolve',
+  // recording with consent (issue 15)
+  'record_consent', 'record_finished', 'record_newcomers', 'record_request', 'record_started', 'record_stop',
+  // lesson clips (issue 15)
+  'media_token_key',
 ];
 
 let h, stack;

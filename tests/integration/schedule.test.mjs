@@ -52,6 +52,18 @@ function nextGrid(leadS) {
   return Math.ceil(t / 300) * 300;
 }
 
+// The start of a session whose room is open now (it opens 300 s before its start): the next 5-minute
+// boundary at least leadS ahead. In the last leadS seconds before a boundary that one is too close to book
+// and the one after is not open yet, so it waits for the boundary to pass (at most leadS seconds; the
+// clock is the event here).
+async function openGrid(leadS) {
+  for (;;) {
+    const start = nextGrid(leadS);
+    if (start - 300 <= Math.floor(Date.now() / 1000)) return start;
+    await new Promise((resolve) => setTimeout(resolve, (start - 300) * 1000 - Date.now() + 50));
+  }
+}
+
 function icsFields(text) {
   const file = path.join(h.dir, `b${Math.random().toString(16).slice(2)}.ics`);
   fs.writeFileSync(file, text);
@@ -241,7 +253,7 @@ test('session.join: open from 5 minutes before the start for the two participant
   const m = await mentor(ALWAYS);
   const u = await member();
   const third = await member();
-  const start = nextGrid(10);
+  const start = await openGrid(10);
   const b = (await u.client.ok('schedule.book', { mentor: m.user.id, start })).booking;
   const j = await u.client.ok('session.join', { booking: b.id });
   assert.equal(j.open, true);
@@ -272,7 +284,7 @@ test('the session room: only its two people enter and signal each other; it clos
   const m = await mentor(ALWAYS);
   const u = await member();
   const third = await member();
-  const b = (await u.client.ok('schedule.book', { mentor: m.user.id, start: nextGrid(10) })).booking;
+  const b = (await u.client.ok('schedule.book', { mentor: m.user.id, start: await openGrid(10) })).booking;
   const room = (await u.client.ok('session.join', { booking: b.id })).room;
   assert.equal(room, b.id);
   // the private room is no room of the circle

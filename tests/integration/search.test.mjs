@@ -125,6 +125,97 @@ test('injection attempts are just text; bad input is bad_request', async () => {
   assertError(await c.request('chat.search', { query: 'x', channel: 'nope' }), 'bad_request', 'channel');
 });
 
+test('prefix queries: word* matches the words that start with it, in and out of phrases', async () => {
+  assert.deepEqual(ids(await search(alice, { query: 'distrib*' })), [sent.flipsof]);
+  assert.deepEqual(ids(await search(alice, { query: 'kanga*' })), [sent.ci]);
+  assert.deepEqual(new Set(ids(await search(alice, { query: 'rubr* statistics', limit: 50 }))),
+    new Set([0, 1, 2, 3, 4, 5, 6].map((i) => sent[`rubric${i}`])));
+  assert.deepEqual(ids(await search(alice, { query: 'binom* coin' })), [sent.flipsof]);
+  assert.deepEqual(ids(await search(alice, { query: 'binom* lunch*' })), []);
+  // Inside a phrase, or with anything but letters and digits, * is just text.
+  assert.equal((await alice.client.request('chat.search', { query: '"coin*" flips' })).type, 'ok');
+  assert.equal((await alice.client.request('chat.search', { query: "p'* & x:*" })).type, 'ok');
+  assertError(await alice.client.request('chat.search', { query: 'a* b* c* d* e* f* g* h* i*' }), 'bad_request', 'query');
+});
+
+test('filters: author, after and before (ms, exclusive)', async () => {
+  const byBob = ids(await search(alice, { query: 'rubric', author: bob.user.id, limit: 50 }));
+  assert.equal(byBob.length, 7);
+  assert.deepEqual(ids(await search(alice, { query: 'rubric', author: alice.user.id })), []);
+  assert.deepEqual(ids(await search(alice, { query: 'p-value', author: alice.user.id })), [sent.pvalue]);
+  const ts = (id) => Number(id.split('-')[0]);
+  const t3 = ts(sent.rubric3);
+  const later = ids(await search(alice, { query: 'rubric', after: t3, limit: 50 }));
+  assert.deepEqual(new Set(later), new Set([4, 5, 6].map((i) => sent[`rubric${i}`]).filter((id) => ts(id) > t3)));
+  const earlier = ids(await search(alice, { query: 'rubric', before: t3, limit: 50 }));
+  assert.ok(earlier.every((id) => ts(id) < t3) && !earlier.includes(sent.rubric3));
+  const sameMs = [0, 1, 2, 3, 4, 5, 6].map((i) => sent[`rubric${i}`]).filter((id) => ts(id) === t3);
+  assert.deepEqual(ids(await search(alice, { query: 'rubric', after: t3 - 1, before: t3 + 1, limit: 50 })).sort(), sameMs.sort());
+  const c = alice.client;
+  assertError(await c.request('chat.search', { query: 'x', author: 'bob' }), 'bad_request', 'author');
+  assertError(await c.request('chat.search', { query: 'x', after: -1 }), 'bad_request', 'after');
+  assertError(await c.request('chat.search', { query: 'x', before: 'yesterday' }), 'bad_request', 'before');
+  assertError(await c.request('chat.search', { query: 'x', after: 5, before: 5 }), 'bad_request', 'before');
+});
+
+test('ranking is among the newest matches only, and the same as PostgreSQL computes it directly', async () => {
+  const chid = (await admin.client.ok('channel.create', { circle: stats.id, name: 'kappa' })).channel.id;
+  // 230 matches: the oldest says "kappa" five times (the best rank), the others once.
+  await alice.client.ok('chat.send', { channel: chid, text: 'kappa kappa kappa kappa kappa, the oldest' });
+  for (let i = 0; i < 229; i++) await bob.client.ok('chat.send', { channel: chid, text: `kappa number ${i}` });
+  await eventually(() => Number(h.psql(pg, `SELECT count(*) FROM messages WHERE channel = '${chid}'`).trim()) === 230,
+    { what: 'kappa copied', timeoutMs: 60000 });
+  const seen = [];
+  let cursor;
+  for (let i = 0; i < 20; i++) {
+    const r = await search(alice, { query: 'kappa', channel: chid, limit: 50, ...(cursor ? { cursor } : {}) });
+    seen.push(...ids(r));
+    if (!(cursor = r.cursor)) break;
+  }
+  // The newest 200 matches, each once; the oldest (best ranked) is beyond them.
+  const newest = h.psql(pg, `SELECT ms || '-' || seq FROM messages WHERE channel = '${chid}' ORDER BY ms DESC, seq DESC LIMIT 200`)
+    .trim().split('\n');
+  assert.equal(seen.length, 200);
+  assert.deepEqual(new Set(seen), new Set(newest));
+  // The first page is what a plain ranking of those 200 gives.
+  const expect = h.psql(pg, `SELECT ms || '-' || seq FROM (SELECT * FROM messages WHERE channel = '${chid}' ORDER BY ms DESC, seq DESC LIMIT 200) m
+    ORDER BY ts_rank_cd(tsv, to_tsquery('english', 'kappa')) DESC, ms DESC, seq DESC LIMIT 20`).trim().split('\n');
+  assert.deepEqual(ids(await search(alice, { query: 'kappa', channel: chid })), expect);
+  // A narrower query reaches it: it is among the newest matches of that query.
+  assert.equal(ids(await search(alice, { query: 'oldest kappa*' }))[0], h.psql(pg,
+    `SELECT ms || '-' || seq FROM messages WHERE channel = '${chid}' ORDER BY ms, seq LIMIT 1`).trim());
+});
+
+test('circle.set_language: moderators choose the text-search configuration; the archive is reindexed', async () => {
+  const { circle: fr, channels: [frGeneral] } = await createCircle(admin);
+  const dan = await joined(stack, fr.id, 'dan');
+  const text = 'Les élèves mangeaient des pommes pendant la récréation';
+  const id = (await dan.client.ok('chat.send', { channel: frGeneral.id, text })).message.id;
+  await eventually(() => Number(h.psql(pg, `SELECT count(*) FROM messages WHERE circle = '${fr.id}'`).trim()) === 1, { what: 'copied' });
+  // English stemming does not know that "manger" and "mangeaient" are one word.
+  assert.deepEqual(ids(await search(dan, { query: 'manger', circle: fr.id })), []);
+  assertError(await dan.client.request('circle.set_language', { circle: fr.id, language: 'french' }), 'forbidden');
+  const ok = await admin.client.ok('circle.set_language', { circle: fr.id, language: 'french' });
+  assert.deepEqual([ok.language, ok.changed], ['french', true]);
+  assert.equal((await admin.client.ok('circle.set_language', { circle: fr.id, language: 'french' })).changed, false);
+  await eventually(async () => ids(await search(dan, { query: 'manger', circle: fr.id }))[0] === id,
+    { what: 'reindexed in French', timeoutMs: 30000 });
+  assert.equal(h.psql(pg, `SELECT DISTINCT lang FROM messages WHERE circle = '${fr.id}'`).trim(), 'french');
+  // New messages are indexed in French at once; the other circles stay English.
+  const id2 = (await dan.client.ok('chat.send', { channel: frGeneral.id, text: 'Nous mangerons ensemble' })).message.id;
+  await eventually(async () => ids(await search(dan, { query: 'manger ensemble' })).includes(id2), { what: 'new message in French' });
+  assert.equal(h.psql(pg, `SELECT count(*) FROM messages WHERE circle = '${stats.id}' AND lang <> 'english'::regconfig`).trim(), '0');
+  // Searching across circles of two languages: each is matched in its own.
+  await joinAndWait(alice, fr.id);
+  const both = ids(await search(alice, { query: 'manger or distributions', limit: 50 }));
+  assert.ok(both.includes(id) && both.includes(sent.flipsof), JSON.stringify(both));
+  const c = admin.client;
+  assertError(await c.request('circle.set_language', { circle: fr.id, language: 'klingon' }), 'bad_request', 'language');
+  assertError(await c.request('circle.set_language', { circle: fr.id }), 'bad_request', 'language');
+  assertError(await c.request('circle.set_language', { language: 'french' }), 'bad_request', 'circle');
+  assertError(await c.request('circle.set_language', { circle: 'f'.repeat(32), language: 'french' }), 'not_found');
+});
+
 test('the node stops cleanly: exit 0, no sanitizer report (leaks included) after all of the above', async () => {
   const node = stack.nodes[0];
   const res = await h.stop(node.proc);

@@ -8,12 +8,36 @@
 //   (browserArgs: extra Chromium flags; viewport: each page's size)
 //   const page = await stage.open('ada');   // the same page on later calls
 //   await stage.close();                    // prints page exceptions, closes the browser
+//
+// Every call and room opens the pre-join screen first (webclient/views/prejoin.js):
+//   const dlg = await prejoin(page);        // the screen, once its camera preview is ready
+//   const t = await join(page);             // prejoin() + its Join button; returns Date.now() of the click
 import { connect, registerUser, uniqueName } from './client.mjs';
 import { launchBrowser, newUser } from './browser.mjs';
 import { startWebStack } from './webstack.mjs';
 import { startRelay } from './relay.mjs';
 
 const T = 15000;
+
+// The pre-join screen's dialog, once the camera and microphone are open (Join enabled).
+export async function prejoin(page, { timeout = T } = {}) {
+  const dlg = page.getByRole('dialog', { name: /^Before you join/ });
+  await dlg.waitFor({ timeout });
+  await page.locator('.prejoin-layer[data-state="ready"]').waitFor({ timeout });
+  return dlg;
+}
+
+const JOIN = /^(Join now|Call now|Answer|Ask now|Accept and join)$/;
+
+// Goes through the pre-join screen with its Join button (whatever the path calls it); returns the time of
+// the click, for figures measured from it. Waits until the screen is gone.
+export async function join(page, { timeout = T } = {}) {
+  const dlg = await prejoin(page, { timeout });
+  const t = Date.now();
+  await dlg.getByRole('button', { name: JOIN }).click({ timeout });
+  await dlg.waitFor({ state: 'detached', timeout });
+  return t;
+}
 
 export async function callStage(h, { circle, people, args = [], browserArgs = [], viewport }) {
   const relay = await startRelay(h, { allowLoopback: true });

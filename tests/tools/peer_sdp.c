@@ -20,6 +20,16 @@ static void ssrc_lines(GString *s, const peer_sdp_local_t *l, int which)
                            l->ssrc[which], l->index, which ? 'v' : 'a', l->index);
 }
 
+/* Rid simulcast (RFC 8853): the layers we send, and their SSRCs left to the rtp-stream-id extension. */
+static void simulcast_lines(GString *s, const char *dir)
+{
+    char **rids = g_strsplit(PEER_SDP_RIDS, ";", -1);
+    for (char **r = rids; *r; r++)
+        g_string_append_printf(s, "a=rid:%s %s\r\n", *r, dir);
+    g_strfreev(rids);
+    g_string_append_printf(s, "a=simulcast:%s %s\r\n", dir, PEER_SDP_RIDS);
+}
+
 char *peer_sdp_offer(const peer_sdp_local_t *l)
 {
     const char *dir = l->publisher ? "sendonly" : "recvonly";
@@ -38,12 +48,20 @@ char *peer_sdp_offer(const peer_sdp_local_t *l)
         ssrc_lines(s, l, 0);
     g_string_append_printf(s, "m=video 9 UDP/TLS/RTP/SAVPF %d\r\n", PEER_SDP_PT_VP8);
     transport(s, l);
-    g_string_append_printf(s, "a=setup:actpass\r\na=mid:1\r\na=%s\r\na=msid:p%d v%d\r\na=rtcp-mux\r\na=rtcp-rsize\r\n"
+    g_string_append_printf(s, "a=setup:actpass\r\na=mid:1\r\n");
+    /* With simulcast the layers' SSRCs are not in the SDP: the receiver learns them from these two. */
+    if (l->simulcast && l->publisher)
+        g_string_append_printf(s, "a=extmap:%d urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+                                  "a=extmap:%d urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n",
+                               PEER_SDP_MID_ID, PEER_SDP_RID_ID);
+    g_string_append_printf(s, "a=%s\r\na=msid:p%d v%d\r\na=rtcp-mux\r\na=rtcp-rsize\r\n"
                               "a=rtpmap:%d VP8/90000\r\na=rtcp-fb:%d goog-remb\r\na=rtcp-fb:%d transport-cc\r\n"
                               "a=rtcp-fb:%d ccm fir\r\na=rtcp-fb:%d nack\r\na=rtcp-fb:%d nack pli\r\n",
                            dir, l->index, l->index, PEER_SDP_PT_VP8, PEER_SDP_PT_VP8, PEER_SDP_PT_VP8,
                            PEER_SDP_PT_VP8, PEER_SDP_PT_VP8, PEER_SDP_PT_VP8);
-    if (l->publisher)
+    if (l->publisher && l->simulcast)
+        simulcast_lines(s, "send");
+    else if (l->publisher)
         ssrc_lines(s, l, 1);
     return g_string_free(s, FALSE);
 }
@@ -81,8 +99,12 @@ static void close_section(const peer_sdp_local_t *l, section_t *m, GString *bund
     }
     g_string_append_printf(body, "a=mid:%s\r\na=%s\r\na=rtcp-mux\r\n%s", m->mid, dir, m->codecs->str);
     /* Our own sections keep announcing what we send on them. */
-    if (!m->rejected && ours && !strcmp(dir, "sendonly"))
-        ssrc_lines(body, l, m->mid[0] - '0');
+    if (!m->rejected && ours && !strcmp(dir, "sendonly")) {
+        if (l->simulcast && m->mid[0] == '1')
+            simulcast_lines(body, "send");
+        else
+            ssrc_lines(body, l, m->mid[0] - '0');
+    }
     m->open = false;
 }
 

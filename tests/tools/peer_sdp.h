@@ -16,6 +16,8 @@
 #define PEER_SDP_PT_OPUS 111
 #define PEER_SDP_PT_VP8 96
 #define PEER_SDP_AUDIO_LEVEL_ID 1
+#define PEER_SDP_MID_ID 4        /* urn:ietf:params:rtp-hdrext:sdes:mid (RFC 8843 §15.2) */
+#define PEER_SDP_RID_ID 10       /* urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id (RFC 8852 §3.1) */
 #define PEER_SDP_MAX_CANDIDATES 16
 
 /* Who we are, for the text we write. mid "0" is our audio section and mid "1" our video section. */
@@ -25,8 +27,13 @@ typedef struct {
     const char *fingerprint; /* "AB:CD:…", sha-256 (borrowed) */
     bool publisher;          /* sendonly sections with SSRCs, else recvonly */
     bool dtls_client;        /* for answers: a=setup:active when true, passive otherwise */
-    uint32_t ssrc[2];        /* audio, video */
+    uint32_t ssrc[2];        /* audio, video (the video SSRC is not announced with simulcast) */
+    bool simulcast;          /* video as three rid layers (RFC 8853): a=rid:q/h/f send, a=simulcast:send f;h;q */
 } peer_sdp_local_t;
+
+/* The rids of the simulcast layers, full resolution first (the order of a=simulcast is the sender's
+ * preference, RFC 8853 §5.2). */
+#define PEER_SDP_RIDS "f;h;q"
 
 /* What a remote description says about the one (bundled) transport. */
 typedef struct {
@@ -37,12 +44,15 @@ typedef struct {
 } peer_sdp_remote_t;
 
 /* The first offer: one Opus audio and one VP8 video m-line, BUNDLE, rtcp-mux, a=setup:actpass, no
- * candidates (they trickle). Returns a new string (g_free). */
+ * candidates (they trickle); with simulcast the sdes:mid and rtp-stream-id extensions and the rid lines
+ * in the video section. Returns a new string (g_free). */
 char *peer_sdp_offer(const peer_sdp_local_t *l);
 
 /* Our answer to a remote offer: the same m-lines and mids in the same order, the offer's codec lines
  * echoed, directions mirrored (sendonly → recvonly; recvonly → sendonly on our own sections when we
- * publish, inactive otherwise), rejected sections (port 0) kept rejected. Returns a new string (g_free). */
+ * publish, inactive otherwise), rejected sections (port 0) kept rejected; a=setup:active when
+ * l->dtls_client, else passive. It serves both a renegotiation and the first exchange when the server
+ * offers first (a Janus VideoRoom subscriber). Returns a new string (g_free). */
 char *peer_sdp_answer(const peer_sdp_local_t *l, const char *offer);
 
 /* Reads the transport of a remote description (the first value of each attribute wins: BUNDLE makes

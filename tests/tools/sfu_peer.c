@@ -6,12 +6,18 @@
  * client or server as the answer's a=setup says), SRTP keys exported (RFC 5764 §4.2) into libsrtp2
  * sessions. It writes an offer like Chromium's (one Opus audio and one VP8 video m-line, sendonly when it
  * publishes, recvonly otherwise), applies the SFU's answer and answers the SFU's later offers.
+ * With --subscribers-answer, the participants that do not publish write no offer: they wait for the
+ * server's and answer it (ICE controlled, DTLS client), as a Janus VideoRoom subscriber does.
+ * With --simulcast, publishers send their camera as three rid layers (f: as configured; h: half the
+ * packets of half the size; q: one packet of a quarter of the size, every frame), each with its own
+ * SSRC, the mid and rid header extensions in every video packet, a=rid/a=simulcast in the SDP.
  *
  * It knows nothing of the signalling path: a driver (tests/tools/sfu_peer.mjs) carries the SDP and
  * candidates between this process and staffroom-signal's WebSocket or the SFU's Redis control channel.
  * Lines on stdout (SDP base64-encoded so that a line stays a line):
  *   offer K B64 | answer K B64 | cand K MID CANDIDATE ("" after the last) | up K PROFILE | fail K REASON
- *   done K FRAMES (the IVF file was sent) | report JSON (after "report")
+ *   done K FRAMES (the IVF file was sent) | report JSON (after "report"; rx_streams counts what the
+ *   receivers got by layer)
  * Lines on stdin:
  *   answer K B64 | offer K B64 | cand K MID [CANDIDATE] | start | mark | report | quit
  *
@@ -66,7 +72,10 @@
 #define AUDIO_LEVEL_EXT_ID PEER_SDP_AUDIO_LEVEL_ID
 #define RECV_BUFFER_BYTES (1 << 20)
 
-enum { STREAM_AUDIO = 0, STREAM_VIDEO = 1 };
+/* What a publisher sends: audio, and video as one layer (STREAM_VIDEO) or, with --simulcast, three
+ * (rid f = STREAM_VIDEO, h, q). The index travels in the trailer, so a receiver knows which layer it got. */
+enum { STREAM_AUDIO = 0, STREAM_VIDEO = 1, STREAM_HALF = 2, STREAM_QUARTER = 3, NSTREAMS = 4 };
+static const char *const layer_rid[NSTREAMS] = {"", "f", "h", "q"};
 
 typedef struct {
     bool started;
@@ -76,6 +85,7 @@ typedef struct {
 typedef struct peer {
     int idx;
     bool publisher;
+    bool answerer;            /* waits for the server's offer (a Janus subscriber) instead of offering */
     NiceAgent *agent;
     guint stream;
     bool gathered, ice_ready, failed;
@@ -90,12 +100,12 @@ typedef struct peer {
     bool up;
     const char *profile;
     /* What we send */
-    uint32_t ssrc[2];
-    uint16_t seq[2];
-    uint32_t ts[2];
-    uint32_t meas_seq[2];
-    uint16_t picture_id;
-    int64_t next_us[2];
+    uint32_t ssrc[NSTREAMS];
+    uint16_t seq[NSTREAMS];
+    uint32_t ts[NSTREAMS];
+    uint32_t meas_seq[NSTREAMS];
+    uint16_t picture_id[NSTREAMS];
+    int64_t next_us[2];       /* audio, video (every layer of a frame goes at once) */
     bool want_keyframe;
     size_t ivf_pos;           /* next frame of the file */
     uint64_t ivf_frames_sent;
@@ -117,6 +127,7 @@ typedef struct peer {
     /* Loss by sequence: one tracker per (publisher, stream). */
     seqtrack_t *seqs;
     /* Counters */
+    uint64_t rx_stream[NSTREAMS]; /* packets with a trailer, by the stream (layer) they were sent on */
     uint64_t rx_packets, rx_bytes, tx_packets, rx_auth_fail, plis_in, frames_written, frames_incomplete;
 } peer_t;
 
@@ -126,7 +137,7 @@ static struct {
     const char *ivf_path;
     const char *out_path;
     int fps, video_packets, video_size, audio_size;
-    bool wrong_fingerprint, audio, video;
+    bool wrong_fingerprint, audio, video, simulcast, subscribers_answer;
     SSL_CTX *ssl_ctx;
     char fingerprint[160];
     GMainLoop *loop;
@@ -386,9 +397,12 @@ static void send_srtp(peer_t *p, uint8_t *pkt, size_t len, bool rtcp)
         p->tx_packets++;
 }
 
-/* The fixed RTP header (RFC 3550 §5.1); with ext, the one-byte audio level element (RFC 6464). */
-static size_t rtp_header(peer_t *p, int stream, uint8_t *b, bool marker, bool ext)
+/* The fixed RTP header (RFC 3550 §5.1) and one word of one-byte header extensions (RFC 8285 §4.2):
+ * on audio the audio level (RFC 6464); on simulcast video the mid and the rid (RFC 8852), as Chromium
+ * sends them, since the SDP names no SSRC for the layers. Single-layer video carries none. */
+static size_t rtp_header(peer_t *p, int stream, uint8_t *b, bool marker)
 {
+    bool ext = stream == STREAM_AUDIO || G.simulcast;
     b[0] = ext ? 0x90 : 0x80;
     b[1] = (uint8_t)((marker ? 0x80 : 0) | (stream == STREAM_AUDIO ? PT_OPUS : PT_VP8));
     put16(b + 2, p->seq[stream]++);
@@ -400,9 +414,16 @@ static size_t rtp_header(peer_t *p, int stream, uint8_t *b, bool marker, bool ex
     b[13] = 0xDE;
     b[14] = 0;
     b[15] = 1;
-    b[16] = AUDIO_LEVEL_EXT_ID << 4; /* length 1 */
-    b[17] = 0x80 | 30;               /* voice, -30 dBov */
-    b[18] = b[19] = 0;
+    if (stream == STREAM_AUDIO) {
+        b[16] = AUDIO_LEVEL_EXT_ID << 4; /* length 1 */
+        b[17] = 0x80 | 30;               /* voice, -30 dBov */
+        b[18] = b[19] = 0;
+    } else {
+        b[16] = PEER_SDP_MID_ID << 4; /* mid "1": our video section */
+        b[17] = '1';
+        b[18] = PEER_SDP_RID_ID << 4;
+        b[19] = (uint8_t)layer_rid[stream][0];
+    }
     return 20;
 }
 
@@ -419,7 +440,7 @@ static void put_trailer(peer_t *p, int stream, uint8_t *b)
 static void send_synthetic_audio(peer_t *p)
 {
     uint8_t pkt[1600];
-    size_t h = rtp_header(p, STREAM_AUDIO, pkt, false, true);
+    size_t h = rtp_header(p, STREAM_AUDIO, pkt, false);
     size_t body = (size_t)G.audio_size < TRAILER_LEN ? TRAILER_LEN : (size_t)G.audio_size;
     memset(pkt + h, 0x5a, body - TRAILER_LEN);
     put_trailer(p, STREAM_AUDIO, pkt + h + body - TRAILER_LEN);
@@ -437,25 +458,39 @@ static size_t vp8_descriptor(uint8_t *b, bool start, uint16_t picture_id)
     return 4;
 }
 
+/* One frame of one layer: `packets` packets of `size` bytes, the marker on the last. */
+static void send_synthetic_layer(peer_t *p, int stream, int packets, size_t size, bool key)
+{
+    for (int i = 0; i < packets; i++) {
+        uint8_t pkt[1600];
+        size_t h = rtp_header(p, stream, pkt, i == packets - 1);
+        size_t d = vp8_descriptor(pkt + h, i == 0, p->picture_id[stream]);
+        size_t body = size;
+        if (body < d + 10 + TRAILER_LEN)
+            body = d + 10 + TRAILER_LEN;
+        memset(pkt + h + d, 0, body - d - TRAILER_LEN);
+        if (i == 0)
+            pkt[h + d] = key ? 0x00 : 0x01; /* VP8 frame tag: P bit 0 = keyframe (RFC 6386 §9.1) */
+        if (i == 0 && key) /* a keyframe's start code and size (§9.1), which Janus reads to log the size */
+            memcpy(pkt + h + d + 3, (const uint8_t[]){0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01}, 7);
+        put_trailer(p, stream, pkt + h + body - TRAILER_LEN);
+        send_srtp(p, pkt, h + body, false);
+    }
+    p->picture_id[stream] = (uint16_t)((p->picture_id[stream] + 1) & 0x7fff);
+    p->ts[stream] += 90000u / (unsigned)G.fps;
+}
+
+/* A frame: the full layer as configured; with simulcast also h (half the packets, half the size) and q
+ * (one packet of a quarter of the size), as an encoder's lower resolutions are smaller. */
 static void send_synthetic_frame(peer_t *p)
 {
     bool key = p->want_keyframe;
     p->want_keyframe = false;
-    for (int i = 0; i < G.video_packets; i++) {
-        uint8_t pkt[1600];
-        size_t h = rtp_header(p, STREAM_VIDEO, pkt, i == G.video_packets - 1, false);
-        size_t d = vp8_descriptor(pkt + h, i == 0, p->picture_id);
-        size_t body = (size_t)G.video_size;
-        if (body < d + 3 + TRAILER_LEN)
-            body = d + 3 + TRAILER_LEN;
-        memset(pkt + h + d, 0, body - d - TRAILER_LEN);
-        if (i == 0)
-            pkt[h + d] = key ? 0x00 : 0x01; /* VP8 frame tag: P bit 0 = keyframe (RFC 6386 §9.1) */
-        put_trailer(p, STREAM_VIDEO, pkt + h + body - TRAILER_LEN);
-        send_srtp(p, pkt, h + body, false);
-    }
-    p->picture_id = (uint16_t)((p->picture_id + 1) & 0x7fff);
-    p->ts[STREAM_VIDEO] += 90000u / (unsigned)G.fps;
+    send_synthetic_layer(p, STREAM_VIDEO, G.video_packets, (size_t)G.video_size, key);
+    if (!G.simulcast)
+        return;
+    send_synthetic_layer(p, STREAM_HALF, (G.video_packets + 1) / 2, (size_t)G.video_size / 2, key);
+    send_synthetic_layer(p, STREAM_QUARTER, 1, (size_t)G.video_size / 4, key);
 }
 
 /* One frame of the file, in packets of at most VP8_CHUNK bytes, the marker on the last (RFC 7741 §4.1). */
@@ -467,15 +502,15 @@ static void send_ivf_frame(peer_t *p, size_t i, uint32_t ts)
     for (size_t at = 0; at < len || (at == 0 && len == 0);) {
         size_t chunk = len - at < VP8_CHUNK ? len - at : VP8_CHUNK;
         uint8_t pkt[1600];
-        size_t h = rtp_header(p, STREAM_VIDEO, pkt, at + chunk >= len, false);
-        size_t d = vp8_descriptor(pkt + h, at == 0, p->picture_id);
+        size_t h = rtp_header(p, STREAM_VIDEO, pkt, at + chunk >= len);
+        size_t d = vp8_descriptor(pkt + h, at == 0, p->picture_id[STREAM_VIDEO]);
         memcpy(pkt + h + d, f + at, chunk);
         send_srtp(p, pkt, h + d + chunk, false);
         at += chunk;
         if (chunk == 0)
             break;
     }
-    p->picture_id = (uint16_t)((p->picture_id + 1) & 0x7fff);
+    p->picture_id[STREAM_VIDEO] = (uint16_t)((p->picture_id[STREAM_VIDEO] + 1) & 0x7fff);
     p->ivf_frames_sent++;
 }
 
@@ -594,7 +629,7 @@ static void measure(peer_t *p, const uint8_t *payload, size_t len)
     if (get32(t) != TRAILER_MAGIC)
         return;
     unsigned pub = (unsigned)t[4] << 8 | t[5], stream = t[6];
-    if (pub >= (unsigned)G.count || stream > 1) {
+    if (pub >= (unsigned)G.count || stream >= NSTREAMS) {
         G.bad_trailers++;
         return;
     }
@@ -605,7 +640,8 @@ static void measure(peer_t *p, const uint8_t *payload, size_t len)
     G.lat_count++;
     if (b >= LAT_BUCKETS)
         G.lat_over++;
-    seqtrack_t *s = &p->seqs[pub * 2 + stream];
+    p->rx_stream[stream]++;
+    seqtrack_t *s = &p->seqs[pub * NSTREAMS + stream];
     uint32_t seq = get32(t + 8);
     if (!s->started) {
         s->started = true;
@@ -806,7 +842,8 @@ static int peer_open(peer_t *p)
     p->agent = nice_agent_new(g_main_context_default(), NICE_COMPATIBILITY_RFC5245);
     if (!p->agent)
         return -1;
-    g_object_set(p->agent, "controlling-mode", TRUE, "ice-tcp", FALSE, NULL);
+    /* The offerer controls (RFC 8445 §6.1.1): we do, unless we wait for the server's offer. */
+    g_object_set(p->agent, "controlling-mode", !p->answerer, "ice-tcp", FALSE, NULL);
     NiceAddress a;
     nice_address_init(&a);
     nice_address_set_from_string(&a, "127.0.0.1");
@@ -818,13 +855,13 @@ static int peer_open(peer_t *p)
     g_signal_connect(p->agent, "candidate-gathering-done", G_CALLBACK(on_gathering_done), p);
     g_signal_connect(p->agent, "component-state-changed", G_CALLBACK(on_state), p);
     nice_agent_attach_recv(p->agent, p->stream, 1, g_main_context_default(), on_recv, p);
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < NSTREAMS; s++) {
         p->ssrc[s] = g_random_int_range(1, G_MAXINT32);
         p->seq[s] = (uint16_t)g_random_int_range(0, 65536);
         p->ts[s] = g_random_int();
+        p->picture_id[s] = (uint16_t)g_random_int_range(0, 0x8000);
     }
-    p->picture_id = (uint16_t)g_random_int_range(0, 0x8000);
-    p->seqs = g_new0(seqtrack_t, (size_t)G.count * 2);
+    p->seqs = g_new0(seqtrack_t, (size_t)G.count * NSTREAMS);
     if (G.out_path && p->idx == 0)
         p->frame = g_malloc(MAX_FRAME);
     return 0;
@@ -858,7 +895,7 @@ static void local_sdp(peer_t *p, peer_sdp_local_t *l, gchar **ufrag, gchar **pwd
         fp[0] = fp[0] == 'A' ? 'B' : 'A';
     *l = (peer_sdp_local_t){.index = p->idx, .ufrag = *ufrag, .pwd = *pwd, .fingerprint = fp,
                             .publisher = p->publisher, .dtls_client = p->dtls_client,
-                            .ssrc = {p->ssrc[0], p->ssrc[1]}};
+                            .ssrc = {p->ssrc[0], p->ssrc[1]}, .simulcast = G.simulcast};
 }
 
 /* Writes "offer K B64" or "answer K B64" for the driver. */
@@ -924,13 +961,28 @@ static void apply_answer(peer_t *p, const char *sdp)
         dtls_start(p);
 }
 
-/* Answers an SFU offer (renegotiation: someone's tracks came or went). */
+/* Answers a server's offer: a renegotiation (someone's tracks came or went), or, for an answerer, the
+ * first exchange, which sets up the transport: we take a=setup:active and are the DTLS client
+ * (RFC 5763 §5: the answerer of an actpass offer picks; Chromium picks active). */
 static void answer_offer(peer_t *p, const char *sdp)
 {
     peer_sdp_remote_t *r = g_new0(peer_sdp_remote_t, 1);
-    apply_remote(p, sdp, r);
+    int rc = apply_remote(p, sdp, r);
+    bool first = p->answerer && !p->remote_fp[0];
+    if (first && rc < 0) {
+        peer_fail(p, "sdp: the offer has no ICE credentials or fingerprint");
+        g_free(r);
+        return;
+    }
+    if (first) {
+        g_strlcpy(p->remote_fp, r->fingerprint, sizeof p->remote_fp);
+        p->dtls_client = true;
+        nice_agent_set_remote_credentials(p->agent, p->stream, r->ufrag, r->pwd);
+    }
     g_free(r);
     emit_sdp(p, "answer", sdp);
+    if (first && p->ice_ready)
+        dtls_start(p);
 }
 
 /* ---- the driver's commands --------------------------------------------------------------------------- */
@@ -955,14 +1007,15 @@ static void mark(void)
     G.window_start_us = now_us();
     for (int i = 0; i < G.count; i++) {
         peer_t *p = &G.peers[i];
-        memset(p->seqs, 0, (size_t)G.count * 2 * sizeof *p->seqs);
+        memset(p->seqs, 0, (size_t)G.count * NSTREAMS * sizeof *p->seqs);
+        memset(p->rx_stream, 0, sizeof p->rx_stream);
         p->rx_packets = p->rx_bytes = p->tx_packets = 0;
     }
 }
 
 static void report(void)
 {
-    uint64_t rx = 0, tx = 0, expected = 0, got = 0, auth = 0, plis = 0, up = 0, failed = 0;
+    uint64_t rx = 0, tx = 0, expected = 0, got = 0, auth = 0, plis = 0, up = 0, failed = 0, by[NSTREAMS] = {0};
     for (int i = 0; i < G.count; i++) {
         peer_t *p = &G.peers[i];
         rx += p->rx_packets;
@@ -971,7 +1024,9 @@ static void report(void)
         plis += p->plis_in;
         up += p->up;
         failed += p->failed;
-        for (int k = 0; k < 2 * G.count; k++) {
+        for (int s = 0; s < NSTREAMS; s++)
+            by[s] += p->rx_stream[s];
+        for (int k = 0; k < NSTREAMS * G.count; k++) {
             seqtrack_t *s = &p->seqs[k];
             if (!s->started)
                 continue;
@@ -984,10 +1039,12 @@ static void report(void)
          ",\"rx_packets\":%" PRIu64 ",\"measured\":%" PRIu64 ",\"expected\":%" PRIu64 ",\"lost\":%" PRId64
          ",\"lat_p50_us\":%d,\"lat_p99_us\":%d,\"lat_over_1s\":%" PRIu64 ",\"auth_failures\":%" PRIu64
          ",\"keyframe_requests\":%" PRIu64 ",\"frames_written\":%" PRIu64 ",\"frames_incomplete\":%" PRIu64
-         ",\"bad_trailers\":%" PRIu64 "}",
+         ",\"bad_trailers\":%" PRIu64 ",\"rx_streams\":{\"audio\":%" PRIu64 ",\"f\":%" PRIu64 ",\"h\":%" PRIu64
+         ",\"q\":%" PRIu64 "}}",
          (double)(now_us() - G.window_start_us) / 1e6, up, failed, tx, rx, got, expected,
          (int64_t)expected - (int64_t)got, percentile_us(0.5), percentile_us(0.99), G.lat_over, auth, plis,
-         p0->frames_written, p0->frames_incomplete, G.bad_trailers);
+         p0->frames_written, p0->frames_incomplete, G.bad_trailers, by[STREAM_AUDIO], by[STREAM_VIDEO],
+         by[STREAM_HALF], by[STREAM_QUARTER]);
 }
 
 static peer_t *peer_arg(const char *s)
@@ -1065,7 +1122,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: sfu_peer [--count K] [--publishers P] [--publish none|synthetic|ivf=FILE] [--out FILE.ivf]\n"
             "                [--fps N] [--video-packets N] [--video-size BYTES] [--audio-size BYTES]\n"
-            "                [--no-audio] [--no-video] [--wrong-fingerprint]\n"
+            "                [--no-audio] [--no-video] [--wrong-fingerprint] [--simulcast] [--subscribers-answer]\n"
             "Plays K WebRTC participants; SDP and candidates go through stdin/stdout (see the file's header).\n");
 }
 
@@ -1097,6 +1154,10 @@ static int parse_args(int argc, char **argv)
             G.audio = false;
         } else if (!strcmp(a, "--no-video")) {
             G.video = false;
+        } else if (!strcmp(a, "--simulcast")) {
+            G.simulcast = true;
+        } else if (!strcmp(a, "--subscribers-answer")) {
+            G.subscribers_answer = true;
         } else {
             return -1;
         }
@@ -1106,7 +1167,7 @@ static int parse_args(int argc, char **argv)
         return -1;
     if (G.publishers < 0)
         G.publishers = strcmp(G.publish, "none") ? G.count : 0;
-    if (G.publishers > G.count)
+    if (G.publishers > G.count || (G.simulcast && !strcmp(G.publish, "ivf")))
         return -1;
     return 0;
 }
@@ -1132,11 +1193,13 @@ int main(int argc, char **argv)
         peer_t *p = &G.peers[i];
         p->idx = i;
         p->publisher = i < G.publishers;
+        p->answerer = G.subscribers_answer && !p->publisher;
         if (peer_open(p) < 0) {
             fprintf(stderr, "sfu_peer: cannot create the ICE agent of participant %d\n", i);
             return 1;
         }
-        emit_sdp(p, "offer", NULL);
+        if (!p->answerer)
+            emit_sdp(p, "offer", NULL);
         nice_agent_gather_candidates(p->agent, p->stream);
     }
     mark();

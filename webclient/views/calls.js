@@ -2,10 +2,13 @@
 // rings (accept / decline), the outgoing "Calling…" dialog (cancel), and the in-call view: remote and local
 // video, mute microphone, camera off, camera and microphone pickers, hang up, duration, connection state, automatic ICE restart (rtc.js).
 // One call at a time; the layer lives outside the routed view, so a call survives navigation.
+// Calling, accepting and help (help.js hands over the stream with ready()) go through the pre-join
+// screen first (views/prejoin.js): the call uses the camera, microphone and on/off chosen there.
 import { h, fill } from '../dom.js';
 import { startRing } from '../ring.js';
 import { noticeStrip } from '../toast.js';
 import { Peer, rtcConfig, localMedia, stopStream, videoFor, listDevices, switchDevice } from '../rtc.js';
+import { prejoin, applyChoice, showChoice } from './prejoin.js';
 
 const ENDED_TEXT = {
   busy: (n) => `${n} is in another call.`,
@@ -48,7 +51,13 @@ export function mountCalls(ctx) {
   // while asking for help, and on an expert's Accept), so the call's media flows sooner.
   let warm = null;
   function warmUp() {
-    if (!cur) warm ||= Promise.all([localMedia(), rtcConfig(conn)]);
+    if (!cur) warm ||= Promise.all([localMedia().then(applyChoice), rtcConfig(conn)]);
+  }
+  // The stream chosen in a pre-join screen (help.js) is the next call's media.
+  function ready(stream) {
+    coolDown();
+    warm = Promise.all([stream, rtcConfig(conn)]);
+    warm.catch(() => stopStream(stream));
   }
   function coolDown() {
     const w = warm;
@@ -59,7 +68,7 @@ export function mountCalls(ctx) {
   function prepare(c) {
     const early = warm;
     warm = null;
-    c.prepared ||= (early || Promise.all([localMedia(), rtcConfig(conn)])).then(([stream, config]) => {
+    c.prepared ||= (early || Promise.all([localMedia().then(applyChoice), rtcConfig(conn)])).then(([stream, config]) => {
       c.stream = stream;
       c.config = config;
       return c;
@@ -76,6 +85,7 @@ export function mountCalls(ctx) {
     ring(false);
     if (!cur) return;
     clearInterval(cur.timer);
+    cur.abort?.abort(); // a pre-join screen still open for this call closes
     cur.peer?.close();
     if (cur.prepared) cur.prepared.then((c) => stopStream(c.stream)).catch(() => {});
     cur = null;
@@ -92,8 +102,15 @@ export function mountCalls(ctx) {
   }
 
   // ---------- outgoing ----------
+  let starting = false; // the pre-join screen of an outgoing call is shown
   async function start(user) {
-    if (cur) { ctx.showError('You are already in a call.'); return; }
+    if (cur || starting) { ctx.showError('You are already in a call.'); return; }
+    starting = true;
+    const choice = await prejoin(ctx, { title: `Call ${nameOf(user)}`, action: 'Call now' });
+    starting = false;
+    if (!choice) return;
+    if (cur) { stopStream(choice.stream); ctx.showError('You are already in a call.'); return; }
+    ready(choice.stream);
     notice.hidden = true;
     cur = { who: user, dir: 'out', state: 'calling', signals: [] };
     document.body.dataset.call = 'calling';
@@ -123,7 +140,7 @@ export function mountCalls(ctx) {
   // ---------- incoming ----------
   conn.addEventListener('call.incoming', (ev) => {
     const { call, from } = ev.detail;
-    if (cur) return; // another device of ours, or already busy here: the server decides busy
+    if (cur || starting) return; // another device of ours, or already busy here: the server decides busy
     ctx.users.set(from.id, { ...ctx.users.get(from.id), ...from });
     notice.hidden = true;
     cur = { id: call, who: from, dir: 'in', state: 'ringing', signals: [] };
@@ -144,6 +161,20 @@ export function mountCalls(ctx) {
 
   async function answer(c) {
     ring(false);
+    c.abort = new AbortController();
+    show(h('div', { class: 'call-dialog' }, h('h2', {}, `${nameOf(c.who)} is waiting for you…`)));
+    const choice = await prejoin(ctx, { title: `Call with ${nameOf(c.who)}`, action: 'Answer', signal: c.abort.signal });
+    if (cur !== c) { if (choice) stopStream(choice.stream); return; } // ended while the screen was shown
+    if (!choice) {
+      conn.request('call.decline', { call: c.id }).catch(() => {});
+      teardown();
+      return;
+    }
+    c.prepared = Promise.all([choice.stream, rtcConfig(conn)]).then(([stream, config]) => {
+      c.stream = stream;
+      c.config = config;
+      return c;
+    }, (err) => { stopStream(choice.stream); throw err; });
     c.state = 'connecting';
     c.acceptClicked = performance.now();
     show(h('div', { class: 'call-dialog' }, h('h2', {}, `Connecting to ${nameOf(c.who)}…`)));
@@ -221,6 +252,7 @@ export function mountCalls(ctx) {
     const hang = h('button', { type: 'button', class: 'danger' }, 'Hang up');
     mic.addEventListener('click', () => toggle(c.stream.getAudioTracks(), mic, 'Unmute microphone', 'Mute microphone'));
     cam.addEventListener('click', () => toggle(c.stream.getVideoTracks(), cam, 'Turn camera on', 'Turn camera off'));
+    showChoice(c.stream, mic, cam);
     hang.addEventListener('click', () => {
       conn.request('call.hangup', { call: c.id, reason: 'hangup' }).catch(() => {});
       teardown();
@@ -281,5 +313,5 @@ export function mountCalls(ctx) {
 
   // Signed out on this tab: nothing of a call may linger.
   conn.addEventListener('signedout', teardown);
-  return { start, warmUp, coolDown, get active() { return Boolean(cur); } };
+  return { start, warmUp, coolDown, ready, get active() { return Boolean(cur); } };
 }

@@ -8,6 +8,7 @@ import { helpStatusText } from './help.js';
 import { h, field, fill, formatTime, avatar, userZone } from '../dom.js';
 import { compareIds } from '../protocol.js';
 import { mentionsMe, attachMentionAutocomplete } from './mentions.js';
+import { showProfileCard } from './card.js';
 
 const PAGE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -23,7 +24,7 @@ function dayLabel(ms, tz) {
   return new Intl.DateTimeFormat(undefined, { timeZone: tz, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(new Date(ms));
 }
 
-export function mountChat(el, ctx, { circle, channel, moderator }) {
+export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
   const { conn } = ctx;
   let alive = true;
   const byId = new Map(); // message id -> { msg, li }
@@ -127,7 +128,8 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
     const mine = msg.user?.id === conn.user?.id;
     const when = new Date(msg.ts);
     const head = h('div', { class: 'msg-head' },
-      h('span', { class: 'author' }, nameOf(msg.user)),
+      msg.user?.id ? h('button', { type: 'button', class: 'link author person', 'aria-haspopup': 'dialog',
+        onclick: (ev) => showProfileCard(ctx, msg.user, ev.currentTarget) }, nameOf(msg.user)) : h('span', { class: 'author' }, nameOf(msg.user)),
       ' ',
       h('time', { datetime: Number.isFinite(msg.ts) ? when.toISOString() : undefined }, Number.isFinite(msg.ts) ? formatTime(msg.ts, tz) : ''),
       msg.edited ? h('span', { class: 'muted edited' }, ' (edited)') : null);
@@ -262,6 +264,36 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
     }
   });
 
+  // Opened on one message (a search result: #/circle/<cid>/<channel>/<message id>): the messages around it,
+  // it highlighted in the middle of the log. Newer ones beyond the page leave a gap that "Jump to latest"
+  // closes by loading the latest page instead.
+  let gap = false;
+  async function loadAround(id) {
+    log.setAttribute('aria-busy', 'true');
+    try {
+      const prev = await conn.request('chat.history', { channel: channel.id, before: id, limit: PAGE / 2 });
+      const from = prev.messages.length ? prev.messages[prev.messages.length - 1].id : '0-0';
+      const next = await conn.request('chat.history', { channel: channel.id, after: from, limit: PAGE / 2 });
+      if (!alive) return;
+      for (const m of [...prev.messages, ...next.messages]) put(m, { scroll: false });
+      hasMore = Boolean(prev.has_more);
+      older.hidden = !hasMore;
+      gap = Boolean(next.has_more);
+      jump.hidden = !gap;
+      const hit = byId.get(id);
+      if (hit) {
+        hit.li.classList.add('msg-focus');
+        hit.li.setAttribute('aria-current', 'true');
+        hit.li.scrollIntoView({ block: 'center' });
+      } else composerError.textContent = 'That message is no longer here.';
+    } catch (err) {
+      if (alive) composerError.textContent = `Could not load messages: ${ctx.describeError(err)}`;
+    } finally {
+      log.removeAttribute('aria-busy');
+      empty.hidden = byId.size > 0;
+    }
+  }
+
   // After a reconnect: everything after the last message we have, page by page.
   async function catchUp() {
     const after = lastId();
@@ -297,9 +329,17 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
     }, 300);
   }
   log.addEventListener('scroll', () => {
-    if (nearBottom()) { jump.hidden = true; markRead(); }
+    if (nearBottom() && !gap) { jump.hidden = true; markRead(); }
   });
   jump.addEventListener('click', () => {
+    if (gap) { // opened on an older message: the latest page replaces the context
+      gap = false;
+      byId.clear();
+      list.replaceChildren();
+      jump.hidden = true;
+      loadLatest();
+      return;
+    }
     log.scrollTop = log.scrollHeight;
     jump.hidden = true;
     markRead();
@@ -384,7 +424,8 @@ export function mountChat(el, ctx, { circle, channel, moderator }) {
     resumed: () => catchUp(),
   };
   for (const [t, fn] of Object.entries(handlers)) conn.addEventListener(t, fn);
-  loadLatest();
+  if (focus) loadAround(focus);
+  else loadLatest();
   input.input.focus();
 
   return () => {

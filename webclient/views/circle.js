@@ -133,7 +133,7 @@ export function mountCircle(root, ctx, params) {
     const helpEl = h('div', { class: 'help-area' });
     fill(body, helpEl, chatEl);
     cleanups.push(mountHelp(helpEl, ctx, { circle, channels }));
-    if (current) cleanups.push(mountChat(chatEl, ctx, { circle, channel: current, moderator }));
+    if (current) cleanups.push(mountChat(chatEl, ctx, { circle, channel: current, moderator, focus: current.id === params.channel ? params.message : undefined }));
     else chatEl.append(h('p', { class: 'muted' }, 'This circle has no channels yet.'));
 
     const membersEl = h('div', { class: 'members-list-panel' });

@@ -11,9 +11,18 @@ import { h, field, fill } from '../dom.js';
 import { startRing } from '../ring.js';
 import { noticeStrip } from '../toast.js';
 import { circleMembers } from '../protocol.js';
+import { prejoin } from './prejoin.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
 const onDutyText = (n) => `${n} ${n === 1 ? 'expert' : 'experts'} on duty now`;
+
+// The pre-join screen before a help call: true when the user chose Join (the call will use that stream).
+async function readyForCall(ctx, title, action, signal) {
+  const choice = await prejoin(ctx, { title, action, signal });
+  if (!choice) return false;
+  if (ctx.calls?.ready) ctx.calls.ready(choice.stream);
+  return true;
+}
 
 export function mountHelp(root, ctx, { circle }) {
   const { conn } = ctx;
@@ -83,10 +92,12 @@ export function mountHelp(root, ctx, { circle }) {
       if (onDuty === 0) { showNobodyOnDuty(fields); return; }
       const btn = form.querySelector('button[type=submit]');
       btn.disabled = true;
+      if (!await readyForCall(ctx, 'Video call with an expert', 'Ask now')) { btn.disabled = false; return; }
       try {
         const r = await conn.request('help.request', fields);
         if (alive) showWaiting(r.request, r.offered);
       } catch (err) {
+        ctx.calls?.coolDown();
         error.textContent = ctx.describeError(err);
         btn.disabled = false;
       }
@@ -109,10 +120,11 @@ export function mountHelp(root, ctx, { circle }) {
     const back = h('button', { type: 'button', class: 'link' }, 'Back');
     ask.addEventListener('click', async () => {
       ask.disabled = true;
+      if (!await readyForCall(ctx, 'Video call with an expert', 'Ask now')) { ask.disabled = false; return; }
       try {
         const r = await requestHelp({ ...fields, reach: 'online' });
         if (alive) showWaiting(r.request, r.offered);
-      } catch (err) { error.textContent = ctx.describeError(err); ask.disabled = false; }
+      } catch (err) { ctx.calls?.coolDown(); error.textContent = ctx.describeError(err); ask.disabled = false; }
     });
     post.addEventListener('click', async () => {
       post.disabled = true;
@@ -260,6 +272,7 @@ export function mountHelpOffers(ctx) {
   function drop(rid, why) {
     const el = offers.get(rid);
     if (!el) return;
+    el.abort?.abort(); // its pre-join screen, if open, closes
     el.remove();
     offers.delete(rid);
     layer.hidden = layer.children.length === 0;
@@ -282,7 +295,14 @@ export function mountHelpOffers(ctx) {
     accept.addEventListener('click', async () => {
       accept.disabled = true;
       error.textContent = '';
-      ctx.calls?.warmUp(); // media while the accept travels: the call starts on its answer
+      el.abort = new AbortController();
+      // camera and mic chosen before the accept: the call starts on its answer
+      if (!await readyForCall(ctx, `Help ${nameOf(req.requester)}`, 'Accept and join', el.abort.signal)) {
+        accept.disabled = false;
+        if (offers.has(req.id)) accept.focus();
+        return;
+      }
+      if (!offers.has(req.id)) { ctx.calls?.coolDown(); return; } // taken or withdrawn meanwhile
       try {
         await conn.request('help.accept', { request: req.id });
         drop(req.id);
@@ -313,7 +333,9 @@ export function mountHelpOffers(ctx) {
     const gone = () => { el.remove(); layer.hidden = layer.children.length === 0; };
     help.addEventListener('click', async () => {
       help.disabled = true;
-      ctx.calls?.warmUp();
+      el.abort = new AbortController();
+      if (!await readyForCall(ctx, `Help ${nameOf(by)}`, 'Accept and join', el.abort.signal)) { help.disabled = false; return; }
+      if (!el.isConnected) { ctx.calls?.coolDown(); return; }
       try {
         await conn.request('help.accept', { request });
         gone();
@@ -328,7 +350,9 @@ export function mountHelpOffers(ctx) {
     setTimeout(gone, 60000);
   });
   const dropNudge = (rid) => {
-    layer.querySelector(`[data-nudge="${CSS.escape(String(rid))}"]`)?.remove();
+    const el = layer.querySelector(`[data-nudge="${CSS.escape(String(rid))}"]`);
+    el?.abort?.abort();
+    el?.remove();
     layer.hidden = layer.children.length === 0;
   };
   conn.addEventListener('help.taken', (ev) => { dropNudge(ev.detail.request); drop(ev.detail.request, `${nameOf(ev.detail.by)} took the help request.`); });

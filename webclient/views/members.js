@@ -5,6 +5,7 @@
 // events update one row.
 import { h, fill, avatar } from '../dom.js';
 import { circleMembers } from '../protocol.js';
+import { showProfileCard } from './card.js';
 
 export const PRESENCE = {
   online: { symbol: '●', label: 'online' },
@@ -29,6 +30,9 @@ export function mountMembers(el, ctx, { circle, moderator = false }) {
   const list = h('ul', { class: 'member-list' });
   fill(el, h('h2', { id: `members-${circle.id}` }, 'Members'), count, list);
   list.setAttribute('aria-labelledby', `members-${circle.id}`);
+  // what the profile cards (views/card.js) know of a member of the circle on screen
+  const shared = { circle: circle.id, circleName: circle.name, moderator, get: (uid) => members.find((x) => x.user.id === uid) };
+  ctx.members = shared;
 
   function render() {
     members.sort((a, b) => (ROLE_ORDER[a.role] ?? 9) - (ROLE_ORDER[b.role] ?? 9)
@@ -43,7 +47,8 @@ export function mountMembers(el, ctx, { circle, moderator = false }) {
     const me = m.user.id === conn.user?.id;
     return h('li', { class: 'member', dataset: { user: m.user.id, name: m.user.name } },
       avatar(m.user, { size: 's' }),
-      h('span', { class: 'who' }, nameOf(m), me ? h('span', { class: 'muted' }, ' (you)') : null,
+      h('span', { class: 'who' }, h('button', { type: 'button', class: 'link person', 'aria-haspopup': 'dialog',
+        onclick: (ev) => showProfileCard(ctx, m.user, ev.currentTarget) }, nameOf(m)), me ? h('span', { class: 'muted' }, ' (you)') : null,
         h('span', { class: 'username muted' }, ` @${m.user.name}`)),
       m.role !== 'member' ? h('span', { class: `role role-${m.role}` }, m.role) : null,
       presenceBadge(m.presence),
@@ -154,6 +159,7 @@ export function mountMembers(el, ctx, { circle, moderator = false }) {
   load();
   return () => {
     alive = false;
+    if (ctx.members === shared) ctx.members = null;
     conn.removeEventListener('presence', onPresence);
     for (const t of types) conn.removeEventListener(t, onChange);
     conn.removeEventListener('resumed', reload);

@@ -5,8 +5,9 @@
 // participants the one with the greater device id is the polite one. Leaving, a closed tab or a lost
 // connection leaves.
 import { h, fill, avatar } from '../dom.js';
-import { Peer, rtcConfig, localMedia, stopStream, videoFor, listDevices, switchDevice, setPreferredDevice } from '../rtc.js';
+import { Peer, rtcConfig, stopStream, videoFor } from '../rtc.js';
 import { openStage } from './stage.js';
+import { prejoin, showChoice } from './prejoin.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
 
@@ -29,7 +30,7 @@ export function mountRooms(el, ctx, { circle }) {
       const joined = ctx.room?.roomId === r.id;
       const join = h('button', { type: 'button', class: 'small', disabled: joined || Boolean(ctx.room) },
         joined ? 'You are inside' : `Join ${r.name}`);
-      join.addEventListener('click', () => { closePreview(); enterRoom(ctx, r, { onChange: render }).catch((err) => ctx.showError(err)); });
+      join.addEventListener('click', () => { enterRoom(ctx, r, { onChange: render }).catch((err) => ctx.showError(err)); });
       return h('section', { class: 'room', dataset: { room: r.id }, 'aria-label': r.name },
         h('h3', {}, r.name, h('span', { class: 'muted' }, ` — ${inside.length ? `${inside.length} inside` : 'empty'}`)),
         h('ul', { class: 'room-participants', 'aria-label': `Inside ${r.name}` }, inside.map((p) =>
@@ -37,55 +38,8 @@ export function mountRooms(el, ctx, { circle }) {
             avatar(p.user, { size: 's' }),
             h('span', { class: 'who' }, nameOf(p.user)),
             h('span', { class: 'av muted' }, ` ${p.camera ? '🎥' : '🚫🎥'} ${p.mic ? '🎤' : '🔇'} (${avText(p)})`)))),
-        h('div', { class: 'actions' }, join, check(r)));
+        h('div', { class: 'actions' }, join));
     }));
-  }
-
-  // "Check camera and microphone": a preview with the device pickers before joining (the choice is kept
-  // for every later call and room in this browser: rtc.js preferredDevices). Joining stays one click.
-  let preview = null; // { stream, box }
-  const previewId = `prejoin-${circle.id}`;
-  const syncExpanded = () => { for (const x of el.querySelectorAll('.check-devices')) x.setAttribute('aria-expanded', String(Boolean(preview))); };
-  function closePreview() {
-    if (!preview) return;
-    stopStream(preview.stream);
-    preview.box.remove();
-    preview = null;
-    syncExpanded();
-  }
-  function check(r) {
-    const b = h('button', { type: 'button', class: 'secondary small check-devices', 'aria-expanded': String(Boolean(preview)) },
-      'Check camera and mic');
-    b.addEventListener('click', async () => {
-      if (preview) { closePreview(); return; }
-      let stream;
-      try {
-        stream = await localMedia({ group: true });
-      } catch (err) {
-        ctx.showError(`The camera or microphone could not be opened: ${err.message}`);
-        return;
-      }
-      if (!alive) { stopStream(stream); return; }
-      const box = h('div', { class: 'prejoin', id: previewId, role: 'group', 'aria-label': 'Your camera and microphone' },
-        videoFor(stream, { local: true, label: 'Preview of your camera' }));
-      preview = { stream, box };
-      el.append(box); // outside the room list, which is drawn again on every participants change
-      syncExpanded();
-      const devices = await listDevices().catch(() => ({ video: [], audio: [] }));
-      if (preview?.box !== box) return;
-      for (const [kind, label, list] of [['video', 'Camera', devices.video], ['audio', 'Microphone', devices.audio]]) {
-        const current = (kind === 'video' ? stream.getVideoTracks() : stream.getAudioTracks())[0]?.getSettings().deviceId;
-        const select = h('select', { 'aria-label': label, name: `prejoin-${kind}` },
-          list.map((d) => h('option', { value: d.deviceId, selected: d.deviceId === current }, d.label)));
-        select.addEventListener('change', async () => {
-          setPreferredDevice(kind, select.value);
-          try { await switchDevice(stream, kind, select.value, []); } catch (err) { ctx.showError(err.message); }
-        });
-        box.append(h('label', { class: 'field' }, label, select));
-      }
-      box.append(h('button', { type: 'button', class: 'small', onclick: () => { closePreview(); el.querySelector('.check-devices')?.focus(); } }, 'Done'));
-    });
-    return b;
   }
 
   async function load() {
@@ -112,7 +66,6 @@ export function mountRooms(el, ctx, { circle }) {
   load();
   return () => {
     alive = false;
-    closePreview();
     conn.removeEventListener('room.participants', onParticipants);
     conn.removeEventListener('room.created', onCreated);
     conn.removeEventListener('resumed', load);
@@ -120,18 +73,29 @@ export function mountRooms(el, ctx, { circle }) {
 }
 
 // Joins room r and shows the room view (outside the routed view, like a call). ctx.room is the session.
+// The pre-join screen (views/prejoin.js) comes first: Cancel there joins nothing.
 // The server says how the room carries media: through the SFU (views/stage.js, the call stage) or a mesh.
 export async function enterRoom(ctx, r, { onChange } = {}) {
   const { conn } = ctx;
   if (ctx.room) return;
-  const pending = { roomId: r.id, name: r.name, leave: async () => { pending.cancelled = true; } };
+  const abort = new AbortController();
+  const pending = { roomId: r.id, name: r.name, leave: async () => { pending.cancelled = true; abort.abort(); } };
   ctx.room = pending;
   let stream;
   let config;
   let res;
   try {
-    [stream, config] = await Promise.all([localMedia({ group: true }), rtcConfig(conn)]);
-    res = await conn.request('room.join', { room: r.id, camera: true, mic: true });
+    const configP = rtcConfig(conn);
+    configP.catch(() => {});
+    const choice = await prejoin(ctx, { title: r.name, action: 'Join now', group: true, signal: abort.signal });
+    if (!choice) {
+      if (ctx.room === pending) ctx.room = null;
+      onChange?.();
+      return;
+    }
+    stream = choice.stream;
+    config = await configP;
+    res = await conn.request('room.join', { room: r.id, camera: choice.camera, mic: choice.mic });
   } catch (err) {
     stopStream(stream);
     if (ctx.room === pending) ctx.room = null;
@@ -226,6 +190,7 @@ function openMesh(ctx, r, res, stream, config, onChange) {
   mic.addEventListener('click', () => { toggle(stream.getAudioTracks(), mic, 'Unmute microphone', 'Mute microphone'); update(); });
   cam.addEventListener('click', () => { toggle(stream.getVideoTracks(), cam, 'Turn camera on', 'Turn camera off'); update(); });
   leave.addEventListener('click', () => s.leave());
+  showChoice(stream, mic, cam);
 
   for (const p of res.room.participants) if (p.device !== s.device) peerFor(p.device, p.user, true);
   onChange?.();

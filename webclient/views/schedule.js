@@ -66,9 +66,11 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
     const peer = b.mentor.id === me ? b.mentee : b.mentor;
     const open = roomOpen(b, Date.now() / 1000);
     const inside = ctx.room?.roomId === b.id;
+    // the visible words start the accessible name (WCAG 2.5.3); who it is with follows for screen readers
     const join = h('button', { type: 'button', class: 'join', disabled: !open || Boolean(ctx.room), dataset: { booking: b.id },
-      'aria-label': `Join the session with ${nameOf(peer)}`, onclick: () => joinSession(b) },
-      inside ? 'You are inside' : open ? 'Join now' : `Join · opens in ${countdown(b.start - OPENS_BEFORE_S - Date.now() / 1000)}`);
+      onclick: () => joinSession(b) },
+      h('span', { class: 'join-text' }, inside ? 'You are inside' : open ? 'Join now' : `Join · opens in ${countdown(b.start - OPENS_BEFORE_S - Date.now() / 1000)}`),
+      h('span', { class: 'visually-hidden' }, ` — the session with ${nameOf(peer)}`));
     const waiting = (present.get(b.id) || []).filter((p) => p.user.id !== me);
     return h('li', { class: `session session-${b.status}`, dataset: { booking: b.id, start: b.start } },
       h('span', { class: 'when' }, formatSlot(b.start, userZone(conn.user))), ' ',
@@ -153,7 +155,7 @@ export function mountSessions(el, ctx, { args = [] } = {}) {
       const btn = upcoming.querySelector(`button.join[data-booking="${CSS.escape(b.id)}"]`);
       if (!btn || ctx.room) continue;
       if (roomOpen(b, now) === btn.disabled) { render(); return; }
-      if (!roomOpen(b, now)) btn.textContent = `Join · opens in ${countdown(b.start - OPENS_BEFORE_S - now)}`;
+      if (!roomOpen(b, now)) btn.querySelector('.join-text').textContent = `Join · opens in ${countdown(b.start - OPENS_BEFORE_S - now)}`;
     }
   }, 1000);
   const onChange = () => load();
@@ -223,7 +225,7 @@ export function mountMentorSlots(el, ctx, { circle }) {
       const s = await conn.request('schedule.slots', { mentor: m.user.id });
       if (!s.slots.length) return h('li', {}, `${name}: no free slot in the next two weeks`);
       const when = formatSlot(s.slots[0].start);
-      return h('li', {}, `${name}: `, h('a', { href: `#/book/${m.user.id}`, 'aria-label': `Next free slot with ${name}: ${when}` }, `next free ${when}`));
+      return h('li', {}, `${name}: `, h('a', { href: `#/book/${m.user.id}`, 'aria-label': `next free ${when} with ${name}` }, `next free ${when}`));
     } catch {
       return h('li', {}, `${name}: no availability published yet`);
     }

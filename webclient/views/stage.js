@@ -1,12 +1,15 @@
 // views/stage.js — the call stage of a room whose media goes through the SFU (room.join said media "sfu"):
 // one tile per other participant in a grid that scales to 25 (CSS grid, columns from the count), the
 // active speaker highlighted (room.speaker), a screen share shown large above the grid, your own camera
-// small in the corner, and a bar at the bottom: mute, camera, share screen, leave. Names come from
+// small in the corner, and a bar at the bottom: mute, camera, share screen, grid/speaker view, leave. In
+// speaker view (speakerView below) the active speaker is shown large and the others as a filmstrip. Names come from
 // room.participants (everyone inside, with or without media yet). The media itself is sfu.js's
 // SfuSession; room.media.reset and failures reconnect there, and this view only follows .remote.
 import { h, fill } from '../dom.js';
 import { stopStream, videoFor } from '../rtc.js';
 import { SfuSession } from '../sfu.js';
+import { mountRecording } from './record.js';
+import { showChoice } from './prejoin.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
 const STATE_TEXT = {
@@ -39,6 +42,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     h('div', { class: 'stage-main' }, shareArea, grid, self),
     h('div', { class: 'call-bar actions', role: 'toolbar', 'aria-label': 'Call controls' }, mic, cam, share, leave));
   document.body.append(layer);
+  const rec = mountRecording(ctx, { room: r.id, bar: layer.querySelector('.call-bar'), head: layer.querySelector('.stage-head'), stream, device: res.device });
 
   function people(list) {
     s.people = new Map(list.filter((p) => p.device !== s.device).map((p) => [p.device, p]));
@@ -83,6 +87,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     const n = s.tiles.size;
     grid.style.setProperty('--cols', String(Math.max(1, Math.ceil(Math.sqrt(n)))));
     grid.dataset.count = String(n);
+    s.layout?.();
   }
 
   function showShare(shared) {
@@ -133,6 +138,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     conn.removeEventListener('room.closed', onClosed);
     conn.removeEventListener('room.removed', onRemoved);
     view.close();
+    rec.close();
     session.close();
     stopStream(stream);
     layer.remove();
@@ -170,6 +176,8 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     render();
   }
   leave.addEventListener('click', () => s.leave());
+  showChoice(stream, mic, cam);
+  s.layout = speakerView(s, { layer, grid, leave, mic, session });
   render();
   mic.focus(); // the stage fills the window: keyboard users start on its controls
   onChange?.();
@@ -235,4 +243,43 @@ function tileViewReporter(conn, roomId) {
     },
     close() { resize.disconnect(); seen.disconnect(); document.removeEventListener('visibilitychange', soon); clearTimeout(timer); },
   };
+}
+
+const VIEW_KEY = 'staffroom.stage.view';
+
+// Grid ↔ speaker view. In speaker view the featured tile (the active speaker, else the one featured last,
+// else the first) moves into a spotlight list above the grid, which becomes a filmstrip (CSS). The choice
+// is kept in this browser. Also moves focus to the controls once the media connects (if it is not in the
+// stage already). Returns the layout function render() calls after every change.
+function speakerView(s, { layer, grid, leave, mic, session }) {
+  const spotlight = h('div', { class: 'stage-spotlight', role: 'list', 'aria-label': 'Active speaker', hidden: true });
+  grid.before(spotlight);
+  const btn = h('button', { type: 'button', class: 'secondary view-toggle', 'aria-pressed': 'false' }, 'Speaker view');
+  leave.before(btn);
+  let speakerMode = localStorage.getItem(VIEW_KEY) === 'speaker';
+  let featured = null;
+  function layout() {
+    layer.classList.toggle('speaker-view', speakerMode);
+    layer.dataset.view = speakerMode ? 'speaker' : 'grid';
+    btn.setAttribute('aria-pressed', String(speakerMode));
+    btn.textContent = speakerMode ? 'Grid view' : 'Speaker view';
+    const pick = speakerMode ? (s.tiles.get(s.speaker) || s.tiles.get(featured) || s.tiles.values().next().value) : null;
+    for (const t of [...spotlight.children]) if (t !== pick) grid.prepend(t);
+    if (pick && pick.parentNode !== spotlight) spotlight.append(pick);
+    featured = pick?.dataset.device ?? null;
+    spotlight.hidden = !pick;
+    grid.classList.toggle('filmstrip', speakerMode);
+  }
+  btn.addEventListener('click', () => {
+    speakerMode = !speakerMode;
+    localStorage.setItem(VIEW_KEY, speakerMode ? 'speaker' : 'grid');
+    layout();
+  });
+  let focused = false;
+  session.addEventListener('state', () => {
+    if (focused || session.state !== 'connected') return;
+    focused = true;
+    if (!layer.querySelector('.call-bar')?.contains(document.activeElement)) mic.focus();
+  });
+  return layout;
 }

@@ -24,6 +24,8 @@ static worker_t *w;
 static uint16_t port;
 static uint8_t tidn;
 
+static unsigned batch_wait_us; /* the worker's batch-wait-us: the tests run once per event, once batched */
+
 static int setup(void **s)
 {
     (void)s;
@@ -36,7 +38,7 @@ static int setup(void **s)
     addr_parse("127.0.0.1", 0, &listen_addr);
     worker_params_t p = {.turn = {.policy = pol, .ports = ports, .quota = quota,
                                   .default_lifetime = 600, .max_lifetime = 3600},
-                         .listen = &listen_addr, .nlisten = 1};
+                         .listen = &listen_addr, .nlisten = 1, .batch_wait_us = batch_wait_us};
     addr_parse("127.0.0.1", 0, &p.turn.relay_v4);
     char err[256];
     w = worker_new(0, &p, err, sizeof err);
@@ -265,5 +267,8 @@ int main(void)
         cmocka_unit_test(test_udp_binding_and_relay),
         cmocka_unit_test(test_tcp_framing),
     };
-    return cmocka_run_group_tests_name("worker", tests, setup, teardown);
+    int failed = cmocka_run_group_tests_name("worker, waking per event", tests, setup, teardown);
+    batch_wait_us = 200;
+    failed += cmocka_run_group_tests_name("worker, batched wait", tests, setup, teardown);
+    return failed;
 }
