@@ -728,6 +728,40 @@ static void on_media_candidate(req_t *r)
         media_send(j, p, 0);
 }
 
+/* room.media.view {room, tiles:[{publisher, width, visible}]}: what this client shows of each publisher's
+ * camera (issue 13); the SFU picks the simulcast layer from it and sends nothing to hidden tiles. */
+#define VIEW_MAX_TILES 64
+static void on_media_view(req_t *r)
+{
+    const char *room;
+    conn_t *c;
+    part_t *p = media_part(r, &room, &c);
+    if (!p)
+        return;
+    json_t *tiles = json_object_get(req_json(r), "tiles");
+    if (!json_is_array(tiles) || json_array_size(tiles) > VIEW_MAX_TILES) {
+        req_error_ex(r, E_BAD_REQUEST, "tiles", -1, "tiles must be an array of at most %d", VIEW_MAX_TILES);
+        return;
+    }
+    json_t *out = json_array(), *t;
+    size_t i;
+    json_array_foreach(tiles, i, t)
+    {
+        json_t *pub = json_object_get(t, "publisher"), *w = json_object_get(t, "width"), *vis = json_object_get(t, "visible");
+        if (!json_is_string(pub) || json_string_length(pub) == 0 || json_string_length(pub) > 64 || !json_is_integer(w) ||
+            json_integer_value(w) < 0 || json_integer_value(w) > 16384 || !json_is_boolean(vis)) {
+            json_decref(out);
+            req_error_ex(r, E_BAD_REQUEST, "tiles", -1, "each tile needs publisher (a device), width (0-16384) and visible");
+            return;
+        }
+        json_array_append_new(out, json_pack("{s:O, s:O, s:O}", "publisher", pub, "width", w, "visible", vis));
+    }
+    json_t *cmd = json_pack("{s:s, s:s, s:s, s:o}", "op", "view", "room", room, "pid", conn_device(c), "tiles", out);
+    media_job_t *j = job_new(r, c, room, cmd, 0);
+    if (j)
+        media_send(j, p, 0);
+}
+
 /* ---- what the SFUs send this node (sfu_link's events) ---- */
 
 /* op offer: the SFU renegotiates; tracks {mid:{pid,user,kind}} become {mid:{device,user,kind}}. */
@@ -921,6 +955,7 @@ static const handler_t handlers[] = {
     {"room.media.offer", on_media_offer, H_RL_SIGNAL},
     {"room.media.answer", on_media_answer, H_RL_SIGNAL},
     {"room.media.candidate", on_media_candidate, H_RL_SIGNAL},
+    {"room.media.view", on_media_view, H_RL_SIGNAL},
     {NULL, NULL, 0},
 };
 

@@ -59,7 +59,7 @@ fi
 
 # Browser tests that load both cores on their own (six Chromium pages encoding and decoding video) run
 # after the others, one at a time: run beside another test they slow it and themselves past their deadlines.
-alone=(tests/e2e/rooms_sfu.test.mjs)
+alone=(tests/e2e/rooms_sfu.test.mjs tests/e2e/simulcast.test.mjs tests/integration/sfu_simulcast.test.mjs)
 files=()
 for f in tests/integration/*.test.mjs tests/e2e/*.test.mjs; do
   [[ -e $f && " ${alone[*]} " != *" $f "* ]] && files+=("$f")

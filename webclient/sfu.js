@@ -13,6 +13,11 @@
 // Must not: touch the DOM (views/stage.js shows what this holds).
 
 const RETRY_MS = [500, 1000, 2000, 3000, 5000]; // `unavailable` offers are tried again after these
+export const SIMULCAST = [
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 100000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 300000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 900000 },
+];
 
 export class SfuSession extends EventTarget {
   // conn: the Connection (protocol.js); room: room id; config: RTCConfiguration; stream: local camera+mic.
@@ -77,7 +82,10 @@ export class SfuSession extends EventTarget {
   }
 
   addSending(track, kind) {
-    const tr = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream] });
+    // The camera goes out as three simulcast layers (1/4, 1/2 and full resolution, lowest first: the SFU
+    // picks one per subscriber from its bandwidth and tile size); the screen share stays one sharp stream.
+    const sendEncodings = kind === 'camera' ? SIMULCAST : undefined;
+    const tr = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream], sendEncodings });
     this.kinds.set(tr, kind);
     return tr;
   }

@@ -213,6 +213,33 @@ static void do_offer(cmd_t *c, json_t *m, const char *tx, const char *room, cons
     sfu_offer(c->sfu, tx, room, pid, user, node, json_string_value(sdp), json_string_length(sdp), labels, n);
 }
 
+/* view {room, pid, tiles: [{publisher, width, visible}]}: what the participant's client shows of each
+ * publisher's camera (sfu.h sfu_view). At most VIEW_MAX_TILES tiles; a bad tile makes the command bad. */
+#define VIEW_MAX_TILES 64
+static void do_view(cmd_t *c, json_t *m, const char *room, const char *pid)
+{
+    json_t *tiles = json_object_get(m, "tiles");
+    if (!json_is_array(tiles) || json_array_size(tiles) > VIEW_MAX_TILES) {
+        bad(c, "view: tiles must be an array of at most 64", m);
+        return;
+    }
+    sfu_tile_t t[VIEW_MAX_TILES];
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(tiles, i, v)
+    {
+        const char *publisher = str(v, "publisher", ID_MAX);
+        json_t *w = json_object_get(v, "width"), *vis = json_object_get(v, "visible");
+        if (!publisher || !json_is_integer(w) || json_integer_value(w) < 0 || json_integer_value(w) > 16384 ||
+            !json_is_boolean(vis)) {
+            bad(c, "view: each tile needs publisher, width (0-16384) and visible", m);
+            return;
+        }
+        t[n++] = (sfu_tile_t){publisher, (unsigned)json_integer_value(w), json_is_true(vis)};
+    }
+    sfu_view(c->sfu, room, pid, t, n);
+}
+
 /* A recording's name becomes a directory: 1–64 of [A-Za-z0-9_-], nothing a path could climb with. */
 static int name_ok(const char *n)
 {
@@ -316,6 +343,8 @@ void cmd_handle(cmd_t *c, const char *payload, size_t len)
         }
     } else if (!strcmp(op, "leave")) {
         sfu_leave(c->sfu, room, pid);
+    } else if (!strcmp(op, "view")) {
+        do_view(c, m, room, pid);
     } else {
         bad(c, "unknown op", m);
     }

@@ -71,9 +71,10 @@ static char *on_http(void *ctx, const char *path, int *status, const char **type
         sfu_gauges(a->sfu, &g);
         g.redis_up = control_up(a->control);
         g.draining = a->draining;
-        size_t cap = 16384;
+        size_t cap = 65536;
         char *buf = g_malloc(cap);
-        metrics_render(&g, buf, cap);
+        size_t at = metrics_render(&g, buf, cap);
+        sfu_metrics_text(a->sfu, buf + at, cap - at);
         *status = 200;
         *type = "text/plain; version=0.0.4";
         return buf;

@@ -57,6 +57,8 @@ size_t metrics_render(const sfu_gauges_t *g, char *buf, size_t len)
     C("retransmissions", c->retransmissions, "packets resent from the retransmission buffer");
     C("nack_misses", c->nack_misses, "NACKed packets no longer held in the retransmission buffer");
     C("keyframe_requests", c->keyframe_requests, "keyframes wanted by subscribers (PLI, FIR, new leg) before throttling");
+    C("layer_switches", c->layer_switches, "subscriber legs switched to another simulcast layer");
+    C("twcc_feedbacks", c->twcc_feedbacks, "transport-cc feedback messages received from subscribers");
     C("bad_rtcp", c->bad_rtcp, "RTCP packets that decrypted but did not parse");
     C("plis", c->plis_sent, "keyframe requests sent to publishers");
     C("plis_received", c->plis_received, "PLIs received from subscribers");

@@ -32,6 +32,8 @@ typedef struct {
     uint64_t speaker_changes;
     uint64_t renegotiations;
     uint64_t redis_reconnects;
+    uint64_t layer_switches;      /* subscriber legs moved to another simulcast layer (all rooms) */
+    uint64_t twcc_feedbacks;      /* transport-cc feedback messages from subscribers */
 } sfu_counters_t;
 
 extern sfu_counters_t sfu_counters;

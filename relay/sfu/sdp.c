@@ -620,6 +620,44 @@ sdp_codec_t *sdp_add_codec(sdp_media_t *m, const sdp_codec_t *c)
     return &m->codecs[m->ncodecs++];
 }
 
+int sdp_accept_simulcast(const sdp_media_t *offer, sdp_media_t *answer, size_t max)
+{
+    answer->nrids = 0;
+    answer->simulcast[0] = 0;
+    if (strncmp(offer->simulcast, "send ", 5) != 0)
+        return 0;
+    if (max > SDP_MAX_RIDS)
+        max = SDP_MAX_RIDS;
+    char list[sizeof offer->simulcast];
+    snprintf(list, sizeof list, "%s", offer->simulcast + 5);
+    char *space = strchr(list, ' ');
+    if (space)
+        *space = 0; /* a "recv …" part after it: the SFU sends nothing as simulcast */
+    char accepted[sizeof answer->simulcast] = "recv ";
+    size_t at = 5;
+    for (char *save = NULL, *tok = strtok_r(list, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+        char *comma = strchr(tok, ',');
+        if (comma)
+            *comma = 0;
+        if (*tok == '~' || answer->nrids == max)
+            continue;
+        int offered = 0;
+        for (size_t i = 0; i < offer->nrids; i++)
+            offered |= offer->rids[i].send && !strcmp(offer->rids[i].id, tok);
+        if (!offered)
+            continue;
+        snprintf(answer->rids[answer->nrids].id, sizeof answer->rids[0].id, "%s", tok);
+        answer->rids[answer->nrids++].send = 0;
+        at += (size_t)snprintf(accepted + at, sizeof accepted - at, "%s%s", answer->nrids > 1 ? ";" : "", tok);
+    }
+    if (answer->nrids < 2) {
+        answer->nrids = 0;
+        return 0;
+    }
+    snprintf(answer->simulcast, sizeof answer->simulcast, "%s", accepted);
+    return 1;
+}
+
 const char *sdp_dir_name(sdp_dir_t d)
 {
     static const char *const names[] = {"sendrecv", "sendonly", "recvonly", "inactive"};

@@ -120,6 +120,13 @@ sdp_media_t *sdp_add_media(sdp_t *s);
 /* A new empty description, or NULL when out of memory. */
 sdp_t *sdp_new(void);
 
+/* RFC 8853 simulcast, answerer side: when offer has "a=simulcast:send r1;r2;…" naming rids it declares
+ * "send" (lowest quality first, as Staffroom's client sends them), fills answer's rids (direction recv)
+ * and "a=simulcast:recv …" with at most max of them, in the offered order (an alternative after ',' is
+ * left out, and so are paused "~" rids). Returns 1 when at least two were accepted, else 0 and answer
+ * has no rids (the browser then sends one stream). */
+int sdp_accept_simulcast(const sdp_media_t *offer, sdp_media_t *answer, size_t max);
+
 /* Writes s as SDP text ("\r\n" line ends). Returns a new NUL-terminated string (free()), or NULL when out
  * of memory. Session-level ICE/DTLS attributes are written in every section (JSEP style); the BUNDLE group
  * lists every section with a port other than 0. */

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bwe.h"
 #include "ice.h"
 #include "keyreq.h"
+#include "layers.h"
 #include "log.h"
 #include "nackbuf.h"
 #include "peer.h"
@@ -20,6 +22,7 @@
 #include "sdp.h"
 #include "speaker.h"
 #include "srtp.h"
+#include "twcc.h"
 #include "vp8.h"
 
 /* The payload types the SFU uses towards subscribers (it rewrites the publisher's on forwarding). */
@@ -37,6 +40,22 @@
 #define RTCP_MAX_DATAGRAM 1200
 #define EXT_AUDIO_LEVEL "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 #define EXT_MID "urn:ietf:params:rtp-hdrext:sdes:mid"
+#define EXT_RID "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+#define EXT_RRID "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
+#define EXT_TCC "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+/* Simulcast and its adaptation (issue 13). Every LAYERS_TICK_MS each subscriber's estimate (bwe.h) is
+ * shared over its video legs (layers.h); a leg switches to its new layer on that layer's next keyframe.
+ * AUDIO_RESERVE_BPS per audio leg is set aside first: audio is never starved for video. A layer's rate
+ * is measured over LAYER_RATE_WINDOW_US; one silent for LAYER_DEAD_US is not live (the publisher stopped
+ * it, or its link dropped it). A layer nobody has chosen for LAYER_PAUSE_MS is paused at the publisher. */
+#define LAYERS_TICK_MS 250
+#define AUDIO_RESERVE_BPS 48000
+#define LAYER_RATE_WINDOW_US 1000000
+#define LAYER_DEAD_US 1500000
+#define LAYER_PAUSE_MS 3000
+#define TWCC_MAX_STATUSES 2048
+#define SIMULCAST_START_KBPS "1200"
+#define KEYFRAME_RETRY_MS 1000 /* a leg waiting this long for its new layer's keyframe asks again */
 #define MAX_SLOTS SDP_MAX_MEDIA
 /* Retransmission buffer of a video leg: Chromium's packets stay under 1200 bytes, and at the room
  * bitrates (≤ 2.5 Mbit/s, ~250 packets/s) 256 packets cover the second after which a resend is too late
@@ -79,12 +98,28 @@ struct track {
     int pt;          /* the publisher's payload type of codec */
     int out_pt;      /* ours towards subscribers */
     char fmtp[160];
-    uint32_t ssrc, rtx_ssrc;
+    uint32_t ssrc, rtx_ssrc; /* ssrc: layer 0's (0 until a simulcast layer's first packet names it) */
     int audio_level_id;
     GPtrArray *legs; /* leg_t */
-    keyreq_t keyreq;   /* video: PLI throttle */
-    rtpstats_rx_t rx;  /* what the SFU receives of it: the RR to the publisher, the SRs to subscribers */
+    /* Its streams: one, or one per simulcast layer (rid), lowest first. Per layer a PLI throttle
+     * (keyreq.h), reception statistics (the RR to the publisher, the SRs to subscribers), its measured
+     * rate and frame size (layers.h inputs), and whether the publisher was told to pause it. */
+    struct {
+        char rid[17];
+        uint32_t ssrc;
+        keyreq_t keyreq;
+        rtpstats_rx_t rx;
+        uint64_t win_start_us, win_bytes, last_us;
+        uint32_t bps;
+        uint16_t width, height;
+        int paused;
+        uint64_t unused_since_ms;
+    } layers[LAYERS_MAX];
+    int nlayers;
+    int simulcast;
+    int rid_id, rrid_id, mid_id; /* the publisher's extmap ids of rtp-stream-id (simulcast), its repair, mid */
     recorder_stream_t *rec; /* its file while the room records (owned by the recorder; NULL otherwise) */
+    int rec_layer;          /* the layer recorded (simulcast: the highest live when recording began), -1 */
 };
 
 struct leg {
@@ -99,6 +134,11 @@ struct leg {
     int active;
     int64_t active_us;  /* when it became active (for the join-time log) */
     int keyframe_sent;  /* a keyframe has been forwarded on it: the subscriber can show the track */
+    /* The layer of the track forwarded now (-1: none) and the one chosen (switched to on its next
+     * keyframe); audio and single-stream video start on 0. ll: the layer choice's inputs and state. */
+    int cur, target;
+    uint64_t wait_ms; /* when it started waiting for target's keyframe (re-asked each KEYFRAME_RETRY_MS) */
+    layers_leg_t ll;
 };
 
 struct part {
@@ -116,6 +156,12 @@ struct part {
     uint32_t speaker_id;
     guint idle_free, ice_timer;
     int up;
+    /* Transport-wide congestion control towards it: the extmap id used in the SFU's offers (its own
+     * offer's id when it has one: ids are shared across a BUNDLE), whether its answer accepted it, the
+     * next sequence number, and the estimate built from its feedback. */
+    int tcc_id, tcc_on;
+    uint16_t tcc_seq;
+    bwe_t *bwe;
 };
 
 struct room {
@@ -124,6 +170,7 @@ struct room {
     speaker_t *speakers; /* audio levels → dominant speaker (speaker.h), by part_t.speaker_id */
     uint32_t next_speaker_id;
     part_t *speaker;     /* the last one announced */
+    uint64_t layer_switches; /* metrics */
     sfu_t *sfu;
     recorder_t *rec;     /* while recording (recorder.h) */
     char *rec_node, *rec_name;
@@ -137,12 +184,13 @@ struct sfu {
     GHashTable *rooms; /* id → room_t */
     uint64_t session_id;
     int draining;
-    guint speaker_timer, media_timer, rtcp_timer;
+    guint speaker_timer, media_timer, rtcp_timer, layers_timer;
     GPtrArray *dying; /* parts waiting for their idle free */
     unsigned rec_finishing; /* recordings whose writer has not reported back yet */
 };
 
 static void record_packet(track_t *t, const rtp_view_t *v, int keyframe);
+static int record_layer(track_t *t);
 static void record_end(room_t *r, const char *reason);
 
 /* ---- lookups ------------------------------------------------------------------------------------ */
@@ -168,12 +216,43 @@ static slot_t *find_slot(part_t *p, const char *mid)
     return NULL;
 }
 
-static track_t *track_by_ssrc(part_t *p, uint32_t ssrc)
+/* The track (and its layer, in *layer: -1 for its RTX stream) a publisher's SSRC belongs to. */
+static track_t *track_by_ssrc(part_t *p, uint32_t ssrc, int *layer)
 {
     for (guint i = 0; i < p->tracks->len; i++) {
         track_t *t = p->tracks->pdata[i];
-        if (t->ssrc == ssrc || (t->rtx_ssrc && t->rtx_ssrc == ssrc))
+        for (int k = 0; k < t->nlayers; k++)
+            if (t->layers[k].ssrc == ssrc) {
+                *layer = k;
+                return t;
+            }
+        if (t->rtx_ssrc && t->rtx_ssrc == ssrc) {
+            *layer = -1;
             return t;
+        }
+    }
+    return NULL;
+}
+
+/* RFC 8852: a simulcast layer's SSRC is learnt from its first packet, which names its rid. Only packets
+ * of the track's codec bind (an RTX packet names the rid it repairs in another extension). */
+static track_t *bind_layer(part_t *p, const rtp_view_t *v, int *layer)
+{
+    for (guint i = 0; i < p->tracks->len; i++) {
+        track_t *t = p->tracks->pdata[i];
+        const uint8_t *rid;
+        size_t n;
+        if (!t->simulcast || v->pt != t->pt || rtp_find_ext(v, (uint8_t)t->rid_id, &rid, &n) < 0)
+            continue;
+        for (int k = 0; k < t->nlayers; k++)
+            if (!t->layers[k].ssrc && strlen(t->layers[k].rid) == n && !memcmp(t->layers[k].rid, rid, n)) {
+                t->layers[k].ssrc = v->ssrc;
+                if (k == 0)
+                    t->ssrc = v->ssrc;
+                *layer = k;
+                log_info("participant %s: %s layer %s is ssrc %u", p->pid, t->label, t->layers[k].rid, v->ssrc);
+                return t;
+            }
     }
     return NULL;
 }
@@ -183,10 +262,10 @@ static uint32_t random_ssrc(void) { return g_random_int_range(1, G_MAXINT32); }
 /* ---- RTCP towards a publisher ------------------------------------------------------------------- */
 
 /* RFC 4585 §6.3.1 PLI to the track's publisher. */
-static void send_pli(track_t *t)
+static void send_pli(track_t *t, int layer)
 {
     uint8_t pkt[12 + SFU_SRTP_TRAILER];
-    long n = rtcp_build_pli(pkt, 12, SFU_RTCP_SSRC, t->ssrc);
+    long n = rtcp_build_pli(pkt, 12, SFU_RTCP_SSRC, t->layers[layer].ssrc);
     if (n > 0 && peer_send_rtcp(t->owner->peer, pkt, (size_t)n) == 0)
         sfu_counters.plis_sent++;
 }
@@ -196,21 +275,68 @@ static uint64_t now_ms(void) { return (uint64_t)g_get_monotonic_time() / 1000; }
 /* A keyframe of t is wanted (a subscriber lost the picture, or starts receiving it): sent now, or when
  * the throttle allows (then by on_rtp, which polls it with every packet of the track: a track that sends
  * nothing has no keyframe to give either). A burst of subscribers asking costs the publisher one. */
-static void keyframe_wanted(track_t *t, keyreq_reason_t why)
+static void keyframe_wanted(track_t *t, int layer, keyreq_reason_t why)
 {
-    if (strcmp(t->kind, "video") != 0 || !t->ssrc || !t->owner->up)
+    if (strcmp(t->kind, "video") != 0 || layer < 0 || layer >= t->nlayers || !t->layers[layer].ssrc || !t->owner->up)
         return;
     sfu_counters.keyframe_requests++;
-    if (keyreq_request(&t->keyreq, why, now_ms()))
-        send_pli(t);
+    if (keyreq_request(&t->layers[layer].keyreq, why, now_ms()))
+        send_pli(t, layer);
 }
 
 /* ---- forwarding --------------------------------------------------------------------------------- */
 
-/* Sends one publisher packet to every active leg of its track: each leg gets its own copy, rewritten to
- * the SSRC/seq/ts the subscriber's section carries (rewrite.h), kept in the leg's retransmission buffer
- * before SRTP protects it. v is the packet's view (v->data == buf). */
-static void forward(track_t *t, const uint8_t *buf, size_t len, const rtp_view_t *v, int keyframe)
+/* A copy of the publisher's packet in[0..len) whose header extensions are replaced by one element: the
+ * subscriber's transport-wide sequence number (id, 2 bytes, filled in by send_media). The publisher's
+ * other elements mean nothing to the subscriber (the SFU's offers map no other id for what it sends).
+ * Returns the copy's length, or 0 when it does not fit in cap. */
+static size_t with_tcc_ext(uint8_t *out, size_t cap, const uint8_t *in, size_t len, const rtp_view_t *v, int id)
+{
+    size_t head = RTP_HEADER_LEN + 4u * v->csrc_count, body = len - v->payload_off; /* payload + padding */
+    size_t n = head + 8 + body;
+    if (n > cap)
+        return 0;
+    memcpy(out, in, head);
+    out[0] |= 0x10;
+    const uint8_t ext[8] = {0xBE, 0xDE, 0, 1, (uint8_t)(id << 4 | 1), 0, 0, 0}; /* RFC 8285 §4.2 */
+    memcpy(out + head, ext, sizeof ext);
+    memcpy(out + head + 8, in + v->payload_off, body);
+    return n;
+}
+
+/* Sends an RTP packet to a subscriber; with transport-cc on, stamps it with the subscriber's next
+ * transport-wide sequence number and tells its estimator (a retransmission gets a number of its own). */
+static int send_media(part_t *sub, uint8_t *pkt, size_t len)
+{
+    if (sub->tcc_on && sub->bwe) {
+        rtp_view_t v;
+        uint8_t seq[2] = {(uint8_t)(sub->tcc_seq >> 8), (uint8_t)sub->tcc_seq};
+        if (rtp_parse(pkt, len, &v) == 0 && rtp_set_ext(pkt, &v, (uint8_t)sub->tcc_id, seq, 2) == 0) {
+            bwe_sent(sub->bwe, sub->tcc_seq, len, (uint64_t)g_get_monotonic_time());
+            sub->tcc_seq++;
+        }
+    }
+    return peer_send_rtp(sub->peer, pkt, len);
+}
+
+/* A leg starts forwarding its chosen layer at that layer's keyframe (rewrite.c keeps the numbering
+ * continuous across the change of SSRC). */
+static void leg_switch(leg_t *l, int layer)
+{
+    if (l->cur >= 0) {
+        sfu_counters.layer_switches++;
+        if (l->sub->room)
+            l->sub->room->layer_switches++;
+    }
+    log_info("participant %s: %s's %s layer %d -> %d", l->sub->pid, l->track->owner->pid, l->track->label, l->cur, layer);
+    l->cur = layer;
+}
+
+/* Sends one publisher packet (of the track's layer `layer`) to every active leg of its track that
+ * forwards that layer: each leg gets its own copy, rewritten to the SSRC/seq/ts the subscriber's section
+ * carries (rewrite.h), kept in the leg's retransmission buffer before SRTP protects it. v is the
+ * packet's view (v->data == buf). */
+static void forward(track_t *t, int layer, const uint8_t *buf, size_t len, const rtp_view_t *v, int keyframe)
 {
     uint8_t out[1500 + SFU_SRTP_TRAILER];
     if (len > 1500)
@@ -221,23 +347,35 @@ static void forward(track_t *t, const uint8_t *buf, size_t len, const rtp_view_t
         slot_t *sl = l->slot;
         if (!l->active || !l->sub->up || l->sub->closing || !sl || !sl->rw)
             continue;
+        if (l->target != l->cur && layer == l->target && keyframe)
+            leg_switch(l, layer);
+        if (layer != l->cur)
+            continue;
         if (v->payload_len == 0) {
             /* A padding-only probe meant for the publisher's link, not the subscriber's: closing the
              * gap keeps the subscriber from NACKing it (rewrite.h rule 7). */
             rewrite_drop(sl->rw, v);
             continue;
         }
-        memcpy(out, buf, len);
+        size_t n = len;
         rtp_view_t ov = *v;
-        ov.data = out;
+        if (l->sub->tcc_on) {
+            n = with_tcc_ext(out, 1500, buf, len, v, l->sub->tcc_id);
+            if (!n || rtp_parse(out, n, &ov) < 0)
+                continue;
+        } else {
+            memcpy(out, buf, len);
+            ov.data = out;
+        }
         rewrite_result_t res;
-        if (rewrite_packet(sl->rw, out, len, &ov, now, &res) != REWRITE_FORWARD)
+        if (rewrite_packet(sl->rw, out, n, &ov, now, &res) != REWRITE_FORWARD)
             continue;
         if (sl->nack)
-            nackbuf_store(sl->nack, out, len, res.seq, now); /* a packet too big for a slot is just not resendable */
-        if (peer_send_rtp(l->sub->peer, out, len) == 0) {
+            nackbuf_store(sl->nack, out, n, res.seq, now); /* a packet too big for a slot is just not resendable */
+        /* (the recorder's tap sits here: it sees the publisher's packet, buf/len, once per track) */
+        if (send_media(l->sub, out, n) == 0) {
             sfu_counters.forwarded_packets++;
-            sfu_counters.forwarded_bytes += len;
+            sfu_counters.forwarded_bytes += n;
             if (keyframe && !l->keyframe_sent) {
                 l->keyframe_sent = 1;
                 log_info("participant %s receives %s's %s: first keyframe %lld ms after the leg became active",
@@ -259,33 +397,45 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
         sfu_counters.bad_packets++;
         return;
     }
-    track_t *t = track_by_ssrc(p, v.ssrc);
+    int layer = 0;
+    track_t *t = track_by_ssrc(p, v.ssrc, &layer);
+    if (!t)
+        t = bind_layer(p, &v, &layer);
     if (!t) {
         sfu_counters.bad_packets++;
         return;
     }
-    if (v.ssrc == t->rtx_ssrc)
+    if (layer < 0)
         return; /* retransmissions to us: we do not NACK publishers, so nothing waits for them */
     if (v.pt != t->pt)
         return; /* another codec of the section (e.g. FEC, CN): not forwarded */
     uint64_t now_us = (uint64_t)g_get_monotonic_time();
-    rtpstats_rx_packet(&t->rx, v.seq, v.ts, now_us);
+    rtpstats_rx_packet(&t->layers[layer].rx, v.seq, v.ts, now_us);
+    t->layers[layer].win_bytes += len;
+    t->layers[layer].last_us = now_us;
     int keyframe = 0;
     if (!strcmp(t->kind, "video")) {
         vp8_desc_t d;
         keyframe = !strcasecmp(t->codec, "VP8") && vp8_parse(buf + v.payload_off, v.payload_len, &d) == 0 && d.keyframe;
-        if (keyframe)
-            keyreq_keyframe_seen(&t->keyreq, now_us / 1000);
-        else if (keyreq_poll(&t->keyreq, now_us / 1000))
-            send_pli(t);
+        if (keyframe) {
+            keyreq_keyframe_seen(&t->layers[layer].keyreq, now_us / 1000);
+            uint16_t w = 0, hgt = 0;
+            if (vp8_keyframe_size(buf + v.payload_off, v.payload_len, &d, &w, &hgt) == 0 && w != t->layers[layer].width) {
+                log_info("participant %s: %s layer %d is %ux%u", p->pid, t->label, layer, w, hgt);
+                t->layers[layer].width = w;
+                t->layers[layer].height = hgt;
+            }
+        } else if (keyreq_poll(&t->layers[layer].keyreq, now_us / 1000)) {
+            send_pli(t, layer);
+        }
     }
     const uint8_t *lvl;
     size_t lvl_len;
     if (t->audio_level_id && rtp_find_ext(&v, (uint8_t)t->audio_level_id, &lvl, &lvl_len) == 0 && lvl_len >= 1)
         speaker_level(p->room->speakers, p->speaker_id, lvl[0], now_us / 1000);
-    if (p->room->rec)
-        record_packet(t, &v, keyframe); /* with simulcast: only the top camera layer's packets come here */
-    forward(t, buf, len, &v, keyframe);
+    if (p->room->rec && layer == record_layer(t))
+        record_packet(t, &v, keyframe); /* with simulcast: one layer (record_layer), the best arriving */
+    forward(t, layer, buf, len, &v, keyframe);
 }
 
 /* A section the SFU sends on, by the SSRC the subscriber sees (what its feedback names). */
@@ -327,7 +477,7 @@ static void resend(void *ctx, const uint8_t *pkt, size_t len)
     } else {
         memcpy(out, pkt, len);
     }
-    if (peer_send_rtp(c->sub->peer, out, n) == 0)
+    if (send_media(c->sub, out, n) == 0)
         sfu_counters.retransmissions++;
 }
 
@@ -354,11 +504,25 @@ static void on_nack(part_t *p, const rtcp_fb_t *fb)
     sfu_counters.nack_misses += missed;
 }
 
+/* Transport-wide feedback from a subscriber: its estimate learns from it (bwe.h). */
+static void on_twcc(part_t *p, const rtcp_fb_t *fb)
+{
+    rtcp_twcc_t tw;
+    static twcc_pkt_t pkts[TWCC_MAX_STATUSES]; /* one thread; too big for the stack of a callback */
+    int n;
+    if (!p->bwe || rtcp_parse_twcc(fb, &tw) < 0 || (n = twcc_decode(&tw, pkts, TWCC_MAX_STATUSES)) < 0) {
+        sfu_counters.bad_rtcp++;
+        return;
+    }
+    sfu_counters.twcc_feedbacks++;
+    bwe_feedback(p->bwe, pkts, (size_t)n, (uint64_t)g_get_monotonic_time());
+}
+
 static void keyframe_for_out_ssrc(part_t *p, uint32_t ssrc)
 {
     slot_t *sl = slot_by_out_ssrc(p, ssrc);
     if (sl)
-        keyframe_wanted(sl->leg->track, KEYREQ_SUBSCRIBER_LOSS);
+        keyframe_wanted(sl->leg->track, sl->leg->cur >= 0 ? sl->leg->cur : sl->leg->target, KEYREQ_SUBSCRIBER_LOSS);
 }
 
 /* A participant's compound RTCP. As a subscriber: NACKs are answered, PLI/FIR become (throttled) keyframe
@@ -381,9 +545,10 @@ static void on_rtcp(void *ctx, uint8_t *buf, size_t len)
                 sfu_counters.bad_rtcp++;
                 continue;
             }
-            track_t *t = track_by_ssrc(p, sr.ssrc);
-            if (t && sr.ssrc == t->ssrc)
-                rtpstats_rx_sr(&t->rx, sr.ntp, sr.rtp_ts, (uint64_t)g_get_monotonic_time());
+            int layer;
+            track_t *t = track_by_ssrc(p, sr.ssrc, &layer);
+            if (t && layer >= 0)
+                rtpstats_rx_sr(&t->layers[layer].rx, sr.ntp, sr.rtp_ts, (uint64_t)g_get_monotonic_time());
         } else if ((pkt.type == RTCP_RTPFB || pkt.type == RTCP_PSFB) && rtcp_parse_fb(&pkt, &fb) == 0) {
             if (pkt.type == RTCP_RTPFB && fb.fmt == RTCP_RTPFB_NACK) {
                 on_nack(p, &fb);
@@ -399,7 +564,9 @@ static void on_rtcp(void *ctx, uint8_t *buf, size_t len)
                         keyframe_for_out_ssrc(p, e.ssrc);
                 }
             }
-            /* REMB and transport-cc: no bandwidth estimation yet. */
+            else if (pkt.type == RTCP_RTPFB && fb.fmt == RTCP_RTPFB_TWCC)
+                on_twcc(p, &fb);
+            /* REMB: not used (the SFU's offers negotiate transport-cc, which Chromium prefers). */
         } else if (pkt.type == RTCP_RTPFB || pkt.type == RTCP_PSFB) {
             sfu_counters.bad_rtcp++;
         }
@@ -516,6 +683,7 @@ static void part_unlink(part_t *p)
 static void part_destroy(part_t *p)
 {
     peer_free(p->peer);
+    bwe_free(p->bwe);
     for (size_t i = 0; i < p->nslots; i++)
         slot_free(p->slots[i]);
     g_ptr_array_free(p->tracks, TRUE);
@@ -572,7 +740,7 @@ static void on_up(void *ctx)
     /* What it subscribes to starts with a keyframe. */
     for (size_t i = 0; i < p->nslots; i++)
         if (p->slots[i]->leg && p->slots[i]->leg->active)
-            keyframe_wanted(p->slots[i]->leg->track, KEYREQ_NEW_SUBSCRIBER);
+            keyframe_wanted(p->slots[i]->leg->track, p->slots[i]->leg->target, KEYREQ_NEW_SUBSCRIBER);
 }
 
 static void on_down(void *ctx, peer_down_t why, const char *detail)
@@ -627,7 +795,7 @@ static void add_candidates(part_t *p, sdp_media_t *m)
     }
 }
 
-static void codec_for_subscriber(const track_t *t, sdp_media_t *m)
+static void codec_for_subscriber(const track_t *t, sdp_media_t *m, int tcc_id)
 {
     sdp_codec_t c = {.pt = t->out_pt, .apt = -1};
     g_strlcpy(c.name, t->codec, sizeof c.name);
@@ -638,6 +806,14 @@ static void codec_for_subscriber(const track_t *t, sdp_media_t *m)
     } else {
         c.clock = 90000;
         c.fb = SDP_FB_NACK | SDP_FB_PLI | SDP_FB_FIR;
+    }
+    if (tcc_id) {
+        /* transport-wide feedback about everything the SFU sends it (its estimate, bwe.h) */
+        c.fb |= SDP_FB_TCC;
+        if (m->nextmaps < SDP_MAX_EXTMAPS) {
+            m->extmaps[m->nextmaps].id = tcc_id;
+            g_strlcpy(m->extmaps[m->nextmaps++].uri, EXT_TCC, sizeof m->extmaps[0].uri);
+        }
     }
     sdp_add_codec(m, &c);
     if (!strcmp(t->kind, "video")) {
@@ -658,7 +834,7 @@ static void send_section(part_t *p, const slot_t *sl, sdp_media_t *m)
     m->rtcp_mux = m->rtcp_rsize = 1;
     leg_t *l = sl->leg;
     if (l) {
-        codec_for_subscriber(l->track, m);
+        codec_for_subscriber(l->track, m, p->tcc_id);
         m->dir = SDP_SENDONLY;
         g_strlcpy(m->msid, l->msid, sizeof m->msid);
         sdp_ssrc_t *x = &m->ssrcs[m->nssrcs++];
@@ -679,10 +855,9 @@ static void send_section(part_t *p, const slot_t *sl, sdp_media_t *m)
         g_strlcpy(dummy.codec, !strcmp(sl->kind, "audio") ? "opus" : "VP8", sizeof dummy.codec);
         if (!strcmp(sl->kind, "audio"))
             g_strlcpy(dummy.fmtp, "minptime=10;useinbandfec=1", sizeof dummy.fmtp);
-        codec_for_subscriber(&dummy, m);
+        codec_for_subscriber(&dummy, m, p->tcc_id);
         m->dir = SDP_INACTIVE;
     }
-    (void)p;
 }
 
 /* Chooses what the SFU receives on a section the participant publishes on. Returns the codec, or NULL
@@ -748,6 +923,15 @@ static int answer_section(part_t *p, const sdp_t *offer, size_t idx, const sfu_l
         sdp_add_codec(m, &r);
     }
     int lvl = sdp_find_extmap(om, EXT_AUDIO_LEVEL), mid = sdp_find_extmap(om, EXT_MID);
+    const char *label = !strcmp(om->kind, "audio") ? "mic" : "camera";
+    for (size_t i = 0; i < nlabels; i++)
+        if (!strcmp(labels[i].mid, om->mid))
+            label = labels[i].label;
+    int rid_id = sdp_find_extmap(om, EXT_RID);
+    /* A camera's VP8 may come as simulcast layers (by rid, with the rtp-stream-id extension); a screen
+     * share stays one stream (answered without simulcast: the browser sends its first encoding only). */
+    int simulcast = !strcmp(om->kind, "video") && !strcasecmp(c->name, "VP8") && strcmp(label, "screen") != 0 && rid_id &&
+                    sdp_accept_simulcast(om, m, LAYERS_MAX);
     if (lvl) {
         m->extmaps[m->nextmaps].id = lvl;
         g_strlcpy(m->extmaps[m->nextmaps++].uri, EXT_AUDIO_LEVEL, sizeof m->extmaps[0].uri);
@@ -755,6 +939,23 @@ static int answer_section(part_t *p, const sdp_t *offer, size_t idx, const sfu_l
     if (mid) {
         m->extmaps[m->nextmaps].id = mid;
         g_strlcpy(m->extmaps[m->nextmaps++].uri, EXT_MID, sizeof m->extmaps[0].uri);
+    }
+    if (simulcast && m->ncodecs && strlen(m->codecs[0].fmtp) + 32 < sizeof m->codecs[0].fmtp) {
+        /* The SFU gives publishers no congestion feedback of their own: the browser's estimate starts at
+         * 300 kbit/s and climbs on loss reports alone, which leaves the top layer off for ~15 s. A start
+         * estimate that carries all three layers (the loss reports still bring it down) avoids that. */
+        sdp_codec_t *vc = &m->codecs[0];
+        g_strlcat(vc->fmtp, *vc->fmtp ? ";" : "", sizeof vc->fmtp);
+        g_strlcat(vc->fmtp, "x-google-start-bitrate=" SIMULCAST_START_KBPS, sizeof vc->fmtp);
+    }
+    if (simulcast) {
+        m->extmaps[m->nextmaps].id = rid_id;
+        g_strlcpy(m->extmaps[m->nextmaps++].uri, EXT_RID, sizeof m->extmaps[0].uri);
+        int rrid = sdp_find_extmap(om, EXT_RRID);
+        if (rrid) {
+            m->extmaps[m->nextmaps].id = rrid;
+            g_strlcpy(m->extmaps[m->nextmaps++].uri, EXT_RRID, sizeof m->extmaps[0].uri);
+        }
     }
     m->dir = sends ? SDP_RECVONLY : SDP_INACTIVE;
     if (!om->port) {
@@ -764,29 +965,39 @@ static int answer_section(part_t *p, const sdp_t *offer, size_t idx, const sfu_l
         sl->rejected = 1;
     }
     uint32_t ssrc = om->fid_primary ? om->fid_primary : om->nssrcs ? om->ssrcs[0].ssrc : 0;
-    if (sends && ssrc && !sl->track) {
+    if (sends && (ssrc || simulcast) && !sl->track) {
         track_t *t = g_new0(track_t, 1);
+        t->rec_layer = -1;
         t->owner = p;
         t->legs = g_ptr_array_new();
         g_strlcpy(t->mid, om->mid, sizeof t->mid);
         g_strlcpy(t->kind, om->kind, sizeof t->kind);
-        g_strlcpy(t->label, !strcmp(om->kind, "audio") ? "mic" : "camera", sizeof t->label);
-        for (size_t i = 0; i < nlabels; i++)
-            if (!strcmp(labels[i].mid, om->mid))
-                g_strlcpy(t->label, labels[i].label, sizeof t->label);
+        g_strlcpy(t->label, label, sizeof t->label);
         g_strlcpy(t->codec, c->name, sizeof t->codec);
         g_strlcpy(t->fmtp, c->fmtp, sizeof t->fmtp);
         t->pt = c->pt;
         t->out_pt = !strcasecmp(c->name, "opus") ? PT_OPUS : !strcasecmp(c->name, "VP8") ? PT_VP8 : PT_H264;
-        t->ssrc = ssrc;
-        t->rtx_ssrc = om->fid_primary ? om->fid_rtx : 0;
+        t->ssrc = simulcast ? 0 : ssrc;
+        t->rtx_ssrc = !simulcast && om->fid_primary ? om->fid_rtx : 0;
         t->audio_level_id = lvl;
-        keyreq_init(&t->keyreq, KEYFRAME_INTERVAL_MS, KEYFRAME_FAST_MS);
-        rtpstats_rx_init(&t->rx, !strcmp(t->kind, "audio") ? 48000 : 90000);
+        t->simulcast = simulcast;
+        t->rid_id = rid_id;
+        t->rrid_id = simulcast ? sdp_find_extmap(om, EXT_RRID) : 0;
+        t->mid_id = mid;
+        t->nlayers = simulcast ? (int)m->nrids : 1;
+        for (int k = 0; k < t->nlayers; k++) {
+            if (simulcast)
+                g_strlcpy(t->layers[k].rid, m->rids[k].id, sizeof t->layers[k].rid);
+            else
+                t->layers[k].ssrc = ssrc;
+            keyreq_init(&t->layers[k].keyreq, KEYFRAME_INTERVAL_MS, KEYFRAME_FAST_MS);
+            rtpstats_rx_init(&t->layers[k].rx, !strcmp(t->kind, "audio") ? 48000 : 90000);
+        }
         sl->track = t;
         g_ptr_array_add(p->tracks, t);
         *tracks_changed = 1;
-        log_info("participant %s publishes %s (%s %s, ssrc %u)", p->pid, t->label, t->kind, t->codec, t->ssrc);
+        log_info("participant %s publishes %s (%s %s, ssrc %u, %d layer%s)", p->pid, t->label, t->kind, t->codec, t->ssrc,
+                 t->nlayers, t->nlayers > 1 ? "s" : "");
     } else if (!sends && sl->track) {
         track_t *t = sl->track;
         for (guint j = 0; j < t->legs->len; j++)
@@ -857,6 +1068,11 @@ static int sync_subscriptions(part_t *p)
             l->sub = p;
             l->slot = sl;
             l->rtx_pt = -1;
+            /* simulcast: nothing until the chosen layer's keyframe (the top one until the first choice) */
+            l->cur = t->simulcast ? -1 : 0;
+            l->target = t->simulcast ? t->nlayers - 1 : 0;
+            l->ll.chosen = -1;
+            l->ll.visible = 1;
             slot_open_stream(sl, t);
             snprintf(l->msid, sizeof l->msid, "%s-%s %s-%s", o->pid, !strcmp(t->label, "screen") ? "screen" : "av", o->pid, t->mid);
             sl->role = SLOT_SEND;
@@ -867,6 +1083,30 @@ static int sync_subscriptions(part_t *p)
         }
     }
     return changed;
+}
+
+/* In the SFU's own offers, a simulcast section it receives keeps its layers (RFC 8853 §5.3: the offerer
+ * says recv): without them the browser would fall back to one encoding. */
+static void offer_simulcast_recv(const track_t *t, sdp_media_t *m)
+{
+    const struct {
+        int id;
+        const char *uri;
+    } ext[] = {{t->mid_id, EXT_MID}, {t->rid_id, EXT_RID}, {t->rrid_id, EXT_RRID}};
+    for (size_t i = 0; i < 3; i++)
+        if (ext[i].id && m->nextmaps < SDP_MAX_EXTMAPS) {
+            m->extmaps[m->nextmaps].id = ext[i].id;
+            g_strlcpy(m->extmaps[m->nextmaps++].uri, ext[i].uri, sizeof m->extmaps[0].uri);
+        }
+    g_strlcpy(m->simulcast, "recv ", sizeof m->simulcast);
+    for (int k = 0; k < t->nlayers && k < SDP_MAX_RIDS; k++) {
+        g_strlcpy(m->rids[k].id, t->layers[k].rid, sizeof m->rids[k].id);
+        m->rids[k].send = 0;
+        if (k)
+            g_strlcat(m->simulcast, ";", sizeof m->simulcast);
+        g_strlcat(m->simulcast, t->layers[k].rid, sizeof m->simulcast);
+    }
+    m->nrids = (size_t)t->nlayers;
 }
 
 static void send_offer(part_t *p)
@@ -902,7 +1142,7 @@ static void send_offer(part_t *p)
                 track_t d = {.out_pt = !strcmp(sl->kind, "audio") ? PT_OPUS : PT_VP8};
                 g_strlcpy(d.kind, sl->kind, sizeof d.kind);
                 g_strlcpy(d.codec, !strcmp(sl->kind, "audio") ? "opus" : "VP8", sizeof d.codec);
-                codec_for_subscriber(&d, m);
+                codec_for_subscriber(&d, m, 0);
                 continue;
             }
             g_strlcpy(m->proto, "UDP/TLS/RTP/SAVPF", sizeof m->proto);
@@ -919,12 +1159,14 @@ static void send_offer(part_t *p)
                     g_strlcpy(m->extmaps[0].uri, EXT_AUDIO_LEVEL, sizeof m->extmaps[0].uri);
                     m->nextmaps = 1;
                 }
+                if (t->simulcast)
+                    offer_simulcast_recv(t, m);
                 m->dir = SDP_RECVONLY;
             } else {
                 track_t d = {.out_pt = !strcmp(sl->kind, "audio") ? PT_OPUS : PT_VP8};
                 g_strlcpy(d.kind, sl->kind, sizeof d.kind);
                 g_strlcpy(d.codec, !strcmp(sl->kind, "audio") ? "opus" : "VP8", sizeof d.codec);
-                codec_for_subscriber(&d, m);
+                codec_for_subscriber(&d, m, 0);
                 m->dir = SDP_RECVONLY;
             }
         }
@@ -1060,6 +1302,26 @@ static part_t *admit(sfu_t *s, const char *tx, const char *room, const char *pid
     return p;
 }
 
+/* The extmap id for transport-cc in the SFU's offers to a participant: the one its own offer uses (ids
+ * are one map across a BUNDLE group), else the lowest one-byte id its offer leaves free. 0: none free. */
+static int choose_tcc_id(const sdp_t *offer)
+{
+    int used[15] = {0};
+    for (size_t i = 0; i < offer->nmedia; i++) {
+        const sdp_media_t *m = &offer->media[i];
+        int id = sdp_find_extmap(m, EXT_TCC);
+        if (id)
+            return id;
+        for (size_t j = 0; j < m->nextmaps; j++)
+            if (m->extmaps[j].id < 15)
+                used[m->extmaps[j].id] = 1;
+    }
+    for (int id = 1; id < 15; id++)
+        if (!used[id])
+            return id;
+    return 0;
+}
+
 void sfu_offer(sfu_t *s, const char *tx, const char *room, const char *pid, const char *user, const char *node,
                const char *text, size_t len, const sfu_label_t *labels, size_t nlabels)
 {
@@ -1092,6 +1354,8 @@ void sfu_offer(sfu_t *s, const char *tx, const char *room, const char *pid, cons
             part_unlink(p);
         goto out;
     }
+    if (!p->tcc_id)
+        p->tcc_id = choose_tcc_id(offer);
     int changed = 0;
     char *answer = build_answer(p, offer, labels, nlabels, &changed);
     if (!answer) {
@@ -1152,6 +1416,14 @@ void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, con
             l->rtx_pt = rtx ? rtx->pt : -1;
         }
     }
+    /* Transport-cc: on once its answer keeps our id (a client that does not know it sends no feedback,
+     * and its packets keep the publisher's header as before). */
+    for (size_t i = 0; i < ans->nmedia && p->tcc_id && !p->tcc_on; i++)
+        if (p->slots[i]->role == SLOT_SEND && sdp_find_extmap(&ans->media[i], EXT_TCC) == p->tcc_id) {
+            bwe_config_t bc = {0};
+            p->bwe = bwe_new(&bc);
+            p->tcc_on = p->bwe != NULL;
+        }
     sdp_free(ans);
     for (size_t i = 0; i < p->nslots; i++) {
         leg_t *l = p->slots[i]->leg;
@@ -1159,7 +1431,7 @@ void sfu_answer(sfu_t *s, const char *tx, const char *room, const char *pid, con
             l->active = 1;
             l->active_us = g_get_monotonic_time();
             if (p->up)
-                keyframe_wanted(l->track, KEYREQ_NEW_SUBSCRIBER);
+                keyframe_wanted(l->track, l->target, KEYREQ_NEW_SUBSCRIBER);
         }
     }
     renegotiate(p);
@@ -1230,7 +1502,10 @@ static void record_end(room_t *r, const char *reason)
     for (guint i = 0; i < r->parts->len; i++) {
         part_t *p = r->parts->pdata[i];
         for (guint k = 0; k < p->tracks->len; k++)
+        {
             ((track_t *)p->tracks->pdata[k])->rec = NULL;
+            ((track_t *)p->tracks->pdata[k])->rec_layer = -1;
+        }
     }
     record_job_t *j = g_new0(record_job_t, 1);
     j->sfu = r->sfu;
@@ -1247,6 +1522,22 @@ static void record_end(room_t *r, const char *reason)
     recorder_stop(rec, on_recorded, j);
 }
 
+/* The layer of t a recording takes: its only one, or (simulcast) the highest arriving when the track's
+ * recording begins, kept for the file's life (a file has one resolution). */
+static int record_layer(track_t *t)
+{
+    if (t->rec_layer < 0) {
+        uint64_t now_us = (uint64_t)g_get_monotonic_time();
+        t->rec_layer = 0;
+        for (int k = t->nlayers - 1; k > 0; k--)
+            if (t->layers[k].last_us && now_us - t->layers[k].last_us <= LAYER_DEAD_US) {
+                t->rec_layer = k;
+                break;
+            }
+    }
+    return t->rec_layer;
+}
+
 static void record_packet(track_t *t, const rtp_view_t *v, int keyframe)
 {
     room_t *r = t->owner->room;
@@ -1259,7 +1550,7 @@ static void record_packet(track_t *t, const rtp_view_t *v, int keyframe)
         return;
     int flags = recorder_stream_rtp(t->rec, v, keyframe != 0);
     if (flags & RECORDER_WANT_KEYFRAME)
-        keyframe_wanted(t, KEYREQ_SUBSCRIBER_LOSS);
+        keyframe_wanted(t, t->rec_layer >= 0 ? t->rec_layer : 0, KEYREQ_SUBSCRIBER_LOSS);
     if (flags & RECORDER_LIMIT)
         record_end(r, "limit");
 }
@@ -1297,7 +1588,8 @@ void sfu_record_start(sfu_t *s, const char *tx, const char *room, const char *no
     for (guint i = 0; i < r->parts->len; i++) {
         part_t *p = r->parts->pdata[i];
         for (guint k = 0; k < p->tracks->len; k++)
-            keyframe_wanted(p->tracks->pdata[k], KEYREQ_NEW_SUBSCRIBER);
+            for (int q = 0; q < ((track_t *)p->tracks->pdata[k])->nlayers; q++)
+                keyframe_wanted(p->tracks->pdata[k], q, KEYREQ_NEW_SUBSCRIBER);
     }
     s->ev.ok(s->ev.ctx, node, tx, room, "");
 }
@@ -1421,6 +1713,176 @@ static gboolean on_media_tick(gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
+/* ---- simulcast: each subscriber's layers ------------------------------------------------------- */
+
+/* A layer's rate over the last window; live = a packet in the last LAYER_DEAD_US. */
+static void measure_layers(track_t *t, uint64_t now_us)
+{
+    for (int k = 0; k < t->nlayers; k++) {
+        __typeof__(t->layers[0]) *L = &t->layers[k];
+        if (!L->win_start_us) {
+            L->win_start_us = now_us;
+        } else if (now_us - L->win_start_us >= LAYER_RATE_WINDOW_US) {
+            L->bps = (uint32_t)(L->win_bytes * 8 * 1000000 / (now_us - L->win_start_us));
+            L->win_start_us = now_us;
+            L->win_bytes = 0;
+        }
+        if (!L->last_us || now_us - L->last_us > LAYER_DEAD_US)
+            L->bps = 0;
+    }
+}
+
+/* Shares the participant's estimate over the video it receives (layers.h) and moves each leg towards
+ * its new layer: at once to nothing (a hidden tile), else on the new layer's keyframe, asked for now. */
+static void allocate_part(part_t *p, uint64_t now_ms_)
+{
+    layers_leg_t *ll[MAX_SLOTS];
+    leg_t *legs[MAX_SLOTS];
+    size_t n = 0;
+    uint64_t audio = 0, now_us = (uint64_t)g_get_monotonic_time();
+    for (size_t i = 0; i < p->nslots; i++) {
+        leg_t *l = p->slots[i]->leg;
+        if (!l || !l->active)
+            continue;
+        track_t *t = l->track;
+        if (strcmp(t->kind, "video") != 0) {
+            audio += AUDIO_RESERVE_BPS; /* audio first: never starved for video */
+            continue;
+        }
+        l->ll.nlayers = t->nlayers;
+        for (int k = 0; k < t->nlayers; k++) {
+            int live = t->layers[k].last_us && now_us - t->layers[k].last_us <= LAYER_DEAD_US;
+            l->ll.bps[k] = live ? (t->layers[k].bps ? t->layers[k].bps : 1) : 0; /* live before its first rate */
+            l->ll.width[k] = t->layers[k].width;
+        }
+        l->ll.speaker = p->room && p->room->speaker == t->owner;
+        legs[n] = l;
+        ll[n++] = &l->ll;
+    }
+    if (!n)
+        return;
+    uint64_t est = p->tcc_on && p->bwe ? bwe_estimate(p->bwe) : UINT32_MAX; /* no feedback: no limit */
+    uint32_t budget = est > audio ? (uint32_t)(est - audio) : 0;
+    layers_allocate(ll, n, budget, now_ms_);
+    for (size_t i = 0; i < n; i++) {
+        leg_t *l = legs[i];
+        int want = l->ll.chosen;
+        if (want == l->target) {
+            /* Still waiting for the layer's keyframe: a PLI or the keyframe itself may have been lost. */
+            if (want >= 0 && want != l->cur && now_ms_ - l->wait_ms >= KEYFRAME_RETRY_MS) {
+                l->wait_ms = now_ms_;
+                keyframe_wanted(l->track, want, KEYREQ_SUBSCRIBER_LOSS);
+            }
+            continue;
+        }
+        bwe_stats_t bs = {0};
+        if (p->bwe)
+            bwe_stats(p->bwe, &bs);
+        log_info("participant %s: %s's %s: layer %d chosen (budget %u bit/s; acked %u bit/s, loss %u‰, queue %u ms)", p->pid,
+                 l->track->owner->pid, l->track->label, want, budget, bs.acked_bps, bs.loss_permille, bs.queue_ms);
+        l->target = want;
+        if (want < 0 && l->cur >= 0)
+            leg_switch(l, -1);
+        else if (want >= 0 && want != l->cur) {
+            l->wait_ms = now_ms_;
+            keyframe_wanted(l->track, want, KEYREQ_NEW_SUBSCRIBER);
+        }
+    }
+}
+
+static gboolean on_layers_tick(gpointer data)
+{
+    sfu_t *s = data;
+    uint64_t now_us = (uint64_t)g_get_monotonic_time();
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, s->rooms);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        room_t *r = v;
+        for (guint i = 0; i < r->parts->len; i++) {
+            part_t *p = r->parts->pdata[i];
+            for (guint j = 0; j < p->tracks->len; j++)
+                measure_layers(p->tracks->pdata[j], now_us);
+        }
+        for (guint i = 0; i < r->parts->len; i++) {
+            part_t *p = r->parts->pdata[i];
+            if (p->up && !p->closing)
+                allocate_part(p, now_us / 1000);
+        }
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+void sfu_view(sfu_t *s, const char *room, const char *pid, const sfu_tile_t *tiles, size_t ntiles)
+{
+    part_t *p = find_part(s, room, pid);
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nslots; i++) {
+        leg_t *l = p->slots[i]->leg;
+        if (!l || strcmp(l->track->kind, "video") != 0 || !strcmp(l->track->label, "screen"))
+            continue; /* the screen share is shown large, whatever the grid does */
+        for (size_t j = 0; j < ntiles; j++)
+            if (!strcmp(tiles[j].publisher, l->track->owner->pid)) {
+                l->ll.tile_width = tiles[j].width;
+                l->ll.visible = tiles[j].visible;
+            }
+    }
+    log_info("participant %s: view of %zu tile%s", pid, ntiles, ntiles == 1 ? "" : "s");
+    if (p->up)
+        allocate_part(p, now_ms());
+}
+
+/* Per-room and per-subscriber figures for /metrics (Prometheus text, appended at buf[0..len)). */
+size_t sfu_metrics_text(const sfu_t *s, char *buf, size_t len)
+{
+    size_t at = 0;
+#define PUT(...)                                                                     \
+    do {                                                                             \
+        if (at < len) {                                                              \
+            int n_ = snprintf(buf + at, len - at, __VA_ARGS__);                      \
+            at += n_ > 0 ? ((size_t)n_ < len - at ? (size_t)n_ : len - at - 1) : 0;  \
+        }                                                                            \
+    } while (0)
+    if (len)
+        buf[0] = 0;
+    PUT("# HELP staffroom_sfu_room_layer_switches_total simulcast layer switches of the room's subscriber legs\n"
+        "# TYPE staffroom_sfu_room_layer_switches_total counter\n");
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, s->rooms);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const room_t *r = v;
+        PUT("staffroom_sfu_room_layer_switches_total{room=\"%s\"} %llu\n", r->id, (unsigned long long)r->layer_switches);
+    }
+    PUT("# HELP staffroom_sfu_subscriber_estimate_bps bandwidth estimated towards each subscriber (transport-cc)\n"
+        "# TYPE staffroom_sfu_subscriber_estimate_bps gauge\n");
+    uint64_t paused = 0;
+    g_hash_table_iter_init(&it, s->rooms);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const room_t *r = v;
+        for (guint i = 0; i < r->parts->len; i++) {
+            const part_t *p = r->parts->pdata[i];
+            if (p->tcc_on && p->bwe)
+                PUT("staffroom_sfu_subscriber_estimate_bps{room=\"%s\",participant=\"%s\"} %u\n", r->id, p->pid,
+                    bwe_estimate(p->bwe));
+            for (guint j = 0; j < p->tracks->len; j++) {
+                const track_t *t = p->tracks->pdata[j];
+                for (int q = 0; q < t->nlayers && t->simulcast; q++) {
+                    int used = 0;
+                    for (guint m = 0; m < t->legs->len && !used; m++)
+                        used = ((const leg_t *)t->legs->pdata[m])->cur == q || ((const leg_t *)t->legs->pdata[m])->target == q;
+                    paused += !used;
+                }
+            }
+        }
+    }
+    PUT("# HELP staffroom_sfu_paused_layers simulcast layers arriving that no subscriber receives\n"
+        "# TYPE staffroom_sfu_paused_layers gauge\nstaffroom_sfu_paused_layers %llu\n", (unsigned long long)paused);
+#undef PUT
+    return at;
+}
+
 /* ---- the SFU's own RTCP ------------------------------------------------------------------------- */
 
 /* Sends what is in buf[0..*len) to the participant and empties it. */
@@ -1439,8 +1901,9 @@ static void send_receiver_report(part_t *p, uint64_t now_us)
     size_t n = 0;
     for (guint i = 0; i < p->tracks->len && n < RTCP_MAX_REPORTS; i++) {
         track_t *t = p->tracks->pdata[i];
-        if (rtpstats_rx_report(&t->rx, t->ssrc, now_us, &blocks[n]))
-            n++;
+        for (int k = 0; k < t->nlayers && n < RTCP_MAX_REPORTS; k++)
+            if (t->layers[k].ssrc && rtpstats_rx_report(&t->layers[k].rx, t->layers[k].ssrc, now_us, &blocks[n]))
+                n++;
     }
     if (!n)
         return;
@@ -1461,11 +1924,11 @@ static void send_sender_reports(part_t *p, uint64_t now_us)
     for (size_t i = 0; i < p->nslots; i++) {
         slot_t *sl = p->slots[i];
         leg_t *l = sl->leg;
-        if (sl->role != SLOT_SEND || !l || !l->active || !sl->rw)
+        if (sl->role != SLOT_SEND || !l || !l->active || !sl->rw || l->cur < 0)
             continue;
         rtcp_sr_t sr = {.ssrc = sl->out_ssrc};
         uint32_t src_ts;
-        if (!rtpstats_sr_now(&l->track->rx, now_us, SR_MAX_AGE_US, &sr.ntp, &src_ts) ||
+        if (!rtpstats_sr_now(&l->track->layers[l->cur].rx, now_us, SR_MAX_AGE_US, &sr.ntp, &src_ts) ||
             !rewrite_map_ts(sl->rw, src_ts, &sr.rtp_ts))
             continue;
         sr.packets = rewrite_packets_sent(sl->rw);
@@ -1519,6 +1982,7 @@ sfu_t *sfu_new(const sfu_params_t *p, const sfu_events_t *ev)
     s->speaker_timer = g_timeout_add(SPEAKER_TICK_MS, on_speaker_tick, s);
     s->media_timer = g_timeout_add(1000, on_media_tick, s);
     s->rtcp_timer = g_timeout_add(RTCP_TICK_MS, on_rtcp_tick, s);
+    s->layers_timer = g_timeout_add(LAYERS_TICK_MS, on_layers_tick, s);
     return s;
 }
 
@@ -1566,6 +2030,7 @@ void sfu_free(sfu_t *s)
     g_source_remove(s->speaker_timer);
     g_source_remove(s->media_timer);
     g_source_remove(s->rtcp_timer);
+    g_source_remove(s->layers_timer);
     g_hash_table_destroy(s->rooms);
     g_strfreev(s->addresses);
     g_free(s);

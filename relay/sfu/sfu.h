@@ -95,6 +95,20 @@ void sfu_record_stop(sfu_t *s, const char *tx, const char *room, const char *nod
  * drops them all. */
 void sfu_drain(sfu_t *s);
 
+/* What the participant's client shows of each publisher's camera (room.media.view): the tile's width
+ * in device pixels (0 = unknown) and whether it is on screen. Hidden tiles get no video; the width caps
+ * the simulcast layer (layers.h). Publishers not named keep what they had. */
+typedef struct {
+    const char *publisher; /* pid */
+    unsigned width;
+    int visible;
+} sfu_tile_t;
+void sfu_view(sfu_t *s, const char *room, const char *pid, const sfu_tile_t *tiles, size_t ntiles);
+
+/* Per-room and per-subscriber metrics (layer switches, estimates, paused layers) as Prometheus text
+ * written at buf[0..len) (terminated); returns its length. */
+size_t sfu_metrics_text(const sfu_t *s, char *buf, size_t len);
+
 void sfu_gauges(const sfu_t *s, sfu_gauges_t *g);
 void sfu_free(sfu_t *s);
 

@@ -96,3 +96,17 @@ int32_t vp8_picture_id_diff(uint16_t a, uint16_t b, bool fifteen_bit)
         d -= (int32_t)mod;
     return d;
 }
+
+int vp8_keyframe_size(const uint8_t *payload, size_t len, const vp8_desc_t *d, uint16_t *width, uint16_t *height)
+{
+    /* RFC 6386 §9.1: a keyframe's 3-byte frame tag, the start code 9d 01 2a, then 14-bit width and
+     * height (the top 2 bits of each are a scaling hint). */
+    if (!d->keyframe || d->header_len + 10 > len)
+        return VP8_ERR_SHORT;
+    const uint8_t *f = payload + d->header_len;
+    if (f[3] != 0x9d || f[4] != 0x01 || f[5] != 0x2a)
+        return VP8_ERR_SHORT;
+    *width = (uint16_t)((f[6] | f[7] << 8) & 0x3fff);
+    *height = (uint16_t)((f[8] | f[9] << 8) & 0x3fff);
+    return 0;
+}

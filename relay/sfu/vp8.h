@@ -3,7 +3,8 @@
  * Owns: parsing the descriptor at the start of an RTP payload (X, N, S, partition index; the I, L, T, K
  * extensions: 7- or 15-bit PictureID, TL0PICIDX, TID/Y, KEYIDX) with every length checked; telling a
  * keyframe's first packet; rewriting PictureID and TL0PICIDX in place (same width, same length).
- * Must not: allocate, keep state, or look past the first byte of the VP8 payload header.
+ * Must not: allocate, keep state, or look past the first byte of the VP8 payload header (except
+ * vp8_keyframe_size, which reads a keyframe's frame size from its first ten bytes).
  */
 #ifndef STAFFROOM_VP8_H
 #define STAFFROOM_VP8_H
@@ -46,6 +47,10 @@ int vp8_parse(const uint8_t *payload, size_t len, vp8_desc_t *out);
 int vp8_set_picture_id(uint8_t *payload, const vp8_desc_t *d, uint16_t picture_id);
 /* Writes TL0PICIDX in place. Returns 0 or VP8_ERR_ABSENT. */
 int vp8_set_tl0picidx(uint8_t *payload, const vp8_desc_t *d, uint8_t tl0picidx);
+
+/* The frame size a keyframe's first packet announces (RFC 6386 §9.1). Returns 0, or VP8_ERR_SHORT when
+ * d is not a keyframe, the packet is too short or the start code is missing. */
+int vp8_keyframe_size(const uint8_t *payload, size_t len, const vp8_desc_t *d, uint16_t *width, uint16_t *height);
 
 /* PictureID arithmetic modulo its width: the signed distance from b to a (> 0: a is newer). */
 int32_t vp8_picture_id_diff(uint16_t a, uint16_t b, bool fifteen_bit);

@@ -160,13 +160,13 @@ async function blankUrl() {
 export async function joinFromPage(page, opts) {
   if (!page.url().startsWith('http')) await page.goto(await blankUrl());
   const { sfu, node, room, pid, user = pid, iceServers = [], iceTransportPolicy = 'all', audio = true, video = true,
-    screen = false, mungeOffer = (s) => s } = opts;
+    screen = false, mungeOffer = (s) => s, simulcast = null } = opts;
   const state = { pid, room, gone: null, offers: 0, errors: [], chain: Promise.resolve(), tx: 0 };
   const send = (msg) => sfu.command({ ...msg, room, pid, node: node.node });
   await page.exposeFunction(`sfuCandidate_${pid.replace(/\W/g, '_')}`, (mid, candidate) => {
     send({ op: 'candidate', mid, candidate }).catch(() => {});
   });
-  const labels = await page.evaluate(async ({ iceServers, iceTransportPolicy, audio, video, screen, fn }) => {
+  const labels = await page.evaluate(async ({ iceServers, iceTransportPolicy, audio, video, screen, fn, simulcast }) => {
     const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     window.sfuPc = pc;
     window.staffroomPeers = [{ label: 'sfu', pc }];
@@ -174,15 +174,18 @@ export async function joinFromPage(page, opts) {
     pc.ontrack = (e) => { window.sfuRemote.push(e.track); };
     pc.onicecandidate = (e) => window[fn](e.candidate ? e.candidate.sdpMid : '', e.candidate ? e.candidate.candidate : '');
     const labels = {};
-    const media = await navigator.mediaDevices.getUserMedia({ audio, video: video ? { width: 320, height: 240 } : false });
-    for (const t of media.getTracks()) labels[t.kind === 'audio' ? 'mic' : 'camera'] = pc.addTransceiver(t, { direction: 'sendonly' });
+    // simulcast: the camera's sendEncodings (captured at 960x540 then: Chromium sends three layers from 960x540 up)
+    const media = await navigator.mediaDevices.getUserMedia({ audio, video: video ? (simulcast ? { width: 960, height: 540 } : { width: 320, height: 240 }) : false });
+    for (const t of media.getTracks()) {
+      labels[t.kind === 'audio' ? 'mic' : 'camera'] = pc.addTransceiver(t, { direction: 'sendonly', ...(simulcast && t.kind === 'video' ? { sendEncodings: simulcast } : {}) });
+    }
     if (screen) {
       const s = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 } });
       labels.screen = pc.addTransceiver(s.getVideoTracks()[0], { direction: 'sendonly' });
     }
     window.sfuLabels = labels;
     return Object.keys(labels);
-  }, { iceServers, iceTransportPolicy, audio, video, screen, fn: `sfuCandidate_${pid.replace(/\W/g, '_')}` });
+  }, { iceServers, iceTransportPolicy, audio, video, screen, simulcast, fn: `sfuCandidate_${pid.replace(/\W/g, '_')}` });
   state.labels = labels;
 
   // Events for this participant, handled one after the other.

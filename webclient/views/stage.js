@@ -51,6 +51,8 @@ export function openStage(ctx, r, res, stream, config, onChange) {
   people(res.room.participants);
 
   // One tile per participant inside (media or not); its video shows the participant's camera and plays its mic.
+  const view = tileViewReporter(conn, r.id);
+  s.view = view;
   function tileFor(device, user) {
     let t = s.tiles.get(device);
     if (t) return t;
@@ -61,13 +63,14 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     t.caption = caption;
     s.tiles.set(device, t);
     grid.append(t);
+    view.observe(t, device);
     return t;
   }
 
   function render() {
     const remote = session.remote;
     for (const [device, t] of s.tiles) {
-      if (!s.people.has(device)) { t.remove(); s.tiles.delete(device); } // who is inside: the server's roster
+      if (!s.people.has(device)) { view.unobserve(t, device); t.remove(); s.tiles.delete(device); } // who is inside: the server's roster
     }
     let shared = null;
     for (const [device, p] of s.people) {
@@ -134,6 +137,7 @@ export function openStage(ctx, r, res, stream, config, onChange) {
     conn.removeEventListener('room.speaker', onSpeaker);
     conn.removeEventListener('room.closed', onClosed);
     conn.removeEventListener('room.removed', onRemoved);
+    view.close();
     rec.close();
     session.close();
     stopStream(stream);
@@ -184,6 +188,61 @@ function toggle(tracks, btn, onText, offText) {
   for (const t of tracks) t.enabled = !off;
   btn.setAttribute('aria-pressed', String(off));
   btn.textContent = off ? onText : offText;
+}
+
+// Tells the server (room.media.view) what this client shows of each participant's camera: the tile's width
+// in device pixels and whether it is on screen (IntersectionObserver) and the page visible. The SFU sends
+// hidden tiles no video and picks the simulcast layer from the width. Changes are sent together, at most
+// one request per VIEW_DEBOUNCE_MS, and only when something changed.
+const VIEW_DEBOUNCE_MS = 200;
+function tileViewReporter(conn, roomId) {
+  const tiles = new Map(); // device → {el, width, onScreen}
+  let sent = '';
+  let timer = null;
+  const send = () => {
+    timer = null;
+    const list = [...tiles].map(([device, t]) => ({ publisher: device, width: t.width,
+      visible: t.onScreen && t.width > 0 && document.visibilityState === 'visible' }));
+    const key = JSON.stringify(list);
+    if (key === sent || list.length === 0) return;
+    sent = key;
+    conn.request('room.media.view', { room: roomId, tiles: list.slice(0, 64) }).catch((err) => { sent = ''; console.warn('room.media.view', err.code || err); });
+  };
+  const soon = () => { if (!timer) timer = setTimeout(send, VIEW_DEBOUNCE_MS); };
+  const byEl = (el) => [...tiles.values()].find((t) => t.el === el);
+  const resize = new ResizeObserver((entries) => {
+    for (const e of entries) {
+      const t = byEl(e.target);
+      if (t) t.width = Math.round(e.contentRect.width * (window.devicePixelRatio || 1));
+    }
+    soon();
+  });
+  const seen = new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      const t = byEl(e.target);
+      if (t) t.onScreen = e.isIntersecting;
+    }
+    soon();
+  });
+  document.addEventListener('visibilitychange', soon);
+  return {
+    observe(el, device) {
+      tiles.set(device, { el, width: Math.round(el.clientWidth * (window.devicePixelRatio || 1)), onScreen: true });
+      resize.observe(el);
+      seen.observe(el);
+      soon();
+    },
+    unobserve(el, device) { resize.unobserve(el); seen.unobserve(el); tiles.delete(device); },
+    // The test hook and any later UI ("hide video"): a tile forced hidden or shown again.
+    setHidden(device, hidden) {
+      const t = tiles.get(device);
+      if (!t) return;
+      t.el.hidden = hidden;
+      t.onScreen = !hidden;
+      soon();
+    },
+    close() { resize.disconnect(); seen.disconnect(); document.removeEventListener('visibilitychange', soon); clearTimeout(timer); },
+  };
 }
 
 const VIEW_KEY = 'staffroom.stage.view';

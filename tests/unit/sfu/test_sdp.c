@@ -186,6 +186,59 @@ static void test_limits(void **st)
     sdp_free(s);
 }
 
+/* RFC 8853: the answerer mirrors the rids it takes, lowest first as offered; alternatives, paused rids,
+ * rids the offer does not declare and fewer than two layers are not simulcast. */
+static void test_simulcast_answer(void **st)
+{
+    (void)st;
+    sdp_t *o = parse_ok("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=rtpmap:96 VP8/90000\r\n"
+                        "a=extmap:10 urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id\r\n"
+                        "a=rid:q send\r\na=rid:h send\r\na=rid:f send\r\na=simulcast:send q;h;f\r\n");
+    sdp_media_t a;
+    memset(&a, 0, sizeof a);
+    assert_int_equal(sdp_accept_simulcast(&o->media[0], &a, 4), 1);
+    assert_int_equal(a.nrids, 3);
+    assert_string_equal(a.rids[0].id, "q");
+    assert_string_equal(a.rids[2].id, "f");
+    assert_false(a.rids[1].send);
+    assert_string_equal(a.simulcast, "recv q;h;f");
+    /* written and parsed back: the answer's lines */
+    sdp_t *ans = sdp_new();
+    sdp_media_t *m = sdp_add_media(ans);
+    *m = a;
+    snprintf(m->kind, sizeof m->kind, "video");
+    snprintf(m->proto, sizeof m->proto, "UDP/TLS/RTP/SAVPF");
+    snprintf(m->mid, sizeof m->mid, "0");
+    char *text = sdp_write(ans);
+    assert_non_null(strstr(text, "a=rid:q recv\r\n"));
+    assert_non_null(strstr(text, "a=simulcast:recv q;h;f\r\n"));
+    free(text);
+    sdp_free(ans);
+    /* the layer limit keeps the lowest */
+    assert_int_equal(sdp_accept_simulcast(&o->media[0], &a, 2), 1);
+    assert_string_equal(a.simulcast, "recv q;h");
+    sdp_free(o);
+
+    /* paused and alternative rids, an undeclared rid: one layer left, so no simulcast */
+    o = parse_ok("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=rid:a send\r\na=rid:b send\r\n"
+                 "a=simulcast:send ~a;b,c;zz\r\n");
+    assert_int_equal(sdp_accept_simulcast(&o->media[0], &a, 4), 0);
+    assert_int_equal(a.nrids, 0);
+    assert_string_equal(a.simulcast, "");
+    sdp_free(o);
+    /* receive-only simulcast, or none */
+    o = parse_ok("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=rid:a recv\r\na=rid:b recv\r\n"
+                 "a=simulcast:recv a;b\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n");
+    assert_int_equal(sdp_accept_simulcast(&o->media[0], &a, 4), 0);
+    assert_int_equal(sdp_accept_simulcast(&o->media[1], &a, 4), 0);
+    sdp_free(o);
+    /* the Chromium-shaped offer's two layers */
+    o = parse_ok(chrome_offer);
+    assert_int_equal(sdp_accept_simulcast(&o->media[2], &a, 4), 1);
+    assert_string_equal(a.simulcast, "recv l;h");
+    sdp_free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_write_parses_back),
         cmocka_unit_test(test_errors_name_the_line),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_simulcast_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,197 @@
+/* bwe.c — see bwe.h. */
+#include "bwe.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+#define LOSS_HIGH 0.10
+#define LOSS_LOW 0.02
+#define DELAY_HIGH_MS 150
+#define DELAY_LOW_MS 30
+#define DECREASE_GAP_MS 300
+#define ACKED_WINDOW_US 500000
+#define LOSS_WINDOW_US 1000000
+#define MIN_DELAY_BUCKET_US 5000000 /* the base delay is the smallest of the last two 5 s buckets */
+#define INCREASE_PER_S 0.20
+/* One decrease at most halves the estimate: an acked rate measured across a stall of the SFU or of the
+ * receiver (all of a window's packets arriving late together) is not the link's capacity. */
+#define MAX_DROP 0.5
+
+typedef struct {
+    uint64_t send_us;
+    uint32_t bytes;
+    uint16_t seq;
+    bool valid, reported;
+} sent_t;
+
+struct bwe {
+    bwe_config_t cfg;
+    sent_t hist[BWE_HISTORY];
+    double estimate;
+    /* acknowledged rate: bytes received whose arrival lies in the window starting at win_start_us */
+    bool win_open;
+    int64_t win_start_us, win_last_us;
+    uint64_t win_bytes;
+    uint32_t acked_bps;
+    /* loss over the last second of feedback */
+    uint64_t loss_start_us;
+    uint32_t loss_total, loss_lost, loss_prev_total, loss_prev_lost;
+    /* base delay */
+    bool have_min;
+    int64_t min_cur, min_prev;
+    uint64_t min_bucket_start_us;
+    uint32_t queue_ms;
+    int over_count;
+    uint64_t last_decrease_us, last_update_us;
+    uint64_t decreases, capped;
+};
+
+bwe_t *bwe_new(const bwe_config_t *cfg)
+{
+    bwe_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->cfg = *cfg;
+    if (!b->cfg.initial_bps)
+        b->cfg.initial_bps = 1500000;
+    if (!b->cfg.min_bps)
+        b->cfg.min_bps = 50000;
+    if (!b->cfg.max_bps)
+        b->cfg.max_bps = 20000000;
+    b->estimate = b->cfg.initial_bps;
+    return b;
+}
+
+void bwe_free(bwe_t *b) { free(b); }
+
+void bwe_sent(bwe_t *b, uint16_t seq, size_t bytes, uint64_t now_us)
+{
+    sent_t *s = &b->hist[seq % BWE_HISTORY];
+    *s = (sent_t){.send_us = now_us, .bytes = (uint32_t)bytes, .seq = seq, .valid = true};
+}
+
+static void note_delay(bwe_t *b, int64_t d, uint64_t now_us)
+{
+    if (!b->have_min) {
+        b->have_min = true;
+        b->min_cur = b->min_prev = d;
+        b->min_bucket_start_us = now_us;
+    }
+    if (now_us - b->min_bucket_start_us > MIN_DELAY_BUCKET_US) {
+        b->min_prev = b->min_cur;
+        b->min_cur = d;
+        b->min_bucket_start_us = now_us;
+    }
+    if (d < b->min_cur)
+        b->min_cur = d;
+}
+
+static int64_t base_delay(const bwe_t *b) { return b->min_cur < b->min_prev ? b->min_cur : b->min_prev; }
+
+static void note_acked(bwe_t *b, int64_t arrival_us, uint32_t bytes)
+{
+    if (!b->win_open) {
+        b->win_open = true;
+        b->win_start_us = b->win_last_us = arrival_us;
+        b->win_bytes = 0;
+    }
+    if (arrival_us > b->win_last_us)
+        b->win_last_us = arrival_us;
+    b->win_bytes += bytes;
+    int64_t span = b->win_last_us - b->win_start_us;
+    if (span >= ACKED_WINDOW_US) {
+        b->acked_bps = (uint32_t)(b->win_bytes * 8 * 1000000 / (uint64_t)span);
+        b->win_start_us = b->win_last_us;
+        b->win_bytes = 0;
+    }
+}
+
+static double clamp(const bwe_t *b, double v)
+{
+    if (v < b->cfg.min_bps)
+        return b->cfg.min_bps;
+    if (v > b->cfg.max_bps)
+        return b->cfg.max_bps;
+    return v;
+}
+
+void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us)
+{
+    int64_t qsum = 0;
+    uint32_t nq = 0;
+    for (size_t i = 0; i < n; i++) {
+        sent_t *s = &b->hist[pkts[i].seq % BWE_HISTORY];
+        if (!s->valid || s->seq != pkts[i].seq || s->reported)
+            continue; /* not ours, forgotten, or reported before (a late arrival counted once) */
+        s->reported = true;
+        b->loss_total++;
+        if (!pkts[i].received) {
+            b->loss_lost++;
+            continue;
+        }
+        int64_t d = pkts[i].arrival_us - (int64_t)s->send_us;
+        note_delay(b, d, now_us);
+        qsum += d - base_delay(b);
+        nq++;
+        note_acked(b, pkts[i].arrival_us, s->bytes);
+    }
+    if (now_us - b->loss_start_us > LOSS_WINDOW_US) {
+        b->loss_prev_total = b->loss_total;
+        b->loss_prev_lost = b->loss_lost;
+        b->loss_total = b->loss_lost = 0;
+        b->loss_start_us = now_us;
+    }
+    uint32_t total = b->loss_total + b->loss_prev_total, lost = b->loss_lost + b->loss_prev_lost;
+    double loss = total >= 20 ? (double)lost / total : 0;
+    if (nq)
+        b->queue_ms = (uint32_t)(qsum / nq / 1000);
+    b->over_count = nq && b->queue_ms > DELAY_HIGH_MS ? b->over_count + 1 : nq ? 0 : b->over_count;
+    double acked = b->acked_bps ? b->acked_bps : b->estimate;
+    bool may_decrease = now_us - b->last_decrease_us > DECREASE_GAP_MS * 1000ull || !b->last_decrease_us;
+    double dt = b->last_update_us ? (double)(now_us - b->last_update_us) / 1e6 : 0;
+    if (dt > 1)
+        dt = 1;
+    b->last_update_us = now_us;
+    if (loss > LOSS_HIGH) {
+        if (may_decrease) {
+            double base = acked < b->estimate ? acked : b->estimate, v = base * (1 - loss / 2);
+            b->estimate = clamp(b, v > b->estimate * MAX_DROP ? v : b->estimate * MAX_DROP);
+            b->last_decrease_us = now_us;
+            b->decreases++;
+            /* the loss that caused this is in the window still: judge the next second afresh */
+            b->loss_total = b->loss_lost = b->loss_prev_total = b->loss_prev_lost = 0;
+            b->loss_start_us = now_us;
+        }
+    } else if (b->over_count >= 3) {
+        if (may_decrease) {
+            double v = 0.85 * acked;
+            if (v < b->estimate * MAX_DROP)
+                v = b->estimate * MAX_DROP;
+            if (v < b->estimate)
+                b->estimate = clamp(b, v);
+            b->last_decrease_us = now_us;
+            b->decreases++;
+            b->over_count = 0;
+        }
+    } else if (loss < LOSS_LOW && b->queue_ms < DELAY_LOW_MS) {
+        double v = b->estimate * (1 + INCREASE_PER_S * dt);
+        double cap = b->acked_bps ? 3.0 * b->acked_bps + BWE_HEADROOM_BPS : b->cfg.max_bps;
+        if (v > cap) {
+            v = cap > b->estimate ? cap : b->estimate;
+            b->capped++;
+        }
+        b->estimate = clamp(b, v);
+    }
+}
+
+uint32_t bwe_estimate(const bwe_t *b) { return (uint32_t)b->estimate; }
+
+void bwe_stats(const bwe_t *b, bwe_stats_t *out)
+{
+    uint32_t total = b->loss_total + b->loss_prev_total, lost = b->loss_lost + b->loss_prev_lost;
+    out->acked_bps = b->acked_bps;
+    out->loss_permille = total ? lost * 1000 / total : 0;
+    out->queue_ms = b->queue_ms;
+    out->decreases = b->decreases;
+    out->increases_capped = b->capped;
+}
