@@ -26,21 +26,27 @@ local function participants(rid)
   end
   return '[' .. table.concat(out, ',') .. ']'
 end
+-- The roster's revision: bumped by every announce, carried by the events and by room objects, so that a
+-- client which gets its join answer and the events of other joins in either order (they come over
+-- different Redis connections) keeps the newest roster.
 local function room_json(rid)
-  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'name', 'standing', 'private')
+  local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'name', 'standing', 'private', 'rev')
   return '{"id":' .. cjson.encode(rid) .. ',"circle":' .. (r[1] and cjson.encode(r[1]) or 'null')
     .. ',"name":' .. cjson.encode(r[2]) .. ',"standing":' .. (r[3] == '1' and 'true' or 'false')
-    .. ',"private":' .. (r[4] == '1' and 'true' or 'false') .. ',"participants":' .. participants(rid) .. '}'
+    .. ',"private":' .. (r[4] == '1' and 'true' or 'false') .. ',"rev":' .. (tonumber(r[5]) or 0)
+    .. ',"participants":' .. participants(rid) .. '}'
 end
 -- a circle room's events go to the circle; a private room's to its guests
 local function announce(rid)
   local r = redis.call('HMGET', 'room:' .. rid, 'circle', 'private')
+  if not r[1] and r[2] ~= '1' then return end -- gone (or never was): nobody to tell, no revision to keep
+  local rev = redis.call('HINCRBY', 'room:' .. rid, 'rev', 1)
   if r[1] then
     redis.call('PUBLISH', 'ev:c:' .. r[1], '{"type":"room.participants","circle":' .. cjson.encode(r[1])
-      .. ',"room":' .. cjson.encode(rid) .. ',"participants":' .. participants(rid) .. '}')
-  elseif r[2] == '1' then
+      .. ',"room":' .. cjson.encode(rid) .. ',"rev":' .. rev .. ',"participants":' .. participants(rid) .. '}')
+  else
     local ev = '{"type":"room.participants","circle":null,"room":' .. cjson.encode(rid)
-      .. ',"participants":' .. participants(rid) .. '}'
+      .. ',"rev":' .. rev .. ',"participants":' .. participants(rid) .. '}'
     for _, g in ipairs(redis.call('SMEMBERS', 'room:' .. rid .. ':guests')) do redis.call('PUBLISH', 'ev:u:' .. g, ev) end
   end
 end

@@ -108,7 +108,13 @@ test(`1. ${N} in a room through the SFU, relay-only: every page decodes the ${N 
   const placed = await redisCommand(stage.stack.redis.port, ['GET', `room:${room}:sfu`]);
   assert.ok(sfus.some((s) => s.id === placed), `the room is placed on one of the two SFUs (${placed})`);
   for (const p of pages) {
-    await eventually(async () => (await p.locator('.stage-grid .tile').count()) === N - 1, { what: `${N - 1} tiles` });
+    await eventually(async () => (await p.locator('.stage-grid .tile').count()) === N - 1, { what: `${N - 1} tiles` })
+      .catch(async (err) => {
+        console.log(`# tiles: ${JSON.stringify(await p.evaluate(() => ({ grid: [...document.querySelectorAll('.stage-grid .tile')]
+          .map((t) => t.dataset.device), view: document.querySelector('.stage-layer')?.dataset.view,
+        roster: [...(window.staffroomStage?.people?.keys?.() || [])] })))}`);
+        throw err;
+      });
     assert.equal(await p.locator('.tile.self').count(), 1, 'your own view');
     assert.deepEqual(await unlabeledControls(p), []);
   }

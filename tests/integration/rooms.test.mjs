@@ -42,9 +42,12 @@ test('join, see who is inside before joining, update camera/mic, leave', async (
   const ja = await a.client.ok('room.join', { room, camera: true, mic: false });
   assert.equal(ja.room.participants.length, 1);
   assert.ok(ja.device, 'join tells the device id');
-  await b.client.ok('room.join', { room, camera: false, mic: true });
+  const jb = await b.client.ok('room.join', { room, camera: false, mic: true });
   const ev = await viewer.client.waitEvent('room.participants', inRoom(room, 2));
   assert.equal(ev.circle, cid);
+  // the roster's revision orders the join answers and the events, whichever arrives first
+  assert.ok(Number.isInteger(ja.room.rev) && jb.room.rev > ja.room.rev, `revisions grow: ${ja.room.rev} < ${jb.room.rev}`);
+  assert.ok(ev.rev >= jb.room.rev, `the event of b's join is as new as b's answer (${ev.rev} >= ${jb.room.rev})`);
   assert.deepEqual(users(ev), [a.user.id, b.user.id].sort());
   const pa = ev.participants.find((p) => p.user.id === a.user.id);
   assert.equal(pa.camera, true);
@@ -56,6 +59,7 @@ test('join, see who is inside before joining, update camera/mic, leave', async (
   const up = await viewer.client.waitEvent('room.participants', (e) => e.room === room
     && e.participants.some((p) => p.user.id === a.user.id && !p.camera && p.mic));
   assert.equal(up.participants.length, 2);
+  assert.ok(up.rev > ev.rev, 'every change is a newer revision');
   await a.client.ok('room.leave', { room });
   const left = await viewer.client.waitEvent('room.participants', only(room, [b.user.id]));
   assert.deepEqual(users(left), [b.user.id]);

@@ -95,7 +95,7 @@ export async function enterRoom(ctx, r, { onChange } = {}) {
     }
     stream = choice.stream;
     config = await configP;
-    res = await conn.request('room.join', { room: r.id, camera: choice.camera, mic: choice.mic });
+    res = await joinKeepingNewest(conn, r.id, { room: r.id, camera: choice.camera, mic: choice.mic });
   } catch (err) {
     stopStream(stream);
     if (ctx.room === pending) ctx.room = null;
@@ -209,4 +209,24 @@ function toggle(tracks, btn, onText, offText) {
   for (const t of tracks) t.enabled = !off;
   btn.setAttribute('aria-pressed', String(off));
   btn.textContent = off ? onText : offText;
+}
+
+// room.join, with the newest roster: the answer and the room.participants events of others joining at the
+// same moment travel different ways (the answer on our request, the events through Redis pub/sub) and can
+// arrive in either order; an event that came first and is newer (its rev) replaces the answer's list.
+async function joinKeepingNewest(conn, roomId, params) {
+  let newest = null;
+  const seen = (ev) => {
+    if (ev.detail.room === roomId && (!newest || (ev.detail.rev ?? 0) >= (newest.rev ?? 0))) newest = ev.detail;
+  };
+  conn.addEventListener('room.participants', seen);
+  try {
+    const res = await conn.request('room.join', params);
+    if (newest && res.room && (newest.rev ?? 0) > (res.room.rev ?? 0)) {
+      res.room = { ...res.room, participants: newest.participants, rev: newest.rev };
+    }
+    return res;
+  } finally {
+    conn.removeEventListener('room.participants', seen);
+  }
 }

@@ -23,7 +23,8 @@ const STATE_TEXT = {
 // Opens the stage for room r, already joined (res: room.join's answer). Sets ctx.room; returns nothing.
 export function openStage(ctx, r, res, stream, config, onChange) {
   const { conn } = ctx;
-  const s = { roomId: r.id, name: r.name, device: res.device, stream, tiles: new Map(), people: new Map(), speaker: null };
+  const s = { roomId: r.id, name: r.name, device: res.device, stream, tiles: new Map(), people: new Map(), speaker: null,
+    rev: res.room.rev ?? 0 }; // the roster's revision: an older room.participants (a late event) changes nothing
   const session = new SfuSession({ conn, room: r.id, config, stream });
   s.session = session;
   window.staffroomStage = s; // the browser tests read the connection's stats from here
@@ -101,7 +102,8 @@ export function openStage(ctx, r, res, stream, config, onChange) {
   }
 
   const onParticipants = (ev) => {
-    if (ev.detail.room !== r.id) return;
+    if (ev.detail.room !== r.id || (ev.detail.rev ?? 0) < s.rev) return;
+    s.rev = ev.detail.rev ?? s.rev;
     people(ev.detail.participants);
     render();
   };
