@@ -54,7 +54,7 @@ const conf_key_t config_keys[] = {
      "deny peers in this range (wins over allow-peer); repeatable"},
     {"threads", CONF_INT, OFF(threads), "0", 0, 256, "threads",
      "worker threads (0 = one per online CPU)"},
-    {"batch-wait-us", CONF_INT, OFF(batch_wait_us), "100", 0, 10000, "microseconds",
+    {"batch-wait-us", CONF_INT, OFF(batch_wait_us), "0", 0, 10000, "microseconds",
      "under steady load, let datagrams gather this long before a worker wakes (0 = wake per event)"},
     {"metrics-address", CONF_STR, OFF(metrics_address), "127.0.0.1", 0, 0, NULL,
      "address of the Prometheus /metrics listener"},
