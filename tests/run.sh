@@ -20,7 +20,8 @@ rm -rf "$logs"; mkdir -p "$logs" build/test-artifacts
 passed=0; failed=0
 tally() { # tally LOGFILE EXIT_CODE NAME
   local p f
-  p=$(grep -cE '^ok ' "$1"); f=$(grep -cE '^not ok ' "$1")
+  # TAP: a "not ok … # TODO" is a known gap, reported but not a failure
+  p=$(grep -cE '^ok ' "$1"); f=$(grep -E '^not ok ' "$1" | grep -cv ' # TODO')
   if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then
     f=1; echo "not ok - $3 exited with status $2 (see $1)"
   fi

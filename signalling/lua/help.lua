@@ -137,7 +137,7 @@ lib.register('help_request', {}, function(keys, args)
   local now = now_ms()
   redis.call('HSET', 'help:' .. rid, 'circle', cid, 'requester', uid, 'requester_dev', dev,
     'topic', topic, 'details', details, 'status', 'open', 'created', string.format('%d', now))
-  redis.call('ZADD', 'circle:' .. cid .. ':help', string.format('%d', now), rid)
+  lib.zadd_in_order('circle:' .. cid .. ':help', now, rid) -- newest first must not tie within a millisecond
   local h = load(rid)
   local chid = help_channel(cid)
   if chid then

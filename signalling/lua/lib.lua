@@ -332,6 +332,15 @@ end
 
 -- ---------------- exports ----------------
 
+-- Adds member to a sorted set scored by time (ms) so that the set keeps arrival order: two members added
+-- in the same millisecond get scores a thousandth apart instead of tying (a tie sorts by member, at random).
+local function zadd_in_order(key, now, member)
+  local score = tonumber(now)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] and tonumber(last[2]) >= score then score = tonumber(last[2]) + 0.001 end
+  redis.call('ZADD', key, string.format('%.3f', score), member)
+end
+
 lib.fail, lib.now_ms, lib.jarr, lib.hash, lib.record, lib.with_route, lib.pub = fail, now_ms, jarr, hash,
   record, with_route, pub
 lib.is_admin, lib.role_of, lib.circle_exists, lib.can_moderate, lib.brief = is_admin, role_of,
@@ -344,6 +353,7 @@ lib.calls_busy, lib.calls_open_active = calls_busy, calls_open_active
 lib.audit, lib.set_role, lib.message_remove = audit, set_role, message_remove
 lib.audit_entry = audit_entry
 lib.id_cmp, lib.unread_of = id_cmp, unread_of
+lib.zadd_in_order = zadd_in_order
 lib.private_room_set, lib.private_room_close = private_room_set, private_room_close
 lib.booking_obj, lib.mentor_circles, lib.may_book, lib.pair_key, lib.other_party = booking_obj,
   mentor_circles, may_book, pair_key, other_party

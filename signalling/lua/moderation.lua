@@ -181,12 +181,7 @@ lib.register('chat_report', {}, function(keys, args)
   local now = string.format('%d', now_ms())
   redis.call('HSET', 'report:' .. id, 'circle', cid, 'channel', chid, 'message', mid, 'msg_user', f.user or '',
     'msg_text', text, 'reporter', uid, 'reason', reason, 'created', now, 'status', 'open')
-  -- The queue is oldest first; two reports in the same millisecond keep the order they came in.
-  local qk = 'circle:' .. cid .. ':reports'
-  local score = tonumber(now)
-  local last = redis.call('ZRANGE', qk, -1, -1, 'WITHSCORES')
-  if last[2] and tonumber(last[2]) >= score then score = tonumber(last[2]) + 0.001 end
-  redis.call('ZADD', qk, string.format('%.3f', score), id)
+  lib.zadd_in_order('circle:' .. cid .. ':reports', now, id) -- the queue is oldest first, ties included
   redis.call('HSET', dk, uid, id)
   local r = report_obj(id)
   tell_moderators(cid, {type = 'moderation.report', circle = cid, report = r})
