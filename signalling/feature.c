@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,29 @@ int feature_id_valid(const char *s)
 {
     size_t n = strspn(s, "0123456789abcdef");
     return n == FEATURE_ID_LEN && s[n] == '\0';
+}
+
+char *feature_ids_pg_array(const json_t *ids, const json_t *langs, const char *lang)
+{
+    size_t n = json_array_size(ids);
+    char *out = malloc(n * (FEATURE_ID_LEN + 3) + 3), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        const char *id = json_string_value(json_array_get(ids, i));
+        if (!id || !feature_id_valid(id))
+            continue;
+        if (langs) {
+            const char *l = json_string_value(json_array_get(langs, i));
+            if (!l || strcmp(l, lang) != 0)
+                continue;
+        }
+        p += sprintf(p, "%s\"%s\"", p > out + 1 ? "," : "", id);
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
 }
 
 int feature_stream_id_valid(const char *s)

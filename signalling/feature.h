@@ -23,6 +23,11 @@ int feature_id_new(char out[FEATURE_ID_LEN + 1]);
 /* 1 if s is a circle/channel id as made by feature_id_new, else 0. */
 int feature_id_valid(const char *s);
 
+/* The ids of the JSON array `ids` as a PostgreSQL array literal {"a","b"} (ids are hex: nothing to
+ * escape); entries that are not ids are left out. With langs (an array parallel to ids), only the ids
+ * whose entry there equals lang. New string (free), or NULL out of memory. */
+char *feature_ids_pg_array(const json_t *ids, const json_t *langs, const char *lang);
+
 /* 1 if s is a full stream id "MS-SEQ" (decimal, each at most 20 digits), else 0. */
 int feature_stream_id_valid(const char *s);
 

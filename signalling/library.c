@@ -226,31 +226,14 @@ static void done(const pg_result_t *res, void *priv)
     lreq_free(l);
 }
 
-/* The ids of a JSON array as a PostgreSQL array literal {"a","b"} (ids are hex: nothing to escape). New. */
-static char *ids_literal(const json_t *ids)
-{
-    size_t n = json_array_size(ids);
-    char *out = malloc(n * (FEATURE_ID_LEN + 3) + 3), *p = out;
-    if (!out)
-        return NULL;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        const char *id = json_string_value(json_array_get(ids, i));
-        if (id && feature_id_valid(id))
-            p += sprintf(p, "%s\"%s\"", p > out + 1 ? "," : "", id);
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
 static void scoped(const store_reply_t *rep, void *priv)
 {
     lreq_t *l = priv;
     const char *text = store_ok(rep) && store_type(rep) == STORE_STR ? store_str(rep, NULL) : NULL;
     json_t *o = text ? json_loads(text, 0, NULL) : NULL;
-    char *circles = json_is_array(json_object_get(o, "circles")) ? ids_literal(json_object_get(o, "circles")) : NULL;
-    char *moderates = circles ? ids_literal(json_object_get(o, "moderates")) : NULL;
+    const json_t *in = json_object_get(o, "circles");
+    char *circles = json_is_array(in) ? feature_ids_pg_array(in, NULL, NULL) : NULL;
+    char *moderates = circles ? feature_ids_pg_array(json_object_get(o, "moderates"), NULL, NULL) : NULL;
     const char *admin = json_is_true(json_object_get(o, "admin")) ? "t" : "f";
     const char *user = req_user(l->r);
     char limit[16];

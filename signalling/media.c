@@ -68,30 +68,13 @@ typedef struct {
     void *priv;
 } scope_t;
 
-/* The circle ids as a PostgreSQL array literal {"a","b"} (ids are hex: nothing to escape). New string. */
-static char *circles_literal(const json_t *circles)
-{
-    size_t n = json_array_size(circles);
-    char *out = malloc(n * (FEATURE_ID_LEN + 3) + 3), *p = out;
-    if (!out)
-        return NULL;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        const char *cid = json_string_value(json_array_get(circles, i));
-        if (cid && feature_id_valid(cid))
-            p += sprintf(p, "%s\"%s\"", p > out + 1 ? "," : "", cid);
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
 static void scope_done(const store_reply_t *rep, void *priv)
 {
     scope_t *s = priv;
     const char *text = store_ok(rep) && store_type(rep) == STORE_STR ? store_str(rep, NULL) : NULL;
     json_t *o = text ? json_loads(text, 0, NULL) : NULL;
-    char *lit = json_is_array(json_object_get(o, "circles")) ? circles_literal(json_object_get(o, "circles")) : NULL;
+    const json_t *circles = json_object_get(o, "circles");
+    char *lit = json_is_array(circles) ? feature_ids_pg_array(circles, NULL, NULL) : NULL;
     s->cb(lit, s->priv);
     free(lit);
     json_decref(o);

@@ -130,27 +130,6 @@ static void searched(const pg_result_t *res, void *priv)
     search_free(s);
 }
 
-/* The circles of `circles` whose language (same index in `langs`) is lang, as a PostgreSQL array literal:
- * {"a","b"} (ids are hex: nothing to escape). New string. */
-static char *circles_literal(const json_t *circles, const json_t *langs, const char *lang)
-{
-    size_t n = json_array_size(circles);
-    char *out = malloc(n * (FEATURE_ID_LEN + 3) + 3), *p = out;
-    if (!out)
-        return NULL;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        const char *cid = json_string_value(json_array_get(circles, i));
-        const char *l = json_string_value(json_array_get(langs, i));
-        if (!cid || !feature_id_valid(cid) || !l || strcmp(l, lang) != 0)
-            continue;
-        p += sprintf(p, "%s\"%s\"", p > out + 1 ? "," : "", cid);
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
 /* Sends the search over circles (with their languages, from chat_search_scope). 0, or -1 out of memory. */
 static int send_search(search_t *s, const json_t *circles, const json_t *langs)
 {
@@ -183,7 +162,7 @@ static int send_search(search_t *s, const json_t *circles, const json_t *langs)
         goto out;
     p += sprintf(p, "%s", OUTER_HEAD_SQL);
     for (size_t k = 0; k < nused; k++) {
-        if (!(lits[k] = circles_literal(circles, eff, used[k])))
+        if (!(lits[k] = feature_ids_pg_array(circles, eff, used[k])))
             goto out;
         if (k > 0)
             p += sprintf(p, " UNION ALL ");
