@@ -138,19 +138,21 @@ load_args() { # load_args LOAD — turn_load's arguments for one load
 FAILED=0
 fail() { FAILED=1; echo "  $*"; echo "$*" >>"$RUN/failed"; }
 
-# run_relay ROUND RELAY — one fresh relay, every load against it; appends to $RUN/results
+# run_relay ROUND RELAY — every load against a fresh relay of its own; appends to $RUN/results. (One relay
+# for all loads let a load meet the allocations of the one before: coturn answered 437, allocation
+# mismatch, when a new client socket got the port of one whose allocation it still held.)
 run_relay() {
   local round=$1 relay=$2 dir="$RUN/r$1-$2" port
   mkdir -p "$dir"
-  port=$(free_port) || { fail "r$round $relay: no free port"; return; }
-  if ! "start_$relay" "$port" "$dir"; then
-    fail "r$round $relay: did not start on 127.0.0.1:$port (logs in $dir)"
-    stop_relay
-    return
-  fi
   for load in $LOADS; do
     local args out rc res
     args=$(load_args "$load") || { fail "unknown load '$load' in BENCH_LOADS"; continue; }
+    port=$(free_port) || { fail "r$round $relay: no free port"; return; }
+    if ! "start_$relay" "$port" "$dir"; then
+      fail "r$round $relay load $load: did not start on 127.0.0.1:$port (logs in $dir)"
+      stop_relay
+      continue
+    fi
     # In the background with its PID kept, so an interrupted run stops it too.
     # shellcheck disable=SC2086
     timeout $((${SECS%.*} + ${WARM%.*} + 60)) "${GEN_PIN[@]}" "$LOAD" -p "$port" -W "$SECRET" \
@@ -164,14 +166,13 @@ run_relay() {
     echo "$out" | grep -v '^RESULT' | sed "s/^/  [r$round $relay $load] /"
     kill -0 "$RELAY_PID" 2>/dev/null || { echo "  [r$round $relay $load] the relay died"; rc=1; }
     res=$(echo "$out" | grep '^RESULT' | sed 's/^RESULT //')
+    stop_relay
     if [ $rc -ne 0 ] || [ -z "$res" ]; then
       fail "r$round $relay load $load (exit $rc): ${res:-no RESULT line} $(tail -3 "$dir/load-$load.err" | tr '\n' ' ')"
-      [ $rc -ne 0 ] && ! kill -0 "$RELAY_PID" 2>/dev/null && break
       continue
     fi
     echo "$load $relay $round $res" >>"$RUN/results"
   done
-  stop_relay
 }
 
 : >"$RUN/results"
@@ -183,7 +184,7 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench-relay: staffroom-relay ($(git rev-parse --short HEAD 2>/dev/null || echo '?')) vs coturn ($(turnserver --version 2>/dev/null | head -1 || echo '?'))"
 echo "  $NCPU CPUs; $PIN_NOTE; load average at start $LOAD_START (other work may share this machine)"
 echo "  $ROUNDS round(s), relays alternating first; $RELAY_THREADS relay thread(s), $LOAD_THREADS generator thread(s);"
-echo "  each load ${WARM} s warm-up then ${SECS} s measured, on a relay started fresh for the round"
+echo "  each load ${WARM} s warm-up then ${SECS} s measured, on a relay started fresh for each load"
 T0=$(date +%s)
 for round in $(seq 1 "$ROUNDS"); do
   order=$RELAYS
