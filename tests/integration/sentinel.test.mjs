@@ -48,7 +48,9 @@ async function startSentinel(i, masterPort) {
   fs.writeFileSync(conf, [
     `port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`,
     `sentinel monitor ${MASTER} 127.0.0.1 ${masterPort} 2`,
-    `sentinel down-after-milliseconds ${MASTER} 1000`,
+    // 2 s, not 1: a Sentinel pings once a second, so at 1 s a master just promoted could be judged down
+    // before its first answer arrived and a second failover followed at once (seen on a loaded machine).
+    `sentinel down-after-milliseconds ${MASTER} 2000`,
     `sentinel failover-timeout ${MASTER} 4000`,
     `sentinel parallel-syncs ${MASTER} 1`, '',
   ].join('\n'));
