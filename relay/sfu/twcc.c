@@ -6,6 +6,14 @@
 #define DELTA_US 250 /* receive deltas are multiples of 250 µs (§3.1.5) */
 
 /* The statuses of one chunk: appends up to *left symbols to syms, lowers *left. */
+/* a / b rounded down (C's / rounds towards zero): arrival times before the reference (negative) must
+ * round the same way as those after it, or the rebuilt times drift a tick from the originals. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
 static size_t chunk_symbols(uint16_t chunk, uint8_t *syms, size_t left)
 {
     size_t n = 0;
@@ -83,7 +91,7 @@ long twcc_build_fci(uint8_t *out, size_t cap, uint16_t base_seq, const bool *rec
             first = arrival_us[i];
             break;
         }
-    int32_t ref = (int32_t)(first / 64000);
+    int32_t ref = (int32_t)floor_div(first, 64000);
     size_t off = 0;
 #define PUT(b)                 \
     do {                       \
@@ -112,7 +120,7 @@ long twcc_build_fci(uint8_t *out, size_t cap, uint16_t base_seq, const bool *rec
     for (size_t i = 0; i < n; i++) {
         if (!received[i])
             continue;
-        int64_t d = (arrival_us[i] - t) / DELTA_US;
+        int64_t d = floor_div(arrival_us[i] - t, DELTA_US);
         if (d < -32768 || d > 32767)
             return -1;
         PUT((uint16_t)(int16_t)d >> 8);

@@ -89,6 +89,25 @@ static void test_round_trip(void **st)
     }
 }
 
+/* Arrival times before the reference's zero (a feedback whose reference time is negative, as the fuzzer
+ * found): each rebuilt time falls in the same 250 µs tick as the original, rounded down on both sides of
+ * zero. Rounding towards zero made a later arrival just below zero come back one tick early. */
+static void test_round_trip_before_zero(void **st)
+{
+    (void)st;
+    bool rx[4] = {true, true, true, true};
+    int64_t at[4] = {-300, -100, 100, -64100};
+    uint8_t fci[64];
+    long n = twcc_build_fci(fci, sizeof fci, 7, rx, at, 4, 0);
+    assert_true(n > 8);
+    rtcp_twcc_t t = fb_of(fci, (size_t)n);
+    twcc_pkt_t out[4];
+    assert_int_equal(twcc_decode(&t, out, 4), 4);
+    const int64_t want[4] = {-500, -250, 0, -64250}; /* the start of each one's tick */
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(out[i].arrival_us, want[i]);
+}
+
 static void test_malformed(void **st)
 {
     (void)st;
@@ -122,6 +141,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunk_forms),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_round_trip_before_zero),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
