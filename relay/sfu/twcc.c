@@ -91,7 +91,10 @@ long twcc_build_fci(uint8_t *out, size_t cap, uint16_t base_seq, const bool *rec
             first = arrival_us[i];
             break;
         }
-    int32_t ref = (int32_t)floor_div(first, 64000);
+    int64_t ref64 = floor_div(first, 64000);
+    if (ref64 < -0x800000 || ref64 > 0x7fffff) /* the reference time is a 24-bit signed field */
+        return -1;
+    int32_t ref = (int32_t)ref64;
     size_t off = 0;
 #define PUT(b)                 \
     do {                       \

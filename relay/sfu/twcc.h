@@ -36,7 +36,8 @@ int twcc_decode(const rtcp_twcc_t *fb, twcc_pkt_t *out, size_t max);
 
 /* Builds a feedback FCI (after the media SSRC) for the tests and fuzz seeds: n packets from base_seq,
  * received[i] with arrival_us[i] (µs, ≥ ref × 64 ms, deltas within ±8.19 s), one two-bit status vector
- * chunk per 7 packets. Returns the bytes written (padded to 4) or -1 when cap is too small. */
+ * chunk per 7 packets. Returns the bytes written (padded to 4), or -1 when cap is too small or the first
+ * arrival is outside the 24-bit reference time's range. */
 long twcc_build_fci(uint8_t *out, size_t cap, uint16_t base_seq, const bool *received, const int64_t *arrival_us,
                     size_t n, uint8_t fb_count);
 

@@ -106,6 +106,9 @@ static void test_round_trip_before_zero(void **st)
     const int64_t want[4] = {-500, -250, 0, -64250}; /* the start of each one's tick */
     for (int i = 0; i < 4; i++)
         assert_int_equal(out[i].arrival_us, want[i]);
+    /* a first arrival below the 24-bit reference time's range cannot be written */
+    int64_t too_early = -0x800000LL * 64000 - 250;
+    assert_int_equal(twcc_build_fci(fci, sizeof fci, 7, rx, &too_early, 1, 0), -1);
 }
 
 static void test_malformed(void **st)
