@@ -31,7 +31,7 @@ PKG_CONFIG ?= pkg-config
 CFLAGS := -std=c17 -Wall -Wextra -Werror $(OPT) -g -D_GNU_SOURCE -MMD -MP -Irelay/base $(SANFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) $(EXTRA_LDFLAGS)
 
-SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq libavformat libavcodec libavutil
+SIGNAL_PKGS := libwebsockets jansson hiredis libsodium openssl libuv libpq libavformat libavcodec libavutil libzip
 RELAY_PKGS  := openssl liburing
 SFU_PKGS    := nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson libavformat libavcodec libavutil
 INTEG_PKGS  := nice glib-2.0 gio-2.0 openssl libical

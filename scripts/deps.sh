@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 
 pkgs="build-essential pkg-config libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libhiredis-dev
       libsodium-dev libssl-dev libuv1-dev redis-server libnice-dev libglib2.0-dev libsrtp2-dev
-      postgresql-15 libpq-dev liburing-dev libavformat-dev libavcodec-dev libavutil-dev"
+      postgresql-15 libpq-dev liburing-dev libavformat-dev libavcodec-dev libavutil-dev
+      libzip-dev"
 if [ "$mode" = test ]; then
   pkgs="$pkgs libcmocka-dev libical-dev coturn chromium clang
         nodejs npm iproute2 lua-check redis-sentinel systemd ffmpeg"

@@ -28,7 +28,7 @@ for src in tests/fuzz/relay_*.c tests/fuzz/signalling_*.c tests/fuzz/sfu_*.c; do
   case $name in
     relay_*) dir=relay/turn; pkgs="openssl liburing" ;;
     sfu_*) dir=relay/sfu; pkgs="nice glib-2.0 gio-2.0 openssl libsrtp2 hiredis jansson libavformat libavcodec libavutil" ;;
-    signalling_*) dir=signalling; pkgs="libwebsockets jansson hiredis libsodium openssl libuv libpq libavformat libavcodec libavutil"
+    signalling_*) dir=signalling; pkgs="libwebsockets jansson hiredis libsodium openssl libuv libpq libavformat libavcodec libavutil libzip"
       # the embedded Redis Functions library is generated from signalling/lua/*.lua
       make --no-print-directory build/gen/lua_library.c build/gen/sql_migrations.c >/dev/null
       extra="build/gen/lua_library.c build/gen/sql_migrations.c" ;;

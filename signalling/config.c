@@ -79,7 +79,8 @@ const conf_key_t signal_config_keys[] = {
     /* Lesson clips: media.c, upload.c. */
     K("media-dir", CONF_STR, media_dir, "var/media", 0, 0, NULL, "directory of uploaded clips (created if missing; partial uploads live there too, as <id>.part)"),
     K("upload-max-bytes", CONF_INT, upload_max_bytes, "2147483648", 1024, 1099511627776, "bytes", "largest clip a user may upload (2 GiB); a larger declared size is refused with too_large"),
-    K("user-quota-bytes", CONF_INT, user_quota_bytes, "10737418240", 1024, 1099511627776, "bytes", "a user's clips together, uploads in progress counted at their declared size (10 GiB); over it: quota_exceeded"),
+    K("file-max-bytes", CONF_INT, file_max_bytes, "52428800", 1024, 1099511627776, "bytes", "largest document (PDF, OpenDocument, Office) a user may upload for the library (50 MiB); a larger declared size is refused with too_large"),
+    K("user-quota-bytes", CONF_INT, user_quota_bytes, "10737418240", 1024, 1099511627776, "bytes", "a user's clips and documents together, uploads in progress counted at their declared size (10 GiB); over it: quota_exceeded"),
     K("upload-expiry", CONF_INT, upload_expiry, "86400", 10, 2592000, "seconds", "an upload that receives no chunk for this long is deleted with its partial file"),
     K("media-token-ttl", CONF_INT, media_token_ttl, "3600", 10, 604800, "seconds", "lifetime of a signed media URL (the <video src> of a clip); every access is still checked against who may view it"),
     {0},

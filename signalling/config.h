@@ -82,6 +82,7 @@ typedef struct {
     /* lesson clips: media.c, upload.c */
     char *media_dir;              /* where clips are stored (partial uploads too) */
     long long upload_max_bytes;   /* largest clip */
+    long long file_max_bytes;     /* largest document (a library file: PDF, OpenDocument, Office) */
     long long user_quota_bytes;   /* a user's clips and files together, uploads in progress included */
     long long upload_expiry;      /* seconds an upload may rest between two chunks before it is deleted */
     long long media_token_ttl;    /* seconds a media URL (a <video src>) stays valid */

@@ -20,8 +20,10 @@
     "li.phase, array_to_json(li.tags)::text, li.useful, (extract(epoch from li.created_at) * 1000)::bigint, " \
     "(extract(epoch from li.created_at) * 1000000)::bigint, "                                                 \
     "EXISTS (SELECT 1 FROM library_useful u WHERE u.item = li.id AND u.user_id = " U "), "                   \
-    "(SELECT m.duration_ms FROM media m WHERE m.id = li.media_id)"
-#define ITEM_NCOLUMNS 16
+    "(SELECT m.duration_ms FROM media m WHERE m.id = li.media_id), "                                        \
+    "(SELECT m.mime FROM media m WHERE m.id = li.media_id), (SELECT m.bytes FROM media m WHERE m.id = li.media_id), " \
+    "(SELECT m.meta->>'format' FROM media m WHERE m.id = li.media_id AND m.kind = 'file')"
+#define ITEM_NCOLUMNS 19
 
 /* $1 id, $2 circle, $3 user, $4 circles, $5 media, $6 url, $7 title, $8 description, $9 subject, $10 phase,
  * $11 tags. Answers: member (t/f), media seen, media owned, already published here, then the item (NULL
@@ -122,6 +124,13 @@ static json_t *item_json(const pg_result_t *res, int row, int col)
         json_object_set_new(o, "url", json_string(pg_value(res, row, col + 5)));
     if (o && pg_value(res, row, col + 15))
         json_object_set_new(o, "duration_ms", json_integer(num(res, row, col + 15)));
+    /* media items: what the file is (from probing its content) and how large, to show before a download */
+    if (o && pg_value(res, row, col + 16)) {
+        json_object_set_new(o, "mime", json_string(str(res, row, col + 16)));
+        json_object_set_new(o, "bytes", json_integer(num(res, row, col + 17)));
+    }
+    if (o && pg_value(res, row, col + 18))
+        json_object_set_new(o, "format", json_string(str(res, row, col + 18)));
     return o;
 }
 
@@ -131,9 +140,9 @@ static void publish_done(lreq_t *l, const pg_result_t *res)
     if (str(res, 0, 0)[0] != 't') {
         req_error_ex(r, E_FORBIDDEN, "circle", 0, "only members of the circle may publish to its library");
     } else if (l->media && num(res, 0, 1) == 0) {
-        req_error_ex(r, E_NOT_FOUND, "media", 0, "media: no such clip");
+        req_error_ex(r, E_NOT_FOUND, "media", 0, "media: no such clip or document");
     } else if (l->media && num(res, 0, 2) == 0) {
-        req_error_ex(r, E_FORBIDDEN, "media", 0, "media: only its owner may publish a clip");
+        req_error_ex(r, E_FORBIDDEN, "media", 0, "media: only its owner may publish a clip or document");
     } else if (l->media && num(res, 0, 3) > 0) {
         req_error_ex(r, E_CONFLICT, "media", 0, "media: already in this circle's library");
     } else if (!pg_value(res, 0, 4)) {

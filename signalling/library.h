@@ -1,10 +1,11 @@
-/* library.h — the circle library of good practice (issue 15): clips, recordings and links published to a
+/* library.h — the circle library of good practice (issue 15): clips, recordings, documents and links published to a
  * circle, with a title, description, subject, phase and tags; searched by words (PostgreSQL full text on
  * library_items.tsv) and tags; newest or most useful first. Kept in PostgreSQL (003 and 006 migrations).
  *
  * Owns: library.publish {circle, media? | url?, title, description?, subject?, phase?, tags?} (members of
  * the circle now; a media item only by its owner), library.list {circle, query?, tags?, sort?, cursor?,
- * limit?} (members only, checked inside the query), library.useful {item, useful} (once per member: the
+ * limit?} (members only, checked inside the query; a media item shows its type, size and, for a document,
+ * its format), library.useful {item, useful} (once per member: the
  * count is kept with the marks), library.withdraw {item} (its author, a moderator of the circle or an
  * admin; then listed nowhere and, through media_acl.h's rule, no longer a reason to see the clip).
  * Events on the circle's channel: library.published {item}, library.useful {item, useful},

@@ -248,7 +248,8 @@ static int token_check(const char *token, const char *id, char uid[FEATURE_ID_LE
 
 /* ---------------- GET/HEAD /media/<id>/file?t=<token> ---------------- */
 
-static const char VIEW_FILE_SQL[] = "SELECT m.mime, m.path FROM media m WHERE m.id = $1 AND m.state = 'ready' AND "
+static const char VIEW_FILE_SQL[] = "SELECT m.mime, m.path, m.kind, m.title, m.meta->>'format' FROM media m"
+                                    " WHERE m.id = $1 AND m.state = 'ready' AND "
                                     MEDIA_CAN_VIEW_SQL("m", "$2", "$3");
 
 typedef struct {
@@ -257,10 +258,51 @@ typedef struct {
     char uid[FEATURE_ID_LEN + 1];
     char token[160];
     char range[128];
-    char mime[32];
+    char mime[128];
+    char disposition[640]; /* documents: Content-Disposition (empty for clips, which play inline) */
     int head;
     uv_fs_t fs;
 } fileget_t;
+
+/* Bytes of a title that go into a file name (filename* percent-encodes them: three characters each). */
+#define FILENAME_TITLE_MAX 120
+
+/* RFC 8187 attr-char: what filename* may carry without percent-encoding. */
+static int attr_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("!#$&+-.^_`|~", c);
+}
+
+/* "attachment; filename=\"<title in safe ASCII>.<ext>\"; filename*=UTF-8''<title, percent-encoded>.<ext>"
+ * (RFC 6266 4.3): the browser saves the document under its title, and nothing in a title (quotes, slashes,
+ * control characters, a name that hides its extension) reaches the header or the user's disk as is. */
+static void disposition(const char *title, const char *ext, char *out, size_t cap)
+{
+    size_t len = strlen(title);
+    if (len > FILENAME_TITLE_MAX) { /* cut on a UTF-8 character boundary */
+        len = FILENAME_TITLE_MAX;
+        while (len > 0 && ((unsigned char)title[len] & 0xc0) == 0x80)
+            len--;
+    }
+    char ascii[FILENAME_TITLE_MAX + 1], pct[3 * FILENAME_TITLE_MAX + 1];
+    size_t a = 0, p = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)title[i];
+        int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr(" -_(),", c);
+        if (keep)
+            ascii[a++] = (char)c;
+        else if (a == 0 || ascii[a - 1] != '_')
+            ascii[a++] = '_';
+        if (attr_char(c) && c != '.')
+            pct[p++] = (char)c;
+        else
+            p += (size_t)snprintf(pct + p, sizeof pct - p, "%%%02X", c);
+    }
+    ascii[a] = pct[p] = '\0';
+    if (a == 0 || strspn(ascii, "_ ") == a)
+        snprintf(ascii, sizeof ascii, "document");
+    snprintf(out, cap, "attachment; filename=\"%s.%s\"; filename*=UTF-8''%s.%s", ascii, ext, p ? pct : "document", ext);
+}
 
 static void fileget_fail(fileget_t *g, int status, const char *code, const char *message)
 {
@@ -297,6 +339,11 @@ static void file_opened(uv_fs_t *fs)
         fileget_fail(g, 416, "bad_range", "the range is not within the file");
         return;
     }
+    /* Nothing served from here may run on this origin: a document opened in a tab is a sandboxed page
+     * (no script, its own opaque origin), and the type is never sniffed (ws.c adds nosniff to all). */
+    ws_http_add_header(g->req, "Content-Security-Policy", "sandbox");
+    if (g->disposition[0])
+        ws_http_add_header(g->req, "Content-Disposition", g->disposition);
     if (r == BYTERANGE_OK) {
         snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)first, (unsigned long long)last,
                  (unsigned long long)size);
@@ -320,6 +367,9 @@ static void file_row(const pg_result_t *res, void *priv)
         return;
     }
     snprintf(g->mime, sizeof g->mime, "%s", pg_value(res, 0, 0));
+    const char *ext = pg_value(res, 0, 4);
+    if (strcmp(pg_value(res, 0, 2), "file") == 0)
+        disposition(pg_value(res, 0, 3), ext && *ext ? ext : "bin", g->disposition, sizeof g->disposition);
     char path[512];
     g->fs.data = g;
     if (media_rel_path(pg_value(res, 0, 1), path, sizeof path) < 0) {

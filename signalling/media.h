@@ -1,9 +1,12 @@
-/* media.h — lesson clips (issue 15): the HTTP routes under /media, the media.* requests and signed media
- * URLs. Uploads themselves are upload.c, comments comments.c; both use the helpers below.
+/* media.h — lesson clips and library documents (issue 15): the HTTP routes under /media, the media.*
+ * requests and signed media URLs. Uploads themselves are upload.c, comments comments.c; both use the
+ * helpers below.
  *
  * Owns: GET/HEAD /media/<id>/file?t=<media token> with byte ranges (byterange.h) — every access checked
  * with media_acl.h's rule for the token's user, an item the user may not see (or a guessed id) answering
- * 404 exactly as a missing one; the media token (HMAC-SHA256 over item, user and expiry with the
+ * 404 exactly as a missing one; every file answer carries "Content-Security-Policy: sandbox" (nothing
+ * served from /media runs script on this origin) and, for a document (kind file), "Content-Disposition:
+ * attachment" with a file name made safe from its title and the extension its content gave; the media token (HMAC-SHA256 over item, user and expiry with the
  * community's key kept in Redis, lifetime media-token-ttl: never the session token in a URL); media.list,
  * media.get, media.share, media.unshare, media.delete (removes the file), media.rename (PROTOCOL.md).
  * Must not: read a file or the database on the loop's thread (files through libuv's pool, PostgreSQL

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "media.h"
 #include "pg.h"
+#include "docprobe.h"
 #include "probe.h"
 
 /* A chunk goes to disk in writes of about this size (pieces from the socket are 4 KiB). */
@@ -32,6 +33,7 @@ static int sweeper_on;
 typedef struct up {
     ws_http_req_t *req;
     int kind;                       /* K_CREATE, K_CHUNK, K_STATUS, K_CANCEL */
+    int doc;                        /* the upload is a document (media kind 'file'), not a clip */
     int head;                       /* K_STATUS by HEAD */
     char key[80];                   /* the session key */
     char uid[FEATURE_ID_LEN + 1];
@@ -107,7 +109,7 @@ static void up_json(up_t *u, int status, json_t *body)
 static const char CREATE_SQL[] =
     "WITH q AS (SELECT coalesce(sum(bytes), 0) AS used FROM media WHERE owner = $2 AND kind IN ('clip', 'file')),"
     " m AS (INSERT INTO media (id, owner, kind, title, bytes, path, state)"
-    "  SELECT $1, $2, 'clip', $3, $4::bigint, $1 || '.media', 'uploading' FROM q WHERE q.used + $4::bigint <= $5::bigint"
+    "  SELECT $1, $2, $7, $3, $4::bigint, $1 || '.media', 'uploading' FROM q WHERE q.used + $4::bigint <= $5::bigint"
     "  RETURNING id),"
     " u AS (INSERT INTO media_uploads (media_id, declared, expires_at)"
     "  SELECT id, $4::bigint, now() + make_interval(secs => $6::int) FROM m RETURNING media_id)"
@@ -122,7 +124,7 @@ static void created(const pg_result_t *res, void *priv)
     }
     if (strcmp(pg_value(res, 0, 1), "1") != 0) {
         char msg[160];
-        snprintf(msg, sizeof msg, "your clips use %s of %lld bytes: delete some first", pg_value(res, 0, 0),
+        snprintf(msg, sizeof msg, "your clips and documents use %s of %lld bytes: delete some first", pg_value(res, 0, 0),
                  config_get()->user_quota_bytes);
         up_error(u, 507, "quota_exceeded", msg);
         return;
@@ -140,26 +142,32 @@ static void create_signed_in(up_t *u)
         up_error(u, 500, "internal", "no random source");
         return;
     }
-    const char *params[] = {u->id, u->uid, u->title, size, quota, expiry};
-    pg_query(CREATE_SQL, 6, params, created, u);
+    const char *params[] = {u->id, u->uid, u->title, size, quota, expiry, u->doc ? "file" : "clip"};
+    pg_query(CREATE_SQL, 7, params, created, u);
 }
 
-/* The body {"title","size"} into u; 0, or answers 400/413 and returns -1 (u freed). */
+/* The body {"title","size","kind"?} into u; 0, or answers 400/413 and returns -1 (u freed). A document
+ * (kind "file") has its own size limit: it is read through whole when it is checked. */
 static int create_parse(up_t *u)
 {
     json_t *o = u->body ? json_loadb(u->body, u->body_len, 0, NULL) : NULL;
     const char *title = json_string_value(json_object_get(o, "title"));
-    json_t *size = json_object_get(o, "size");
+    json_t *size = json_object_get(o, "size"), *kind = json_object_get(o, "kind");
+    const char *k = kind ? json_string_value(kind) : "clip";
+    u->doc = k && strcmp(k, "file") == 0;
+    long long max = u->doc ? config_get()->file_max_bytes : config_get()->upload_max_bytes;
     int rc = -1;
     if (!json_is_object(o))
         up_error(u, 400, "bad_request", "the body must be JSON: {\"title\":…,\"size\":bytes}");
     else if (!title || !*title || strlen(title) > MEDIA_TITLE_MAX)
         up_error(u, 400, "bad_request", "title: 1 to 200 bytes of text");
+    else if (!k || (!u->doc && strcmp(k, "clip") != 0))
+        up_error(u, 400, "bad_request", "kind: \"clip\" (a video, the default) or \"file\" (a document)");
     else if (!json_is_integer(size) || json_integer_value(size) < 1)
         up_error(u, 400, "bad_request", "size: the file's size in bytes");
-    else if (json_integer_value(size) > config_get()->upload_max_bytes) {
+    else if (json_integer_value(size) > max) {
         char msg[128];
-        snprintf(msg, sizeof msg, "the clip is larger than the %lld bytes this server takes", config_get()->upload_max_bytes);
+        snprintf(msg, sizeof msg, "the %s is larger than the %lld bytes this server takes", u->doc ? "document" : "clip", max);
         up_error(u, 413, "too_large", msg);
     } else if (!(u->title = strdup(title))) {
         up_error(u, 500, "internal", "out of memory");
@@ -231,7 +239,7 @@ static void create_body(ws_http_req_t *req, ws_body_event_t ev, const char *data
 /* ---------------- PUT /media/uploads/<id>: a chunk ---------------- */
 
 static const char UPLOAD_SQL[] =
-    "SELECT u.declared FROM media m JOIN media_uploads u ON u.media_id = m.id"
+    "SELECT u.declared, m.kind = 'file' FROM media m JOIN media_uploads u ON u.media_id = m.id"
     " WHERE m.id = $1 AND m.owner = $2 AND m.state = 'uploading'";
 
 static void chunk_flush(up_t *u);
@@ -401,6 +409,7 @@ static void chunk_found(const pg_result_t *res, void *priv)
         return;
     }
     u->declared = strtoull(pg_value(res, 0, 0), NULL, 10);
+    u->doc = pg_value(res, 0, 1)[0] == 't';
     if (u->complete != u->declared || u->last >= u->declared) {
         up_error(u, 400, "bad_range", "Content-Range must end within the size declared when the upload was made");
         return;
@@ -436,6 +445,7 @@ static const char READY_SQL[] =
 static const char DROP_SQL[] = "DELETE FROM media WHERE id = $1";
 
 static void probed(const probe_result_t *p, void *priv);
+static void docprobed(const docprobe_result_t *p, void *priv);
 
 static void ready(const pg_result_t *res, void *priv)
 {
@@ -453,7 +463,8 @@ static void renamed(uv_fs_t *fs)
     int rc = (int)fs->result;
     uv_fs_req_cleanup(fs);
     char path[512];
-    if (rc < 0 || media_file_path(u->id, 0, path, sizeof path) < 0 || probe_start(loop, path, probed, u) < 0) {
+    if (rc < 0 || media_file_path(u->id, 0, path, sizeof path) < 0 ||
+        (u->doc ? docprobe_start(loop, path, docprobed, u) : probe_start(loop, path, probed, u)) < 0) {
         log_warn("media: cannot probe %s: %s", u->id, rc < 0 ? uv_strerror(rc) : "no job");
         pg_query(DROP_SQL, 1, (const char *[]){u->id}, NULL, NULL);
         media_unlink_file(u->id, 1);
@@ -494,6 +505,26 @@ static void probed(const probe_result_t *p, void *priv)
     snprintf(dur, sizeof dur, "%lld", (long long)p->duration_ms);
     snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)u->declared);
     const char *params[] = {u->id, p->mime, dur, metatext ? metatext : "{}", bytes};
+    pg_query(READY_SQL, 5, params, ready, u);
+    free(metatext);
+}
+
+/* A document checked (docprobe.h): ready with its type from the content, or deleted and refused. */
+static void docprobed(const docprobe_result_t *p, void *priv)
+{
+    up_t *u = priv;
+    if (!p->ok) {
+        pg_query(DROP_SQL, 1, (const char *[]){u->id}, NULL, NULL);
+        media_unlink_file(u->id, 0);
+        up_error(u, strcmp(p->code, "wrong_type") == 0 ? 415 : 422, p->code, p->message);
+        return;
+    }
+    json_t *meta = json_pack("{s:s}", "format", p->ext);
+    char *metatext = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+    json_decref(meta);
+    char bytes[24];
+    snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)u->declared);
+    const char *params[] = {u->id, p->mime, NULL, metatext ? metatext : "{}", bytes};
     pg_query(READY_SQL, 5, params, ready, u);
     free(metatext);
 }

@@ -1,15 +1,19 @@
-/* upload.h — resumable chunked upload of lesson clips over HTTP (media.c routes /media/uploads… here).
+/* upload.h — resumable chunked upload of lesson clips and library documents over HTTP (media.c routes
+ * /media/uploads… here).
  *
  * Owns, for a user signed in with "Authorization: Bearer <session token>" (never a token in the URL):
- *   POST   /media/uploads        {"title","size"} → 201 {"id","offset":0,"size"}: an upload session; the
- *                                declared size is checked against upload-max-bytes (413 too_large) and
- *                                counted at once against user-quota-bytes (507 quota_exceeded);
+ *   POST   /media/uploads        {"title","size","kind"?} → 201 {"id","offset":0,"size"}: an upload session
+ *                                of a clip (kind "clip", the default) or a document (kind "file"); the
+ *                                declared size is checked against upload-max-bytes, or file-max-bytes for
+ *                                a document (413 too_large), and counted at once against user-quota-bytes
+ *                                (507 quota_exceeded);
  *   PUT    /media/uploads/<id>   one chunk, "Content-Range: bytes first-last/size": first must be what is
  *                                stored (409 wrong_offset, with the stored "offset"), written to
  *                                <media-dir>/<id>.part on libuv's thread pool with the socket paused while
- *                                the disk works; 200 {"offset"} — the last chunk is probed (probe.h) before
- *                                the answer: 200 {"media":{…}} ready, or 415 not_video / 422 broken_video
- *                                and the upload is deleted;
+ *                                the disk works; 200 {"offset"} — the last chunk is checked before the
+ *                                answer, a clip by probe.h, a document by docprobe.h (both on the thread
+ *                                pool): 200 {"media":{…}} ready, or 415 not_video / 422 broken_video (clip),
+ *                                415 wrong_type / 422 broken_file (document), and the upload is deleted;
  *   HEAD   /media/uploads/<id>   Upload-Offset and Upload-Length headers (GET: the same as JSON): where a
  *                                broken upload resumes (the partial file's size: the disk is the truth);
  *   DELETE /media/uploads/<id>   abandons it.

@@ -68,7 +68,7 @@ struct ws_http_req {
     int in_route;           /* the route's call is running: the accessors may read lws's headers */
     int answered, headers_sent;
     int status;
-    char ctype[64];
+    char ctype[128]; /* an Office document's type is 73 characters */
     unsigned char *body;    /* LWS_PRE headroom, then len bytes */
     size_t len;
     char path[HTTP_PATH_MAX];

@@ -1,9 +1,27 @@
 // views/library.js — #/circle/<cid>/library: the circle's library of good practice (library.* requests,
 // PROTOCOL.md). Search by words, filter by tag chips, newest or most useful first, "more" by cursor; mark
-// an item useful; publish one of my clips or a link; withdraw my own (a moderator may withdraw any: the
-// server decides and says so). Clips open in the player (#/media/<id>), which checks access itself.
+// an item useful; publish one of my clips or documents, or a link; add a document (PDF, OpenDocument,
+// Office) by uploading it here; withdraw my own (a moderator may withdraw any: the server decides and says
+// so). Clips open in the player (#/media/<id>), which checks access itself; a document is downloaded through
+// a short-lived URL from media.get (the server checks access again and sends it as an attachment).
 import { h, field, fill, formatTime, userZone } from '../dom.js';
-import { formatDuration } from './media.js';
+import { formatDuration, formatBytes, uploadClip } from './media.js';
+
+// What the file picker offers; the server decides by content whatever is chosen.
+const DOCUMENT_TYPES = '.pdf,.odt,.odp,.ods,.docx,.pptx,.xlsx,application/pdf,application/vnd.oasis.opendocument.text,'
+  + 'application/vnd.oasis.opendocument.presentation,application/vnd.oasis.opendocument.spreadsheet,'
+  + 'application/vnd.openxmlformats-officedocument.wordprocessingml.document,'
+  + 'application/vnd.openxmlformats-officedocument.presentationml.presentation,'
+  + 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+// Fetches a fresh file URL for media id and lets the browser download it (the answer is an attachment).
+async function download(conn, id) {
+  const { media } = await conn.request('media.get', { media: id });
+  const a = h('a', { href: media.url, download: '', hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
 
 // "Questioning, KS3 behaviour" → ['questioning', 'ks3', 'behaviour'] (the server's tag rule: a-z 0-9 -).
 export function parseTags(text) {
@@ -61,15 +79,30 @@ export function mountLibrary(root, ctx, { circle }) {
         load();
       } catch (e) { ctx.showError(e); }
     });
-    const link = it.kind === 'link'
-      ? h('a', { href: it.url, class: 'library-title', rel: 'noopener noreferrer', target: '_blank' }, it.title)
-      : h('a', { href: `#/media/${it.media}`, class: 'library-title' }, it.title);
-    const facts = [it.kind === 'link' ? 'link' : `clip ${formatDuration(it.duration_ms)}`, it.subject, it.phase, formatTime(it.created_at, tz)]
-      .filter(Boolean).join(' · ');
+    const doc = it.kind === 'file';
+    const format = doc ? (it.format || 'file').toUpperCase() : '';
+    let link;
+    if (it.kind === 'link') link = h('a', { href: it.url, class: 'library-title', rel: 'noopener noreferrer', target: '_blank' }, it.title);
+    else if (doc) link = h('span', { class: 'library-title' }, it.title);
+    else link = h('a', { href: `#/media/${it.media}`, class: 'library-title' }, it.title);
+    let get = null;
+    if (doc) {
+      get = h('button', { type: 'button', class: 'small', 'aria-label': `Download ${format}: ${it.title} (${formatBytes(it.bytes)})` }, `Download ${format}`);
+      get.addEventListener('click', async () => {
+        try {
+          await download(conn, it.media);
+          ctx.announce(`Downloading ${it.title}`);
+        } catch (e) { ctx.showError(e); }
+      });
+    }
+    let kindText = `clip ${formatDuration(it.duration_ms)}`;
+    if (it.kind === 'link') kindText = 'link';
+    else if (doc) kindText = `${format} document, ${formatBytes(it.bytes)}`;
+    const facts = [kindText, it.subject, it.phase, formatTime(it.created_at, tz)].filter(Boolean).join(' · ');
     return h('li', { class: 'card library-item' }, link, h('p', { class: 'muted' }, facts),
       it.description ? h('p', {}, it.description) : null,
       it.tags.length ? h('p', { class: 'muted' }, it.tags.map((t) => `#${t}`).join(' ')) : null,
-      h('div', { class: 'actions' }, useful, mine ? withdraw : null));
+      h('div', { class: 'actions' }, get, useful, mine ? withdraw : null));
   }
 
   async function load(append = false) {
@@ -84,7 +117,7 @@ export function mountLibrary(root, ctx, { circle }) {
       cursor = r.cursor || null;
       more.hidden = !cursor;
       if (!append) renderChips(r.items);
-      listStatus.textContent = list.children.length ? '' : 'Nothing here yet. Publish a clip or a link below.';
+      listStatus.textContent = list.children.length ? '' : 'Nothing here yet. Add a file, or publish a clip or a link below.';
     } catch (e) {
       if (alive) listStatus.textContent = ctx.describeError(e);
     }
@@ -126,9 +159,68 @@ export function mountLibrary(root, ctx, { circle }) {
   });
   conn.request('media.list', {}).then((r) => {
     if (!alive) return;
-    for (const m of r.media.filter((x) => x.owner === conn.user?.id && x.kind === 'clip'))
-      what.input.append(h('option', { value: m.id }, `My clip: ${m.title || 'Untitled clip'}`));
+    for (const m of r.media.filter((x) => x.owner === conn.user?.id && (x.kind === 'clip' || x.kind === 'file'))) {
+      const label = m.kind === 'clip' ? `My clip: ${m.title || 'Untitled clip'}` : `My document: ${m.title} (${(m.meta?.format || '').toUpperCase()})`;
+      what.input.append(h('option', { value: m.id }, label));
+    }
   }).catch(() => { /* publishing a link still works */ });
+
+  // ---- add a file: upload a document, then publish it here ----
+  // (labels differ from the publish form's so that each names one control)
+  const docFile = field('Document (PDF, OpenDocument or Office)', 'input', { type: 'file', name: 'document', accept: DOCUMENT_TYPES, required: true });
+  const docName = field('Name of the document', 'input', { name: 'doc-title', maxlength: 200, required: true, placeholder: 'e.g. Year 9 fractions plan' });
+  const docAbout = field('What it is for', 'textarea', { name: 'doc-description', maxlength: 4000, rows: 3 });
+  const docSubject = field('Document subject', 'input', { name: 'doc-subject', maxlength: 100, placeholder: 'e.g. Mathematics' });
+  const docPhase = field('Document phase', 'input', { name: 'doc-phase', maxlength: 100, placeholder: 'e.g. secondary' });
+  const docTags = field('Document tags, separated by commas', 'input', { name: 'doc-tags', maxlength: 300, placeholder: 'e.g. plans, ks3' });
+  const docProgress = h('progress', { max: 100, value: 0, 'aria-label': 'Document upload progress' });
+  const docProgressText = h('span', { class: 'muted', 'aria-hidden': 'true' }, '');
+  const docProgressWrap = h('div', { class: 'upload-progress', hidden: true }, docProgress, ' ', docProgressText);
+  const docStatus = h('p', { class: 'muted', role: 'status', 'aria-live': 'polite' });
+  const docError = h('p', { class: 'form-error', role: 'alert' });
+  const docSubmit = h('button', { type: 'submit' }, 'Upload and add');
+  const docForm = h('form', { class: 'card library-add-file', 'aria-labelledby': 'library-add-file-title' },
+    h('h2', { id: 'library-add-file-title' }, 'Add a file'),
+    h('p', { class: 'muted' }, 'Lesson plans, slides and worksheets: PDF, OpenDocument (odt, odp, ods) or Office (docx, pptx, xlsx). Members of this circle can download it.'),
+    docFile.wrap, docName.wrap, docAbout.wrap, docSubject.wrap, docPhase.wrap, docTags.wrap, docProgressWrap, docError, docStatus,
+    h('div', { class: 'actions' }, docSubmit));
+  docFile.input.addEventListener('change', () => {
+    const f = docFile.input.files[0];
+    if (f && !docName.input.value) docName.input.value = f.name.replace(/\.[^.]+$/, '').slice(0, 200);
+  });
+  docForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = docFile.input.files[0];
+    docError.textContent = '';
+    docStatus.textContent = '';
+    if (!f) { docError.textContent = 'Choose a document first.'; return; }
+    const name = docName.input.value.trim() || f.name;
+    docSubmit.disabled = true;
+    docProgressWrap.hidden = false;
+    docProgress.value = 0;
+    docStatus.textContent = `Uploading ${f.name}…`;
+    try {
+      const media = await uploadClip(conn.token, f, name, (sent, total) => {
+        const pct = total ? Math.floor((sent / total) * 100) : 100;
+        docProgress.value = pct;
+        docProgressText.textContent = `${pct}% of ${formatBytes(total)}`;
+      }, { kind: 'file' });
+      const r = await conn.request('library.publish', { circle, media: media.id, title: name,
+        description: docAbout.input.value.trim(), subject: docSubject.input.value.trim(), phase: docPhase.input.value.trim(),
+        tags: parseTags(docTags.input.value) });
+      docStatus.textContent = `Added “${r.item.title}” to the library.`;
+      ctx.announce(`Added ${r.item.title}`);
+      docForm.reset();
+      docProgressWrap.hidden = true;
+      load();
+    } catch (e) {
+      docError.textContent = e.field ? `${e.field}: ${e.message}` : (e.message && e.code !== 'internal' ? e.message : ctx.describeError(e));
+      docStatus.textContent = '';
+      docProgressWrap.hidden = true;
+    } finally {
+      docSubmit.disabled = false;
+    }
+  });
 
   const onEvent = () => { if (alive) load(); };
   for (const t of ['library.published', 'library.withdrawn']) conn.addEventListener(t, onEvent);
@@ -137,7 +229,7 @@ export function mountLibrary(root, ctx, { circle }) {
     h('h1', {}, 'Library'),
     h('p', {}, h('a', { href: `#/circle/${encodeURIComponent(circle)}` }, 'Back to the circle')),
     searchForm, chips,
-    h('h2', { id: 'library-items-title' }, 'Resources'), listStatus, list, more, pubForm));
+    h('h2', { id: 'library-items-title' }, 'Resources'), listStatus, list, more, docForm, pubForm));
   load();
   return () => {
     alive = false;

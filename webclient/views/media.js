@@ -13,7 +13,7 @@ export function formatDuration(ms) {
   return `${m}:${String(s % 60).padStart(2, '0')}`;
 }
 
-function formatBytes(n) {
+export function formatBytes(n) {
   if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GB`;
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MB`;
   return `${Math.max(1, Math.round(n / 1024))} KB`;
@@ -30,14 +30,15 @@ async function httpError(res) {
   return err;
 }
 
-// Uploads file (a File or Blob) as a clip titled title. onProgress(sent, total) after each chunk. Retries a
-// failed chunk from the offset the server says it has (HEAD) — after a broken connection, a server restart
-// or a wrong offset — up to RETRIES times in a row with a growing pause. Resolves with the media object.
-export async function uploadClip(token, file, title, onProgress = () => {}, { chunkBytes = CHUNK_BYTES } = {}) {
+// Uploads file (a File or Blob) as a clip titled title (kind 'file': a document for a library; the server
+// checks either by its content). onProgress(sent, total) after each chunk. Retries a failed chunk from the
+// offset the server says it has (HEAD) — after a broken connection, a server restart or a wrong offset — up
+// to RETRIES times in a row with a growing pause. Resolves with the media object.
+export async function uploadClip(token, file, title, onProgress = () => {}, { chunkBytes = CHUNK_BYTES, kind = 'clip' } = {}) {
   const auth = { authorization: `Bearer ${token}` };
   const made = await fetch('/media/uploads', {
     method: 'POST', headers: { ...auth, 'content-type': 'application/json' },
-    body: JSON.stringify({ title, size: file.size }),
+    body: JSON.stringify({ title, size: file.size, kind }),
   });
   if (made.status !== 201) throw await httpError(made);
   const { id } = await made.json();
