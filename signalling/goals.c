@@ -309,7 +309,7 @@ static void pair_read(const store_reply_t *rep, void *priv)
     const char *text = store_ok(rep) && store_type(rep) == STORE_STR ? store_str(rep, NULL) : NULL;
     json_t *o = text ? json_loads(text, 0, NULL) : NULL;
     json_t *sessions = json_object_get(o, "sessions");
-    if (!json_is_array(sessions)) {
+    if (g->op == OP_HISTORY ? !json_is_array(sessions) : !json_object_get(o, "note")) {
         json_decref(o);
         unavailable(g);
         return;
