@@ -2,8 +2,10 @@
 // an optimised staffroom-signal with its own Redis and PostgreSQL. The pair gets BOOKINGS bookings (written
 // into Redis as schedule.lua writes them, 0 … the 1000 that goals_pair looks at) and one recording per booking
 // (media rows as record.c stores them); then RUNS sequential mentorship.history requests per size: median and
-// 95th percentile round trip, events and bytes per answer. Then the pair's notes list is filled to NOTES
-// notes (the list keeps 1000) and goal.link {note} of the last one (the longest scan) is timed the same way.
+// 95th percentile round trip, events and bytes per answer, and once each, alone: the goals_pair call (the
+// Redis side) and the recordings' lookup by session in PostgreSQL (EXPLAIN ANALYZE). Then the pair's notes
+// list is filled to NOTES notes (the list keeps 1000) and goal.link {note} of the last one (the longest scan)
+// is timed the same way.
 //   make bench-history   (RUNS=50 NOTES=1000)
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
@@ -43,7 +45,7 @@ async function timed(fn) {
 }
 
 console.log(`# bench-history: ${RUNS} sequential requests per row, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-console.log('bookings  recordings  events  bytes    p50 ms  p95 ms');
+console.log('bookings  recordings  events  bytes    p50 ms  p95 ms  fcall ms  recordings sql ms');
 let made = 0;
 const start0 = Math.floor(Date.now() / 1000) + 86400;
 for (const n of SIZES) {
@@ -60,7 +62,14 @@ for (const n of SIZES) {
     'ready', lpad(to_hex(i), 32, '0') FROM generate_series(0, ${n - 1}) i ON CONFLICT DO NOTHING`);
   const r = await timed(() => mentee.client.ok('mentorship.history', { mentorship: m.id }));
   const recs = r.last.history.filter((e) => e.kind === 'recording').length;
-  console.log(`${String(n).padStart(8)}  ${String(recs).padStart(10)}  ${String(r.last.history.length).padStart(6)}  ${String(JSON.stringify(r.last).length).padStart(7)}  ${r.p50.padStart(6)}  ${r.p95.padStart(6)}`);
+  // the two parts of the answer alone: the Redis function (the pair's bookings) and the SQL statement's run
+  const fstart = performance.now();
+  await stack.redisCmd('FCALL', 'goals_pair', '0', mentor.user.id, mentee.user.id, '');
+  const fcall = (performance.now() - fstart).toFixed(1);
+  const plan = h.psql(pg, `EXPLAIN (ANALYZE, FORMAT JSON) SELECT count(*) FROM media x WHERE x.kind = 'recording'
+    AND x.session IN (SELECT lpad(to_hex(i), 32, '0') FROM generate_series(0, ${Math.max(0, n - 1)}) i)`);
+  const sqlMs = JSON.parse(plan)[0]['Execution Time'].toFixed(1);
+  console.log(`${String(n).padStart(8)}  ${String(recs).padStart(10)}  ${String(r.last.history.length).padStart(6)}  ${String(JSON.stringify(r.last).length).padStart(7)}  ${r.p50.padStart(6)}  ${r.p95.padStart(6)}  ${fcall.padStart(8)}  ${sqlMs.padStart(8)}`);
 }
 
 for (let i = 0; i < NOTES; i++) await mentee.client.ok('mentoring.notes.add', { with: mentor.user.id, kind: 'note', text: `Note ${i}: ${'x'.repeat(200)}` });
