@@ -9,6 +9,7 @@
 #   make bench-sfu    staffroom-sfu under N publishers x M receivers of synthetic WebRTC media (tests/tools/sfu_peer)
 #   make bench-archive the PostgreSQL chat archive: archiver throughput, stream memory, history and search latency
 #   make bench-upload lesson clip upload throughput (MiB/s) and the probe time of a real clip
+#   make bench-history a mentorship's history (up to 1000 sessions and recordings) and goal.link {note} latency
 #   make install      install the programs, the web client, the reference configurations, the systemd units
 #                     and the nginx site (PREFIX=/usr/local, DESTDIR for staging; README "Deploying")
 #   SAN=1             build with AddressSanitizer and UndefinedBehaviorSanitizer into build/asan/
@@ -86,7 +87,7 @@ INTEG_BINS := $(patsubst %.c,$(B)/%,$(INTEG_SRCS))
 BENCH_SRCS := $(filter-out tests/bench/janus_lo_shim.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst %.c,build/%,$(BENCH_SRCS))
 
-.PHONY: all run test test-build fuzz bench-relay bench-signal bench-sfu bench-archive bench-upload deps clean format install
+.PHONY: all run test test-build fuzz bench-relay bench-signal bench-sfu bench-archive bench-upload bench-history deps clean format install
 # staffroom-signal is only built where its sources exist (the relay's worktree has none).
 PROGRAMS := $(B)/staffroom-relay $(if $(SIGNAL_SRCS),$(B)/staffroom-signal) $(if $(wildcard relay/sfu/main.c),$(B)/staffroom-sfu)
 all: $(PROGRAMS)
@@ -206,6 +207,11 @@ bench-upload:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory SAN=0 build/staffroom-signal
 	@STAFFROOM_BUILD=$(CURDIR)/build STAFFROOM_ROOT=$(CURDIR) node tests/bench/bench-upload.mjs
+
+bench-history:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory SAN=0 build/staffroom-signal
+	@STAFFROOM_BUILD=$(CURDIR)/build STAFFROOM_ROOT=$(CURDIR) node tests/bench/bench-history.mjs
 
 # Installation: where things go (GNU conventions; DESTDIR stages the whole tree, e.g. for a package).
 PREFIX ?= /usr/local

@@ -1,7 +1,11 @@
 /* goals.c — see goals.h. Each request: goals_who (Redis: the requester's name and admin flag, the other
  * person, a booking's pair), for goal.link to media the user's circles (media_scope), then one SQL
  * statement that checks the right to act inside the query and answers a code; a change then reads the
- * mentorship back (VIEW) to answer and to tell both people. */
+ * mentorship back (VIEW) to answer and to tell both people.
+ * Two requests need the mentorship's pair before Redis can answer: goal.link to a note (a note's number is
+ * only unique within its pair) and mentorship.history (the pair's bookings). They first read the pair with
+ * the right to read checked in SQL (PAIR_SQL, PEOPLE_SQL), then ask goals_pair for that pair only, so a
+ * note or a booking of anyone else can never be named. */
 #include "goals.h"
 
 #include <jansson.h>
@@ -67,15 +71,17 @@ static const char PROGRESS_SQL[] =
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM v) THEN 'not_found' WHEN EXISTS (SELECT 1 FROM i) THEN 'ok'"
     " ELSE 'conflict' END, (SELECT mid FROM v), (SELECT state FROM v)";
 
-/* $1 goal, $2 user, $3 circles, $4 kind, $5 ref, $6 booking mentor, $7 booking mentee, $8 booking start (s).
- * A session must be a booking between the two; a media item one the user may see (media_acl.h). */
+/* $1 goal, $2 user, $3 circles, $4 kind, $5 ref, $6 and $7 the pair the ref belongs to (a booking's mentor
+ * and mentee; the two people whose notes hold the note), $8 when it happened (unix ms), $9 a note's text.
+ * A session or a note must be one of the two; a media item one the user may see (media_acl.h). */
 static const char LINK_SQL[] =
     "WITH " GOAL_OF_PARTY ","
-    " r AS (SELECT v.id, CASE WHEN $4 = 'media' THEN (SELECT x.title FROM media x WHERE x.id = $5) ELSE 'Session' END"
-    "  AS title, CASE WHEN $4 = 'media' THEN (SELECT x.created_at FROM media x WHERE x.id = $5)"
-    "  ELSE to_timestamp($8::bigint) END AS at FROM v WHERE CASE $4"
-    "  WHEN 'session' THEN (($6 = v.mentor AND $7 = v.mentee) OR ($6 = v.mentee AND $7 = v.mentor))"
-    "  ELSE EXISTS (SELECT 1 FROM media m WHERE m.id = $5 AND m.state = 'ready' AND " MEDIA_CAN_VIEW_SQL("m", "$2", "$3") ") END),"
+    " r AS (SELECT v.id, CASE $4 WHEN 'media' THEN (SELECT x.title FROM media x WHERE x.id = $5) WHEN 'note' THEN $9"
+    "  ELSE 'Session' END AS title, CASE WHEN $4 = 'media' THEN (SELECT x.created_at FROM media x WHERE x.id = $5)"
+    "  ELSE to_timestamp($8::bigint / 1000.0) END AS at FROM v WHERE CASE $4"
+    "  WHEN 'media' THEN EXISTS (SELECT 1 FROM media m WHERE m.id = $5 AND m.state = 'ready' AND "
+    MEDIA_CAN_VIEW_SQL("m", "$2", "$3") ")"
+    "  ELSE (($6 = v.mentor AND $7 = v.mentee) OR ($6 = v.mentee AND $7 = v.mentor)) END),"
     " i AS (INSERT INTO goal_links (goal_id, kind, ref, title, ref_at, by_user) SELECT r.id, $4, $5, r.title, r.at, $2"
     "  FROM r WHERE (SELECT state FROM v) = 'open' ON CONFLICT DO NOTHING RETURNING goal_id)"
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM v) THEN 'not_found' WHEN NOT EXISTS (SELECT 1 FROM r) THEN 'no_ref'"
@@ -93,7 +99,20 @@ static const char CLOSE_SQL[] =
     " SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM v) THEN 'not_found' WHEN (SELECT state FROM v) <> 'open' THEN 'conflict'"
     " WHEN NOT EXISTS (SELECT 1 FROM u) THEN 'outcomes' ELSE 'ok' END, $1, (SELECT state FROM v)";
 
-/* $1 id, $2 user, $3 '1' if an admin. One row: the view and every event in time order (JSON array). */
+/* $1 goal, $2 user: the pair of the goal's mentorship, for one of the two only. */
+static const char PAIR_SQL[] = "SELECT m.mentor, m.mentee FROM goals g JOIN mentorships m ON m.id = g.mentorship_id"
+                               " WHERE g.id = $1 AND " PARTY("$2");
+
+/* $1 id, $2 user, $3 '1' if an admin: the pair of a mentorship the user may read. */
+static const char PEOPLE_SQL[] =
+    "SELECT m.mentor, m.mentee FROM mentorships m WHERE m.id = $1 AND (" PARTY("$2") " OR $3 = '1')";
+
+/* The pair's bookings ($4, from goals_pair: [{id, start, end, status, topic}…]). */
+#define PAIR_BOOKINGS "json_to_recordset($4::json) AS s(id text, start bigint, \"end\" bigint, status text, topic text)"
+
+/* $1 id, $2 user, $3 '1' if an admin, $4 the pair's bookings, $5 the user's circles. One row: the view and
+ * every event in time order (JSON array): the mentorship's own, then the pair's bookings (at their start)
+ * and the recordings of those bookings that the reader may see (media_acl.h), linked to a goal or not. */
 static const char HISTORY_SQL[] =
     "SELECT " VIEW_JSON ", (SELECT coalesce(json_agg(e.o ORDER BY e.at, e.seq), '[]') FROM ("
     "  SELECT m.created_at AS at, 0 AS seq, json_build_object('kind', 'proposed', 'at', " MS("m.created_at") ","
@@ -107,7 +126,13 @@ static const char HISTORY_SQL[] =
     "   'goal_title', g.title, 'ref', l.ref, 'title', l.title, 'by', l.by_user)"
     "   FROM goal_links l JOIN goals g ON g.id = l.goal_id WHERE g.mentorship_id = m.id"
     "  UNION ALL SELECT m.closed_at, 4, json_build_object('kind', 'closed', 'at', " MS("m.closed_at") ","
-    "   'by', m.closed_by) WHERE m.closed_at IS NOT NULL) e)::text"
+    "   'by', m.closed_by) WHERE m.closed_at IS NOT NULL"
+    "  UNION ALL SELECT to_timestamp(s.start), 5, json_build_object('kind', 'booking', 'at', s.start * 1000,"
+    "   'booking', s.id, 'status', s.status, 'topic', s.topic, 'start', s.start, 'end', s.\"end\") FROM " PAIR_BOOKINGS
+    "  UNION ALL SELECT x.created_at, 6, json_build_object('kind', 'recording', 'at', " MS("x.created_at") ","
+    "   'media', x.id, 'title', x.title, 'duration_ms', x.duration_ms, 'session', x.session) FROM media x"
+    "   WHERE x.kind = 'recording' AND x.state = 'ready' AND x.session IN (SELECT s.id FROM " PAIR_BOOKINGS ")"
+    "   AND " MEDIA_CAN_VIEW_SQL("x", "$2", "$5") ") e)::text"
     " FROM mentorships m WHERE m.id = $1 AND (" PARTY("$2") " OR $3 = '1')";
 
 enum { OP_PROPOSE, OP_ACCEPT, OP_DECLINE, OP_LIST, OP_PROGRESS, OP_LINK, OP_CLOSE, OP_HISTORY };
@@ -118,12 +143,16 @@ typedef struct {
     const char *target;       /* mentorship or goal id; borrowed from r */
     const char *other;        /* propose: the other person; borrowed from r */
     int other_is_mentee;      /* propose: the requester is the mentor */
-    const char *text;         /* progress: note; link: the session or media id */
-    const char *kind;         /* link: "session" or "media" */
+    const char *text;         /* progress: note; link: the session or media id, or the note's number */
+    const char *kind;         /* link: "session", "media" or "note" */
+    char note_no[24];         /* link: the note's number, as text */
+    char *note_text;          /* link: the note's text, from goals_pair (new) */
+    char *sessions;           /* history: the pair's bookings, JSON text from goals_pair (new) */
+    char mentor[FEATURE_ID_LEN + 1], mentee[FEATURE_ID_LEN + 1]; /* link to a note, history: the pair */
     char rating[8];
     char *json;               /* propose: goals with ids; close: outcomes (new) */
     char *name, *other_name;  /* from goals_who (new) */
-    char bmentor[FEATURE_ID_LEN + 1], bmentee[FEATURE_ID_LEN + 1], bstart[24];
+    char bmentor[FEATURE_ID_LEN + 1], bmentee[FEATURE_ID_LEN + 1], bstart[24]; /* bstart: unix ms */
     int admin;
     char id[FEATURE_ID_LEN + 1];
 } greq_t;
@@ -133,6 +162,8 @@ static void greq_free(greq_t *g)
     if (!g)
         return;
     free(g->json);
+    free(g->note_text);
+    free(g->sessions);
     free(g->name);
     free(g->other_name);
     free(g);
@@ -208,7 +239,9 @@ static void changed(const pg_result_t *res, void *priv)
         req_error(g->r, E_FORBIDDEN, "the other person answers a proposal, not the one who made it");
     else if (strcmp(code, "no_ref") == 0)
         req_error_ex(g->r, E_NOT_FOUND, g->kind, 0, "%s: %s", g->kind,
-                     strcmp(g->kind, "session") == 0 ? "no such session between the two of you" : "no such media");
+                     strcmp(g->kind, "session") == 0 ? "no such session between the two of you"
+                     : strcmp(g->kind, "note") == 0  ? "no such note of the two of you"
+                                                     : "no such media");
     else if (strcmp(code, "outcomes") == 0)
         req_error_ex(g->r, E_BAD_REQUEST, "outcomes", 0, "outcomes: give one for every goal of this mentorship, and no other");
     else
@@ -253,8 +286,80 @@ static void scoped(const char *circles, void *priv)
         return;
     }
     const char *p[] = {g->target, req_user(g->r), circles, g->kind, g->text, g->bmentor[0] ? g->bmentor : NULL,
-                       g->bmentee[0] ? g->bmentee : NULL, g->bstart[0] ? g->bstart : "0"};
-    pg_query(LINK_SQL, 8, p, changed, g);
+                       g->bmentee[0] ? g->bmentee : NULL, g->bstart[0] ? g->bstart : "0", g->note_text};
+    pg_query(LINK_SQL, 9, p, changed, g);
+}
+
+static void history_scoped(const char *circles, void *priv)
+{
+    greq_t *g = priv;
+    if (!circles) {
+        unavailable(g);
+        return;
+    }
+    const char *p[] = {g->target, req_user(g->r), g->admin ? "1" : "0", g->sessions, circles};
+    pg_query(HISTORY_SQL, 5, p, listed, g);
+}
+
+/* goals_pair answered for the pair in g: a link takes the note (if the pair has it), a history the
+ * pair's bookings. */
+static void pair_read(const store_reply_t *rep, void *priv)
+{
+    greq_t *g = priv;
+    const char *text = store_ok(rep) && store_type(rep) == STORE_STR ? store_str(rep, NULL) : NULL;
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *sessions = json_object_get(o, "sessions");
+    if (g->op == OP_HISTORY ? !json_is_array(sessions) : !json_object_get(o, "note")) {
+        json_decref(o);
+        unavailable(g);
+        return;
+    }
+    if (g->op == OP_HISTORY) {
+        g->sessions = json_dumps(sessions, JSON_COMPACT);
+        json_decref(o);
+        if (!g->sessions) {
+            unavailable(g);
+            return;
+        }
+        media_scope(req_user(g->r), history_scoped, g);
+        return;
+    }
+    json_t *note = json_object_get(o, "note");
+    const char *ntext = json_string_value(json_object_get(note, "text"));
+    if (ntext) { /* found in this pair's notes: the pair is the ref's pair (else LINK_SQL answers no_ref) */
+        snprintf(g->bmentor, sizeof g->bmentor, "%s", g->mentor);
+        snprintf(g->bmentee, sizeof g->bmentee, "%s", g->mentee);
+        snprintf(g->bstart, sizeof g->bstart, "%lld", (long long)json_integer_value(json_object_get(note, "at")));
+        g->note_text = strdup(ntext);
+    }
+    json_decref(o);
+    if (ntext && !g->note_text) {
+        req_error(g->r, E_INTERNAL, "out of memory");
+        greq_free(g);
+        return;
+    }
+    scoped("{}", g);
+}
+
+/* PAIR_SQL or PEOPLE_SQL answered: the pair of a mentorship the user may act on (link) or read (history). */
+static void paired(const pg_result_t *res, void *priv)
+{
+    greq_t *g = priv;
+    if (!res) {
+        unavailable(g);
+        return;
+    }
+    const char *mentor = pg_ntuples(res) == 1 ? pg_value(res, 0, 0) : NULL;
+    const char *mentee = pg_ntuples(res) == 1 ? pg_value(res, 0, 1) : NULL;
+    if (!mentor || !mentee || !feature_id_valid(mentor) || !feature_id_valid(mentee)) {
+        req_error(g->r, E_NOT_FOUND, "%s", g->op == OP_LINK ? "no such goal" : "no such mentorship");
+        greq_free(g);
+        return;
+    }
+    snprintf(g->mentor, sizeof g->mentor, "%s", mentor);
+    snprintf(g->mentee, sizeof g->mentee, "%s", mentee);
+    const char *args[] = {g->mentor, g->mentee, g->note_no};
+    store_fcall("goals_pair", pair_read, g, 0, 3, args);
 }
 
 /* goals_who answered: the requester, the other person, the booking. */
@@ -277,7 +382,7 @@ static void who(const store_reply_t *rep, void *priv)
     if (bm && be && strlen(bm) <= FEATURE_ID_LEN && strlen(be) <= FEATURE_ID_LEN) {
         snprintf(g->bmentor, sizeof g->bmentor, "%s", bm);
         snprintf(g->bmentee, sizeof g->bmentee, "%s", be);
-        snprintf(g->bstart, sizeof g->bstart, "%lld", (long long)json_integer_value(json_object_get(b, "start")));
+        snprintf(g->bstart, sizeof g->bstart, "%lld", (long long)json_integer_value(json_object_get(b, "start")) * 1000);
     }
     int other_exists = json_is_object(json_object_get(o, "other"));
     json_decref(o);
@@ -312,7 +417,10 @@ static void who(const store_reply_t *rep, void *priv)
         break;
     }
     case OP_LINK:
-        if (strcmp(g->kind, "media") == 0) {
+        if (strcmp(g->kind, "note") == 0) {
+            const char *p[] = {g->target, user};
+            pg_query(PAIR_SQL, 2, p, paired, g);
+        } else if (strcmp(g->kind, "media") == 0) {
             media_scope(user, scoped, g);
         } else {
             scoped("{}", g);
@@ -330,7 +438,7 @@ static void who(const store_reply_t *rep, void *priv)
     }
     default: {
         const char *p[] = {g->target, user, g->admin ? "1" : "0"};
-        pg_query(HISTORY_SQL, 3, p, listed, g);
+        pg_query(PEOPLE_SQL, 3, p, paired, g);
         break;
     }
     }
@@ -458,19 +566,26 @@ static void progress(req_t *r)
 static void link_(req_t *r)
 {
     const char *goal, *session = NULL, *media = NULL;
+    long long note = 0;
     if (feature_req_id(r, "goal", 0, 1, &goal) < 0 || feature_req_id(r, "session", 0, 0, &session) < 0 ||
-        feature_req_id(r, "media", 0, 0, &media) < 0)
+        feature_req_id(r, "media", 0, 0, &media) < 0 || req_int(r, "note", 1, GOALS_NOTE_MAX, 0, &note) < 0)
         return;
-    if (!session == !media) {
-        req_error_ex(r, E_BAD_REQUEST, "session", 0, "session or media: what to link (one of the two)");
+    if ((session != NULL) + (media != NULL) + (note != 0) != 1) {
+        req_error_ex(r, E_BAD_REQUEST, "session", 0, "session, media or note: what to link (one of the three)");
         return;
     }
     greq_t *g = greq_new(r, OP_LINK);
     if (!g)
         return;
     g->target = goal;
-    g->kind = session ? "session" : "media";
-    g->text = session ? session : media;
+    if (note) {
+        snprintf(g->note_no, sizeof g->note_no, "%lld", note);
+        g->kind = "note";
+        g->text = g->note_no;
+    } else {
+        g->kind = session ? "session" : "media";
+        g->text = session ? session : media;
+    }
     ask(g, NULL, session);
 }
 

@@ -4,7 +4,7 @@
 // Routes: #/signin  #/signup  #/circles  #/circle/<cid>[/<channel id>]  #/profile
 //         #/sessions[/notes/<uid>]  #/book/<mentor uid>  (views/schedule.js)
 //         #/circle/<cid>/<channel id>/<message id> (a message in context)  #/search[/<query>]  (views/search.js)
-//         #/videos  (views/media.js)  #/media/<id>  (views/player.js)  #/mentoring  (views/goals.js)
+//         #/videos  (views/media.js)  #/media/<id>  (views/player.js)  #/mentoring[/<mentorship id> (its history)]  (views/goals.js)
 //         #/circle/<cid>/library  (views/library.js)
 import { Connection } from './protocol.js';
 import { describeError } from './errors.js';
@@ -23,7 +23,7 @@ import { mountPlayer } from './views/player.js';
 import { mountLibrary } from './views/library.js';
 import { toast } from './toast.js';
 import { mountNotify } from './notify.js';
-import { mountGoals } from './views/goals.js';
+import { mountGoals, mountMentoringHistory } from './views/goals.js';
 
 const $ = (id) => document.getElementById(id);
 const conn = new Connection();
@@ -93,7 +93,8 @@ function route() {
     case 'book': unmount = mountBook(view, ctx, { mentor: args[0], booking: args[1] }); break;
     case 'videos': unmount = mountMedia(view, ctx); break;
     case 'media': unmount = mountPlayer(view, ctx, { media: args[0] }); break;
-    case 'mentoring': unmount = mountGoals(view, ctx); break;
+    case 'mentoring':
+      unmount = args[0] ? mountMentoringHistory(view, ctx, { mentorship: args[0] }) : mountGoals(view, ctx); break;
     default:
       fill(view, h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '#/circles' }, 'Back to the circles')));
   }

@@ -2,6 +2,8 @@
 // real staffroom-signal node: propose → accept, progress, links to a session (a real booking) and a clip,
 // close with outcomes, the history in time order; a third person (and a guessed id) gets not_found, an admin
 // may read the history; the 1–5 goals limit, bad input, and a closed or declined mentorship is read-only.
+// Notes of the pair link to a goal (a note of another pair does not); the history lists the pair's bookings
+// and the recordings of those bookings that the reader may see, linked or not.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually, SCHEMA_VERSION } from '../lib/harness.mjs';
@@ -89,7 +91,8 @@ test('the flow: propose, accept, progress, link a session and a clip, close with
   for (const k of ['proposed', 'accepted', 'progress', 'session', 'media', 'closed']) assert.ok(kinds.includes(k), `${k} in ${kinds}`);
   const at = hist.history.map((e) => e.at);
   assert.deepEqual(at, [...at].sort((a, b) => a - b), 'history in time order');
-  assert.equal(kinds[kinds.length - 1], 'session', 'the session (next March) comes last');
+  assert.deepEqual(kinds.slice(-2), ['session', 'booking'], 'the session (next March) comes last: its link, then the booking');
+  assert.equal(hist.history.at(-1).booking, b.booking.id);
   assert.deepEqual(hist.history.filter((e) => e.kind === 'progress').map((e) => e.note), ['Tried it in year 9', 'Better in the second half']);
 
   // closed → read-only for both
@@ -164,4 +167,83 @@ test('bad input: each field is checked and named', async () => {
   assertError(await mentor.client.request('mentorship.propose', { mentee: NO_SUCH_ID, goals: GOALS }), 'not_found', 'mentee');
   // the server is still fine
   assert.ok(Array.isArray((await mentor.client.ok('mentorship.list', {})).mentorships));
+});
+
+// A recording row exactly as record.c stores one when the SFU has closed a session room's files (INSERT_SQL:
+// kind recording, owned by the one who asked, shared with the others who agreed, `session` the booking id).
+function storeRecording(id, owner, session, sharedWith = []) {
+  rows(`INSERT INTO media (id, owner, kind, title, mime, duration_ms, path, state, session, meta) VALUES ('${id}',
+    '${owner}', 'recording', 'Recording ${id.slice(0, 4)}', 'video/webm', 10000, 'recordings/${id}', 'ready', '${session}', '{}')`);
+  for (const u of sharedWith) rows(`INSERT INTO media_shares (media_id, user_id) VALUES ('${id}', '${u}')`);
+}
+
+test('notes link to a goal (only the pair\'s); the history lists the pair\'s bookings and recordings in order', async () => {
+  const m = await openMentorship();
+  const [g1, g2] = m.goals;
+  // two sessions of the pair (20:00 and 20:30 on 23 March), the first one cancelled
+  const b1 = (await mentee.client.ok('schedule.book', { mentor: mentor.user.id, start: MAR23_1900Z + 3600, topic: 'Hinge questions' })).booking;
+  const b2 = (await mentee.client.ok('schedule.book', { mentor: mentor.user.id, start: MAR23_1900Z + 5400, topic: 'Wait time' })).booking;
+  await mentor.client.ok('schedule.cancel', { booking: b1.id });
+  // another pair of the same mentor, with three notes of its own (so its note numbers 2 and 3 exist there only)
+  const dan = await joined(stack, circle.id, 'dan');
+  const MAR30_1800Z = Date.UTC(2027, 2, 30, 18, 0) / 1000; // 19:00 in London (BST)
+  const bd = (await dan.client.ok('schedule.book', { mentor: mentor.user.id, start: MAR30_1800Z, topic: 'Dan' })).booking;
+  for (const text of ['dan 1', 'dan 2', 'dan 3']) await dan.client.ok('mentoring.notes.add', { with: mentor.user.id, kind: 'note', text });
+
+  const n = (await mentee.client.ok('mentoring.notes.add', { with: mentor.user.id, kind: 'note', text: 'Try cold calling with thinking time' })).note;
+  let r = await mentee.client.ok('goal.link', { goal: g2.id, note: n.id });
+  assert.deepEqual(r.mentorship.goals[1].links.map((l) => [l.kind, l.ref, l.title, l.at]), [['note', String(n.id), n.text, n.at]]);
+  r = await mentor.client.ok('goal.link', { goal: g2.id, note: n.id }); // either side; twice is one link
+  assert.equal(r.mentorship.goals[1].links.length, 1);
+  // a number that only dan's pair has is no note of this pair, even for the mentor who is in both
+  const danNotes = (await dan.client.ok('mentoring.notes.list', { with: mentor.user.id })).notes;
+  const foreign = Math.max(...danNotes.map((x) => x.id));
+  const own = (await mentee.client.ok('mentoring.notes.list', { with: mentor.user.id })).notes;
+  assert.ok(!own.some((x) => x.id === foreign), 'the foreign number is not one of the pair\'s');
+  assertError(await mentor.client.request('goal.link', { goal: g1.id, note: foreign }), 'not_found', 'note');
+  assertError(await mentee.client.request('goal.link', { goal: g1.id, note: foreign }), 'not_found', 'note');
+  assertError(await mentee.client.request('goal.link', { goal: g1.id, note: 9007199254740991 }), 'not_found', 'note');
+  // dan cannot link anything to a goal that is not his, his own note number included
+  assertError(await dan.client.request('goal.link', { goal: g1.id, note: 1 }), 'not_found');
+  for (const [fields, field] of [[{ goal: g1.id, note: 0 }, 'note'], [{ goal: g1.id, note: 'one' }, 'note'],
+    [{ goal: g1.id, note: 1.5 }, 'note'], [{ goal: g1.id, note: 2 ** 53 }, 'note'], [{ goal: g1.id, note: 1, session: b2.id }, 'session'],
+    [{ goal: g1.id, note: 1, media: NO_SUCH_ID }, 'session']]) {
+    assertError(await mentee.client.request('goal.link', fields), 'bad_request', field);
+  }
+
+  // recordings: one of the cancelled session shared with the mentor, one of the other session kept by the
+  // mentee alone, one of dan's session (the mentor sees it, but it is not this pair's)
+  const [rShared, rMine, rDan] = ['a', 'b', 'd'].map((c) => c.repeat(31) + '1');
+  storeRecording(rShared, mentee.user.id, b1.id, [mentor.user.id]);
+  storeRecording(rMine, mentee.user.id, b2.id);
+  storeRecording(rDan, mentor.user.id, bd.id, [dan.user.id]);
+
+  const seen = async (who) => (await who.client.ok('mentorship.history', { mentorship: m.id })).history;
+  const hm = await seen(mentee);
+  const at = hm.map((e) => e.at);
+  assert.deepEqual(at, [...at].sort((a, b) => a - b), 'history in time order');
+  const bookings = hm.filter((e) => e.kind === 'booking');
+  const mine = bookings.filter((e) => e.booking === b1.id || e.booking === b2.id);
+  assert.deepEqual(mine.map((e) => [e.booking, e.status, e.topic, e.start, e.at]),
+    [[b1.id, 'cancelled', 'Hinge questions', b1.start, b1.start * 1000], [b2.id, 'booked', 'Wait time', b2.start, b2.start * 1000]]);
+  assert.ok(!bookings.some((e) => e.booking === bd.id), 'dan\'s booking is not in this history');
+  assert.deepEqual(hm.filter((e) => e.kind === 'recording').map((e) => [e.media, e.session, e.duration_ms]).sort(),
+    [[rShared, b1.id, 10000], [rMine, b2.id, 10000]]);
+  const noteEv = hm.find((e) => e.kind === 'note');
+  assert.deepEqual([noteEv.goal, noteEv.title, noteEv.ref, noteEv.at], [g2.id, n.text, String(n.id), n.at]);
+  // the recordings come before the March sessions (stored now), the note link before the recordings
+  const idx = (pred) => hm.findIndex(pred);
+  assert.ok(idx((e) => e.kind === 'note') < idx((e) => e.kind === 'recording'));
+  assert.ok(idx((e) => e.kind === 'recording') < idx((e) => e.booking === b1.id));
+
+  // the mentor sees the shared recording only; an admin sees the bookings but no recording (shared with
+  // neither); a third person and dan get not_found
+  assert.deepEqual((await seen(mentor)).filter((e) => e.kind === 'recording').map((e) => e.media), [rShared]);
+  const ha = (await admin.client.ok('mentorship.history', { mentorship: m.id })).history;
+  assert.ok(ha.some((e) => e.booking === b2.id));
+  assert.equal(ha.filter((e) => e.kind === 'recording').length, 0);
+  for (const who of [carol, dan]) assertError(await who.client.request('mentorship.history', { mentorship: m.id }), 'not_found');
+  // a recording withdrawn from the mentor (share removed) leaves the mentor's history
+  rows(`DELETE FROM media_shares WHERE media_id = '${rShared}'`);
+  assert.equal((await seen(mentor)).filter((e) => e.kind === 'recording').length, 0);
 });

@@ -20,7 +20,7 @@ const READ_ONLY = [
   // profile cards (issue 11), lesson clips (issue 15)
   'circle_shared', 'media_circles', 'library_scope', 'media_person', 'media_session',
   // mentoring goals (issue 15)
-  'goals_who',
+  'goals_who', 'goals_pair',
 ];
 const WRITING = [
   'accounts_logout_all', 'accounts_password_set', 'accounts_profile_update', 'accounts_register', 'accounts_resume',

@@ -105,7 +105,9 @@ export function mountCircle(root, ctx, params) {
     fill(header,
       h('div', { class: 'head-row' }, menuBtn, h('h1', {}, circle.name), membersBtn),
       h('p', { class: 'meta' }, [circle.subject, phaseLabel(circle.phase), circle.moderated ? 'moderated' : 'open'].join(' · '),
-        ' · ', counts),
+        ' · ', counts,
+        // the circle's library of good practice (views/library.js): clips, files and links its members share
+        circle.my_status === 'member' ? [' · ', h('a', { href: `#/circle/${encodeURIComponent(circle.id)}/library` }, 'Library')] : null),
       circle.description ? h('p', { class: 'desc' }, circle.description) : null);
     watchCounts(counts);
     if (circle.my_status !== 'member') {

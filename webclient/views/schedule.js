@@ -11,6 +11,7 @@ import { h, fill, field, userZone } from '../dom.js';
 import { enterRoom } from './room.js';
 import { circleMembers } from '../protocol.js';
 import { mentionText } from './mentions.js';
+import { noteLinkForm, noteLinks } from './goals.js';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const DAY_LABEL = { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' };
@@ -263,13 +264,25 @@ export function mountNotes(el, ctx, { with: other }) {
   const form = h('form', { class: 'note-form', onsubmit: add }, kind.wrap, text.wrap, h('button', { type: 'submit' }, 'Add'));
   fill(el, title, sessions, list, form);
 
+  // Each note can be linked to a goal of an open mentorship of the two (goals.js; none without PostgreSQL).
+  async function openMentorships() {
+    try {
+      const res = await conn.request('mentorship.list', {});
+      return res.mentorships.filter((m) => m.state === 'open' && (m.mentor.id === other || m.mentee.id === other));
+    } catch { return []; }
+  }
+
   async function load() {
     try {
-      const res = await conn.request('mentoring.notes.list', { with: other });
+      const [res, mentorships] = await Promise.all([conn.request('mentoring.notes.list', { with: other }), openMentorships()]);
+      const goals = mentorships.flatMap((m) => m.goals);
+      const linked = noteLinks(mentorships);
       title.textContent = `Mentoring notes with ${nameOf(res.with)}`;
       sessions.textContent = `${res.sessions.length} session${res.sessions.length === 1 ? '' : 's'} together`;
       list.replaceChildren(...res.notes.map((n) => h('li', { class: `note note-${n.kind}` },
-        h('strong', {}, n.kind === 'goal' ? 'Goal: ' : ''), n.text, h('span', { class: 'muted' }, ` — ${nameOf(n.by)}, ${formatSlot(Math.floor(n.at / 1000))}`))));
+        h('strong', {}, n.kind === 'goal' ? 'Goal: ' : ''), n.text, h('span', { class: 'muted' }, ` — ${nameOf(n.by)}, ${formatSlot(Math.floor(n.at / 1000))}`),
+        linked.has(String(n.id)) ? h('p', { class: 'muted' }, `Linked to ${linked.get(String(n.id)).map((t) => `“${t}”`).join(', ')}`) : null,
+        goals.length ? noteLinkForm(ctx, n, goals, load) : null)));
     } catch (err) { sessions.textContent = `Could not load the notes: ${ctx.describeError(err)}`; }
   }
 
