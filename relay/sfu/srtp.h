@@ -1,9 +1,8 @@
 /* srtp.h — SRTP/SRTCP (RFC 3711, RFC 7714) for one participant on libsrtp 2: the only file that includes it.
  *
- * Owns: the inbound session (ssrc_any_inbound, the peer's key) and the outbound ones (ours): one per
- * outgoing RTP SSRC (so that libsrtp finds its stream at once), and one ssrc_any_outbound for RTCP;
- * replay windows of 1024 packets.
- * Must not: parse RTP beyond what libsrtp does (the SSRC to pick a session), or send anything.
+ * Owns: the inbound session (ssrc_any_inbound, the peer's key) and the outbound one (ssrc_any_outbound,
+ * ours), replay windows of 1024 packets.
+ * Must not: parse RTP beyond what libsrtp does, or send anything.
  *
  * Buffers given to the protect functions need SFU_SRTP_TRAILER bytes of room after len.
  */
