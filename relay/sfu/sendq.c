@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 
 #include "log.h"
+#include "metrics.h"
 
 typedef struct {
     int fd;
@@ -20,7 +21,7 @@ typedef struct {
 static entry_t queue[SENDQ_MAX];
 static size_t nqueued;
 static int64_t oldest_us; /* when the first queued datagram was pushed (monotonic) */
-static uint64_t nsent, ndropped;
+static uint64_t nsent;
 static GSource *source;
 
 /* The source never dispatches: it exists for its prepare step, which GLib runs in every iteration before
@@ -107,9 +108,9 @@ static void flush_fd(size_t first)
         } else {
             /* The first remaining datagram was refused (EAGAIN: buffer full; ECONNREFUSED and the like from
              * an earlier ICMP): drop it, as a plain UDP send would. */
-            if (ndropped++ % 1000 == 0)
+            if (sfu_counters.send_drops++ % 1000 == 0)
                 log_warn("sendq: send on fd %d failed: %s (%llu dropped so far)", fd, r < 0 ? strerror(errno) : "nothing sent",
-                         (unsigned long long)ndropped);
+                         (unsigned long long)sfu_counters.send_drops);
             done++;
         }
     }
@@ -124,7 +125,7 @@ void sendq_flush(void)
 }
 
 uint64_t sendq_sent(void) { return nsent; }
-uint64_t sendq_dropped(void) { return ndropped; }
+uint64_t sendq_dropped(void) { return sfu_counters.send_drops; }
 
 void sendq_deinit(void)
 {

@@ -30,7 +30,7 @@ int sendq_push(int fd, const struct sockaddr *to, socklen_t tolen, const uint8_t
 /* Sends everything queued now. Datagrams the kernel refuses (full buffer, unreachable) are dropped and
  * counted (sendq_dropped). */
 void sendq_flush(void);
-/* Datagrams sent and dropped since start (for /metrics). */
+/* Datagrams sent and dropped since start (the drops are also sfu_counters.send_drops, in /metrics). */
 uint64_t sendq_sent(void);
 uint64_t sendq_dropped(void);
 /* Flushes and detaches the source (at exit). Calling sendq_push again re-attaches it. */
