@@ -2,10 +2,13 @@
 #include "ice.h"
 
 #include <agent.h>
+#include <gio/gio.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "log.h"
+#include "sendq.h"
 
 struct ice {
     NiceAgent *agent;
@@ -15,6 +18,13 @@ struct ice {
     char *remote_ufrag;
     ice_state_t state;
     int connected; /* ever reached CONNECTED/READY */
+    /* The selected pair's local socket and remote address when its local candidate is a host (or srflx)
+     * one, so that media bypasses nice_agent_send and goes out batched (sendq.h); -1 when the pair is
+     * relayed through TURN (libnice must wrap each datagram) or not selected yet. The fd stays libnice's:
+     * it closes with the stream, and ice_free flushes the queue before that. */
+    int direct_fd;
+    socklen_t direct_len;
+    struct sockaddr_storage direct_to;
 };
 
 #define COMPONENT 1
@@ -39,6 +49,34 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *cand, gpointer dat
     }
 }
 
+/* Re-reads the selected pair (libnice may select another while it keeps checking). */
+static void refresh_route(ice_t *ice)
+{
+    ice->direct_fd = -1;
+    GSocket *sock = nice_agent_get_selected_socket(ice->agent, ice->stream, COMPONENT); /* NULL if relayed */
+    if (!sock)
+        return;
+    NiceCandidate *l = NULL, *r = NULL;
+    if (nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT, &l, &r) && r) {
+        nice_address_copy_to_sockaddr(&r->addr, (struct sockaddr *)&ice->direct_to);
+        ice->direct_len = ice->direct_to.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+        if (ice->direct_to.ss_family == AF_INET || ice->direct_to.ss_family == AF_INET6)
+            ice->direct_fd = g_socket_get_fd(sock);
+    }
+    g_object_unref(sock);
+}
+
+static void on_selected_pair(NiceAgent *agent, guint stream, guint component, NiceCandidate *l, NiceCandidate *r,
+                             gpointer data)
+{
+    (void)agent;
+    (void)stream;
+    (void)component;
+    (void)l;
+    (void)r;
+    refresh_route(data);
+}
+
 static void on_state(NiceAgent *agent, guint stream, guint component, guint state, gpointer data)
 {
     (void)agent;
@@ -50,6 +88,8 @@ static void on_state(NiceAgent *agent, guint stream, guint component, guint stat
         s = ICE_CONNECTED;
     else if (state == NICE_COMPONENT_STATE_FAILED)
         s = ICE_FAILED;
+    if (s == ICE_CONNECTED)
+        refresh_route(ice);
     if (s != ice->state) {
         ice->state = s;
         ice->cb.state(ice->cb.ctx, s);
@@ -61,6 +101,7 @@ ice_t *ice_new(const ice_params_t *p, const ice_callbacks_t *cb)
     ice_t *ice = g_new0(ice_t, 1);
     ice->cb = *cb;
     ice->state = ICE_CHECKING;
+    ice->direct_fd = -1;
     ice->agent = nice_agent_new_full(g_main_context_default(), NICE_COMPATIBILITY_RFC5245, NICE_AGENT_OPTION_ICE_TRICKLE);
     if (!ice->agent)
         goto fail;
@@ -82,6 +123,7 @@ ice_t *ice_new(const ice_params_t *p, const ice_callbacks_t *cb)
         nice_agent_set_port_range(ice->agent, ice->stream, COMPONENT, p->port_min, p->port_max);
     g_signal_connect(ice->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), ice);
     g_signal_connect(ice->agent, "component-state-changed", G_CALLBACK(on_state), ice);
+    g_signal_connect(ice->agent, "new-selected-pair-full", G_CALLBACK(on_selected_pair), ice);
     nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT, g_main_context_default(), on_recv, ice);
     if (!nice_agent_get_local_credentials(ice->agent, ice->stream, &ice->ufrag, &ice->pwd))
         goto fail;
@@ -157,6 +199,8 @@ int ice_send(ice_t *ice, const uint8_t *buf, size_t len)
 {
     if (ice->state != ICE_CONNECTED)
         return -1;
+    if (ice->direct_fd >= 0)
+        return sendq_push(ice->direct_fd, (const struct sockaddr *)&ice->direct_to, ice->direct_len, buf, len);
     return nice_agent_send(ice->agent, ice->stream, COMPONENT, (guint)len, (const gchar *)buf) < 0 ? -1 : 0;
 }
 
@@ -187,6 +231,8 @@ void ice_free(ice_t *ice)
 {
     if (!ice)
         return;
+    if (ice->direct_fd >= 0)
+        sendq_flush(); /* what is queued for its socket goes before the socket closes with the stream */
     if (ice->agent) {
         g_signal_handlers_disconnect_by_data(ice->agent, ice);
         if (ice->stream) {

@@ -1,7 +1,8 @@
 /* ice.h — one participant's ICE transport (RFC 8445) on libnice: the only file that includes libnice.
  *
  * Owns: a NiceAgent with one stream and one component (BUNDLE + rtcp-mux), full ICE, trickle both ways,
- * host candidates only on the configured media addresses, on the default GLib main context.
+ * host candidates only on the configured media addresses, on the default GLib main context; which of its
+ * sockets and addresses a non-relayed selected pair uses (lent to sendq.c for batched sends).
  * Must not: look into the datagrams it carries (peer.c demultiplexes them).
  *
  * Callbacks run on the main loop, never from inside an ice_* call except where stated.
@@ -44,7 +45,9 @@ int ice_set_remote_credentials(ice_t *ice, const char *ufrag, const char *pwd);
 /* Adds one trickled or SDP candidate ("candidate:…" or "a=candidate:…"). Returns 0, or -1 if it does not
  * parse or is not UDP (counted by the caller). "" means end of candidates. */
 int ice_add_remote_candidate(ice_t *ice, const char *line);
-/* Sends a datagram on the selected pair. Returns 0, or -1 when not connected or the send failed. */
+/* Sends a datagram (copied) on the selected pair. When the pair's local candidate is a host one, it is
+ * queued for the batched send (sendq.h) and leaves before the main loop next waits; through a TURN
+ * relay it goes through libnice at once. Returns 0, or -1 when not connected or the send failed. */
 int ice_send(ice_t *ice, const uint8_t *buf, size_t len);
 /* "host/relay" etc. of the selected pair, for logs: fills buf. */
 void ice_describe_pair(ice_t *ice, char *buf, size_t len);

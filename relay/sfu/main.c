@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "sendq.h"
 #include "sfu.h"
 #include "srtp.h"
 
@@ -242,6 +243,7 @@ out:
         cmd_set_control(app.cmd, NULL); /* recordings finished by sfu_free have no one to tell */
     if (app.sfu)
         sfu_free(app.sfu);
+    sendq_deinit();
     cmd_free(app.cmd);
     /* Let cancelled I/O and freed sources finish on the loop before it goes. */
     for (int i = 0; i < 100 && g_main_context_iteration(NULL, FALSE); i++)

@@ -53,6 +53,7 @@ size_t metrics_render(const sfu_gauges_t *g, char *buf, size_t len)
     C("rtp_received_bytes", c->rtp_in_bytes, "RTP bytes received from publishers");
     C("forwarded_packets", c->forwarded_packets, "RTP packets sent to subscribers");
     C("forwarded_bytes", c->forwarded_bytes, "RTP bytes sent to subscribers");
+    C("send_drops", c->send_drops, "datagrams dropped because the kernel refused to send them");
     C("nacks", c->nacks_received, "NACK feedback messages received from subscribers");
     C("retransmissions", c->retransmissions, "packets resent from the retransmission buffer");
     C("nack_misses", c->nack_misses, "NACKed packets no longer held in the retransmission buffer");

@@ -23,6 +23,7 @@ typedef struct {
     uint64_t bad_packets;         /* datagrams that are neither STUN, DTLS nor RTP/RTCP, or too short */
     uint64_t rtp_in, rtp_in_bytes;
     uint64_t forwarded_packets, forwarded_bytes;
+    uint64_t send_drops;          /* datagrams the kernel refused to send (full socket buffer, unreachable) */
     uint64_t nacks_received, retransmissions;
     uint64_t nack_misses;         /* NACKed packets no longer (or never) in the retransmission buffer */
     uint64_t keyframe_requests;   /* keyframes wanted (subscriber PLI/FIR, new subscriber) before throttling */

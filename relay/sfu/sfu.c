@@ -305,14 +305,18 @@ static size_t with_tcc_ext(uint8_t *out, size_t cap, const uint8_t *in, size_t l
 }
 
 /* Sends an RTP packet to a subscriber; with transport-cc on, stamps it with the subscriber's next
- * transport-wide sequence number and tells its estimator (a retransmission gets a number of its own). */
-static int send_media(part_t *sub, uint8_t *pkt, size_t len)
+ * transport-wide sequence number and tells its estimator (a retransmission gets a number of its own).
+ * v: the packet's view when the caller has one (v->data == pkt; rewriting in place keeps its offsets
+ * valid), saving a second parse on the forwarding path; NULL to parse here. now_us: monotonic. */
+static int send_media(part_t *sub, uint8_t *pkt, size_t len, const rtp_view_t *v, uint64_t now_us)
 {
     if (sub->tcc_on && sub->bwe) {
-        rtp_view_t v;
+        rtp_view_t parsed;
         uint8_t seq[2] = {(uint8_t)(sub->tcc_seq >> 8), (uint8_t)sub->tcc_seq};
-        if (rtp_parse(pkt, len, &v) == 0 && rtp_set_ext(pkt, &v, (uint8_t)sub->tcc_id, seq, 2) == 0) {
-            bwe_sent(sub->bwe, sub->tcc_seq, len, (uint64_t)g_get_monotonic_time());
+        if (!v && rtp_parse(pkt, len, &parsed) == 0)
+            v = &parsed;
+        if (v && rtp_set_ext(pkt, v, (uint8_t)sub->tcc_id, seq, 2) == 0) {
+            bwe_sent(sub->bwe, sub->tcc_seq, len, now_us);
             sub->tcc_seq++;
         }
     }
@@ -341,7 +345,7 @@ static void forward(track_t *t, int layer, const uint8_t *buf, size_t len, const
     uint8_t out[1500 + SFU_SRTP_TRAILER];
     if (len > 1500)
         return;
-    uint64_t now = now_ms();
+    uint64_t now_us = (uint64_t)g_get_monotonic_time(), now = now_us / 1000;
     for (guint i = 0; i < t->legs->len; i++) {
         leg_t *l = t->legs->pdata[i];
         slot_t *sl = l->slot;
@@ -373,7 +377,7 @@ static void forward(track_t *t, int layer, const uint8_t *buf, size_t len, const
         if (sl->nack)
             nackbuf_store(sl->nack, out, n, res.seq, now); /* a packet too big for a slot is just not resendable */
         /* (the recorder's tap sits here: it sees the publisher's packet, buf/len, once per track) */
-        if (send_media(l->sub, out, n) == 0) {
+        if (send_media(l->sub, out, n, &ov, now_us) == 0) {
             sfu_counters.forwarded_packets++;
             sfu_counters.forwarded_bytes += n;
             if (keyframe && !l->keyframe_sent) {
@@ -477,7 +481,7 @@ static void resend(void *ctx, const uint8_t *pkt, size_t len)
     } else {
         memcpy(out, pkt, len);
     }
-    if (send_media(c->sub, out, n) == 0)
+    if (send_media(c->sub, out, n, NULL, (uint64_t)g_get_monotonic_time()) == 0)
         sfu_counters.retransmissions++;
 }
 
