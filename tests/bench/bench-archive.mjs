@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Harness, eventually } from '../lib/harness.mjs';
+import { Harness, eventually, freePort, ROOT } from '../lib/harness.mjs';
 import { nodeLog } from '../lib/client.mjs';
 import { newAdmin, createCircle, joined, SIGNIN, startReadyStack } from '../lib/community.mjs';
 
@@ -24,6 +24,10 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES || 200);
 // Rounds of the search figures over the same archive (loading 1M messages takes minutes; the figures of one
 // round swing with the machine's load): each round is printed, then the median of each figure over them.
 const RUNS = Math.min(Math.max(Number(process.env.BENCH_RUNS || 1), 1), 20);
+// Another build's staffroom-signal to compare with (a directory, like STAFFROOM_BUILD): a second node on the
+// same Redis and PostgreSQL, its searches (by a second member) interleaved with this build's, round by round
+// and kind by kind, so both see the same data, caches and load. Printed as <figure>@compare.
+const COMPARE = process.env.BENCH_COMPARE_BUILD || '';
 const WORDS = ('p-value confidence interval hypothesis sampling distribution variance regression rubric ' +
   'assessment feedback curriculum fractions algebra geometry photosynthesis enzyme ecosystem sonnet essay ' +
   'grammar vocabulary phonics lab safety fieldtrip parents homework detention timetable').split(' ');
@@ -115,25 +119,42 @@ try {
     const r = await alice.client.ok('chat.history', { channel: chid, limit: 100, before: bounds[i % bounds.length][1] });
     if (r.messages.length !== 100) throw new Error(`short page in ${chid} before ${before}`);
   }));
+  note('loadavg_before_search', fs.readFileSync('/proc/loadavg', 'utf8').trim());
   const q = (fields) => alice.client.ok('chat.search', { limit: 20, ...fields });
+  let cmp = null;
+  if (COMPARE) {
+    const port = await freePort();
+    const args = ['--listen-address', '127.0.0.1', '--listen-port', String(port), '--redis-host', '127.0.0.1',
+      '--redis-port', String(stack.redisPort), '--web-root', path.join(ROOT, 'webclient'), '--node-id', 'compare',
+      ...stack.nodes[0].args.slice(stack.nodes[0].args.indexOf('--node-id') + 2)];
+    await h.start('compare', path.join(COMPARE, 'staffroom-signal'), args, { ready: /staffroom-signal listening on/ });
+    const bob = await joined(stack, circle.id, 'bob', `ws://127.0.0.1:${port}/ws`);
+    cmp = (fields) => bob.client.ok('chat.search', { limit: 20, ...fields });
+  }
   const kinds = {
-    search_frequent_word: (i) => q({ query: WORDS[i % WORDS.length] }),
-    search_phrase: (i) => q({ query: `"${WORDS[i % WORDS.length]} ${WORDS[(i * 7 + 3) % WORDS.length]}"` }),
-    search_prefix: (i) => q({ query: `${WORDS[i % WORDS.length].slice(0, 4)}*` }),
-    search_prefix_of_nothing: (i) => q({ query: `zq${WORDS[i % WORDS.length].slice(0, 3)}*` }),
-    search_middle_word: (i) => q({ query: MID[i % MID.length] }),
-    search_frequent_word_by_author: (i) => q({ query: WORDS[i % WORDS.length], author: alice.user.id }),
-    // a phrase of a frequent and a middle-frequency word (about 1 message in 1,500: the middle word ends the
+    search_frequent_word: (f) => (i) => f({ query: WORDS[i % WORDS.length] }),
+    search_phrase: (f) => (i) => f({ query: `"${WORDS[i % WORDS.length]} ${WORDS[(i * 7 + 3) % WORDS.length]}"` }),
+    search_prefix: (f) => (i) => f({ query: `${WORDS[i % WORDS.length].slice(0, 4)}*` }),
+    search_prefix_of_nothing: (f) => (i) => f({ query: `zq${WORDS[i % WORDS.length].slice(0, 3)}*` }),
+    search_middle_word: (f) => (i) => f({ query: MID[i % MID.length] }),
+    search_frequent_word_by_author: (f) => (i) => f({ query: WORDS[i % WORDS.length], author: alice.user.id }),
+    // a phrase of a frequent and a middle-frequency word (about 1 message in 15,000: the middle word ends the
     // text), and one that never occurs (a middle word is never followed by a frequent one)
-    search_rare_phrase: (i) => q({ query: `"${WORDS[i % WORDS.length]} ${MID[i % MID.length]}"` }),
-    search_phrase_of_nothing: (i) => q({ query: `"${MID[i % MID.length]} ${WORDS[i % WORDS.length]}"` }),
+    search_rare_phrase: (f) => (i) => f({ query: `"${WORDS[i % WORDS.length]} ${MID[i % MID.length]}"` }),
+    search_phrase_of_nothing: (f) => (i) => f({ query: `"${MID[i % MID.length]} ${WORDS[i % WORDS.length]}"` }),
   };
   const rounds = {};
+  const measure = async (name, fn) => {
+    const r = await lat(fn);
+    (rounds[name] ||= []).push(r);
+    note(RUNS > 1 ? `${name}#${rounds[name].length}` : name, r);
+  };
   for (let run = 0; run < RUNS; run++) {
     for (const [name, fn] of Object.entries(kinds)) {
-      const r = await lat(fn);
-      (rounds[name] ||= []).push(r);
-      note(RUNS > 1 ? `${name}#${run + 1}` : name, r);
+      if (!cmp) { await measure(name, fn(q)); continue; }
+      // which node goes first alternates, so neither always finds the other's pages cached
+      const pair = [[name, fn(q)], [`${name}@compare`, fn(cmp)]];
+      for (const [n, f] of run % 2 ? pair.reverse() : pair) await measure(n, f);
     }
   }
   if (RUNS > 1) {
