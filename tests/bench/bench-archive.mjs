@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Harness, eventually, freePort, ROOT } from '../lib/harness.mjs';
+import { Harness, eventually, freePort, ROOT, bin } from '../lib/harness.mjs';
 import { nodeLog } from '../lib/client.mjs';
 import { newAdmin, createCircle, joined, SIGNIN, startReadyStack } from '../lib/community.mjs';
 
@@ -24,9 +24,10 @@ const SAMPLES = Number(process.env.BENCH_SAMPLES || 200);
 // Rounds of the search figures over the same archive (loading 1M messages takes minutes; the figures of one
 // round swing with the machine's load): each round is printed, then the median of each figure over them.
 const RUNS = Math.min(Math.max(Number(process.env.BENCH_RUNS || 1), 1), 20);
-// Another build's staffroom-signal to compare with (a directory, like STAFFROOM_BUILD): a second node on the
-// same Redis and PostgreSQL, its searches (by a second member) interleaved with this build's, round by round
-// and kind by kind, so both see the same data, caches and load. Printed as <figure>@compare.
+// Another build's staffroom-signal to compare with (a directory, like STAFFROOM_BUILD): the searches then go
+// to two more nodes on the same Redis and PostgreSQL, one of each build, neither archiving, interleaved round
+// by round and kind by kind (which goes first alternates), so both see the same data, caches and load.
+// Printed as <figure>@compare.
 const COMPARE = process.env.BENCH_COMPARE_BUILD || '';
 const WORDS = ('p-value confidence interval hypothesis sampling distribution variance regression rubric ' +
   'assessment feedback curriculum fractions algebra geometry photosynthesis enzyme ecosystem sonnet essay ' +
@@ -121,15 +122,22 @@ try {
   }));
   note('loadavg_before_search', fs.readFileSync('/proc/loadavg', 'utf8').trim());
   const q = (fields) => alice.client.ok('chat.search', { limit: 20, ...fields });
-  let cmp = null;
+  let cmp = null, mine = q;
   if (COMPARE) {
-    const port = await freePort();
-    const args = ['--listen-address', '127.0.0.1', '--listen-port', String(port), '--redis-host', '127.0.0.1',
-      '--redis-port', String(stack.redisPort), '--web-root', path.join(ROOT, 'webclient'), '--node-id', 'compare',
-      ...stack.nodes[0].args.slice(stack.nodes[0].args.indexOf('--node-id') + 2)];
-    await h.start('compare', path.join(COMPARE, 'staffroom-signal'), args, { ready: /staffroom-signal listening on/ });
-    const bob = await joined(stack, circle.id, 'bob', `ws://127.0.0.1:${port}/ws`);
-    cmp = (fields) => bob.client.ok('chat.search', { limit: 20, ...fields });
+    // Both builds on nodes of their own that do not archive (node 0 holds the archive lock and runs a round
+    // every 20 ms on its one PostgreSQL connection, which searches would queue behind).
+    const extra = stack.nodes[0].args.slice(stack.nodes[0].args.indexOf('--node-id') + 2);
+    extra[extra.indexOf('--archive-interval') + 1] = '3600000';
+    const nodeOf = async (label, dir) => {
+      const port = await freePort();
+      await h.start(label, path.join(dir, 'staffroom-signal'), ['--listen-address', '127.0.0.1', '--listen-port',
+        String(port), '--redis-host', '127.0.0.1', '--redis-port', String(stack.redisPort), '--web-root',
+        path.join(ROOT, 'webclient'), '--node-id', label, ...extra], { ready: /staffroom-signal listening on/ });
+      const m = await joined(stack, circle.id, label, `ws://127.0.0.1:${port}/ws`);
+      return (fields) => m.client.ok('chat.search', { limit: 20, ...fields });
+    };
+    mine = await nodeOf('this', path.dirname(bin('staffroom-signal')));
+    cmp = await nodeOf('compare', COMPARE);
   }
   const kinds = {
     search_frequent_word: (f) => (i) => f({ query: WORDS[i % WORDS.length] }),
@@ -153,7 +161,7 @@ try {
     for (const [name, fn] of Object.entries(kinds)) {
       if (!cmp) { await measure(name, fn(q)); continue; }
       // which node goes first alternates, so neither always finds the other's pages cached
-      const pair = [[name, fn(q)], [`${name}@compare`, fn(cmp)]];
+      const pair = [[name, fn(mine)], [`${name}@compare`, fn(cmp)]];
       for (const [n, f] of run % 2 ? pair.reverse() : pair) await measure(n, f);
     }
   }
