@@ -100,7 +100,7 @@ static const char WORDS_BRANCH_SQL[] =
     "(WITH gate AS (SELECT " PHRASE_WALK_SQL " AS walk),"
     " hits AS (SELECT w.channel, w.ms, w.seq FROM (SELECT m.channel, m.ms, m.seq, m.tsv @@ q.q AS hit"
     "  FROM messages m, " QUERY_SQL " WHERE" SCOPE_SQL " ORDER BY m.ms DESC, m.seq DESC LIMIT %3$lld) w"
-    "  WHERE w.hit LIMIT " STR(SEARCH_CANDIDATES) "),"
+    "  WHERE w.hit ORDER BY w.ms DESC, w.seq DESC LIMIT " STR(SEARCH_CANDIDATES) "),"
     " found AS (SELECT count(*) AS hits FROM hits),"
     " walked AS (SELECT count(*) = %3$lld AS whole FROM (SELECT 1 FROM messages m WHERE" SCOPE_SQL
     "  ORDER BY m.ms DESC, m.seq DESC LIMIT %3$lld) x)"
