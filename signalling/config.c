@@ -76,6 +76,7 @@ const conf_key_t signal_config_keys[] = {
     K("archive-interval", CONF_INT, archive_interval, "2000", 20, 3600000, "milliseconds", "how often the community's archiver (one node at a time) looks for messages to move"),
     K("archive-batch", CONF_INT, archive_batch, "500", 1, 5000, "messages", "messages moved per channel in one archiver step"),
     K("archive-lock-ttl", CONF_INT, archive_lock_ttl, "15000", 1000, 3600000, "milliseconds", "the archiver's lock in Redis expires this long after its last renewal (a node that died stops archiving for at most this long)"),
+    K("search-phrase-scan", CONF_INT, search_phrase_scan, "50000", 1, 100000000, "messages", "chat.search looks for a phrase of frequent words by reading back at most this many of the newest messages it may search; if they hold fewer than 200 matches it uses the full-text index instead"),
     /* Lesson clips: media.c, upload.c. */
     K("media-dir", CONF_STR, media_dir, "var/media", 0, 0, NULL, "directory of uploaded clips (created if missing; partial uploads live there too, as <id>.part)"),
     K("upload-max-bytes", CONF_INT, upload_max_bytes, "2147483648", 1024, 1099511627776, "bytes", "largest clip a user may upload (2 GiB); a larger declared size is refused with too_large"),

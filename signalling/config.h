@@ -79,6 +79,7 @@ typedef struct {
     long long archive_interval;   /* milliseconds between two archiver rounds */
     long long archive_batch;      /* messages copied per channel per round */
     long long archive_lock_ttl;   /* milliseconds: the community's archiver lock lives this long unless renewed */
+    long long search_phrase_scan; /* rows chat.search walks back newest first for a phrase of frequent words */
     /* lesson clips: media.c, upload.c */
     char *media_dir;              /* where clips are stored (partial uploads too) */
     long long upload_max_bytes;   /* largest clip */

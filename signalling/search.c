@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "archive.h"
+#include "config.h"
 #include "feature.h"
 #include "msg.h"
 #include "pg.h"
@@ -39,27 +40,79 @@ int search_language_valid(const char *lang)
  * ("" = any), $4 author ("" = any), $5 after and $6 before (ms, exclusive), $7 limit + 1, $8 offset, $9 the
  * prefix words (text[]), $10… the circles of each branch (text[] literals). Each branch keeps the newest
  * SEARCH_CANDIDATES matches, then those are ranked. How it finds them is the planner's choice
- * (messages_recent walked back from now for a frequent word, the GIN index for a rare one), except for a
- * prefix that no frequent lexeme starts with: PostgreSQL then guesses a fixed 2% of the rows, and walking
- * back in search of a prefix nobody wrote would read the whole table; such a query takes the GIN index
- * (`ms + 0`: no index order to walk), which costs what its few matches cost. A prefix term matches the
- * stemmed form (photosynthesis* → photosynthesi:*) or the word as typed (enzy*: English stems it to enzi).
+ * (messages_recent walked back from now for a frequent word, the GIN index for a rare one), except in two
+ * cases where PostgreSQL's estimate is known to mislead it:
+ * - a prefix that no frequent lexeme starts with: PostgreSQL then guesses a fixed 2% of the rows, and walking
+ *   back in search of a prefix nobody wrote would read the whole table; such a query takes the GIN index
+ *   (`ms + 0`: no index order to walk), which costs what its few matches cost. A prefix term matches the
+ *   stemmed form (photosynthesis* → photosynthesi:*) or the word as typed (enzy*: English stems it to enzi).
+ * - a phrase of frequent words (PHRASE_WALK_SQL; "p-value" is a phrase too: p-valu <-> p <-> valu).
+ *   PostgreSQL estimates a phrase as if its words were independent and anywhere in the text: too rare when
+ *   they come together ("p-value hypothesis": four lexemes, estimated 0.3% of the rows, really 5%), so it
+ *   takes the GIN index, which cannot see positions and has every row holding all the words re-read from
+ *   the heap (50,000 rows, 300–500 ms at 1M rows); or too frequent when the words are not adjacent, so it
+ *   walks messages_recent far longer than it expected. Such a phrase is looked for by walking back at most
+ *   search-phrase-scan rows of the scope newest first (only the stream id and "does it match" leave the
+ *   walk; the matching rows are read again by primary key), which finds the newest SEARCH_CANDIDATES
+ *   matches of a phrase in at least 1 row in 250 (at the default 50,000) in tens of milliseconds. If the
+ *   walk ends short of them and the scope has more rows, the GIN index finds them instead (its cost is
+ *   that of the rows holding all the words, what the phrase costs anyway).
  * Snippets mark matches with « and » (the client escapes the text, then styles the marks). */
 #define PREFIX_SQL "(to_tsquery('%1$s'::regconfig, $2) || to_tsquery('simple'::regconfig, $2))"
+#define QUERY_SQL                                                                                               \
+    "(SELECT CASE WHEN $2 = '' THEN websearch_to_tsquery('%1$s'::regconfig, $1)"                               \
+    "  WHEN $1 = '' THEN " PREFIX_SQL                                                                          \
+    "  ELSE websearch_to_tsquery('%1$s'::regconfig, $1) && " PREFIX_SQL " END AS q) q"
+/* The rows a branch may find (%2$d: the parameter with its circles). */
+#define SCOPE_SQL                                                                                               \
+    " m.circle = ANY($%2$d::text[]) AND ($3 = '' OR m.channel = $3)"                                           \
+    " AND ($4 = '' OR m.author = $4) AND m.ms > $5::bigint AND m.ms < $6::bigint"
+#define COLUMNS_SQL "m.channel, m.circle, m.ms, m.seq, m.body, m.edited, m.msg, m.tsv, m.lang, q.q"
 #define FREQUENT_PREFIXES_SQL                                                                                   \
     "COALESCE((SELECT bool_and(EXISTS (SELECT 1 FROM pg_stats s, unnest(s.most_common_elems::text::text[]) e"  \
     " WHERE s.schemaname = current_schema() AND s.tablename = 'messages' AND s.attname = 'tsv'"                \
     " AND e LIKE lower(w) || '%%')) FROM unnest($9::text[]) w), true)"
-#define BRANCH_HEAD_SQL                                                                                         \
-    "(SELECT m.channel, m.circle, m.ms, m.seq, m.body, m.edited, m.msg, m.tsv, m.lang, q.q FROM messages m,"    \
-    " (SELECT CASE WHEN $2 = '' THEN websearch_to_tsquery('%1$s'::regconfig, $1)"                              \
-    "  WHEN $1 = '' THEN " PREFIX_SQL                                                                          \
-    "  ELSE websearch_to_tsquery('%1$s'::regconfig, $1) && " PREFIX_SQL " END AS q) q"                        \
-    " WHERE m.tsv @@ q.q AND m.circle = ANY($%2$d::text[]) AND ($3 = '' OR m.channel = $3)"                    \
-    " AND ($4 = '' OR m.author = $4) AND m.ms > $5::bigint AND m.ms < $6::bigint"
-/* Without prefix terms the planner's estimates hold: one branch per language ($9, unused, is named for its
- * type: PostgreSQL refuses a parameter it cannot type). */
-static const char BRANCH_SQL[] =
+/* True if the query holds a phrase (an operator <N>) and the rows holding all of its lexemes are estimated at
+ * 1 in %3$lld / SEARCH_CANDIDATES or more: the product of each lexeme's frequency in pg_stats (0 for a lexeme
+ * not among the most common: then false), the parts of a compound ("p" and "valu" of "p-valu") left out as
+ * they always come with it. The lexemes are read from the tsquery's text by the simple parser, distances
+ * (<2>) removed first. */
+#define PHRASE_WALK_SQL                                                                                         \
+    "(SELECT strpos(q.q::text, ' <') > 0 AND COALESCE((SELECT exp(sum(ln(GREATEST(COALESCE(f.freq, 0), 1e-9))))" \
+    " FROM unnest(tsvector_to_array(to_tsvector('simple'::regconfig,"                                          \
+    "  regexp_replace(q.q::text, '<[0-9]+>', ' ', 'g')))) l(lex)"                                             \
+    " LEFT JOIN LATERAL (SELECT s.most_common_elem_freqs[array_position(s.most_common_elems::text::text[], l.lex)]" \
+    "  AS freq FROM pg_stats s WHERE s.schemaname = current_schema() AND s.tablename = 'messages'"            \
+    "  AND s.attname = 'tsv') f ON true"                                                                       \
+    " WHERE NOT EXISTS (SELECT 1 FROM unnest(tsvector_to_array(to_tsvector('simple'::regconfig,"              \
+    "  regexp_replace(q.q::text, '<[0-9]+>', ' ', 'g')))) c(lex)"                                             \
+    "  WHERE strpos(c.lex, '-') > 0 AND l.lex = ANY(string_to_array(c.lex, '-')))), 0) * %3$lld >= "          \
+    STR(SEARCH_CANDIDATES) " FROM " QUERY_SQL ")"
+#define BRANCH_HEAD_SQL "(SELECT " COLUMNS_SQL " FROM messages m, " QUERY_SQL " WHERE m.tsv @@ q.q AND" SCOPE_SQL
+/* Without prefix terms, a query that may hold a phrase (may_be_phrase): the walk for a phrase of frequent words
+ * (PHRASE_WALK_SQL), else one branch as the planner sees fit, which is all a query of plain words gets
+ * (PLAIN_BRANCH_SQL: a plan that costs less to make). $9, unused there, is named for its type: PostgreSQL
+ * refuses a parameter it cannot type.
+ * The walk stops at its SEARCH_CANDIDATES-th match: only when it ends short of them is the scope counted
+ * (`walked`: are there %3$lld rows?), and if it goes on beyond the walk, the GIN branch answers. (Numbering
+ * the walked rows instead would save that second walk but costs half as much again on every walk.) */
+static const char WORDS_BRANCH_SQL[] =
+    "(WITH gate AS (SELECT " PHRASE_WALK_SQL " AS walk),"
+    " hits AS (SELECT w.channel, w.ms, w.seq FROM (SELECT m.channel, m.ms, m.seq, m.tsv @@ q.q AS hit"
+    "  FROM messages m, " QUERY_SQL " WHERE" SCOPE_SQL " ORDER BY m.ms DESC, m.seq DESC LIMIT %3$lld) w"
+    "  WHERE w.hit ORDER BY w.ms DESC, w.seq DESC LIMIT " STR(SEARCH_CANDIDATES) "),"
+    " found AS (SELECT count(*) AS hits FROM hits),"
+    " walked AS (SELECT count(*) = %3$lld AS whole FROM (SELECT 1 FROM messages m WHERE" SCOPE_SQL
+    "  ORDER BY m.ms DESC, m.seq DESC LIMIT %3$lld) x)"
+    " SELECT " COLUMNS_SQL " FROM hits h JOIN messages m ON m.channel = h.channel AND m.ms = h.ms AND m.seq = h.seq,"
+    " " QUERY_SQL " WHERE (SELECT walk FROM gate) AND CASE WHEN (SELECT hits FROM found) = " STR(SEARCH_CANDIDATES)
+    " THEN true ELSE NOT (SELECT whole FROM walked) END"
+    " UNION ALL " BRANCH_HEAD_SQL " AND CASE WHEN (SELECT walk FROM gate) THEN (SELECT hits FROM found) < "
+    STR(SEARCH_CANDIDATES) " AND (SELECT whole FROM walked) ELSE false END"
+    " ORDER BY m.ms + 0 DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) ")"
+    " UNION ALL " BRANCH_HEAD_SQL " AND NOT (SELECT walk FROM gate) AND $9::text[] IS NOT NULL"
+    " ORDER BY m.ms DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) "))";
+static const char PLAIN_BRANCH_SQL[] =
     BRANCH_HEAD_SQL " AND $9::text[] IS NOT NULL ORDER BY m.ms DESC, m.seq DESC LIMIT " STR(SEARCH_CANDIDATES) ")";
 static const char PREFIX_BRANCH_SQL[] =
     BRANCH_HEAD_SQL " AND " FREQUENT_PREFIXES_SQL
@@ -130,6 +183,17 @@ static void searched(const pg_result_t *res, void *priv)
     search_free(s);
 }
 
+/* 1 if websearch_to_tsquery might make a phrase of words: anything but ASCII letters, digits and blanks (a
+ * quote, a hyphen as in p-value, an apostrophe, a letter outside ASCII, …). Plain words are only ANDed. */
+static int may_be_phrase(const char *words)
+{
+    for (const unsigned char *c = (const unsigned char *)words; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == ' ' ||
+              *c == '\t' || *c == '\n' || *c == '\r'))
+            return 1;
+    return 0;
+}
+
 /* Sends the search over circles (with their languages, from chat_search_scope). 0, or -1 out of memory. */
 static int send_search(search_t *s, const json_t *circles, const json_t *langs)
 {
@@ -153,8 +217,12 @@ static int send_search(search_t *s, const json_t *circles, const json_t *langs)
     }
     if (nused == 0)
         used[nused++] = "english"; /* no circle: the statement still runs (and finds nothing) */
-    const char *branch = *s->prefix ? PREFIX_BRANCH_SQL : BRANCH_SQL;
-    size_t cap = sizeof OUTER_HEAD_SQL + sizeof OUTER_TAIL_SQL + nused * (sizeof PREFIX_BRANCH_SQL + 128);
+    const char *branch = *s->prefix ? PREFIX_BRANCH_SQL : may_be_phrase(s->words) ? WORDS_BRANCH_SQL : PLAIN_BRANCH_SQL;
+    long long scan = config_get()->search_phrase_scan;
+    /* room for each branch with its splices: the language, the parameter number and scan, a few times each */
+    size_t cap = sizeof OUTER_HEAD_SQL + sizeof OUTER_TAIL_SQL +
+                 nused * ((sizeof WORDS_BRANCH_SQL > sizeof PREFIX_BRANCH_SQL ? sizeof WORDS_BRANCH_SQL
+                                                                               : sizeof PREFIX_BRANCH_SQL) + 1024);
     char *sql = malloc(cap), *p = sql;
     const char *params[FIXED_PARAMS + NLANG];
     int rc = -1;
@@ -166,7 +234,7 @@ static int send_search(search_t *s, const json_t *circles, const json_t *langs)
             goto out;
         if (k > 0)
             p += sprintf(p, " UNION ALL ");
-        p += sprintf(p, branch, used[k], (int)(FIXED_PARAMS + 1 + k));
+        p += sprintf(p, branch, used[k], (int)(FIXED_PARAMS + 1 + k), scan);
     }
     p += sprintf(p, "%s", OUTER_TAIL_SQL);
     char lim[24], off[24], after[24], before[24];

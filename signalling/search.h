@@ -5,8 +5,9 @@
  * user's circles now, with their languages (lua/search.lua chat_search_scope), passed to the one SQL
  * statement that searches (one branch per language: websearch_to_tsquery and prefix terms over messages.tsv,
  * sql/004), so a circle the user left is never searched. Each branch takes the newest SEARCH_CANDIDATES
- * matches (walking messages_recent back from now for a frequent word, the GIN index for a rare one): the
- * cost does not grow with the number of matches. Those are ranked (ts_rank_cd), with a highlighted snippet
+ * matches (walking messages_recent back from now for a frequent word, the GIN index for a rare one; a phrase
+ * of frequent words by a bounded walk back, search-phrase-scan rows, before the GIN index): the cost does
+ * not grow with the number of matches. Those are ranked (ts_rank_cd), with a highlighted snippet
  * (ts_headline) and an offset cursor. `circle.set_language` (moderators, admins): one of a fixed list of
  * PostgreSQL text-search configurations; the archiver reindexes the circle's archived rows (archive.c).
  * Needs the archive: without postgres-conninfo-file, chat.search answers unavailable.

@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Harness, eventually } from '../lib/harness.mjs';
+import { Harness, eventually, freePort, ROOT, bin } from '../lib/harness.mjs';
 import { nodeLog } from '../lib/client.mjs';
 import { newAdmin, createCircle, joined, SIGNIN, startReadyStack } from '../lib/community.mjs';
 
@@ -21,6 +21,14 @@ const N = Number(process.env.BENCH_MESSAGES || 1000000);
 const CHANNELS = Number(process.env.BENCH_CHANNELS || 200);
 const KEEP = Number(process.env.BENCH_KEEP || 1000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES || 200);
+// Rounds of the search figures over the same archive (loading 1M messages takes minutes; the figures of one
+// round swing with the machine's load): each round is printed, then the median of each figure over them.
+const RUNS = Math.min(Math.max(Number(process.env.BENCH_RUNS || 1), 1), 20);
+// Another build's staffroom-signal to compare with (a directory, like STAFFROOM_BUILD): the searches then go
+// to two more nodes on the same Redis and PostgreSQL, one of each build, neither archiving, interleaved round
+// by round and kind by kind (which goes first alternates), so both see the same data, caches and load.
+// Printed as <figure>@compare.
+const COMPARE = process.env.BENCH_COMPARE_BUILD || '';
 const WORDS = ('p-value confidence interval hypothesis sampling distribution variance regression rubric ' +
   'assessment feedback curriculum fractions algebra geometry photosynthesis enzyme ecosystem sonnet essay ' +
   'grammar vocabulary phonics lab safety fieldtrip parents homework detention timetable').split(' ');
@@ -112,13 +120,60 @@ try {
     const r = await alice.client.ok('chat.history', { channel: chid, limit: 100, before: bounds[i % bounds.length][1] });
     if (r.messages.length !== 100) throw new Error(`short page in ${chid} before ${before}`);
   }));
+  note('loadavg_before_search', fs.readFileSync('/proc/loadavg', 'utf8').trim());
   const q = (fields) => alice.client.ok('chat.search', { limit: 20, ...fields });
-  note('search_frequent_word', await lat((i) => q({ query: WORDS[i % WORDS.length] })));
-  note('search_phrase', await lat((i) => q({ query: `"${WORDS[i % WORDS.length]} ${WORDS[(i * 7 + 3) % WORDS.length]}"` })));
-  note('search_prefix', await lat((i) => q({ query: `${WORDS[i % WORDS.length].slice(0, 4)}*` })));
-  note('search_prefix_of_nothing', await lat((i) => q({ query: `zq${WORDS[i % WORDS.length].slice(0, 3)}*` })));
-  note('search_middle_word', await lat((i) => q({ query: MID[i % MID.length] })));
-  note('search_frequent_word_by_author', await lat((i) => q({ query: WORDS[i % WORDS.length], author: alice.user.id })));
+  let cmp = null, mine = q;
+  if (COMPARE) {
+    // Both builds on nodes of their own that do not archive (node 0 holds the archive lock and runs a round
+    // every 20 ms on its one PostgreSQL connection, which searches would queue behind).
+    const extra = stack.nodes[0].args.slice(stack.nodes[0].args.indexOf('--node-id') + 2);
+    extra[extra.indexOf('--archive-interval') + 1] = '3600000';
+    const nodeOf = async (label, dir) => {
+      const port = await freePort();
+      await h.start(label, path.join(dir, 'staffroom-signal'), ['--listen-address', '127.0.0.1', '--listen-port',
+        String(port), '--redis-host', '127.0.0.1', '--redis-port', String(stack.redisPort), '--web-root',
+        path.join(ROOT, 'webclient'), '--node-id', label, ...extra], { ready: /staffroom-signal listening on/ });
+      const m = await joined(stack, circle.id, label, `ws://127.0.0.1:${port}/ws`);
+      return (fields) => m.client.ok('chat.search', { limit: 20, ...fields });
+    };
+    mine = await nodeOf('this', path.dirname(bin('staffroom-signal')));
+    cmp = await nodeOf('compare', COMPARE);
+  }
+  const kinds = {
+    search_frequent_word: (f) => (i) => f({ query: WORDS[i % WORDS.length] }),
+    search_phrase: (f) => (i) => f({ query: `"${WORDS[i % WORDS.length]} ${WORDS[(i * 7 + 3) % WORDS.length]}"` }),
+    search_prefix: (f) => (i) => f({ query: `${WORDS[i % WORDS.length].slice(0, 4)}*` }),
+    search_prefix_of_nothing: (f) => (i) => f({ query: `zq${WORDS[i % WORDS.length].slice(0, 3)}*` }),
+    search_middle_word: (f) => (i) => f({ query: MID[i % MID.length] }),
+    search_frequent_word_by_author: (f) => (i) => f({ query: WORDS[i % WORDS.length], author: alice.user.id }),
+    // a phrase of a frequent and a middle-frequency word (about 1 message in 15,000: the middle word ends the
+    // text), and one that never occurs (a middle word is never followed by a frequent one)
+    search_rare_phrase: (f) => (i) => f({ query: `"${WORDS[i % WORDS.length]} ${MID[i % MID.length]}"` }),
+    search_phrase_of_nothing: (f) => (i) => f({ query: `"${MID[i % MID.length]} ${WORDS[i % WORDS.length]}"` }),
+  };
+  const rounds = {};
+  const measure = async (name, fn) => {
+    const r = await lat(fn);
+    (rounds[name] ||= []).push(r);
+    note(RUNS > 1 ? `${name}#${rounds[name].length}` : name, r);
+  };
+  for (let run = 0; run < RUNS; run++) {
+    for (const [name, fn] of Object.entries(kinds)) {
+      if (!cmp) { await measure(name, fn(q)); continue; }
+      // which node goes first alternates, so neither always finds the other's pages cached
+      const pair = [[name, fn(mine)], [`${name}@compare`, fn(cmp)]];
+      for (const [n, f] of run % 2 ? pair.reverse() : pair) await measure(n, f);
+    }
+  }
+  if (RUNS > 1) {
+    const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+    for (const [name, rs] of Object.entries(rounds)) {
+      note(name, { p50_ms: median(rs.map((r) => r.p50_ms)), p95_ms: median(rs.map((r) => r.p95_ms)),
+        p95_min_ms: Math.min(...rs.map((r) => r.p95_ms)), p95_max_ms: Math.max(...rs.map((r) => r.p95_ms)),
+        failed: rs.reduce((n, r) => n + r.failed, 0), runs: RUNS });
+    }
+  }
+  note('loadavg', fs.readFileSync('/proc/loadavg', 'utf8').trim());
   out.node_log_tail = nodeLog(stack.nodes[0]).split('\n').filter((l) => /warn|error/.test(l)).slice(-3);
   console.log(JSON.stringify({ messages: N, channels: CHANNELS, keep: KEEP, ...out }, null, 2));
 } finally {
