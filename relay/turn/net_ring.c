@@ -26,6 +26,9 @@
 #define RING_NAME_LEN ((unsigned)sizeof(struct sockaddr_in6))
 #define RING_BUF_LEN (65536 + 128)
 #define RING_BATCH 32    /* with a minimum wait: completions that end a wait early */
+/* Sockets the ring knows by descriptor number (a registered file table indexed by fd): a send on one of them
+ * skips the file lookup and reference count of every system call. Descriptors above this go the usual way. */
+#define RING_FILES 16384
 
 /* user_data: a receive's tag is a pointer (at least 8-byte aligned), the other kinds sit in the low bits. */
 enum { UD_RECV = 0, UD_EPOLL = 1, UD_SEND = 2, UD_IGNORE = 3, UD_MASK = 7 };
@@ -42,6 +45,8 @@ struct net_ring {
     size_t br_len;
     uint8_t *bufs;
     size_t bufs_len;
+    unsigned nfiles;     /* size of the registered file table (0: none) */
+    uint8_t *fixed;      /* fixed[fd]: fd is in the table at index fd */
 };
 
 /* The next free submission entry, submitting what is queued first when the queue is full. NULL only if
@@ -129,6 +134,8 @@ net_ring_t *net_ring_new(int epfd, const net_ring_cb_t *cb, unsigned min_wait_us
     if (min_wait_us && (p.features & IORING_FEAT_MIN_TIMEOUT))
         r->min_wait_us = min_wait_us;
     r->registered = io_uring_register_ring_fd(&r->ring) == 1;
+    if ((r->fixed = calloc(RING_FILES, 1)) && io_uring_register_files_sparse(&r->ring, RING_FILES) == 0)
+        r->nfiles = RING_FILES; /* else: every send looks its socket up, still correct */
     return r;
 fail:
     net_ring_free(r);
@@ -145,6 +152,7 @@ void net_ring_free(net_ring_t *r)
         munmap(r->bufs, r->bufs_len);
     if (r->br)
         munmap(r->br, r->br_len);
+    free(r->fixed);
     free(r);
 }
 
@@ -155,6 +163,9 @@ int net_ring_min_wait(const net_ring_t *r)
 
 int net_ring_recv_start(net_ring_t *r, int fd, void *tag)
 {
+    if (fd >= 0 && (unsigned)fd < r->nfiles && !r->fixed[fd] &&
+        io_uring_register_files_update(&r->ring, (unsigned)fd, &fd, 1) == 1)
+        r->fixed[fd] = 1;
     struct io_uring_sqe *sqe = ring_sqe(r);
     if (!sqe)
         return -EBUSY;
@@ -165,7 +176,7 @@ int net_ring_recv_start(net_ring_t *r, int fd, void *tag)
     return 0;
 }
 
-void net_ring_recv_stop(net_ring_t *r, void *tag)
+void net_ring_recv_stop(net_ring_t *r, int fd, void *tag)
 {
     struct io_uring_sqe *sqe = ring_sqe(r);
     if (sqe) {
@@ -176,6 +187,11 @@ void net_ring_recv_stop(net_ring_t *r, void *tag)
     /* Now, not at the next enter: the caller closes the socket next and may reuse its port, and sends
      * queued for it must leave while the descriptor still names it. */
     io_uring_submit(&r->ring);
+    if (fd >= 0 && (unsigned)fd < r->nfiles && r->fixed[fd]) { /* the table's reference would keep it open */
+        int none = -1;
+        io_uring_register_files_update(&r->ring, (unsigned)fd, &none, 1);
+        r->fixed[fd] = 0;
+    }
 }
 
 /* Why a send's memory is free again once the submitting enter returns: MSG_DONTWAIT makes the kernel
@@ -194,6 +210,8 @@ void net_ring_send(void *ctx, int fd, const struct msghdr *m, unsigned segs)
     }
     io_uring_prep_sendmsg(sqe, fd, m, MSG_DONTWAIT);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    if (fd >= 0 && (unsigned)fd < r->nfiles && r->fixed[fd])
+        sqe->flags |= IOSQE_FIXED_FILE; /* sqe->fd is then the table index, which is fd itself */
     io_uring_sqe_set_data64(sqe, ((uint64_t)segs << 3) | UD_SEND);
 }
 

@@ -53,11 +53,13 @@ void net_ring_free(net_ring_t *r);
 int net_ring_min_wait(const net_ring_t *r);
 
 /* Starts receiving fd's datagrams, reported with tag (borrowed; must stay valid until recv_ended with
- * stopped = 1, or net_ring_free). The entry leaves with the next enter. Returns 0 or -errno. */
+ * stopped = 1, or net_ring_free). The entry leaves with the next enter. The ring also registers fd (a
+ * fixed file: sends from it skip the descriptor lookup) until net_ring_recv_stop. Returns 0 or -errno. */
 int net_ring_recv_start(net_ring_t *r, int fd, void *tag);
-/* Stops tag's receive: everything queued (sends included) is submitted now, so fd may be closed as soon
- * as this returns; recv_ended(tag, stopped = 1) follows from a later net_ring_dispatch. */
-void net_ring_recv_stop(net_ring_t *r, void *tag);
+/* Stops tag's receive on fd: everything queued (sends included) is submitted now and the ring lets go of
+ * fd, so fd may be closed as soon as this returns; recv_ended(tag, stopped = 1) follows from a later
+ * net_ring_dispatch. */
+void net_ring_recv_stop(net_ring_t *r, int fd, void *tag);
 
 /* net_tx's sender (see net_udp.h): queues a sendmsg of m (MSG_DONTWAIT) on fd. m and what it points to
  * must stay untouched until net_ring_commit or the next net_ring_enter has returned. */

@@ -96,7 +96,7 @@ static void bury(worker_t *w, handle_t *h)
         return;
     h->dead = 1;
     if (h->ring_live && w->ring)
-        net_ring_recv_stop(w->ring, h); /* submitted now: the fd can be closed */
+        net_ring_recv_stop(w->ring, h->fd, h); /* submitted now: the fd can be closed */
     if (h->fd >= 0) {
         if (!h->ring_live)
             epoll_ctl(w->ep, EPOLL_CTL_DEL, h->fd, NULL);

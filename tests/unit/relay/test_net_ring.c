@@ -206,7 +206,7 @@ static void test_stop_releases_socket_and_epoll(void **s)
     seen.fd = b;
     assert_int_equal(net_ring_recv_start(r, b, &tag_b), 0);
     assert_int_equal(net_ring_enter(r, 0), 0);
-    net_ring_recv_stop(r, &tag_b);
+    net_ring_recv_stop(r, b, &tag_b);
     close(b);
     pump(r, &seen.stopped, 1);
     assert_int_equal(seen.stopped, 1);
