@@ -233,12 +233,12 @@ static unsigned sq_publish(net_ring_t *r)
     return tail - *sq->khead;
 }
 
-int net_ring_enter(net_ring_t *r, int timeout_ms)
+int net_ring_enter(net_ring_t *r, int timeout_ms, int batch)
 {
     unsigned submit = sq_publish(r);
     unsigned wait_nr = 0;
     if (timeout_ms > 0 && !io_uring_cq_ready(&r->ring))
-        wait_nr = r->min_wait_us ? RING_BATCH : 1;
+        wait_nr = batch && r->min_wait_us ? RING_BATCH : 1;
     struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
     struct io_uring_getevents_arg arg = {
         .sigmask = 0,

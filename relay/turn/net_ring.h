@@ -68,8 +68,10 @@ void net_ring_send(void *r, int fd, const struct msghdr *m, unsigned segs);
 void net_ring_commit(void *r);
 
 /* Submits what is queued and sleeps until a completion is there or timeout_ms has passed (0 = just
- * submit and look). Returns 0 or -errno (an unexpected failure of io_uring_enter). */
-int net_ring_enter(net_ring_t *r, int timeout_ms);
+ * submit and look). batch: with the minimum wait in force, a completion that comes less than min_wait_us
+ * after the sleep began waits for company (RING_BATCH of them) until then; one after a longer quiet
+ * spell still ends the sleep at once. Returns 0 or -errno (an unexpected failure of io_uring_enter). */
+int net_ring_enter(net_ring_t *r, int timeout_ms, int batch);
 /* Runs the callbacks for the completions there now (at most what was there on entry: bounded work). Sends
  * queued by the callbacks leave with the next enter or commit. Returns the completions handled. */
 int net_ring_dispatch(net_ring_t *r);
