@@ -56,6 +56,8 @@ const conf_key_t config_keys[] = {
      "worker threads (0 = one per online CPU)"},
     {"batch-wait-us", CONF_INT, OFF(batch_wait_us), "0", 0, 10000, "microseconds",
      "under steady load, let datagrams gather this long before a worker wakes (0 = wake per event)"},
+    {"event-loop", CONF_STR, OFF(event_loop), "io_uring", 0, 0, NULL,
+     "epoll, or io_uring (UDP through one io_uring per worker; epoll where the kernel refuses it)"},
     {"metrics-address", CONF_STR, OFF(metrics_address), "127.0.0.1", 0, 0, NULL,
      "address of the Prometheus /metrics listener"},
     {"metrics-port", CONF_INT, OFF(metrics_port), "0", 0, PORT_MAX, "port",
@@ -160,5 +162,7 @@ int config_validate(const relay_config_t *c, const char *path, char *err, size_t
         ok |= strcmp(c->log_level, levels[i]) == 0;
     if (!ok)
         return fail(path, "log-level", err, errlen, "must be error, warn, info or debug");
+    if (strcmp(c->event_loop, "epoll") != 0 && strcmp(c->event_loop, "io_uring") != 0)
+        return fail(path, "event-loop", err, errlen, "must be epoll or io_uring");
     return 0;
 }

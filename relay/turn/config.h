@@ -28,6 +28,7 @@ typedef struct {
     conf_list_t allow_peer, deny_peer;
     long long threads;
     long long batch_wait_us;
+    char *event_loop;
     char *metrics_address;
     long long metrics_port;
     char *log_level;

@@ -191,7 +191,7 @@ int main(int argc, char **argv)
                  .bandwidth_limit = (uint64_t)cfg.bandwidth_limit},
         .listen = listen, .nlisten = cfg.listen.n,
         .port = (uint16_t)cfg.listen_port, .tls_port = (uint16_t)cfg.tls_listen_port, .tls = tls,
-        .batch_wait_us = (unsigned)cfg.batch_wait_us};
+        .batch_wait_us = (unsigned)cfg.batch_wait_us, .io_uring = strcmp(cfg.event_loop, "io_uring") == 0};
     if (*cfg.relay_address)
         addr_parse(cfg.relay_address, 0, &wp.turn.relay_v4);
     if (*cfg.relay_address_v6)
@@ -247,9 +247,10 @@ int main(int argc, char **argv)
             n += snprintf(line + n, sizeof line - (size_t)n, " tls %s", addr_format(&listen[i], s, sizeof s));
         }
     }
-    n += snprintf(line + n, sizeof line - (size_t)n, " relay %s%s%s ports %lld-%lld threads %zu",
+    n += snprintf(line + n, sizeof line - (size_t)n, " relay %s%s%s ports %lld-%lld threads %zu loop %s",
                   *cfg.relay_address ? cfg.relay_address : "-", *cfg.relay_address_v6 ? " " : "",
-                  cfg.relay_address_v6, cfg.relay_port_min, cfg.relay_port_max, relay.nworkers);
+                  cfg.relay_address_v6, cfg.relay_port_min, cfg.relay_port_max, relay.nworkers,
+                  worker_event_loop(relay.workers[0]));
     if (metrics)
         n += snprintf(line + n, sizeof line - (size_t)n, " metrics %s:%u", cfg.metrics_address,
                       metrics_http_port(metrics));

@@ -119,6 +119,9 @@ struct net_tx {
     size_t used;
     int gso_off; /* set when the kernel refused a segmented send: datagrams one by one from then on */
     uint64_t segmented; /* datagrams that left inside a segmented send (net_tx_segmented) */
+    int has_sender;     /* messages go to sender, not to sendmmsg */
+    int held;           /* handed to the sender, not yet committed: the queue's memory is in use */
+    net_tx_sender_t sender;
     int fds[NET_TX_BATCH];
     struct sockaddr_storage to[NET_TX_BATCH];
     socklen_t tolen[NET_TX_BATCH];
@@ -146,12 +149,24 @@ void net_tx_free(net_tx_t *tx)
     free(tx);
 }
 
+/* The sender's kernel has the held messages: their memory may be written again. */
+static void tx_release(net_tx_t *tx)
+{
+    if (!tx->held)
+        return;
+    tx->sender.commit(tx->sender.ctx);
+    net_tx_committed(tx);
+}
+
 void net_tx_add(net_tx_t *tx, int fd, const addr_t *to, const uint8_t *data, size_t len)
 {
     if (len > NET_TX_ARENA)
         return;
-    if (tx->n == NET_TX_BATCH || NET_TX_ARENA - tx->used < len)
+    tx_release(tx);
+    if (tx->n == NET_TX_BATCH || NET_TX_ARENA - tx->used < len) {
         net_tx_flush(tx);
+        tx_release(tx);
+    }
     socklen_t sl;
     int i = tx->n;
     if (addr_to_sockaddr(to, &tx->to[i], &sl) < 0)
@@ -174,11 +189,11 @@ static int gso_continues(const net_tx_t *tx, int a, int b, size_t seg)
            tx->iov[b].iov_len <= seg && (uint8_t *)tx->iov[a].iov_base + tx->iov[a].iov_len == tx->iov[b].iov_base;
 }
 
-/* Builds tx->out for the queued datagrams [i, j) (one socket): runs of segments become one message each.
- * Returns the number of messages. */
-static int build_out(net_tx_t *tx, int i, int j)
+/* Builds tx->out from index base for the queued datagrams [i, j) (one socket): runs of segments become one
+ * message each. Returns the number of messages. (base > 0: the sender keeps earlier sockets' messages.) */
+static int build_out(net_tx_t *tx, int i, int j, int base)
 {
-    int nout = 0;
+    int nout = base;
     for (int k = i; k < j;) {
         size_t seg = tx->iov[k].iov_len, total = seg;
         int m = k + 1;
@@ -209,18 +224,41 @@ static int build_out(net_tx_t *tx, int i, int j)
         nout++;
         k = m;
     }
-    return nout;
+    return nout - base;
+}
+
+/* net_tx_flush through the sender: every message handed over, the queue held until committed. */
+static void flush_to_sender(net_tx_t *tx)
+{
+    if (tx->held || tx->n == 0)
+        return;
+    for (int i = 0, j, base = 0; i < tx->n; i = j) {
+        for (j = i + 1; j < tx->n && tx->fds[j] == tx->fds[i];)
+            j++;
+        int nout = build_out(tx, i, j, base);
+        for (int k = base; k < base + nout; k++) {
+            tx->sender.send(tx->sender.ctx, tx->fds[i], &tx->out[k].msg_hdr, tx->out_segs[k]);
+            if (tx->out_segs[k] > 1)
+                tx->segmented += tx->out_segs[k]; /* counted when handed over: a failure is reported apart */
+        }
+        base += nout;
+    }
+    tx->held = 1;
 }
 
 size_t net_tx_flush(net_tx_t *tx)
 {
+    if (tx->has_sender) {
+        flush_to_sender(tx);
+        return 0;
+    }
     size_t dropped = 0;
     int i = 0;
     while (i < tx->n) {
         int j = i + 1;
         while (j < tx->n && tx->fds[j] == tx->fds[i])
             j++;
-        int nout = build_out(tx, i, j), at = 0;
+        int nout = build_out(tx, i, j, 0), at = 0;
         while (at < nout) {
             int r = sendmmsg(tx->fds[i], &tx->out[at], (unsigned)(nout - at), MSG_DONTWAIT);
             if (r < 0) {
@@ -230,7 +268,7 @@ size_t net_tx_flush(net_tx_t *tx)
                     /* No segmentation on this path (no checksum offload, an old kernel): send the
                      * datagrams one by one, now and from now on. */
                     tx->gso_off = 1;
-                    nout = build_out(tx, tx->out_first[at], j); /* what is left: [at…] was not sent */
+                    nout = build_out(tx, tx->out_first[at], j, 0); /* what is left: [at…] was not sent */
                     at = 0;
                     continue;
                 }
@@ -253,3 +291,21 @@ size_t net_tx_flush(net_tx_t *tx)
 }
 
 uint64_t net_tx_segmented(const net_tx_t *tx) { return tx->segmented; }
+
+void net_tx_set_sender(net_tx_t *tx, const net_tx_sender_t *s)
+{
+    net_tx_flush(tx);
+    tx_release(tx);
+    tx->has_sender = s != NULL;
+    if (s)
+        tx->sender = *s;
+}
+
+void net_tx_committed(net_tx_t *tx)
+{
+    tx->held = 0;
+    tx->n = 0;
+    tx->used = 0;
+}
+
+void net_tx_gso_disable(net_tx_t *tx) { tx->gso_off = 1; }

@@ -49,4 +49,21 @@ size_t net_tx_flush(net_tx_t *tx);
 /* Datagrams sent so far inside segmented sends (0 where the kernel has no UDP_SEGMENT). */
 uint64_t net_tx_segmented(const net_tx_t *tx);
 
+/* Another way out than sendmmsg (net_ring.h): net_tx_flush then hands each message it built (one datagram,
+ * or a run of segments with its UDP_SEGMENT control message) to send, and keeps the queue's memory, which
+ * the messages point into, untouched until it is told the kernel has taken them: net_tx_committed, or the
+ * next net_tx_add, which calls commit first. */
+struct msghdr;
+typedef struct {
+    void *ctx;
+    void (*send)(void *ctx, int fd, const struct msghdr *m, unsigned segs);
+    void (*commit)(void *ctx);
+} net_tx_sender_t;
+/* Sets the sender (copied; NULL = sendmmsg again). Flushes what is queued first. */
+void net_tx_set_sender(net_tx_t *tx, const net_tx_sender_t *s);
+/* What was handed to the sender has left (the sender's owner submitted it): the queue's memory is free. */
+void net_tx_committed(net_tx_t *tx);
+/* Segmented sends failed on this path (EIO/EINVAL): datagrams one by one from now on. */
+void net_tx_gso_disable(net_tx_t *tx);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "batchwait.h"
 #include "log.h"
+#include "net_ring.h"
 #include "net_udp.h"
 
 #define WORKER_EVENTS 128
@@ -31,6 +33,7 @@ typedef struct handle {
     int closing;    /* connection failed while in use: closed at the end of this wakeup */
     int out_armed;  /* EPOLLOUT registered */
     int paused;     /* listener: accepting paused after EMFILE (re-armed by worker_idle_check) */
+    int ring_live;  /* H_UDP/H_RELAY on the ring: its receive names this handle until it has ended */
     uint64_t last_rx_ms;    /* H_CONN: last time the client sent something */
     addr_t local;
     alloc_relay_t *relay;   /* H_RELAY */
@@ -50,6 +53,12 @@ struct worker {
     uint64_t pace_window_end, pace_wakes, pace_packets; /* this pacing window's wake-ups, relayed packets at its start */
     pthread_t thread;
     int started;
+    sem_t ready;     /* posted by the thread once its loop is set up */
+    int want_ring;   /* event-loop io_uring was asked for */
+    unsigned batch_wait_us;
+    net_ring_t *ring;  /* NULL: UDP sockets on epoll (created on the worker's thread) */
+    int epoll_pending; /* ring: the epoll instance has (or may still have) events */
+    handle_t *zombies; /* dead handles whose ring receive has not ended yet */
     atomic_int stop;
     handle_t wake;
     turn_t *turn;
@@ -86,8 +95,11 @@ static void bury(worker_t *w, handle_t *h)
     if (h->dead)
         return;
     h->dead = 1;
+    if (h->ring_live && w->ring)
+        net_ring_recv_stop(w->ring, h->fd, h); /* submitted now: the fd can be closed */
     if (h->fd >= 0) {
-        epoll_ctl(w->ep, EPOLL_CTL_DEL, h->fd, NULL);
+        if (!h->ring_live)
+            epoll_ctl(w->ep, EPOLL_CTL_DEL, h->fd, NULL);
         if (h->kind != H_CONN) /* a connection's fd is closed by net_conn_free */
             close(h->fd);
     }
@@ -122,6 +134,21 @@ static void conn_arm(worker_t *w, handle_t *h)
         watch(w, h, EPOLLIN | (want ? EPOLLOUT : 0), EPOLL_CTL_MOD);
         h->out_armed = want;
     }
+}
+
+/* A UDP socket's datagrams come through the ring when there is one, else through epoll. */
+static int udp_watch(worker_t *w, handle_t *h)
+{
+    if (w->ring) {
+        int rc = net_ring_recv_start(w->ring, h->fd, h);
+        if (rc < 0) {
+            errno = -rc;
+            return -1;
+        }
+        h->ring_live = 1;
+        return 0;
+    }
+    return watch(w, h, EPOLLIN, EPOLL_CTL_ADD);
 }
 
 /* ---- turn_io_t ---- */
@@ -162,7 +189,7 @@ static int io_relay_open(void *ctx, const addr_t *addr, alloc_relay_t *relay, vo
     h->fd = fd;
     h->relay = relay;
     h->local = *addr;
-    if (watch(w, h, EPOLLIN, EPOLL_CTL_ADD) < 0) {
+    if (udp_watch(w, h) < 0) {
         int e = errno;
         close(fd);
         free(h);
@@ -190,6 +217,17 @@ static void io_send_peer(void *ctx, void *sock, const addr_t *peer, const uint8_
 
 /* ---- events ---- */
 
+/* One datagram that arrived on a listening or relay socket, from either path. */
+static void on_datagram(worker_t *w, handle_t *h, const uint8_t *p, size_t len, const addr_t *from)
+{
+    if (h->kind == H_UDP) {
+        turn_client_t c = {.transport = TURN_UDP, .remote = *from, .local = h->local, .conn = h};
+        turn_client_input(w->turn, &c, p, len, w->now_ms, w->now_unix);
+    } else if (h->relay) {
+        turn_peer_input(w->turn, h->relay, from, p, len, w->now_ms);
+    }
+}
+
 static void on_udp(worker_t *w, handle_t *h)
 {
     for (int round = 0; round < WORKER_RX_ROUNDS; round++) {
@@ -198,14 +236,8 @@ static void on_udp(worker_t *w, handle_t *h)
             size_t len;
             addr_t from;
             const uint8_t *p = net_rx_data(w->rx, i, &len, &from);
-            if (!p)
-                continue;
-            if (h->kind == H_UDP) {
-                turn_client_t c = {.transport = TURN_UDP, .remote = from, .local = h->local, .conn = h};
-                turn_client_input(w->turn, &c, p, len, w->now_ms, w->now_unix);
-            } else if (h->relay) {
-                turn_peer_input(w->turn, h->relay, &from, p, len, w->now_ms);
-            }
+            if (p)
+                on_datagram(w, h, p, len, &from);
         }
         /* No flush here: what this socket's packets produced waits in w->tx with the other sockets'
          * output and leaves in one sendmmsg per destination socket at the end of the wakeup (or when the
@@ -335,7 +367,21 @@ static void worker_reap(worker_t *w)
     while (w->dead) {
         handle_t *h = w->dead;
         w->dead = h->later;
-        free(h);
+        if (h->ring_live && w->ring) { /* its receive's last completion is still to come */
+            h->later = w->zombies;
+            w->zombies = h;
+        } else {
+            free(h);
+        }
+    }
+    for (handle_t **pp = &w->zombies; *pp;) {
+        handle_t *h = *pp;
+        if (h->ring_live && w->ring) {
+            pp = &h->later;
+        } else {
+            *pp = h->later;
+            free(h);
+        }
     }
 }
 
@@ -348,8 +394,9 @@ static uint64_t relayed_packets(worker_t *w)
 }
 
 /* Batching pays only when wake-ups come thick and fast and each finds about one packet (steady traffic):
- * the batched sleep costs two more system calls per wake-up, which traffic that already arrives in bursts
- * (a video frame's packets) does not win back. So: on when a window saw more than PACE_WAKES_ON wake-ups
+ * on epoll the batched sleep costs two more system calls per wake-up, which traffic that already arrives
+ * in bursts (a video frame's packets) does not win back; on the ring it costs no call, but a burst that
+ * would have been handled at once then waits for the minimum wait. Both loops use this pacing. So: on when a window saw more than PACE_WAKES_ON wake-ups
  * finding under 1.5 packets each; off again when the batched wake-ups find under 2 packets each.
  * Measured (bench-relay, staffroom only, noisy): always on, steady load b gained ~20 % packets per
  * CPU-second and bursty video load c lost ~37 %; with this pacing c no longer loses, and b's gain was
@@ -392,62 +439,198 @@ static int worker_wait(worker_t *w, struct epoll_event *evs, int wait_ms)
     return epoll_wait(w->ep, evs, WORKER_EVENTS, 0);
 }
 
-static void *worker_main(void *arg)
+/* Handles what epoll_wait reported. */
+static void worker_events(worker_t *w, const struct epoll_event *evs, int n)
 {
-    worker_t *w = arg;
+    for (int i = 0; i < n; i++) {
+        handle_t *h = evs[i].data.ptr;
+        if (h->dead)
+            continue;
+        switch (h->kind) {
+        case H_WAKE: {
+            uint64_t v;
+            ssize_t r = read(h->fd, &v, sizeof v);
+            (void)r;
+            break;
+        }
+        case H_UDP:
+        case H_RELAY:
+            on_udp(w, h);
+            break;
+        case H_TCP_LISTEN:
+        case H_TLS_LISTEN:
+            on_accept(w, h);
+            break;
+        case H_CONN:
+            if (!h->closing)
+                on_conn(w, h, evs[i].events);
+            break;
+        }
+    }
+}
+
+/* TLS connections that still had decrypted input: one more bounded round each. */
+static void worker_again(worker_t *w)
+{
+    handle_t *again = w->again;
+    w->again = NULL;
+    while (again) {
+        handle_t *h = again;
+        again = h->again_next;
+        h->in_again = 0;
+        if (!h->dead && !h->closing)
+            on_conn(w, h, EPOLLIN);
+    }
+}
+
+/* The ms the loop may sleep: until turn's next timer, at most WORKER_MAX_WAIT_MS, 0 with work left. */
+static int worker_timeout(worker_t *w)
+{
+    uint64_t wait = turn_tick(w->turn, w->now_ms);
+    if (wait > WORKER_MAX_WAIT_MS)
+        wait = WORKER_MAX_WAIT_MS;
+    if (w->again || w->epoll_pending)
+        wait = 0;
+    return (int)wait;
+}
+
+static void worker_loop_epoll(worker_t *w)
+{
     struct epoll_event evs[WORKER_EVENTS];
     while (!atomic_load(&w->stop)) {
         worker_clock(w);
-        uint64_t wait = turn_tick(w->turn, w->now_ms);
-        if (wait > WORKER_MAX_WAIT_MS)
-            wait = WORKER_MAX_WAIT_MS;
-        if (w->again)
-            wait = 0;
-        int n = worker_wait(w, evs, (int)wait);
+        int n = worker_wait(w, evs, worker_timeout(w));
         if (n < 0 && errno != EINTR) {
             log_error("worker %d: epoll_wait: %s", w->id, strerror(errno));
             break;
         }
         worker_clock(w);
-        for (int i = 0; i < n; i++) {
-            handle_t *h = evs[i].data.ptr;
-            if (h->dead)
-                continue;
-            switch (h->kind) {
-            case H_WAKE: {
-                uint64_t v;
-                ssize_t r = read(h->fd, &v, sizeof v);
-                (void)r;
-                break;
-            }
-            case H_UDP:
-            case H_RELAY:
-                on_udp(w, h);
-                break;
-            case H_TCP_LISTEN:
-            case H_TLS_LISTEN:
-                on_accept(w, h);
-                break;
-            case H_CONN:
-                if (!h->closing)
-                    on_conn(w, h, evs[i].events);
-                break;
-            }
-        }
-        /* TLS connections that still had decrypted input: one more bounded round each. */
-        handle_t *again = w->again;
-        w->again = NULL;
-        while (again) {
-            handle_t *h = again;
-            again = h->again_next;
-            h->in_again = 0;
-            if (!h->dead && !h->closing)
-                on_conn(w, h, EPOLLIN);
-        }
+        worker_events(w, evs, n);
+        worker_again(w);
         net_tx_flush(w->tx);
         worker_idle_check(w);
         worker_reap(w);
     }
+}
+
+/* ---- the io_uring loop: net_ring's callbacks ---- */
+
+static void ring_datagram(void *ctx, void *tag, const uint8_t *data, size_t len, const addr_t *from)
+{
+    handle_t *h = tag;
+    if (!h->dead) /* completions queued before its receive was cancelled */
+        on_datagram(ctx, h, data, len, from);
+}
+
+static void ring_recv_ended(void *ctx, void *tag, int stopped, int res)
+{
+    worker_t *w = ctx;
+    handle_t *h = tag;
+    (void)stopped;
+    if (h->dead) { /* cancelled (or ended just before): nothing of the ring names it any more */
+        h->ring_live = 0;
+        return;
+    }
+    /* Ended on its own: -ENOBUFS when every buffer was taken by a burst (the datagrams wait in the socket
+     * until the buffers given back during this dispatch take them), rarely a socket error. Go on. */
+    if (res != -ENOBUFS)
+        log_debug("worker %d: receive ended (%s); restarting it", w->id, strerror(-res));
+    if (net_ring_recv_start(w->ring, h->fd, h) < 0) {
+        log_error("worker %d: cannot restart a receive: the socket is deaf", w->id);
+        h->ring_live = 0;
+    }
+}
+
+static void ring_epoll_ready(void *ctx)
+{
+    worker_t *w = ctx;
+    w->epoll_pending = 1;
+}
+
+static void ring_send_failed(void *ctx, int res, unsigned segs)
+{
+    worker_t *w = ctx;
+    /* As on the sendmmsg path: no segmentation on this path, so one by one from now on (this batch's
+     * datagrams are lost once); other errors (EAGAIN, ICMP-reported ones) drop the datagrams. */
+    if (segs > 1 && (res == -EIO || res == -EINVAL))
+        net_tx_gso_disable(w->tx);
+}
+
+static void worker_loop_ring(worker_t *w)
+{
+    struct epoll_event evs[WORKER_EVENTS];
+    while (!atomic_load(&w->stop)) {
+        worker_clock(w);
+        /* One system call: this turn's sends go out, every socket's datagrams come in. The minimum wait
+         * is free here (no extra calls), but it only pays where wake-ups find about one datagram each:
+         * worker_pace decides, as for batchwait. */
+        int batch = 0;
+        if (net_ring_min_wait(w->ring)) {
+            worker_pace(w);
+            batch = w->batching;
+        }
+        int rc = net_ring_enter(w->ring, worker_timeout(w), batch);
+        net_tx_committed(w->tx);
+        if (rc < 0) {
+            log_error("worker %d: io_uring_enter: %s", w->id, strerror(-rc));
+            break;
+        }
+        worker_clock(w);
+        net_ring_dispatch(w->ring);
+        if (w->epoll_pending) {
+            w->epoll_pending = 0;
+            int n = epoll_wait(w->ep, evs, WORKER_EVENTS, 0);
+            if (n == WORKER_EVENTS) /* maybe more: look again without sleeping */
+                w->epoll_pending = 1;
+            worker_events(w, evs, n);
+        }
+        worker_again(w);
+        net_tx_flush(w->tx); /* handed to the ring: leaves with the next enter */
+        worker_idle_check(w);
+        worker_reap(w);
+    }
+}
+
+/* Sets up the ring if asked for and possible (on this thread: it is the ring's only submitter), and puts
+ * the UDP listening sockets on the ring or on epoll. */
+static void worker_setup_loop(worker_t *w)
+{
+    if (w->want_ring) {
+        net_ring_cb_t cb = {.ctx = w, .datagram = ring_datagram, .recv_ended = ring_recv_ended,
+                            .epoll_ready = ring_epoll_ready, .send_failed = ring_send_failed};
+        w->ring = net_ring_new(w->ep, &cb, w->batch_wait_us);
+        if (!w->ring && w->id == 0)
+            log_warn("event-loop io_uring: not available here (%s): using epoll", strerror(errno));
+    }
+    if (w->ring) {
+        net_tx_sender_t snd = {.ctx = w->ring, .send = net_ring_send, .commit = net_ring_commit};
+        net_tx_set_sender(w->tx, &snd);
+    }
+    for (size_t i = 0; i < w->nlisteners; i++)
+        if (w->listeners[i]->kind == H_UDP && udp_watch(w, w->listeners[i]) < 0)
+            log_error("worker %d: cannot watch a UDP listener: %s", w->id, strerror(errno));
+}
+
+static void worker_teardown_loop(worker_t *w)
+{
+    if (!w->ring)
+        return;
+    net_tx_set_sender(w->tx, NULL); /* what is queued leaves through the ring first */
+    net_ring_free(w->ring);
+    w->ring = NULL; /* from here on no handle is named by the ring: reaping frees the zombies */
+    worker_reap(w);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    worker_setup_loop(w);
+    sem_post(&w->ready);
+    if (w->ring)
+        worker_loop_ring(w);
+    else
+        worker_loop_epoll(w);
+    worker_teardown_loop(w);
     return NULL;
 }
 
@@ -470,7 +653,7 @@ static int add_listener(worker_t *w, int kind, int fd, char *err, size_t errlen)
     h->fd = fd;
     net_local_addr(fd, &h->local);
     w->listeners[w->nlisteners++] = h;
-    if (watch(w, h, EPOLLIN, EPOLL_CTL_ADD) < 0) {
+    if (kind != H_UDP && watch(w, h, EPOLLIN, EPOLL_CTL_ADD) < 0) { /* UDP: worker_setup_loop, on its thread */
         snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
         return -1;
     }
@@ -521,6 +704,13 @@ worker_t *worker_new(int id, worker_params_t *p, char *err, size_t errlen)
     w->wake.fd = -1;
     w->conns.next = w->conns.prev = &w->conns;
     w->tls = p->tls;
+    w->want_ring = p->io_uring;
+    w->batch_wait_us = p->batch_wait_us;
+    if (sem_init(&w->ready, 0, 0) < 0) {
+        free(w);
+        snprintf(err, errlen, "sem_init: %s", strerror(errno));
+        return NULL;
+    }
     turn_io_t io = {.ctx = w, .send_client = io_send_client, .relay_open = io_relay_open,
                     .relay_close = io_relay_close, .send_peer = io_send_peer};
     if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
@@ -534,7 +724,7 @@ worker_t *worker_new(int id, worker_params_t *p, char *err, size_t errlen)
         snprintf(err, errlen, "worker setup: out of memory");
         goto fail;
     }
-    if (p->batch_wait_us && !(w->bw = batchwait_new(w->ep, p->batch_wait_us)) && id == 0)
+    if (p->batch_wait_us && !p->io_uring && !(w->bw = batchwait_new(w->ep, p->batch_wait_us)) && id == 0)
         log_info("batch-wait-us: not available on this kernel (%s): waking per event", strerror(errno));
     for (size_t i = 0; i < p->nlisten; i++) {
         if (open_listener(w, H_UDP, &p->listen[i], &p->port, err, errlen) < 0 ||
@@ -554,6 +744,8 @@ int worker_start(worker_t *w)
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
         return -1;
     w->started = 1;
+    while (sem_wait(&w->ready) < 0 && errno == EINTR)
+        ;
     return 0;
 }
 
@@ -603,7 +795,13 @@ void worker_free(worker_t *w)
     batchwait_free(w->bw);
     if (w->ep >= 0)
         close(w->ep);
+    sem_destroy(&w->ready);
     free(w);
+}
+
+const char *worker_event_loop(const worker_t *w)
+{
+    return w->ring ? "io_uring" : "epoll";
 }
 
 const stats_t *worker_stats(const worker_t *w)

@@ -4,6 +4,8 @@
 // the same tests run against Debian's coturn (`turnserver`) instead: that is how the tests
 // themselves were proven before staffroom-relay existed. Contract options are mapped onto coturn
 // flags; staffroom-relay's default-denied peer ranges are given to coturn as --denied-peer-ip.
+// RELAY_EVENT_LOOP=epoll|io_uring runs staffroom-relay with that event-loop (its default otherwise), so the
+// relay tests can be run on each path.
 //
 //   const relay = await startRelay(h, { allowLoopback: true });
 //   relay.port, relay.secret, relay.creds('alice'), relay.metricsPort, relay.impl, relay.rec
@@ -18,6 +20,7 @@ export const IMPL = process.env.RELAY_IMPL || 'staffroom';
 export const isCoturn = IMPL === 'coturn';
 export const RELAY_BIN = isCoturn ? 'turnserver' : bin('staffroom-relay');
 export const REALM = 'staffroom';
+const EVENT_LOOP = process.env.RELAY_EVENT_LOOP || '';
 
 // The peer ranges staffroom-relay denies by default (its contract), as CIDRs.
 export const DENIED_V4 = ['0.0.0.0/8', '127.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '169.254.0.0/16',
@@ -112,6 +115,7 @@ export async function startRelay(h, opts = {}) {
     for (const c of allowPeer) argv.push('--allow-peer', c);
     for (const c of denyPeer) argv.push('--deny-peer', c);
     if (metrics) argv.push('--metrics-address', '127.0.0.1', '--metrics-port', String(metricsPort));
+    if (EVENT_LOOP) argv.push('--event-loop', EVENT_LOOP);
     startOpts = { ready: /staffroom-relay listening/ };
   }
   argv.push(...args);

@@ -38,6 +38,8 @@ static void test_defaults(void **s)
     assert_int_equal(c.metrics_port, 0);
     assert_string_equal(c.metrics_address, "127.0.0.1");
     assert_string_equal(c.log_level, "info");
+    assert_string_equal(c.event_loop, "io_uring");
+    assert_int_equal(c.batch_wait_us, 0);
     /* No secret file and no no-auth: refused. */
     assert_int_equal(config_validate(&c, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "auth-secret-file"));
@@ -75,6 +77,7 @@ static void test_validate_values(void **s)
         {"allow-peer", "10.0.0.0/40"}, {"deny-peer", "x"}, {"log-level", "loud"},
         {"metrics-address", "nowhere"}, {"tls-cert-file", "/nonexistent.pem"},
         {"default-allocation-lifetime", "7200"}, {"auth-secret-file", "/nonexistent/secret"},
+        {"event-loop", "select"}, {"event-loop", "IO_URING"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         relay_config_t c;

@@ -25,6 +25,7 @@ static uint16_t port;
 static uint8_t tidn;
 
 static unsigned batch_wait_us; /* the worker's batch-wait-us: the tests run once per event, once batched */
+static int io_uring_mode;      /* and each of those on epoll and on io_uring (event-loop) */
 
 static int setup(void **s)
 {
@@ -38,7 +39,8 @@ static int setup(void **s)
     addr_parse("127.0.0.1", 0, &listen_addr);
     worker_params_t p = {.turn = {.policy = pol, .ports = ports, .quota = quota,
                                   .default_lifetime = 600, .max_lifetime = 3600},
-                         .listen = &listen_addr, .nlisten = 1, .batch_wait_us = batch_wait_us};
+                         .listen = &listen_addr, .nlisten = 1, .batch_wait_us = batch_wait_us,
+                         .io_uring = io_uring_mode};
     addr_parse("127.0.0.1", 0, &p.turn.relay_v4);
     char err[256];
     w = worker_new(0, &p, err, sizeof err);
@@ -47,6 +49,8 @@ static int setup(void **s)
     assert_true(p.port != 0);
     port = p.port;
     assert_int_equal(worker_start(w), 0);
+    /* the loop asked for is the loop that runs (this kernel has io_uring; a refusal would be a fallback) */
+    assert_string_equal(worker_event_loop(w), io_uring_mode ? "io_uring" : "epoll");
     return 0;
 }
 
@@ -270,5 +274,10 @@ int main(void)
     int failed = cmocka_run_group_tests_name("worker, waking per event", tests, setup, teardown);
     batch_wait_us = 200;
     failed += cmocka_run_group_tests_name("worker, batched wait", tests, setup, teardown);
+    io_uring_mode = 1;
+    batch_wait_us = 0;
+    failed += cmocka_run_group_tests_name("worker, io_uring", tests, setup, teardown);
+    batch_wait_us = 200;
+    failed += cmocka_run_group_tests_name("worker, io_uring with a minimum wait", tests, setup, teardown);
     return failed;
 }
