@@ -1,6 +1,7 @@
 /* docprobe.c — see docprobe.h. A PDF is judged by its first and last KiB; a ZIP is opened by libzip, told
  * apart by the entries that name its type, then read through within the bounds of docprobe.h. */
 #include "docprobe.h"
+#include "filecheck.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -346,44 +347,28 @@ void docprobe_file(const char *path, docprobe_result_t *out)
     close(fd);
 }
 
+/* What a queued check carries (filecheck.h copies it into the job): the result and whom to tell. */
 typedef struct {
-    uv_work_t work;
-    char *path;
     docprobe_result_t res;
     docprobe_cb cb;
     void *priv;
-} job_t;
+} check_t;
 
-static void job_run(uv_work_t *w)
+static void check_run(const char *path, void *ctx)
 {
-    job_t *j = w->data;
-    docprobe_file(j->path, &j->res);
+    docprobe_file(path, &((check_t *)ctx)->res);
 }
 
-static void job_done(uv_work_t *w, int status)
+static void check_done(void *ctx, int cancelled)
 {
-    job_t *j = w->data;
-    if (status < 0) /* cancelled at shutdown */
-        refuse(&j->res, "broken_file", "the server is stopping");
-    j->cb(&j->res, j->priv);
-    free(j->path);
-    free(j);
+    check_t *c = ctx;
+    if (cancelled)
+        refuse(&c->res, "broken_file", "the server is stopping");
+    c->cb(&c->res, c->priv);
 }
 
 int docprobe_start(uv_loop_t *loop, const char *path, docprobe_cb cb, void *priv)
 {
-    job_t *j = calloc(1, sizeof *j);
-    if (!j || !(j->path = strdup(path))) {
-        free(j);
-        return -1;
-    }
-    j->cb = cb;
-    j->priv = priv;
-    j->work.data = j;
-    if (uv_queue_work(loop, &j->work, job_run, job_done) < 0) {
-        free(j->path);
-        free(j);
-        return -1;
-    }
-    return 0;
+    check_t c = {.cb = cb, .priv = priv};
+    return filecheck_start(loop, path, &c, sizeof c, check_run, check_done);
 }

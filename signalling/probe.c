@@ -1,5 +1,6 @@
 /* probe.c — see probe.h. libavformat opens the file and reads every packet (no decoding). */
 #include "probe.h"
+#include "filecheck.h"
 
 #include <libavformat/avformat.h>
 #include <stdio.h>
@@ -131,44 +132,28 @@ void probe_file(const char *path, probe_result_t *out)
     avformat_close_input(&fmt);
 }
 
+/* What a queued check carries (filecheck.h copies it into the job): the result and whom to tell. */
 typedef struct {
-    uv_work_t work;
-    char *path;
     probe_result_t res;
     probe_cb cb;
     void *priv;
-} job_t;
+} check_t;
 
-static void job_run(uv_work_t *w)
+static void check_run(const char *path, void *ctx)
 {
-    job_t *j = w->data;
-    probe_file(j->path, &j->res);
+    probe_file(path, &((check_t *)ctx)->res);
 }
 
-static void job_done(uv_work_t *w, int status)
+static void check_done(void *ctx, int cancelled)
 {
-    job_t *j = w->data;
-    if (status < 0) /* cancelled at shutdown */
-        refuse(&j->res, "broken_video", "the server is stopping");
-    j->cb(&j->res, j->priv);
-    free(j->path);
-    free(j);
+    check_t *c = ctx;
+    if (cancelled)
+        refuse(&c->res, "broken_video", "the server is stopping");
+    c->cb(&c->res, c->priv);
 }
 
 int probe_start(uv_loop_t *loop, const char *path, probe_cb cb, void *priv)
 {
-    job_t *j = calloc(1, sizeof *j);
-    if (!j || !(j->path = strdup(path))) {
-        free(j);
-        return -1;
-    }
-    j->cb = cb;
-    j->priv = priv;
-    j->work.data = j;
-    if (uv_queue_work(loop, &j->work, job_run, job_done) < 0) {
-        free(j->path);
-        free(j);
-        return -1;
-    }
-    return 0;
+    check_t c = {.cb = cb, .priv = priv};
+    return filecheck_start(loop, path, &c, sizeof c, check_run, check_done);
 }
