@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
-import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
+import { launchBrowser, newUser, shot, axeViolations, signInThroughForm } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 
@@ -47,11 +47,7 @@ after(async () => {
 
 test('the mentee accepts the goals, adds progress and closes with outcomes on #/mentoring', async () => {
   const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
-  await page.goto(stack.url);
-  await page.getByLabel('User name').fill(menteeName);
-  await page.getByLabel('Password').fill('password 12345');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+  await signInThroughForm(page, stack.url, menteeName, 'password 12345', T);
   await page.goto(`${stack.url}#/mentoring`);
   await page.getByRole('heading', { name: 'Mentoring', level: 1 }).waitFor({ timeout: T });
   await page.getByRole('heading', { name: /Grace Mentor \(your mentor\) — proposed/ }).waitFor({ timeout: T });

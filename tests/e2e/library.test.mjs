@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Harness } from '../lib/harness.mjs';
-import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
+import { launchBrowser, newUser, shot, axeViolations, signInThroughForm } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 import { tinyPdf } from '../lib/documents.mjs';
@@ -59,11 +59,7 @@ after(async () => {
 
 test('publish a link, search by words and tag, mark useful, sort, withdraw — axe clean', async () => {
   const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
-  await page.goto(stack.url);
-  await page.getByLabel('User name').fill(adaName);
-  await page.getByLabel('Password').fill('password 12345');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+  await signInThroughForm(page, stack.url, adaName, 'password 12345', T);
   await page.goto(`${stack.url}#/circle/${circleId}/library`);
   await page.getByRole('heading', { name: 'Library', level: 1 }).waitFor({ timeout: T });
   await page.locator('.library-item', { hasText: 'Phonics in five minutes' }).waitFor({ timeout: T });
@@ -117,11 +113,7 @@ test('publish a link, search by words and tag, mark useful, sort, withdraw — a
 });
 
 async function signIn(page, name) {
-  await page.goto(stack.url);
-  await page.getByLabel('User name').fill(name);
-  await page.getByLabel('Password').fill('password 12345');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+  await signInThroughForm(page, stack.url, name, 'password 12345', T);
   await page.goto(`${stack.url}#/circle/${circleId}/library`);
   await page.getByRole('heading', { name: 'Library', level: 1 }).waitFor({ timeout: T });
 }

@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness } from '../lib/harness.mjs';
-import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
+import { launchBrowser, newUser, shot, axeViolations, signInThroughForm } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 
@@ -72,11 +72,7 @@ after(async () => {
 
 test('the mentee opens Mentoring from the navigation, links a note to a goal, and reads the history in order', async () => {
   const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
-  await page.goto(stack.url);
-  await page.getByLabel('User name').fill(menteeName);
-  await page.getByLabel('Password').fill('password 12345');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+  await signInThroughForm(page, stack.url, menteeName, 'password 12345', T);
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Mentoring' }).click();
   await page.getByRole('heading', { name: 'Mentoring', level: 1 }).waitFor({ timeout: T });
@@ -136,11 +132,7 @@ test('the mentee opens Mentoring from the navigation, links a note to a goal, an
 
 test('a circle\'s page links to its library', async () => {
   const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
-  await page.goto(stack.url);
-  await page.getByLabel('User name').fill(menteeName);
-  await page.getByLabel('Password').fill('password 12345');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+  await signInThroughForm(page, stack.url, menteeName, 'password 12345', T);
   await page.goto(`${stack.url}#/circle/${circle.id}`);
   await page.getByRole('heading', { name: 'Science mentoring', level: 1 }).waitFor({ timeout: T });
   await page.getByRole('link', { name: 'Library', exact: true }).click();

@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
+import { launchBrowser, newUser, shot, axeViolations, signInThroughForm } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 
@@ -52,11 +52,7 @@ after(async () => {
 
 test('search from the web client, then open the result in context', async () => {
   const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
-  await page.goto(stack.url);
-  await page.getByLabel('User name').fill(adaName);
-  await page.getByLabel('Password').fill('password 12345');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout: T });
+  await signInThroughForm(page, stack.url, adaName, 'password 12345', T);
 
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Search' }).click();
   await page.getByRole('heading', { name: 'Search', level: 1 }).waitFor({ timeout: T });

@@ -81,6 +81,15 @@ export async function newUser(browser, { viewport = { width: 1280, height: 860 }
   return { context, page };
 }
 
+// Signs in through the web client's form at url and waits for the first view after sign-in (Circles).
+export async function signInThroughForm(page, url, name, password, timeout) {
+  await page.goto(url);
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Circles' }).waitFor({ timeout });
+}
+
 export async function shot(page, name) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, `${name}.png`);
