@@ -580,7 +580,11 @@ static void worker_loop_ring(worker_t *w)
         if (w->epoll_pending) {
             w->epoll_pending = 0;
             int n = epoll_wait(w->ep, evs, WORKER_EVENTS, 0);
-            if (n == WORKER_EVENTS) /* maybe more: look again without sleeping */
+            /* Look again without sleeping after any event: the ring's multishot poll on the epoll fd
+             * fires on new wake-ups only, and a handler that does bounded work (accept, TCP reads)
+             * leaves its socket ready without one. Epoll's own loop gets that from level triggering;
+             * here, connections left in a listener's queue waited for the next new event. */
+            if (n > 0)
                 w->epoll_pending = 1;
             worker_events(w, evs, n);
         }
