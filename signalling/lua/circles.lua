@@ -65,7 +65,12 @@ lib.register('circle_create', {}, function(keys, args)
   local nows = string.format('%d', now)
   redis.call('HSET', 'circle:' .. cid, 'name', args[5], 'subject', args[6], 'phase', args[7],
     'description', args[8], 'moderated', args[9], 'created_by', uid, 'created', nows)
-  redis.call('ZADD', 'circles', nows, cid)
+  -- The directory lists circles in creation order: one made in the same millisecond as the newest sorts
+  -- after it (its score one more), never before it by its random id. Scores stay whole (the cursor's form).
+  local score = now
+  local newest = redis.call('ZRANGE', 'circles', -1, -1, 'WITHSCORES')
+  if newest[2] and tonumber(newest[2]) >= score then score = tonumber(newest[2]) + 1 end
+  redis.call('ZADD', 'circles', string.format('%d', score), cid)
   redis.call('HSET', 'circle:' .. cid .. ':members', uid, 'moderator')
   redis.call('HSET', 'user:' .. uid .. ':circles', cid, 'member')
   local chans = {}
