@@ -54,7 +54,7 @@ const conf_key_t config_keys[] = {
      "deny peers in this range (wins over allow-peer); repeatable"},
     {"threads", CONF_INT, OFF(threads), "0", 0, 256, "threads",
      "worker threads (0 = one per online CPU)"},
-    {"batch-wait-us", CONF_INT, OFF(batch_wait_us), "0", 0, 10000, "microseconds",
+    {"batch-wait-us", CONF_INT, OFF(batch_wait_us), "200", 0, 10000, "microseconds",
      "under steady load, let datagrams gather this long before a worker wakes (0 = wake per event)"},
     {"event-loop", CONF_STR, OFF(event_loop), "io_uring", 0, 0, NULL,
      "epoll, or io_uring (UDP through one io_uring per worker; epoll where the kernel refuses it)"},

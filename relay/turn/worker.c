@@ -17,6 +17,7 @@
 #include "log.h"
 #include "net_ring.h"
 #include "net_udp.h"
+#include "pace.h"
 
 #define WORKER_EVENTS 128
 #define WORKER_RX_ROUNDS 8     /* recvmmsg batches per socket per wakeup: bounded work */
@@ -49,8 +50,7 @@ struct worker {
     int id;
     int ep;
     batchwait_t *bw; /* NULL: sleep in epoll_wait */
-    int batching;    /* the batched wait is in use (worker_pace decides) */
-    uint64_t pace_window_end, pace_wakes, pace_packets; /* this pacing window's wake-ups, relayed packets at its start */
+    pace_t pace;     /* whether this turn's wait lets datagrams gather (batchwait or the ring's minimum wait) */
     pthread_t thread;
     int started;
     sem_t ready;     /* posted by the thread once its loop is set up */
@@ -385,45 +385,18 @@ static void worker_reap(worker_t *w)
     }
 }
 
-#define PACE_WINDOW_MS 50
-#define PACE_WAKES_ON 100   /* wake-ups in a window (2,000/s) before batching is considered */
 static uint64_t relayed_packets(worker_t *w)
 {
     return atomic_load_explicit(&w->stats.client_to_peer_packets, memory_order_relaxed) +
            atomic_load_explicit(&w->stats.peer_to_client_packets, memory_order_relaxed);
 }
 
-/* Batching pays only when wake-ups come thick and fast and each finds about one packet (steady traffic):
- * on epoll the batched sleep costs two more system calls per wake-up, which traffic that already arrives
- * in bursts (a video frame's packets) does not win back; on the ring it costs no call, but a burst that
- * would have been handled at once then waits for the minimum wait. Both loops use this pacing. So: on when a window saw more than PACE_WAKES_ON wake-ups
- * finding under 1.5 packets each; off again when the batched wake-ups find under 2 packets each.
- * Measured (bench-relay, staffroom only, noisy): always on, steady load b gained ~20 % packets per
- * CPU-second and bursty video load c lost ~37 %; with this pacing c no longer loses, and b's gain was
- * within the run-to-run spread. Hence off by default (batch-wait-us 0). */
-static void worker_pace(worker_t *w)
-{
-    w->pace_wakes++;
-    if (w->now_ms < w->pace_window_end)
-        return;
-    uint64_t packets = relayed_packets(w);
-    uint64_t got = packets - w->pace_packets;
-    if (!w->batching && w->pace_wakes > PACE_WAKES_ON && 2 * got < 3 * w->pace_wakes)
-        w->batching = 1;
-    else if (w->batching && got < 2 * w->pace_wakes)
-        w->batching = 0;
-    w->pace_packets = packets;
-    w->pace_wakes = 0;
-    w->pace_window_end = w->now_ms + PACE_WINDOW_MS;
-}
-
 /* Collects ready events, sleeping up to wait_ms when there are none. With a batchwait in use the sleep
  * lets a burst gather (see batchwait.h); the events themselves always come from epoll_wait. */
 static int worker_wait(worker_t *w, struct epoll_event *evs, int wait_ms)
 {
-    if (w->bw)
-        worker_pace(w);
-    if (!w->bw || !w->batching || wait_ms == 0)
+    int batching = w->bw && pace_turn(&w->pace, w->now_ms, relayed_packets(w));
+    if (!batching || wait_ms == 0)
         return epoll_wait(w->ep, evs, WORKER_EVENTS, wait_ms);
     batchwait_arm(w->bw);
     int n = epoll_wait(w->ep, evs, WORKER_EVENTS, 0);
@@ -562,13 +535,9 @@ static void worker_loop_ring(worker_t *w)
     while (!atomic_load(&w->stop)) {
         worker_clock(w);
         /* One system call: this turn's sends go out, every socket's datagrams come in. The minimum wait
-         * is free here (no extra calls), but it only pays where wake-ups find about one datagram each:
-         * worker_pace decides, as for batchwait. */
-        int batch = 0;
-        if (net_ring_min_wait(w->ring)) {
-            worker_pace(w);
-            batch = w->batching;
-        }
+         * is free here (no extra calls), but it only pays under steady traffic: the pacer measures which
+         * mode costs less (pace.h), as for batchwait. */
+        int batch = net_ring_min_wait(w->ring) && pace_turn(&w->pace, w->now_ms, relayed_packets(w));
         int rc = net_ring_enter(w->ring, worker_timeout(w), batch);
         net_tx_committed(w->tx);
         if (rc < 0) {
@@ -710,6 +679,7 @@ worker_t *worker_new(int id, worker_params_t *p, char *err, size_t errlen)
     w->tls = p->tls;
     w->want_ring = p->io_uring;
     w->batch_wait_us = p->batch_wait_us;
+    pace_init(&w->pace);
     if (sem_init(&w->ready, 0, 0) < 0) {
         free(w);
         snprintf(err, errlen, "sem_init: %s", strerror(errno));

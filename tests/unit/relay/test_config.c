@@ -39,7 +39,7 @@ static void test_defaults(void **s)
     assert_string_equal(c.metrics_address, "127.0.0.1");
     assert_string_equal(c.log_level, "info");
     assert_string_equal(c.event_loop, "io_uring");
-    assert_int_equal(c.batch_wait_us, 0);
+    assert_int_equal(c.batch_wait_us, 200);
     /* No secret file and no no-auth: refused. */
     assert_int_equal(config_validate(&c, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "auth-secret-file"));
