@@ -59,7 +59,8 @@
 #define MAX_SLOTS SDP_MAX_MEDIA
 /* Retransmission buffer of a video leg: Chromium's packets stay under 1200 bytes, and at the room
  * bitrates (≤ 2.5 Mbit/s, ~250 packets/s) 256 packets cover the second after which a resend is too late
- * to be played anyway (nackbuf.h). Audio is not NACKed (Chromium does not negotiate it for Opus). */
+ * to be played anyway (nackbuf.h). That is the bound; the memory held follows the leg's bitrate over
+ * that second. Audio is not NACKed (Chromium does not negotiate it for Opus). */
 #define NACK_SLOTS 256
 #define NACK_SLOT_SIZE 1300
 #define SPEAKER_TICK_MS 300

@@ -1,5 +1,6 @@
 /* test_nackbuf.c — the retransmission buffer: store and answer, the 16-bit wrap, overwritten and stale
- * entries, repeated NACKs, oversized packets, and the answer to a NACK decoded by rtcp.h. */
+ * entries, repeated NACKs, oversized packets, the answer to a NACK decoded by rtcp.h, and its memory:
+ * taken as the leg's rate needs, reused once stale, bounded, given back by clear. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,6 +163,78 @@ static void test_answer_decoded_nack(void **st)
     nackbuf_free(nb);
 }
 
+/* Nothing is allocated before the first packet, and clear gives everything back. */
+static void test_memory_lazy_and_cleared(void **st)
+{
+    (void)st;
+    nackbuf_t *nb = nackbuf_new(256, 1300, 1000);
+    assert_int_equal(nackbuf_bytes(nb), 0);
+    store_seq(nb, 1, 1000, 0);
+    assert_true(nackbuf_bytes(nb) > 0);
+    assert_true(nackbuf_bytes(nb) < 16 * 1024);
+    nackbuf_clear(nb);
+    assert_int_equal(nackbuf_bytes(nb), 0);
+    size_t len;
+    assert_null(nackbuf_get(nb, 1, 0, &len));
+    store_seq(nb, 2, 1000, 0); /* usable again after clear */
+    assert_non_null(nackbuf_get(nb, 2, 0, &len));
+    nackbuf_free(nb);
+}
+
+/* A video leg of 90 packets of 1000 bytes a second for 20 s holds about one second of them: memory
+ * follows the rate over max_age, not slots × slot_size; every packet of the last second stays
+ * resendable. When the rate falls, the chunks it no longer needs are freed. */
+static void test_memory_follows_rate(void **st)
+{
+    (void)st;
+    nackbuf_t *nb = nackbuf_new(256, 1300, 1000);
+    uint16_t seq = 0;
+    uint64_t now = 0;
+    size_t peak = 0;
+    for (int i = 0; i < 20 * 90; i++, seq++) {
+        now = (uint64_t)i * 1000 / 90;
+        store_seq(nb, seq, 1000, now);
+        size_t b = nackbuf_bytes(nb);
+        peak = b > peak ? b : peak;
+    }
+    assert_true(peak < 150 * 1024); /* the bound would be 256 × 1300 = 332,800 */
+    size_t len;
+    for (uint16_t back = 1; back <= 89; back++)
+        assert_non_null(nackbuf_get(nb, (uint16_t)(seq - back), now, &len));
+    /* Then 10 packets a second for 5 s: most chunks go stale and are freed. */
+    for (int i = 0; i < 50; i++, seq++) {
+        now += 100;
+        store_seq(nb, seq, 1000, now);
+    }
+    assert_true(nackbuf_bytes(nb) < 40 * 1024);
+    for (uint16_t back = 1; back <= 10; back++)
+        assert_non_null(nackbuf_get(nb, (uint16_t)(seq - back), now, &len));
+    nackbuf_free(nb);
+}
+
+/* At the bound (every chunk holds a fresh packet), the oldest chunk is reused anyway: its packets are
+ * gone even where their index entries were not replaced, and memory stays at slots × slot_size. */
+static void test_memory_bound(void **st)
+{
+    (void)st;
+    nackbuf_t *nb = nackbuf_new(16, 100, 1000); /* bound: 1600 bytes */
+    for (uint16_t s = 0; s < 16; s++)
+        store_seq(nb, s, 100, 0);
+    size_t full = nackbuf_bytes(nb);
+    store_seq(nb, 16, 100, 0);
+    assert_int_equal(nackbuf_bytes(nb), full);
+    size_t len;
+    const uint8_t *p = nackbuf_get(nb, 16, 0, &len);
+    assert_non_null(p);
+    assert_int_equal(p[0] << 8 | p[1], 16);
+    assert_null(nackbuf_get(nb, 1, 0, &len)); /* in the reused chunk */
+    p = nackbuf_get(nb, 15, 0, &len);         /* in the other one */
+    assert_non_null(p);
+    assert_int_equal(p[0] << 8 | p[1], 15);
+    assert_int_equal(p[len - 1], 15);
+    nackbuf_free(nb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +244,9 @@ int main(void)
         cmocka_unit_test(test_answer_once_per_interval),
         cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_answer_decoded_nack),
+        cmocka_unit_test(test_memory_lazy_and_cleared),
+        cmocka_unit_test(test_memory_follows_rate),
+        cmocka_unit_test(test_memory_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
