@@ -405,6 +405,7 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
     rtp_view_t v;
     if (rtp_parse(buf, len, &v) < 0) {
         sfu_counters.bad_packets++;
+        sfu_counters.dropped[SFU_DROP_BAD_RTP]++;
         return;
     }
     int layer = 0;
@@ -413,6 +414,7 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
         t = bind_layer(p, &v, &layer);
     if (!t) {
         sfu_counters.bad_packets++;
+        sfu_counters.dropped[SFU_DROP_UNKNOWN_SSRC]++;
         return;
     }
     if (layer < 0)
