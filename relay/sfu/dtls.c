@@ -219,6 +219,9 @@ static void finished(dtls_t *d)
         d->timer = 0;
     }
     OPENSSL_cleanse(mat, sizeof mat);
+    /* RELEASE_BUFFERS frees the record buffers after an SSL_read, not after the handshake: free them
+     * now (it declines while a record is pending; then the next read frees them). */
+    (void)SSL_free_buffers(d->ssl);
     d->cb.connected(d->cb.ctx, &k);
     OPENSSL_cleanse(&k, sizeof k);
 }
