@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Entries of a new index: a second of a 60-packet/s leg. It doubles (up to the buffer's slots) whenever
+ * a store would replace a packet still fresh, so it settles at what max_age_ms of the leg needs. */
+#define INDEX_START 64
+
 /* Bytes per chunk. Whole packets or bodies: six or seven of Chromium's video packets, small next to what
  * a video leg sends in max_age_ms, so that what is held beyond it (the chunk being filled, the unused end
  * of each chunk, the oldest chunk until its last bytes go stale) stays a small share. A bound buffer's
@@ -228,7 +232,8 @@ typedef struct {
 struct nackbuf {
     size_t nslots, slot_size;
     uint32_t max_age_ms;
-    entry_t *index; /* nslots entries, allocated by the first store */
+    entry_t *index; /* n entries (a power of two ≤ nslots), allocated by the first store */
+    size_t n;
     chunks_t own;
     nackbuf_bodies_t *bodies;
 };
@@ -281,14 +286,50 @@ void nackbuf_share(nackbuf_t *nb, nackbuf_bodies_t *b)
 
 size_t nackbuf_bytes(const nackbuf_t *nb)
 {
-    return nb->own.held + nb->own.n * sizeof(chunk_t) + (nb->index ? nb->nslots * sizeof *nb->index : 0);
+    return nb->own.held + nb->own.n * sizeof(chunk_t) + (nb->index ? nb->n * sizeof *nb->index : 0);
+}
+
+static entry_t *find(const nackbuf_t *nb, uint16_t seq, uint64_t now_ms);
+
+/* Doubles the index: an entry's place is its seq modulo the size, and entries that differed modulo n
+ * differ modulo 2n, so each finds a free place. -1 when out of memory (the index stays as it was). */
+static int index_grow(nackbuf_t *nb)
+{
+    entry_t *grown = calloc(2 * nb->n, sizeof *grown);
+    if (!grown)
+        return -1;
+    for (size_t i = 0; i < nb->n; i++)
+        if (nb->index[i].own_len)
+            grown[nb->index[i].seq & (2 * nb->n - 1)] = nb->index[i];
+    free(nb->index);
+    nb->index = grown;
+    nb->n *= 2;
+    return 0;
+}
+
+/* The entry for seq, the index grown first while the packet it would replace is still resendable
+ * (below the bound nslots, a store never loses a fresh packet; at it, the one nslots numbers before
+ * goes). NULL when the index cannot be allocated. */
+static entry_t *entry_for(nackbuf_t *nb, uint16_t seq, uint64_t now_ms)
+{
+    if (!nb->index) {
+        size_t n = INDEX_START < nb->nslots ? INDEX_START : nb->nslots;
+        if (!(nb->index = calloc(n, sizeof *nb->index)))
+            return NULL;
+        nb->n = n;
+    }
+    for (;;) {
+        entry_t *e = &nb->index[seq & (nb->n - 1)];
+        if (nb->n >= nb->nslots || !e->own_len || e->seq == seq || !find(nb, e->seq, now_ms) || index_grow(nb) < 0)
+            return e;
+    }
 }
 
 int nackbuf_store(nackbuf_t *nb, const uint8_t *pkt, size_t len, size_t head, uint16_t seq, uint64_t now_ms)
 {
-    if (!nb->index && !(nb->index = calloc(nb->nslots, sizeof *nb->index)))
+    entry_t *e = entry_for(nb, seq, now_ms);
+    if (!e)
         return NACKBUF_ERR_NOMEM;
-    entry_t *e = &nb->index[seq & (nb->nslots - 1)];
     /* The older packet of this entry is unreachable by seq from now on, whatever happens below. */
     *e = (entry_t){0};
     if (len > nb->slot_size)
@@ -314,7 +355,7 @@ static entry_t *find(const nackbuf_t *nb, uint16_t seq, uint64_t now_ms)
 {
     if (!nb->index)
         return NULL;
-    entry_t *e = &nb->index[seq & (nb->nslots - 1)];
+    entry_t *e = &nb->index[seq & (nb->n - 1)];
     if (!e->own_len || e->seq != seq || stale(nb->max_age_ms, e->stored_ms, now_ms) || !chunks_at(&nb->own, &e->own))
         return NULL;
     if (e->body_len && (!nb->bodies || !chunks_at(&nb->bodies->cs, &e->body)))

@@ -6,8 +6,9 @@
  * Must not: send anything itself (the caller's function does), read clocks, or parse RTP (the caller
  * says which leading bytes are the leg's own).
  *
- * Index: a ring of `slots` entries; entry i describes the packet whose seq ≡ i (mod slots), so a newer
- * packet replaces the one `slots` numbers before it. Bytes: appended back to back into chunks of a few
+ * Index: a ring of at most `slots` entries; entry i describes the packet whose seq ≡ i (mod its size). It
+ * starts small and doubles whenever a store would replace a packet still fresh, so that it holds what
+ * max_age_ms of the leg needs; at `slots` entries, a newer packet replaces the one `slots` numbers before. Bytes: appended back to back into chunks of a few
  * KiB, taken as they are needed: a chunk whose newest bytes are older than max_age_ms holds nothing
  * resendable, so it is reused (or freed when fewer are needed now), and a new chunk is allocated only
  * while every chunk still holds fresh bytes. The memory thus follows the bitrate over max_age_ms instead

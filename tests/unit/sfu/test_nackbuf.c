@@ -244,6 +244,28 @@ static void test_memory_bound(void **st)
     nackbuf_free(nb);
 }
 
+/* The index grows only while the packets of the last max_age_ms do not fit: a slow leg keeps a small
+ * one, a fast one gets up to `slots` entries and keeps every fresh packet. */
+static void test_index_grows_as_needed(void **st)
+{
+    (void)st;
+    nackbuf_t *slow = nackbuf_new(512, 1500, 1000), *fast = nackbuf_new(512, 1500, 1000);
+    uint16_t seq = 0;
+    for (int i = 0; i < 200; i++, seq++) /* 40 packets a second for 5 s */
+        store_seq(slow, seq, 100, (uint64_t)i * 25);
+    size_t len;
+    for (uint16_t back = 1; back <= 40; back++)
+        assert_non_null(get(slow, (uint16_t)(seq - back), 199 * 25, &len));
+    for (uint16_t s = 0; s < 300; s++) /* 300 in one second */
+        store_seq(fast, s, 100, 10 + s * 3u);
+    for (uint16_t s = 0; s < 300; s++)
+        assert_non_null(get(fast, s, 1000, &len));
+    assert_true(nackbuf_bytes(slow) < nackbuf_bytes(fast));
+    assert_true(nackbuf_bytes(slow) <= 64 * 32 + 2 * 8192 + 256);
+    nackbuf_free(slow);
+    nackbuf_free(fast);
+}
+
 /* The packet legs of one track send: its own header (first `head` bytes: seq and a leg mark) and the
  * body every leg shares. */
 static size_t leg_packet(uint8_t *pkt, int leg, uint16_t seq, size_t head, size_t len)
@@ -365,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_memory_lazy_and_cleared),
         cmocka_unit_test(test_memory_follows_rate),
         cmocka_unit_test(test_memory_bound),
+        cmocka_unit_test(test_index_grows_as_needed),
         cmocka_unit_test(test_shared_bodies),
         cmocka_unit_test(test_shared_only_identical),
         cmocka_unit_test(test_shared_body_reused),
