@@ -17,12 +17,17 @@
  * receiver (all of a window's packets arriving late together) is not the link's capacity. */
 #define MAX_DROP 0.5
 
+/* 8 bytes, as a subscriber's history is BWE_HISTORY of them (half what 64-bit times took). The send time
+ * is kept modulo 2^32 µs (71 minutes) and read back against the feedback's now, which follows it by far
+ * less; sizes are capped at SENT_BYTES (a datagram is smaller). */
 typedef struct {
-    uint64_t send_us;
-    uint32_t bytes;
+    uint32_t send_us;
     uint16_t seq;
-    bool valid, reported;
+    uint16_t bytes_flags; /* SENT_BYTES bits of size, SENT_VALID, SENT_REPORTED */
 } sent_t;
+#define SENT_BYTES 0x3FFFu
+#define SENT_VALID 0x4000u
+#define SENT_REPORTED 0x8000u
 
 struct bwe {
     bwe_config_t cfg;
@@ -67,7 +72,8 @@ void bwe_free(bwe_t *b) { free(b); }
 void bwe_sent(bwe_t *b, uint16_t seq, size_t bytes, uint64_t now_us)
 {
     sent_t *s = &b->hist[seq % BWE_HISTORY];
-    *s = (sent_t){.send_us = now_us, .bytes = (uint32_t)bytes, .seq = seq, .valid = true};
+    *s = (sent_t){.send_us = (uint32_t)now_us, .seq = seq,
+                  .bytes_flags = (uint16_t)((bytes < SENT_BYTES ? bytes : SENT_BYTES) | SENT_VALID)};
 }
 
 static void note_delay(bwe_t *b, int64_t d, uint64_t now_us)
@@ -121,19 +127,20 @@ void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us)
     uint32_t nq = 0;
     for (size_t i = 0; i < n; i++) {
         sent_t *s = &b->hist[pkts[i].seq % BWE_HISTORY];
-        if (!s->valid || s->seq != pkts[i].seq || s->reported)
+        if (!(s->bytes_flags & SENT_VALID) || s->seq != pkts[i].seq || (s->bytes_flags & SENT_REPORTED))
             continue; /* not ours, forgotten, or reported before (a late arrival counted once) */
-        s->reported = true;
+        s->bytes_flags |= SENT_REPORTED;
         b->loss_total++;
         if (!pkts[i].received) {
             b->loss_lost++;
             continue;
         }
-        int64_t d = pkts[i].arrival_us - (int64_t)s->send_us;
+        uint64_t send_us = now_us - (uint32_t)((uint32_t)now_us - s->send_us);
+        int64_t d = pkts[i].arrival_us - (int64_t)send_us;
         note_delay(b, d, now_us);
         qsum += d - base_delay(b);
         nq++;
-        note_acked(b, pkts[i].arrival_us, s->bytes);
+        note_acked(b, pkts[i].arrival_us, s->bytes_flags & SENT_BYTES);
     }
     if (now_us - b->loss_start_us > LOSS_WINDOW_US) {
         b->loss_prev_total = b->loss_total;

@@ -113,6 +113,10 @@ dtls_ctx_t *dtls_ctx_new(const char *cert_file, const char *key_file, char *err,
     SSL_CTX_set_min_proto_version(c->ssl_ctx, DTLS1_2_VERSION);
     SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_any);
     SSL_CTX_set_read_ahead(c->ssl_ctx, 1);
+    /* An SSL's read and write buffers (some 34 KiB together) are needed only while records pass: after
+     * the handshake one is read rarely (an alert, a retransmitted flight), so they go back to the heap
+     * between records instead of staying with every participant. */
+    SSL_CTX_set_mode(c->ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
     /* AES-GCM first: cheaper per packet, and Chromium offers it. */
     if (SSL_CTX_set_tlsext_use_srtp(c->ssl_ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80") != 0) {
         snprintf(err, errlen, "OpenSSL refuses the DTLS-SRTP profiles");
@@ -215,6 +219,9 @@ static void finished(dtls_t *d)
         d->timer = 0;
     }
     OPENSSL_cleanse(mat, sizeof mat);
+    /* RELEASE_BUFFERS frees the record buffers after an SSL_read, not after the handshake: free them
+     * now (it declines while a record is pending; then the next read frees them). */
+    (void)SSL_free_buffers(d->ssl);
     d->cb.connected(d->cb.ctx, &k);
     OPENSSL_cleanse(&k, sizeof k);
 }

@@ -12,14 +12,40 @@ typedef struct {
     size_t len, at;
 } out_t;
 
+/* Advances past what snprintf wrote (n), or to the end when it did not fit. */
+static void append(out_t *o, int n)
+{
+    if (n > 0)
+        o->at += (size_t)n < o->len - o->at ? (size_t)n : o->len - o->at - 1;
+}
+
 static void put(out_t *o, const char *name, const char *type, const char *help, uint64_t v)
 {
     if (o->at >= o->len)
         return;
-    int n = snprintf(o->buf + o->at, o->len - o->at, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name,
-                     help, name, type, name, v);
-    if (n > 0)
-        o->at += (size_t)n < o->len - o->at ? (size_t)n : o->len - o->at - 1;
+    append(o, snprintf(o->buf + o->at, o->len - o->at, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name,
+                       help, name, type, name, v));
+}
+
+/* The reason label of each sfu_drop_t. */
+static const char *const drop_names[SFU_DROP_REASONS] = {
+    [SFU_DROP_UNKNOWN] = "unknown_protocol", [SFU_DROP_SHORT] = "truncated",
+    [SFU_DROP_NO_KEYS] = "before_keys",     [SFU_DROP_SRTP] = "srtp",
+    [SFU_DROP_PEER_DOWN] = "peer_down",     [SFU_DROP_BAD_RTP] = "bad_rtp",
+    [SFU_DROP_UNKNOWN_SSRC] = "unknown_ssrc",
+};
+
+/* One counter family with a line per drop reason (every reason, zeros too: a rate needs the series). */
+static void put_dropped(out_t *o, const uint64_t *v)
+{
+    const char *name = "staffroom_sfu_dropped_datagrams_total";
+    if (o->at >= o->len)
+        return;
+    append(o, snprintf(o->buf + o->at, o->len - o->at,
+                       "# HELP %s datagrams reaching a participant's media socket that were dropped, by reason\n"
+                       "# TYPE %s counter\n", name, name));
+    for (int i = 0; i < SFU_DROP_REASONS && o->at < o->len; i++)
+        append(o, snprintf(o->buf + o->at, o->len - o->at, "%s{reason=\"%s\"} %" PRIu64 "\n", name, drop_names[i], v[i]));
 }
 
 size_t metrics_render(const sfu_gauges_t *g, char *buf, size_t len)
@@ -49,6 +75,7 @@ size_t metrics_render(const sfu_gauges_t *g, char *buf, size_t len)
     C("fingerprint_mismatches", c->fingerprint_mismatches, "DTLS peers whose certificate did not match a=fingerprint");
     C("srtp_failures", c->srtp_failures, "SRTP/SRTCP packets that failed to unprotect");
     C("bad_packets", c->bad_packets, "datagrams dropped as malformed");
+    put_dropped(&o, c->dropped);
     C("rtp_received", c->rtp_in, "RTP packets received from publishers");
     C("rtp_received_bytes", c->rtp_in_bytes, "RTP bytes received from publishers");
     C("forwarded_packets", c->forwarded_packets, "RTP packets sent to subscribers");

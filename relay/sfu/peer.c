@@ -26,38 +26,52 @@ static void go_down(peer_t *p, peer_down_t why, const char *detail)
     p->cb.down(p->cb.ctx, why, detail);
 }
 
+/* RFC 7983 §7 demultiplexing of what libnice hands up (it keeps STUN, and drops datagrams from outside
+ * the participant's candidate pairs). Whatever is not DTLS or SRTP/SRTCP that unprotects is dropped here
+ * and counted by reason (metrics.h): a flood of garbage costs a few compares per datagram, no log line. */
 static void on_ice_recv(void *ctx, uint8_t *buf, size_t len)
 {
     peer_t *p = ctx;
-    if (p->down || len < 1)
+    if (p->down) {
+        sfu_counters.dropped[SFU_DROP_PEER_DOWN]++;
         return;
-    uint8_t b = buf[0];
-    if (b >= 20 && b <= 63) {
+    }
+    uint8_t b = len ? buf[0] : 0;
+    if (len && b >= 20 && b <= 63) {
         if (p->dtls)
             dtls_input(p->dtls, buf, len);
         return;
     }
-    if (b >= 128 && b <= 191 && len >= 12) {
-        if (!p->srtp)
-            return; /* media before the handshake finished: nothing to decrypt it with */
-        uint8_t pt = buf[1];
-        int rtcp = pt >= 192 && pt <= 223; /* RFC 5761 §4: RTCP packet types 200–207 as the second byte */
-        int rc = rtcp ? sfu_srtp_unprotect_rtcp(p->srtp, buf, &len) : sfu_srtp_unprotect_rtp(p->srtp, buf, &len);
-        if (rc < 0) {
-            sfu_counters.srtp_failures++;
-            if (p->srtp_failures++ % 1000 == 0)
-                log_warn("peer: SRTP%s unprotect failed (%llu so far)", rtcp ? "CP" : "",
-                         (unsigned long long)p->srtp_failures);
-            return;
-        }
-        p->last_media_us = g_get_monotonic_time();
-        if (rtcp)
-            p->cb.rtcp(p->cb.ctx, buf, len);
-        else
-            p->cb.rtp(p->cb.ctx, buf, len);
+    if (!len || b < 128 || b > 191) {
+        sfu_counters.bad_packets++;
+        sfu_counters.dropped[SFU_DROP_UNKNOWN]++;
         return;
     }
-    sfu_counters.bad_packets++;
+    if (len < 12) {
+        sfu_counters.bad_packets++;
+        sfu_counters.dropped[SFU_DROP_SHORT]++;
+        return;
+    }
+    if (!p->srtp) {
+        sfu_counters.dropped[SFU_DROP_NO_KEYS]++; /* nothing to decrypt it with until the handshake ends */
+        return;
+    }
+    uint8_t pt = buf[1];
+    int rtcp = pt >= 192 && pt <= 223; /* RFC 5761 §4: RTCP packet types 200–207 as the second byte */
+    int rc = rtcp ? sfu_srtp_unprotect_rtcp(p->srtp, buf, &len) : sfu_srtp_unprotect_rtp(p->srtp, buf, &len);
+    if (rc < 0) {
+        sfu_counters.srtp_failures++;
+        sfu_counters.dropped[SFU_DROP_SRTP]++;
+        if (p->srtp_failures++ % 1000 == 0)
+            log_warn("peer: SRTP%s unprotect failed (%llu so far)", rtcp ? "CP" : "",
+                     (unsigned long long)p->srtp_failures);
+        return;
+    }
+    p->last_media_us = g_get_monotonic_time();
+    if (rtcp)
+        p->cb.rtcp(p->cb.ctx, buf, len);
+    else
+        p->cb.rtp(p->cb.ctx, buf, len);
 }
 
 static void on_ice_candidate(void *ctx, const char *line)

@@ -2,7 +2,9 @@
  *
  * Owns: the ice_t, dtls_t and sfu_srtp_t of one PeerConnection; RFC 7983 demultiplexing of incoming
  * datagrams by first byte (0–3 STUN: libnice has them already; 20–63 DTLS; 128–191 RTP/RTCP, told apart
- * by the payload type byte per RFC 5761 §4); the counters of what fails.
+ * by the payload type byte per RFC 5761 §4); the counters of what fails, and of every datagram dropped
+ * (sfu_counters.dropped by reason: not demultiplexable, truncated, before the SRTP keys, not unprotecting,
+ * after the peer went down).
  * Must not: know rooms, tracks or SDP (room.c gives it credentials, candidates and the fingerprint).
  *
  * Callbacks never free the peer from inside a peer_* call: room.c drops participants asynchronously.

@@ -59,9 +59,14 @@
 #define MAX_SLOTS SDP_MAX_MEDIA
 /* Retransmission buffer of a video leg: Chromium's packets stay under 1200 bytes, and at the room
  * bitrates (≤ 2.5 Mbit/s, ~250 packets/s) 256 packets cover the second after which a resend is too late
- * to be played anyway (nackbuf.h). Audio is not NACKed (Chromium does not negotiate it for Opus). */
+ * to be played anyway (nackbuf.h). That is the bound; the memory held follows the leg's bitrate over
+ * that second. Audio is not NACKed (Chromium does not negotiate it for Opus). */
 #define NACK_SLOTS 256
 #define NACK_SLOT_SIZE 1300
+/* What a leg's buffer keeps of its own beyond the RTP header: the VP8 payload descriptor (at most 6
+ * bytes, RFC 7741 §4.2), whose PictureID and TL0PICIDX rewrite.c numbers per leg. The rest of the
+ * payload is the same for every subscriber and is kept once per track (nackbuf.h, sharing). */
+#define NACK_OWN_PAYLOAD 8
 #define SPEAKER_TICK_MS 300
 
 typedef struct room room_t;
@@ -120,6 +125,7 @@ struct track {
     int rid_id, rrid_id, mid_id; /* the publisher's extmap ids of rtp-stream-id (simulcast), its repair, mid */
     recorder_stream_t *rec; /* its file while the room records (owned by the recorder; NULL otherwise) */
     int rec_layer;          /* the layer recorded (simulcast: the highest live when recording began), -1 */
+    nackbuf_bodies_t *bodies; /* video: the payloads its legs' retransmission buffers share (or NULL) */
 };
 
 struct leg {
@@ -374,8 +380,8 @@ static void forward(track_t *t, int layer, const uint8_t *buf, size_t len, const
         rewrite_result_t res;
         if (rewrite_packet(sl->rw, out, n, &ov, now, &res) != REWRITE_FORWARD)
             continue;
-        if (sl->nack)
-            nackbuf_store(sl->nack, out, n, res.seq, now); /* a packet too big for a slot is just not resendable */
+        if (sl->nack) /* a packet too big for a slot is just not resendable */
+            nackbuf_store(sl->nack, out, n, ov.payload_off + NACK_OWN_PAYLOAD, res.seq, now);
         /* (the recorder's tap sits here: it sees the publisher's packet, buf/len, once per track) */
         if (send_media(l->sub, out, n, &ov, now_us) == 0) {
             sfu_counters.forwarded_packets++;
@@ -399,6 +405,7 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
     rtp_view_t v;
     if (rtp_parse(buf, len, &v) < 0) {
         sfu_counters.bad_packets++;
+        sfu_counters.dropped[SFU_DROP_BAD_RTP]++;
         return;
     }
     int layer = 0;
@@ -407,6 +414,7 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
         t = bind_layer(p, &v, &layer);
     if (!t) {
         sfu_counters.bad_packets++;
+        sfu_counters.dropped[SFU_DROP_UNKNOWN_SSRC]++;
         return;
     }
     if (layer < 0)
@@ -582,7 +590,7 @@ static void on_rtcp(void *ctx, uint8_t *buf, size_t len)
 /* Gives a sending section its outgoing stream for track t: the first time an SSRC (and an RTX SSRC for
  * video), a rewriter and a retransmission buffer; when the section is reused, the same SSRC, with the
  * rewriter told that a new source starts (its numbering continues where the last one stopped). */
-static void slot_open_stream(slot_t *sl, const track_t *t)
+static void slot_open_stream(slot_t *sl, track_t *t)
 {
     int video = !strcmp(t->kind, "video");
     int vp8 = !strcasecmp(t->codec, "VP8");
@@ -605,6 +613,12 @@ static void slot_open_stream(slot_t *sl, const track_t *t)
     }
     if (video && !sl->nack)
         sl->nack = nackbuf_new(NACK_SLOTS, NACK_SLOT_SIZE, NACKBUF_DEFAULT_MAX_AGE_MS);
+    /* Its bound covers every layer of a simulcast track at the room bitrates, should they all be
+     * forwarded at once; what it holds follows what is forwarded. */
+    if (video && !t->bodies)
+        t->bodies = nackbuf_bodies_new((size_t)NACK_SLOTS * NACK_SLOT_SIZE * LAYERS_MAX, NACKBUF_DEFAULT_MAX_AGE_MS);
+    if (sl->nack)
+        nackbuf_share(sl->nack, t->bodies); /* a section reused for another track forgets the old one's */
 }
 
 static void slot_free(slot_t *sl)
@@ -632,6 +646,7 @@ static void track_free(track_t *t)
     while (t->legs->len)
         leg_free(t->legs->pdata[t->legs->len - 1]);
     g_ptr_array_free(t->legs, TRUE);
+    nackbuf_bodies_unref(t->bodies); /* the legs' buffers may keep it a while longer */
     g_free(t);
 }
 

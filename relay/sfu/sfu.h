@@ -5,8 +5,9 @@
  * its m-sections ("slots", in m-line order): the ones it publishes on (the SFU receives) and the ones the
  * SFU sends other participants' tracks on; per published track its subscriber legs. The packet plane's
  * use of the sans-I/O modules: per sending section one outgoing SSRC, rewriter and retransmission buffer
- * (rewrite.c, nackbuf.c: continuous when the section's source changes); per published video track a
- * keyframe throttle (keyreq.c); per published track its reception statistics (rtpstats.c); per room a
+ * (rewrite.c, nackbuf.c: continuous when the section's source changes; a section reused for another
+ * track forgets the old one's packets); per published video track the payloads its legs' buffers share
+ * (nackbuf.h) and a keyframe throttle (keyreq.c); per published track its reception statistics (rtpstats.c); per room a
  * dominant-speaker detector (speaker.c); the SFU's own RTCP (RR to publishers, SR per sending section,
  * every second; NACK answered as RTX when negotiated; PLI/FIR relayed as throttled PLIs).
  * Must not: parse or build the control JSON (cmd.c does, through sfu_events_t), or touch Redis.
