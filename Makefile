@@ -154,7 +154,8 @@ $(B)/tests/tools/sfu_peer: tests/tools/sfu_peer.c tests/tools/peer_sdp.c tests/t
 
 build/tests/bench/%: tests/bench/%.c
 	@mkdir -p $(@D)
-	$(CC) -std=gnu17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE $(call pkg_cflags,openssl) -o $@ $< $(call pkg_libs,openssl) -lpthread
+	$(CC) -std=gnu17 -Wall -Wextra -Werror -O2 -g -D_GNU_SOURCE $(call pkg_cflags,openssl) -o $@ $< $(call pkg_libs,openssl) $(BENCH_LIBS) -lpthread
+build/tests/bench/udp_floor: BENCH_LIBS = $(call pkg_libs,libsrtp2)
 
 # Preloaded into Janus only by bench-sfu (tests/bench/janus_lo_shim.c says why).
 build/tests/bench/janus_lo_shim.so: tests/bench/janus_lo_shim.c
@@ -195,7 +196,7 @@ bench-signal:
 # tests/tools/sfu_peer, optimised.
 bench-sfu:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory SAN=0 all build/tests/tools/sfu_peer build/tests/bench/janus_lo_shim.so
+	@$(MAKE) --no-print-directory SAN=0 all build/tests/tools/sfu_peer build/tests/bench/janus_lo_shim.so build/tests/bench/udp_floor
 	@tests/bench/bench-sfu.sh
 # Needs redis-server and PostgreSQL 15 as make test does; BENCH_MESSAGES, BENCH_CHANNELS, BENCH_KEEP, BENCH_SAMPLES.
 bench-archive:

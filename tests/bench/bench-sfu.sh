@@ -18,7 +18,10 @@
 # staffroom/janus ratio of received packets per server CPU-second. The server is pinned to CPU 0, the
 # load program (and Redis, which only carries the set-up) to the last CPU when there are 2 CPUs or more;
 # the load program's own CPU share is printed so that one can see it was not the bound. Every process is
-# started by the run and stopped by its PID.
+# started by the run and stopped by its PID. Each round also measures, per row, the floor under any SFU's
+# CPU per forwarded packet on this machine (build/tests/bench/udp_floor: the same packets SRTP-protected
+# and sent to as many loopback subscribers at the row's rate, with no SFU and nothing received), pinned
+# as the server is; the table prints it beside the servers' figures (BENCH_FLOOR=0 skips it).
 #
 # Knobs (environment): BENCH_SERVERS ("staffroom janus"; "janus:N" is Janus with event_loops N, e.g.
 # "staffroom janus janus:2" compares both Janus settings in one run), BENCH_ROUNDS (3), BENCH_ROWS
@@ -43,6 +46,8 @@ export STAFFROOM_BUILD=$ROOT/build STAFFROOM_ROOT=$ROOT
 
 [ -x build/staffroom-sfu ] || { echo "bench-sfu: build/staffroom-sfu missing (make)" >&2; exit 1; }
 [ -x build/tests/tools/sfu_peer ] || { echo "bench-sfu: build/tests/tools/sfu_peer missing" >&2; exit 1; }
+FLOOR=${BENCH_FLOOR:-1}
+[ "$FLOOR" = 0 ] || [ -x build/tests/bench/udp_floor ] || { echo "bench-sfu: build/tests/bench/udp_floor missing (make bench-sfu)" >&2; exit 1; }
 command -v node >/dev/null || { echo "bench-sfu: node not installed" >&2; exit 1; }
 case "$ROUNDS" in '' | *[!0-9]* | 0) echo "bench-sfu: BENCH_ROUNDS must be a positive integer" >&2; exit 1 ;; esac
 for s in "${SERVERS[@]}"; do
@@ -60,14 +65,17 @@ DRIVER=(node tests/bench/sfu_bench.mjs)
 if [ "$NCPU" -ge 2 ] && [ "${BENCH_PIN:-1}" = 1 ]; then
   export SFU_CPU=0 LOAD_CPU=$((NCPU - 1))
   DRIVER=(taskset -c "$LOAD_CPU" node tests/bench/sfu_bench.mjs)
+  FLOOR_CMD=(taskset -c "$SFU_CPU" build/tests/bench/udp_floor -c "$LOAD_CPU")
   PIN_NOTE="server on CPU 0, load program, driver and Redis on CPU $LOAD_CPU"
 else
   unset SFU_CPU LOAD_CPU
+  FLOOR_CMD=(build/tests/bench/udp_floor)
   PIN_NOTE="not pinned ($NCPU CPU)"
 fi
 
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+floors=$(mktemp)
+trap 'rm -f "$results" "$floors"' EXIT
 echo "bench-sfu: ${SERVERS[*]}; ${#ROWS[@]} rows x $ROUNDS rounds, ${BENCH_SECONDS}s measured after ${BENCH_WARMUP}s warm-up; $PIN_NOTE"
 echo "bench-sfu: Janus event_loops=${JANUS_EVENT_LOOPS:-0} unless janus:N; $( [ "${BENCH_SIMULCAST:-1}" = 1 ] && echo 'Janus publishers send simulcast f+h+q' || echo 'Janus publishers send one layer'), staffroom $( [ "${BENCH_STAFFROOM_SIMULCAST:-0}" = 1 ] && echo 'simulcast' || echo 'one layer')"
 echo "bench-sfu: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -91,12 +99,23 @@ for ((r = 0; r < ROUNDS; r++)); do
       echo "${line%\}},\"round\":$r}" >> "$results"
       echo "  round $((r + 1)) $server $row: $line"
     done
+    if [ "$FLOOR" != 0 ]; then # P publishers at 140 packets/s each, every packet to P-1+S subscribers, ~3 s
+      gap=$((1000000 / (p * 140))) fanout=$((p - 1 + s))
+      if fl=$("${FLOOR_CMD[@]}" -n "$fanout" -g "$gap" -k $((3000000 / gap)) | grep '^RESULT '); then
+        us=$(sed -n 's/.*us_fwd=\([0-9.]*\).*/\1/p' <<< "$fl")
+        echo "{\"row\":\"$row\",\"round\":$r,\"us_fwd\":$us}" >> "$floors"
+        echo "  round $((r + 1)) floor $row: $us µs per forwarded packet (kernel + SRTP, no SFU)"
+      else
+        echo "bench-sfu: round $((r + 1)) floor $row failed" >&2
+      fi
+    fi
   done
 done
 echo "bench-sfu: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-node - "$results" <<'JS'
+node - "$results" "$floors" <<'JS'
 const fs = require('fs');
+const floors = fs.readFileSync(process.argv[3], 'utf8').trim().split('\n').filter(Boolean).map(JSON.parse);
 const runs = fs.readFileSync(process.argv[2], 'utf8').trim().split('\n').filter(Boolean).map(JSON.parse)
   .map((r) => ({ ...r, server: r.server === 'janus' ? `janus (loops ${r.event_loops})` : r.server }));
 const rows = [...new Set(runs.map((r) => r.row))];
@@ -165,6 +184,13 @@ console.log(line(cols.map(([h]) => h)));
 console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
 for (const t of table) console.log(line(t));
 if (ratios.length) console.log('\n' + ratios.join('\n'));
+const floorLines = rows.map((row) => {
+  const f = floors.filter((x) => x.row === row).map((x) => x.us_fwd);
+  const st = vals(runs.filter((r) => r.row === row && r.server === 'staffroom'), (r) => r.us_per_rx_pkt);
+  return f.length ? `${row}: floor ${fmt(f, 2)} µs per forwarded packet (udp_floor: SRTP + loopback send at this row's rate, no SFU)` +
+    (st.length ? `; staffroom-sfu ${fmt(st, 2)}, ${(med(st) - med(f)).toFixed(2)} µs above it` : '') : null;
+}).filter(Boolean);
+if (floorLines.length) console.log('\n' + floorLines.join('\n'));
 const bad = runs.filter((r) => r.failed || r.gone);
 if (bad.length) console.log(`peer connections dropped or failed in ${bad.length} run(s): ${bad.map((r) => `${r.server} ${r.row}`).join(', ')}`);
 JS
