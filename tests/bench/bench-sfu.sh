@@ -27,8 +27,9 @@
 # "staffroom janus janus:2" compares both Janus settings in one run), BENCH_ROUNDS (3), BENCH_ROWS
 # ("5x0 10x0 25x0 1x50"), BENCH_SECONDS (10), BENCH_WARMUP (3), BENCH_QUICK=1 (rows "5x0 1x20", 5 s
 # measured after 2 s: a short run on a busy machine), BENCH_PIN=0 (no taskset), JANUS_EVENT_LOOPS (0:
-# Janus's default, a thread per peer connection), BENCH_SIMULCAST (1: Janus's publishers send three layers
-# and it forwards f; 0: one layer), BENCH_STAFFROOM_SIMULCAST (0: staffroom-sfu gets one layer).
+# Janus's default, a thread per peer connection), BENCH_SIMULCAST (1: publishers send three layers to both
+# servers, and both forward f: the same work; 0: one layer), BENCH_STAFFROOM_SIMULCAST (overrides it for
+# staffroom-sfu alone).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 ROOT=$PWD
@@ -77,7 +78,7 @@ results=$(mktemp)
 floors=$(mktemp)
 trap 'rm -f "$results" "$floors"' EXIT
 echo "bench-sfu: ${SERVERS[*]}; ${#ROWS[@]} rows x $ROUNDS rounds, ${BENCH_SECONDS}s measured after ${BENCH_WARMUP}s warm-up; $PIN_NOTE"
-echo "bench-sfu: Janus event_loops=${JANUS_EVENT_LOOPS:-0} unless janus:N; $( [ "${BENCH_SIMULCAST:-1}" = 1 ] && echo 'Janus publishers send simulcast f+h+q' || echo 'Janus publishers send one layer'), staffroom $( [ "${BENCH_STAFFROOM_SIMULCAST:-0}" = 1 ] && echo 'simulcast' || echo 'one layer')"
+echo "bench-sfu: Janus event_loops=${JANUS_EVENT_LOOPS:-0} unless janus:N; publishers send $( [ "${BENCH_SIMULCAST:-1}" = 1 ] && echo 'simulcast f+h+q, f forwarded' || echo 'one layer') to Janus, $( [ "${BENCH_STAFFROOM_SIMULCAST:-${BENCH_SIMULCAST:-1}}" = 1 ] && echo 'simulcast f+h+q, f forwarded' || echo 'one layer') to staffroom-sfu"
 echo "bench-sfu: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 failed=0
 for ((r = 0; r < ROUNDS; r++)); do

@@ -7,9 +7,10 @@
 //   node tests/bench/sfu_bench.mjs [staffroom|janus|janus:N] PUBLISHERS SUBSCRIBERS   (janus:N: event_loops N)
 //   env: BENCH_SECONDS (10), BENCH_WARMUP (3), SFU_CPU / LOAD_CPU (taskset lists, unset: no pinning),
 //        STAFFROOM_BUILD (the optimised build/, set by bench-sfu.sh),
-//        BENCH_SIMULCAST (1: Janus's publishers send three layers and each subscriber gets the full one;
-//          0: one layer to both servers), BENCH_STAFFROOM_SIMULCAST (0: staffroom-sfu on main forwards
-//          no layer choice yet, so it is sent one layer; 1: three, once it chooses),
+//        BENCH_SIMULCAST (1: every publisher sends three layers, f + h + q, and each subscriber gets f from
+//          either server, which both choose: Janus by the harness's "substream" request, staffroom-sfu by its
+//          own estimate and the tile size, checked below from what arrived; 0: one layer to both servers),
+//        BENCH_STAFFROOM_SIMULCAST (overrides BENCH_SIMULCAST for staffroom-sfu alone, e.g. 0),
 //        JANUS_EVENT_LOOPS (0: Janus's default, a thread per peer connection; N: N shared loops)
 //
 // Staffroom: the control path is the SFU's Redis channel, spoken as a signal node speaks it
@@ -41,7 +42,8 @@ const P = Number(argv[0] || 5);
 const S = Number(argv[1] || 0);
 const SECONDS = Number(process.env.BENCH_SECONDS || 10);
 const WARMUP = Number(process.env.BENCH_WARMUP || 3);
-const SIMULCAST = SERVER === 'janus' ? process.env.BENCH_SIMULCAST !== '0' : process.env.BENCH_STAFFROOM_SIMULCAST === '1';
+const SIMULCAST = (SERVER === 'staffroom' ? process.env.BENCH_STAFFROOM_SIMULCAST ?? process.env.BENCH_SIMULCAST
+  : process.env.BENCH_SIMULCAST) !== '0';
 const EVENT_LOOPS = Number(LOOPS_ARG ?? process.env.JANUS_EVENT_LOOPS ?? 0);
 const SUBSTREAM = 2; // Janus's highest layer, f: the one staffroom-sfu forwards (checked below from the trailers)
 const TICK = 100; // clock ticks per second (USER_HZ on Linux)
