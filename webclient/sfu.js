@@ -13,8 +13,12 @@
 // Must not: touch the DOM (views/stage.js shows what this holds).
 
 const RETRY_MS = [500, 1000, 2000, 3000, 5000]; // `unavailable` offers are tried again after these
+// Camera simulcast: a quarter, a half and the full capture. The lowest layer is what a weak link gets for
+// every camera it receives, so it is kept cheap: a room's 480×270 capture makes it 120×67 at up to 20 fps,
+// which 50 kbit/s carries well (Chromium left alone spends ~65 kbit/s on it, and then three cameras and
+// their audio no longer fit in a 300 kbit/s downlink).
 export const SIMULCAST = [
-  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 100000 },
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 50000 },
   { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 300000 },
   { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 900000 },
 ];

@@ -10,12 +10,22 @@
 #define DELAY_LOW_MS 30
 #define DECREASE_GAP_MS 300
 #define ACKED_WINDOW_US 500000
-#define LOSS_WINDOW_US 1000000
+#define LOSS_WINDOW_US 500000 /* loss is judged over the last one or two of these */
 #define MIN_DELAY_BUCKET_US 5000000 /* the base delay is the smallest of the last two 5 s buckets */
 #define INCREASE_PER_S 0.20
 /* One decrease at most halves the estimate: an acked rate measured across a stall of the SFU or of the
  * receiver (all of a window's packets arriving late together) is not the link's capacity. */
 #define MAX_DROP 0.5
+/* The link's last known capacity (the acked rate when loss or queuing made us decrease): below
+ * NEAR_CEILING of it the estimate grows by INCREASE_PER_S, above it by NEAR_CEILING_PER_S of the
+ * ceiling a second, so that the next try of a rate that failed comes late and the estimate does not run
+ * far past what the link carried (a link that drops what exceeds it shows no queue to warn us). The
+ * ceiling is forgotten CEILING_FORGET_US after the decrease that set it, or when the receiver acks more
+ * than CEILING_PASSED times it (the link got wider). */
+#define NEAR_CEILING 0.9
+#define NEAR_CEILING_PER_S 0.05
+#define CEILING_FORGET_US 10000000
+#define CEILING_PASSED 1.1
 
 /* 8 bytes, as a subscriber's history is BWE_HISTORY of them (half what 64-bit times took). The send time
  * is kept modulo 2^32 µs (71 minutes) and read back against the feedback's now, which follows it by far
@@ -38,7 +48,7 @@ struct bwe {
     int64_t win_start_us, win_last_us;
     uint64_t win_bytes;
     uint32_t acked_bps;
-    /* loss over the last second of feedback */
+    /* loss over the current and the previous LOSS_WINDOW_US of feedback */
     uint64_t loss_start_us;
     uint32_t loss_total, loss_lost, loss_prev_total, loss_prev_lost;
     /* base delay */
@@ -49,6 +59,7 @@ struct bwe {
     int over_count;
     uint64_t last_decrease_us, last_update_us;
     uint64_t decreases, capped;
+    double ceiling; /* bits/s, 0 = none known */
 };
 
 bwe_t *bwe_new(const bwe_config_t *cfg)
@@ -159,8 +170,11 @@ void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us)
     if (dt > 1)
         dt = 1;
     b->last_update_us = now_us;
+    if (b->ceiling && (now_us - b->last_decrease_us > CEILING_FORGET_US || b->acked_bps > b->ceiling * CEILING_PASSED))
+        b->ceiling = 0;
     if (loss > LOSS_HIGH) {
         if (may_decrease) {
+            b->ceiling = acked;
             double base = acked < b->estimate ? acked : b->estimate, v = base * (1 - loss / 2);
             b->estimate = clamp(b, v > b->estimate * MAX_DROP ? v : b->estimate * MAX_DROP);
             b->last_decrease_us = now_us;
@@ -171,6 +185,7 @@ void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us)
         }
     } else if (b->over_count >= 3) {
         if (may_decrease) {
+            b->ceiling = acked;
             double v = 0.85 * acked;
             if (v < b->estimate * MAX_DROP)
                 v = b->estimate * MAX_DROP;
@@ -181,7 +196,9 @@ void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us)
             b->over_count = 0;
         }
     } else if (loss < LOSS_LOW && b->queue_ms < DELAY_LOW_MS) {
-        double v = b->estimate * (1 + INCREASE_PER_S * dt);
+        double v = b->ceiling && b->estimate >= b->ceiling * NEAR_CEILING
+                       ? b->estimate + b->ceiling * NEAR_CEILING_PER_S * dt
+                       : b->estimate * (1 + INCREASE_PER_S * dt);
         double cap = b->acked_bps ? 3.0 * b->acked_bps + BWE_HEADROOM_BPS : b->cfg.max_bps;
         if (v > cap) {
             v = cap > b->estimate ? cap : b->estimate;

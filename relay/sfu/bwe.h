@@ -3,12 +3,15 @@
  * Owns: the send history by transport sequence number (time and size of each packet sent), the link
  * measures derived from the feedback (acknowledged rate, loss ratio, queuing delay above the smallest
  * delay seen) and the estimate's control law:
- *   - loss over LOSS_HIGH of the last second's packets: estimate = min(estimate, acked) × (1 - loss/2);
+ *   - loss over LOSS_HIGH of the last 0.5–1 s's packets: estimate = min(estimate, acked) × (1 - loss/2);
  *   - queuing delay over DELAY_HIGH_MS (150) in three feedbacks in a row: estimate = 0.85 × acked (the queue
  *     builds only when we send more than the link carries, so what arrives is what it carries; high and
  *     sustained because a loaded host stalls its processes for 100–400 ms, which reads as queuing);
  *   - otherwise, with little loss and a short queue: +20 % a second, but never more than 3 × the acked
- *     rate plus BWE_HEADROOM_BPS (an estimate far above what was ever tried means nothing);
+ *     rate plus BWE_HEADROOM_BPS (an estimate far above what was ever tried means nothing); and within
+ *     10 % of the acked rate at the last decrease (the link's known capacity, remembered 10 s or until
+ *     the receiver acks 10 % more) only +5 % of that capacity a second: a policed link drops what exceeds
+ *     it without building a queue first, so the rate that failed is tried again late and slowly;
  *   - decreases at most one per DECREASE_GAP_MS (the feedback lags the change by one round trip), and
  *     none below half the estimate before it (a stall is not a capacity).
  * Must not: read clocks (callers pass monotonic µs), send anything, or know layers and tracks.

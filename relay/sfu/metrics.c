@@ -84,6 +84,8 @@ size_t metrics_render(const sfu_gauges_t *g, char *buf, size_t len)
     C("nacks", c->nacks_received, "NACK feedback messages received from subscribers");
     C("retransmissions", c->retransmissions, "packets resent from the retransmission buffer");
     C("nack_misses", c->nack_misses, "NACKed packets no longer held in the retransmission buffer");
+    C("retransmissions_refused", c->retransmissions_refused,
+      "NACK answers cut short because the subscriber's retransmission budget (a share of its estimate) was spent");
     C("keyframe_requests", c->keyframe_requests, "keyframes wanted by subscribers (PLI, FIR, new leg) before throttling");
     C("layer_switches", c->layer_switches, "subscriber legs switched to another simulcast layer");
     C("twcc_feedbacks", c->twcc_feedbacks, "transport-cc feedback messages received from subscribers");

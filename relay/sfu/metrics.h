@@ -40,6 +40,7 @@ typedef struct {
     uint64_t send_drops;          /* datagrams the kernel refused to send (full socket buffer, unreachable) */
     uint64_t nacks_received, retransmissions;
     uint64_t nack_misses;         /* NACKed packets no longer (or never) in the retransmission buffer */
+    uint64_t retransmissions_refused; /* NACK answers cut short: the subscriber's retransmission budget was spent */
     uint64_t keyframe_requests;   /* keyframes wanted (subscriber PLI/FIR, new subscriber) before throttling */
     uint64_t bad_rtcp;            /* RTCP that decrypted but does not parse */
     uint64_t plis_sent, firs_received, plis_received;

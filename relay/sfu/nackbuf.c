@@ -226,7 +226,7 @@ typedef struct {
     uint16_t own_len;   /* 0: no packet */
     uint16_t body_len;
     uint16_t seq;
-    bool resent;
+    uint8_t resends;    /* times resent (at most NACKBUF_MAX_RESENDS) */
 } entry_t;
 
 struct nackbuf {
@@ -392,11 +392,14 @@ size_t nackbuf_answer(nackbuf_t *nb, const uint16_t *seqs, size_t n, uint64_t no
             miss++;
             continue;
         }
-        if (e->resent && (int32_t)((uint32_t)now_ms - e->resent_ms) < NACKBUF_MIN_RESEND_MS)
+        if (e->resends && (int32_t)((uint32_t)now_ms - e->resent_ms) < NACKBUF_MIN_RESEND_MS)
             continue; /* asked again before our answer could arrive (or twice in one NACK) */
-        e->resent = true;
+        if (e->resends >= NACKBUF_MAX_RESENDS)
+            continue; /* lost that often, the path is dropping what we add: more copies only feed the loss */
+        if (!send(ctx, pkt, assemble(nb, e, pkt, sizeof pkt)))
+            break; /* the caller's budget is spent: the rest of this NACK waits for the next one */
+        e->resends++;
         e->resent_ms = (uint32_t)now_ms;
-        send(ctx, pkt, assemble(nb, e, pkt, sizeof pkt));
         sent++;
     }
     if (missed)

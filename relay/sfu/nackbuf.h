@@ -24,13 +24,16 @@
  *
  * A packet is resent only if its entry still describes that very seq, its bytes (its own and its body)
  * have not been reused, it was stored at most max_age_ms ago (older media would arrive too late to be
- * played, RFC 4588 §3), and at most once per NACKBUF_MIN_RESEND_MS (a NACK repeated before the first
- * retransmission can have arrived is ignored). Times are kept modulo 2^32 ms: intervals must stay under
+ * played, RFC 4588 §3), at most once per NACKBUF_MIN_RESEND_MS (a NACK repeated before the first
+ * retransmission can have arrived is ignored) and at most NACKBUF_MAX_RESENDS times in all: on a link
+ * that drops what exceeds its rate (a policer), a receiver NACKs every loss again each round trip, and
+ * answering each time multiplies the load that caused the loss. Times are kept modulo 2^32 ms: intervals must stay under
  * 24 days.
  */
 #ifndef STAFFROOM_NACKBUF_H
 #define STAFFROOM_NACKBUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +42,7 @@
 #define NACKBUF_MAX_SLOT_SIZE 1500 /* a UDP datagram on an Ethernet path: the largest packet the SFU forwards */
 #define NACKBUF_DEFAULT_MAX_AGE_MS 1000
 #define NACKBUF_MIN_RESEND_MS 10
+#define NACKBUF_MAX_RESENDS 3
 
 enum {
     NACKBUF_ERR_TOO_BIG = -1, /* the packet is larger than a slot: not stored */
@@ -76,11 +80,14 @@ int nackbuf_store(nackbuf_t *nb, const uint8_t *pkt, size_t len, size_t head, ui
 size_t nackbuf_get(const nackbuf_t *nb, uint16_t seq, uint64_t now_ms, uint8_t *out, size_t cap);
 
 /* Called by nackbuf_answer for each packet to resend: buf is borrowed for the call only, and is the
- * plain packet (the caller copies it before protecting it, as SRTP grows it in place). */
-typedef void (*nackbuf_send_fn)(void *ctx, const uint8_t *buf, size_t len);
+ * plain packet (the caller copies it before protecting it, as SRTP grows it in place). Returns false
+ * when the caller may not send it now (its retransmission budget is spent): the packet is not counted
+ * as resent and the rest of the NACK is not answered. */
+typedef bool (*nackbuf_send_fn)(void *ctx, const uint8_t *buf, size_t len);
 
-/* Answers a NACK: for each of the n seqs still held and fresh (see above), calls send once. Returns
- * how many packets were resent; *missed (may be NULL) gets how many could not be. */
+/* Answers a NACK: for each of the n seqs still held and fresh (see above), in order, calls send once,
+ * until send refuses. Returns how many packets were resent; *missed (may be NULL) gets how many were
+ * not held (never stored, replaced or too old). */
 size_t nackbuf_answer(nackbuf_t *nb, const uint16_t *seqs, size_t n, uint64_t now_ms,
                       nackbuf_send_fn send, void *ctx, size_t *missed);
 

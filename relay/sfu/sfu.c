@@ -47,15 +47,18 @@
  * shared over its video legs (layers.h); a leg switches to its new layer on that layer's next keyframe.
  * AUDIO_RESERVE_BPS per audio leg is set aside first: audio is never starved for video. A layer's rate
  * is measured over LAYER_RATE_WINDOW_US; one silent for LAYER_DEAD_US is not live (the publisher stopped
- * it, or its link dropped it). A layer nobody has chosen for LAYER_PAUSE_MS is paused at the publisher. */
+ * it, or its link dropped it). */
 #define LAYERS_TICK_MS 250
 #define AUDIO_RESERVE_BPS 48000
 #define LAYER_RATE_WINDOW_US 1000000
 #define LAYER_DEAD_US 1500000
-#define LAYER_PAUSE_MS 3000
 #define TWCC_MAX_STATUSES 2048
 #define SIMULCAST_START_KBPS "1200"
 #define KEYFRAME_RETRY_MS 1000 /* a leg waiting this long for its new layer's keyframe asks again */
+/* Retransmissions to a subscriber with an estimate get RTX_SHARE of it, RTX_BURST_MS of the whole
+ * estimate at once (rtx_allowed). */
+#define RTX_SHARE 0.25
+#define RTX_BURST_MS 200
 #define MAX_SLOTS SDP_MAX_MEDIA
 /* Retransmission buffer of a video leg: Chromium's packets stay under 1200 bytes, and at the room
  * bitrates (≤ 2.5 Mbit/s, ~250 packets/s) 256 packets cover the second after which a resend is too late
@@ -168,6 +171,9 @@ struct part {
     int tcc_id, tcc_on;
     uint16_t tcc_seq;
     bwe_t *bwe;
+    /* Retransmission budget (rtx_allowed): bytes that may be resent now, refilled since rtx_refill_us. */
+    double rtx_tokens;
+    uint64_t rtx_refill_us;
 };
 
 struct room {
@@ -466,15 +472,43 @@ typedef struct {
     slot_t *slot;
 } resend_ctx_t;
 
+/* Whether len more bytes may be resent to sub now. The layers chosen for it already fill its estimate,
+ * so what is resent comes on top: on a link that drops what exceeds its rate (a policer, a full queue)
+ * every loss is NACKed, and answering them all adds the very load that caused the loss, until nothing
+ * but retransmissions arrives. A subscriber without an estimate (no transport-cc) is not limited. */
+static bool rtx_allowed(part_t *sub, size_t len, uint64_t now_us)
+{
+    if (!sub->tcc_on || !sub->bwe)
+        return true;
+    double bytes_per_s = bwe_estimate(sub->bwe) / 8.0, cap = bytes_per_s * RTX_BURST_MS / 1000;
+    if (!sub->rtx_refill_us)
+        sub->rtx_tokens = cap;
+    else
+        sub->rtx_tokens += (double)(now_us - sub->rtx_refill_us) / 1e6 * bytes_per_s * RTX_SHARE;
+    sub->rtx_refill_us = now_us;
+    if (sub->rtx_tokens > cap)
+        sub->rtx_tokens = cap;
+    if (sub->rtx_tokens < (double)len)
+        return false;
+    sub->rtx_tokens -= (double)len;
+    return true;
+}
+
 /* nackbuf_send_fn: resends one stored packet, as RTX (RFC 4588 §4: own SSRC and sequence, the original
- * sequence number first in the payload) when the subscriber negotiated it, else as it was sent. */
-static void resend(void *ctx, const uint8_t *pkt, size_t len)
+ * sequence number first in the payload) when the subscriber negotiated it, else as it was sent; refuses
+ * when the subscriber's retransmission budget is spent (rtx_allowed). */
+static bool resend(void *ctx, const uint8_t *pkt, size_t len)
 {
     resend_ctx_t *c = ctx;
     uint8_t out[NACK_SLOT_SIZE + 2 + SFU_SRTP_TRAILER];
     rtp_view_t v;
+    uint64_t now_us = (uint64_t)g_get_monotonic_time();
     if (rtp_parse(pkt, len, &v) < 0)
-        return;
+        return true; /* not resendable; the others may be */
+    if (!rtx_allowed(c->sub, len + 2, now_us)) {
+        sfu_counters.retransmissions_refused++;
+        return false;
+    }
     size_t n = len;
     if (c->slot->leg->rtx_pt >= 0 && c->slot->rtx_ssrc) {
         memcpy(out, pkt, v.payload_off);
@@ -489,8 +523,9 @@ static void resend(void *ctx, const uint8_t *pkt, size_t len)
     } else {
         memcpy(out, pkt, len);
     }
-    if (send_media(c->sub, out, n, NULL, (uint64_t)g_get_monotonic_time()) == 0)
+    if (send_media(c->sub, out, n, NULL, now_us) == 0)
         sfu_counters.retransmissions++;
+    return true;
 }
 
 /* RFC 4585 §6.2.1 generic NACK from a subscriber: answered from the section's retransmission buffer. */
@@ -1752,7 +1787,11 @@ static void measure_layers(track_t *t, uint64_t now_us)
 }
 
 /* Shares the participant's estimate over the video it receives (layers.h) and moves each leg towards
- * its new layer: at once to nothing (a hidden tile), else on the new layer's keyframe, asked for now. */
+ * its new layer: at once to nothing (a hidden tile), else on the new layer's keyframe, asked for now.
+ * A leg going down while what the legs send now exceeds the budget (the link is congested: the
+ * estimate fell) stops its current layer at once instead of waiting for the lower layer's keyframe:
+ * kept on, the higher layers go on overfilling the link, and the keyframes that would relieve it are
+ * the packets lost (a picture held ~100 ms for the keyframe costs less than several seconds of loss). */
 static void allocate_part(part_t *p, uint64_t now_ms_)
 {
     layers_leg_t *ll[MAX_SLOTS];
@@ -1782,6 +1821,11 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
         return;
     uint64_t est = p->tcc_on && p->bwe ? bwe_estimate(p->bwe) : UINT32_MAX; /* no feedback: no limit */
     uint32_t budget = est > audio ? (uint32_t)(est - audio) : 0;
+    uint64_t sending = 0;
+    for (size_t i = 0; i < n; i++)
+        if (legs[i]->cur >= 0 && legs[i]->cur < legs[i]->ll.nlayers)
+            sending += legs[i]->ll.bps[legs[i]->cur];
+    bool congested = sending > budget;
     layers_allocate(ll, n, budget, now_ms_);
     for (size_t i = 0; i < n; i++) {
         leg_t *l = legs[i];
@@ -1797,12 +1841,13 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
         bwe_stats_t bs = {0};
         if (p->bwe)
             bwe_stats(p->bwe, &bs);
-        log_info("participant %s: %s's %s: layer %d chosen (budget %u bit/s; acked %u bit/s, loss %u‰, queue %u ms)", p->pid,
-                 l->track->owner->pid, l->track->label, want, budget, bs.acked_bps, bs.loss_permille, bs.queue_ms);
+        log_info("participant %s: %s's %s: layer %d chosen (layers %u/%u/%u bit/s; budget %u bit/s; acked %u bit/s, loss %u‰, "
+                 "queue %u ms)", p->pid, l->track->owner->pid, l->track->label, want, l->ll.bps[0], l->ll.bps[1], l->ll.bps[2],
+                 budget, bs.acked_bps, bs.loss_permille, bs.queue_ms);
         l->target = want;
-        if (want < 0 && l->cur >= 0)
+        if ((want < 0 || (congested && want < l->cur)) && l->cur >= 0)
             leg_switch(l, -1);
-        else if (want >= 0 && want != l->cur) {
+        if (want >= 0 && want != l->cur) {
             l->wait_ms = now_ms_;
             keyframe_wanted(l->track, want, KEYREQ_NEW_SUBSCRIBER);
         }

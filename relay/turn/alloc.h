@@ -65,8 +65,14 @@ struct alloc {
     size_t nperms;
     alloc_chan_t chans[ALLOC_MAX_CHANNELS];
     size_t nchans;
-    uint64_t bw_tokens, bw_last; /* bandwidth token bucket (bytes, ms) */
+    /* bandwidth-limit: a token bucket per direction (ALLOC_TO_PEER, ALLOC_TO_CLIENT), as a link's upstream
+     * and downstream are limited each on its own */
+    struct {
+        uint64_t tokens, last; /* bytes, ms */
+    } bw[2];
 };
+
+enum { ALLOC_TO_PEER, ALLOC_TO_CLIENT };
 
 typedef struct alloc_table alloc_table_t;
 

@@ -45,7 +45,7 @@ const conf_key_t config_keys[] = {
     {"total-quota", CONF_INT, OFF(total_quota), "10000", 0, 10000000, "allocations",
      "allocations in total at once (0 = unlimited)"},
     {"bandwidth-limit", CONF_INT, OFF(bandwidth_limit), "0", 0, 10000000000LL, "bytes/s",
-     "relayed payload per allocation, both directions (0 = unlimited; excess is dropped)"},
+     "relayed payload per allocation and direction (0 = unlimited; excess is dropped)"},
     {"allow-loopback-peers", CONF_BOOL, OFF(allow_loopback_peers), "no", 0, 0, NULL,
      "allow peers on 127.0.0.0/8 and ::1 (tests only)"},
     {"allow-peer", CONF_LIST, OFF(allow_peer), NULL, 0, 0, "CIDR",

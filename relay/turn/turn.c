@@ -235,22 +235,24 @@ static const alloc_relay_t *relay_for(const alloc_t *a, uint8_t family)
     return NULL;
 }
 
-/* Token bucket: 1 second of burst. Returns 1 when len bytes may pass now. */
-static int bandwidth_ok(turn_t *t, alloc_t *a, size_t len, uint64_t now)
+/* Token bucket of one direction (ALLOC_TO_PEER, ALLOC_TO_CLIENT): 1 second of burst. Returns 1 when len
+ * bytes may pass now. */
+static int bandwidth_ok(turn_t *t, alloc_t *a, int dir, size_t len, uint64_t now)
 {
     uint64_t rate = t->cfg.bandwidth_limit;
     if (!rate)
         return 1;
-    if (now > a->bw_last) {
-        uint64_t add = (now - a->bw_last) * rate / 1000;
-        a->bw_tokens = a->bw_tokens + add > rate ? rate : a->bw_tokens + add;
-        a->bw_last = now;
+    __typeof__(a->bw[0]) *b = &a->bw[dir];
+    if (now > b->last) {
+        uint64_t add = (now - b->last) * rate / 1000;
+        b->tokens = b->tokens + add > rate ? rate : b->tokens + add;
+        b->last = now;
     }
-    if (a->bw_tokens < len) {
+    if (b->tokens < len) {
         STATS_ADD(t->stats, dropped_bandwidth, 1);
         return 0;
     }
-    a->bw_tokens -= len;
+    b->tokens -= len;
     return 1;
 }
 
@@ -465,8 +467,10 @@ static void handle_allocate(req_t *r)
     }
     int zero;
     a->expires = r->now + 1000ull * lifetime_of(r, 1, &zero);
-    a->bw_tokens = t->cfg.bandwidth_limit;
-    a->bw_last = r->now;
+    for (int dir = 0; dir < 2; dir++) {
+        a->bw[dir].tokens = t->cfg.bandwidth_limit;
+        a->bw[dir].last = r->now;
+    }
     STATS_ADD(t->stats, allocations_total, 1);
     log_alloc("created", a);
     allocate_success(r, a);
@@ -619,7 +623,7 @@ static void relay_to_peer(turn_t *t, alloc_t *a, const addr_t *peer, const uint8
     const alloc_relay_t *rl = relay_for(a, peer->family);
     if (!rl)
         return;
-    if (!bandwidth_ok(t, a, len, now))
+    if (!bandwidth_ok(t, a, ALLOC_TO_PEER, len, now))
         return;
     t->io.send_peer(t->io.ctx, rl->sock, peer, data, len);
     STATS_ADD(t->stats, client_to_peer_packets, 1);
@@ -677,7 +681,7 @@ void turn_peer_input(turn_t *t, alloc_relay_t *relay, const addr_t *peer, const 
         STATS_ADD(t->stats, dropped_permission, 1);
         return;
     }
-    if (len > STUN_MAX_MSG - 64 || !bandwidth_ok(t, a, len, now_ms))
+    if (len > STUN_MAX_MSG - 64 || !bandwidth_ok(t, a, ALLOC_TO_CLIENT, len, now_ms))
         return;
     const alloc_chan_t *ch = alloc_chan_by_peer(a, peer, now_ms);
     size_t n;

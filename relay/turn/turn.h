@@ -47,7 +47,7 @@ typedef struct {
     addr_t relay_v6;              /* family 0 = no IPv6 relaying */
     unsigned default_lifetime;    /* seconds (RFC 8656 §3.2: 600) */
     unsigned max_lifetime;        /* seconds (3600) */
-    uint64_t bandwidth_limit;     /* bytes/s per allocation, 0 = off */
+    uint64_t bandwidth_limit;     /* bytes/s per allocation and direction, 0 = off */
 } turn_config_t;
 
 #define TURN_PERMISSION_LIFETIME 300 /* RFC 8656 §9: 300 s */

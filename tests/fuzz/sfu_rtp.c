@@ -84,11 +84,12 @@ static void one_datagram(const uint8_t *data, size_t size)
     free(c);
 }
 
-static void count_resend(void *ctx, const uint8_t *buf, size_t len)
+static bool count_resend(void *ctx, const uint8_t *buf, size_t len)
 {
     CHECK(len >= RTP_HEADER_LEN && len <= 256);
     (void)buf;
     (*(size_t *)ctx)++;
+    return true;
 }
 
 static void stream(const uint8_t *data, size_t size)

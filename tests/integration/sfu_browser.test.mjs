@@ -154,8 +154,8 @@ test('NACKs from a subscriber on a narrow link are answered with RTX; SR/RR flow
     const redis = await h.redis();
     const sfu = await startSfu(h, { redisPort: redis.port });
     const node = await sfuNode(redis.port, 'nodeN');
-    // 20 kB/s for everything the subscriber's allocation carries: less than a 320x240 camera and a
-    // microphone send (~35 kB/s here), so some packets are lost every second.
+    // 20 kB/s each way through the subscriber's allocation: less than a 320x240 camera and a microphone
+    // send (~35 kB/s here), so some packets are lost every second.
     const relay = await startRelay(h, { allowLoopback: true, bandwidthLimit: 20000 });
     const c = relay.creds('bob');
     browser = await launchBrowser();

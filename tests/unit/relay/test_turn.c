@@ -839,7 +839,11 @@ static void test_bandwidth_limit(void **s)
     assert_int_equal(F->io.nsent, 1);
     send_indication(&C1, &PEER, big); /* 1200 > 1000 bytes in the same instant */
     assert_int_equal(F->io.nsent, 0);
-    from_peer(0, &PEER, big); /* the bucket is shared by both directions */
+    assert_int_equal(F->stats.dropped_bandwidth, 1);
+    /* the other direction has a bucket of its own (a link's downstream is not spent by its upstream) */
+    from_peer(0, &PEER, big);
+    assert_int_equal(F->io.nsent, 1);
+    from_peer(0, &PEER, big);
     assert_int_equal(F->io.nsent, 0);
     assert_int_equal(F->stats.dropped_bandwidth, 2);
     advance(1);

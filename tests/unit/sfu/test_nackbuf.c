@@ -19,12 +19,28 @@ typedef struct {
 } sent_t;
 
 /* The "socket": records the seq of each packet resent (its first two bytes here). */
-static void record(void *ctx, const uint8_t *buf, size_t len)
+static bool record(void *ctx, const uint8_t *buf, size_t len)
 {
     sent_t *s = ctx;
     assert_true(len >= 2);
     if (s->n < 64)
         s->seqs[s->n++] = (uint16_t)(buf[0] << 8 | buf[1]);
+    return true;
+}
+
+/* A budget of `left` packets, then refusals. */
+typedef struct {
+    sent_t sent;
+    size_t left;
+} budget_t;
+
+static bool record_within(void *ctx, const uint8_t *buf, size_t len)
+{
+    budget_t *b = ctx;
+    if (!b->left)
+        return false;
+    b->left--;
+    return record(&b->sent, buf, len);
 }
 
 /* nackbuf_get into a buffer of the test's: the packet, or NULL when not held. */
@@ -124,6 +140,45 @@ static void test_answer_once_per_interval(void **st)
     /* Later, a real second loss: resent again. */
     assert_int_equal(nackbuf_answer(nb, ask, 2, 50 + NACKBUF_MIN_RESEND_MS, record, &sent, NULL), 2);
     assert_int_equal(sent.n, 4);
+    nackbuf_free(nb);
+}
+
+/* A packet lost again and again on a policed path is resent NACKBUF_MAX_RESENDS times, no more. */
+static void test_resends_bounded(void **st)
+{
+    (void)st;
+    nackbuf_t *nb = nackbuf_new(512, 1500, 1000);
+    for (uint16_t s = 100; s < 110; s++)
+        store_seq(nb, s, 1200, 0);
+    sent_t sent = {0};
+    uint16_t ask[] = {105};
+    uint64_t now = 20;
+    for (int i = 0; i < NACKBUF_MAX_RESENDS + 3; i++, now += NACKBUF_MIN_RESEND_MS)
+        nackbuf_answer(nb, ask, 1, now, record, &sent, NULL);
+    assert_int_equal(sent.n, NACKBUF_MAX_RESENDS);
+    /* others are unaffected */
+    uint16_t other[] = {106};
+    assert_int_equal(nackbuf_answer(nb, other, 1, now, record, &sent, NULL), 1);
+    nackbuf_free(nb);
+}
+
+/* When the sender's budget refuses, the rest of the NACK is left, and the refused packets are not
+ * counted as resent: the next NACK (with budget again) gets them at once. */
+static void test_budget_refusal(void **st)
+{
+    (void)st;
+    nackbuf_t *nb = nackbuf_new(512, 1500, 1000);
+    for (uint16_t s = 100; s < 110; s++)
+        store_seq(nb, s, 1200, 0);
+    budget_t b = {.left = 2};
+    uint16_t ask[] = {101, 102, 103, 104};
+    assert_int_equal(nackbuf_answer(nb, ask, 4, 20, record_within, &b, NULL), 2);
+    assert_int_equal(b.sent.n, 2);
+    assert_int_equal(b.sent.seqs[1], 102);
+    b.left = 10;
+    assert_int_equal(nackbuf_answer(nb, ask, 4, 21, record_within, &b, NULL), 2); /* 101, 102: too soon */
+    assert_int_equal(b.sent.seqs[2], 103);
+    assert_int_equal(b.sent.seqs[3], 104);
     nackbuf_free(nb);
 }
 
@@ -382,6 +437,8 @@ int main(void)
         cmocka_unit_test(test_store_get_across_wrap),
         cmocka_unit_test(test_overwritten_and_stale),
         cmocka_unit_test(test_answer_once_per_interval),
+        cmocka_unit_test(test_resends_bounded),
+        cmocka_unit_test(test_budget_refusal),
         cmocka_unit_test(test_too_big),
         cmocka_unit_test(test_answer_decoded_nack),
         cmocka_unit_test(test_memory_lazy_and_cleared),
