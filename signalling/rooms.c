@@ -820,6 +820,10 @@ static void on_sfu_event(const json_t *msg)
         to_participant(pid, room, ev);
     } else if (strcmp(op, "speaker") == 0 && pid) {
         sfu_speaker(room, pid, msg);
+    } else if (strcmp(op, "layers") == 0 && pid && json_is_array(json_object_get(msg, "paused"))) {
+        json_t *ev = json_pack("{s:s, s:s, s:O?, s:O}", "type", "room.media.layers", "room", room, "label",
+                               json_object_get(msg, "label"), "paused", json_object_get(msg, "paused"));
+        to_participant(pid, room, ev);
     } else if (strcmp(op, "gone") == 0 && pid) {
         const char *reason = json_string_value(json_object_get(msg, "reason"));
         reset_device(pid, room, reason ? reason : "sfu_dropped");

@@ -47,6 +47,7 @@ export class SfuSession extends EventTarget {
       'room.media.offer': (ev) => { if (ev.detail.room === room) this.enqueue(() => this.applyOffer(ev.detail)); },
       'room.media.candidate': (ev) => { if (ev.detail.room === room) this.enqueue(() => this.addCandidate(ev.detail)); },
       'room.media.reset': (ev) => { if (ev.detail.room === room) this.restart(ev.detail.reason); },
+      'room.media.layers': (ev) => { if (ev.detail.room === room) this.enqueue(() => this.pauseLayers(ev.detail)); },
     };
     for (const [type, fn] of Object.entries(this.onEvent)) conn.addEventListener(type, fn);
     this.open();
@@ -92,6 +93,21 @@ export class SfuSession extends EventTarget {
     const tr = this.pc.addTransceiver(track, { direction: 'sendonly', streams: [this.stream], sendEncodings });
     this.kinds.set(tr, kind);
     return tr;
+  }
+
+  // The SFU says which simulcast layers of our camera nobody receives (room.media.layers): those
+  // encodings go inactive (the encoder stops producing them) until a later event names them no more.
+  async pauseLayers({ label, paused }) {
+    const tr = [...this.kinds].find(([t, kind]) => kind === label && t.sender.track)?.[0];
+    if (!tr || !Array.isArray(paused)) return;
+    const params = tr.sender.getParameters();
+    if (!params.encodings || params.encodings.length < 2) return;
+    let changed = false;
+    for (const e of params.encodings) {
+      const active = !paused.includes(e.rid);
+      if (e.active !== active) { e.active = active; changed = true; }
+    }
+    if (changed) await tr.sender.setParameters(params).catch(() => {});
   }
 
   offer() {

@@ -119,6 +119,15 @@ static void ev_speaker(void *ctx, const char *node, const char *room, const char
     publish(ctx, node, m);
 }
 
+static void ev_layers(void *ctx, const char *node, const char *room, const char *pid, const char *label,
+                      const char *const *paused, size_t n)
+{
+    json_t *m = base("layers", NULL, room, pid);
+    json_object_set_new(m, "label", json_string(label));
+    json_object_set_new(m, "paused", string_array(paused, n));
+    publish(ctx, node, m);
+}
+
 /* The files a player needs, each with its start offset from the recording's start (signalling/PROTOCOL.md). */
 static void ev_recorded(void *ctx, const char *node, const char *room, const char *name, const char *reason,
                         const recorder_result_t *res)
@@ -154,7 +163,7 @@ sfu_events_t cmd_events(cmd_t *c)
 {
     return (sfu_events_t){.answer = ev_answer, .ok = ev_ok, .error = ev_error, .offer = ev_offer,
                           .candidate = ev_candidate, .gone = ev_gone, .moved = ev_moved, .speaker = ev_speaker,
-                          .recorded = ev_recorded, .ctx = c};
+                          .layers = ev_layers, .recorded = ev_recorded, .ctx = c};
 }
 
 /* ---- parsing ------------------------------------------------------------------------------------ */

@@ -47,7 +47,13 @@
  * shared over its video legs (layers.h); a leg switches to its new layer on that layer's next keyframe.
  * AUDIO_RESERVE_BPS per audio leg is set aside first: audio is never starved for video. A layer's rate
  * is measured over LAYER_RATE_WINDOW_US; one silent for LAYER_DEAD_US is not live (the publisher stopped
- * it, or its link dropped it). */
+ * it, or its link dropped it).
+ * Publishers stop what nobody receives: a layer above the lowest that no leg forwards or waits for (and
+ * the room does not record) for LAYER_PAUSE_MS is paused (the publisher is told: event `layers`, which
+ * the web client turns into an inactive encoding). To the allocation a paused layer stays a choice, at
+ * the rate it had: a leg that chooses it resumes it at once, and keeps its current layer until the
+ * resumed one's keyframe. The lowest layer is never paused (it is every newcomer's first picture). */
+#define LAYER_PAUSE_MS 3000
 #define LAYERS_TICK_MS 250
 #define AUDIO_RESERVE_BPS 48000
 #define LAYER_RATE_WINDOW_US 1000000
@@ -120,8 +126,9 @@ struct track {
         uint64_t win_start_us, win_bytes, last_us;
         uint32_t bps;
         uint16_t width, height;
-        int paused;
-        uint64_t unused_since_ms;
+        int paused;              /* the publisher was told to stop it */
+        uint32_t paused_bps;     /* its rate before */
+        uint64_t unused_since_ms; /* no leg has had it since (0: one has) */
     } layers[LAYERS_MAX];
     int nlayers;
     int simulcast;
@@ -1810,7 +1817,8 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
         l->ll.nlayers = t->nlayers;
         for (int k = 0; k < t->nlayers; k++) {
             int live = t->layers[k].last_us && now_us - t->layers[k].last_us <= LAYER_DEAD_US;
-            l->ll.bps[k] = live ? (t->layers[k].bps ? t->layers[k].bps : 1) : 0; /* live before its first rate */
+            l->ll.bps[k] = live ? (t->layers[k].bps ? t->layers[k].bps : 1) /* live before its first rate */
+                                : t->layers[k].paused ? t->layers[k].paused_bps : 0;
             l->ll.width[k] = t->layers[k].width;
         }
         l->ll.speaker = p->room && p->room->speaker == t->owner;
@@ -1854,6 +1862,49 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
     }
 }
 
+/* Pauses the layers of a simulcast track that nobody has taken for LAYER_PAUSE_MS and resumes those a
+ * leg wants again (see LAYER_PAUSE_MS), telling the publisher when that changes. */
+static void update_paused_layers(sfu_t *s, track_t *t, uint64_t now_ms_)
+{
+    if (!t->simulcast || t->nlayers < 2 || strcmp(t->kind, "video") != 0 || !t->owner->up || t->owner->closing)
+        return;
+    int changed = 0;
+    for (int k = 1; k < t->nlayers; k++) {
+        __typeof__(t->layers[0]) *L = &t->layers[k];
+        int needed = t->owner->room->rec != NULL || !L->rid[0];
+        for (guint i = 0; i < t->legs->len && !needed; i++) {
+            const leg_t *l = t->legs->pdata[i];
+            needed = l->cur == k || l->target == k;
+        }
+        if (needed) {
+            L->unused_since_ms = 0;
+            if (L->paused) {
+                L->paused = 0;
+                changed = 1;
+            }
+        } else if (!L->paused && !L->unused_since_ms) {
+            L->unused_since_ms = now_ms_;
+        } else if (!L->paused && now_ms_ - L->unused_since_ms >= LAYER_PAUSE_MS && L->bps) {
+            L->paused = 1;
+            L->paused_bps = L->bps;
+            changed = 1;
+        }
+    }
+    if (!changed || !s->ev.layers)
+        return;
+    const char *paused[LAYERS_MAX];
+    size_t n = 0;
+    char list[LAYERS_MAX * 18] = "";
+    for (int k = 1; k < t->nlayers; k++)
+        if (t->layers[k].paused) {
+            paused[n++] = t->layers[k].rid;
+            g_strlcat(list, " ", sizeof list);
+            g_strlcat(list, t->layers[k].rid, sizeof list);
+        }
+    log_info("participant %s: %s layers paused:%s", t->owner->pid, t->label, n ? list : " none");
+    s->ev.layers(s->ev.ctx, t->owner->node, t->owner->room->id, t->owner->pid, t->label, paused, n);
+}
+
 static gboolean on_layers_tick(gpointer data)
 {
     sfu_t *s = data;
@@ -1872,6 +1923,11 @@ static gboolean on_layers_tick(gpointer data)
             part_t *p = r->parts->pdata[i];
             if (p->up && !p->closing)
                 allocate_part(p, now_us / 1000);
+        }
+        for (guint i = 0; i < r->parts->len; i++) {
+            part_t *p = r->parts->pdata[i];
+            for (guint j = 0; j < p->tracks->len; j++)
+                update_paused_layers(s, p->tracks->pdata[j], now_us / 1000);
         }
     }
     return G_SOURCE_CONTINUE;
@@ -1943,6 +1999,22 @@ size_t sfu_metrics_text(const sfu_t *s, char *buf, size_t len)
     }
     PUT("# HELP staffroom_sfu_paused_layers simulcast layers arriving that no subscriber receives\n"
         "# TYPE staffroom_sfu_paused_layers gauge\nstaffroom_sfu_paused_layers %llu\n", (unsigned long long)paused);
+    uint64_t stopped = 0;
+    g_hash_table_iter_init(&it, s->rooms);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const room_t *r = v;
+        for (guint i = 0; i < r->parts->len; i++) {
+            const part_t *p = r->parts->pdata[i];
+            for (guint j = 0; j < p->tracks->len; j++) {
+                const track_t *t = p->tracks->pdata[j];
+                for (int q = 0; q < t->nlayers; q++)
+                    stopped += t->layers[q].paused != 0;
+            }
+        }
+    }
+    PUT("# HELP staffroom_sfu_publisher_paused_layers simulcast layers their publishers were told to stop (nobody "
+        "receives them)\n# TYPE staffroom_sfu_publisher_paused_layers gauge\nstaffroom_sfu_publisher_paused_layers %llu\n",
+        (unsigned long long)stopped);
 #undef PUT
     return at;
 }

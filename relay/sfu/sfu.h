@@ -46,6 +46,10 @@ typedef struct {
     void (*gone)(void *ctx, const char *node, const char *room, const char *pid, const char *reason);
     void (*moved)(void *ctx, const char *node, const char *room, const char *const *pids, size_t npids);
     void (*speaker)(void *ctx, const char *node, const char *room, const char *pid, const char *const *to, size_t nto);
+    /* The publisher pid should send only some layers of its simulcast track `label`: `paused` names (by
+     * rid) those nobody receives, which it may stop (empty: send every layer). */
+    void (*layers)(void *ctx, const char *node, const char *room, const char *pid, const char *label,
+                   const char *const *paused, size_t npaused);
     /* A recording of the room ended (record.stop, its maximum length, the room emptied) and its files are
      * closed; reason: stopped, limit, empty. */
     void (*recorded)(void *ctx, const char *node, const char *room, const char *name, const char *reason,

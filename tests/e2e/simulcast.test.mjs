@@ -12,6 +12,7 @@
 //   2. Bob (300 kbit/s) receives the lowest layer (getStats frameWidth) and keeps decoding: no gap between
 //      decoded frames over 1 s in a 10 s window; Ada and Cy keep the top layer meanwhile.
 //   3. A tile hidden in Ada's stage stops its video within 2 s, and resumes with a keyframe when shown.
+//   4. A layer nobody receives is stopped at its publisher's browser, and comes back when wanted again.
 // Printed: times to the lowest layer, the longest decoding gap, the stop and resume times.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,14 +22,14 @@ import { startSfu } from '../lib/sfu.mjs';
 import { startRelay } from '../lib/relay.mjs';
 
 const T = 20000;
-let h, stage, narrow, pages;
+let h, stage, narrow, pages, sfu;
 
 before(async () => {
   h = new Harness('e2e-simulcast');
   stage = await callStage(h, { circle: 'Simulcast staffroom', people: [['ada', 'member'], ['bob', 'member'], ['cy', 'member'], ['dee', 'member']],
     args: ['--sfu-request-timeout', '10000'], browserArgs: ['--autoplay-policy=no-user-gesture-required'],
     viewport: { width: 1280, height: 800 } });
-  await startSfu(h, { redisPort: stage.stack.redis.port });
+  sfu = await startSfu(h, { redisPort: stage.stack.redis.port });
   narrow = await startRelay(h, { allowLoopback: true, bandwidthLimit: 37500, label: 'relay-narrow' });
   pages = {};
   for (const n of ['ada', 'cy', 'dee']) pages[n] = await stage.open(n);
@@ -78,7 +79,7 @@ const joinButton = (p) => p.getByRole('button', { name: 'Join Drop-in room' });
 const missed = [];
 const soft = (ok, what) => { if (!ok) { missed.push(what); console.log(`# missed: ${what}`); } };
 
-test('simulcast in the web client: top layer on a wide link, lowest on a 300 kbit/s one without freezing, hidden tiles stop', { timeout: 240000 }, async () => {
+test('simulcast in the web client: top layer on a wide link, lowest on a 300 kbit/s one without freezing, hidden tiles stop, unused layers stop at the publisher', { timeout: 240000 }, async () => {
   for (const p of Object.values(pages)) await joinButton(p).waitFor({ timeout: T });
   const t0 = Date.now();
   await Promise.all(Object.values(pages).map(async (p) => { await joinButton(p).click(); await join(p); }));
@@ -137,5 +138,32 @@ test('simulcast in the web client: top layer on a wide link, lowest on a 300 kbi
   await eventually(async () => { const v = (await cameras(pages.ada)).find((x) => x.device === cyDevice); return v.frames > hidden.frames + 5 && v.keyFrames > hidden.keyFrames; },
     { timeoutMs: 10000, everyMs: 100, what: "Cy's video resumes on Ada's page with a keyframe" });
   console.log(`# shown again: decoding from a new keyframe in ${Date.now() - t4} ms`);
+
+  // 4. Nobody receives Dee's top layer (Ada and Cy hide her tile; Bob takes her lowest): the SFU tells her
+  //    page (room.media.layers) and her browser stops encoding it; shown again, it comes back and Ada gets it.
+  const deeDevice = await pages.dee.evaluate(() => window.staffroomStage.device);
+  const topSent = () => pages.dee.evaluate(async () => {
+    let bytes = null;
+    (await window.staffroomStage.session.pc.getStats()).forEach((x) => { if (x.type === 'outbound-rtp' && x.rid === 'h') bytes = x.bytesSent; });
+    return bytes;
+  });
+  for (const p of [pages.ada, pages.cy]) await p.evaluate((d) => window.staffroomStage.view.setHidden(d, true), deeDevice);
+  const t5 = Date.now();
+  await eventually(async () => {
+    const a = await topSent();
+    await new Promise((r) => setTimeout(r, 1000));
+    return a !== null && (await topSent()) === a;
+  }, { timeoutMs: 20000, everyMs: 200, what: "Dee's browser stops sending the layer nobody receives" });
+  console.log(`# a layer nobody receives: stopped at the publisher ${Date.now() - t5 - 1000} ms after the last receiver hid it`);
+  assert.ok((await sfu.metrics()).staffroom_sfu_publisher_paused_layers >= 1);
+  const pausedAt = await topSent();
+  const deeAtAda = (await cameras(pages.ada)).find((x) => x.device === deeDevice);
+  await pages.ada.evaluate((d) => window.staffroomStage.view.setHidden(d, false), deeDevice);
+  const t6 = Date.now();
+  await eventually(async () => {
+    const v = (await cameras(pages.ada)).find((x) => x.device === deeDevice);
+    return v && v.frames > deeAtAda.frames + 5 && v.width >= 240 && (await topSent()) > pausedAt;
+  }, { timeoutMs: 15000, everyMs: 200, what: "Dee sends her top layer again and Ada decodes it" });
+  console.log(`# shown again: the paused layer back at Ada's page in ${Date.now() - t6} ms`);
   assert.deepEqual(missed, []);
 });
