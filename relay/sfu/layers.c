@@ -59,7 +59,21 @@ size_t layers_allocate(layers_leg_t *const *legs, size_t n, uint32_t budget_bps,
         if (pick[i] >= 0)
             left -= l->bps[pick[i]];
     }
-    /* Rule 3, the speaker first. */
+    /* Rule 3: first every leg keeps what it has as far as that still fits (the speaker's first), then
+     * the steps up, the speaker first. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            const layers_leg_t *l = legs[i];
+            if (pick[i] < 0 || l->speaker != (pass == 0) || !l->started || l->chosen <= pick[i] ||
+                l->chosen > size_cap(l) || !l->bps[l->chosen])
+                continue;
+            double extra = (double)l->bps[l->chosen] - l->bps[pick[i]];
+            if (extra <= left) {
+                left -= extra;
+                pick[i] = l->chosen;
+            }
+        }
+    }
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
             const layers_leg_t *l = legs[i];

@@ -7,7 +7,8 @@
  *      that nobody freezes while somebody else gets a sharper picture.
  *   3. What is left goes, the dominant speaker's leg first, then in the given order, to raise each leg
  *      as far as its tile needs (the smallest layer at least as wide as the tile; every layer when
- *      widths or the tile size are unknown) and the budget allows.
+ *      widths or the tile size are unknown) and the budget allows: first to keep the layers legs have
+ *      (a leg stepping up never pushes another one down), then to steps up.
  *   4. Hysteresis: staying on a layer needs its rate to fit; going up needs LAYERS_UP_MARGIN more, and
  *      no up-switch before hold time has passed since the leg's last down-switch. The hold starts at
  *      LAYERS_HOLD_MIN_MS and doubles (up to LAYERS_HOLD_MAX_MS) when a leg goes down again within a

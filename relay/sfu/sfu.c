@@ -54,6 +54,7 @@
  * the rate it had: a leg that chooses it resumes it at once, and keeps its current layer until the
  * resumed one's keyframe. The lowest layer is never paused (it is every newcomer's first picture). */
 #define LAYER_PAUSE_MS 3000
+#define LAYER_RAMP_MS 10000 /* a resumed layer's encoder is back to its rate within this */
 #define LAYERS_TICK_MS 250
 #define AUDIO_RESERVE_BPS 48000
 #define LAYER_RATE_WINDOW_US 1000000
@@ -63,6 +64,8 @@
 #define KEYFRAME_RETRY_MS 1000 /* a leg waiting this long for its new layer's keyframe asks again */
 /* Retransmissions to a subscriber with an estimate get RTX_SHARE of it, RTX_BURST_MS of the whole
  * estimate at once (rtx_allowed). */
+/* After the estimate falls, a leg going down stops its layer at once for CONGESTED_MS (allocate_part). */
+#define CONGESTED_MS 1000
 #define RTX_SHARE 0.25
 #define RTX_BURST_MS 200
 #define MAX_SLOTS SDP_MAX_MEDIA
@@ -127,7 +130,8 @@ struct track {
         uint32_t bps;
         uint16_t width, height;
         int paused;              /* the publisher was told to stop it */
-        uint32_t paused_bps;     /* its rate before */
+        uint32_t paused_bps;     /* its rate before the last pause (0: none, or ramped up again since) */
+        uint64_t resumed_ms;
         uint64_t unused_since_ms; /* no leg has had it since (0: one has) */
     } layers[LAYERS_MAX];
     int nlayers;
@@ -181,6 +185,8 @@ struct part {
     /* Retransmission budget (rtx_allowed): bytes that may be resent now, refilled since rtx_refill_us. */
     double rtx_tokens;
     uint64_t rtx_refill_us;
+    /* The estimate's decreases seen by allocate_part, and until when its link counts as congested. */
+    uint64_t decreases_seen, congested_until_ms;
 };
 
 struct room {
@@ -1790,13 +1796,16 @@ static void measure_layers(track_t *t, uint64_t now_us)
         }
         if (!L->last_us || now_us - L->last_us > LAYER_DEAD_US)
             L->bps = 0;
+        if (L->paused_bps && !L->paused && (L->bps >= L->paused_bps || now_us / 1000 - L->resumed_ms > LAYER_RAMP_MS))
+            L->paused_bps = 0; /* ramped up again after a pause */
     }
 }
 
 /* Shares the participant's estimate over the video it receives (layers.h) and moves each leg towards
  * its new layer: at once to nothing (a hidden tile), else on the new layer's keyframe, asked for now.
- * A leg going down while what the legs send now exceeds the budget (the link is congested: the
- * estimate fell) stops its current layer at once instead of waiting for the lower layer's keyframe:
+ * A leg going down while what the legs send now exceeds the budget and the estimate fell in the last
+ * CONGESTED_MS (the link is congested; not a change of mind on a layer's measured rate) stops its
+ * current layer at once instead of waiting for the lower layer's keyframe:
  * kept on, the higher layers go on overfilling the link, and the keyframes that would relieve it are
  * the packets lost (a picture held ~100 ms for the keyframe costs less than several seconds of loss). */
 static void allocate_part(part_t *p, uint64_t now_ms_)
@@ -1817,8 +1826,12 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
         l->ll.nlayers = t->nlayers;
         for (int k = 0; k < t->nlayers; k++) {
             int live = t->layers[k].last_us && now_us - t->layers[k].last_us <= LAYER_DEAD_US;
-            l->ll.bps[k] = live ? (t->layers[k].bps ? t->layers[k].bps : 1) /* live before its first rate */
-                                : t->layers[k].paused ? t->layers[k].paused_bps : 0;
+            /* A layer resumed after a pause is taken at the rate it had before until its encoder has
+             * ramped up again (measure_layers), else a leg would take it cheap and leave it once its
+             * real rate shows; a live layer before its first rate is almost free. */
+            uint32_t bps = t->layers[k].bps, before = t->layers[k].paused_bps;
+            uint32_t known = before > bps ? before : bps ? bps : 1;
+            l->ll.bps[k] = live ? known : t->layers[k].paused ? before : 0;
             l->ll.width[k] = t->layers[k].width;
         }
         l->ll.speaker = p->room && p->room->speaker == t->owner;
@@ -1833,7 +1846,14 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
     for (size_t i = 0; i < n; i++)
         if (legs[i]->cur >= 0 && legs[i]->cur < legs[i]->ll.nlayers)
             sending += legs[i]->ll.bps[legs[i]->cur];
-    bool congested = sending > budget;
+    bwe_stats_t bs = {0};
+    if (p->bwe)
+        bwe_stats(p->bwe, &bs);
+    if (bs.decreases != p->decreases_seen) { /* the estimate fell: loss or queuing, not a change of mind */
+        p->decreases_seen = bs.decreases;
+        p->congested_until_ms = now_ms_ + CONGESTED_MS;
+    }
+    bool congested = sending > budget && now_ms_ < p->congested_until_ms;
     layers_allocate(ll, n, budget, now_ms_);
     for (size_t i = 0; i < n; i++) {
         leg_t *l = legs[i];
@@ -1846,9 +1866,6 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
             }
             continue;
         }
-        bwe_stats_t bs = {0};
-        if (p->bwe)
-            bwe_stats(p->bwe, &bs);
         log_info("participant %s: %s's %s: layer %d chosen (layers %u/%u/%u bit/s; budget %u bit/s; acked %u bit/s, loss %u‰, "
                  "queue %u ms)", p->pid, l->track->owner->pid, l->track->label, want, l->ll.bps[0], l->ll.bps[1], l->ll.bps[2],
                  budget, bs.acked_bps, bs.loss_permille, bs.queue_ms);
@@ -1880,6 +1897,7 @@ static void update_paused_layers(sfu_t *s, track_t *t, uint64_t now_ms_)
             L->unused_since_ms = 0;
             if (L->paused) {
                 L->paused = 0;
+                L->resumed_ms = now_ms_;
                 changed = 1;
             }
         } else if (!L->paused && !L->unused_since_ms) {

@@ -59,6 +59,51 @@ static size_t render_metrics(void *ctx, char *buf, size_t len)
     return stats_format_prometheus(&sum, buf, len);
 }
 
+/* Reads the configuration as at start: defaults, then the file (path, may be NULL), then the flags. A list
+ * key given as a flag replaces the list of the file, as a list key in the file replaces the default. The
+ * arguments that are not keys are left in rest[0..*nrest). Returns 0, or -1 with err set. */
+static int read_config(relay_config_t *cfg, const char *path, int argc, char **argv, int *rest, int *nrest, char *err,
+                       size_t errlen)
+{
+    if (conf_defaults(config_keys, cfg, err, errlen) < 0)
+        return -1;
+    if (path && conf_load_file(config_keys, cfg, path, err, errlen) < 0)
+        return -1;
+    for (const conf_key_t *k = config_keys; k->name; k++) {
+        if (k->type != CONF_LIST || !conf_find_arg(argc, argv, k->name))
+            continue;
+        conf_list_t *l = (conf_list_t *)((char *)cfg + k->offset);
+        for (size_t i = 0; i < l->n; i++)
+            free(l->items[i]);
+        free(l->items);
+        l->items = NULL;
+        l->n = 0;
+    }
+    return conf_apply_args(config_keys, cfg, argc, argv, rest, nrest, err, errlen);
+}
+
+/* SIGHUP: bandwidth-limit is read again (file, then flags, as at start) and holds for every allocation
+ * from its next packet on, so that an operator can narrow or lift it without cutting calls. The other
+ * keys need a restart. */
+static void reload_bandwidth_limit(relay_t *r, const char *path, int argc, char **argv)
+{
+    relay_config_t c;
+    char err[1024] = "out of memory";
+    int *rest = calloc((size_t)argc + 1, sizeof *rest), nrest = 0;
+    memset(&c, 0, sizeof c);
+    if (!rest || read_config(&c, path, argc, argv, rest, &nrest, err, sizeof err) < 0 ||
+        config_validate(&c, path, err, sizeof err) < 0) {
+        log_error("SIGHUP: the configuration was not read again (bandwidth-limit unchanged): %s", err);
+    } else {
+        for (size_t i = 0; i < r->nworkers; i++)
+            worker_set_bandwidth_limit(r->workers[i], (uint64_t)c.bandwidth_limit);
+        log_info("SIGHUP: bandwidth-limit %lld bytes/s per allocation and direction%s", c.bandwidth_limit,
+                 c.bandwidth_limit ? "" : " (unlimited)");
+    }
+    free(rest);
+    conf_free(config_keys, &c);
+}
+
 int main(int argc, char **argv)
 {
     relay_config_t cfg;
@@ -77,29 +122,9 @@ int main(int argc, char **argv)
     log_init("staffroom-relay");
     signal(SIGPIPE, SIG_IGN);
 
-    if (conf_defaults(config_keys, &cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "staffroom-relay: %s\n", err);
-        goto out;
-    }
     const char *path = conf_find_arg(argc, argv, "config");
-    if (path && conf_load_file(config_keys, &cfg, path, err, sizeof err) < 0) {
-        fprintf(stderr, "%s\n", err);
-        goto out;
-    }
-    /* A list key given as a flag replaces the list of the file (flags override the file), as
-     * a list key in the file replaces the default. */
-    for (const conf_key_t *k = config_keys; k->name; k++) {
-        if (k->type != CONF_LIST || !conf_find_arg(argc, argv, k->name))
-            continue;
-        conf_list_t *l = (conf_list_t *)((char *)&cfg + k->offset);
-        for (size_t i = 0; i < l->n; i++)
-            free(l->items[i]);
-        free(l->items);
-        l->items = NULL;
-        l->n = 0;
-    }
     int *rest = calloc((size_t)argc + 1, sizeof *rest), nrest = 0;
-    if (!rest || conf_apply_args(config_keys, &cfg, argc, argv, rest, &nrest, err, sizeof err) < 0) {
+    if (!rest || read_config(&cfg, path, argc, argv, rest, &nrest, err, sizeof err) < 0) {
         fprintf(stderr, "staffroom-relay: %s\n", rest ? err : "out of memory");
         free(rest);
         goto out;
@@ -271,6 +296,7 @@ int main(int argc, char **argv)
             stats_format_line(&sum, s, sizeof s);
             log_info("%s", s);
         } else if (sig == SIGHUP) {
+            reload_bandwidth_limit(&relay, path, argc, argv);
             /* Secret rotation without a restart: the file is read again, atomically swapped. */
             if (auth) {
                 int n = auth_load_secrets(auth, cfg.auth_secret_file, err, sizeof err);

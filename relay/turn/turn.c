@@ -2,6 +2,7 @@
 #include "turn.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 struct turn {
     turn_config_t cfg;
+    _Atomic uint64_t bandwidth_limit; /* cfg's, changed live by turn_set_bandwidth_limit (another thread) */
     turn_io_t io;
     stats_t *stats;
     alloc_table_t *allocs;
@@ -41,6 +43,7 @@ turn_t *turn_new(const turn_config_t *cfg, const turn_io_t *io, stats_t *stats)
     if (!t)
         return NULL;
     t->cfg = *cfg;
+    atomic_store_explicit(&t->bandwidth_limit, cfg->bandwidth_limit, memory_order_relaxed);
     t->io = *io;
     t->stats = stats;
     if (!(t->allocs = alloc_table_new())) {
@@ -239,7 +242,7 @@ static const alloc_relay_t *relay_for(const alloc_t *a, uint8_t family)
  * bytes may pass now. */
 static int bandwidth_ok(turn_t *t, alloc_t *a, int dir, size_t len, uint64_t now)
 {
-    uint64_t rate = t->cfg.bandwidth_limit;
+    uint64_t rate = atomic_load_explicit(&t->bandwidth_limit, memory_order_relaxed);
     if (!rate)
         return 1;
     __typeof__(a->bw[0]) *b = &a->bw[dir];
@@ -468,7 +471,7 @@ static void handle_allocate(req_t *r)
     int zero;
     a->expires = r->now + 1000ull * lifetime_of(r, 1, &zero);
     for (int dir = 0; dir < 2; dir++) {
-        a->bw[dir].tokens = t->cfg.bandwidth_limit;
+        a->bw[dir].tokens = atomic_load_explicit(&t->bandwidth_limit, memory_order_relaxed);
         a->bw[dir].last = r->now;
     }
     STATS_ADD(t->stats, allocations_total, 1);
@@ -804,4 +807,9 @@ void turn_client_input(turn_t *t, const turn_client_t *c, const uint8_t *data, s
     else if (m.cls == STUN_INDICATION && m.method == TURN_SEND)
         handle_send(t, c, &m, now_ms);
     /* Other indications and any responses are ignored (RFC 8489 §6.3.2). */
+}
+
+void turn_set_bandwidth_limit(turn_t *t, uint64_t bytes_per_s)
+{
+    atomic_store_explicit(&t->bandwidth_limit, bytes_per_s, memory_order_relaxed);
 }

@@ -61,6 +61,10 @@ turn_t *turn_new(const turn_config_t *cfg, const turn_io_t *io, stats_t *stats);
 /* Deletes every allocation (closing relay sockets through io, giving back ports and quota). */
 void turn_free(turn_t *t);
 
+/* Sets bandwidth_limit (bytes/s per allocation and direction, 0 = off) from now on. The one call that
+ * may come from another thread than the one running t (the operator's SIGHUP). */
+void turn_set_bandwidth_limit(turn_t *t, uint64_t bytes_per_s);
+
 /* A datagram (UDP) or one complete frame (TCP/TLS, see stun_frame_len) from a client.
  * now_ms: monotonic milliseconds; now_unix: wall-clock seconds (credential expiry, nonces). */
 void turn_client_input(turn_t *t, const turn_client_t *c, const uint8_t *data, size_t len,

@@ -782,3 +782,5 @@ const stats_t *worker_stats(const worker_t *w)
 {
     return &w->stats;
 }
+
+void worker_set_bandwidth_limit(worker_t *w, uint64_t bytes_per_s) { turn_set_bandwidth_limit(w->turn, bytes_per_s); }

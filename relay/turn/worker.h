@@ -47,4 +47,7 @@ const char *worker_event_loop(const worker_t *w);
 /* The worker's counters (read-only for other threads). */
 const stats_t *worker_stats(const worker_t *w);
 
+/* Its TURN machine's bandwidth-limit from now on (turn_set_bandwidth_limit); any thread. */
+void worker_set_bandwidth_limit(worker_t *w, uint64_t bytes_per_s);
+
 #endif

@@ -13,16 +13,19 @@
 //      decoded frames over 1 s in a 10 s window; Ada and Cy keep the top layer meanwhile.
 //   3. A tile hidden in Ada's stage stops its video within 2 s, and resumes with a keyframe when shown.
 //   4. A layer nobody receives is stopped at its publisher's browser, and comes back when wanted again.
+//   5. Bob's limit lifted (the relay's SIGHUP), he climbs back to the top layer within 15 s.
 // Printed: times to the lowest layer, the longest decoding gap, the stop and resume times.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Harness, eventually } from '../lib/harness.mjs';
 import { callStage, join } from '../lib/callstage.mjs';
 import { startSfu } from '../lib/sfu.mjs';
 import { startRelay } from '../lib/relay.mjs';
 
 const T = 20000;
-let h, stage, narrow, pages, sfu;
+let h, stage, narrow, narrowConf, pages, sfu;
 
 before(async () => {
   h = new Harness('e2e-simulcast');
@@ -30,7 +33,10 @@ before(async () => {
     args: ['--sfu-request-timeout', '10000'], browserArgs: ['--autoplay-policy=no-user-gesture-required'],
     viewport: { width: 1280, height: 800 } });
   sfu = await startSfu(h, { redisPort: stage.stack.redis.port });
-  narrow = await startRelay(h, { allowLoopback: true, bandwidthLimit: 37500, label: 'relay-narrow' });
+  // The limit comes from a configuration file, so that step 5 can lift it with SIGHUP.
+  narrowConf = path.join(h.dir, 'relay-narrow.conf');
+  fs.writeFileSync(narrowConf, 'bandwidth-limit 37500\n');
+  narrow = await startRelay(h, { allowLoopback: true, label: 'relay-narrow', args: ['--config', narrowConf] });
   pages = {};
   for (const n of ['ada', 'cy', 'dee']) pages[n] = await stage.open(n);
   // Bob's peer connections go through the narrow relay.
@@ -165,5 +171,17 @@ test('simulcast in the web client: top layer on a wide link, lowest on a 300 kbi
     return v && v.frames > deeAtAda.frames + 5 && v.width >= 240 && (await topSent()) > pausedAt;
   }, { timeoutMs: 15000, everyMs: 200, what: "Dee sends her top layer again and Ada decodes it" });
   console.log(`# shown again: the paused layer back at Ada's page in ${Date.now() - t6} ms`);
+
+  // 5. Bob's limit is lifted (SIGHUP reads the relay's file again): he climbs back to the top layer on
+  //    every camera within 15 s.
+  fs.writeFileSync(narrowConf, 'bandwidth-limit 0\n');
+  narrow.rec.proc.kill('SIGHUP');
+  const t7 = Date.now();
+  let bobNow;
+  await eventually(async () => { bobNow = await cameras(pages.bob); return bobNow.length === 3 && bobNow.every((v) => v.width >= 240); },
+    { timeoutMs: 40000, everyMs: 200, what: 'Bob back on the top layer' }).catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(bobNow)}`); });
+  const climbed = Date.now() - t7;
+  console.log(`# limit lifted: Bob on the top layer on all three cameras after ${climbed} ms`);
+  soft(climbed <= 15000, `top layer within 15 s of the lift (${climbed} ms)`);
   assert.deepEqual(missed, []);
 });

@@ -849,6 +849,16 @@ static void test_bandwidth_limit(void **s)
     advance(1);
     send_indication(&C1, &PEER, big);
     assert_int_equal(F->io.nsent, 1);
+    /* lifted live (SIGHUP): everything passes; narrowed again: the bucket holds what it held */
+    turn_set_bandwidth_limit(F->t, 0);
+    for (int i = 0; i < 5; i++) {
+        send_indication(&C1, &PEER, big);
+        assert_int_equal(F->io.nsent, 1);
+    }
+    turn_set_bandwidth_limit(F->t, 1000);
+    send_indication(&C1, &PEER, big);
+    assert_int_equal(F->io.nsent, 0);
+    assert_int_equal(F->stats.dropped_bandwidth, 3);
 }
 
 int main(void)

@@ -47,6 +47,31 @@ static void test_speaker_first_and_floor(void **st)
     assert_int_equal(d.chosen, 0);
 }
 
+/* A leg stepping up never pushes down another that keeps its layer: with room for one leg above the
+ * lowest, the one already there stays, whatever the order. */
+static void test_keeping_before_stepping_up(void **st)
+{
+    (void)st;
+    layers_leg_t a, b;
+    leg_init(&a);
+    leg_init(&b);
+    layers_leg_t *legs[] = {&a, &b};
+    /* 500k: both lowest (200k), then a (first in order) up one step (with the 25 % margin: 275k of the
+     * 300k left); b's step would need 275k of the 25k left */
+    layers_allocate(legs, 2, 500000, 1000);
+    assert_int_equal(a.chosen, 1);
+    assert_int_equal(b.chosen, 0);
+    /* b's layer 1 now looks cheaper (its step would fit in the 300k above the lowest layers) and b comes
+     * first: a still keeps its step, and b's does not fit in what is left */
+    b.bps[1] = 250000;
+    layers_leg_t *swapped[] = {&b, &a};
+    for (uint64_t t = 2000; t < 60000; t += 250)
+        layers_allocate(swapped, 2, 500000, t);
+    assert_int_equal(a.chosen, 1);
+    assert_int_equal(b.chosen, 0);
+    assert_int_equal(a.switches + b.switches, 0);
+}
+
 static void test_hidden_and_tile_size(void **st)
 {
     (void)st;
@@ -112,6 +137,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_speaker_first_and_floor),
+        cmocka_unit_test(test_keeping_before_stepping_up),
         cmocka_unit_test(test_hidden_and_tile_size),
         cmocka_unit_test(test_hysteresis),
     };
