@@ -210,6 +210,8 @@ void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us)
 
 uint32_t bwe_estimate(const bwe_t *b) { return (uint32_t)b->estimate; }
 
+bool bwe_has_feedback(const bwe_t *b) { return b->last_update_us != 0; }
+
 void bwe_stats(const bwe_t *b, bwe_stats_t *out)
 {
     uint32_t total = b->loss_total + b->loss_prev_total, lost = b->loss_lost + b->loss_prev_lost;

@@ -19,6 +19,7 @@
 #ifndef STAFFROOM_SFU_BWE_H
 #define STAFFROOM_SFU_BWE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,9 @@ void bwe_feedback(bwe_t *b, const twcc_pkt_t *pkts, size_t n, uint64_t now_us);
 
 /* The current estimate in bits per second. */
 uint32_t bwe_estimate(const bwe_t *b);
+
+/* Whether any feedback has arrived (until then the estimate is the initial one). */
+bool bwe_has_feedback(const bwe_t *b);
 
 /* What the estimate is based on, for metrics and logs. */
 typedef struct {

@@ -66,6 +66,7 @@
  * estimate at once (rtx_allowed). */
 /* After the estimate falls, a leg going down stops its layer at once for CONGESTED_MS (allocate_part). */
 #define CONGESTED_MS 1000
+#define TCC_SILENT_PACKETS 100
 #define RTX_SHARE 0.25
 #define RTX_BURST_MS 200
 #define MAX_SLOTS SDP_MAX_MEDIA
@@ -185,6 +186,7 @@ struct part {
     /* Retransmission budget (rtx_allowed): bytes that may be resent now, refilled since rtx_refill_us. */
     double rtx_tokens;
     uint64_t rtx_refill_us;
+    uint64_t tcc_sent; /* packets stamped with a transport-wide sequence number */
     /* The estimate's decreases seen by allocate_part, and until when its link counts as congested. */
     uint64_t decreases_seen, congested_until_ms;
 };
@@ -343,6 +345,7 @@ static int send_media(part_t *sub, uint8_t *pkt, size_t len, const rtp_view_t *v
         if (v && rtp_set_ext(pkt, v, (uint8_t)sub->tcc_id, seq, 2) == 0) {
             bwe_sent(sub->bwe, sub->tcc_seq, len, now_us);
             sub->tcc_seq++;
+            sub->tcc_sent++;
         }
     }
     return peer_send_rtp(sub->peer, pkt, len);
@@ -488,11 +491,12 @@ typedef struct {
 /* Whether len more bytes may be resent to sub now. The layers chosen for it already fill its estimate,
  * so what is resent comes on top: on a link that drops what exceeds its rate (a policer, a full queue)
  * every loss is NACKed, and answering them all adds the very load that caused the loss, until nothing
- * but retransmissions arrives. A subscriber without an estimate (no transport-cc) is not limited. */
+ * but retransmissions arrives. A subscriber without an estimate (no transport-cc, or no feedback yet) is
+ * not limited. */
 static bool rtx_allowed(part_t *sub, size_t len, uint64_t now_us)
 {
-    if (!sub->tcc_on || !sub->bwe)
-        return true;
+    if (!sub->tcc_on || !sub->bwe || !bwe_has_feedback(sub->bwe))
+        return true; /* no estimate yet */
     double bytes_per_s = bwe_estimate(sub->bwe) / 8.0, cap = bytes_per_s * RTX_BURST_MS / 1000;
     if (!sub->rtx_refill_us)
         sub->rtx_tokens = cap;
@@ -1840,7 +1844,11 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
     }
     if (!n)
         return;
-    uint64_t est = p->tcc_on && p->bwe ? bwe_estimate(p->bwe) : UINT32_MAX; /* no feedback: no limit */
+    /* No transport-cc, or negotiated and no feedback for the first TCC_SILENT_PACKETS sent (a client that
+     * does not send it: not a browser, which answers within a few packets): no limit, as nothing tells
+     * what the link carries. */
+    bool estimated = p->tcc_on && p->bwe && (bwe_has_feedback(p->bwe) || p->tcc_sent < TCC_SILENT_PACKETS);
+    uint64_t est = estimated ? bwe_estimate(p->bwe) : UINT32_MAX;
     uint32_t budget = est > audio ? (uint32_t)(est - audio) : 0;
     uint64_t sending = 0;
     for (size_t i = 0; i < n; i++)

@@ -80,7 +80,10 @@ const pin = (cpus, pid) => { if (cpus) execFileSync('taskset', ['-a', '-pc', cpu
 
 function loadProgram(h, count, extra) {
   const args = ['--count', String(count), '--publishers', String(P), '--publish', 'synthetic', ...extra,
-    ...(SIMULCAST ? ['--simulcast'] : [])];
+    // The a=simulcast order: Janus reads the first rid as the highest layer, staffroom-sfu (as Chromium lists
+    // the web client's encodings) the first as the lowest; each is told in its own order, so that both
+    // forward f.
+    ...(SIMULCAST ? ['--simulcast', '--rids', SERVER === 'janus' ? 'f;h;q' : 'q;h;f'] : [])];
   return startPeer(h, { label: 'load', file: process.env.LOAD_CPU ? 'taskset' : peerBin(),
     args: [...(process.env.LOAD_CPU ? ['-c', process.env.LOAD_CPU, peerBin()] : []), ...args] });
 }
@@ -90,7 +93,7 @@ async function staffroom(h) {
   const redis = await h.redis({ appendonly: false });
   pin(process.env.LOAD_CPU, redis.proc.pid);
   const n = P + S;
-  const sfu = await startSfu(h, { redisPort: redis.port, logLevel: 'warn', mediaPorts: null,
+  const sfu = await startSfu(h, { redisPort: redis.port, logLevel: process.env.BENCH_SFU_LOG || 'warn', mediaPorts: null,
     args: ['--room-max-participants', String(n + 1), '--capacity', String(n + 10)] });
   const pid = sfu.rec.proc.pid;
   pin(process.env.SFU_CPU, pid);

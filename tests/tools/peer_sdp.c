@@ -21,13 +21,15 @@ static void ssrc_lines(GString *s, const peer_sdp_local_t *l, int which)
 }
 
 /* Rid simulcast (RFC 8853): the layers we send, and their SSRCs left to the rtp-stream-id extension. */
+const char *peer_sdp_rids = PEER_SDP_RIDS;
+
 static void simulcast_lines(GString *s, const char *dir)
 {
-    char **rids = g_strsplit(PEER_SDP_RIDS, ";", -1);
+    char **rids = g_strsplit(peer_sdp_rids, ";", -1);
     for (char **r = rids; *r; r++)
         g_string_append_printf(s, "a=rid:%s %s\r\n", *r, dir);
     g_strfreev(rids);
-    g_string_append_printf(s, "a=simulcast:%s %s\r\n", dir, PEER_SDP_RIDS);
+    g_string_append_printf(s, "a=simulcast:%s %s\r\n", dir, peer_sdp_rids);
 }
 
 char *peer_sdp_offer(const peer_sdp_local_t *l)

@@ -31,9 +31,11 @@ typedef struct {
     bool simulcast;          /* video as three rid layers (RFC 8853): a=rid:q/h/f send, a=simulcast:send f;h;q */
 } peer_sdp_local_t;
 
-/* The rids of the simulcast layers, full resolution first (the order of a=simulcast is the sender's
- * preference, RFC 8853 §5.2). */
+/* The rids of the simulcast layers in a=simulcast order: full resolution first by default (the order is
+ * the sender's preference, RFC 8853 §5.2, and Janus reads it so); peer_sdp_rids may name another order
+ * ("q;h;f": lowest first, as Chromium lists the web client's encodings and staffroom-sfu reads them). */
 #define PEER_SDP_RIDS "f;h;q"
+extern const char *peer_sdp_rids;
 
 /* What a remote description says about the one (bundled) transport. */
 typedef struct {

@@ -1122,7 +1122,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: sfu_peer [--count K] [--publishers P] [--publish none|synthetic|ivf=FILE] [--out FILE.ivf]\n"
             "                [--fps N] [--video-packets N] [--video-size BYTES] [--audio-size BYTES]\n"
-            "                [--no-audio] [--no-video] [--wrong-fingerprint] [--simulcast] [--subscribers-answer]\n"
+            "                [--no-audio] [--no-video] [--wrong-fingerprint] [--simulcast] [--rids f;h;q|q;h;f]\n"
+            "                [--subscribers-answer]\n"
             "Plays K WebRTC participants; SDP and candidates go through stdin/stdout (see the file's header).\n");
 }
 
@@ -1156,6 +1157,10 @@ static int parse_args(int argc, char **argv)
             G.video = false;
         } else if (!strcmp(a, "--simulcast")) {
             G.simulcast = true;
+        } else if (!strcmp(a, "--rids") && i + 1 < argc) {
+            if (strcmp(argv[i + 1], "f;h;q") != 0 && strcmp(argv[i + 1], "q;h;f") != 0)
+                return -1;
+            peer_sdp_rids = argv[++i];
         } else if (!strcmp(a, "--subscribers-answer")) {
             G.subscribers_answer = true;
         } else {
