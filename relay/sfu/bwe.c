@@ -24,7 +24,7 @@
  * than CEILING_PASSED times it (the link got wider). */
 #define NEAR_CEILING 0.9
 #define NEAR_CEILING_PER_S 0.05
-#define CEILING_FORGET_US 10000000
+#define CEILING_FORGET_US 20000000
 #define CEILING_PASSED 1.1
 
 /* 8 bytes, as a subscriber's history is BWE_HISTORY of them (half what 64-bit times took). The send time

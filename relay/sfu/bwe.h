@@ -9,7 +9,7 @@
  *     sustained because a loaded host stalls its processes for 100–400 ms, which reads as queuing);
  *   - otherwise, with little loss and a short queue: +20 % a second, but never more than 3 × the acked
  *     rate plus BWE_HEADROOM_BPS (an estimate far above what was ever tried means nothing); and within
- *     10 % of the acked rate at the last decrease (the link's known capacity, remembered 10 s or until
+ *     10 % of the acked rate at the last decrease (the link's known capacity, remembered 20 s or until
  *     the receiver acks 10 % more) only +5 % of that capacity a second: a policed link drops what exceeds
  *     it without building a queue first, so the rate that failed is tried again late and slowly;
  *   - decreases at most one per DECREASE_GAP_MS (the feedback lags the change by one round trip), and

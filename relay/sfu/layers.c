@@ -38,8 +38,8 @@ static void note_choice(layers_leg_t *l, int layer, uint64_t now_ms)
             else
                 l->hold_ms = LAYERS_HOLD_MIN_MS;
             l->up_after_ms = now_ms + l->hold_ms;
-        } else if (layer > l->chosen) {
-            l->last_up_ms = now_ms;
+        } else if (layer > l->chosen && l->chosen >= 0) {
+            l->last_up_ms = now_ms; /* a step up from a picture: a probe of the link (from none is not) */
         }
     }
     l->started = true;
@@ -74,6 +74,12 @@ size_t layers_allocate(layers_leg_t *const *legs, size_t n, uint32_t budget_bps,
             }
         }
     }
+    /* Rule 5: one probe at a time. */
+    uint64_t last_probe = 0;
+    for (size_t i = 0; i < n; i++)
+        if (legs[i]->last_up_ms > last_probe)
+            last_probe = legs[i]->last_up_ms;
+    bool may_probe = !last_probe || now_ms - last_probe >= LAYERS_PROBE_SPACING_MS;
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
             const layers_leg_t *l = legs[i];
@@ -85,10 +91,12 @@ size_t layers_allocate(layers_leg_t *const *legs, size_t n, uint32_t budget_bps,
                     continue;
                 double extra = (double)l->bps[k] - l->bps[pick[i]];
                 bool stay = l->started && k <= l->chosen;
-                bool may_go_up = now_ms >= l->up_after_ms;
+                bool probe = l->started && l->chosen >= 0 && k > l->chosen;
+                bool may_go_up = now_ms >= l->up_after_ms && (!probe || may_probe);
                 if (stay ? extra <= left : may_go_up && (double)l->bps[k] * LAYERS_UP_MARGIN - l->bps[pick[i]] <= left) {
                     left -= extra;
                     pick[i] = k;
+                    may_probe = may_probe && !probe;
                     break;
                 }
             }

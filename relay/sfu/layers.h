@@ -14,6 +14,10 @@
  *      LAYERS_HOLD_MIN_MS and doubles (up to LAYERS_HOLD_MAX_MS) when a leg goes down again within a
  *      hold after an up-switch (a probe that failed), so that a link just below a layer's rate does not
  *      make the picture flap.
+ *   5. One probe at a time: a leg that shows a layer steps up (which tries the link at a higher rate) only
+ *      when no other leg of the subscriber did in the last LAYERS_PROBE_SPACING_MS, and one per call, so
+ *      that a probe that fails costs one leg's extra rate, found before the next one adds more. A leg
+ *      that shows nothing yet (new, or its tile shown again) takes what the budget allows at once.
  * Must not: know packets, clocks (now is passed), tracks or keyframes (the caller switches on one).
  */
 #ifndef STAFFROOM_SFU_LAYERS_H
@@ -27,6 +31,7 @@
 #define LAYERS_UP_MARGIN 1.25
 #define LAYERS_HOLD_MIN_MS 3000
 #define LAYERS_HOLD_MAX_MS 30000
+#define LAYERS_PROBE_SPACING_MS 2000
 
 typedef struct {
     /* inputs, refreshed by the caller before each call */
