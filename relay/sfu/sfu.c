@@ -417,6 +417,46 @@ static void forward(track_t *t, int layer, const uint8_t *buf, size_t len, const
     }
 }
 
+/* Simulcast layers are kept lowest first (layers.h reads them so). The SDP lists them in the sender's
+ * order (a=simulcast, RFC 8853 §5.2): Chromium gives the encodings as the page listed them (the web client
+ * lowest first), other clients highest first. Once every layer's width is known from its keyframes and
+ * the list is not in order of width, the layers are put in that order; the legs and the recording follow
+ * the layer they had. */
+static void order_layers(track_t *t)
+{
+    int n = t->nlayers, sorted = 1;
+    for (int k = 0; k < n; k++)
+        if (!t->layers[k].width)
+            return;
+    for (int k = 1; k < n; k++)
+        sorted = sorted && t->layers[k - 1].width <= t->layers[k].width;
+    if (sorted || n < 2)
+        return;
+    int old_at[LAYERS_MAX], new_of[LAYERS_MAX]; /* old_at[new] = old index; new_of[old] = new index */
+    for (int k = 0; k < n; k++) {
+        int j = k;
+        for (; j > 0 && t->layers[old_at[j - 1]].width > t->layers[k].width; j--)
+            old_at[j] = old_at[j - 1];
+        old_at[j] = k;
+    }
+    __typeof__(t->layers) was;
+    memcpy(was, t->layers, sizeof was);
+    for (int k = 0; k < n; k++) {
+        t->layers[k] = was[old_at[k]];
+        new_of[old_at[k]] = k;
+    }
+    for (guint i = 0; i < t->legs->len; i++) {
+        leg_t *l = t->legs->pdata[i];
+        l->cur = l->cur >= 0 ? new_of[l->cur] : l->cur;
+        l->target = l->target >= 0 ? new_of[l->target] : l->target;
+        l->ll.chosen = l->ll.chosen >= 0 ? new_of[l->ll.chosen] : l->ll.chosen;
+    }
+    if (t->rec_layer >= 0)
+        t->rec_layer = new_of[t->rec_layer];
+    log_info("participant %s: %s layers listed out of order of width: now %s, %s%s%s lowest first", t->owner->pid, t->label,
+             t->layers[0].rid, t->layers[1].rid, n > 2 ? ", " : "", n > 2 ? t->layers[2].rid : "");
+}
+
 static void on_rtp(void *ctx, uint8_t *buf, size_t len)
 {
     part_t *p = ctx;
@@ -458,6 +498,10 @@ static void on_rtp(void *ctx, uint8_t *buf, size_t len)
                 log_info("participant %s: %s layer %d is %ux%u", p->pid, t->label, layer, w, hgt);
                 t->layers[layer].width = w;
                 t->layers[layer].height = hgt;
+                if (t->simulcast) {
+                    order_layers(t);
+                    track_by_ssrc(p, v.ssrc, &layer); /* this packet's layer may have moved */
+                }
             }
         } else if (keyreq_poll(&t->layers[layer].keyreq, now_us / 1000)) {
             send_pli(t, layer);

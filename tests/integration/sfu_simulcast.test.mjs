@@ -8,6 +8,7 @@
 //      a keyframe.
 //   4. Audio is never affected: Bob keeps receiving Ada's and Cy's microphones throughout, and the
 //      sfu_peer receiver (no transport-cc, Ada's camera hidden for it) keeps receiving Ada's audio.
+//   5. (a second test) Layers listed highest first are put in order of width by the SFU.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
@@ -139,6 +140,40 @@ test('simulcast: top layer by default, tile size and visibility pick the layer, 
     for (const s of Object.values(st)) assert.deepEqual(s.errors, [], JSON.stringify(s.errors));
     peer.send('quit');
     bridge.close();
+    node.close();
+  } finally {
+    await browser?.close();
+    await h.close();
+  }
+});
+
+// A publisher that lists its layers highest first (a=simulcast:send f;h;q, as some clients do): once the
+//    layers' widths are known from their keyframes the SFU orders them by width, so that a subscriber gets the
+//    top layer by default and the layer its tile needs when the tile is small.
+test('simulcast listed highest first: the SFU orders the layers by width', { timeout: 120000 }, async () => {
+  const h = new Harness('sfu-simulcast-order');
+  let browser;
+  try {
+    const redis = await h.redis();
+    const sfu = await startSfu(h, { redisPort: redis.port });
+    const node = await sfuNode(redis.port, 'nodeO');
+    browser = await launchBrowser();
+    const pages = {};
+    const st = {};
+    for (const [name, opts] of [['ada', { simulcast: [...LAYERS].reverse() }], ['bob', { video: false }]]) {
+      const { page } = await newUser(browser, { viewport: { width: 640, height: 480 } });
+      pages[name] = page;
+      st[name] = await joinFromPage(page, { sfu, node, room: 'ord', pid: `nodeO-${name}`, user: name, ...opts });
+    }
+    await eventually(async () => (await video(pages.bob)).width === 960,
+      { timeoutMs: 30000, everyMs: 250, what: "Bob decodes Ada's 960-wide layer (the top one, listed first)" });
+    await sfu.command({ op: 'view', room: 'ord', pid: 'nodeO-bob', node: 'nodeO', tiles: [{ publisher: 'nodeO-ada', width: 150, visible: true }] });
+    const t = Date.now();
+    await eventually(async () => (await video(pages.bob)).width === 240,
+      { timeoutMs: 10000, everyMs: 100, what: "Bob on the 240-wide layer (listed last)" });
+    console.log(`# layers listed highest first: Bob on the 240-wide layer ${Date.now() - t} ms after a 150 px tile`);
+    assert.match(sfu.rec.output, /layers listed out of order of width: now q, h, f lowest first/);
+    for (const s of Object.values(st)) assert.deepEqual(s.errors, [], JSON.stringify(s.errors));
     node.close();
   } finally {
     await browser?.close();
