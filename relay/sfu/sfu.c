@@ -1931,6 +1931,17 @@ static void allocate_part(part_t *p, uint64_t now_ms_)
     }
 }
 
+/* Whether a leg of t forwards layer k or waits for its keyframe. */
+static bool layer_in_use(const track_t *t, int k)
+{
+    for (guint i = 0; i < t->legs->len; i++) {
+        const leg_t *l = t->legs->pdata[i];
+        if (l->cur == k || l->target == k)
+            return true;
+    }
+    return false;
+}
+
 /* Pauses the layers of a simulcast track that nobody has taken for LAYER_PAUSE_MS and resumes those a
  * leg wants again (see LAYER_PAUSE_MS), telling the publisher when that changes. */
 static void update_paused_layers(sfu_t *s, track_t *t, uint64_t now_ms_)
@@ -1940,12 +1951,7 @@ static void update_paused_layers(sfu_t *s, track_t *t, uint64_t now_ms_)
     int changed = 0;
     for (int k = 1; k < t->nlayers; k++) {
         __typeof__(t->layers[0]) *L = &t->layers[k];
-        int needed = t->owner->room->rec != NULL || !L->rid[0];
-        for (guint i = 0; i < t->legs->len && !needed; i++) {
-            const leg_t *l = t->legs->pdata[i];
-            needed = l->cur == k || l->target == k;
-        }
-        if (needed) {
+        if (t->owner->room->rec != NULL || !L->rid[0] || layer_in_use(t, k)) {
             L->unused_since_ms = 0;
             if (L->paused) {
                 L->paused = 0;
@@ -2047,7 +2053,7 @@ size_t sfu_metrics_text(const sfu_t *s, char *buf, size_t len)
     }
     PUT("# HELP staffroom_sfu_subscriber_estimate_bps bandwidth estimated towards each subscriber (transport-cc)\n"
         "# TYPE staffroom_sfu_subscriber_estimate_bps gauge\n");
-    uint64_t paused = 0;
+    uint64_t paused = 0, stopped = 0;
     g_hash_table_iter_init(&it, s->rooms);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         const room_t *r = v;
@@ -2059,29 +2065,14 @@ size_t sfu_metrics_text(const sfu_t *s, char *buf, size_t len)
             for (guint j = 0; j < p->tracks->len; j++) {
                 const track_t *t = p->tracks->pdata[j];
                 for (int q = 0; q < t->nlayers && t->simulcast; q++) {
-                    int used = 0;
-                    for (guint m = 0; m < t->legs->len && !used; m++)
-                        used = ((const leg_t *)t->legs->pdata[m])->cur == q || ((const leg_t *)t->legs->pdata[m])->target == q;
-                    paused += !used;
+                    paused += !layer_in_use(t, q);
+                    stopped += t->layers[q].paused != 0;
                 }
             }
         }
     }
     PUT("# HELP staffroom_sfu_paused_layers simulcast layers arriving that no subscriber receives\n"
         "# TYPE staffroom_sfu_paused_layers gauge\nstaffroom_sfu_paused_layers %llu\n", (unsigned long long)paused);
-    uint64_t stopped = 0;
-    g_hash_table_iter_init(&it, s->rooms);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        const room_t *r = v;
-        for (guint i = 0; i < r->parts->len; i++) {
-            const part_t *p = r->parts->pdata[i];
-            for (guint j = 0; j < p->tracks->len; j++) {
-                const track_t *t = p->tracks->pdata[j];
-                for (int q = 0; q < t->nlayers; q++)
-                    stopped += t->layers[q].paused != 0;
-            }
-        }
-    }
     PUT("# HELP staffroom_sfu_publisher_paused_layers simulcast layers their publishers were told to stop (nobody "
         "receives them)\n# TYPE staffroom_sfu_publisher_paused_layers gauge\nstaffroom_sfu_publisher_paused_layers %llu\n",
         (unsigned long long)stopped);

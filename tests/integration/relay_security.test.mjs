@@ -592,8 +592,9 @@ test('allocation churn under traffic: 40 clients allocate, relay, delete, 15 tim
   assert.equal(r.rec.exited, null, `relay died: ${r.rec.output.slice(-3000)}`);
 });
 
-test('--bandwidth-limit 20000 (bytes/s): a client sending 200 kB in half a second gets far less through', { timeout: 20000 }, async () => {
-  const r = await bwRelay();
+// Sends 200 x 1000 bytes through a channel of a new allocation on r in about half a second; returns the
+// bytes that reached the peer.
+async function burstThrough(r) {
   const c = await client(r);
   const p = dgram.createSocket('udp4');
   let bytes = 0;
@@ -608,9 +609,35 @@ test('--bandwidth-limit 20000 (bytes/s): a client sending 200 kB in half a secon
     }
     await sleep(500);
   } finally { c.close(); p.close(); }
+  return bytes;
+}
+
+test('--bandwidth-limit 20000 (bytes/s): a client sending 200 kB in half a second gets far less through', { timeout: 20000 }, async () => {
+  const bytes = await burstThrough(await bwRelay());
   // 20 kB/s over ~0.5-1 s, plus whatever burst the limiter allows: well under half of what was sent.
   assert.ok(bytes > 0, 'nothing got through at all');
   assert.ok(bytes <= 100000, `${bytes} of 200000 bytes got through a 20000 bytes/s limit`);
+});
+
+test('SIGHUP reads bandwidth-limit again: a broken file changes nothing, a lifted limit lets the burst through', { timeout: 20000, skip: isCoturn && 'coturn has no such reload' }, async () => {
+  const conf = `${h.dir}/bw-reload.conf`;
+  fs.writeFileSync(conf, 'bandwidth-limit 20000\n');
+  const r = await startRelay(h, { label: 'bw-reload', allowLoopback: true, args: ['--config', conf] });
+  try {
+    const said = async (re) => { for (let i = 0; i < 40 && !re.test(r.rec.output); i++) await sleep(50); return re.test(r.rec.output); };
+    fs.writeFileSync(conf, 'bandwidth-limit banana\n');
+    r.rec.proc.kill('SIGHUP');
+    assert.ok(await said(/SIGHUP: the configuration was not read again \(bandwidth-limit unchanged\)/), r.rec.output.slice(-2000));
+    assert.ok(await burstThrough(r) <= 100000, 'the limit still holds after a broken file');
+    fs.writeFileSync(conf, 'bandwidth-limit 0\n');
+    r.rec.proc.kill('SIGHUP');
+    assert.ok(await said(/SIGHUP: bandwidth-limit 0 bytes\/s per allocation and direction \(unlimited\)/), r.rec.output.slice(-2000));
+    const bytes = await burstThrough(r);
+    assert.ok(bytes >= 190000, `${bytes} of 200000 bytes got through once the limit was lifted`);
+  } finally {
+    const why = await stopRelayChecked(h, r);
+    assert.equal(why, null, why);
+  }
 });
 
 test('relay ports stay in --relay-port-min..max; when all are taken Allocate -> 508; a freed port is reused', { timeout: 20000 }, async () => {
