@@ -19,7 +19,7 @@
 // Screenshots: build/test-artifacts/app-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Harness } from '../lib/harness.mjs';
+import { Harness, eventually } from '../lib/harness.mjs';
 import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
@@ -444,4 +444,58 @@ test('7. a removed member loses access at once on every device; a suspended acco
   await ad.getByRole('status').filter({ hasText: 'Bob Brown may sign in again.' }).waitFor({ timeout: T });
   assert.equal((await again.request('auth.login', { name: bob.user.name, password: 'password 12345' })).type, 'ok');
   await again.close();
+});
+
+test('8. a message that overtakes the unread snapshot is still counted in the rail', async () => {
+  // unread.counts answers with a snapshot; a message stored just after it was taken can reach the page (as
+  // a live event) before the snapshot does. Ada's second tab holds the snapshot back until such a message
+  // has been shown live, then lets it through: the stale snapshot must not wipe the live count.
+  const token = await pages.ada.evaluate(() => localStorage.getItem('staffroom.token'));
+  const b = await connect(stack.wsUrl);
+  await b.ok('auth.login', { name: bob.user.name, password: 'password 12345' });
+  const adaDevice = await connect(stack.wsUrl);
+  await adaDevice.ok('auth.resume', { token });
+  const helpUnread = async () => (await adaDevice.ok('unread.counts', {})).circles
+    .find((c) => c.circle === circleId).channels.find((c) => c.channel === helpChannel).unread;
+  const before = await helpUnread();
+
+  const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
+  pages.ada2 = page;
+  await page.addInitScript((t) => localStorage.setItem('staffroom.token', t), token);
+  const held = { id: null, reply: null, release: null, asked: 0 };
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => {
+      try {
+        const req = JSON.parse(m);
+        if (req.type === 'unread.counts') { held.asked += 1; if (held.asked === 1) held.id = req.id; }
+      } catch { /* not JSON: passed on as it is */ }
+      server.send(m);
+    });
+    server.onMessage((m) => {
+      let msg = null;
+      try { msg = JSON.parse(m); } catch { /* passed on */ }
+      if (msg && held.id !== null && msg.id === held.id && held.reply === null) {
+        held.reply = m;
+        held.release = () => ws.send(m);
+        return;
+      }
+      ws.send(m);
+    });
+  });
+  await page.goto(`${stack.url}#/circle/${circleId}/${generalChannel}`);
+  await page.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
+  await eventually(() => held.reply !== null, { timeoutMs: T, what: "the rail's first unread.counts answer (held back)" });
+  const rail = page.getByRole('navigation', { name: 'Circles, channels and rooms' });
+  await b.ok('chat.send', { channel: helpChannel, text: 'Overtaking the snapshot.' });
+  await rail.getByRole('link', { name: `# help (${before + 1} new)` }).waitFor({ timeout: T }); // live
+  held.release(); // the stale snapshot (taken before that message) arrives now …
+  await b.ok('chat.send', { channel: helpChannel, text: 'And one after it.' }); // … and this one after it
+  await rail.getByRole('link', { name: `# help (${before + 2} new)` }).waitFor({ timeout: T });
+  assert.equal(await helpUnread(), before + 2, 'the server counts the same');
+  assert.deepEqual(page.exceptions, []);
+  await page.context().close();
+  delete pages.ada2;
+  await adaDevice.close();
+  await b.close();
 });

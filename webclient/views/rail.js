@@ -80,17 +80,36 @@ export function mountRail(el, ctx, { circle, channels, current, moderator }) {
     renderCircles();
   }
 
+  // unread.counts is a snapshot, and a live event can overtake it: the server may count before a message is
+  // stored yet deliver that message's event (on its pub/sub connection) before the reply. So a snapshot is
+  // applied only if no live event changed the counts while it was on its way; otherwise it is asked again
+  // (a request sent after an event arrived includes what the event said). A channel too busy for a quiet
+  // moment in a few tries keeps its live counts.
+  const SNAPSHOT_TRIES = 4;
+  let liveChanges = 0;     // chat.message and channel.read events counted so far
+  let loading = null;      // { again } while a snapshot is on its way; again: asked for once more meanwhile
   async function loadUnread() {
+    if (loading) { loading.again = true; return; }
+    loading = { again: false };
     try {
-      const res = await conn.request('unread.counts', {});
-      if (!alive) return;
-      for (const c of res.circles || []) {
-        if (c.circle === circle.id) {
-          for (const ch of c.channels || []) channelUnread.set(ch.channel, { unread: ch.unread, mentions: ch.mentions || 0 });
-        } else circleUnread.set(c.circle, { unread: c.unread, mentions: c.mentions || 0 });
+      for (let tries = 0; tries < SNAPSHOT_TRIES; tries++) {
+        const seen = liveChanges;
+        loading.again = false;
+        const res = await conn.request('unread.counts', {});
+        if (!alive) return;
+        if (seen === liveChanges && !loading.again) { applySnapshot(res); return; }
       }
-      renderAllUnread();
-    } catch { /* an older server: live counts only */ }
+    } catch { /* an older server: live counts only */ } finally {
+      loading = null;
+    }
+  }
+  function applySnapshot(res) {
+    for (const c of res.circles || []) {
+      if (c.circle === circle.id) {
+        for (const ch of c.channels || []) channelUnread.set(ch.channel, { unread: ch.unread, mentions: ch.mentions || 0 });
+      } else circleUnread.set(c.circle, { unread: c.unread, mentions: c.mentions || 0 });
+    }
+    renderAllUnread();
   }
   // Seed from channel.list's unread (when the server gives it) before unread.counts answers.
   for (const c of channels) if (Number.isFinite(c.unread)) channelUnread.set(c.id, { unread: c.unread, mentions: 0 });
@@ -98,6 +117,7 @@ export function mountRail(el, ctx, { circle, channels, current, moderator }) {
   const onMessage = (ev) => {
     const m = ev.detail.message;
     if (!m || m.user?.id === conn.user?.id) return;
+    liveChanges += 1;
     if (channels.some((c) => c.id === m.channel)) {
       if (m.channel === current?.id) return;
       const u = channelUnread.get(m.channel) || { unread: 0, mentions: 0 };
@@ -114,6 +134,7 @@ export function mountRail(el, ctx, { circle, channels, current, moderator }) {
   };
   const onRead = (ev) => {
     const { circle: cid, channel } = ev.detail;
+    liveChanges += 1;
     if (cid === circle.id || channels.some((c) => c.id === channel)) {
       channelUnread.set(channel, { unread: 0, mentions: 0 });
       renderUnread(channel);
