@@ -17,10 +17,10 @@
 //      until an admin lifts the suspension from the audit log.
 //   axe-core: 0 WCAG 2.1 A/AA violations on every view at both sizes (checked along the way).
 // Screenshots: build/test-artifacts/app-*.png.
-import { test, before, after } from 'node:test';
+import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Harness, eventually } from '../lib/harness.mjs';
-import { launchBrowser, newUser, shot, axeViolations } from '../lib/browser.mjs';
+import { launchBrowser, newUser, shot, axeViolations, withPageState } from '../lib/browser.mjs';
 import { startWebStack } from '../lib/webstack.mjs';
 import { connect, registerUser, uniqueName } from '../lib/client.mjs';
 import { prejoin } from '../lib/callstage.mjs';
@@ -29,6 +29,8 @@ const T = 15000;
 const CIRCLE = 'Statistics for adults';
 let h; let stack; let browser; let admin; let bob; let circleId; let helpChannel; let generalChannel; let adaName;
 const pages = {}; // name → page
+// Every step says, when it fails, what each page showed (tests/lib/browser.mjs).
+const test = (name, fn) => nodeTest(name, () => withPageState(pages, fn));
 const t0 = Date.now();
 
 before(async () => {

@@ -130,3 +130,26 @@ export async function axeViolations(page) {
   });
   return result;
 }
+
+// Runs fn; if it throws, adds to the error what each page showed at that moment (its route, its connection
+// state, the start of its view's text, its uncaught exceptions) and saves a screenshot of each, so that a
+// failure in CI, where only the printed log survives, says what the pages looked like.
+export async function withPageState(pages, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    const lines = [];
+    for (const [name, page] of Object.entries(pages)) {
+      if (page.isClosed()) continue;
+      const state = await page.evaluate(() => ({
+        hash: location.hash,
+        conn: document.body.dataset.conn || '',
+        view: (document.getElementById('view')?.innerText || '').replace(/\s+/g, ' ').slice(0, 240),
+      })).catch((e) => ({ hash: '?', conn: '?', view: `(page not readable: ${e.message.split('\n')[0]})` }));
+      lines.push(`page ${name}: ${state.hash} conn=${state.conn} exceptions=${page.exceptions?.length || 0} view: ${state.view}`);
+      await shot(page, `failed-${name}`).catch(() => {});
+    }
+    if (lines.length && err instanceof Error) err.message += `\n${lines.join('\n')}`;
+    throw err;
+  }
+}
