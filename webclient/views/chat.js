@@ -56,6 +56,20 @@ export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
   fill(el, h('div', { class: 'chat-head' }, title, topic), log, jump, typing, composerError, composer);
   const detachMentions = attachMentionAutocomplete(input.input, ctx, { circle });
 
+  // History pages and the answers to chat.send/chat.edit are snapshots of messages; chat.updated and
+  // chat.deleted events travel another way (Redis pub/sub) and can overtake them: a page taken just before
+  // a message was edited or deleted can arrive after that event, and would bring back the old text or the
+  // deleted message (the event found nothing to change yet, or changed what the page then overwrote).
+  // `live` keeps what those events said, per message id — the newest version, 'author' (deleted) or
+  // 'moderator' (removed) — and a snapshot never undoes it. Events come in order, so the last one wins.
+  const live = new Map();
+  function putSnapshot(msg, opts) {
+    const l = live.get(msg.id);
+    if (l === 'author') return;
+    if (l === 'moderator') put({ ...msg, text: '', removed: 'moderator' }, opts);
+    else put(l || msg, opts);
+  }
+
   // ----- rendering -----
   const nameOf = (u) => (u && (u.display_name || u.name)) || 'someone';
   const sortedIds = () => [...byId.keys()].sort(compareIds);
@@ -195,7 +209,8 @@ export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
       if (!text) { error.textContent = 'A message cannot be empty.'; return; }
       try {
         const res = await conn.request('chat.edit', { channel: channel.id, message: msg.id, text });
-        put(res.message);
+        if (typeof live.get(msg.id) !== 'string') live.set(msg.id, res.message); // newer than any earlier event
+        putSnapshot(res.message);
       } catch (err) {
         error.textContent = ctx.describeError(err);
       }
@@ -231,7 +246,7 @@ export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
     try {
       const res = await conn.request('chat.history', { channel: channel.id, limit: PAGE });
       if (!alive) return;
-      for (const m of res.messages) put(m, { scroll: false });
+      for (const m of res.messages) putSnapshot(m, { scroll: false });
       hasMore = Boolean(res.has_more);
       older.hidden = !hasMore;
       const marker = list.querySelector('li.unread-sep');
@@ -253,7 +268,7 @@ export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
     const oldHeight = log.scrollHeight;
     try {
       const res = await conn.request('chat.history', { channel: channel.id, before: first, limit: PAGE });
-      for (const m of res.messages) put(m, { scroll: false });
+      for (const m of res.messages) putSnapshot(m, { scroll: false });
       hasMore = Boolean(res.has_more);
       older.hidden = !hasMore;
       log.scrollTop += log.scrollHeight - oldHeight; // keep the reader's place
@@ -275,7 +290,7 @@ export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
       const from = prev.messages.length ? prev.messages[prev.messages.length - 1].id : '0-0';
       const next = await conn.request('chat.history', { channel: channel.id, after: from, limit: PAGE / 2 });
       if (!alive) return;
-      for (const m of [...prev.messages, ...next.messages]) put(m, { scroll: false });
+      for (const m of [...prev.messages, ...next.messages]) putSnapshot(m, { scroll: false });
       hasMore = Boolean(prev.has_more);
       older.hidden = !hasMore;
       gap = Boolean(next.has_more);
@@ -307,7 +322,7 @@ export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
         composerError.textContent = `Could not catch up: ${ctx.describeError(err)}`;
         return;
       }
-      for (const m of res.messages) put(m);
+      for (const m of res.messages) putSnapshot(m);
       if (!res.has_more || res.messages.length === 0) break;
       cursor = res.messages[res.messages.length - 1].id;
     }
@@ -387,7 +402,7 @@ export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
       const res = await conn.request('chat.send', { channel: channel.id, text });
       if (input.input.value.trim() === text) input.input.value = '';
       lastTypingSent = 0;
-      put(res.message);
+      putSnapshot(res.message);
       log.scrollTop = log.scrollHeight;
     } catch (err) {
       composerError.textContent = err.code === 'disconnected'
@@ -408,9 +423,15 @@ export function mountChat(el, ctx, { circle, channel, moderator, focus }) {
       if (m.user && typers.delete(m.user.id)) renderTyping();
       markRead();
     },
-    'chat.updated': (ev) => { const m = ev.detail.message; if (m && m.channel === channel.id && byId.has(m.id)) put(m); },
+    'chat.updated': (ev) => {
+      const m = ev.detail.message;
+      if (!m || m.channel !== channel.id || typeof live.get(m.id) === 'string') return; // deleted stays deleted
+      live.set(m.id, m);
+      if (byId.has(m.id)) put(m);
+    },
     'chat.deleted': (ev) => {
       if (ev.detail.channel !== channel.id) return;
+      live.set(ev.detail.message, ev.detail.by === 'moderator' ? 'moderator' : 'author');
       const e = byId.get(ev.detail.message);
       if (ev.detail.by === 'moderator' && e) put({ ...e.msg, text: '', removed: 'moderator' });
       else remove(ev.detail.message);

@@ -15,6 +15,7 @@ import { prejoin } from './prejoin.js';
 
 const nameOf = (u) => u?.display_name || u?.name || 'Someone';
 const onDutyText = (n) => `${n} ${n === 1 ? 'expert' : 'experts'} on duty now`;
+const SNAPSHOT_TRIES = 4; // an answer overtaken by a live event is asked for again at most this often
 
 // The pre-join screen before a help call: true when the user chose Join (the call will use that stream).
 async function readyForCall(ctx, title, action, signal) {
@@ -33,6 +34,13 @@ export function mountHelp(root, ctx, { circle }) {
   let onDuty = circle.experts_on_duty || 0; // what the count shows: decides what "Ask" does
   const count = h('p', { class: 'help-count', role: 'status' }, onDutyText(onDuty));
   const setCount = (n) => { onDuty = n; count.textContent = onDutyText(n); };
+  // The count follows help.duty events, and some answers carry a count too (circle.get, help.duty). An
+  // answer and an event travel different ways (the event through Redis pub/sub), so an event for a change
+  // made just after an answer was computed can arrive before that answer: the older count would then
+  // replace the newer one until the next change. An answer's count is used only if no help.duty event came
+  // while it was on its way (`dutyEvents`).
+  let dutyEvents = 0;
+  let requestEvents = 0; // status changes of my help requests seen (restore() below)
   const panel = h('div', { class: 'help-body' });
   const duty = dutyToggle();
   root.append(h('section', { class: 'help-panel', 'aria-label': 'Get help now' },
@@ -41,15 +49,25 @@ export function mountHelp(root, ctx, { circle }) {
   restore();
 
   // After a reload or coming back to the circle: my latest request that still waits is shown again.
+  // help.list is a snapshot: if my request times out or is taken while it is on its way, the event comes
+  // first (and finds no request shown) and the answer would then show "Waiting" for good. So an answer
+  // overtaken by a status change of one of my requests is asked for again (`requestEvents`, a few times at
+  // most).
   async function restore() {
     try {
-      const { requests } = await conn.request('help.list', { circle: cid, limit: 20 });
-      const req = requests.find((r) => r.requester?.id === conn.user?.id);
-      if (!alive || mine || !req) return;
-      if (req.status === 'open') showWaiting(req);
-      else if (req.status === 'unanswered' && !sessionStorage.getItem(`staffroom.help.posted.${req.id}`)) {
-        mine = { id: req.id, topic: req.topic };
-        showUnanswered();
+      for (let tries = 0; tries < SNAPSHOT_TRIES; tries++) {
+        const seen = requestEvents;
+        const { requests } = await conn.request('help.list', { circle: cid, limit: 20 });
+        if (!alive || mine) return;
+        if (seen !== requestEvents) continue;
+        const req = requests.find((r) => r.requester?.id === conn.user?.id);
+        if (!req) return;
+        if (req.status === 'open') showWaiting(req);
+        else if (req.status === 'unanswered' && !sessionStorage.getItem(`staffroom.help.posted.${req.id}`)) {
+          mine = { id: req.id, topic: req.topic };
+          showUnanswered();
+        }
+        return;
       }
     } catch { /* nothing to restore */ }
   }
@@ -61,8 +79,9 @@ export function mountHelp(root, ctx, { circle }) {
     box.addEventListener('change', async () => {
       error.textContent = '';
       try {
+        const seen = dutyEvents;
         const r = await conn.request('help.duty', { circle: cid, on: box.checked });
-        setCount(r.experts_on_duty);
+        if (seen === dutyEvents) setCount(r.experts_on_duty); // else an event (mine or newer) set it already
         ctx.announce(r.on_duty ? 'You are on duty: help requests of this circle will reach you.' : 'You are off duty.');
       } catch (err) {
         box.checked = !box.checked;
@@ -233,18 +252,36 @@ export function mountHelp(root, ctx, { circle }) {
   }
 
   // Duty also ends when an expert's device goes (no help.duty then): recount when someone goes offline.
+  // An answer overtaken by a help.duty event is asked for again (a request sent after the event includes
+  // it); one that keeps being overtaken leaves the count to the events. An offline that comes while a
+  // recount is on its way asks once more too (that answer may predate it).
+  let recounting = null; // { again } while a recount is on its way
   async function recount() {
+    if (recounting) { recounting.again = true; return; }
+    recounting = { again: false };
     try {
-      const c = (await conn.request('circle.get', { circle: cid })).circle;
-      if (alive) setCount(c.experts_on_duty || 0);
-    } catch { /* the next event recounts */ }
+      for (let tries = 0; tries < SNAPSHOT_TRIES; tries++) {
+        const seen = dutyEvents;
+        recounting.again = false;
+        const c = (await conn.request('circle.get', { circle: cid })).circle;
+        if (!alive) return;
+        if (seen === dutyEvents && !recounting.again) { setCount(c.experts_on_duty || 0); return; }
+      }
+    } catch { /* the next event recounts */ } finally {
+      recounting = null;
+    }
   }
   const on = {
-    'help.duty': (ev) => { if (ev.detail.circle === cid) setCount(ev.detail.experts_on_duty); },
+    'help.duty': (ev) => { if (ev.detail.circle === cid) { dutyEvents += 1; setCount(ev.detail.experts_on_duty); } },
     presence: (ev) => { if (ev.detail.circle === cid && ev.detail.status === 'offline') recount(); },
-    'help.unanswered': (ev) => { if (mine && ev.detail.request === mine.id) showUnanswered(); },
+    'help.unanswered': (ev) => { requestEvents += 1; if (mine && ev.detail.request === mine.id) showUnanswered(); },
     'call.accepted': (ev) => {
       if (mine && ev.detail.help === mine.id) { showAsk(); ctx.announce('An expert took your request.'); }
+    },
+    // every status change of a request updates its message in #help (the asker's message)
+    'chat.updated': (ev) => {
+      const m = ev.detail.message;
+      if (ev.detail.circle === cid && m?.help && m.user?.id === conn.user?.id) requestEvents += 1;
     },
   };
   for (const [t, f] of Object.entries(on)) conn.addEventListener(t, f);

@@ -115,34 +115,57 @@ export function mountMembers(el, ctx, { circle, moderator = false }) {
     }, prominent ? '📞 Call' : 'Call');
   }
 
+  // circle.members answers with a snapshot, and live presence and help.duty events can overtake it: the
+  // answer travels on the request's way, the events through Redis pub/sub, so someone who signs in just
+  // after the snapshot was taken can be shown online by the event and then offline again by the older
+  // answer, until their next change. So each load keeps, while it is on its way, what those events said
+  // (`overlays`: user id → { presence, on_duty }) and applies it on top of its answer; the events carry the
+  // whole state, not a change, so applying one the snapshot already includes changes nothing.
+  // Answers may also come in a different order than the requests (PROTOCOL.md): a full load started later
+  // wins over an earlier one still on its way (`loadSeq`).
+  const overlays = new Set();
+  let loadSeq = 0;
+  function remember(user, fields) {
+    for (const o of overlays) o.set(user, { ...o.get(user), ...fields });
+  }
+
   // Up to 2000 members at first (10 pages); a very big circle offers "Show more members" for the rest.
   let next = null;
   const more = h('button', { type: 'button', class: 'secondary small', hidden: true }, 'Show more members');
   el.append(more);
   async function load(from = '0') {
+    const mine = from === '0' ? ++loadSeq : loadSeq;
+    const overlay = new Map();
+    overlays.add(overlay);
     try {
       const res = await circleMembers(conn, circle.id, { cursor: from });
-      if (!alive) return;
+      if (!alive || mine !== loadSeq) return;
       if (from === '0') members = [];
       const known = new Set(members.map((m) => m.user.id));
       members.push(...res.members.filter((m) => !known.has(m.user.id)));
+      for (const m of members) if (overlay.has(m.user.id)) Object.assign(m, overlay.get(m.user.id));
       next = res.next;
       more.hidden = next === null;
       for (const m of members) ctx.users.set(m.user.id, m.user);
       render();
     } catch (err) {
-      if (alive) count.textContent = `Could not load members: ${ctx.describeError(err)}`;
+      if (alive && mine === loadSeq) count.textContent = `Could not load members: ${ctx.describeError(err)}`;
+    } finally {
+      overlays.delete(overlay);
     }
   }
   more.addEventListener('click', () => { if (next !== null) load(next); });
 
   const onPresence = (ev) => {
     const { user, status } = ev.detail;
+    const live = { presence: status };
+    // on_duty is per circle: a user in two circles gets one presence event for each
+    if (typeof ev.detail.on_duty === 'boolean' && (!ev.detail.circle || ev.detail.circle === circle.id)) live.on_duty = ev.detail.on_duty;
+    if (status === 'offline') live.on_duty = false; // duty ends with the device
+    remember(user, live);
     const m = members.find((x) => x.user.id === user);
-    if (!m || m.presence === status) return;
-    m.presence = status;
-    if (typeof ev.detail.on_duty === 'boolean') m.on_duty = ev.detail.on_duty; // help requests
-    if (status === 'offline') m.on_duty = false; // duty ends with the device
+    if (!m || (m.presence === status && (live.on_duty === undefined || m.on_duty === live.on_duty))) return;
+    Object.assign(m, live);
     render();
   };
   const onChange = (ev) => { if (ev.detail.circle === circle.id) load(); };
@@ -152,7 +175,9 @@ export function mountMembers(el, ctx, { circle, moderator = false }) {
   for (const t of types) conn.addEventListener(t, onChange);
   conn.addEventListener('resumed', reload);
   const onDuty = (ev) => {
-    const m = ev.detail.circle === circle.id && members.find((x) => x.user.id === ev.detail.user);
+    if (ev.detail.circle !== circle.id) return;
+    remember(ev.detail.user, { on_duty: ev.detail.on_duty });
+    const m = members.find((x) => x.user.id === ev.detail.user);
     if (m) { m.on_duty = ev.detail.on_duty; render(); }
   };
   conn.addEventListener('help.duty', onDuty);

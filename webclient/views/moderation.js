@@ -116,27 +116,47 @@ export function mountModeration(el, ctx, { circle, moderator }) {
         h('button', { type: 'button', class: 'secondary small', onclick: resolve('dismiss') }, 'Dismiss report')), error);
       return li;
     }
+    const roleKey = (r) => `${r.user.id} ${r.role}`;
+    const roleIn = (list, r) => list.querySelector(`[data-user="${CSS.escape(r.user.id)}"][data-role="${CSS.escape(r.role)}"]`);
+    const reportIn = (list, rep) => list.querySelector(`[data-report="${CSS.escape(rep.id)}"]`);
+    // The two answers are snapshots, and the events that add to the queue travel another way (Redis
+    // pub/sub): a request or report made just after a snapshot was taken can arrive as an event before
+    // the snapshot's answer, which would then wipe it from the queue. So what the events added while a load
+    // was on its way is kept in `arrived` and put back after the answer replaced the lists (by key: an item
+    // the answer has already is not shown twice).
+    const loads = new Set(); // { roles: Map(key → request), reports: Map(id → report) } per load on its way
     async function load() {
-      const [roles, reports] = await Promise.allSettled([
+      const arrived = { roles: new Map(), reports: new Map() };
+      loads.add(arrived);
+      const [roles, reports] = await Promise.allSettled([ // never rejects
         conn.request('circle.role_requests', { circle: circle.id }),
         conn.request('moderation.queue', { circle: circle.id }),
       ]);
+      loads.delete(arrived);
       if (!alive) return;
-      if (roles.status === 'fulfilled') roleList.replaceChildren(...roles.value.requests.map(roleItem));
-      if (reports.status === 'fulfilled') reportList.replaceChildren(...reports.value.reports.map(reportItem));
+      if (roles.status === 'fulfilled') {
+        roleList.replaceChildren(...roles.value.requests.map(roleItem));
+        for (const r of arrived.roles.values()) if (!roleIn(roleList, r)) roleList.append(roleItem(r));
+      }
+      if (reports.status === 'fulfilled') {
+        reportList.replaceChildren(...reports.value.reports.map(reportItem));
+        for (const rep of arrived.reports.values()) if (!reportIn(reportList, rep)) reportList.append(reportItem(rep));
+      }
       count();
       if (roles.status === 'rejected' && reports.status === 'rejected') status.textContent = `The queue could not be loaded: ${ctx.describeError(roles.reason)}`;
     }
     on('circle.role_request', (ev) => {
       if (ev.detail.circle !== circle.id) return;
-      roleList.querySelector(`[data-user="${CSS.escape(ev.detail.user.id)}"][data-role="${CSS.escape(ev.detail.role)}"]`)?.remove();
+      for (const a of loads) a.roles.set(roleKey(ev.detail), ev.detail);
+      roleIn(roleList, ev.detail)?.remove();
       roleList.append(roleItem(ev.detail));
       count();
       ctx.toast(`${nameOf(ev.detail.user)} asks to become ${ROLE_WORD[ev.detail.role] || ev.detail.role}.`);
     });
     on('moderation.report', (ev) => {
       if (ev.detail.circle !== circle.id || !ev.detail.report) return;
-      reportList.querySelector(`[data-report="${CSS.escape(ev.detail.report.id)}"]`)?.remove();
+      for (const a of loads) a.reports.set(ev.detail.report.id, ev.detail.report);
+      reportIn(reportList, ev.detail.report)?.remove();
       reportList.append(reportItem(ev.detail.report));
       count();
       ctx.toast('A message was reported.');

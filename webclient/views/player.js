@@ -145,8 +145,14 @@ export function mountPlayer(root, ctx, { media: id }) {
     }
   });
 
-  const onAdded = (ev) => { if (ev.detail.media === id) upsert(ev.detail.comment); };
-  const onDeleted = (ev) => { if (ev.detail.media === id) remove(ev.detail.comment); };
+  // comment.list answers with a snapshot and the comment events travel another way (Redis pub/sub): a
+  // comment added, edited or deleted just after the snapshot was taken can arrive as an event before the
+  // answer, which would then drop it, bring back its old text or bring it back. So the events that come
+  // while the list is on its way are kept (`early`) and done again on the answer; each carries the whole
+  // comment or its deletion, so doing one the snapshot already includes changes nothing.
+  let early = []; // [[upsert|remove, comment or id]…] until comment.list answered; then null
+  const onAdded = (ev) => { if (ev.detail.media === id) { early?.push([upsert, ev.detail.comment]); upsert(ev.detail.comment); } };
+  const onDeleted = (ev) => { if (ev.detail.media === id) { early?.push([remove, ev.detail.comment]); remove(ev.detail.comment); } };
   conn.addEventListener('comment.added', onAdded);
   conn.addEventListener('comment.edited', onAdded);
   conn.addEventListener('comment.deleted', onDeleted);
@@ -169,8 +175,11 @@ export function mountPlayer(root, ctx, { media: id }) {
       document.title = `${heading.textContent} — Staffroom`;
       video.src = media.url;
       comments = c.comments;
+      for (const [again, what] of early) again(what); // each renders
+      early = null;
       render();
     } catch (e) {
+      early = null;
       if (!alive) return;
       heading.textContent = 'Clip not available';
       error.textContent = e.code === 'not_found' ? 'This clip does not exist, or it is not shared with you.' : ctx.describeError(e);

@@ -69,8 +69,13 @@ export function mountRecording(ctx, { room, bar, head, stream, device }) {
     agree.focus();
   }
 
+  // room.record.status and the request's answer are snapshots; room.record.asked/state events travel
+  // another way (Redis pub/sub) and can overtake them. `recordEvents` counts the events, so an answer that
+  // an event overtook does not put back the state from before it.
+  let recordEvents = 0;
   const onAsked = (ev) => {
     if (ev.detail.room !== room) return;
+    recordEvents += 1;
     st.recording = ev.detail.recording;
     st.agreed = false;
     if (st.state === 'recording') hold(true);
@@ -79,6 +84,7 @@ export function mountRecording(ctx, { room, bar, head, stream, device }) {
   const onState = (ev) => {
     const e = ev.detail;
     if (e.room !== room) return;
+    recordEvents += 1;
     const was = st.state;
     st.state = e.state;
     st.recording = e.recording || st.recording;
@@ -101,26 +107,39 @@ export function mountRecording(ctx, { room, bar, head, stream, device }) {
 
   record.addEventListener('click', async () => {
     try {
+      const seen = recordEvents;
       const r = await conn.request('room.record.request', { room });
       st.recording = r.recording;
       st.agreed = true;
-      if (st.state === 'off') { st.state = 'asking'; render(); }
+      // an event that came first (recording at once, or already off again) is newer than this answer
+      if (st.state === 'off' && seen === recordEvents) { st.state = 'asking'; render(); }
     } catch (err) { ctx.showError?.(err); }
   });
   stop.addEventListener('click', () => conn.request('room.record.stop', { room }).catch((err) => ctx.showError?.(err)));
 
   // Joined while a recording runs or asks: the server asks us too; meanwhile send nothing if it records.
-  conn.request('room.record.status', { room }).then((s) => {
-    st.state = s.state;
-    st.recording = s.recording;
-    st.agreed = s.agreed;
-    if (s.state === 'recording' && !s.agreed) hold(true);
-    render();
-  }).catch(() => {});
+  // A status overtaken by an event is asked for again (a request sent after the event includes it); one
+  // that keeps being overtaken leaves the state to the events.
+  let closed = false;
+  (async () => {
+    for (let tries = 0; tries < 4; tries++) {
+      const seen = recordEvents;
+      const s = await conn.request('room.record.status', { room });
+      if (closed) return;
+      if (seen !== recordEvents) continue;
+      st.state = s.state;
+      st.recording = s.recording;
+      st.agreed = s.agreed;
+      if (s.state === 'recording' && !s.agreed) hold(true);
+      render();
+      return;
+    }
+  })().catch(() => {});
   render();
 
   return {
     close() {
+      closed = true;
       conn.removeEventListener('room.record.asked', onAsked);
       conn.removeEventListener('room.record.state', onState);
       conn.removeEventListener('room.record.saved', onSaved);

@@ -42,21 +42,42 @@ export function mountRooms(el, ctx, { circle }) {
     }));
   }
 
+  // room.list answers with a snapshot and room.participants events travel another way (Redis pub/sub), so
+  // either can be older than the other when it arrives: an answer taken just before someone joined can come
+  // after the event that showed them, and an event published just before the snapshot can come after it.
+  // Each roster carries its revision (`rev`, PROTOCOL.md): the newest seen per room (`newest`, from events
+  // and answers alike) is the one shown. Answers may also come in a different order than the requests: only
+  // the latest load's answer replaces the list of rooms (`loadSeq`).
+  const newest = new Map(); // room id → { rev, participants }
+  let loadSeq = 0;
+  function keepNewest(roomId, roster) {
+    const known = newest.get(roomId);
+    if (known && (known.rev ?? 0) > (roster.rev ?? 0)) return known;
+    newest.set(roomId, { rev: roster.rev ?? 0, participants: roster.participants });
+    return null;
+  }
   async function load() {
+    const mine = ++loadSeq;
     try {
       const res = await conn.request('room.list', { circle: circle.id });
-      if (!alive) return;
-      rooms = res.rooms;
+      if (!alive || mine !== loadSeq) return;
+      rooms = res.rooms.map((r) => {
+        const known = keepNewest(r.id, r);
+        return known ? { ...r, participants: known.participants, rev: known.rev } : r;
+      });
       status.textContent = '';
       render();
     } catch (err) {
-      if (alive) status.textContent = `Could not load the rooms: ${ctx.describeError(err)}`;
+      if (alive && mine === loadSeq) status.textContent = `Could not load the rooms: ${ctx.describeError(err)}`;
     }
   }
   const onParticipants = (ev) => {
+    if (ev.detail.circle !== circle.id) return;
+    if (keepNewest(ev.detail.room, ev.detail)) return; // older than what is shown
     const r = rooms.find((x) => x.id === ev.detail.room);
-    if (!r) { if (ev.detail.circle === circle.id) load(); return; }
+    if (!r) { load(); return; }
     r.participants = ev.detail.participants;
+    r.rev = ev.detail.rev;
     render();
   };
   const onCreated = (ev) => { if (ev.detail.circle === circle.id) load(); };
@@ -146,8 +167,12 @@ function openMesh(ctx, r, res, stream, config, onChange) {
     if (room !== r.id) return;
     peerFor(from, ctx.users.get(user) || { id: user }, false).handle(data);
   };
+  // an event older than the roster we hold (published before room.join's answer was computed, delivered
+  // after it) would drop peers that are inside: keep the roster with the greatest rev, as the stage does
+  s.rev = res.room.rev ?? 0;
   const onParticipants = (ev) => {
-    if (ev.detail.room !== r.id) return;
+    if (ev.detail.room !== r.id || (ev.detail.rev ?? 0) < s.rev) return;
+    s.rev = ev.detail.rev ?? s.rev;
     const here = new Map(ev.detail.participants.map((p) => [p.device, p]));
     for (const d of [...s.peers.keys()]) if (!here.has(d)) drop(d);
     for (const [d, p] of here) {
