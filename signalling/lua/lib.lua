@@ -183,9 +183,10 @@ local function mentions_name(text, lname)
   end
   return false
 end
--- channel chid as seen by uid (whose user name, lower case, is lname): {unread, mentions, last_read}.
--- Reads at most UNREAD_CAP + 1 messages after the user's marker; the user's own messages and removed ones
--- are not counted; unread stops at UNREAD_CAP.
+-- channel chid as seen by uid (whose user name, lower case, is lname): {unread, mentions, last_read,
+-- newest}. Reads at most UNREAD_CAP + 1 messages after the user's marker; the user's own messages and
+-- removed ones are not counted; unread stops at UNREAD_CAP. newest: the id of the channel's newest message
+-- now (null: none), so that a client can tell which live messages these counts already include.
 local function unread_of(chid, uid, lname)
   local last = redis.call('HGET', 'readmark:' .. uid, chid)
   local from = last and ('(' .. last) or '-'
@@ -203,7 +204,14 @@ local function unread_of(chid, uid, lname)
     end
   end
   if unread > UNREAD_CAP then unread = UNREAD_CAP end
-  return {unread = unread, mentions = mentions, last_read = last or cjson.null}
+  local newest
+  if #entries > 0 and #entries <= UNREAD_CAP then
+    newest = entries[#entries][1] -- read up to the end of the log
+  else -- none after the marker (the newest is at most the marker), or more than were read
+    local top = redis.call('XREVRANGE', 'channel:' .. chid .. ':log', '+', '-', 'COUNT', 1)
+    newest = top[1] and top[1][1]
+  end
+  return {unread = unread, mentions = mentions, last_read = last or cjson.null, newest = newest or cjson.null}
 end
 
 -- ---------------- help requests (help.h lists the keys) ----------------

@@ -24,7 +24,7 @@ lib.register('channel_read', {}, function(keys, args)
   return cjson.encode({message = mid})
 end)
 
--- args: uid → {circles: [{circle, unread, mentions, channels: [{channel, unread, mentions, last_read}]}]}
+-- args: uid → {circles: [{circle, unread, mentions, channels: [{channel, unread, mentions, last_read, newest}]}]}
 -- for every circle the user is a member of. Bounded per channel (lib.unread_of reads at most 101 messages).
 lib.register('unread_counts', {'no-writes'}, function(keys, args)
   local uid = args[1]
@@ -38,7 +38,7 @@ lib.register('unread_counts', {'no-writes'}, function(keys, args)
         local u = unread_of(chid, uid, lname)
         unread, mentions = unread + u.unread, mentions + u.mentions
         chans[#chans + 1] = cjson.encode({channel = chid, unread = u.unread, mentions = u.mentions,
-          last_read = u.last_read})
+          last_read = u.last_read, newest = u.newest})
       end
       out[#out + 1] = '{"circle":' .. cjson.encode(cid) .. ',"unread":' .. unread .. ',"mentions":' .. mentions ..
         ',"channels":' .. jarr(chans) .. '}'

@@ -501,3 +501,61 @@ test('8. a message that overtakes the unread snapshot is still counted in the ra
   await adaDevice.close();
   await b.close();
 });
+
+test('9. a message the unread snapshot already counted is not counted again when its event comes after', async () => {
+  // The other order: the answer to unread.counts counts a message whose chat.message event reaches the page
+  // only after that answer. The page's unread.counts request is held until Bob's message is stored and its
+  // event held; the answer (counting it) goes through, then the event.
+  const token = await pages.ada.evaluate(() => localStorage.getItem('staffroom.token'));
+  const b = await connect(stack.wsUrl);
+  await b.ok('auth.login', { name: bob.user.name, password: 'password 12345' });
+  const adaDevice = await connect(stack.wsUrl);
+  await adaDevice.ok('auth.resume', { token });
+  const helpUnread = async () => (await adaDevice.ok('unread.counts', {})).circles
+    .find((c) => c.circle === circleId).channels.find((c) => c.channel === helpChannel).unread;
+  const before = await helpUnread();
+
+  const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
+  pages.ada3 = page;
+  await page.addInitScript((t) => localStorage.setItem('staffroom.token', t), token);
+  const held = { request: null, toServer: null, event: null, toPage: null, answered: false, id: null };
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    held.toServer = (m) => server.send(m);
+    held.toPage = (m) => ws.send(m);
+    ws.onMessage((m) => {
+      let req = null;
+      try { req = JSON.parse(m); } catch { /* passed on */ }
+      if (req?.type === 'unread.counts' && held.id === null) { held.id = req.id; held.request = m; return; }
+      server.send(m);
+    });
+    server.onMessage((m) => {
+      let msg = null;
+      try { msg = JSON.parse(m); } catch { /* passed on */ }
+      if (msg?.type === 'chat.message' && msg.message?.text === 'Counted by the answer.') { held.event = m; return; }
+      if (msg && msg.id === held.id) held.answered = true;
+      ws.send(m);
+    });
+  });
+  await page.goto(`${stack.url}#/circle/${circleId}/${generalChannel}`);
+  await page.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
+  await eventually(() => held.request !== null, { timeoutMs: T, what: "the rail's unread.counts request (held back)" });
+  await b.ok('chat.send', { channel: helpChannel, text: 'Counted by the answer.' });
+  await eventually(() => held.event !== null, { timeoutMs: T, what: "the message's event (held back)" });
+  held.toServer(held.request); // the answer counts the message …
+  await eventually(() => held.answered, { timeoutMs: T, what: 'the answer to unread.counts' });
+  const rail = page.getByRole('navigation', { name: 'Circles, channels and rooms' });
+  await rail.getByRole('link', { name: `# help (${before + 1} new)` }).waitFor({ timeout: T });
+  held.toPage(held.event); // … and its event comes after it
+  // a message in the open channel after it: once the page shows it, it has read the held event (one socket)
+  await b.ok('chat.send', { channel: generalChannel, text: 'After the held event.' });
+  await msg(page, 'After the held event.').waitFor({ timeout: T });
+  assert.equal(await rail.getByRole('link', { name: /# help/ }).textContent(), `# help (${before + 1} new)`,
+    'the event of a message the answer counted is not counted again');
+  assert.equal(await helpUnread(), before + 1, 'the server counts the same');
+  assert.deepEqual(page.exceptions, []);
+  await page.context().close();
+  delete pages.ada3;
+  await adaDevice.close();
+  await b.close();
+});

@@ -5,6 +5,7 @@
 // and its event reach the page, then lets the stale answer through: the page must keep what the event said.
 //   1. the member list: a member who signs in while circle.members is on its way is shown online.
 //   2. the help panel: an expert who goes on duty while a recount (circle.get) is on its way stays counted.
+//   3. the rail: an expert who goes on duty while its list of circles (circle.list) is on its way is counted.
 // (app.test.mjs step 8 does the same for the rail's unread counts.)
 import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -156,4 +157,23 @@ test('2. an expert who goes on duty while the help panel recounts stays counted'
   await bob.client.ok('help.duty', { circle: circleId, on: false });
   await page.context().close();
   delete pages.ada2;
+});
+
+test("3. an expert who goes on duty while the rail's list of circles is on its way is counted there", async () => {
+  // The rail lists my circles with their experts on duty (circle.list); its answer is held back while Bob
+  // goes on duty, whose help.duty event reaches the page first; then the stale answer (nobody on duty).
+  const { page, hold } = await openCircle('ada3', ada, 'circle.list');
+  await eventually(() => hold.ids.length > 0 && hold.replies.has(hold.ids[0]),
+    { timeoutMs: T, what: "the rail's circle.list answer (held back)" });
+  const held = JSON.parse(hold.replies.get(hold.ids[0])).circles.find((c) => c.id === circleId);
+  assert.equal(held.experts_on_duty || 0, 0, 'the held answer was taken before the duty');
+  await bob.client.ok('help.duty', { circle: circleId, on: true });
+  await eventually(() => hold.events.some((e) => e.type === 'help.duty' && e.circle === circleId),
+    { timeoutMs: T, what: "Bob's help.duty event passed on to the page" });
+  hold.release(); // the stale answer arrives after the event
+  await page.locator(`.rail-circles li[data-circle="${circleId}"] .rail-duty`).filter({ hasText: '1 expert on duty' }).waitFor({ timeout: T });
+  assert.deepEqual(page.exceptions, []);
+  await bob.client.ok('help.duty', { circle: circleId, on: false });
+  await page.context().close();
+  delete pages.ada3;
 });

@@ -45,8 +45,8 @@ test('unread counts others\' messages after the marker, mentions apart; channel.
   let c = await countsOf(ann, cid);
   assert.deepEqual([c.unread, c.mentions], [3, 1]);
   const g = c.channels.find((ch) => ch.channel === general);
-  assert.deepEqual([g.unread, g.mentions, g.last_read], [3, 1, null]);
-  assert.deepEqual(c.channels.find((ch) => ch.channel === help), { channel: help, unread: 0, mentions: 0, last_read: null });
+  assert.deepEqual([g.unread, g.mentions, g.last_read, g.newest], [3, 1, null, m4.id]);
+  assert.deepEqual(c.channels.find((ch) => ch.channel === help), { channel: help, unread: 0, mentions: 0, last_read: null, newest: null });
   // channel.list carries the same
   const listed = (await ann.client.ok('channel.list', { circle: cid })).channels.find((ch) => ch.id === general);
   assert.deepEqual([listed.unread, listed.mentions, listed.last_read], [3, 1, null]);
@@ -63,6 +63,7 @@ test('unread counts others\' messages after the marker, mentions apart; channel.
   assert.equal((await annOn1.ok('channel.read', { channel: general, message: '99999999999999-0' })).message, m4.id);
   c = await countsOf(ann, cid);
   assert.deepEqual([c.unread, c.channels.find((ch) => ch.channel === general).last_read], [0, m4.id]);
+  assert.equal(c.channels.find((ch) => ch.channel === general).newest, m4.id, 'newest: nothing after the marker');
   // bob's counts are his own
   assert.equal((await countsOf(bob, cid)).unread, 1);
 
@@ -74,6 +75,8 @@ test('unread counts others\' messages after the marker, mentions apart; channel.
   for (let i = 0; i < 120; i++) await stack.redisCmd('XADD', `channel:${help}:log`, '*', 'user', bob.user.id, 'text', `m${i}`);
   c = await countsOf(ann, cid);
   assert.deepEqual([c.unread, c.channels.find((ch) => ch.channel === help).unread], [100, 100]);
+  const [[last]] = await stack.redisCmd('XREVRANGE', `channel:${help}:log`, '+', '-', 'COUNT', '1');
+  assert.equal(c.channels.find((ch) => ch.channel === help).newest, last, 'newest: past the capped count too');
   for (const x of [ann.client, annOn1, bob.client]) await x.close();
 });
 

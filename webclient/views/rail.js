@@ -7,9 +7,11 @@
 // one; channel.read (from any of my devices) clears that channel. Without unread.counts (an older server)
 // the counts start at zero and follow the live events only.
 import { h, field, fill } from '../dom.js';
+import { compareIds } from '../protocol.js';
 import { mountRooms } from './room.js';
 
 const CAP = 99; // the server caps at 100 per channel; "99+" past this
+const SNAPSHOT_TRIES = 4; // an answer overtaken by a live event is asked for again at most this often
 
 export function unreadText(n) {
   return n > CAP ? `${CAP}+` : String(n);
@@ -40,19 +42,29 @@ export function mountRail(el, ctx, { circle, channels, current, moderator }) {
           : `${c.experts_online || 0} ${c.experts_online === 1 ? 'expert' : 'experts'} online`));
     }));
   }
+  // circle.list is a snapshot too: a help.duty event that overtakes it (see loadUnread below) would be
+  // undone by it, so an answer taken while such an event arrived is asked for again (a few times at most).
+  let dutyChanges = 0;
+  async function listCircles() {
+    try {
+      return await conn.request('circle.list', { mine: true, limit: 100 });
+    } catch (err) {
+      if (err.code !== 'bad_request') throw err;
+      return conn.request('circle.list', { limit: 100 }); // a server without `mine`
+    }
+  }
   async function loadCircles() {
     try {
-      let res;
-      try {
-        res = await conn.request('circle.list', { mine: true, limit: 100 });
-      } catch (err) {
-        if (err.code !== 'bad_request') throw err;
-        res = await conn.request('circle.list', { limit: 100 }); // a server without `mine`
+      for (let tries = 0; tries < SNAPSHOT_TRIES; tries++) {
+        const seen = dutyChanges;
+        const res = await listCircles();
+        if (!alive) return;
+        if (seen !== dutyChanges && tries < SNAPSHOT_TRIES - 1) continue;
+        mine = res.circles.filter((c) => c.my_status === 'member');
+        if (!mine.some((c) => c.id === circle.id)) mine.unshift(circle);
+        renderCircles();
+        return;
       }
-      if (!alive) return;
-      mine = res.circles.filter((c) => c.my_status === 'member');
-      if (!mine.some((c) => c.id === circle.id)) mine.unshift(circle);
-      renderCircles();
     } catch { /* the rail keeps what it shows; the circle itself still works */ }
   }
 
@@ -80,34 +92,39 @@ export function mountRail(el, ctx, { circle, channels, current, moderator }) {
     renderCircles();
   }
 
-  // unread.counts is a snapshot, and a live event can overtake it: the server may count before a message is
-  // stored yet deliver that message's event (on its pub/sub connection) before the reply. So a snapshot is
-  // applied only if no live event changed the counts while it was on its way; otherwise it is asked again
-  // (a request sent after an event arrived includes what the event said). A channel too busy for a quiet
-  // moment in a few tries keeps its live counts.
-  const SNAPSHOT_TRIES = 4;
-  let liveChanges = 0;     // chat.message and channel.read events counted so far
-  let loading = null;      // { again } while a snapshot is on its way; again: asked for once more meanwhile
+  // unread.counts is a snapshot, and live chat.message events travel another way (Redis pub/sub): an
+  // event can arrive before the answer that already counted its message, or after. Each channel's answer
+  // names the newest message it counted (`newest`); a live message after it is counted on top, one at or
+  // before it is in the counts already (`counted`: channel id → that id). Messages that arrived while the
+  // request was on its way are kept (`pending.live`) and added to the answer where it did not count them.
+  // A read marker that moved meanwhile (channel.read) may or may not be in the answer: then it is asked
+  // again (a few times at most; a channel too busy for that keeps its live counts).
+  const counted = new Map();
+  let pending = null; // { live: [{channel, circle, id}], reads, again } while an answer is on its way
   async function loadUnread() {
-    if (loading) { loading.again = true; return; }
-    loading = { again: false };
+    if (pending) { pending.again = true; return; }
     try {
       for (let tries = 0; tries < SNAPSHOT_TRIES; tries++) {
-        const seen = liveChanges;
-        loading.again = false;
+        pending = { live: [], reads: false, again: false };
         const res = await conn.request('unread.counts', {});
         if (!alive) return;
-        if (seen === liveChanges && !loading.again) { applySnapshot(res); return; }
+        if (!pending.reads && !pending.again) { applySnapshot(res, pending.live); return; }
       }
     } catch { /* an older server: live counts only */ } finally {
-      loading = null;
+      pending = null;
     }
   }
-  function applySnapshot(res) {
+  function applySnapshot(res, live) {
+    const after = (ch) => live.filter((m) => m.channel === ch.channel && (!ch.newest || compareIds(m.id, ch.newest) > 0)).length;
     for (const c of res.circles || []) {
-      if (c.circle === circle.id) {
-        for (const ch of c.channels || []) channelUnread.set(ch.channel, { unread: ch.unread, mentions: ch.mentions || 0 });
-      } else circleUnread.set(c.circle, { unread: c.unread, mentions: c.mentions || 0 });
+      let extra = 0;
+      for (const ch of c.channels || []) {
+        const more = after(ch);
+        extra += more;
+        if (ch.newest) counted.set(ch.channel, ch.newest);
+        if (c.circle === circle.id) channelUnread.set(ch.channel, { unread: ch.unread + more, mentions: ch.mentions || 0 });
+      }
+      if (c.circle !== circle.id) circleUnread.set(c.circle, { unread: c.unread + extra, mentions: c.mentions || 0 });
     }
     renderAllUnread();
   }
@@ -117,7 +134,9 @@ export function mountRail(el, ctx, { circle, channels, current, moderator }) {
   const onMessage = (ev) => {
     const m = ev.detail.message;
     if (!m || m.user?.id === conn.user?.id) return;
-    liveChanges += 1;
+    const upTo = counted.get(m.channel);
+    if (upTo && compareIds(m.id, upTo) <= 0) return; // the last answer counted it already
+    pending?.live.push({ channel: m.channel, circle: ev.detail.circle, id: m.id });
     if (channels.some((c) => c.id === m.channel)) {
       if (m.channel === current?.id) return;
       const u = channelUnread.get(m.channel) || { unread: 0, mentions: 0 };
@@ -134,7 +153,7 @@ export function mountRail(el, ctx, { circle, channels, current, moderator }) {
   };
   const onRead = (ev) => {
     const { circle: cid, channel } = ev.detail;
-    liveChanges += 1;
+    if (pending) pending.reads = true;
     if (cid === circle.id || channels.some((c) => c.id === channel)) {
       channelUnread.set(channel, { unread: 0, mentions: 0 });
       renderUnread(channel);
@@ -152,6 +171,7 @@ export function mountRail(el, ctx, { circle, channels, current, moderator }) {
     ctx.announce(`New channel # ${ch.name}`);
   };
   const onDuty = (ev) => {
+    dutyChanges += 1;
     const c = mine.find((x) => x.id === ev.detail.circle);
     if (c && Number.isFinite(ev.detail.experts_on_duty)) { c.experts_on_duty = ev.detail.experts_on_duty; renderCircles(); }
   };
