@@ -6,6 +6,7 @@
 //   1. the member list: a member who signs in while circle.members is on its way is shown online.
 //   2. the help panel: an expert who goes on duty while a recount (circle.get) is on its way stays counted.
 //   3. the rail: an expert who goes on duty while its list of circles (circle.list) is on its way is counted.
+//   4. the help panel: an expert who goes on duty while the circle opens (before the panel exists) is counted.
 // (app.test.mjs step 8 does the same for the rail's unread counts.)
 import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -72,7 +73,7 @@ after(async () => {
 // while `hold.type` is set, every request of that type is noted (`hold.ids`, in the order the page sent
 // them) and its answer kept (`hold.replies`: id → frame) until `hold.release()`, which passes them on in the
 // order they came and holds nothing more. `hold.events` lists every event passed on to the page, in order.
-async function openCircle(name, who, holdType = null) {
+async function openCircle(name, who, holdType = null, { waitForChannel = true } = {}) {
   const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
   pages[name] = page;
   await page.addInitScript((t) => localStorage.setItem('staffroom.token', t), who.token);
@@ -103,7 +104,7 @@ async function openCircle(name, who, holdType = null) {
     });
   });
   await page.goto(`${stack.url}#/circle/${circleId}/${generalChannel}`);
-  await page.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
+  if (waitForChannel) await page.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
   return { page, hold };
 }
 
@@ -176,4 +177,23 @@ test("3. an expert who goes on duty while the rail's list of circles is on its w
   await bob.client.ok('help.duty', { circle: circleId, on: false });
   await page.context().close();
   delete pages.ada3;
+});
+
+test('4. an expert who goes on duty while the circle is opening is counted by its help panel', async () => {
+  // The help panel starts from circle.get's count and is mounted once channel.list has answered: the
+  // channel.list answer is held back while Bob goes on duty, and his help.duty event reaches the page before
+  // the panel exists.
+  const { page, hold } = await openCircle('ada4', ada, 'channel.list', { waitForChannel: false });
+  await eventually(() => hold.ids.length > 0 && hold.replies.has(hold.ids[0]),
+    { timeoutMs: T, what: "the circle's channel.list answer (held back)" });
+  await bob.client.ok('help.duty', { circle: circleId, on: true });
+  await eventually(() => hold.events.some((e) => e.type === 'help.duty' && e.circle === circleId && e.experts_on_duty === 1),
+    { timeoutMs: T, what: "Bob's help.duty event passed on to the page" });
+  hold.release();
+  await page.getByRole('heading', { name: '# general' }).waitFor({ timeout: T });
+  assert.equal(await page.locator('.help-count').textContent(), '1 expert on duty now');
+  assert.deepEqual(page.exceptions, []);
+  await bob.client.ok('help.duty', { circle: circleId, on: false });
+  await page.context().close();
+  delete pages.ada4;
 });

@@ -120,11 +120,19 @@ export function mountCircle(root, ctx, params) {
     }
     shell.classList.remove('not-member');
     let channels = [];
+    // The help panel (mounted once the channels are here) starts from circle.get's on-duty count: an expert
+    // going on or off duty while the channels load is taken into it, not missed.
+    const dutyMeanwhile = (ev) => {
+      if (ev.detail.circle === circleId && Number.isFinite(ev.detail.experts_on_duty)) circle.experts_on_duty = ev.detail.experts_on_duty;
+    };
+    conn.addEventListener('help.duty', dutyMeanwhile);
     try {
       channels = (await conn.request('channel.list', { circle: circleId })).channels;
     } catch (err) {
       if (alive) fill(body, h('p', { class: 'form-error', role: 'alert' }, `Could not load the channels: ${ctx.describeError(err)}`));
       return;
+    } finally {
+      conn.removeEventListener('help.duty', dutyMeanwhile);
     }
     if (!alive) return;
     const current = channels.find((c) => c.id === params.channel) || channels[0];
