@@ -448,10 +448,9 @@ test('7. a removed member loses access at once on every device; a suspended acco
   await again.close();
 });
 
-test('8. a message that overtakes the unread snapshot is still counted in the rail', async () => {
-  // unread.counts answers with a snapshot; a message stored just after it was taken can reach the page (as
-  // a live event) before the snapshot does. Ada's second tab holds the snapshot back until such a message
-  // has been shown live, then lets it through: the stale snapshot must not wipe the live count.
+// Steps 8 and 9: Bob signed in over the protocol, the server's count of Ada's unread in #help (read by a
+// bare device of hers), and a second tab of Ada's (name: its key in `pages`) with her token, not yet opened.
+async function secondTab(name) {
   const token = await pages.ada.evaluate(() => localStorage.getItem('staffroom.token'));
   const b = await connect(stack.wsUrl);
   await b.ok('auth.login', { name: bob.user.name, password: 'password 12345' });
@@ -460,10 +459,23 @@ test('8. a message that overtakes the unread snapshot is still counted in the ra
   const helpUnread = async () => (await adaDevice.ok('unread.counts', {})).circles
     .find((c) => c.circle === circleId).channels.find((c) => c.channel === helpChannel).unread;
   const before = await helpUnread();
-
   const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
-  pages.ada2 = page;
+  pages[name] = page;
   await page.addInitScript((t) => localStorage.setItem('staffroom.token', t), token);
+  const done = async () => {
+    await page.context().close();
+    delete pages[name];
+    await adaDevice.close();
+    await b.close();
+  };
+  return { b, helpUnread, before, page, done };
+}
+
+test('8. a message that overtakes the unread snapshot is still counted in the rail', async () => {
+  // unread.counts answers with a snapshot; a message stored just after it was taken can reach the page (as
+  // a live event) before the snapshot does. Ada's second tab holds the snapshot back until such a message
+  // has been shown live, then lets it through: the stale snapshot must not wipe the live count.
+  const { b, helpUnread, before, page, done } = await secondTab('ada2');
   const held = { id: null, reply: null, release: null, asked: 0 };
   await page.routeWebSocket(/\/ws$/, (ws) => {
     const server = ws.connectToServer();
@@ -496,28 +508,14 @@ test('8. a message that overtakes the unread snapshot is still counted in the ra
   await rail.getByRole('link', { name: `# help (${before + 2} new)` }).waitFor({ timeout: T });
   assert.equal(await helpUnread(), before + 2, 'the server counts the same');
   assert.deepEqual(page.exceptions, []);
-  await page.context().close();
-  delete pages.ada2;
-  await adaDevice.close();
-  await b.close();
+  await done();
 });
 
 test('9. a message the unread snapshot already counted is not counted again when its event comes after', async () => {
   // The other order: the answer to unread.counts counts a message whose chat.message event reaches the page
   // only after that answer. The page's unread.counts request is held until Bob's message is stored and its
   // event held; the answer (counting it) goes through, then the event.
-  const token = await pages.ada.evaluate(() => localStorage.getItem('staffroom.token'));
-  const b = await connect(stack.wsUrl);
-  await b.ok('auth.login', { name: bob.user.name, password: 'password 12345' });
-  const adaDevice = await connect(stack.wsUrl);
-  await adaDevice.ok('auth.resume', { token });
-  const helpUnread = async () => (await adaDevice.ok('unread.counts', {})).circles
-    .find((c) => c.circle === circleId).channels.find((c) => c.channel === helpChannel).unread;
-  const before = await helpUnread();
-
-  const { page } = await newUser(browser, { contextOptions: { bypassCSP: true } });
-  pages.ada3 = page;
-  await page.addInitScript((t) => localStorage.setItem('staffroom.token', t), token);
+  const { b, helpUnread, before, page, done } = await secondTab('ada3');
   const held = { request: null, toServer: null, event: null, toPage: null, answered: false, id: null };
   await page.routeWebSocket(/\/ws$/, (ws) => {
     const server = ws.connectToServer();
@@ -554,8 +552,5 @@ test('9. a message the unread snapshot already counted is not counted again when
     'the event of a message the answer counted is not counted again');
   assert.equal(await helpUnread(), before + 1, 'the server counts the same');
   assert.deepEqual(page.exceptions, []);
-  await page.context().close();
-  delete pages.ada3;
-  await adaDevice.close();
-  await b.close();
+  await done();
 });
