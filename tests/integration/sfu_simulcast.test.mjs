@@ -39,21 +39,30 @@ function inbound(page) {
 const video = async (page) => (await inbound(page)).find((s) => s.kind === 'video' && s.packets > 0) || { frames: 0, width: 0, keyFrames: 0, packets: 0 };
 const audioPackets = async (page) => (await inbound(page)).filter((s) => s.kind === 'audio').reduce((n, s) => n + s.packets, 0);
 
+// A fresh Redis and SFU, a signalling node's stand-in (node), a browser, and one page per person joined into the
+// room (people: [name, joinFromPage options]; each page 640x480, pid `${nodeName}-${name}`).
+async function room(h, roomId, nodeName, people) {
+  const redis = await h.redis();
+  const sfu = await startSfu(h, { redisPort: redis.port });
+  const node = await sfuNode(redis.port, nodeName);
+  const browser = await launchBrowser();
+  const pages = {};
+  const st = {};
+  for (const [name, opts] of people) {
+    const { page } = await newUser(browser, { viewport: { width: 640, height: 480 } });
+    pages[name] = page;
+    st[name] = await joinFromPage(page, { sfu, node, room: roomId, pid: `${nodeName}-${name}`, user: name, ...opts });
+  }
+  return { redis, sfu, node, browser, pages, st };
+}
+
 test('simulcast: top layer by default, tile size and visibility pick the layer, switches keep decoding, audio never affected', { timeout: 180000 }, async () => {
   const h = new Harness('sfu-simulcast');
   let browser;
   try {
-    const redis = await h.redis();
-    const sfu = await startSfu(h, { redisPort: redis.port });
-    const node = await sfuNode(redis.port, 'nodeS');
-    browser = await launchBrowser();
-    const pages = {};
-    const st = {};
-    for (const [name, opts] of [['ada', { simulcast: LAYERS }], ['bob', { video: false }], ['cy', { video: false }]]) {
-      const { page } = await newUser(browser, { viewport: { width: 640, height: 480 } });
-      pages[name] = page;
-      st[name] = await joinFromPage(page, { sfu, node, room: 'sim', pid: `nodeS-${name}`, user: name, ...opts });
-    }
+    let redis, sfu, node, pages, st;
+    ({ redis, sfu, node, browser, pages, st } = await room(h, 'sim', 'nodeS',
+      [['ada', { simulcast: LAYERS }], ['bob', { video: false }], ['cy', { video: false }]]));
     const view = (who, width, visible) => sfu.command({ op: 'view', room: 'sim', pid: `nodeS-${who}`, node: 'nodeS',
       tiles: [{ publisher: 'nodeS-ada', width, visible }] });
 
@@ -154,17 +163,8 @@ test('simulcast listed highest first: the SFU orders the layers by width', { tim
   const h = new Harness('sfu-simulcast-order');
   let browser;
   try {
-    const redis = await h.redis();
-    const sfu = await startSfu(h, { redisPort: redis.port });
-    const node = await sfuNode(redis.port, 'nodeO');
-    browser = await launchBrowser();
-    const pages = {};
-    const st = {};
-    for (const [name, opts] of [['ada', { simulcast: [...LAYERS].reverse() }], ['bob', { video: false }]]) {
-      const { page } = await newUser(browser, { viewport: { width: 640, height: 480 } });
-      pages[name] = page;
-      st[name] = await joinFromPage(page, { sfu, node, room: 'ord', pid: `nodeO-${name}`, user: name, ...opts });
-    }
+    let sfu, node, pages, st;
+    ({ sfu, node, browser, pages, st } = await room(h, 'ord', 'nodeO', [['ada', { simulcast: [...LAYERS].reverse() }], ['bob', { video: false }]]));
     await eventually(async () => (await video(pages.bob)).width === 960,
       { timeoutMs: 30000, everyMs: 250, what: "Bob decodes Ada's 960-wide layer (the top one, listed first)" });
     await sfu.command({ op: 'view', room: 'ord', pid: 'nodeO-bob', node: 'nodeO', tiles: [{ publisher: 'nodeO-ada', width: 150, visible: true }] });
